@@ -1,0 +1,78 @@
+// The query use cases, free of gRPC: list, describe and run templates for an authenticated caller.
+//
+// Every call authorises the caller (role from the policy) and writes the query log before it
+// returns anything; if the log write fails, the call fails and nothing is released.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "enclave/core/ports.h"
+#include "enclave/core/query_log.h"
+#include "enclave/core/release.h"
+#include "enclave/disclosure/threshold.h"
+#include "enclave/policy/principals.h"
+#include "enclave/templates/template.h"
+
+namespace enclave::core {
+
+struct TemplateCatalog {
+  std::vector<templates::Template> templates;                 // sorted by id
+  std::map<std::string, disclosure::RuleSetParams> rule_sets;  // by rule set id
+  const templates::Template* Find(const std::string& id) const;
+};
+
+struct RunResult {
+  Release release;
+  std::string request_id;
+};
+
+class QueryService {
+ public:
+  // `source_factory` makes one MicrodataSource per concurrent query (connections are not shared).
+  using SourceFactory = std::function<absl::StatusOr<std::unique_ptr<MicrodataSource>>()>;
+
+  QueryService(std::shared_ptr<const TemplateCatalog> catalog,
+               std::shared_ptr<const policy::PrincipalDirectory> principals,
+               SourceFactory source_factory, std::shared_ptr<QueryLog> log);
+
+  // kPermissionDenied for unknown callers or roles that may not list templates.
+  absl::StatusOr<std::vector<const templates::Template*>> ListTemplates(
+      const std::string& caller_uri);
+
+  // kNotFound (unknown template, or one the caller's role may not see; the two are not told
+  // apart), kPermissionDenied for unknown callers.
+  absl::StatusOr<const templates::Template*> DescribeTemplate(const std::string& caller_uri,
+                                                              const std::string& template_id);
+
+  // kPermissionDenied, kNotFound, kInvalidArgument (parameters), kDeadlineExceeded, kCancelled,
+  // kUnavailable (log or store), kInternal. Logs kAccepted before running and kResult before
+  // returning; refusals are logged as kRefused.
+  absl::StatusOr<RunResult> RunQuery(
+      const std::string& caller_uri, const std::string& template_id,
+      const std::vector<std::pair<std::string, std::string>>& params, const Cancellation& cancel);
+
+  const TemplateCatalog& catalog() const { return *catalog_; }
+
+ private:
+  std::string NextRequestId();
+
+  std::shared_ptr<const TemplateCatalog> catalog_;
+  std::shared_ptr<const policy::PrincipalDirectory> principals_;
+  SourceFactory source_factory_;
+  std::shared_ptr<QueryLog> log_;
+  std::mutex mu_;
+  std::uint64_t next_request_ = 1;
+  std::vector<std::unique_ptr<MicrodataSource>> idle_sources_;  // guarded by mu_
+};
+
+// SHA-256-free canonical bytes of a release (what the response carries); the rpc layer hashes
+// the serialised response instead. Provided for tests of determinism.
+std::string CanonicalReleaseText(const Release& release);
+
+}  // namespace enclave::core

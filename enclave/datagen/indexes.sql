@@ -1,0 +1,22 @@
+-- Indexes created after bulk load (faster than maintaining them during inserts).
+CREATE INDEX gbaadresobjectbus_person ON gbaadresobjectbus (rinpersoon, gbadatumaanvangadreshouding);
+CREATE INDEX gbahuishoudensbus_person ON gbahuishoudensbus (rinpersoon, datumaanvanghh);
+CREATE INDEX gbahuishoudensbus_hh ON gbahuishoudensbus (huishoudnr);
+CREATE INDEX secmbus_person ON secmbus (rinpersoon, aanvsecm);
+CREATE INDEX secmposwrkbus_person ON secmposwrkbus (rinpersoon, aanvang);
+CREATE INDEX spolisbus_person ON spolisbus (rinpersoon, sdatumaanvangiko);
+CREATE INDEX zelfstandigenbedragtab_jaar ON zelfstandigenbedragtab (jaar);
+CREATE INDEX inpatab_jaar ON inpatab (jaar);
+CREATE INDEX koppelpersoonhuishouden_hkw ON koppelpersoonhuishouden (rinpersoonhkw, jaar);
+CREATE INDEX bijstandpersoonbus_person ON bijstandpersoonbus (rinpersoon, aanvang);
+CREATE INDEX bijstandpersoonbus_aanvang ON bijstandpersoonbus (aanvang);
+CREATE INDEX srg_reintegratie_aanvang ON srg_reintegratie (aanvang);
+CREATE INDEX srg_reintegratie_person ON srg_reintegratie (rinpersoon);
+CREATE INDEX gem_reintegratietraject_start ON gem_reintegratietraject (start);
+CREATE INDEX jgdhulpbus_person ON jgdhulpbus (rinpersoon, begin);
+CREATE INDEX jgdhulpbus_begin ON jgdhulpbus (begin);
+CREATE INDEX onderwijsinschrijving_person ON onderwijsinschrijving (rinpersoon, schooljaar);
+CREATE INDEX uwv_werkzoekend_person ON uwv_werkzoekend (rinpersoon, aanvang);
+CREATE INDEX pin_dag_datum ON pin_dag (datum);
+CREATE INDEX vestiging_gebied ON vestiging (winkelgebied, sbi_code);
+ANALYZE;

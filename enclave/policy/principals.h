@@ -1,0 +1,42 @@
+// Principals: who may call the enclave and in which role. Identity is the URI SAN of the caller's
+// client certificate; role, organisation and projects come from the policy, never from the client.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "enclave/templates/template.h"
+
+namespace enclave::policy {
+
+using templates::Role;
+
+struct Principal {
+  std::string id;  // URI SAN
+  std::string display_name;
+  std::string organisation;
+  Role role = Role::kMunicipalAnalyst;
+  std::vector<std::string> projects;
+};
+
+class PrincipalDirectory {
+ public:
+  PrincipalDirectory() = default;
+  // kInvalidArgument on a duplicate or empty id.
+  static absl::StatusOr<PrincipalDirectory> Create(std::vector<Principal> principals);
+
+  // kPermissionDenied ("unknown caller") when the id is not in the policy.
+  absl::StatusOr<Principal> Find(const std::string& uri_san) const;
+  std::size_t size() const { return by_id_.size(); }
+
+ private:
+  std::map<std::string, Principal> by_id_;
+};
+
+// What each role may do on the query service (security.md §2.3, separation of duties).
+bool MayListTemplates(Role role);
+bool MayRunQueries(Role role);
+
+}  // namespace enclave::policy

@@ -1,0 +1,108 @@
+// The query template model: what an approved template declares, in plain C++.
+//
+// A Template is loaded from a policy file (adapters/policy_files) and then immutable. It says which
+// unit-level rows its SQL selects inside the enclave, which closed-domain dimensions a table may
+// have, which statistics are released and under which disclosure settings. Templates never
+// aggregate in SQL: the enclave aggregates, so disclosure rules see each unit's contribution.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace enclave::templates {
+
+struct LocalizedText {
+  std::string nl;
+  std::string en;
+};
+
+enum class Role { kMunicipalAnalyst, kResearcher, kPrivacyOfficer, kDataSteward, kOperator };
+
+// Stable lower-case name ("municipal_analyst", ...), used in logs and in the CLI.
+const char* RoleName(Role role);
+
+struct Code {
+  std::string code;
+  LocalizedText label;
+};
+
+struct CodeList {
+  std::string name;
+  std::vector<Code> codes;
+};
+
+enum class ParamType { kInteger, kCode, kBreakdown };
+
+// The value of a BREAKDOWN parameter that selects no dimension.
+inline constexpr char kNoBreakdown[] = "geen";
+
+struct ParamSpec {
+  std::string name;
+  ParamType type = ParamType::kInteger;
+  LocalizedText description;
+  std::int64_t min = 0;  // kInteger only
+  std::int64_t max = 0;  // kInteger only
+  // kCode: the allowed codes. kBreakdown: dimension names, optionally kNoBreakdown.
+  std::vector<Code> allowed;
+  std::optional<std::string> default_value;
+};
+
+struct Dimension {
+  std::string name;
+  LocalizedText label;
+  std::string column;  // result column of the template's SQL
+  CodeList codes;      // closed domain, resolved from the named code list at load
+};
+
+enum class StatisticKind { kCount, kSum, kMean, kQuantile, kShare };
+
+const char* StatisticKindName(StatisticKind kind);
+
+struct Statistic {
+  std::string name;
+  StatisticKind kind = StatisticKind::kCount;
+  LocalizedText label;
+  std::string flag;                   // empty: all units of the cell
+  std::uint32_t quantile_permille = 0;  // kQuantile only, in (0, 1000)
+  std::int64_t precision = 1;           // released values are multiples of this
+};
+
+struct DisclosureSettings {
+  std::string rule_set = "cbs-default";
+  std::int64_t min_units = 10;
+  std::int64_t min_share_denominator = 100;
+};
+
+struct Template {
+  std::string id;
+  std::uint32_t version = 0;
+  std::string theme;
+  LocalizedText title;
+  LocalizedText description;
+  std::vector<Role> roles;
+  std::string unit;  // "person", "spell", "establishment", ...
+  std::vector<ParamSpec> params;
+  std::vector<Dimension> dimensions;
+  std::vector<std::string> fixed_dimensions;
+  std::string sql;
+  std::string unit_column;
+  std::string measure_column;  // empty when no statistic needs a measure
+  std::vector<std::string> flag_columns;
+  std::vector<Statistic> statistics;
+  DisclosureSettings disclosure;
+
+  // Where it came from and exactly what it was: for error messages and the query log.
+  std::string source_file;
+  std::string text_sha256;  // lower-case hex of the file's bytes
+
+  const ParamSpec* FindParam(const std::string& name) const;
+  const Dimension* FindDimension(const std::string& name) const;
+  bool AllowsRole(Role role) const;
+  // The result columns the SQL must return, in this order: unit, dimension columns (in
+  // declaration order), measure (if any), flags.
+  std::vector<std::string> ExpectedColumns() const;
+};
+
+}  // namespace enclave::templates
