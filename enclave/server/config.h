@@ -1,0 +1,38 @@
+// enclaved's configuration: read from a protobuf text-format file (deploy/enclaved.example.textproto
+// documents every setting), overridden by command-line flags, validated before anything starts.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace enclave::server {
+
+struct Config {
+  std::string listen_address = "127.0.0.1:7443";
+  std::string port_file;
+  std::string client_ca_file;
+  std::string server_cert_file;
+  std::string server_key_file;
+  std::string database_path;
+  std::string policies_dir;
+  std::string state_dir;
+  int max_receive_message_bytes = 64 * 1024;
+  int max_send_message_bytes = 4 * 1024 * 1024;
+  int default_deadline_ms = 30000;
+  int max_deadline_ms = 120000;
+  int max_concurrent_queries = 8;
+  int handshake_timeout_ms = 10000;
+  int max_connection_age_ms = 900000;
+  int max_connection_age_grace_ms = 30000;
+  int max_concurrent_streams = 16;
+  int shutdown_grace_ms = 10000;
+};
+
+// kInvalidArgument "FILE:LINE:COL: problem" for a malformed file or an out-of-range value.
+absl::StatusOr<Config> LoadConfigFile(const std::string& path);
+// Checks required fields and ranges; kInvalidArgument naming the setting and what is allowed.
+absl::Status ValidateConfig(const Config& config);
+
+}  // namespace enclave::server

@@ -1,0 +1,28 @@
+// Composition root helpers: build the enclave from a config, start the gRPC server with mutual TLS,
+// and stop it in order. main.cc and the in-process end-to-end tests use the same StartServer.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "enclave/server/config.h"
+
+namespace enclave::server {
+
+class RunningServer {
+ public:
+  virtual ~RunningServer() = default;
+  virtual int port() const = 0;
+  // Stops accepting, lets in-flight calls finish until the grace period, then cancels them.
+  virtual void Shutdown() = 0;
+  // Blocks until Shutdown has completed.
+  virtual void Wait() = 0;
+};
+
+// Loads policies and data, checks every template against the database, opens the query log, takes
+// the state directory's lock file, and starts listening. Any failure is a status naming the
+// problem; nothing is left listening.
+absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(const Config& config);
+
+}  // namespace enclave::server
