@@ -8,6 +8,8 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
+#include <functional>
 #include <utility>
 #include <vector>
 
@@ -32,6 +34,13 @@ struct RunResult {
   std::string request_id;
 };
 
+struct QueryServiceOptions {
+  // Queries running at once; beyond it RunQuery answers kResourceExhausted with a retry hint.
+  int max_concurrent_queries = 8;
+  // SHA-256 (lower-case hex) used for the released bytes' digest in the query log.
+  std::function<std::string(std::string_view)> sha256_hex;
+};
+
 class QueryService {
  public:
   // `source_factory` makes one MicrodataSource per concurrent query (connections are not shared).
@@ -39,7 +48,8 @@ class QueryService {
 
   QueryService(std::shared_ptr<const TemplateCatalog> catalog,
                std::shared_ptr<const policy::PrincipalDirectory> principals,
-               SourceFactory source_factory, std::shared_ptr<QueryLog> log);
+               SourceFactory source_factory, std::shared_ptr<QueryLog> log,
+               QueryServiceOptions options);
 
   // kPermissionDenied for unknown callers or roles that may not list templates.
   absl::StatusOr<std::vector<const templates::Template*>> ListTemplates(
@@ -66,7 +76,9 @@ class QueryService {
   std::shared_ptr<const policy::PrincipalDirectory> principals_;
   SourceFactory source_factory_;
   std::shared_ptr<QueryLog> log_;
+  QueryServiceOptions options_;
   std::mutex mu_;
+  int running_ = 0;  // guarded by mu_
   std::uint64_t next_request_ = 1;
   std::vector<std::unique_ptr<MicrodataSource>> idle_sources_;  // guarded by mu_
 };

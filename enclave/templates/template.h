@@ -56,7 +56,10 @@ struct Dimension {
   CodeList codes;      // closed domain, resolved from the named code list at load
 };
 
-enum class StatisticKind { kCount, kSum, kMean, kQuantile, kShare };
+// kShare: 100 * (units with `flag`) / (units with `denominator_flag`, or all units of the cell).
+// kRatio: 100 * (sum of measure over units with `flag`) / (sum over units with
+// `denominator_flag`): an index such as PIN turnover in an event window against its baseline.
+enum class StatisticKind { kCount, kSum, kMean, kQuantile, kShare, kRatio };
 
 const char* StatisticKindName(StatisticKind kind);
 
@@ -65,6 +68,7 @@ struct Statistic {
   StatisticKind kind = StatisticKind::kCount;
   LocalizedText label;
   std::string flag;                   // empty: all units of the cell
+  std::string denominator_flag;       // kShare (optional) and kRatio (required)
   std::uint32_t quantile_permille = 0;  // kQuantile only, in (0, 1000)
   std::int64_t precision = 1;           // released values are multiples of this
 };
