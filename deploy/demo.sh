@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# The quick start: build, create a development PKI and the synthetic Leidschendam-Voorburg
+# microdata, start enclaved, answer one query through enclavectl, stop the server.
+#
+#   deploy/demo.sh [TEMPLATE [--param name=value ...]]     (default: zzp_aantal_per_wijk)
+#
+# Everything it makes lives in ./run (override with ENCLAVE_DEMO_DIR); a second run reuses it.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+run="${ENCLAVE_DEMO_DIR:-$root/run}"
+build="$root/build/release"
+
+echo "==> building (cmake --preset release, 2 jobs)"
+cmake --preset release >/dev/null
+cmake --build --preset release
+enclaved="$build/enclave/server/enclaved"
+enclavectl="$build/client/enclavectl"
+datagen="$build/enclave/datagen/enclave-datagen"
+
+mkdir -p "$run/state" "$run/data"
+if [ ! -f "$run/pki/ca.pem" ]; then
+  echo "==> development PKI in $run/pki (CA, server and one certificate per principal)"
+  "$root/deploy/dev-pki.sh" "$run/pki" >/dev/null
+fi
+if [ ! -f "$run/data/microdata.db" ]; then
+  echo "==> synthetic microdata for Leidschendam-Voorburg (seed 42) in $run/data/microdata.db"
+  "$datagen" --out "$run/data/microdata.db" --seed 42
+fi
+
+cat > "$run/enclaved.textproto" <<CONF
+# enclaved configuration written by deploy/demo.sh (all settings: deploy/enclaved.example.textproto)
+listen_address: "127.0.0.1:7443"
+database_path: "$run/data/microdata.db"
+policies_dir: "$root/policies"
+state_dir: "$run/state"
+tls {
+  client_ca_file: "$run/pki/ca.pem"
+  server_cert_file: "$run/pki/server.pem"
+  server_key_file: "$run/pki/server.key"
+}
+CONF
+cat > "$run/enclavectl.conf" <<CONF
+# enclavectl configuration written by deploy/demo.sh: the municipal analyst's certificate
+target = 127.0.0.1:7443
+ca = $run/pki/ca.pem
+cert = $run/pki/analyst1.pem
+key = $run/pki/analyst1.key
+CONF
+
+echo "==> starting enclaved on a free loopback port"
+rm -f "$run/enclaved.port"
+"$enclaved" --config "$run/enclaved.textproto" --listen 127.0.0.1:0 \
+  --port-file "$run/enclaved.port" 2> "$run/enclaved.log" &
+pid=$!
+cleanup() {
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  fi
+}
+trap cleanup EXIT
+for _ in $(seq 1 600); do
+  [ -s "$run/enclaved.port" ] && break
+  if ! kill -0 "$pid" 2>/dev/null; then
+    echo "enclaved did not start:" >&2
+    cat "$run/enclaved.log" >&2
+    exit 1
+  fi
+  sleep 0.1
+done
+port="$(cat "$run/enclaved.port")"
+
+template="${1:-zzp_aantal_per_wijk}"
+[ $# -gt 0 ] && shift
+echo "==> enclavectl run $template $* (as the municipal analyst, over mutual TLS)"
+echo
+"$enclavectl" --config "$run/enclavectl.conf" --target "127.0.0.1:$port" run "$template" "$@"
+echo
+
+echo "==> stopping enclaved (SIGTERM)"
+kill -TERM "$pid"
+status=0
+wait "$pid" || status=$?
+trap - EXIT
+if [ "$status" -ne 0 ]; then
+  echo "enclaved exited with status $status; see $run/enclaved.log" >&2
+  exit "$status"
+fi
+cat <<EOF2
+Stopped cleanly. To run it by hand:
+  $enclaved --config $run/enclaved.textproto &
+  $enclavectl --config $run/enclavectl.conf templates
+  $enclavectl --config $run/enclavectl.conf describe bijstand_stand
+  $enclavectl --config $run/enclavectl.conf run bijstand_stand --format csv
+  kill %1      # SIGTERM: graceful shutdown
+Other roles: use $run/pki/<name>.pem/.key with --cert/--key (researcher1, officer1, steward1, operator1).
+EOF2

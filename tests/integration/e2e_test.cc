@@ -1,0 +1,291 @@
+// End-to-end: the real enclaved process on 127.0.0.1:0 with test-made certificates and a generated
+// database, driven by the real enclavectl binary and the real client library.
+#include <doctest/doctest.h>
+#include <grpcpp/grpcpp.h>
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "enclave/adapters/policy_files/loader.h"
+#include "enclave/client/client.h"
+#include "enclave/disclosure/threshold.h"
+#include "enclave/templates/binding.h"
+#include "enclave/v1/service.grpc.pb.h"
+#include "tests/integration/process.h"
+#include "tests/integration/sqlite_truth.h"
+
+namespace enclave::testing {
+namespace {
+
+const std::string kSourceDir = ENCLAVE_SOURCE_DIR;
+
+// One generated world per test binary: PKI, database, and a running server.
+struct World {
+  TempDir dir;
+  std::string pki;
+  std::string db;
+  std::string state;
+  std::unique_ptr<ServerProcess> server;
+
+  World() {
+    pki = dir.path() + "/pki";
+    db = dir.path() + "/microdata.db";
+    state = dir.path() + "/state";
+    std::filesystem::create_directories(state);
+    ProcessResult p = RunProcess({"/bin/bash", kSourceDir + "/deploy/dev-pki.sh", pki});
+    INFO(p.err);
+    REQUIRE(p.exit_code == 0);
+    ProcessResult g = RunProcess(
+        {ENCLAVE_DATAGEN_PATH, "--out", db, "--seed", "7", "--persons", "20000"},
+        std::chrono::seconds(300));
+    INFO(g.err);
+    REQUIRE(g.exit_code == 0);
+    server = StartServer(state);
+    INFO(server->stderr_text());
+    REQUIRE(server->port() > 0);
+  }
+
+  std::unique_ptr<ServerProcess> StartServer(const std::string& state_dir) const {
+    return std::make_unique<ServerProcess>(
+        ENCLAVED_PATH,
+        std::vector<std::string>{"--database", db, "--policies", kSourceDir + "/policies",
+                                 "--state-dir", state_dir, "--client-ca", pki + "/ca.pem",
+                                 "--cert", pki + "/server.pem", "--key", pki + "/server.key"},
+        state_dir);
+  }
+
+  // enclavectl as `who` (a certificate name from dev-pki.sh) with the given arguments.
+  ProcessResult Ctl(const std::string& who, std::vector<std::string> args) const {
+    std::vector<std::string> argv = {ENCLAVECTL_PATH,  "--target", server->target(),
+                                     "--ca",           pki + "/ca.pem",
+                                     "--cert",         pki + "/" + who + ".pem",
+                                     "--key",          pki + "/" + who + ".key"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunProcess(argv);
+  }
+
+  std::unique_ptr<client::EnclaveClient> Client(const std::string& who) const {
+    client::ConnectOptions o;
+    o.target = server->target();
+    o.ca_file = pki + "/ca.pem";
+    o.cert_file = pki + "/" + who + ".pem";
+    o.key_file = pki + "/" + who + ".key";
+    auto c = client::Connect(o);
+    REQUIRE(c.ok());
+    return std::move(*c);
+  }
+};
+
+World& TheWorld() {
+  static World world;
+  return world;
+}
+
+std::vector<std::string> ShippedTemplateIds() {
+  std::vector<std::string> ids;
+  for (const auto& e : std::filesystem::directory_iterator(kSourceDir + "/policies/templates")) {
+    if (e.path().extension() == ".textproto") ids.push_back(e.path().stem().string());
+  }
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+}  // namespace
+
+TEST_CASE("every shipped template runs through enclavectl with its defaults") {
+  World& w = TheWorld();
+  const auto ids = ShippedTemplateIds();
+  REQUIRE(ids.size() >= 7);
+  for (const auto& id : ids) {
+    CAPTURE(id);
+    ProcessResult table = w.Ctl("analyst1", {"run", id});
+    INFO(table.err);
+    CHECK(table.exit_code == 0);
+    CHECK(table.out.find(id) != std::string::npos);
+    CHECK(table.out.find("confidential") != std::string::npos);  // the legend
+    ProcessResult csv = w.Ctl("analyst1", {"run", id, "--format", "csv"});
+    CHECK(csv.exit_code == 0);
+    ProcessResult json = w.Ctl("analyst1", {"run", id, "--format", "json"});
+    CHECK(json.exit_code == 0);
+    CHECK(json.out.find("\"cells\"") != std::string::npos);
+  }
+}
+
+TEST_CASE("templates and describe show what an analyst may ask") {
+  World& w = TheWorld();
+  ProcessResult list = w.Ctl("analyst1", {"templates"});
+  INFO(list.err);
+  REQUIRE(list.exit_code == 0);
+  for (const auto& id : ShippedTemplateIds()) CHECK(list.out.find(id) != std::string::npos);
+  ProcessResult describe = w.Ctl("analyst1", {"describe", "zzp_aantal_per_wijk"});
+  REQUIRE(describe.exit_code == 0);
+  CHECK(describe.out.find("year") != std::string::npos);
+  CHECK(describe.out.find("2018") != std::string::npos);
+}
+
+TEST_CASE("cells below the threshold are suppressed, checked against counts computed from the data") {
+  World& w = TheWorld();
+  auto loaded = adapters::policy_files::LoadPolicies(kSourceDir + "/policies", nullptr);
+  REQUIRE(loaded.ok());
+  auto client = w.Client("analyst1");
+  std::int64_t suppressed = 0;
+  std::int64_t released = 0;
+  for (const auto& tmpl : loaded->catalog->templates) {
+    CAPTURE(tmpl.id);
+    auto bound = templates::Bind(tmpl, {});
+    REQUIRE(bound.ok());
+    auto result = client->RunQuery(tmpl.id, {});
+    REQUIRE(result.ok());
+    for (std::uint32_t s = 0; s < tmpl.statistics.size(); ++s) {
+      const auto& stat = tmpl.statistics[s];
+      if (stat.kind != templates::StatisticKind::kCount) continue;
+      auto truth = IndependentCounts(TheWorld().db, *bound, stat.flag);
+      REQUIRE(truth.ok());
+      for (const auto& cell : result->cells) {
+        if (cell.statistic != s) continue;
+        auto it = truth->find(cell.coordinates);
+        const std::int64_t n = it == truth->end() ? 0 : it->second;
+        CAPTURE(n);
+        if (n < tmpl.disclosure.min_units) {
+          CHECK_FALSE(cell.value.has_value());
+          ++suppressed;
+        } else {
+          REQUIRE(cell.value.has_value());
+          CHECK(*cell.value == disclosure::RoundToPrecision(n, stat.precision));
+          ++released;
+        }
+      }
+    }
+  }
+  // The comparison is only meaningful if the data has cells on both sides of the threshold.
+  CHECK(suppressed > 0);
+  CHECK(released > 0);
+}
+
+TEST_CASE("bad input is refused with a message naming the parameter and what is allowed") {
+  World& w = TheWorld();
+  SUBCASE("unknown template") {
+    ProcessResult r = w.Ctl("analyst1", {"run", "no_such_template"});
+    CHECK(r.exit_code == 4);
+    CHECK(r.err.find("no_such_template") != std::string::npos);
+  }
+  SUBCASE("unknown parameter") {
+    ProcessResult r = w.Ctl("analyst1", {"run", "zzp_aantal_per_wijk", "--param", "colour=red"});
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("colour") != std::string::npos);
+  }
+  SUBCASE("value outside its range") {
+    ProcessResult r = w.Ctl("analyst1", {"run", "zzp_aantal_per_wijk", "--param", "year=2031"});
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("year") != std::string::npos);
+    CHECK(r.err.find("2018") != std::string::npos);
+  }
+  SUBCASE("wrong type") {
+    ProcessResult r = w.Ctl("analyst1", {"run", "zzp_aantal_per_wijk", "--param", "year=20x4"});
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("year") != std::string::npos);
+    CHECK(r.err.find("integer") != std::string::npos);
+  }
+  SUBCASE("a code that is not allowed, shaped as SQL") {
+    ProcessResult r = w.Ctl("analyst1", {"run", "zzp_aantal_per_wijk", "--param",
+                                         "geo=wijk' OR 1=1 --"});
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("geo") != std::string::npos);
+    CHECK(r.err.find("wijkcluster") != std::string::npos);  // names what is allowed
+  }
+  SUBCASE("the same parameter twice") {
+    ProcessResult r = w.Ctl("analyst1", {"run", "zzp_aantal_per_wijk", "--param", "year=2020",
+                                         "--param", "year=2021"});
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("year") != std::string::npos);
+  }
+}
+
+TEST_CASE("mutual TLS refuses callers without a valid certificate from the enclave's CA") {
+  World& w = TheWorld();
+  SUBCASE("no client certificate") {
+    grpc::SslCredentialsOptions o;
+    o.pem_root_certs = ReadFile(w.pki + "/ca.pem");
+    auto channel = grpc::CreateChannel(w.server->target(), grpc::SslCredentials(o));
+    auto stub = v1::QueryService::NewStub(channel);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    v1::ListTemplatesResponse resp;
+    grpc::Status s = stub->ListTemplates(&ctx, v1::ListTemplatesRequest{}, &resp);
+    CHECK_FALSE(s.ok());
+    CHECK(resp.templates_size() == 0);
+  }
+  SUBCASE("certificate from another CA") {
+    ProcessResult r = w.Ctl("rogue1", {"templates"});
+    CHECK(r.exit_code == 5);
+    CHECK(r.out.empty());
+  }
+  SUBCASE("valid certificate of an unknown principal") {
+    ProcessResult r = w.Ctl("unknown1", {"templates"});
+    CHECK(r.exit_code == 3);
+    CHECK(r.out.empty());
+  }
+  SUBCASE("roles that may not run queries") {
+    for (const char* who : {"officer1", "steward1", "operator1"}) {
+      CAPTURE(who);
+      ProcessResult r = w.Ctl(who, {"run", "zzp_aantal_per_wijk"});
+      CHECK(r.exit_code == 3);
+      CHECK(r.out.empty());
+    }
+  }
+}
+
+TEST_CASE("a deadline shorter than the query ends it with DEADLINE_EXCEEDED") {
+  World& w = TheWorld();
+  ProcessResult r = w.Ctl("analyst1", {"--timeout", "0.001", "run", "zzp_inkomen_verdeling"});
+  CHECK(r.exit_code == 7);
+  CHECK(r.out.empty());
+}
+
+TEST_CASE("no person key reaches the query log or the server's log lines") {
+  World& w = TheWorld();
+  // Queries, allowed and refused, have run above; add one of each here too.
+  CHECK(w.Ctl("analyst1", {"run", "bijstand_stand"}).exit_code == 0);
+  CHECK(w.Ctl("analyst1", {"run", "bijstand_stand", "--param", "year=1"}).exit_code == 2);
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open_v2(w.db.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, "SELECT rinpersoon FROM gbapersoontab LIMIT 2000", -1, &stmt,
+                             nullptr) == SQLITE_OK);
+  std::vector<std::string> keys;
+  while (sqlite3_step(stmt) == SQLITE_ROW) {
+    keys.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0)));
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  REQUIRE(keys.size() == 2000);
+  std::string log_bytes;
+  for (const auto& e : std::filesystem::directory_iterator(w.state)) {
+    log_bytes += ReadFile(e.path().string());
+  }
+  REQUIRE(log_bytes.find("zzp_aantal_per_wijk") != std::string::npos);  // the log is there
+  const std::string stderr_text = w.server->stderr_text();
+  for (const auto& k : keys) {
+    CHECK(log_bytes.find(k) == std::string::npos);
+    CHECK(stderr_text.find(k) == std::string::npos);
+  }
+}
+
+TEST_CASE("SIGTERM stops the server gracefully and a second instance cannot share its state") {
+  World& w = TheWorld();
+  // A second server on the same state directory is refused (lock file), and exits non-zero.
+  auto second = w.StartServer(w.state);
+  CHECK(second->port() == 0);
+  CHECK_FALSE(second->Running());
+  // The shared server stops cleanly on SIGTERM, with exit code 0.
+  CHECK(w.server->Stop() == 0);
+  CHECK_FALSE(w.server->Running());
+}
+
+}  // namespace enclave::testing

@@ -1,0 +1,62 @@
+// Test helpers for end-to-end tests: run a program and capture its output, or start the real
+// enclaved as a child process and stop it with SIGTERM.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace enclave::testing {
+
+struct ProcessResult {
+  int exit_code = -1;  // -1 if killed by a signal or timed out
+  std::string out;
+  std::string err;
+};
+
+// Runs argv[0] with the arguments, no shell involved. Kills it after `timeout`.
+ProcessResult RunProcess(const std::vector<std::string>& argv,
+                         std::chrono::seconds timeout = std::chrono::seconds(120));
+
+// A fresh directory under $TMPDIR (or /tmp), removed by the destructor.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// enclaved as a child process listening on 127.0.0.1:0.
+class ServerProcess {
+ public:
+  // Starts enclaved with `args` plus --listen 127.0.0.1:0 --port-file; waits for the port.
+  // port() is 0 if it did not come up (stderr_text() says why).
+  ServerProcess(const std::string& binary, const std::vector<std::string>& args,
+                const std::string& work_dir);
+  ~ServerProcess();
+  ServerProcess(const ServerProcess&) = delete;
+  ServerProcess& operator=(const ServerProcess&) = delete;
+
+  int port() const { return port_; }
+  std::string target() const { return "127.0.0.1:" + std::to_string(port_); }
+  // Sends SIGTERM and waits; returns the exit code (-1 if it had to be killed).
+  int Stop(std::chrono::seconds timeout = std::chrono::seconds(20));
+  bool Running();
+  std::string stderr_text() const;
+
+ private:
+  pid_t pid_ = -1;
+  int port_ = 0;
+  std::string stderr_path_;
+};
+
+std::string ReadFile(const std::string& path);
+
+}  // namespace enclave::testing

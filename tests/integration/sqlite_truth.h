@@ -1,0 +1,24 @@
+// The same aggregation as the enclave's, done by plain SQLite over a template's own unit-level SQL:
+// exact distinct-unit counts for every cell, margins included. Tests use it as an independent
+// truth; the benchmark uses it as its baseline.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "enclave/templates/binding.h"
+
+namespace enclave::testing {
+
+using CellCounts = std::map<std::vector<std::uint32_t>, std::int64_t>;
+
+// Keys are cell coordinates as in a Release (a dimension's total = its number of codes). Cells
+// with no units are absent. `flag` restricts to rows whose flag column is 1 (empty: all rows).
+absl::StatusOr<CellCounts> IndependentCounts(const std::string& db_path,
+                                             const templates::BoundQuery& q,
+                                             const std::string& flag);
+
+}  // namespace enclave::testing
