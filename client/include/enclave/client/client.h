@@ -125,4 +125,8 @@ class EnclaveClient {
 // kInvalidArgument naming the file when one cannot be read.
 absl::StatusOr<std::unique_ptr<EnclaveClient>> Connect(const ConnectOptions& options);
 
+// Stops the transport library from writing its own diagnostics to stderr, for command-line tools
+// whose errors are the returned statuses. Process-wide; call before Connect().
+void SilenceTransportLogs();
+
 }  // namespace enclave::client

@@ -1,0 +1,63 @@
+// enclavectl's command line: parsing, merging with the config file, help texts and exit codes.
+// Internal to the CLI; kept apart from main.cc so that it is testable without a server.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "client/cli/config.h"
+#include "enclave/client/client.h"
+#include "enclave/client/format.h"
+
+namespace enclave::client::cli {
+
+enum class Command { kHelp, kVersion, kTemplates, kDescribe, kRun };
+enum class OutputFormat { kTable, kCsv, kJson };
+
+// The command line as given, before the config file is merged in.
+struct ParsedArgs {
+  Command command = Command::kHelp;
+  std::string help_topic;   // kHelp: a subcommand name, or empty for the general help
+  std::string template_id;  // kDescribe, kRun
+  ConfigValues flags;       // global flags (and --format), unvalidated
+  std::optional<std::string> config_file;
+  std::vector<std::pair<std::string, std::string>> params;  // kRun, in the order given
+  std::optional<std::string> output_file;                    // kRun
+};
+
+// Parses argv[1..]. Flags take "--flag VALUE" or "--flag=VALUE" and may come before or after
+// the subcommand; "-p NAME=VALUE" is short for "--param NAME=VALUE"; "--" ends the flags.
+// kInvalidArgument (a usage error) for an unknown flag or subcommand, a missing value, a
+// --param without '=' or repeated, an unknown --format or --lang, or a run-only flag elsewhere.
+[[nodiscard]] absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args);
+
+// What a command needs to run, after merging flags over the config file.
+struct Settings {
+  ConnectOptions connect;
+  Language lang = Language::kEn;
+  OutputFormat format = OutputFormat::kTable;
+};
+
+// Flags override `file`. kInvalidArgument for an invalid timeout, lang or format (naming whether
+// it came from a flag or the config file), or a missing target, ca, cert or key.
+[[nodiscard]] absl::StatusOr<Settings> ResolveSettings(const ParsedArgs& args,
+                                                       const ConfigValues& file);
+
+// The process exit code for a command's final status (documented in the --help text):
+// 0 OK; 2 usage error or INVALID_ARGUMENT; 3 PERMISSION_DENIED or UNAUTHENTICATED; 4 NOT_FOUND;
+// 5 UNAVAILABLE; 6 RESOURCE_EXHAUSTED; 7 DEADLINE_EXCEEDED; 1 anything else.
+int ExitCodeFor(const absl::Status& status);
+
+// A few lines for stderr after a usage error.
+std::string ShortUsage();
+// The --help text: general when `topic` is empty, else for one subcommand.
+// kNotFound for an unknown topic.
+[[nodiscard]] absl::StatusOr<std::string> HelpText(std::string_view topic);
+std::string VersionText();
+
+}  // namespace enclave::client::cli

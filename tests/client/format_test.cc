@@ -1,0 +1,443 @@
+// Rendering of released tables: confidential cells never show a number in any format.
+#include "enclave/client/format.h"
+
+#include <doctest/doctest.h>
+
+#include <cctype>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace enclave::client {
+namespace {
+
+// A strict recursive-descent JSON checker (RFC 8259 grammar), enough to prove validity.
+class JsonChecker {
+ public:
+  explicit JsonChecker(std::string_view text) : s_(text) {}
+  bool Valid() {
+    SkipSpace();
+    if (!Value()) return false;
+    SkipSpace();
+    return pos_ == s_.size();
+  }
+
+ private:
+  void SkipSpace() {
+    while (pos_ < s_.size() &&
+           (s_[pos_] == ' ' || s_[pos_] == '\n' || s_[pos_] == '\r' || s_[pos_] == '\t')) {
+      ++pos_;
+    }
+  }
+  bool Literal(std::string_view word) {
+    if (s_.substr(pos_, word.size()) != word) return false;
+    pos_ += word.size();
+    return true;
+  }
+  bool Value() {
+    if (pos_ >= s_.size()) return false;
+    switch (s_[pos_]) {
+      case '{':
+        return Object();
+      case '[':
+        return Array();
+      case '"':
+        return String();
+      case 't':
+        return Literal("true");
+      case 'f':
+        return Literal("false");
+      case 'n':
+        return Literal("null");
+      default:
+        return Number();
+    }
+  }
+  bool Object() {
+    ++pos_;
+    SkipSpace();
+    if (pos_ < s_.size() && s_[pos_] == '}') return ++pos_, true;
+    for (;;) {
+      SkipSpace();
+      if (!String()) return false;
+      SkipSpace();
+      if (pos_ >= s_.size() || s_[pos_] != ':') return false;
+      ++pos_;
+      SkipSpace();
+      if (!Value()) return false;
+      SkipSpace();
+      if (pos_ >= s_.size()) return false;
+      if (s_[pos_] == '}') return ++pos_, true;
+      if (s_[pos_] != ',') return false;
+      ++pos_;
+    }
+  }
+  bool Array() {
+    ++pos_;
+    SkipSpace();
+    if (pos_ < s_.size() && s_[pos_] == ']') return ++pos_, true;
+    for (;;) {
+      SkipSpace();
+      if (!Value()) return false;
+      SkipSpace();
+      if (pos_ >= s_.size()) return false;
+      if (s_[pos_] == ']') return ++pos_, true;
+      if (s_[pos_] != ',') return false;
+      ++pos_;
+    }
+  }
+  bool String() {
+    if (pos_ >= s_.size() || s_[pos_] != '"') return false;
+    ++pos_;
+    while (pos_ < s_.size()) {
+      const auto c = static_cast<unsigned char>(s_[pos_]);
+      if (c == '"') return ++pos_, true;
+      if (c < 0x20) return false;  // raw control characters are invalid
+      if (c == '\\') {
+        ++pos_;
+        if (pos_ >= s_.size()) return false;
+        const char e = s_[pos_];
+        if (e == 'u') {
+          for (int i = 0; i < 4; ++i) {
+            ++pos_;
+            if (pos_ >= s_.size() || std::isxdigit(static_cast<unsigned char>(s_[pos_])) == 0) {
+              return false;
+            }
+          }
+        } else if (std::string_view("\"\\/bfnrt").find(e) == std::string_view::npos) {
+          return false;
+        }
+      }
+      ++pos_;
+    }
+    return false;
+  }
+  bool Number() {
+    const std::size_t start = pos_;
+    if (pos_ < s_.size() && s_[pos_] == '-') ++pos_;
+    std::size_t digits = 0;
+    while (pos_ < s_.size() && std::isdigit(static_cast<unsigned char>(s_[pos_])) != 0) {
+      ++pos_;
+      ++digits;
+    }
+    if (digits == 0) return false;
+    if (digits > 1 && s_[start + (s_[start] == '-' ? 1 : 0)] == '0') return false;
+    return true;
+  }
+
+  std::string_view s_;
+  std::size_t pos_ = 0;
+};
+
+StatisticInfo Stat(std::string name, std::string nl, std::string en) {
+  return StatisticInfo{std::move(name), Text{std::move(nl), std::move(en)}, "count", 5};
+}
+
+// wijk: Centrum = 1234567, Noord = confidential, Zuid = 5678, total = 1240000 (label empty).
+QueryResult OneDimensional() {
+  QueryResult r;
+  r.template_id = "zzp_aantal_per_wijk";
+  r.template_version = 3;
+  r.template_sha256 = "ab12";
+  r.rule_set = "cbs-default@1";
+  r.data_version = "2024-06";
+  r.request_id = "req-42";
+  r.parameters = {{"geo", "wijk"}, {"year", "2023"}};
+  r.notes = {Text{"Totalen zijn berekend uit de microdata.", "Totals are computed from the microdata."}};
+  Dimension wijk;
+  wijk.name = "wijk";
+  wijk.label = Text{"Wijk", "District"};
+  wijk.codes = {Code{"wijk-01", Text{"Centrum", "Centre"}, false},
+                Code{"wijk-02", Text{"Noord", "North"}, false},
+                Code{"wijk-03", Text{"Zuid", "South"}, false},
+                Code{"T001", Text{}, true}};
+  r.dimensions = {wijk};
+  r.statistics = {Stat("persons", "Personen", "Persons")};
+  r.cells = {Cell{{0}, 0, 1234567}, Cell{{1}, 0, std::nullopt}, Cell{{2}, 0, 5678},
+             Cell{{3}, 0, 1240000}};
+  return r;
+}
+
+std::string LineContaining(const std::string& text, std::string_view needle) {
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    const std::string line = text.substr(start, end - start);
+    if (line.find(needle) != std::string::npos) return line;
+    start = end + 1;
+  }
+  return {};
+}
+
+bool HasDigit(std::string_view s) {
+  for (const char c : s) {
+    if (std::isdigit(static_cast<unsigned char>(c)) != 0) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_SUITE("FormatTable") {
+  TEST_CASE("a confidential cell shows as a dot and never as a number, between released neighbours") {
+    const QueryResult r = OneDimensional();
+    for (const Language lang : {Language::kEn, Language::kNl}) {
+      const std::string table = FormatTable(r, lang);
+      const std::string row = LineContaining(table, lang == Language::kEn ? "North" : "Noord");
+      REQUIRE_FALSE(row.empty());
+      CHECK_FALSE(HasDigit(row));
+      CHECK(row.back() == '.');
+      // The neighbours are released and shown.
+      CHECK(HasDigit(LineContaining(table, lang == Language::kEn ? "Centre" : "Centrum")));
+      CHECK(HasDigit(LineContaining(table, lang == Language::kEn ? "South" : "Zuid")));
+    }
+  }
+
+  TEST_CASE("a cell missing from the response or withheld in a duplicate is confidential") {
+    QueryResult r = OneDimensional();
+    r.cells.erase(r.cells.begin() + 2);             // Zuid: no cell at all
+    r.cells.push_back(Cell{{0}, 0, std::nullopt});  // Centrum: also sent as withheld
+    const std::string table = FormatTable(r, Language::kEn);
+    CHECK_FALSE(HasDigit(LineContaining(table, "South")));
+    CHECK_FALSE(HasDigit(LineContaining(table, "Centre")));
+    const std::string csv = FormatCsv(r, Language::kEn);
+    CHECK(csv.find("South,.\r\n") != std::string::npos);
+    CHECK(csv.find("Centre,.\r\n") != std::string::npos);
+  }
+
+  TEST_CASE("the legend explains the dot in the chosen language") {
+    const QueryResult r = OneDimensional();
+    CHECK(FormatTable(r, Language::kEn).find(". = confidential (not published)") != std::string::npos);
+    CHECK(FormatTable(r, Language::kNl).find(". = vertrouwelijk (niet gepubliceerd)") !=
+          std::string::npos);
+  }
+
+  TEST_CASE("numbers use the language's thousands separator") {
+    const QueryResult r = OneDimensional();
+    const std::string en = FormatTable(r, Language::kEn);
+    const std::string nl = FormatTable(r, Language::kNl);
+    CHECK(LineContaining(en, "Centre").find("1,234,567") != std::string::npos);
+    CHECK(LineContaining(nl, "Centrum").find("1.234.567") != std::string::npos);
+    CHECK(LineContaining(en, "South").find("5,678") != std::string::npos);
+    CHECK(LineContaining(nl, "Zuid").find("5.678") != std::string::npos);
+  }
+
+  TEST_CASE("negative and extreme values are grouped correctly") {
+    QueryResult r = OneDimensional();
+    r.cells[0].value = -1234;
+    r.cells[2].value = std::numeric_limits<std::int64_t>::min();
+    const std::string en = FormatTable(r, Language::kEn);
+    CHECK(LineContaining(en, "Centre").find("-1,234") != std::string::npos);
+    CHECK(LineContaining(en, "South").find("-9,223,372,036,854,775,808") != std::string::npos);
+  }
+
+  TEST_CASE("an unlabelled total is called Totaal or Total") {
+    const QueryResult r = OneDimensional();
+    CHECK(LineContaining(FormatTable(r, Language::kNl), "Totaal").find("1.240.000") !=
+          std::string::npos);
+    CHECK(LineContaining(FormatTable(r, Language::kEn), "Total").find("1,240,000") !=
+          std::string::npos);
+  }
+
+  TEST_CASE("the table shows template, parameters, notes, data version, rule set and request id") {
+    const std::string t = FormatTable(OneDimensional(), Language::kEn);
+    CHECK(t.find("zzp_aantal_per_wijk") != std::string::npos);
+    CHECK(t.find("version 3") != std::string::npos);
+    CHECK(t.find("geo=wijk, year=2023") != std::string::npos);
+    CHECK(t.find("Totals are computed from the microdata.") != std::string::npos);
+    CHECK(t.find("2024-06") != std::string::npos);
+    CHECK(t.find("cbs-default@1") != std::string::npos);
+    CHECK(t.find("req-42") != std::string::npos);
+    CHECK(t.find("District") != std::string::npos);
+    CHECK(t.find("Persons") != std::string::npos);
+  }
+
+  TEST_CASE("columns are aligned: every data row has the same display width") {
+    const std::string t = FormatTable(OneDimensional(), Language::kEn);
+    const std::size_t width = LineContaining(t, "Centre").size();
+    CHECK(LineContaining(t, "North").size() == width);
+    CHECK(LineContaining(t, "South").size() == width);
+  }
+
+  TEST_CASE("a two-dimensional table has one row per combination with both labels") {
+    QueryResult r = OneDimensional();
+    Dimension sex;
+    sex.name = "geslacht";
+    sex.label = Text{"Geslacht", "Sex"};
+    sex.codes = {Code{"M", Text{"Man", "Male"}, false}, Code{"V", Text{"Vrouw", "Female"}, false}};
+    r.dimensions.push_back(sex);
+    r.statistics.push_back(Stat("share", "Aandeel", "Share"));
+    r.cells.clear();
+    std::int64_t v = 1000;
+    for (std::uint32_t w = 0; w < 4; ++w) {
+      for (std::uint32_t g = 0; g < 2; ++g) {
+        for (std::uint32_t s = 0; s < 2; ++s) {
+          const bool withheld = w == 1 && g == 1 && s == 0;
+          r.cells.push_back(Cell{{w, g}, s, withheld ? std::nullopt : std::optional(v++)});
+        }
+      }
+    }
+    const std::string t = FormatTable(r, Language::kEn);
+    std::size_t rows = 0;
+    for (std::size_t p = 0; (p = t.find('\n', p)) != std::string::npos; ++p) {
+      const std::string line = t.substr(p + 1, t.find('\n', p + 1) - p - 1);
+      if (line.find("Male") != std::string::npos || line.find("Female") != std::string::npos) {
+        ++rows;
+      }
+    }
+    CHECK(rows == 8);
+    // The withheld cell is North/Female, first statistic: ". " followed by the released share.
+    std::string north_female;
+    std::size_t start = 0;
+    while ((start = t.find("North", start)) != std::string::npos) {
+      const std::string line = t.substr(start, t.find('\n', start) - start);
+      if (line.find("Female") != std::string::npos) north_female = line;
+      ++start;
+    }
+    REQUIRE_FALSE(north_female.empty());
+    CHECK(north_female.find(" . ") != std::string::npos);
+    CHECK(north_female.find("1,006") != std::string::npos);  // the share beside it is released
+    const std::string csv = FormatCsv(r, Language::kEn);
+    CHECK(csv.find("wijk,geslacht,persons,share\r\n") == 0);
+    CHECK(csv.find("North,Female,.,1006\r\n") != std::string::npos);
+    CHECK(csv.find("Total,Male,1011,1012\r\n") != std::string::npos);
+  }
+
+  TEST_CASE("control characters from the server are not passed to the terminal") {
+    QueryResult r = OneDimensional();
+    r.dimensions[0].codes[0].label.en = "Cen\x1b[2Jtre";
+    const std::string t = FormatTable(r, Language::kEn);
+    CHECK(t.find('\x1b') == std::string::npos);
+    CHECK(t.find("Cen?[2Jtre") != std::string::npos);
+  }
+}
+
+TEST_SUITE("FormatCsv") {
+  TEST_CASE("the header names dimensions and statistics and rows hold plain integers") {
+    const std::string csv = FormatCsv(OneDimensional(), Language::kEn);
+    CHECK(csv ==
+          "wijk,persons\r\n"
+          "Centre,1234567\r\n"
+          "North,.\r\n"
+          "South,5678\r\n"
+          "Total,1240000\r\n");
+  }
+
+  TEST_CASE("labels with commas, quotes and newlines are quoted per RFC 4180") {
+    QueryResult r = OneDimensional();
+    r.dimensions[0].codes[0].label.nl = "Leidschendam, \"centrum\"";
+    r.dimensions[0].codes[2].label.nl = "Zuid\nwest";
+    const std::string csv = FormatCsv(r, Language::kNl);
+    CHECK(csv.find("\"Leidschendam, \"\"centrum\"\"\",1234567\r\n") != std::string::npos);
+    CHECK(csv.find("\"Zuid\nwest\",5678\r\n") != std::string::npos);
+    CHECK(csv.find("Noord,.\r\n") != std::string::npos);
+    CHECK(csv.find("Totaal,1240000\r\n") != std::string::npos);
+  }
+}
+
+TEST_SUITE("FormatJson") {
+  TEST_CASE("a confidential cell has status confidential and a null value") {
+    const std::string json = FormatJson(OneDimensional());
+    CHECK(json.find("{\"coordinates\":[1],\"codes\":[\"wijk-02\"],\"statistic\":\"persons\","
+                    "\"status\":\"confidential\",\"value\":null}") != std::string::npos);
+    CHECK(json.find("{\"coordinates\":[0],\"codes\":[\"wijk-01\"],\"statistic\":\"persons\","
+                    "\"status\":\"released\",\"value\":1234567}") != std::string::npos);
+    // Exactly one confidential cell and three released ones.
+    std::size_t confidential = 0;
+    std::size_t released = 0;
+    constexpr std::string_view kConfidential = "\"status\":\"confidential\"";
+    constexpr std::string_view kReleased = "\"status\":\"released\"";
+    for (std::size_t p = 0; (p = json.find("\"status\":\"", p)) != std::string::npos; ++p) {
+      if (json.compare(p, kConfidential.size(), kConfidential) == 0) ++confidential;
+      if (json.compare(p, kReleased.size(), kReleased) == 0) ++released;
+    }
+    CHECK(confidential == 1);
+    CHECK(released == 3);
+  }
+
+  TEST_CASE("the output is valid JSON with metadata, dimensions, statistics and cells") {
+    const std::string json = FormatJson(OneDimensional());
+    CHECK(JsonChecker(json).Valid());
+    for (const char* key : {"\"metadata\"", "\"dimensions\"", "\"statistics\"", "\"cells\"",
+                            "\"template_id\":\"zzp_aantal_per_wijk\"", "\"template_version\":3",
+                            "\"rule_set\":\"cbs-default@1\"", "\"data_version\":\"2024-06\"",
+                            "\"request_id\":\"req-42\"", "\"is_total\":true"}) {
+      CHECK_MESSAGE(json.find(key) != std::string::npos, key);
+    }
+  }
+
+  TEST_CASE("quotes, backslashes and control characters are escaped and UTF-8 passes through") {
+    QueryResult r = OneDimensional();
+    r.dimensions[0].codes[0].label.nl = "Say \"hi\" \\ back\nnext\ttab\x01 café €";
+    const std::string json = FormatJson(r);
+    CHECK(JsonChecker(json).Valid());
+    CHECK(json.find(R"("Say \"hi\" \\ back\nnext\ttab\u0001 café €")") != std::string::npos);
+  }
+
+  TEST_CASE("the checker used here rejects invalid JSON") {
+    CHECK_FALSE(JsonChecker("{\"a\":1,}").Valid());
+    CHECK_FALSE(JsonChecker("{\"a\":\"x\ny\"}").Valid());
+    CHECK_FALSE(JsonChecker("[1,2").Valid());
+    CHECK(JsonChecker("{\"a\":[1,null,true,\"\\u0001\"]}").Valid());
+  }
+
+  TEST_CASE("an empty table is still valid JSON") {
+    QueryResult r;
+    CHECK(JsonChecker(FormatJson(r)).Valid());
+  }
+}
+
+TEST_SUITE("FormatTemplates") {
+  static TemplateInfo Info() {
+    TemplateInfo info;
+    info.summary = TemplateSummary{"zzp_aantal_per_wijk", 3, "zzp", Text{"Zzp'ers per wijk", "Self-employed by district"}};
+    info.description = Text{"Aantal zzp'ers.", "Number of self-employed."};
+    ParameterInfo year;
+    year.name = "year";
+    year.type = "integer";
+    year.min = 2018;
+    year.max = 2023;
+    year.default_value = "2023";
+    ParameterInfo geo;
+    geo.name = "geo";
+    geo.type = "breakdown";
+    geo.description = Text{"Geografisch niveau", "Geographic level"};
+    geo.allowed_values = {AllowedValue{"ALL", Text{"Gemeente", "Municipality"}},
+                          AllowedValue{"wijk", Text{"Wijk", "District"}}};
+    info.parameters = {year, geo};
+    info.statistics = {Stat("persons", "Personen", "Persons")};
+    info.unit = "person";
+    info.min_units = 10;
+    info.rule_set = "cbs-default@1";
+    return info;
+  }
+
+  TEST_CASE("a template description lists parameters with type, range, allowed values and default") {
+    const std::string en = FormatTemplateInfo(Info(), Language::kEn);
+    CHECK(en.find("Self-employed by district") != std::string::npos);
+    CHECK(en.find("year (integer, 2018..2023, default 2023)") != std::string::npos);
+    CHECK(en.find("geo (breakdown, required)") != std::string::npos);
+    CHECK(en.find("Geographic level") != std::string::npos);
+    CHECK(LineContaining(en, "ALL").find("Municipality") != std::string::npos);
+    CHECK(LineContaining(en, "  wijk ").find("District") != std::string::npos);
+    CHECK(LineContaining(en, "persons").find("Persons") != std::string::npos);
+    CHECK(en.find("cbs-default@1") != std::string::npos);
+    const std::string nl = FormatTemplateInfo(Info(), Language::kNl);
+    CHECK(nl.find("geo (breakdown, verplicht)") != std::string::npos);
+    CHECK(LineContaining(nl, "ALL").find("Gemeente") != std::string::npos);
+  }
+
+  TEST_CASE("the template list shows id, version, theme and title") {
+    const std::vector<TemplateSummary> list = {
+        TemplateSummary{"zzp_aantal_per_wijk", 3, "zzp", Text{"Zzp'ers per wijk", "Self-employed"}},
+        TemplateSummary{"bijstand_stroom", 1, "bijstand", Text{"Instroom", "Inflow"}}};
+    const std::string en = FormatTemplateList(list, Language::kEn);
+    CHECK(LineContaining(en, "zzp_aantal_per_wijk").find("Self-employed") != std::string::npos);
+    CHECK(LineContaining(en, "bijstand_stroom").find("Inflow") != std::string::npos);
+    CHECK(FormatTemplateList(list, Language::kNl).find("Instroom") != std::string::npos);
+    CHECK(FormatTemplateList({}, Language::kEn).find("No templates") != std::string::npos);
+  }
+}
+
+}  // namespace enclave::client
