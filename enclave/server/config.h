@@ -28,11 +28,15 @@ struct Config {
   int max_connection_age_grace_ms = 30000;
   int max_concurrent_streams = 16;
   int shutdown_grace_ms = 10000;
+  // When non-empty, start-up fails unless the database's data_version equals it.
+  std::string expected_data_version;
 };
 
 // kInvalidArgument "FILE:LINE:COL: problem" for a malformed file or an out-of-range value.
 absl::StatusOr<Config> LoadConfigFile(const std::string& path);
 // Checks required fields and ranges; kInvalidArgument naming the setting and what is allowed.
 absl::Status ValidateConfig(const Config& config);
+// host:port, [ipv6]:port, port 0..65535; kInvalidArgument naming listen_address and what is allowed.
+absl::Status ValidateListenAddress(const std::string& address);
 
 }  // namespace enclave::server

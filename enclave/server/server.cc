@@ -1,1 +1,269 @@
-// placeholder: being implemented
+// Composition root: policies, microdata, query log, lock file, core service and the mTLS server.
+#include "enclave/server/server.h"
+
+#include <grpcpp/server.h>
+#include <grpcpp/server_builder.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "enclave/adapters/policy_files/loader.h"
+#include "enclave/adapters/sqlite/microdata_source.h"
+#include "enclave/adapters/sqlite/query_log_store.h"
+#include "enclave/base/log.h"
+#include "enclave/base/status_macros.h"
+#include "enclave/core/query_service.h"
+#include "enclave/crypto/sha256.h"
+#include "enclave/rpc/query_service_impl.h"
+#include "enclave/server/lock_file.h"
+#include "enclave/server/transport.h"
+
+namespace enclave::server {
+namespace {
+
+using adapters::sqlite::SqliteMicrodataSource;
+using adapters::sqlite::SqliteQueryLog;
+
+struct Loaded {
+  adapters::policy_files::LoadedPolicies policies;
+  std::string data_version;
+};
+
+absl::Status WithContext(const std::string& what, const absl::Status& status) {
+  return absl::Status(status.code(), absl::StrCat(what, ": ", status.message()));
+}
+
+// The database opens (with the expected data version), policies load and every
+// template's SQL is checked against the database.
+// REQUIRES: ValidateConfig(config) is OK.
+absl::StatusOr<Loaded> LoadAll(const Config& config) {
+  absl::StatusOr<std::unique_ptr<SqliteMicrodataSource>> source =
+      SqliteMicrodataSource::Open(config.database_path);
+  if (!source.ok()) {
+    return WithContext(absl::StrCat("database_path ", config.database_path), source.status());
+  }
+  Loaded loaded;
+  loaded.data_version = (*source)->DataVersion();
+  if (!config.expected_data_version.empty() &&
+      loaded.data_version != config.expected_data_version) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("data_version: the database holds \"", loaded.data_version,
+                     "\" but the configuration expects \"", config.expected_data_version, "\""));
+  }
+  absl::StatusOr<adapters::policy_files::LoadedPolicies> policies =
+      adapters::policy_files::LoadPolicies(config.policies_dir, source->get());
+  if (!policies.ok()) {
+    return WithContext(absl::StrCat("policies_dir ", config.policies_dir), policies.status());
+  }
+  if (policies->catalog == nullptr || policies->principals == nullptr) {
+    return absl::InternalError("policy loader returned no catalog or principals");
+  }
+  loaded.policies = *std::move(policies);
+  return loaded;
+}
+
+absl::Status EnsureStateDir(const std::string& dir) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(dir, ec)) return absl::OkStatus();
+  if (std::filesystem::exists(dir, ec)) {
+    return absl::FailedPreconditionError(absl::StrCat("state_dir: ", dir, " is not a directory"));
+  }
+  if (!std::filesystem::create_directory(dir, ec) || ec) {
+    return absl::UnavailableError(
+        absl::StrCat("state_dir: cannot create ", dir, ": ", ec.message()));
+  }
+  std::filesystem::permissions(dir, std::filesystem::perms::owner_all,
+                               std::filesystem::perm_options::replace, ec);
+  return absl::OkStatus();
+}
+
+// Write to a temporary file beside it, then rename: readers never see a partial port.
+absl::Status WritePortFile(const std::string& path, int port) {
+  const std::string tmp = absl::StrCat(path, ".tmp.", ::getpid());
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << port << '\n';
+    out.flush();
+    if (!out) return absl::UnavailableError(absl::StrCat("port_file: cannot write ", tmp));
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    std::filesystem::remove(tmp, ec);
+    return absl::UnavailableError(absl::StrCat("port_file: cannot rename to ", path));
+  }
+  return absl::OkStatus();
+}
+
+core::QueryLogEntry LifecycleEntry(core::QueryLogEntry::Type type, const std::string& data_version,
+                                   std::string reason) {
+  core::QueryLogEntry entry;
+  entry.type = type;
+  entry.data_version = data_version;
+  entry.decision = "allowed";
+  entry.reason = std::move(reason);
+  return entry;
+}
+
+class RunningServerImpl final : public RunningServer {
+ public:
+  RunningServerImpl(LockFile lock, std::shared_ptr<SqliteQueryLog> log,
+                    std::shared_ptr<core::QueryService> core,
+                    std::unique_ptr<rpc::QueryServiceImpl> service, std::string data_version,
+                    int shutdown_grace_ms)
+      : lock_(std::move(lock)),
+        log_(std::move(log)),
+        core_(std::move(core)),
+        service_(std::move(service)),
+        data_version_(std::move(data_version)),
+        shutdown_grace_ms_(shutdown_grace_ms) {}
+
+  ~RunningServerImpl() override { Shutdown(); }
+
+  // Finishes construction once the server is listening.
+  void Attach(std::unique_ptr<grpc::Server> server, int port) {
+    server_ = std::move(server);
+    port_ = port;
+  }
+
+  int port() const override { return port_; }
+
+  void Shutdown() override {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      if (stopping_) {
+        cv_.wait(lock, [&] { return stopped_; });
+        return;
+      }
+      stopping_ = true;
+    }
+    if (server_ != nullptr) {
+      server_->Shutdown(std::chrono::system_clock::now() +
+                        std::chrono::milliseconds(shutdown_grace_ms_));
+      server_->Wait();
+    }
+    absl::Status logged = log_->Append(
+        LifecycleEntry(core::QueryLogEntry::Type::kServerStop, data_version_, "shutdown"));
+    if (!logged.ok()) base::LogError("server_stop_not_logged", {{"code", logged.code()}});
+    base::LogInfo("stopped", {});
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopped_ = true;
+    }
+    cv_.notify_all();
+  }
+
+  void Wait() override {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return stopped_; });
+  }
+
+ private:
+  // Destruction order matters: the gRPC server goes first, then the service it calls, the core,
+  // the log, and the lock last.
+  LockFile lock_;
+  std::shared_ptr<SqliteQueryLog> log_;
+  std::shared_ptr<core::QueryService> core_;
+  std::unique_ptr<rpc::QueryServiceImpl> service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::string data_version_;
+  int shutdown_grace_ms_;
+  int port_ = 0;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;  // guarded by mu_
+  bool stopped_ = false;   // guarded by mu_
+};
+
+}  // namespace
+
+absl::StatusOr<ConfigCheck> CheckConfiguration(const Config& config) {
+  ENCLAVE_RETURN_IF_ERROR(ValidateConfig(config));
+  ENCLAVE_RETURN_IF_ERROR(MakeServerCredentials(config).status());
+  ENCLAVE_ASSIGN_OR_RETURN(Loaded loaded, LoadAll(config));
+  ConfigCheck check;
+  check.templates = loaded.policies.catalog->templates.size();
+  check.principals = loaded.policies.principals->size();
+  return check;
+}
+
+absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(const Config& config) {
+  ENCLAVE_RETURN_IF_ERROR(ValidateConfig(config));
+  ENCLAVE_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> creds,
+                           MakeServerCredentials(config));
+  ENCLAVE_RETURN_IF_ERROR(EnsureStateDir(config.state_dir));
+  const std::filesystem::path state_dir(config.state_dir);
+  // The lock comes before the query log is opened, so a second instance touches nothing.
+  ENCLAVE_ASSIGN_OR_RETURN(LockFile lock,
+                           LockFile::Acquire((state_dir / "enclaved.lock").string()));
+  ENCLAVE_ASSIGN_OR_RETURN(Loaded loaded, LoadAll(config));
+
+  absl::StatusOr<std::unique_ptr<SqliteQueryLog>> opened_log =
+      SqliteQueryLog::Open((state_dir / "query_log.db").string());
+  if (!opened_log.ok()) return WithContext("query log in state_dir", opened_log.status());
+  std::shared_ptr<SqliteQueryLog> log = *std::move(opened_log);
+
+  const std::string database_path = config.database_path;
+  core::QueryService::SourceFactory factory =
+      [database_path]() -> absl::StatusOr<std::unique_ptr<core::MicrodataSource>> {
+    absl::StatusOr<std::unique_ptr<SqliteMicrodataSource>> source =
+        SqliteMicrodataSource::Open(database_path);
+    if (!source.ok()) return source.status();
+    return std::unique_ptr<core::MicrodataSource>(*std::move(source));
+  };
+  core::QueryServiceOptions options;
+  options.max_concurrent_queries = config.max_concurrent_queries;
+  options.sha256_hex = [](std::string_view data) { return crypto::Sha256Hex(data); };
+  auto core_service = std::make_shared<core::QueryService>(
+      loaded.policies.catalog, loaded.policies.principals, std::move(factory), log,
+      std::move(options));
+  rpc::DeadlinePolicy deadlines;
+  deadlines.default_deadline_ms = config.default_deadline_ms;
+  deadlines.max_deadline_ms = config.max_deadline_ms;
+  auto service = std::make_unique<rpc::QueryServiceImpl>(core_service, deadlines);
+
+  // Nothing is served before the start is on record.
+  if (absl::Status s = log->Append(LifecycleEntry(core::QueryLogEntry::Type::kServerStart,
+                                                  loaded.data_version, ""));
+      !s.ok()) {
+    return WithContext("query log: cannot record the server start", s);
+  }
+
+  grpc::ServerBuilder builder;
+  ConfigureServerBuilder(config, builder);
+  int selected_port = 0;
+  builder.AddListeningPort(config.listen_address, creds, &selected_port);
+  builder.RegisterService(service.get());
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || selected_port <= 0) {
+    if (server != nullptr) server->Shutdown(std::chrono::system_clock::now());
+    log->Append(LifecycleEntry(core::QueryLogEntry::Type::kServerStop, loaded.data_version,
+                               "bind failed"))
+        .IgnoreError();  // the bind error below is what matters
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", config.listen_address,
+                     " (address in use, or not an address of this host)"));
+  }
+
+  auto running = std::make_unique<RunningServerImpl>(std::move(lock), log, core_service,
+                                                     std::move(service), loaded.data_version,
+                                                     config.shutdown_grace_ms);
+  running->Attach(std::move(server), selected_port);
+  if (!config.port_file.empty()) {
+    if (absl::Status s = WritePortFile(config.port_file, selected_port); !s.ok()) {
+      running->Shutdown();
+      return s;
+    }
+  }
+  return std::unique_ptr<RunningServer>(std::move(running));
+}
+
+}  // namespace enclave::server

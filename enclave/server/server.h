@@ -2,6 +2,7 @@
 // and stop it in order. main.cc and the in-process end-to-end tests use the same StartServer.
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <string>
 
@@ -24,5 +25,15 @@ class RunningServer {
 // the state directory's lock file, and starts listening. Any failure is a status naming the
 // problem; nothing is left listening.
 absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(const Config& config);
+
+// What `enclaved --check` reports.
+struct ConfigCheck {
+  std::size_t templates = 0;
+  std::size_t principals = 0;
+};
+
+// Everything StartServer loads and checks (TLS files readable, database opens, policies load and
+// every template's SQL passes), without taking the lock, opening the query log or listening.
+absl::StatusOr<ConfigCheck> CheckConfiguration(const Config& config);
 
 }  // namespace enclave::server

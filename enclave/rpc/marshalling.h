@@ -1,0 +1,40 @@
+// Domain types → enclave.v1 messages. Pure functions, no network: tested offline.
+//
+// Only what a caller may see is marshalled. core::Release::provenance (which rule withheld a cell)
+// is server-side only and never touched here; a confidential cell becomes `withheld = CONFIDENTIAL`
+// with no value, whatever value the domain object might hold.
+#pragma once
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "enclave/core/release.h"
+#include "enclave/disclosure/threshold.h"
+#include "enclave/templates/template.h"
+#include "enclave/v1/service.pb.h"
+
+namespace enclave::rpc {
+
+// The notes every released table carries (nl/en).
+inline constexpr char kTotalsNoteNl[] =
+    "Totalen zijn berekend uit de microdata en hoeven niet gelijk te zijn aan de som van de "
+    "vrijgegeven cellen";
+inline constexpr char kTotalsNoteEn[] =
+    "Totals are computed from the microdata and need not equal the sum of the released cells";
+inline constexpr char kConfidentialNoteNl[] = "'.' = geheim";
+inline constexpr char kConfidentialNoteEn[] = "'.' = confidential";
+
+enclave::v1::TemplateSummary ToTemplateSummary(const templates::Template& tmpl);
+
+// `rule_set` is the named rule set the template refers to, or null when the catalog has none of
+// that name; it contributes the version ("cbs-default@1") and the floor of min_units.
+enclave::v1::TemplateDescription ToTemplateDescription(const templates::Template& tmpl,
+                                                       const disclosure::RuleSetParams* rule_set);
+
+// The response for one release. kInternal (fail closed, nothing marshalled) when the release is
+// inconsistent: no template, a released cell without a value, a coordinate or statistic index out
+// of range.
+absl::StatusOr<enclave::v1::RunQueryResponse> ToRunQueryResponse(const core::Release& release,
+                                                                 const std::string& request_id);
+
+}  // namespace enclave::rpc
