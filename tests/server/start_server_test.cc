@@ -1,0 +1,262 @@
+// StartServer end to end in-process: a tiny database and policy directory made by the test,
+// certificates from deploy/dev-pki.sh, a real mTLS call, the lock file, the port file and the
+// start/stop entries in the query log.
+#include <doctest/doctest.h>
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <sqlite3.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <string>
+
+#include "enclave/adapters/sqlite/query_log_store.h"
+#include "enclave/server/server.h"
+#include "enclave/v1/service.grpc.pb.h"
+
+namespace enclave::server {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string ReadFile(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void WriteFile(const fs::path& p, const std::string& text) {
+  fs::create_directories(p.parent_path());
+  std::ofstream(p) << text;
+}
+
+constexpr char kPrincipals[] = R"pb(
+principal {
+  id: "spiffe://udc-lv.local/municipal_analyst/analyst1"
+  display_name: "Analist 1"
+  organisation: "Gemeente"
+  role: MUNICIPAL_ANALYST
+}
+)pb";
+
+constexpr char kRuleSet[] = R"pb(
+id: "cbs-default"
+version: 1
+min_units: 10
+min_share_denominator: 100
+)pb";
+
+constexpr char kCodeLists[] = R"pb(
+code_list {
+  name: "wijk"
+  code { code: "WK01" label { nl: "Wijk 01" en: "District 01" } }
+  code { code: "WK02" label { nl: "Wijk 02" en: "District 02" } }
+}
+)pb";
+
+constexpr char kTemplate[] = R"pb(
+id: "personen_per_wijk"
+version: 1
+theme: "test"
+title { nl: "Personen per wijk" en: "Persons per district" }
+description { nl: "Test" en: "Test" }
+roles: MUNICIPAL_ANALYST
+unit: "person"
+dimension {
+  name: "wijk"
+  label { nl: "Wijk" en: "District" }
+  column: "wijk"
+  code_list: "wijk"
+}
+fixed_dimension: "wijk"
+sql: "SELECT id AS unit, wijk FROM persoon"
+unit_column: "unit"
+statistic {
+  name: "personen"
+  kind: COUNT
+  label { nl: "Personen" en: "Persons" }
+}
+disclosure { rule_set: "cbs-default" min_units: 10 }
+)pb";
+
+// Certificates, database, policies; a Config pointing at them with a fresh state directory.
+struct World {
+  fs::path dir;
+  Config config;
+  std::string error;
+
+  World() {
+    std::random_device rd;
+    dir = fs::temp_directory_path() / ("enclave_start_test_" + std::to_string(rd()));
+    fs::create_directories(dir);
+    const std::string command = std::string("bash '") + ENCLAVE_DEV_PKI_SCRIPT + "' '" +
+                                (dir / "pki").string() + "' --days 2 >/dev/null";
+    if (std::system(command.c_str()) != 0) {
+      error = "dev-pki.sh failed";
+      return;
+    }
+    sqlite3* db = nullptr;
+    const std::string db_path = (dir / "microdata.db").string();
+    if (sqlite3_open(db_path.c_str(), &db) != SQLITE_OK) {
+      error = "cannot create the test database";
+      sqlite3_close(db);
+      return;
+    }
+    std::string sql =
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+        "INSERT INTO meta VALUES ('data_version', 'start-test-v1');"
+        "CREATE TABLE persoon (id TEXT, wijk TEXT);";
+    for (int i = 0; i < 30; ++i) {
+      sql += "INSERT INTO persoon VALUES ('p" + std::to_string(i) + "', '" +
+             (i < 25 ? "WK01" : "WK02") + "');";
+    }
+    if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) {
+      error = "cannot fill the test database";
+    }
+    sqlite3_close(db);
+    WriteFile(dir / "policies/access/principals.textproto", kPrincipals);
+    WriteFile(dir / "policies/disclosure/cbs-default.textproto", kRuleSet);
+    WriteFile(dir / "policies/codelists/geo.textproto", kCodeLists);
+    WriteFile(dir / "policies/templates/personen_per_wijk.textproto", kTemplate);
+
+    config.listen_address = "127.0.0.1:0";
+    config.client_ca_file = (dir / "pki/ca.pem").string();
+    config.server_cert_file = (dir / "pki/server.pem").string();
+    config.server_key_file = (dir / "pki/server.key").string();
+    config.database_path = db_path;
+    config.policies_dir = (dir / "policies").string();
+    config.state_dir = (dir / "state").string();
+    config.port_file = (dir / "port").string();
+    config.shutdown_grace_ms = 1000;
+  }
+  ~World() {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+};
+
+World& Shared() {
+  static World world;
+  return world;
+}
+
+std::unique_ptr<enclave::v1::QueryService::Stub> Stub(const World& w, int port) {
+  grpc::SslCredentialsOptions options;
+  options.pem_root_certs = ReadFile(w.dir / "pki/ca.pem");
+  options.pem_cert_chain = ReadFile(w.dir / "pki/analyst1.pem");
+  options.pem_private_key = ReadFile(w.dir / "pki/analyst1.key");
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  return enclave::v1::QueryService::NewStub(grpc::CreateCustomChannel(
+      "127.0.0.1:" + std::to_string(port), grpc::SslCredentials(options), args));
+}
+
+}  // namespace
+
+TEST_SUITE("StartServer") {
+  TEST_CASE("a started server answers over mTLS, writes its port file and logs start and stop") {
+    World& w = Shared();
+    REQUIRE_MESSAGE(w.error.empty(), w.error);
+    auto server = StartServer(w.config);
+    REQUIRE_MESSAGE(server.ok(), server.status().ToString());
+    const int port = (*server)->port();
+    CHECK(port > 0);
+    CHECK(ReadFile(w.dir / "port") == std::to_string(port) + "\n");
+    {
+      auto stub = Stub(w, port);
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+      enclave::v1::RunQueryRequest request;
+      request.set_template_id("personen_per_wijk");
+      enclave::v1::RunQueryResponse response;
+      const grpc::Status status = stub->RunQuery(&context, request, &response);
+      REQUIRE_MESSAGE(status.ok(), status.error_message());
+      CHECK(response.metadata().data_version() == "start-test-v1");
+      CHECK_FALSE(response.metadata().request_id().empty());
+      bool withheld_seen = false;
+      for (const auto& cell : response.table().cells()) {
+        if (cell.outcome_case() == enclave::v1::Cell::kWithheld) withheld_seen = true;
+      }
+      CHECK(withheld_seen);  // WK02 has 5 persons: below the threshold of 10
+    }
+    (*server)->Shutdown();
+    (*server)->Wait();
+    server->reset();
+    auto log = adapters::sqlite::SqliteQueryLog::Open(w.config.state_dir + "/query_log.db");
+    REQUIRE(log.ok());
+    // server start, accepted, result, server stop
+    CHECK((*log)->CountForTest() >= 4);
+    CHECK((*log)->VerifyChain().ok());
+  }
+
+  TEST_CASE("a second server on the same state directory is refused by the lock file") {
+    World& w = Shared();
+    REQUIRE_MESSAGE(w.error.empty(), w.error);
+    auto first = StartServer(w.config);
+    REQUIRE_MESSAGE(first.ok(), first.status().ToString());
+    Config second_config = w.config;
+    second_config.port_file.clear();
+    auto second = StartServer(second_config);
+    REQUIRE_FALSE(second.ok());
+    CHECK(second.status().code() == absl::StatusCode::kFailedPrecondition);
+    CHECK(std::string(second.status().message()) ==
+          "another enclaved holds " + w.config.state_dir + "/enclaved.lock");
+    (*first)->Shutdown();
+    first->reset();
+    auto third = StartServer(second_config);  // the lock was released with the first server
+    CHECK(third.ok());
+  }
+
+  TEST_CASE("a busy port is a start-up error naming the address") {
+    World& w = Shared();
+    REQUIRE_MESSAGE(w.error.empty(), w.error);
+    auto first = StartServer(w.config);
+    REQUIRE_MESSAGE(first.ok(), first.status().ToString());
+    Config other = w.config;
+    other.state_dir = (w.dir / "state2").string();
+    other.port_file.clear();
+    other.listen_address = "127.0.0.1:" + std::to_string((*first)->port());
+    auto second = StartServer(other);
+    REQUIRE_FALSE(second.ok());
+    CHECK(std::string(second.status().message()).find(other.listen_address) != std::string::npos);
+    CHECK(std::string(second.status().message()).find("address in use") != std::string::npos);
+  }
+
+  TEST_CASE("an unreadable TLS file stops the start with the setting named") {
+    World& w = Shared();
+    REQUIRE_MESSAGE(w.error.empty(), w.error);
+    Config broken = w.config;
+    broken.client_ca_file = "/x/ca.pem";
+    auto server = StartServer(broken);
+    REQUIRE_FALSE(server.ok());
+    CHECK(std::string(server.status().message()) ==
+          "tls.client_ca_file: cannot read /x/ca.pem: No such file or directory");
+  }
+
+  TEST_CASE("a data version other than the expected one stops the start") {
+    World& w = Shared();
+    REQUIRE_MESSAGE(w.error.empty(), w.error);
+    Config c = w.config;
+    c.expected_data_version = "other-v2";
+    auto server = StartServer(c);
+    REQUIRE_FALSE(server.ok());
+    CHECK(server.status().code() == absl::StatusCode::kFailedPrecondition);
+    CHECK(std::string(server.status().message()).find("start-test-v1") != std::string::npos);
+  }
+
+  TEST_CASE("CheckConfiguration counts templates and principals without listening") {
+    World& w = Shared();
+    REQUIRE_MESSAGE(w.error.empty(), w.error);
+    auto check = CheckConfiguration(w.config);
+    REQUIRE_MESSAGE(check.ok(), check.status().ToString());
+    CHECK(check->templates == 1);
+    CHECK(check->principals == 1);
+  }
+}
+
+}  // namespace enclave::server
