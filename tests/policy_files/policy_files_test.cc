@@ -1,0 +1,236 @@
+// Policy loader: the shipped policies load; malformed or unsafe files fail the whole load with
+// FILE:LINE:COLUMN messages.
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <string>
+
+#include "enclave/adapters/policy_files/loader.h"
+
+namespace enclave::adapters::policy_files {
+namespace {
+
+namespace fs = std::filesystem;
+
+const fs::path kShipped = fs::path(ENCLAVE_SOURCE_DIR) / "policies";
+
+// A copy of the shipped policies in a temp directory, to break on purpose.
+class PolicyCopy {
+ public:
+  PolicyCopy() {
+    root_ = fs::temp_directory_path() /
+            ("enclave_policy_files_" + std::to_string(::getpid()) + "_" + std::to_string(++n_));
+    fs::remove_all(root_);
+    fs::create_directories(root_);
+    fs::copy(kShipped, root_ / "policies", fs::copy_options::recursive);
+  }
+  ~PolicyCopy() {
+    std::error_code ec;
+    fs::remove_all(root_, ec);
+  }
+  std::string dir() const { return (root_ / "policies").string(); }
+  void Write(const std::string& rel, const std::string& text) const {
+    std::ofstream(root_ / "policies" / rel, std::ios::binary | std::ios::trunc) << text;
+  }
+  std::string Read(const std::string& rel) const {
+    std::ifstream in(root_ / "policies" / rel, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+  // Replaces the first occurrence of `from` in a file.
+  void Edit(const std::string& rel, const std::string& from, const std::string& to) const {
+    std::string text = Read(rel);
+    auto pos = text.find(from);
+    REQUIRE(pos != std::string::npos);
+    text.replace(pos, from.size(), to);
+    Write(rel, text);
+  }
+
+ private:
+  static inline int n_ = 0;
+  fs::path root_;
+};
+
+// The 1-based line of the first line containing `needle`.
+int LineOf(const std::string& text, const std::string& needle) {
+  auto pos = text.find(needle);
+  REQUIRE(pos != std::string::npos);
+  return 1 + static_cast<int>(std::count(text.begin(), text.begin() + static_cast<long>(pos), '\n'));
+}
+
+std::string LoadError(const PolicyCopy& copy) {
+  auto loaded = LoadPolicies(copy.dir(), nullptr);
+  REQUIRE_FALSE(loaded.ok());
+  CHECK(loaded.status().code() == absl::StatusCode::kInvalidArgument);
+  return std::string(loaded.status().message());
+}
+
+const char kT1[] = "templates/t01_zzp_aantal_per_wijk.textproto";
+
+TEST_SUITE("LoadPolicies") {
+  TEST_CASE("the shipped policies load without error") {
+    auto loaded = LoadPolicies(kShipped.string(), nullptr);
+    REQUIRE_MESSAGE(loaded.ok(), loaded.status().message());
+    const auto& templates = loaded->catalog->templates;
+    REQUIRE(templates.size() >= 7);
+    CHECK(std::is_sorted(templates.begin(), templates.end(),
+                         [](const auto& a, const auto& b) { return a.id < b.id; }));
+    for (const char* id : {"zzp_aantal_per_wijk", "zzp_inkomen_verdeling", "bijstand_stand",
+                           "reintegratie_uitkomst_cohort", "jeugdhulp_gebruik",
+                           "jongeren_neet_werkloos", "event_impact_pin"}) {
+      CAPTURE(id);
+      auto it = std::find_if(templates.begin(), templates.end(),
+                             [&](const auto& t) { return t.id == id; });
+      REQUIRE(it != templates.end());
+      CHECK(it->text_sha256.size() == 64);
+      CHECK(it->source_file.rfind("policies/templates/", 0) == 0);
+      CHECK(templates::Bind(*it, {}).ok());  // runs with no parameters
+    }
+    REQUIRE(loaded->catalog->rule_sets.count("cbs-default") == 1);
+    CHECK(loaded->catalog->rule_sets.at("cbs-default").min_units == 10);
+    REQUIRE(loaded->principals != nullptr);
+    CHECK(loaded->principals->size() == 5);
+    auto analyst = loaded->principals->Find("spiffe://udc-lv.local/municipal_analyst/analyst1");
+    REQUIRE(analyst.ok());
+    CHECK(analyst->role == templates::Role::kMunicipalAnalyst);
+    CHECK(analyst->organisation == "Gemeente Leidschendam-Voorburg");
+    auto researcher = loaded->principals->Find("spiffe://udc-lv.local/researcher/researcher1");
+    REQUIRE(researcher.ok());
+    CHECK(researcher->projects == std::vector<std::string>{"P2026-001"});
+  }
+
+  TEST_CASE("T1 has the declared parameters and defaults") {
+    auto loaded = LoadPolicies(kShipped.string(), nullptr);
+    REQUIRE(loaded.ok());
+    const templates::Template* t1 = nullptr;
+    for (const auto& t : loaded->catalog->templates) {
+      if (t.id == "zzp_aantal_per_wijk") t1 = &t;
+    }
+    REQUIRE(t1 != nullptr);
+    auto q = templates::Bind(*t1, {});
+    REQUIRE(q.ok());
+    CHECK(q->CanonicalParams() == "age_group=15-74&breakdown=geen&geo=wijk&sex=all&year=2023");
+    REQUIRE(q->dimensions.size() == 1);
+    CHECK(q->dimensions[0]->name == "wijk");
+    CHECK(q->dimensions[0]->codes.codes.size() == 13);
+  }
+
+  TEST_CASE("the template hash covers the exact file bytes") {
+    PolicyCopy copy;
+    auto before = LoadPolicies(copy.dir(), nullptr);
+    REQUIRE(before.ok());
+    copy.Write(kT1, copy.Read(kT1) + "\n# a comment changes the bytes\n");
+    auto after = LoadPolicies(copy.dir(), nullptr);
+    REQUIRE(after.ok());
+    auto hash = [](const LoadedPolicies& p) {
+      for (const auto& t : p.catalog->templates) {
+        if (t.id == "zzp_aantal_per_wijk") return t.text_sha256;
+      }
+      return std::string();
+    };
+    CHECK(hash(*before) != hash(*after));
+  }
+
+  TEST_CASE("a syntax error names the file, line and column") {
+    PolicyCopy copy;
+    copy.Edit(kT1, "theme: \"zzp\"", "theme: \"zzp");
+    std::string error = LoadError(copy);
+    int line = LineOf(copy.Read(kT1), "theme:");
+    CHECK_MESSAGE(error.find("policies/templates/t01_zzp_aantal_per_wijk.textproto:" +
+                             std::to_string(line) + ":") != std::string::npos,
+                  error);
+  }
+
+  TEST_CASE("an unknown field is an error at its line") {
+    PolicyCopy copy;
+    copy.Edit(kT1, "theme: \"zzp\"", "theme: \"zzp\"\nowner: \"me\"");
+    std::string error = LoadError(copy);
+    int line = LineOf(copy.Read(kT1), "owner:");
+    CHECK_MESSAGE(error.find("t01_zzp_aantal_per_wijk.textproto:" + std::to_string(line) + ":") !=
+                      std::string::npos,
+                  error);
+    CHECK(error.find("owner") != std::string::npos);
+  }
+
+  TEST_CASE("an unknown code list is an error at the code_list line") {
+    PolicyCopy copy;
+    copy.Edit(kT1, "code_list: \"geslacht\"", "code_list: \"gender\"");
+    std::string error = LoadError(copy);
+    int line = LineOf(copy.Read(kT1), "code_list: \"gender\"");
+    CHECK_MESSAGE(error.find("t01_zzp_aantal_per_wijk.textproto:" + std::to_string(line) +
+                             ":3: dimension 'geslacht': unknown code list 'gender'") !=
+                      std::string::npos,
+                  error);
+  }
+
+  TEST_CASE("a dimension on the unit column is refused at the column line") {
+    PolicyCopy copy;
+    copy.Edit(kT1, "column: \"geslacht\"", "column: \"person\"");
+    std::string error = LoadError(copy);
+    int line = LineOf(copy.Read(kT1), "column: \"person\"");
+    CHECK_MESSAGE(error.find("t01_zzp_aantal_per_wijk.textproto:" + std::to_string(line) +
+                             ":3: dimension[geslacht].column: must not be the unit column") !=
+                      std::string::npos,
+                  error);
+  }
+
+  TEST_CASE("min_units below the floor is refused at its line") {
+    PolicyCopy copy;
+    copy.Edit(kT1, "min_units: 10", "min_units: 5");
+    std::string error = LoadError(copy);
+    int line = LineOf(copy.Read(kT1), "min_units: 5");
+    CHECK_MESSAGE(error.find("t01_zzp_aantal_per_wijk.textproto:" + std::to_string(line) + ":") !=
+                      std::string::npos,
+                  error);
+    CHECK(error.find("min_units") != std::string::npos);
+  }
+
+  TEST_CASE("a duplicate template id is refused") {
+    PolicyCopy copy;
+    copy.Write("templates/t99_copy.textproto", copy.Read(kT1));
+    std::string error = LoadError(copy);
+    CHECK_MESSAGE(error.find("policies/templates/t99_copy.textproto:") != std::string::npos, error);
+    CHECK(error.find("template id 'zzp_aantal_per_wijk' is also declared in "
+                     "policies/templates/t01_zzp_aantal_per_wijk.textproto") != std::string::npos);
+  }
+
+  TEST_CASE("all or nothing: every problem of every file is listed and nothing loads") {
+    PolicyCopy copy;
+    copy.Edit(kT1, "min_units: 10", "min_units: 5");
+    copy.Edit("templates/t03_bijstand_stand.textproto", "code_list: \"herkomst\"",
+              "code_list: \"afkomst\"");
+    copy.Edit("access/principals.textproto", "role: OPERATOR", "role: ROLE_UNSPECIFIED");
+    std::string error = LoadError(copy);
+    CHECK(error.find("t01_zzp_aantal_per_wijk.textproto") != std::string::npos);
+    CHECK(error.find("t03_bijstand_stand.textproto") != std::string::npos);
+    CHECK(error.find("unknown code list 'afkomst'") != std::string::npos);
+    CHECK(error.find("principals.textproto") != std::string::npos);
+    CHECK(std::count(error.begin(), error.end(), '\n') >= 2);
+  }
+
+  TEST_CASE("a statistic kind left unspecified is refused") {
+    PolicyCopy copy;
+    copy.Edit(kT1, "kind: COUNT", "kind: KIND_UNSPECIFIED");
+    std::string error = LoadError(copy);
+    CHECK(error.find("kind must be COUNT, SUM, MEAN, QUANTILE, SHARE or RATIO") != std::string::npos);
+  }
+
+  TEST_CASE("an unknown rule set is refused") {
+    PolicyCopy copy;
+    copy.Edit(kT1, "rule_set: \"cbs-default\"", "rule_set: \"lenient\"");
+    CHECK(LoadError(copy).find("unknown rule set 'lenient'") != std::string::npos);
+  }
+
+  TEST_CASE("a missing principals file or policies directory is refused") {
+    PolicyCopy copy;
+    fs::remove(fs::path(copy.dir()) / "access" / "principals.textproto");
+    CHECK(LoadError(copy).find("principals.textproto") != std::string::npos);
+    auto none = LoadPolicies(copy.dir() + "/absent", nullptr);
+    CHECK(none.status().code() == absl::StatusCode::kInvalidArgument);
+  }
+}
+
+}  // namespace
+}  // namespace enclave::adapters::policy_files
