@@ -235,8 +235,9 @@ class GrpcEnclaveClient final : public EnclaveClient {
                 " (server down, wrong address, or TLS handshake refused: check --ca/--cert/--key)" +
                 (message.empty() ? "" : ": " + message);
     } else if (!connected && code == absl::StatusCode::kDeadlineExceeded) {
-      message = "no answer from the enclave at " + target_ + " within " +
-                std::to_string(deadline_.count()) + " ms (server down or unreachable?)" +
+      message = "no answer from the enclave at " + target_ + " within the deadline of " +
+                std::to_string(deadline_.count()) +
+                " ms (raise --timeout if it is slow; it may also be down or unreachable)" +
                 (message.empty() ? "" : ": " + message);
     }
     return absl::Status(code, message);
