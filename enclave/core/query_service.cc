@@ -1,1 +1,340 @@
-// placeholder: being implemented
+#include "enclave/core/query_service.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "enclave/base/log.h"
+#include "enclave/core/aggregate.h"
+#include "enclave/templates/binding.h"
+
+namespace enclave::core {
+namespace {
+
+constexpr std::size_t kMaxEchoedId = 64;
+// The visitor checks the cancellation once per this many rows (the source checks too).
+constexpr std::uint64_t kCancelCheckRows = 4096;
+
+// A caller-supplied identifier, shortened so that an error message or log entry stays bounded.
+std::string Bounded(const std::string& s) {
+  if (s.size() <= kMaxEchoedId) return s;
+  return s.substr(0, kMaxEchoedId) + "...";
+}
+
+std::string Base36(std::uint64_t v) {
+  static constexpr char kDigits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+  std::string out;
+  do {
+    out.insert(out.begin(), kDigits[v % 36]);
+    v /= 36;
+  } while (v != 0);
+  return out;
+}
+
+std::string NotFoundMessage(const std::string& template_id) {
+  return "unknown template '" + Bounded(template_id) +
+         "'; use ListTemplates to see the templates you may run";
+}
+
+absl::Status ExpiredStatus(const Cancellation& cancel) {
+  if (std::chrono::steady_clock::now() >= cancel.deadline) {
+    return absl::DeadlineExceededError("the query ran past its deadline and was stopped");
+  }
+  return absl::CancelledError("the query was cancelled by the caller");
+}
+
+// Decrements the running count however RunQuery leaves.
+class RunningSlot {
+ public:
+  RunningSlot(std::mutex& mu, int& running) : mu_(mu), running_(running) {}
+  ~RunningSlot() {
+    std::lock_guard<std::mutex> lock(mu_);
+    --running_;
+  }
+  RunningSlot(const RunningSlot&) = delete;
+  RunningSlot& operator=(const RunningSlot&) = delete;
+
+ private:
+  std::mutex& mu_;
+  int& running_;
+};
+
+}  // namespace
+
+const templates::Template* TemplateCatalog::Find(const std::string& id) const {
+  auto it = std::lower_bound(
+      templates.begin(), templates.end(), id,
+      [](const templates::Template& t, const std::string& key) { return t.id < key; });
+  if (it != templates.end() && it->id == id) return &*it;
+  // Not sorted after all (a hand-built catalog): fall back to a scan rather than miss.
+  for (const templates::Template& t : templates) {
+    if (t.id == id) return &t;
+  }
+  return nullptr;
+}
+
+QueryService::QueryService(std::shared_ptr<const TemplateCatalog> catalog,
+                           std::shared_ptr<const policy::PrincipalDirectory> principals,
+                           SourceFactory source_factory, std::shared_ptr<QueryLog> log,
+                           QueryServiceOptions options)
+    : catalog_(std::move(catalog)),
+      principals_(std::move(principals)),
+      source_factory_(std::move(source_factory)),
+      log_(std::move(log)),
+      options_(std::move(options)) {
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now).count();
+  request_prefix_ = "q-" + Base36(static_cast<std::uint64_t>(millis > 0 ? millis : 0)) + "-";
+}
+
+std::string QueryService::NextRequestId() {
+  std::uint64_t n = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    n = next_request_++;
+  }
+  return request_prefix_ + std::to_string(n);
+}
+
+absl::StatusOr<std::vector<const templates::Template*>> QueryService::ListTemplates(
+    const std::string& caller_uri) {
+  QueryLogEntry entry;
+  entry.type = QueryLogEntry::Type::kRefused;
+  entry.request_id = NextRequestId();
+  entry.caller = caller_uri;
+  entry.rpc = "ListTemplates";
+  auto refuse = [&](absl::Status status) -> absl::Status {
+    entry.decision = absl::StatusCodeToString(status.code());
+    entry.reason = std::string(status.message());
+    if (!log_->Append(entry).ok()) {
+      return absl::UnavailableError("the query log is unavailable; the request was not served");
+    }
+    return status;
+  };
+
+  absl::StatusOr<policy::Principal> principal = principals_->Find(caller_uri);
+  if (!principal.ok()) {
+    return refuse(absl::PermissionDeniedError("caller is not a registered principal"));
+  }
+  entry.role = templates::RoleName(principal->role);
+  if (!policy::MayListTemplates(principal->role)) {
+    return refuse(absl::PermissionDeniedError("role '" + entry.role +
+                                              "' may not list or describe templates"));
+  }
+  std::vector<const templates::Template*> visible;
+  for (const templates::Template& t : catalog_->templates) {
+    if (principal->role == templates::Role::kPrivacyOfficer || t.AllowsRole(principal->role)) {
+      visible.push_back(&t);
+    }
+  }
+  return visible;
+}
+
+absl::StatusOr<const templates::Template*> QueryService::DescribeTemplate(
+    const std::string& caller_uri, const std::string& template_id) {
+  QueryLogEntry entry;
+  entry.type = QueryLogEntry::Type::kRefused;
+  entry.request_id = NextRequestId();
+  entry.caller = caller_uri;
+  entry.rpc = "DescribeTemplate";
+  entry.template_id = Bounded(template_id);
+  auto refuse = [&](absl::Status status) -> absl::Status {
+    entry.decision = absl::StatusCodeToString(status.code());
+    entry.reason = std::string(status.message());
+    if (!log_->Append(entry).ok()) {
+      return absl::UnavailableError("the query log is unavailable; the request was not served");
+    }
+    return status;
+  };
+
+  absl::StatusOr<policy::Principal> principal = principals_->Find(caller_uri);
+  if (!principal.ok()) {
+    return refuse(absl::PermissionDeniedError("caller is not a registered principal"));
+  }
+  entry.role = templates::RoleName(principal->role);
+  if (!policy::MayListTemplates(principal->role)) {
+    return refuse(absl::PermissionDeniedError("role '" + entry.role +
+                                              "' may not list or describe templates"));
+  }
+  const templates::Template* tmpl = catalog_->Find(template_id);
+  if (tmpl == nullptr || (principal->role != templates::Role::kPrivacyOfficer &&
+                          !tmpl->AllowsRole(principal->role))) {
+    return refuse(absl::NotFoundError(NotFoundMessage(template_id)));
+  }
+  return tmpl;
+}
+
+absl::StatusOr<RunResult> QueryService::RunQuery(
+    const std::string& caller_uri, const std::string& template_id,
+    const std::vector<std::pair<std::string, std::string>>& params, const Cancellation& cancel) {
+  const std::string request_id = NextRequestId();
+  QueryLogEntry entry;
+  entry.request_id = request_id;
+  entry.caller = caller_uri;
+  entry.rpc = "RunQuery";
+  entry.template_id = Bounded(template_id);
+
+  // Every refusal is durable in the log before the caller hears of it.
+  auto refuse = [&](absl::Status status) -> absl::Status {
+    entry.type = QueryLogEntry::Type::kRefused;
+    entry.decision = absl::StatusCodeToString(status.code());
+    entry.reason = std::string(status.message());
+    if (!log_->Append(entry).ok()) {
+      base::LogError("query_log_write_failed", {{"rpc", base::Word("RunQuery")},
+                                                {"entry", base::Word("query-refused")}});
+      return absl::UnavailableError("the query log is unavailable; the request was not served");
+    }
+    return status;
+  };
+  // After kAccepted: the query is closed as aborted. The caller's status stands either way.
+  auto close_aborted = [&](absl::Status status) -> absl::Status {
+    entry.type = QueryLogEntry::Type::kAborted;
+    entry.decision = absl::StatusCodeToString(status.code());
+    entry.reason = std::string(status.message());
+    if (!log_->Append(entry).ok()) {
+      base::LogError("query_log_write_failed", {{"rpc", base::Word("RunQuery")},
+                                                {"entry", base::Word("query-aborted")}});
+    }
+    base::LogWarning("query_aborted", {{"template", base::TemplateName(entry.template_id)},
+                                       {"code", status.code()}});
+    return status;
+  };
+
+  // 1. Who is asking, and may their role run queries at all?
+  absl::StatusOr<policy::Principal> principal = principals_->Find(caller_uri);
+  if (!principal.ok()) {
+    return refuse(absl::PermissionDeniedError("caller is not a registered principal"));
+  }
+  entry.role = templates::RoleName(principal->role);
+  if (!policy::MayRunQueries(principal->role)) {
+    return refuse(absl::PermissionDeniedError(
+        "role '" + entry.role +
+        "' may not run queries (separation of duties); only municipal analysts and researchers "
+        "may"));
+  }
+
+  // 2. Which template? Unknown and not-for-this-role are told apart by no one.
+  const templates::Template* tmpl = catalog_->Find(template_id);
+  if (tmpl == nullptr || !tmpl->AllowsRole(principal->role)) {
+    return refuse(absl::NotFoundError(NotFoundMessage(template_id)));
+  }
+  entry.template_id = tmpl->id;
+  entry.template_version = tmpl->version;
+  entry.template_sha256 = tmpl->text_sha256;
+
+  // 3. Parameters.
+  absl::StatusOr<templates::BoundQuery> bound = templates::Bind(*tmpl, params);
+  if (!bound.ok()) return refuse(bound.status());
+  entry.canonical_params = bound->CanonicalParams();
+
+  // 4. Configuration that must hold before anything runs.
+  auto rule_set_it = catalog_->rule_sets.find(tmpl->disclosure.rule_set);
+  if (rule_set_it == catalog_->rule_sets.end()) {
+    return refuse(absl::InternalError("template " + tmpl->id + " names rule set '" +
+                                      tmpl->disclosure.rule_set + "', which is not loaded"));
+  }
+  disclosure::RuleSetParams rules = rule_set_it->second;
+  rules.min_units = std::max(rules.min_units, tmpl->disclosure.min_units);
+  rules.min_share_denominator =
+      std::max(rules.min_share_denominator, tmpl->disclosure.min_share_denominator);
+  if (!options_.sha256_hex) {
+    return refuse(absl::InternalError("the query service has no digest function configured"));
+  }
+
+  // 5. Concurrency limit.
+  bool admitted = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (running_ < options_.max_concurrent_queries) {
+      ++running_;
+      admitted = true;
+    }
+  }
+  if (!admitted) {
+    return refuse(absl::ResourceExhaustedError(
+        "the enclave is running its maximum of " + std::to_string(options_.max_concurrent_queries) +
+        " queries; retry in a few seconds"));
+  }
+  RunningSlot slot(mu_, running_);
+
+  // 6. No query runs unlogged.
+  entry.type = QueryLogEntry::Type::kAccepted;
+  entry.decision = "allowed";
+  entry.reason.clear();
+  if (!log_->Append(entry).ok()) {
+    base::LogError("query_log_write_failed", {{"rpc", base::Word("RunQuery")},
+                                              {"entry", base::Word("query-accepted")}});
+    return absl::UnavailableError("the query log is unavailable; the query was not run");
+  }
+
+  // 7. Run it.
+  std::unique_ptr<MicrodataSource> source;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!idle_sources_.empty()) {
+      source = std::move(idle_sources_.back());
+      idle_sources_.pop_back();
+    }
+  }
+  if (source == nullptr) {
+    absl::StatusOr<std::unique_ptr<MicrodataSource>> made =
+        source_factory_ ? source_factory_()
+                        : absl::StatusOr<std::unique_ptr<MicrodataSource>>(
+                              absl::InternalError("no microdata source factory configured"));
+    if (!made.ok()) return close_aborted(made.status());
+    if (*made == nullptr) {
+      return close_aborted(absl::InternalError("the microdata source factory returned no source"));
+    }
+    source = *std::move(made);
+  }
+
+  TableBuilder builder(*bound);
+  std::uint64_t rows = 0;
+  absl::Status scanned =
+      source->Scan(*bound, cancel, [&](const RowView& row) -> absl::Status {
+        if (++rows % kCancelCheckRows == 0 && cancel.Expired()) return ExpiredStatus(cancel);
+        return builder.Add(row);
+      });
+  if (!scanned.ok()) return close_aborted(scanned);  // the source is dropped, not pooled
+  std::string data_version = source->DataVersion();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (idle_sources_.size() < static_cast<std::size_t>(std::max(options_.max_concurrent_queries, 1))) {
+      idle_sources_.push_back(std::move(source));
+    }
+  }
+
+  Release release = std::move(builder).Finish(rules, data_version);
+
+  // 8. No answer leaves unlogged.
+  entry.type = QueryLogEntry::Type::kResult;
+  entry.decision = "allowed";
+  entry.rule_set = release.rule_set;
+  entry.data_version = release.data_version;
+  entry.cells_released = release.CountReleased();
+  entry.cells_confidential = release.CountConfidential();
+  std::string cell_rules;
+  cell_rules.reserve(release.provenance.size() * 10);
+  for (std::size_t i = 0; i < release.provenance.size(); ++i) {
+    if (i > 0) cell_rules += ',';
+    cell_rules += release.provenance[i].rule;
+  }
+  entry.cell_rules = std::move(cell_rules);
+  entry.result_sha256 = options_.sha256_hex(CanonicalReleaseText(release));
+  if (!log_->Append(entry).ok()) {
+    base::LogError("query_log_write_failed", {{"rpc", base::Word("RunQuery")},
+                                              {"entry", base::Word("query-result")}});
+    return absl::UnavailableError("the query log is unavailable; the result was not released");
+  }
+  base::LogInfo("query_done", {{"template", base::TemplateName(tmpl->id)},
+                               {"rows", base::RowCount{static_cast<std::int64_t>(rows)}},
+                               {"cells", base::RowCount{entry.cells_released +
+                                                        entry.cells_confidential}},
+                               {"code", absl::StatusCode::kOk}});
+  return RunResult{std::move(release), request_id};
+}
+
+}  // namespace enclave::core

@@ -51,7 +51,9 @@ class QueryService {
                SourceFactory source_factory, std::shared_ptr<QueryLog> log,
                QueryServiceOptions options);
 
-  // kPermissionDenied for unknown callers or roles that may not list templates.
+  // kPermissionDenied for unknown callers or roles that may not list templates. Privacy officers
+  // see every template; other roles those whose roles include theirs. Only refusals are logged
+  // (as kRefused): a successful listing or description reveals no data.
   absl::StatusOr<std::vector<const templates::Template*>> ListTemplates(
       const std::string& caller_uri);
 
@@ -79,7 +81,8 @@ class QueryService {
   QueryServiceOptions options_;
   std::mutex mu_;
   int running_ = 0;  // guarded by mu_
-  std::uint64_t next_request_ = 1;
+  std::uint64_t next_request_ = 1;   // guarded by mu_
+  std::string request_prefix_;       // "q-<construction time, base 36>-"
   std::vector<std::unique_ptr<MicrodataSource>> idle_sources_;  // guarded by mu_
 };
 

@@ -1,0 +1,389 @@
+#include "enclave/core/aggregate.h"
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tests/core/fixtures.h"
+
+namespace enclave::core {
+namespace {
+
+using templates::StatisticKind;
+using testing::FakeRow;
+using test::AddUnits;
+
+Release Build(const templates::Template& t, const std::vector<FakeRow>& rows,
+              disclosure::RuleSetParams rules = {}) {
+  templates::BoundQuery q = test::BindAll(t);
+  TableBuilder builder(q);
+  std::vector<std::string_view> dims;
+  for (const FakeRow& r : rows) {
+    dims.assign(r.dimensions.begin(), r.dimensions.end());
+    RowView view{r.unit, dims, r.measure, r.flags};
+    REQUIRE(builder.Add(view).ok());
+  }
+  return std::move(builder).Finish(rules, "data-v1");
+}
+
+// Index of cell (wijk, sex, statistic) in canonical order; 2 = the total.
+std::size_t At(const Release& r, std::uint32_t wijk, std::uint32_t sex, std::uint32_t stat) {
+  const std::size_t stats = r.tmpl->statistics.size();
+  return (static_cast<std::size_t>(wijk) * 3 + sex) * stats + stat;
+}
+
+const ReleasedCell& Cell(const Release& r, std::uint32_t wijk, std::uint32_t sex,
+                         std::uint32_t stat = 0) {
+  return r.cells.at(At(r, wijk, sex, stat));
+}
+const std::string& Rule(const Release& r, std::uint32_t wijk, std::uint32_t sex,
+                        std::uint32_t stat = 0) {
+  return r.provenance.at(At(r, wijk, sex, stat)).rule;
+}
+std::int64_t Value(const Release& r, std::uint32_t wijk, std::uint32_t sex, std::uint32_t stat = 0) {
+  const ReleasedCell& c = Cell(r, wijk, sex, stat);
+  REQUIRE(c.status == disclosure::CellStatus::kReleased);
+  REQUIRE(c.value.has_value());
+  return *c.value;
+}
+
+const templates::Template kCountOnly =
+    test::MakeTemplate({test::MakeStatistic("n", StatisticKind::kCount)});
+
+TEST_CASE("the table is the full cube with margins in canonical order") {
+  const templates::Template t = test::MakeTemplate(
+      {test::MakeStatistic("n", StatisticKind::kCount),
+       test::MakeStatistic("zzp", StatisticKind::kCount, "zzp")});
+  const Release r = Build(t, {});
+  REQUIRE(r.dimensions.size() == 2);
+  REQUIRE(r.dimensions[0].codes.size() == 3);
+  CHECK(r.dimensions[0].name == "wijk");
+  CHECK(r.dimensions[0].codes[0].code == "W1");
+  CHECK(r.dimensions[0].codes[1].code == "W2");
+  CHECK(r.dimensions[0].codes[2].is_total);
+  CHECK(r.dimensions[0].codes[2].label.nl == "Totaal");
+  CHECK(r.dimensions[0].codes[2].label.en == "Total");
+  CHECK_FALSE(r.dimensions[0].codes[0].is_total);
+  REQUIRE(r.cells.size() == 3 * 3 * 2);
+  REQUIRE(r.provenance.size() == r.cells.size());
+  std::size_t i = 0;
+  for (std::uint32_t w = 0; w < 3; ++w) {
+    for (std::uint32_t s = 0; s < 3; ++s) {
+      for (std::uint32_t stat = 0; stat < 2; ++stat, ++i) {
+        CHECK(r.cells[i].coordinates == std::vector<std::uint32_t>{w, s});
+        CHECK(r.cells[i].statistic == stat);
+      }
+    }
+  }
+  CHECK(r.rule_set == "cbs-default@1");
+  CHECK(r.data_version == "data-v1");
+  CHECK(r.tmpl == &t);
+}
+
+TEST_CASE("a cell of 9 units is confidential with no value and a cell of 10 is released") {
+  std::vector<FakeRow> rows;
+  AddUnits(rows, "a", 9, "W1", "M");
+  AddUnits(rows, "b", 10, "W1", "V");
+  const Release r = Build(kCountOnly, rows);
+  CHECK(Cell(r, 0, 0).status == disclosure::CellStatus::kConfidential);
+  CHECK_FALSE(Cell(r, 0, 0).value.has_value());
+  CHECK(Rule(r, 0, 0) == "threshold");
+  CHECK(Value(r, 0, 1) == 10);
+  CHECK(Rule(r, 0, 1) == "released");
+  CHECK(Value(r, 0, 2) == 19);
+  CHECK(Value(r, 2, 2) == 19);
+  CHECK(Rule(r, 1, 0) == "empty");
+  CHECK_FALSE(Cell(r, 1, 2).value.has_value());
+  CHECK(r.CountReleased() + r.CountConfidential() == static_cast<std::int64_t>(r.cells.size()));
+}
+
+TEST_CASE("margins are computed from units, not from released cells") {
+  std::vector<FakeRow> rows;
+  AddUnits(rows, "a", 9, "W1", "M");   // confidential
+  AddUnits(rows, "b", 10, "W1", "V");
+  AddUnits(rows, "c", 10, "W2", "M");
+  const Release r = Build(kCountOnly, rows);
+  CHECK(Rule(r, 0, 0) == "threshold");
+  CHECK(Value(r, 2, 0) == 19);  // total over wijken for M includes the 9
+  CHECK(Value(r, 0, 2) == 19);
+  CHECK(Value(r, 2, 2) == 29);
+  CHECK(r.CountReleased() == 7);      // all but (W1, M) and the empty (W2, V)
+  CHECK(r.CountConfidential() == 2);
+}
+
+TEST_CASE("counts are of distinct units, not rows") {
+  std::vector<FakeRow> rows;
+  AddUnits(rows, "a", 6, "W1", "M");
+  AddUnits(rows, "a", 6, "W1", "M");  // the same six units again
+  AddUnits(rows, "b", 10, "W2", "V");
+  AddUnits(rows, "b", 10, "W2", "V");
+  const Release r = Build(kCountOnly, rows);
+  CHECK(Rule(r, 0, 0) == "threshold");  // 6 units from 12 rows
+  CHECK(Value(r, 1, 1) == 10);          // not 20
+  CHECK(Value(r, 2, 2) == 16);          // 6 + 10 units, not 32 rows
+}
+
+TEST_CASE("a unit with rows in two cells is counted once in their common margins") {
+  const templates::Template t =
+      test::MakeTemplate({test::MakeStatistic("n", StatisticKind::kCount),
+                          test::MakeStatistic("sum", StatisticKind::kSum)});
+  std::vector<FakeRow> rows;
+  AddUnits(rows, "u", 10, "W1", "M", 100);
+  AddUnits(rows, "u", 10, "W2", "V", 30);  // the same ten units, in another wijk and sex
+  const Release r = Build(t, rows);
+  CHECK(Value(r, 0, 0, 0) == 10);
+  CHECK(Value(r, 1, 1, 0) == 10);
+  CHECK(Value(r, 0, 2, 0) == 10);
+  CHECK(Value(r, 2, 0, 0) == 10);
+  CHECK(Value(r, 2, 2, 0) == 10);  // not 20
+  CHECK(Rule(r, 0, 1, 0) == "empty");
+  // Each unit's measure in the total is the sum of its rows.
+  CHECK(Value(r, 2, 2, 1) == 1300);
+  CHECK(Value(r, 0, 0, 1) == 1000);
+}
+
+TEST_CASE("units sum their rows within a cell and a unit below the threshold stays hidden") {
+  const templates::Template t =
+      test::MakeTemplate({test::MakeStatistic("n", StatisticKind::kCount),
+                          test::MakeStatistic("mean", StatisticKind::kMean)});
+  std::vector<FakeRow> rows;
+  AddUnits(rows, "u", 10, "W1", "M", 100);
+  AddUnits(rows, "u", 10, "W1", "M", 50);  // second row per unit, same cell
+  const Release r = Build(t, rows);
+  CHECK(Value(r, 0, 0, 0) == 10);
+  CHECK(Value(r, 0, 0, 1) == 150);  // per unit 150, not a mean over 20 rows of 75
+}
+
+TEST_CASE("the flagged count is what the threshold applies to") {
+  const templates::Template t =
+      test::MakeTemplate({test::MakeStatistic("n", StatisticKind::kCount),
+                          test::MakeStatistic("zzp", StatisticKind::kCount, "zzp")});
+  std::vector<FakeRow> rows;
+  AddUnits(rows, "z", 9, "W1", "M", std::nullopt, 1, 1);
+  AddUnits(rows, "o", 41, "W1", "M", std::nullopt, 0, 1);
+  AddUnits(rows, "y", 10, "W2", "M", std::nullopt, 1, 1);
+  const Release r = Build(t, rows);
+  CHECK(Value(r, 0, 0, 0) == 50);
+  CHECK(Rule(r, 0, 0, 1) == "threshold");
+  CHECK_FALSE(Cell(r, 0, 0, 1).value.has_value());
+  CHECK(Value(r, 1, 0, 1) == 10);
+  CHECK(Value(r, 2, 0, 1) == 19);
+}
+
+TEST_CASE("flags are OR-ed over a unit's rows in a cell") {
+  const templates::Template t =
+      test::MakeTemplate({test::MakeStatistic("zzp", StatisticKind::kCount, "zzp")});
+  std::vector<FakeRow> rows;
+  AddUnits(rows, "u", 10, "W1", "M", std::nullopt, 0, 0);
+  AddUnits(rows, "u", 10, "W1", "M", std::nullopt, 1, 0);
+  const Release r = Build(t, rows);
+  CHECK(Value(r, 0, 0) == 10);
+}
+
+TEST_CASE("sums and means are rounded once to the statistic's precision") {
+  const templates::Template t =
+      test::MakeTemplate({test::MakeStatistic("sum", StatisticKind::kSum, "", 1000),
+                          test::MakeStatistic("mean", StatisticKind::kMean, "", 100)});
+  std::vector<FakeRow> rows;
+  // 10 units: nine of 1,000 and one of 1,495: sum 10,495 -> 10,000; mean 1,049.5 -> 1,000.
+  AddUnits(rows, "a", 9, "W1", "M", 1000);
+  rows.push_back({"b", {"W1", "M"}, 1495, {0, 0}});
+  // 10 units of 1,050 -> mean 1,050 -> 1,100 (half away from zero); sum 10,500 -> 11,000.
+  AddUnits(rows, "c", 10, "W2", "M", 1050);
+  const Release r = Build(t, rows);
+  CHECK(Value(r, 0, 0, 0) == 10000);
+  CHECK(Value(r, 0, 0, 1) == 1000);
+  CHECK(Value(r, 1, 0, 0) == 11000);
+  CHECK(Value(r, 1, 0, 1) == 1100);
+  // Total: sum 20,995 -> 21,000; mean 1,049.75 -> 1,000.
+  CHECK(Value(r, 2, 0, 0) == 21000);
+  CHECK(Value(r, 2, 0, 1) == 1000);
+}
+
+TEST_CASE("negative means round half away from zero") {
+  const templates::Template t =
+      test::MakeTemplate({test::MakeStatistic("mean", StatisticKind::kMean, "", 100)});
+  std::vector<FakeRow> rows;
+  AddUnits(rows, "a", 10, "W1", "M", -150);
+  const Release r = Build(t, rows);
+  CHECK(Value(r, 0, 0) == -200);
+}
+
+TEST_CASE("units with a NULL measure do not contribute to sums and means") {
+  const templates::Template t =
+      test::MakeTemplate({test::MakeStatistic("n", StatisticKind::kCount),
+                          test::MakeStatistic("mean", StatisticKind::kMean)});
+  std::vector<FakeRow> rows;
+  AddUnits(rows, "a", 10, "W1", "M", 300);
+  AddUnits(rows, "b", 5, "W1", "M", std::nullopt);
+  AddUnits(rows, "c", 9, "W2", "M", 300);
+  AddUnits(rows, "d", 5, "W2", "M", std::nullopt);
+  const Release r = Build(t, rows);
+  CHECK(Value(r, 0, 0, 0) == 15);
+  CHECK(Value(r, 0, 0, 1) == 300);
+  CHECK(Value(r, 1, 0, 0) == 14);
+  CHECK(Rule(r, 1, 0, 1) == "threshold");  // only 9 units have a measure
+}
+
+TEST_CASE("a median needs 20 contributing units and uses the nearest rank") {
+  templates::Statistic median = test::MakeStatistic("median", StatisticKind::kQuantile, "", 100);
+  median.quantile_permille = 500;
+  templates::Statistic p25 = test::MakeStatistic("p25", StatisticKind::kQuantile);
+  p25.quantile_permille = 250;
+  const templates::Template t = test::MakeTemplate({median, p25});
+  std::vector<FakeRow> rows;
+  for (int i = 1; i <= 20; ++i) {  // W1/M: 1,010 .. 20,010 (shuffled order)
+    const int v = (i * 7) % 20 + 1;
+    rows.push_back({"a" + std::to_string(i), {"W1", "M"}, v * 1000 + 10, {0, 0}});
+  }
+  AddUnits(rows, "b", 19, "W2", "M", 5000);
+  const Release r = Build(t, rows);
+  // n = 20: rank ceil(10) = 10 -> 10,010 -> 10,000 at precision 100.
+  CHECK(Value(r, 0, 0, 0) == 10000);
+  CHECK(Rule(r, 0, 0, 1) == "quantile-n");  // P25 needs 40
+  CHECK(Rule(r, 1, 0, 0) == "quantile-n");  // 19 units
+  // Total M: 39 units sorted 1,010 .. 4,010, then nineteen of 5,000 (ranks 5..23), then 5,010 ...
+  CHECK(Value(r, 2, 0, 0) == 5000);         // median: rank ceil(19.5) = 20
+  CHECK(Rule(r, 2, 0, 1) == "quantile-n");  // P25: 39 * 250 < 10 * 1000
+}
+
+TEST_CASE("a share applies the denominator, numerator and complement rules") {
+  templates::Statistic share = test::MakeStatistic("pct", StatisticKind::kShare, "zzp");
+  share.denominator_flag = "werkend";
+  const templates::Template t = test::MakeTemplate({share});
+  std::vector<FakeRow> rows;
+  AddUnits(rows, "a", 10, "W1", "M", std::nullopt, 1, 1);  // 10 of 100 -> 10%
+  AddUnits(rows, "b", 90, "W1", "M", std::nullopt, 0, 1);
+  AddUnits(rows, "x", 50, "W1", "M", std::nullopt, 0, 0);  // not in the denominator
+  AddUnits(rows, "c", 10, "W1", "V", std::nullopt, 1, 1);  // 10 of 99
+  AddUnits(rows, "d", 89, "W1", "V", std::nullopt, 0, 1);
+  AddUnits(rows, "e", 9, "W2", "M", std::nullopt, 1, 1);   // 9 of 100
+  AddUnits(rows, "f", 91, "W2", "M", std::nullopt, 0, 1);
+  AddUnits(rows, "g", 91, "W2", "V", std::nullopt, 1, 1);  // 91 of 100: complement 9
+  AddUnits(rows, "h", 9, "W2", "V", std::nullopt, 0, 1);
+  const Release r = Build(t, rows);
+  CHECK(Value(r, 0, 0) == 10);
+  CHECK(Rule(r, 0, 1) == "share-denominator");
+  CHECK(Rule(r, 1, 0) == "share-numerator");
+  CHECK(Rule(r, 1, 1) == "share-numerator");
+  // W1 total: 20 of 199 = 10.05% -> 10.
+  CHECK(Value(r, 0, 2) == 10);
+  // Grand total: 120 of 399 = 30.08% -> 30.
+  CHECK(Value(r, 2, 2) == 30);
+}
+
+TEST_CASE("a ratio needs both parts to pass the threshold") {
+  templates::Statistic ratio = test::MakeStatistic("index", StatisticKind::kRatio, "zzp");
+  ratio.denominator_flag = "werkend";
+  const templates::Template t = test::MakeTemplate({ratio});
+  std::vector<FakeRow> rows;
+  AddUnits(rows, "a", 10, "W1", "M", 150, 1, 0);  // event 1,500
+  AddUnits(rows, "b", 10, "W1", "M", 100, 0, 1);  // baseline 1,000 -> 150
+  AddUnits(rows, "c", 10, "W1", "V", 150, 1, 0);
+  AddUnits(rows, "d", 9, "W1", "V", 100, 0, 1);   // baseline of 9 units
+  AddUnits(rows, "e", 10, "W2", "M", 0, 1, 1);    // zero denominator
+  const Release r = Build(t, rows);
+  CHECK(Value(r, 0, 0) == 150);
+  CHECK(Rule(r, 0, 1) == "threshold");
+  CHECK(Rule(r, 1, 0) == "undefined");
+  CHECK_FALSE(Cell(r, 1, 0).value.has_value());
+  // W1 total: 3,000 / 1,900 = 157.9 -> 158.
+  CHECK(Value(r, 0, 2) == 158);
+}
+
+TEST_CASE("a value outside the code list is internal and is not echoed") {
+  templates::BoundQuery q = test::BindAll(kCountOnly);
+  TableBuilder builder(q);
+  std::vector<std::string_view> dims = {"W1", "SECRET-987654321"};
+  std::vector<std::int64_t> flags = {0, 0};
+  absl::Status s = builder.Add(RowView{"u1", dims, std::nullopt, flags});
+  CHECK(s.code() == absl::StatusCode::kInternal);
+  const std::string msg(s.message());
+  CHECK(msg.find("sex") != std::string::npos);
+  CHECK(msg.find("test_template") != std::string::npos);
+  CHECK(msg.find("987654321") == std::string::npos);
+  CHECK(msg.find("SECRET") == std::string::npos);
+  CHECK(msg.find("u1") == std::string::npos);
+}
+
+TEST_CASE("only the chosen dimensions make up the table") {
+  const templates::Template t = kCountOnly;
+  templates::BoundQuery q;
+  q.tmpl = &t;
+  q.dimensions = {&t.dimensions[1]};  // sex only
+  TableBuilder builder(q);
+  std::vector<std::int64_t> flags = {0, 0};
+  for (int i = 0; i < 12; ++i) {
+    const std::string unit = "u" + std::to_string(i);
+    std::vector<std::string_view> dims = {i % 2 == 0 ? "W1" : "W2", "V"};
+    REQUIRE(builder.Add(RowView{unit, dims, std::nullopt, flags}).ok());
+  }
+  const Release r = std::move(builder).Finish({}, "v");
+  REQUIRE(r.dimensions.size() == 1);
+  CHECK(r.dimensions[0].name == "sex");
+  REQUIRE(r.cells.size() == 3);
+  CHECK(r.cells[1].value == 12);
+  CHECK(r.cells[2].value == 12);
+  CHECK(r.provenance[0].rule == "empty");
+}
+
+TEST_CASE("the rule set's minimum is the threshold used") {
+  std::vector<FakeRow> rows;
+  AddUnits(rows, "a", 12, "W1", "M");
+  disclosure::RuleSetParams strict;
+  strict.id = "strict";
+  strict.version = 2;
+  strict.min_units = 15;
+  const Release r = Build(kCountOnly, rows, strict);
+  CHECK(Rule(r, 0, 0) == "threshold");
+  CHECK(r.rule_set == "strict@2");
+}
+
+TEST_CASE("100k rows with three dimensions aggregate exactly and fast") {
+  templates::Template t = test::MakeTemplate(
+      {test::MakeStatistic("n", StatisticKind::kCount),
+       test::MakeStatistic("sum", StatisticKind::kSum, "", 1000),
+       test::MakeStatistic("mean", StatisticKind::kMean, "zzp", 100)});
+  std::vector<std::string> wijken;
+  for (int i = 0; i < 13; ++i) wijken.push_back("WK" + std::to_string(i));
+  t.dimensions = {test::MakeDimension("wijk", wijken),
+                  test::MakeDimension("age", {"A1", "A2", "A3", "A4", "A5"}),
+                  test::MakeDimension("sex", {"M", "V"})};
+  templates::BoundQuery q = test::BindAll(t);
+  constexpr int kRows = 100000;
+  std::vector<std::string> units(kRows);
+  for (int i = 0; i < kRows; ++i) units[static_cast<std::size_t>(i)] = "pseudonym-" + std::to_string(i * 7919);
+  const auto start = std::chrono::steady_clock::now();
+  int failures = 0;
+  TableBuilder builder(q);
+  std::vector<std::string_view> dims(3);
+  std::vector<std::int64_t> flags(2);
+  for (int i = 0; i < kRows; ++i) {
+    dims[0] = wijken[static_cast<std::size_t>(i % 13)];
+    dims[1] = t.dimensions[1].codes.codes[static_cast<std::size_t>(i % 5)].code;
+    dims[2] = i % 2 == 0 ? "M" : "V";
+    flags[0] = i % 3 == 0 ? 1 : 0;
+    if (!builder.Add(RowView{units[static_cast<std::size_t>(i)], dims, i, flags}).ok()) ++failures;
+  }
+  const auto added = std::chrono::steady_clock::now();
+  const Release r = std::move(builder).Finish({}, "v");
+  const auto finished = std::chrono::steady_clock::now();
+  auto us = [](auto d) { return std::chrono::duration_cast<std::chrono::microseconds>(d).count(); };
+  MESSAGE("100k rows: Add " << us(added - start) << " us, Finish " << us(finished - added)
+                            << " us");
+  REQUIRE(failures == 0);
+  REQUIRE(r.cells.size() == 14u * 6u * 3u * 3u);
+  const ReleasedCell& grand = r.cells[r.cells.size() - 3];
+  CHECK(grand.coordinates == std::vector<std::uint32_t>{13, 5, 2});
+  CHECK(grand.value == kRows);
+  // Sum of 0..99,999 = 4,999,950,000 -> 4,999,950,000 at precision 1,000.
+  CHECK(r.cells[r.cells.size() - 2].value == 4999950000);
+  // Units with i % 3 == 0: 33,334 units, mean 49,998 -> 50,000.
+  CHECK(r.cells[r.cells.size() - 1].value == 50000);
+}
+
+}  // namespace
+}  // namespace enclave::core

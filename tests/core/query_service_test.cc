@@ -1,0 +1,443 @@
+#include "enclave/core/query_service.h"
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/core/fixtures.h"
+#include "tests/testing/fake_query_log.h"
+
+namespace enclave::core {
+namespace {
+
+using Type = QueryLogEntry::Type;
+using templates::Role;
+using templates::StatisticKind;
+using testing::FakeQueryLog;
+using testing::FakeRow;
+using testing::FakeSourceState;
+
+constexpr char kAnalyst[] = "spiffe://lv/analyst";
+constexpr char kResearcher[] = "spiffe://lv/researcher";
+constexpr char kOfficer[] = "spiffe://cbs/officer";
+constexpr char kSteward[] = "spiffe://cbs/steward";
+constexpr char kOperator[] = "spiffe://cbs/operator";
+
+std::string FakeDigest(std::string_view bytes) {
+  return "digest-" + std::to_string(std::hash<std::string_view>{}(bytes));
+}
+
+templates::Template MainTemplate() {
+  templates::Template t = test::MakeTemplate(
+      {test::MakeStatistic("n", StatisticKind::kCount),
+       test::MakeStatistic("income", StatisticKind::kSum, "", 1000)});
+  t.id = "main_template";
+  templates::ParamSpec year;
+  year.name = "year";
+  year.type = templates::ParamType::kInteger;
+  year.min = 2020;
+  year.max = 2024;
+  year.default_value = "2023";
+  t.params = {year};
+  return t;
+}
+
+struct Env {
+  std::shared_ptr<TemplateCatalog> catalog = std::make_shared<TemplateCatalog>();
+  std::shared_ptr<FakeSourceState> state = std::make_shared<FakeSourceState>();
+  std::shared_ptr<FakeQueryLog> log = std::make_shared<FakeQueryLog>();
+  std::unique_ptr<QueryService> service;
+
+  explicit Env(int max_concurrent = 8) {
+    templates::Template main = MainTemplate();
+    templates::Template researcher_only = MainTemplate();
+    researcher_only.id = "researcher_only";
+    researcher_only.roles = {Role::kResearcher};
+    catalog->templates = {main, researcher_only};  // sorted by id
+    catalog->rule_sets["cbs-default"] = disclosure::RuleSetParams{};
+    std::vector<policy::Principal> people;
+    auto add = [&](const char* id, Role role) {
+      policy::Principal p;
+      p.id = id;
+      p.role = role;
+      people.push_back(p);
+    };
+    add(kAnalyst, Role::kMunicipalAnalyst);
+    add(kResearcher, Role::kResearcher);
+    add(kOfficer, Role::kPrivacyOfficer);
+    add(kSteward, Role::kDataSteward);
+    add(kOperator, Role::kOperator);
+    auto dir = policy::PrincipalDirectory::Create(people);
+    REQUIRE(dir.ok());
+    // Ten units in W1/M (released), three in W2/V (confidential).
+    test::AddUnits(state->rows, "a", 10, "W1", "M", 1000);
+    test::AddUnits(state->rows, "b", 3, "W2", "V", 2000);
+    Start(std::make_shared<policy::PrincipalDirectory>(*std::move(dir)), max_concurrent);
+  }
+
+  void Start(std::shared_ptr<const policy::PrincipalDirectory> principals, int max_concurrent) {
+    QueryServiceOptions options;
+    options.max_concurrent_queries = max_concurrent;
+    options.sha256_hex = FakeDigest;
+    service = std::make_unique<QueryService>(catalog, std::move(principals),
+                                             testing::FakeSourceFactory(state), log, options);
+  }
+
+  absl::StatusOr<RunResult> Run(const std::string& caller, const std::string& tmpl = "main_template",
+                                std::vector<std::pair<std::string, std::string>> params = {},
+                                Cancellation cancel = {}) {
+    return service->RunQuery(caller, tmpl, params, cancel);
+  }
+};
+
+// Every field of an entry, for "appears nowhere" checks.
+std::string AllFields(const QueryLogEntry& e) {
+  return e.request_id + "|" + e.caller + "|" + e.role + "|" + e.rpc + "|" + e.template_id + "|" +
+         std::to_string(e.template_version) + "|" + e.template_sha256 + "|" + e.canonical_params +
+         "|" + e.decision + "|" + e.reason + "|" + e.rule_set + "|" + e.data_version + "|" +
+         std::to_string(e.cells_released) + "|" + std::to_string(e.cells_confidential) + "|" +
+         e.cell_rules + "|" + e.result_sha256;
+}
+
+// A refusal: the status, one kRefused entry carrying it, and no scan.
+void CheckRefused(const Env& env, const absl::Status& status, absl::StatusCode code) {
+  CHECK(status.code() == code);
+  const std::vector<QueryLogEntry> entries = env.log->entries();
+  REQUIRE(entries.size() == 1);
+  CHECK(entries[0].type == Type::kRefused);
+  CHECK(entries[0].decision == absl::StatusCodeToString(code));
+  CHECK(entries[0].reason == std::string(status.message()));
+  CHECK(entries[0].rpc == "RunQuery");
+  CHECK(env.state->scans.load() == 0);
+}
+
+TEST_CASE("an allowed query logs accepted and result entries and returns the release") {
+  Env env;
+  auto result = env.Run(kAnalyst, "main_template", {{"year", "2022"}});
+  REQUIRE(result.ok());
+  const Release& r = result->release;
+  CHECK(r.cells.size() == 3 * 3 * 2);
+  CHECK(r.data_version == "fake-data-v1");
+  const std::vector<QueryLogEntry> entries = env.log->entries();
+  REQUIRE(entries.size() == 2);
+  const QueryLogEntry& accepted = entries[0];
+  const QueryLogEntry& done = entries[1];
+  CHECK(accepted.type == Type::kAccepted);
+  CHECK(accepted.caller == kAnalyst);
+  CHECK(accepted.role == "municipal_analyst");
+  CHECK(accepted.template_id == "main_template");
+  CHECK(accepted.template_version == 3);
+  CHECK(accepted.template_sha256 == std::string(64, 'a'));
+  CHECK(accepted.canonical_params == "year=2022");
+  CHECK(accepted.decision == "allowed");
+  CHECK(done.type == Type::kResult);
+  CHECK(done.request_id == accepted.request_id);
+  CHECK(done.request_id == result->request_id);
+  CHECK(result->request_id.rfind("q-", 0) == 0);
+  CHECK(done.rule_set == "cbs-default@1");
+  CHECK(done.data_version == "fake-data-v1");
+  CHECK(done.cells_released == r.CountReleased());
+  CHECK(done.cells_confidential == r.CountConfidential());
+  CHECK(done.cells_released + done.cells_confidential == 18);
+  CHECK(done.result_sha256 == FakeDigest(CanonicalReleaseText(r)));
+  std::string expected_rules;
+  for (const CellProvenance& p : r.provenance) {
+    if (!expected_rules.empty()) expected_rules += ',';
+    expected_rules += p.rule;
+  }
+  CHECK(done.cell_rules == expected_rules);
+  CHECK(done.cell_rules.find("threshold") != std::string::npos);
+}
+
+TEST_CASE("the accepted entry is written before the source is scanned") {
+  Env env;
+  bool checked = false;
+  env.state->before_scan = [&]() {
+    checked = true;
+    CHECK(env.log->OfType(Type::kAccepted).size() == 1);
+    CHECK(env.log->OfType(Type::kResult).empty());
+    return absl::OkStatus();
+  };
+  REQUIRE(env.Run(kResearcher).ok());
+  CHECK(checked);
+}
+
+TEST_CASE("an unknown caller is refused and logged") {
+  Env env;
+  auto result = env.Run("spiffe://elsewhere/mallory");
+  CheckRefused(env, result.status(), absl::StatusCode::kPermissionDenied);
+  CHECK(result.status().message() == "caller is not a registered principal");
+  CHECK(env.log->entries()[0].caller == "spiffe://elsewhere/mallory");
+}
+
+TEST_CASE("officers, stewards and operators may not run queries and are logged") {
+  for (const char* caller : {kOfficer, kSteward, kOperator}) {
+    Env env;
+    auto result = env.Run(caller);
+    CheckRefused(env, result.status(), absl::StatusCode::kPermissionDenied);
+    CHECK(std::string(result.status().message()).find("may not run queries") != std::string::npos);
+  }
+  Env env;
+  auto result = env.Run(kOfficer);
+  CHECK(std::string(result.status().message()).find("privacy_officer") != std::string::npos);
+}
+
+TEST_CASE("an unknown template and one the role may not run give the same refusal") {
+  Env env;
+  auto unknown = env.Run(kAnalyst, "no_such_template");
+  CheckRefused(env, unknown.status(), absl::StatusCode::kNotFound);
+  CHECK(unknown.status().message() ==
+        "unknown template 'no_such_template'; use ListTemplates to see the templates you may run");
+
+  Env env2;
+  auto hidden = env2.Run(kAnalyst, "researcher_only");
+  CheckRefused(env2, hidden.status(), absl::StatusCode::kNotFound);
+  CHECK(hidden.status().message() ==
+        "unknown template 'researcher_only'; use ListTemplates to see the templates you may run");
+
+  Env env3;
+  CHECK(env3.Run(kResearcher, "researcher_only").ok());
+}
+
+TEST_CASE("bad parameters are refused with the binder's message and logged") {
+  Env env;
+  auto result = env.Run(kAnalyst, "main_template", {{"year", "1999"}});
+  CheckRefused(env, result.status(), absl::StatusCode::kInvalidArgument);
+  CHECK(std::string(result.status().message()).find("year") != std::string::npos);
+  CHECK(env.log->entries()[0].template_id == "main_template");
+}
+
+TEST_CASE("a refusal whose log write fails is unavailable") {
+  Env env;
+  env.log->FailAll(true);
+  auto result = env.Run("spiffe://elsewhere/mallory");
+  CHECK(result.status().code() == absl::StatusCode::kUnavailable);
+  CHECK(env.log->failed_appends() == 1);
+}
+
+TEST_CASE("when the accepted entry cannot be written nothing runs") {
+  Env env;
+  env.log->FailOn(Type::kAccepted);
+  auto result = env.Run(kAnalyst);
+  CHECK(result.status().code() == absl::StatusCode::kUnavailable);
+  CHECK(env.state->scans.load() == 0);
+  CHECK(env.state->sources_made.load() == 0);
+  CHECK(env.log->size() == 0);
+}
+
+TEST_CASE("when the result entry cannot be written no release is returned") {
+  Env env;
+  env.log->FailOn(Type::kResult);
+  auto result = env.Run(kAnalyst);
+  CHECK_FALSE(result.ok());
+  CHECK(result.status().code() == absl::StatusCode::kUnavailable);
+  CHECK(env.state->scans.load() == 1);
+  CHECK(env.log->OfType(Type::kAccepted).size() == 1);
+}
+
+TEST_CASE("a deadline from the source is returned as such and logged as aborted") {
+  Env env;
+  env.state->scan_failure = absl::DeadlineExceededError("store: interrupted");
+  env.state->fail_after_rows = 5;
+  auto result = env.Run(kAnalyst);
+  CHECK(result.status().code() == absl::StatusCode::kDeadlineExceeded);
+  const std::vector<QueryLogEntry> entries = env.log->entries();
+  REQUIRE(entries.size() == 2);
+  CHECK(entries[0].type == Type::kAccepted);
+  CHECK(entries[1].type == Type::kAborted);
+  CHECK(entries[1].decision == "DEADLINE_EXCEEDED");
+  CHECK(entries[1].request_id == entries[0].request_id);
+}
+
+TEST_CASE("an expired deadline stops the query before any result") {
+  Env env;
+  Cancellation cancel;
+  cancel.deadline = std::chrono::steady_clock::now() - std::chrono::seconds(1);
+  auto result = env.Run(kAnalyst, "main_template", {}, cancel);
+  CHECK(result.status().code() == absl::StatusCode::kDeadlineExceeded);
+  CHECK(env.log->OfType(Type::kAborted).size() == 1);
+  CHECK(env.log->OfType(Type::kResult).empty());
+}
+
+TEST_CASE("a failing source factory aborts the query") {
+  Env env;
+  env.state->factory_failure = absl::UnavailableError("store offline");
+  auto result = env.Run(kAnalyst);
+  CHECK(result.status().code() == absl::StatusCode::kUnavailable);
+  CHECK(env.log->OfType(Type::kAborted).size() == 1);
+}
+
+TEST_CASE("beyond the concurrency limit a query is refused with a retry hint") {
+  Env env(1);
+  std::mutex mu;
+  std::condition_variable cv;
+  bool scanning = false;
+  bool release_scan = false;
+  env.state->before_scan = [&]() {
+    std::unique_lock<std::mutex> lock(mu);
+    scanning = true;
+    cv.notify_all();
+    cv.wait(lock, [&] { return release_scan; });
+    return absl::OkStatus();
+  };
+  absl::StatusOr<RunResult> first = absl::UnknownError("not run");
+  std::thread runner([&] { first = env.Run(kAnalyst); });
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return scanning; });
+  }
+  auto second = env.Run(kResearcher);
+  CHECK(second.status().code() == absl::StatusCode::kResourceExhausted);
+  CHECK(second.status().message() ==
+        "the enclave is running its maximum of 1 queries; retry in a few seconds");
+  CHECK(env.log->OfType(Type::kRefused).size() == 1);
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    release_scan = true;
+  }
+  cv.notify_all();
+  runner.join();
+  CHECK(first.ok());
+  env.state->before_scan = nullptr;
+  CHECK(env.Run(kResearcher).ok());  // the slot is free again
+}
+
+TEST_CASE("sources are reused between queries") {
+  Env env;
+  REQUIRE(env.Run(kAnalyst).ok());
+  REQUIRE(env.Run(kAnalyst).ok());
+  CHECK(env.state->sources_made.load() == 1);
+  CHECK(env.state->scans.load() == 2);
+}
+
+TEST_CASE("request ids are unique") {
+  Env env;
+  auto a = env.Run(kAnalyst);
+  auto b = env.Run(kAnalyst);
+  REQUIRE(a.ok());
+  REQUIRE(b.ok());
+  CHECK(a->request_id != b->request_id);
+}
+
+TEST_CASE("the template's minimum raises the rule set's") {
+  Env env;
+  env.catalog->templates[0].disclosure.min_units = 15;
+  env.state->rows.clear();
+  test::AddUnits(env.state->rows, "a", 12, "W1", "M", 1000);
+  auto result = env.Run(kAnalyst);
+  REQUIRE(result.ok());
+  CHECK(result->release.provenance[0].rule == "threshold");
+  CHECK_FALSE(result->release.cells[0].value.has_value());
+}
+
+TEST_CASE("the rule set's minimum is kept when the template's is lower") {
+  Env env;
+  env.catalog->rule_sets["cbs-default"].min_units = 20;
+  env.state->rows.clear();
+  test::AddUnits(env.state->rows, "a", 12, "W1", "M", 1000);
+  auto result = env.Run(kAnalyst);
+  REQUIRE(result.ok());
+  CHECK(result->release.provenance[0].rule == "threshold");
+}
+
+TEST_CASE("a template naming an unloaded rule set runs nothing") {
+  Env env;
+  env.catalog->templates[0].disclosure.rule_set = "missing";
+  auto result = env.Run(kAnalyst);
+  CheckRefused(env, result.status(), absl::StatusCode::kInternal);
+}
+
+TEST_CASE("a canary in a suppressed cell appears in no message, log entry or released value") {
+  constexpr std::int64_t kCanary = 987654321;
+  const std::string canary = "987654321";
+  Env env;
+  env.state->rows.clear();
+  test::AddUnits(env.state->rows, "a", 10, "W1", "M", 1000);
+  test::AddUnits(env.state->rows, "c", 2, "W2", "V", 1000);
+  env.state->rows.push_back({"canary-unit-7f3a", {"W2", "V"}, kCanary, {0, 0}});
+  auto result = env.Run(kAnalyst);
+  REQUIRE(result.ok());
+  const Release& r = result->release;
+  for (std::size_t i = 0; i < r.cells.size(); ++i) {
+    const ReleasedCell& c = r.cells[i];
+    if (c.coordinates == std::vector<std::uint32_t>{1, 1}) {
+      CHECK(c.status == disclosure::CellStatus::kConfidential);
+      CHECK_FALSE(c.value.has_value());
+    }
+    if (c.value.has_value()) CHECK(std::to_string(*c.value).find(canary) == std::string::npos);
+  }
+  CHECK(CanonicalReleaseText(r).find(canary) == std::string::npos);
+
+  // A failing row carrying the canary as a code and as the unit key.
+  env.state->rows.push_back({"canary-unit-7f3a", {"W1", canary}, kCanary, {0, 0}});
+  auto failed = env.Run(kAnalyst);
+  CHECK(failed.status().code() == absl::StatusCode::kInternal);
+  CHECK(std::string(failed.status().message()).find(canary) == std::string::npos);
+  CHECK(std::string(failed.status().message()).find("canary-unit") == std::string::npos);
+
+  for (const QueryLogEntry& e : env.log->entries()) {
+    CHECK(AllFields(e).find(canary) == std::string::npos);
+    CHECK(AllFields(e).find("canary-unit") == std::string::npos);
+  }
+  CHECK(env.log->OfType(Type::kAborted).size() == 1);
+}
+
+TEST_CASE("listing shows each role its templates and officers all of them") {
+  Env env;
+  auto analyst = env.service->ListTemplates(kAnalyst);
+  REQUIRE(analyst.ok());
+  REQUIRE(analyst->size() == 1);
+  CHECK((*analyst)[0]->id == "main_template");
+  auto researcher = env.service->ListTemplates(kResearcher);
+  REQUIRE(researcher.ok());
+  CHECK(researcher->size() == 2);
+  auto officer = env.service->ListTemplates(kOfficer);
+  REQUIRE(officer.ok());
+  CHECK(officer->size() == 2);
+  CHECK(env.log->size() == 0);  // successful listings are not logged
+}
+
+TEST_CASE("operators and unknown callers may not list templates and are logged") {
+  Env env;
+  auto op = env.service->ListTemplates(kOperator);
+  CHECK(op.status().code() == absl::StatusCode::kPermissionDenied);
+  auto unknown = env.service->ListTemplates("spiffe://elsewhere/mallory");
+  CHECK(unknown.status().code() == absl::StatusCode::kPermissionDenied);
+  const std::vector<QueryLogEntry> entries = env.log->entries();
+  REQUIRE(entries.size() == 2);
+  CHECK(entries[0].type == Type::kRefused);
+  CHECK(entries[0].rpc == "ListTemplates");
+  CHECK(entries[0].role == "operator");
+  CHECK(entries[1].type == Type::kRefused);
+  CHECK(entries[1].decision == "PERMISSION_DENIED");
+}
+
+TEST_CASE("describing a template the role may not see is the same not found as an unknown one") {
+  Env env;
+  auto ok = env.service->DescribeTemplate(kAnalyst, "main_template");
+  REQUIRE(ok.ok());
+  CHECK((*ok)->id == "main_template");
+  auto hidden = env.service->DescribeTemplate(kAnalyst, "researcher_only");
+  auto unknown = env.service->DescribeTemplate(kAnalyst, "nope");
+  CHECK(hidden.status().code() == absl::StatusCode::kNotFound);
+  CHECK(unknown.status().code() == absl::StatusCode::kNotFound);
+  CHECK(hidden.status().message() ==
+        "unknown template 'researcher_only'; use ListTemplates to see the templates you may run");
+  CHECK(env.service->DescribeTemplate(kOfficer, "researcher_only").ok());
+  CHECK(env.service->DescribeTemplate(kOperator, "main_template").status().code() ==
+        absl::StatusCode::kPermissionDenied);
+  CHECK(env.log->OfType(Type::kRefused).size() == 3);
+  env.log->FailAll(true);
+  CHECK(env.service->DescribeTemplate(kAnalyst, "nope").status().code() ==
+        absl::StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace enclave::core
