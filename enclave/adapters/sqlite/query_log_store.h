@@ -24,6 +24,9 @@ class SqliteQueryLog final : public core::QueryLog {
   // Re-computes the chain; kDataLoss naming the first bad sequence number.
   absl::Status VerifyChain();
   std::int64_t CountForTest();
+  // The value of `PRAGMA <name>` on the log's own connection (e.g. "synchronous" gives "2" for
+  // FULL), or "" when `name` is not a plain pragma name. For tests of the durability settings.
+  std::string PragmaForTest(const std::string& name);
 
  private:
   struct Impl;
