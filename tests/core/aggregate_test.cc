@@ -3,6 +3,8 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <map>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -340,6 +342,67 @@ TEST_CASE("the rule set's minimum is the threshold used") {
   const Release r = Build(kCountOnly, rows, strict);
   CHECK(Rule(r, 0, 0) == "threshold");
   CHECK(r.rule_set == "strict@2");
+}
+
+TEST_CASE("random rows give the same counts and sums as a naive per-unit reference") {
+  const templates::Template t =
+      test::MakeTemplate({test::MakeStatistic("n", StatisticKind::kCount),
+                          test::MakeStatistic("sum", StatisticKind::kSum),
+                          test::MakeStatistic("zzp", StatisticKind::kCount, "zzp")});
+  disclosure::RuleSetParams everything;
+  everything.min_units = 1;
+  // Test data only: a fixed xorshift sequence.
+  std::uint64_t state = 0x9e3779b97f4a7c15ULL;
+  auto rng = [&state]() {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return static_cast<std::uint32_t>(state >> 32);
+  };
+  for (int round = 0; round < 20; ++round) {
+    const bool one_row_per_unit = round % 2 == 0;
+    std::vector<FakeRow> rows;
+    const int n = 200 + round * 37;
+    for (int i = 0; i < n; ++i) {
+      const std::uint32_t u = one_row_per_unit ? static_cast<std::uint32_t>(i) : rng() % 60;
+      rows.push_back({"unit-" + std::to_string(u),
+                      {rng() % 2 == 0 ? "W1" : "W2", rng() % 2 == 0 ? "M" : "V"},
+                      static_cast<std::int64_t>(rng() % 1000) - 300,
+                      {static_cast<std::int64_t>(rng() % 5 == 0), 0}});
+    }
+    const Release r = Build(t, rows, everything);
+    // Reference: per cell of the full cube, the set of units, their summed measure and OR-ed flag.
+    std::map<std::pair<int, int>, std::map<std::string, std::pair<std::int64_t, bool>>> cells;
+    for (const FakeRow& row : rows) {
+      const int w = row.dimensions[0] == "W1" ? 0 : 1;
+      const int x = row.dimensions[1] == "M" ? 0 : 1;
+      for (int cw : {w, 2}) {
+        for (int cx : {x, 2}) {
+          auto& unit = cells[{cw, cx}][row.unit];
+          unit.first += *row.measure;
+          unit.second = unit.second || row.flags[0] != 0;
+        }
+      }
+    }
+    for (std::uint32_t w = 0; w < 3; ++w) {
+      for (std::uint32_t x = 0; x < 3; ++x) {
+        const auto it = cells.find({static_cast<int>(w), static_cast<int>(x)});
+        if (it == cells.end()) {
+          CHECK(Rule(r, w, x, 0) == "empty");
+          continue;
+        }
+        std::int64_t sum = 0;
+        std::int64_t flagged = 0;
+        for (const auto& [unit, c] : it->second) {
+          sum += c.first;
+          flagged += c.second ? 1 : 0;
+        }
+        CHECK(Value(r, w, x, 0) == static_cast<std::int64_t>(it->second.size()));
+        CHECK(Value(r, w, x, 1) == sum);
+        if (flagged > 0) CHECK(Value(r, w, x, 2) == flagged);
+      }
+    }
+  }
 }
 
 TEST_CASE("100k rows with three dimensions aggregate exactly and fast") {
