@@ -699,13 +699,13 @@ class PopulationBuilder {
     for (int w = 0; w < 13; ++w) {
       for (int bi : geo_.buurten_of_wijk[static_cast<std::size_t>(w)]) {
         const Buurt& bu = geo_.buurten[static_cast<std::size_t>(bi)];
-        const double target = bu.pop_target * f;
+        const double target = bu.pop_target * f * 0.975;
         // Residents on 1 Jan 2024, some of whom arrived during the window.
         double made = 0;
         while (made < target) made += static_cast<double>(MakeHousehold(bi, kRef, Kind::kPresent));
         // Households that left (moved out or died) before the end of the window.
         made = 0;
-        while (made < target * 0.165) made += static_cast<double>(MakeHousehold(bi, 0, Kind::kLeaver));
+        while (made < target * 0.18) made += static_cast<double>(MakeHousehold(bi, 0, Kind::kLeaver));
         made = 0;
         while (made < target * 0.018) made += static_cast<double>(MakeHousehold(bi, kRef, Kind::kArrival2024));
       }
@@ -734,7 +734,7 @@ class PopulationBuilder {
     const bool non_western = herkomst >= 2;
     const double e = p.latent + 1.1 * std::log(ses) - 0.018 * std::max(0.0, age - 45) -
                      (gen == 1 && non_western ? 0.5 : 0.0);
-    p.edu = static_cast<std::int8_t>(e > 0.10 ? 2 : (e < -0.95 ? 0 : 1));
+    p.edu = static_cast<std::int8_t>(e > -0.05 ? 2 : (e < -1.1 ? 0 : 1));
     p.edu_unknown = rng_.Bernoulli(gen == 1 ? 0.33 : (age >= 65 ? 0.08 : 0.03));
     p.disabled = rng_.Bernoulli(0.045 * (p.edu == 0 ? 1.8 : 1.0));
     pop_.persons.push_back(std::move(p));
@@ -798,7 +798,7 @@ class PopulationBuilder {
     switch (type) {
       case kEenpersoons: {
         static constexpr double lo[] = {18, 30, 45, 65, 80}, hi[] = {30, 45, 65, 80, 99};
-        const std::size_t b = rng_.Choice({0.19, 0.17, 0.26, 0.21, 0.17});
+        const std::size_t b = rng_.Choice({0.15, 0.14, 0.27, 0.24, 0.20});
         const double age = rng_.Uniform(lo[b], hi[b]);
         const std::uint32_t id = add(rng_.Bernoulli(age >= 75 ? 0.35 : 0.5) ? 1 : 2, age, kHead, herk, adult_gen(age));
         // Widowed during the window: the deceased partner (present households only).
@@ -814,7 +814,7 @@ class PopulationBuilder {
       }
       case kPaarZonder: {
         static constexpr double lo[] = {22, 35, 55, 65, 80}, hi[] = {35, 55, 65, 80, 95};
-        const std::size_t b = rng_.Choice({0.21, 0.12, 0.20, 0.34, 0.13});
+        const std::size_t b = rng_.Choice({0.17, 0.12, 0.23, 0.35, 0.13});
         const double age = rng_.Uniform(lo[b], hi[b]);
         const std::uint32_t a = add(1, age, kHead, herk, adult_gen(age));
         const int pherk = herk != 0 && rng_.Bernoulli(0.25) ? 0 : herk;
@@ -825,14 +825,14 @@ class PopulationBuilder {
         break;
       }
       case kPaarMet: {
-        const double mage = rng_.Uniform(26, 57);
+        const double mage = rng_.Uniform(28, 59);
         const std::uint32_t ma = add(2, mage, kHead, herk, adult_gen(mage));
         const int pherk = herk != 0 && rng_.Bernoulli(0.2) ? 0 : herk;
         const std::uint32_t pa = add(1, std::max(20.0, mage + rng_.Normal(2, 3)), kPartner, pherk,
                                      pherk == 0 ? 0 : pop_.persons[ma].gen);
         pop_.persons[ma].partner = pa;
         pop_.persons[pa].partner = ma;
-        const int nkids = 1 + static_cast<int>(rng_.Choice({0.38, 0.43, 0.14, 0.05}));
+        const int nkids = 1 + static_cast<int>(rng_.Choice({0.42, 0.42, 0.12, 0.04}));
         add_kids(ma, pa, nkids, mage);
         break;
       }
@@ -854,10 +854,12 @@ class PopulationBuilder {
       }
     }
     // Children who left the parental home (and LV) during the window.
-    if (kind == Kind::kPresent && (type == kPaarMet || type == kEenouder) && rng_.Bernoulli(0.22)) {
-      const Person& head = pop_.persons[members[0]];
+    const int n_left = (kind == Kind::kPresent && (type == kPaarMet || type == kEenouder))
+                           ? static_cast<int>(rng_.Choice({0.45, 0.35, 0.20})) : 0;
+    for (int k = 0; k < n_left; ++k) {
+      const Person head = pop_.persons[members[0]];  // a copy: add() may reallocate
       const double head_age = (ref - head.birth) / 365.25;
-      if (head_age >= 44) {
+      if (head_age >= 42) {
         const double age = rng_.Uniform(19, std::min(31.0, head_age - 20));
         const std::uint32_t c = add(rng_.Bernoulli(0.5) ? 1 : 2, age, kChild, head.herkomst,
                                     head.herkomst == 0 ? 0 : 2);
@@ -878,7 +880,7 @@ class PopulationBuilder {
     int start;
     if (kind == Kind::kArrival2024) {
       start = rng_.IntI(kRef, kW1 - 1);
-    } else if (rng_.Bernoulli(kind == Kind::kPresent ? 0.20 : 0.30)) {
+    } else if (rng_.Bernoulli(kind == Kind::kPresent ? 0.13 : 0.20)) {
       start = rng_.IntI(kW0, (kind == Kind::kLeaver ? exit_day : kRef) - 1);
     } else {
       start = rng_.IntI(DaysFromCivil(1975, 1, 1), kW0 - 1);
@@ -990,11 +992,11 @@ class PopulationBuilder {
 
 // Calibration constants (tuned against domain.md §3.4 and §6 with seed 42; see README).
 struct Calibration {
-  double bij_stock = 0.046;     // initial bijstand share at relative risk 1
-  double bij_in = 0.00115;      // monthly inflow hazard at risk 1 and state factor 1
-  double re_start = 0.0105;     // monthly re-integration start hazard on bijstand
-  double jh_start = 0.0062;     // monthly jeugdhulp start hazard at factor 1
-  double jb_start = 0.00022;    // monthly jeugdbescherming start hazard
+  double bij_stock = 0.054;     // initial bijstand share at relative risk 1
+  double bij_in = 0.00124;      // monthly inflow hazard at risk 1 and state factor 1
+  double re_start = 0.017;     // monthly re-integration start hazard on bijstand
+  double jh_start = 0.0043;     // monthly jeugdhulp start hazard at factor 1
+  double jb_start = 0.00026;    // monthly jeugdbescherming start hazard
 };
 
 constexpr const char* kVoorziening[] = {"sociale_activering", "scholing", "werkervaring_proefplaatsing",
@@ -1028,7 +1030,7 @@ class Simulator {
     int n = 0;
     for (Person& p : pop_.persons) {
       const bool single_parent = Hh(p).type == kEenouder && p.role == kHead;
-      p.r_bij = std::exp(-1.45 * std::log(Ses(p)) + 0.85 * (p.edu == 0) - 0.55 * (p.edu == 2) +
+      p.r_bij = std::exp(-0.9 * std::log(Ses(p)) + 0.85 * (p.edu == 0) - 0.55 * (p.edu == 2) +
                          0.5 * (p.gen == 1 && NonWestern(p)) + 0.25 * (p.gen == 2 && NonWestern(p)) +
                          0.75 * single_parent + 0.9 * p.disabled - 0.25 * p.motivation);
       const int age = AgeYears(p, kRef);
@@ -1052,7 +1054,7 @@ class Simulator {
     static constexpr double kEduF[] = {0.72, 0.92, 1.38};
     const int age = AgeYears(p, day);
     const double agef = age < 23 ? 0.5 : age < 30 ? 0.8 : age < 45 ? 1.05 : age < 55 ? 1.12 : 1.08;
-    return 36500 * Ses(p) * kEduF[p.edu] * agef * std::exp(0.22 * p.latent + rng_.Normal(0, 0.22));
+    return 39500 * Ses(p) * kEduF[p.edu] * agef * std::exp(0.22 * p.latent + rng_.Normal(0, 0.22));
   }
 
   void StartJob(Person& p, int day, bool entry, bool side) {
@@ -1177,20 +1179,21 @@ class Simulator {
         }
       }
     }
+    const bool young = age <= 26;
     static constexpr double kE11[] = {0.75, 0.95, 1.05};
     static constexpr double kE13[] = {0.6, 0.9, 1.35};
-    const double neet = age <= 26 ? 0.035 * (p.had_jh ? 2.0 : 1.0) * (p.early_leaver ? 2.5 : 1.0) * std::pow(ses, -1.1) : 0;
+    const double neet = age <= 26 ? 0.007 * (p.had_jh ? 2.0 : 1.0) * (p.early_leaver ? 2.5 : 1.0) * std::pow(ses, -1.1) : 0;
     const double a13 = age < 25 ? 0.25 : age < 35 ? 0.75 : age < 65 ? 1.25 : 0.8;
     const double w[] = {
         0.70 * kE11[p.edu] * (p.disabled ? 0.35 : 1.0) * (gen1nw ? 0.8 : 1.0),         // 11
         age < 25 ? 0.0 : 0.02 * (p.edu == 2 ? 1.8 : 0.6) * ses,                          // 12
-        0.112 * std::pow(ses, 0.3) * a13 * kE13[p.edu] * (p.sex == 1 ? 1.25 : 0.8),       // 13
+        0.135 * std::pow(ses, 0.3) * a13 * kE13[p.edu] * (p.sex == 1 ? 1.25 : 0.8),       // 13
         0.008,                                                                           // 14
-        0.06,                                                                            // 21
-        0.02 + (p.disabled ? 0.5 : 0.0) + (age >= 55 ? 0.02 : 0.0),                      // 23
-        0.03,                                                                            // 24
+        young ? 0.03 : 0.06,                                                             // 21
+        (young ? 0.004 : 0.02) + (p.disabled ? (young ? 0.25 : 0.5) : 0.0) + (age >= 55 ? 0.02 : 0.0),    // 23
+        young ? 0.01 : 0.03,                                                             // 24
         age >= 60 ? 0.08 : 0.0,                                                          // 25
-        0.035 + (mother_with_kids ? 0.05 : 0.0) + (gen1nw ? 0.06 : 0.0) + neet};         // 32
+        (young ? 0.005 : 0.035) + (mother_with_kids ? 0.05 : 0.0) + (gen1nw ? 0.06 : 0.0) + neet};  // 32
     static constexpr int kStates[] = {kWerknemer, kDga, kZelfstandige, kOverigActief, kWw,
                                       kOtherBenefit, kSick, kPension, kNoIncome};
     return kStates[rng_.Choice(w, 9)];
@@ -1205,7 +1208,7 @@ class Simulator {
       default: p.edu_end_age = 21 + rng_.IntI(0, 3); break;
     }
     static constexpr double kEduQ[] = {3.0, 1.0, 0.2};
-    const double q = 0.05 * (p.had_jh ? 2.5 : 1.0) * std::pow(Ses(p), -1.1) * kEduQ[p.edu];
+    const double q = 0.025 * (p.had_jh ? 2.5 : 1.0) * std::pow(Ses(p), -1.1) * kEduQ[p.edu];
     if (rng_.Bernoulli(std::min(0.8, q))) {
       p.early_leaver = true;
       p.edu_end_age = 16 + rng_.IntI(0, 1);
@@ -1263,7 +1266,7 @@ class Simulator {
     if (b.inkomsten) {
       StartJob(p, std::max(day, spell_start) + rng_.IntI(0, 200), false, true);
     }
-    if (age < 50 && rng_.Bernoulli(0.3)) p.werkzoekend.push_back({day, day + rng_.IntI(90, 500)});
+    if (rng_.Bernoulli(age < 27 ? 0.6 : age < 50 ? 0.3 : 0.1)) p.werkzoekend.push_back({day, day + rng_.IntI(90, 500)});
     // The partner shares the benefit unit unless working or retired.
     if (std::string_view(b.leefvorm) == "gehuwd_samenwonend") {
       Person& q = pop_.persons[p.partner];
@@ -1513,7 +1516,7 @@ class Simulator {
         const int day = DayIn(p, d0, d1);
         const int next = DrawActive(p, day);
         SetState(p, next, day, true);
-        if (next == kNoIncome && age <= 26 && rng_.Bernoulli(0.3)) p.werkzoekend.push_back({day, day + rng_.IntI(60, 400)});
+        if (next == kNoIncome && age <= 26 && rng_.Bernoulli(0.6)) p.werkzoekend.push_back({day, day + rng_.IntI(60, 400)});
       }
       return;
     }
@@ -1535,7 +1538,7 @@ class Simulator {
         EndBijstand(pi, std::max(p.forced_job_day, p.bij_episode_start + 1), "werk", kWerknemer);
         return;
       }
-      double yh = dur < 1 ? 0.42 : dur < 2 ? 0.28 : dur < 5 ? 0.16 : 0.07;
+      double yh = dur < 1 ? 0.58 : dur < 2 ? 0.40 : dur < 5 ? 0.23 : 0.10;
       yh *= (age >= 50 ? 0.65 : 1.0) * (p.edu == 0 ? 0.8 : 1.0) * std::exp(0.2 * p.motivation);
       if (rng_.Bernoulli(1 - std::exp(-yh / 12))) {
         const double werk = age >= 55 ? 0.32 : 0.64;
@@ -1553,13 +1556,13 @@ class Simulator {
       double sf;
       switch (p.state) {
         case kWw: sf = 5.0; break;
-        case kNoIncome: sf = age < 27 ? 3.0 : 1.5; break;
+        case kNoIncome: sf = age < 27 ? 5.0 : 1.5; break;
         case kWerknemer: sf = 0.35; break;
         case kZelfstandige: case kOverigActief: case kSick: sf = 0.5; break;
         case kOtherBenefit: sf = 0.4; break;
         default: sf = 0.05; break;
       }
-      const double young_jh = age < 27 && p.had_jh ? 2.0 : 1.0;
+      const double young_jh = (age < 27 && p.had_jh ? 2.0 : 1.0) * (age < 27 ? 1.6 : 1.0);
       if (rng_.Bernoulli(cal_.bij_in * p.r_bij * sf * young_jh)) {
         const int day = DayIn(p, d0, d1);
         StartBijstand(pi, day, p.state, day);
@@ -1585,7 +1588,7 @@ class Simulator {
         }
       } else {
         SetState(p, next, day, p.state != kWerknemer);
-        if (next == kNoIncome && age <= 26 && rng_.Bernoulli(0.3)) p.werkzoekend.push_back({day, day + rng_.IntI(60, 400)});
+        if (next == kNoIncome && age <= 26 && rng_.Bernoulli(0.6)) p.werkzoekend.push_back({day, day + rng_.IntI(60, 400)});
       }
     }
   }
@@ -2038,10 +2041,10 @@ class Writer {
         if (p.edu == 2 && age < 21 && p.edu_end_age >= age) lvl = 1;
         opl.Text(p.rin).Text(p.edu_unknown ? kEdu[3] : kEdu[lvl]).Row();
       }
-      // Enrolment on 1 October of each school year while resident.
+      // Enrolment on 1 October of each school year in which the person lived in LV (national data).
       for (int sy = 2014; sy <= 2024; ++sy) {
         const int oct1 = DaysFromCivil(sy, 10, 1);
-        if (p.in_day > oct1 || p.out_day <= oct1) continue;
+        if (p.in_day >= DaysFromCivil(sy + 1, 8, 1) || p.out_day <= DaysFromCivil(sy, 8, 1)) continue;
         const int a = AgeYears(p, oct1);
         const int end_age = p.edu_end_age >= 0 ? p.edu_end_age : 15;
         if (a < 4 || a > end_age) continue;
@@ -2115,8 +2118,8 @@ class Writer {
           if (rng_.Bernoulli(0.10)) {
             income = -rng_.LogNormal(std::log(4000.0), 1.1);
           } else {
-            income = sec_def.median * std::pow(ses, 0.3) * (p.zelf_personeel ? 1.7 : 1.0) * kEduF[p.edu] *
-                     std::exp(0.85 * p.zelf_u + 0.45 * rng_.Normal()) * std::min(1.0, 0.25 + days / 365.0);
+            income = 1.3 * sec_def.median * std::pow(ses, 0.3) * (p.zelf_personeel ? 1.7 : 1.0) * kEduF[p.edu] *
+                     std::exp(0.8 * p.zelf_u + 0.45 * rng_.Normal()) * std::min(1.0, 0.25 + days / 365.0);
           }
           const std::int64_t v = Round64(income);
           p.zelf.push_back({y, v});
@@ -2162,7 +2165,7 @@ class Writer {
           uitkering += inc.benefit;
           pensioen += inc.pension;
           overig += inc.other;
-          const double rate = 0.18 + 0.17 * std::min(1.0, std::max(0.0, gross) / 100000.0);
+          const double rate = 0.08 + 0.24 * std::min(1.0, std::max(0.0, gross) / 150000.0);
           net += gross > 0 ? gross * (1 - rate) : gross;
         }
         if (hh.type == kInstitutioneel || hkw == kNone) continue;
