@@ -88,11 +88,10 @@ World& TheWorld() {
 }
 
 std::vector<std::string> ShippedTemplateIds() {
+  auto loaded = adapters::policy_files::LoadPolicies(kSourceDir + "/policies", nullptr);
+  REQUIRE(loaded.ok());
   std::vector<std::string> ids;
-  for (const auto& e : std::filesystem::directory_iterator(kSourceDir + "/policies/templates")) {
-    if (e.path().extension() == ".textproto") ids.push_back(e.path().stem().string());
-  }
-  std::sort(ids.begin(), ids.end());
+  for (const auto& t : loaded->catalog->templates) ids.push_back(t.id);
   return ids;
 }
 
