@@ -1346,7 +1346,7 @@ class Simulator {
       double eff = 0;
       const bool mid_plus = p.edu >= 1;
       if (v == 2 || v == 3) {
-        eff = (age < 45 && mid_plus && dur < 5) ? 0.14 : (age >= 55 || dur >= 5) ? 0.02 : 0.06;
+        eff = (age < 45 && mid_plus && dur < 5) ? 0.16 : (age >= 55 || dur >= 5) ? 0.02 : 0.06;
       } else if (v == 1 || v == 4) {
         eff = 0.04;
       } else if (v == 5 || v == 6) {
