@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "enclave/base/log.h"
+#include "enclave/base/status_macros.h"
 #include "enclave/core/aggregate.h"
 #include "enclave/templates/binding.h"
 
@@ -32,6 +33,11 @@ std::string Base36(std::uint64_t v) {
     v /= 36;
   } while (v != 0);
   return out;
+}
+
+// Privacy officers review every template; other roles see those that name their role.
+bool MaySee(templates::Role role, const templates::Template& t) {
+  return role == templates::Role::kPrivacyOfficer || t.AllowsRole(role);
 }
 
 std::string NotFoundMessage(const std::string& template_id) {
@@ -99,13 +105,16 @@ std::string QueryService::NextRequestId() {
   return request_prefix_ + std::to_string(n);
 }
 
-absl::StatusOr<std::vector<const templates::Template*>> QueryService::ListTemplates(
-    const std::string& caller_uri) {
+absl::StatusOr<policy::Principal> QueryService::AuthorizeBrowse(
+    const std::string& caller_uri, const char* rpc, const std::string& template_id,
+    const templates::Template** tmpl) {
   QueryLogEntry entry;
   entry.type = QueryLogEntry::Type::kRefused;
   entry.request_id = NextRequestId();
   entry.caller = caller_uri;
-  entry.rpc = "ListTemplates";
+  entry.rpc = rpc;
+  entry.template_id = Bounded(template_id);
+  // A refusal is durable in the log before the caller hears of it.
   auto refuse = [&](absl::Status status) -> absl::Status {
     entry.decision = absl::StatusCodeToString(status.code());
     entry.reason = std::string(status.message());
@@ -124,46 +133,31 @@ absl::StatusOr<std::vector<const templates::Template*>> QueryService::ListTempla
     return refuse(absl::PermissionDeniedError("role '" + entry.role +
                                               "' may not list or describe templates"));
   }
+  if (tmpl != nullptr) {
+    *tmpl = catalog_->Find(template_id);
+    if (*tmpl == nullptr || !MaySee(principal->role, **tmpl)) {
+      return refuse(absl::NotFoundError(NotFoundMessage(template_id)));
+    }
+  }
+  return principal;
+}
+
+absl::StatusOr<std::vector<const templates::Template*>> QueryService::ListTemplates(
+    const std::string& caller_uri) {
+  ENCLAVE_ASSIGN_OR_RETURN(policy::Principal principal,
+                           AuthorizeBrowse(caller_uri, "ListTemplates", "", nullptr));
   std::vector<const templates::Template*> visible;
   for (const templates::Template& t : catalog_->templates) {
-    if (principal->role == templates::Role::kPrivacyOfficer || t.AllowsRole(principal->role)) {
-      visible.push_back(&t);
-    }
+    if (MaySee(principal.role, t)) visible.push_back(&t);
   }
   return visible;
 }
 
 absl::StatusOr<const templates::Template*> QueryService::DescribeTemplate(
     const std::string& caller_uri, const std::string& template_id) {
-  QueryLogEntry entry;
-  entry.type = QueryLogEntry::Type::kRefused;
-  entry.request_id = NextRequestId();
-  entry.caller = caller_uri;
-  entry.rpc = "DescribeTemplate";
-  entry.template_id = Bounded(template_id);
-  auto refuse = [&](absl::Status status) -> absl::Status {
-    entry.decision = absl::StatusCodeToString(status.code());
-    entry.reason = std::string(status.message());
-    if (!log_->Append(entry).ok()) {
-      return absl::UnavailableError("the query log is unavailable; the request was not served");
-    }
-    return status;
-  };
-
-  absl::StatusOr<policy::Principal> principal = principals_->Find(caller_uri);
-  if (!principal.ok()) {
-    return refuse(absl::PermissionDeniedError("caller is not a registered principal"));
-  }
-  entry.role = templates::RoleName(principal->role);
-  if (!policy::MayListTemplates(principal->role)) {
-    return refuse(absl::PermissionDeniedError("role '" + entry.role +
-                                              "' may not list or describe templates"));
-  }
-  const templates::Template* tmpl = catalog_->Find(template_id);
-  if (tmpl == nullptr || (principal->role != templates::Role::kPrivacyOfficer &&
-                          !tmpl->AllowsRole(principal->role))) {
-    return refuse(absl::NotFoundError(NotFoundMessage(template_id)));
-  }
+  const templates::Template* tmpl = nullptr;
+  ENCLAVE_RETURN_IF_ERROR(
+      AuthorizeBrowse(caller_uri, "DescribeTemplate", template_id, &tmpl).status());
   return tmpl;
 }
 

@@ -73,6 +73,12 @@ class QueryService {
 
  private:
   std::string NextRequestId();
+  // Shared by ListTemplates and DescribeTemplate: the caller must be a principal whose role may
+  // browse templates; with `tmpl` set, the template must exist and be visible to that role.
+  // Refusals are logged before they are returned.
+  absl::StatusOr<policy::Principal> AuthorizeBrowse(const std::string& caller_uri, const char* rpc,
+                                                    const std::string& template_id,
+                                                    const templates::Template** tmpl);
 
   std::shared_ptr<const TemplateCatalog> catalog_;
   std::shared_ptr<const policy::PrincipalDirectory> principals_;
