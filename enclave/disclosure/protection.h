@@ -3,7 +3,9 @@
 // The secondary-suppression audit solves, for every primary-unsafe cell, the attacker's LP
 // (§4.2) and gets the feasible interval [lo, hi] of the cell's value. The cell is protected when
 // that interval reaches a value at which the cell would have been safe: down to `lower` or below
-// (has_lower), or up to `upper` or above (has_upper). Either bound reached suffices:
+// (has_lower), or up to `upper` or above (has_upper). Either bound reached suffices, unless
+// require_both (a cell failing two rules, e.g. sensitive threshold and group, is safe only at values
+// in [upper, lower], so the interval must reach both):
 //
 //   threshold, zeros safe          has_lower, lower = 0 and has_upper, upper = T
 //   threshold/zero, sensitive      has_upper, upper = T
@@ -11,9 +13,9 @@
 //   (1,k)                          has_upper, upper = ceil(100*x1/k)
 //   group                          has_lower, lower = floor(9*n_g/10)   (with 900 permille)
 //
-// The requirement is computed by disclosure::ProtectionFor (primary.h) from the cell's facts.
+// The requirement is computed by the *Protection functions of primary.h from the cell's facts.
 //
-//   ProtectionRequirement req = ProtectionFor(...);
+//   ProtectionRequirement req = ThresholdProtection(rules, sensitive);  // primary.h
 //   auto [lo, hi] = audit.Interval(cell);           // from the LP, rounded to integers
 //   if (!Satisfied(req, lo, hi)) { /* add a secondary suppression or refuse the table */ }
 #pragma once
@@ -27,6 +29,7 @@ struct ProtectionRequirement {
   std::int64_t lower = 0;  // protected if the interval reaches <= lower
   bool has_upper = false;
   std::int64_t upper = 0;  // protected if the interval reaches >= upper
+  bool require_both = false;  // both bounds must be reached (disclosure::Combine sets it)
 };
 
 // True when the feasible interval [lo, hi] reaches either required bound. A requirement with
@@ -34,6 +37,9 @@ struct ProtectionRequirement {
 // it must be refused (fail closed), never released on a default.
 // REQUIRES: lo <= hi (the caller's LP interval).
 inline bool Satisfied(const ProtectionRequirement& req, std::int64_t lo, std::int64_t hi) {
+  if (req.require_both) {
+    return req.has_lower && req.has_upper && lo <= req.lower && hi >= req.upper;
+  }
   if (req.has_lower && lo <= req.lower) return true;
   if (req.has_upper && hi >= req.upper) return true;
   return false;
