@@ -6,6 +6,7 @@
 #include <random>
 #include <string>
 
+#include "tests/testing/temp_dir.h"
 #include "enclave/server/config.h"
 
 namespace enclave::server {
@@ -13,27 +14,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = fs::temp_directory_path() / ("enclave_config_test_" + std::to_string(rd()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-  std::string Write(const std::string& name, const std::string& text) const {
-    const fs::path p = path_ / name;
-    std::ofstream(p) << text;
-    return p.string();
-  }
-
- private:
-  fs::path path_;
-};
+using ::enclave::testing::TempDir;
 
 Config ValidConfig() {
   Config c;

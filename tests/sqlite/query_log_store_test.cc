@@ -1,3 +1,4 @@
+#include "tests/testing/temp_dir.h"
 #include "enclave/adapters/sqlite/query_log_store.h"
 
 #include <doctest/doctest.h>
@@ -15,22 +16,7 @@ namespace {
 namespace fs = std::filesystem;
 
 // A fresh directory per test, removed afterwards.
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = fs::temp_directory_path() / ("enclave-sqlite-log-" + std::to_string(rd()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string File(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
+using ::enclave::testing::TempDir;
 
 core::QueryLogEntry Entry(const std::string& request_id, core::QueryLogEntry::Type type) {
   core::QueryLogEntry e;
