@@ -82,14 +82,14 @@ int main(int argc, char** argv) {
   }
   const std::string src = ENCLAVE_SOURCE_DIR;
   enclave::testing::TempDir dir;
-  const std::string pki = dir.path() + "/pki";
+  const std::string pki = dir.path().string() + "/pki";
   ProcessResult p = RunProcess({"/bin/bash", src + "/deploy/dev-pki.sh", pki});
   if (p.exit_code != 0) {
     std::fprintf(stderr, "dev-pki.sh failed: %s\n", p.err.c_str());
     return 1;
   }
   if (db.empty()) {
-    db = dir.path() + "/microdata.db";
+    db = dir.path().string() + "/microdata.db";
     std::vector<std::string> gen = {ENCLAVE_DATAGEN_PATH, "--out", db, "--seed", "42"};
     if (!persons.empty()) gen.insert(gen.end(), {"--persons", persons});
     auto t0 = Clock::now();
@@ -101,7 +101,7 @@ int main(int argc, char** argv) {
     std::printf("bench=datagen persons=%s seconds=%.1f\n",
                 persons.empty() ? "lv" : persons.c_str(), Ms(Clock::now() - t0) / 1000);
   }
-  const std::string state = dir.path() + "/state";
+  const std::string state = dir.path().string() + "/state";
   std::filesystem::create_directories(state);
   enclave::testing::ServerProcess server(
       ENCLAVED_PATH,

@@ -34,9 +34,9 @@ struct World {
   std::unique_ptr<ServerProcess> server;
 
   World() {
-    pki = dir.path() + "/pki";
-    db = dir.path() + "/microdata.db";
-    state = dir.path() + "/state";
+    pki = dir.path().string() + "/pki";
+    db = dir.path().string() + "/microdata.db";
+    state = dir.path().string() + "/state";
     std::filesystem::create_directories(state);
     ProcessResult p = RunProcess({"/bin/bash", kSourceDir + "/deploy/dev-pki.sh", pki});
     INFO(p.err);

@@ -96,19 +96,6 @@ ProcessResult RunProcess(const std::vector<std::string>& argv, std::chrono::seco
   return result;
 }
 
-TempDir::TempDir() {
-  const char* base = std::getenv("TMPDIR");
-  std::string tmpl = std::string(base != nullptr ? base : "/tmp") + "/enclave-test-XXXXXX";
-  std::vector<char> buf(tmpl.begin(), tmpl.end());
-  buf.push_back('\0');
-  if (mkdtemp(buf.data()) != nullptr) path_ = buf.data();
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-}
-
 ServerProcess::ServerProcess(const std::string& binary, const std::vector<std::string>& args,
                              const std::string& work_dir) {
   const std::string port_file = work_dir + "/enclaved.port";

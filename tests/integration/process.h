@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/testing/temp_dir.h"
+
 namespace enclave::testing {
 
 struct ProcessResult {
@@ -20,18 +22,6 @@ struct ProcessResult {
 ProcessResult RunProcess(const std::vector<std::string>& argv,
                          std::chrono::seconds timeout = std::chrono::seconds(120));
 
-// A fresh directory under $TMPDIR (or /tmp), removed by the destructor.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 // enclaved as a child process listening on 127.0.0.1:0.
 class ServerProcess {
