@@ -240,6 +240,31 @@ TEST_CASE("mutual TLS refuses callers without a valid certificate from the encla
   }
 }
 
+TEST_CASE("a request larger than the receive limit is refused before any handler runs") {
+  World& w = TheWorld();
+  grpc::SslCredentialsOptions o;
+  o.pem_root_certs = ReadFile(w.pki + "/ca.pem");
+  o.pem_cert_chain = ReadFile(w.pki + "/analyst1.pem");
+  o.pem_private_key = ReadFile(w.pki + "/analyst1.key");
+  auto channel = grpc::CreateChannel(w.server->target(), grpc::SslCredentials(o));
+  auto stub = v1::QueryService::NewStub(channel);
+  auto run = [&](std::size_t value_size) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    v1::RunQueryRequest req;
+    req.set_template_id("zzp_aantal_per_wijk");
+    auto* p = req.add_parameters();
+    p->set_name("sex");
+    p->set_value(std::string(value_size, 'x'));
+    v1::RunQueryResponse resp;
+    return stub->RunQuery(&ctx, req, &resp).error_code();
+  };
+  // Under the 64 KiB default the request reaches the handler and is refused as a bad value.
+  CHECK(run(1000) == grpc::StatusCode::INVALID_ARGUMENT);
+  // Over it, gRPC refuses the message itself.
+  CHECK(run(100 * 1024) == grpc::StatusCode::RESOURCE_EXHAUSTED);
+}
+
 TEST_CASE("a deadline shorter than the query ends it with DEADLINE_EXCEEDED") {
   World& w = TheWorld();
   ProcessResult r = w.Ctl("analyst1", {"--timeout", "0.001", "run", "zzp_inkomen_verdeling"});
