@@ -38,6 +38,7 @@ constexpr char kUsage[] =
     "  --cert FILE        PEM server certificate chain\n"
     "  --key FILE         PEM server private key\n"
     "  --check            load and check everything, print a summary, exit without listening\n"
+    "  --version          print the version\n"
     "  --help             show this help\n"
     "\n"
     "Exit status: 0 clean stop, 1 start-up failure, 2 usage or configuration error.\n";
@@ -48,6 +49,7 @@ struct Flags {
       key;
   bool check = false;
   bool help = false;
+  bool version = false;
 };
 
 // Parses "--name VALUE" and "--name=VALUE". Returns an error message, or "" on success.
@@ -71,6 +73,10 @@ std::string ParseFlags(int argc, char** argv, Flags& flags) {
     }
     if (arg == "--check") {
       flags.check = true;
+      continue;
+    }
+    if (arg == "--version") {
+      flags.version = true;
       continue;
     }
     std::string_view name = arg;
@@ -116,6 +122,10 @@ int Run(int argc, char** argv) {
   }
   if (flags.help) {
     std::fputs(kUsage, stdout);
+    return kExitOk;
+  }
+  if (flags.version) {
+    std::printf("enclaved %s (API enclave.v1)\n", ENCLAVE_VERSION);
     return kExitOk;
   }
 
