@@ -6,22 +6,69 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace enclave::disclosure {
 
 enum class CellStatus { kReleased, kConfidential };
 
+// (n,k) dominance (§3.3): a cell is unsafe if its n largest holdings hold more than k% of the
+// total: 100 * (x1 + ... + xn) > k * X.
+struct NkRule {
+  std::int32_t n = 1;
+  std::int32_t k_percent = 50;
+};
+
+// How released counts are perturbed (§5). Parameters only: the cell key method implements them.
+enum class CountPerturbation { kNone, kRandomRounding, kPtable };
+
+// A named, versioned rule set (policies/disclosure/*.textproto). Every parameter is an integer so
+// that no decision depends on floating point. Defaults are CBS practice ("Defaults at a glance");
+// disclosure/rule_set.h validates a rule set and renders it canonically for the query log.
 struct RuleSetParams {
   std::string id = "cbs-default";
   std::uint32_t version = 1;
   std::int64_t min_units = 10;               // threshold T (§3.2)
   std::int64_t min_share_denominator = 100;  // §3.6
+
+  // Magnitudes (§3.3), applied to |x| of holdings. Every listed (n,k) rule applies.
+  std::vector<NkRule> dominance = {NkRule{1, 50}};
+  std::int64_t p_percent = 10;   // p% rule: unsafe if 100 * (X - x1 - ... - x_{c+1}) < p * x1
+  std::int64_t p_coalition = 1;  // c: how many contributors collude to estimate x1
+
+  // Income rule (§3.5, IIVS): on in rule sets for income statistics (cbs-income); applies to
+  // every magnitude and quantile of a template using that rule set.
+  bool income_rule = false;
+  std::int64_t income_min_units = 100;
+  std::int64_t income_max_extreme_percent = 30;  // max(|min|, |max|) <= 30% of sum |x|
+
+  // Group disclosure (§3.4): unsafe if 1000 * n_gc > group_max_permille * n_g.
+  std::int64_t group_max_permille = 900;
+  bool sensitive_zeros_unsafe = true;  // a zero in a sensitive category (unless structural)
+
+  std::int64_t model_min_residual_df = 10;  // §3.6; parameter only
+
+  // Release precision (§8): released magnitudes are multiples of these; percentages are whole.
+  std::int64_t sum_precision = 1000;
+  std::int64_t mean_precision = 100;
+  std::int64_t quantile_precision = 100;
+
+  // Count perturbation (§5.3, §5.5): defaults to cell-key random rounding to base 5.
+  CountPerturbation count_perturbation = CountPerturbation::kRandomRounding;
+  std::int64_t rounding_base = 5;
+  std::int64_t ptable_max_deviation = 3;         // D
+  std::int64_t ptable_variance_permille = 1000;  // V = 1.000
+  std::int64_t ptable_js = 2;                    // small values 1..js never released
 };
 
 struct Decision {
   CellStatus status = CellStatus::kConfidential;
-  // "released", "threshold", "share-denominator", "share-numerator", "quantile-n", "empty".
+  // "released", "threshold", "share-denominator", "share-numerator", "quantile-n", "empty"; and
+  // from primary.h: "dominance-nk", "p-percent", "income-n", "income-extreme", "group",
+  // "sensitive-zero", "structural-zero", "min-max", "facts-invalid".
   std::string rule;
+  // The parameters of the rule that decided, e.g. "nk(1,50)", "p(10,c=1)", "T=10"; for the log.
+  std::string params = {};
 };
 
 // Threshold rule for any statistic of a cell with `units` distinct units: released only when

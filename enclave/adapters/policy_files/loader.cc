@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "enclave/crypto/sha256.h"
+#include "enclave/disclosure/rule_set.h"
 #include "enclave/templates/validate.h"
 #include "enclave/v1/policy.pb.h"
 
@@ -301,9 +302,101 @@ void LoadCodeLists(const fs::path& root, const std::string& shown_root, CodeList
   }
 }
 
+// Where a disclosure::ValidateRuleSet field path ("p_percent", "dominance[1].k_percent",
+// "group.max_permille") points in the RuleSetFile: the field if the file set it, else the nearest
+// enclosing section the file set, else the file's start.
+Pos RuleSetFieldPos(const Parsed<v1p::RuleSetFile>& file, const std::string& path) {
+  const pb::TextFormat::ParseInfoTree* tree = &file.tree;
+  const pb::Descriptor* type = v1p::RuleSetFile::descriptor();
+  Pos best;
+  std::size_t begin = 0;
+  while (tree != nullptr && type != nullptr && begin <= path.size()) {
+    std::size_t dot = path.find('.', begin);
+    std::string segment = path.substr(begin, dot == std::string::npos ? std::string::npos
+                                                                      : dot - begin);
+    int index = -1;
+    if (std::size_t open = segment.find('['); open != std::string::npos) {
+      int parsed = 0;
+      const char* first = segment.data() + open + 1;
+      const char* last = segment.data() + segment.size() - 1;
+      if (std::from_chars(first, last, parsed).ec == std::errc()) index = parsed;
+      segment.resize(open);
+    }
+    std::optional<Pos> here = FindFieldPos(tree, type, segment, index);
+    if (!here) break;
+    best = *here;
+    if (dot == std::string::npos) break;
+    const pb::FieldDescriptor* field = type->FindFieldByName(segment);
+    if (field == nullptr || field->message_type() == nullptr) break;
+    tree = tree->GetTreeForNested(field, field->is_repeated() ? std::max(index, 0) : -1);
+    type = field->message_type();
+    begin = dot + 1;
+  }
+  return best;
+}
+
+// RuleSetFile -> RuleSetParams. A section or value the file leaves out keeps the CBS default of
+// RuleSetParams; what the file states is validated by disclosure::ValidateRuleSet.
+disclosure::RuleSetParams ToRuleSetParams(const v1p::RuleSetFile& r, bool* method_unspecified) {
+  disclosure::RuleSetParams params;
+  params.id = r.id();
+  params.version = r.version();
+  params.min_units = r.min_units();
+  params.min_share_denominator = r.min_share_denominator();
+  if (r.dominance_size() > 0) {
+    params.dominance.clear();
+    for (const auto& d : r.dominance()) {
+      params.dominance.push_back(disclosure::NkRule{d.n(), d.k_percent()});
+    }
+  }
+  if (r.has_p_percent()) params.p_percent = r.p_percent();
+  if (r.has_p_coalition()) params.p_coalition = r.p_coalition();
+  if (r.has_income()) {
+    const auto& in = r.income();
+    if (in.has_enabled()) params.income_rule = in.enabled();
+    if (in.has_min_units()) params.income_min_units = in.min_units();
+    if (in.has_max_extreme_percent()) params.income_max_extreme_percent = in.max_extreme_percent();
+  }
+  if (r.has_group()) {
+    const auto& g = r.group();
+    if (g.has_max_permille()) params.group_max_permille = g.max_permille();
+    if (g.has_sensitive_zeros_unsafe()) params.sensitive_zeros_unsafe = g.sensitive_zeros_unsafe();
+  }
+  if (r.has_model_min_residual_df()) params.model_min_residual_df = r.model_min_residual_df();
+  if (r.has_precision()) {
+    const auto& p = r.precision();
+    if (p.has_sum()) params.sum_precision = p.sum();
+    if (p.has_mean()) params.mean_precision = p.mean();
+    if (p.has_quantile()) params.quantile_precision = p.quantile();
+  }
+  *method_unspecified = false;
+  if (r.has_count_perturbation()) {
+    using M = v1p::RuleSetFile::CountPerturbation;
+    const auto& c = r.count_perturbation();
+    switch (c.method()) {
+      case M::NONE:
+        params.count_perturbation = disclosure::CountPerturbation::kNone;
+        break;
+      case M::RANDOM_ROUNDING:
+        params.count_perturbation = disclosure::CountPerturbation::kRandomRounding;
+        break;
+      case M::PTABLE:
+        params.count_perturbation = disclosure::CountPerturbation::kPtable;
+        break;
+      default:
+        *method_unspecified = true;
+        break;
+    }
+    if (c.has_rounding_base()) params.rounding_base = c.rounding_base();
+    if (c.has_max_deviation()) params.ptable_max_deviation = c.max_deviation();
+    if (c.has_variance_permille()) params.ptable_variance_permille = c.variance_permille();
+    if (c.has_js()) params.ptable_js = c.js();
+  }
+  return params;
+}
+
 void LoadRuleSets(const fs::path& root, const std::string& shown_root, RuleSets* rule_sets,
                   Problems* problems) {
-  const pb::Descriptor* type = v1p::RuleSetFile::descriptor();
   std::map<std::string, std::string> declared_in;
   for (const fs::path& path : ListTextprotos(root / "disclosure")) {
     Parsed<v1p::RuleSetFile> f;
@@ -311,20 +404,19 @@ void LoadRuleSets(const fs::path& root, const std::string& shown_root, RuleSets*
       continue;
     }
     const v1p::RuleSetFile& r = f.msg;
-    auto at = [&](const char* field) { return FieldPos(&f.tree, type, field, -1); };
     bool ok = true;
-    auto fail = [&](const char* field, const std::string& message) {
-      Pos p = at(field);
-      problems->Add(f.display, p.line, p.column, message);
+    auto fail = [&](const std::string& field, const std::string& message) {
+      Pos p = RuleSetFieldPos(f, field);
+      problems->Add(f.display, p.line, p.column, field + ": " + message);
       ok = false;
     };
-    if (r.id().empty()) fail("id", "rule set needs an id");
-    if (r.version() == 0) fail("version", "version must be at least 1");
-    if (r.min_units() < templates::kMinUnitsFloor) {
-      fail("min_units", "min_units must be at least " + std::to_string(templates::kMinUnitsFloor));
+    bool method_unspecified = false;
+    disclosure::RuleSetParams params = ToRuleSetParams(r, &method_unspecified);
+    if (method_unspecified) {
+      fail("count_perturbation.method", "must be NONE, RANDOM_ROUNDING or PTABLE");
     }
-    if (r.min_share_denominator() < r.min_units()) {
-      fail("min_share_denominator", "min_share_denominator must be at least min_units");
+    for (const disclosure::RuleSetProblem& problem : disclosure::ValidateRuleSet(params)) {
+      fail(problem.field, problem.message);
     }
     if (!r.id().empty()) {
       if (auto it = declared_in.find(r.id()); it != declared_in.end()) {
@@ -334,12 +426,7 @@ void LoadRuleSets(const fs::path& root, const std::string& shown_root, RuleSets*
       }
     }
     if (!ok) continue;
-    disclosure::RuleSetParams params;
-    params.id = r.id();
-    params.version = r.version();
-    params.min_units = r.min_units();
-    params.min_share_denominator = r.min_share_denominator();
-    (*rule_sets)[r.id()] = params;
+    (*rule_sets)[r.id()] = std::move(params);
   }
 }
 
