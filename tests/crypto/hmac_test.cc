@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <set>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -89,6 +90,26 @@ TEST_CASE("magnitude keys depend on variable, rank and cell key, and are not rec
   }
   CHECK(seen.size() == 16);
   CHECK(k.MagnitudeKey("income", 1, 5) == k.MagnitudeKey("income", 1, 5));
+}
+
+TEST_CASE("one RecordKeyer used from several threads gives the same keys") {
+  const Secret a = SecretOf(3);
+  RecordKeyer k(a);
+  std::vector<std::uint32_t> expected;
+  for (int i = 0; i < 5000; ++i) expected.push_back(k.RecordKey("person", std::to_string(i)));
+  std::vector<int> mismatches(4, 0);
+  std::vector<std::thread> threads;
+  for (std::size_t t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 5000; ++i) {
+        if (k.RecordKey("person", std::to_string(i)) != expected[static_cast<std::size_t>(i)]) {
+          ++mismatches[t];
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (int m : mismatches) CHECK(m == 0);
 }
 
 TEST_CASE("record key throughput (reported, not asserted)") {
