@@ -1,0 +1,763 @@
+// Secondary suppression and the attacker's LP audit (disclosure-control.md §4): the worked
+// examples, generated tables checked by an independent LP built here (not through AuditTable),
+// a negative control, determinism, and failing closed.
+#include "enclave/disclosure/secondary.h"
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ClpSimplex.hpp"
+#include "CoinPackedMatrix.hpp"
+#include "enclave/adapters/clp/clp_solver.h"
+#include "enclave/disclosure/lp_solver.h"
+#include "enclave/disclosure/protection.h"
+#include "enclave/disclosure/table_structure.h"
+
+namespace enclave::disclosure {
+namespace {
+
+constexpr std::int64_t kT = 10;
+
+ProtectionRequirement ZerosSafe() { return ProtectionRequirement{true, 0, true, kT}; }
+ProtectionRequirement Sensitive() { return ProtectionRequirement{false, 0, true, kT}; }
+
+// ---------------------------------------------------------------------------------------------
+// Test doubles.
+
+// Delegates to CLP for the first `optimal_calls` optimisations, then reports `failure`.
+class FailingSolver final : public LpSolver {
+ public:
+  FailingSolver(int optimal_calls, LpStatus failure) : left_(optimal_calls), failure_(failure) {}
+  absl::Status Load(const LpProblem& problem) override { return real_.Load(problem); }
+  LpResult Optimize(std::size_t variable, LpSense sense) override {
+    if (left_ <= 0) return LpResult{failure_, 0.0};
+    --left_;
+    return real_.Optimize(variable, sense);
+  }
+
+ private:
+  adapters::clp::ClpSolver real_;
+  int left_;
+  LpStatus failure_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// An independent attacker, sharing no code with AuditTable: every cell is a CLP column (released
+// cells fixed by their bounds, suppressed ones in [0, U]), the relations are enumerated here from
+// coordinate tuples, and each bound is a dual-simplex solve on a fresh model.
+
+struct Shape {
+  std::vector<std::size_t> codes;          // per dimension
+  std::vector<std::vector<int>> parent;    // per dimension: empty or per code (-1: the total)
+};
+
+// Children of node x (a code, or codes[d] for the total) in dimension d.
+std::vector<std::size_t> ChildrenOf(const Shape& s, std::size_t d, std::size_t x) {
+  std::vector<std::size_t> out;
+  for (std::size_t c = 0; c < s.codes[d]; ++c) {
+    const int p = s.parent[d].empty() ? -1 : s.parent[d][c];
+    const std::size_t parent_node = p < 0 ? s.codes[d] : static_cast<std::size_t>(p);
+    if (parent_node == x) out.push_back(c);
+  }
+  return out;
+}
+
+// Leaves under node x in dimension d (x itself when it has no children).
+std::vector<std::size_t> LeavesUnder(const Shape& s, std::size_t d, std::size_t x) {
+  std::vector<std::size_t> kids = ChildrenOf(s, d, x);
+  if (kids.empty()) return {x};
+  std::vector<std::size_t> out;
+  for (std::size_t k : kids) {
+    for (std::size_t l : LeavesUnder(s, d, k)) out.push_back(l);
+  }
+  return out;
+}
+
+std::size_t Horner(const Shape& s, const std::vector<std::size_t>& t) {
+  std::size_t index = 0;
+  for (std::size_t d = 0; d < t.size(); ++d) index = index * (s.codes[d] + 1) + t[d];
+  return index;
+}
+
+void ForEachTuple(const Shape& s, const std::function<void(const std::vector<std::size_t>&)>& f) {
+  std::vector<std::size_t> t(s.codes.size(), 0);
+  for (;;) {
+    f(t);
+    std::size_t d = t.size();
+    while (d > 0) {
+      --d;
+      if (++t[d] <= s.codes[d]) break;
+      t[d] = 0;
+      if (d == 0) return;
+    }
+    if (t.empty()) return;
+  }
+}
+
+std::size_t CellCount(const Shape& s) {
+  std::size_t n = 1;
+  for (std::size_t c : s.codes) n *= c + 1;
+  return n;
+}
+
+struct IndependentRelation {
+  std::size_t total;
+  std::vector<std::size_t> parts;
+};
+
+std::vector<IndependentRelation> IndependentRelations(const Shape& s) {
+  std::vector<IndependentRelation> out;
+  ForEachTuple(s, [&](const std::vector<std::size_t>& t) {
+    for (std::size_t d = 0; d < t.size(); ++d) {
+      const std::vector<std::size_t> kids = ChildrenOf(s, d, t[d]);
+      if (kids.empty()) continue;
+      IndependentRelation r{Horner(s, t), {}};
+      std::vector<std::size_t> u = t;
+      for (std::size_t k : kids) {
+        u[d] = k;
+        r.parts.push_back(Horner(s, u));
+      }
+      out.push_back(std::move(r));
+    }
+  });
+  return out;
+}
+
+struct Interval {
+  std::int64_t lo;
+  std::int64_t hi;
+};
+
+// Intervals of the given cells, by an independent LP.
+std::vector<Interval> IndependentIntervals(const Shape& s, const std::vector<std::int64_t>& values,
+                                           const std::vector<bool>& suppressed,
+                                           const std::vector<std::size_t>& cells) {
+  const std::size_t n = CellCount(s);
+  std::int64_t upper = 0;
+  for (std::int64_t v : values) upper = std::max(upper, v);
+  std::vector<double> col_lo(n), col_hi(n), obj(n, 0.0);
+  for (std::size_t c = 0; c < n; ++c) {
+    col_lo[c] = suppressed[c] ? 0.0 : static_cast<double>(values[c]);
+    col_hi[c] = suppressed[c] ? static_cast<double>(upper) : static_cast<double>(values[c]);
+  }
+  CoinPackedMatrix m(false, 0, 0);
+  m.setDimensions(0, static_cast<int>(n));
+  std::vector<double> zero;
+  for (const IndependentRelation& r : IndependentRelations(s)) {
+    std::vector<int> idx{static_cast<int>(r.total)};
+    std::vector<double> el{-1.0};
+    for (std::size_t p : r.parts) {
+      idx.push_back(static_cast<int>(p));
+      el.push_back(1.0);
+    }
+    m.appendRow(static_cast<int>(idx.size()), idx.data(), el.data());
+    zero.push_back(0.0);
+  }
+  std::vector<Interval> out;
+  for (std::size_t cell : cells) {
+    Interval iv{};
+    for (int dir : {1, -1}) {
+      ClpSimplex model;
+      model.setLogLevel(0);
+      model.loadProblem(m, col_lo.data(), col_hi.data(), obj.data(), zero.data(), zero.data());
+      model.setObjectiveCoefficient(static_cast<int>(cell), 1.0);
+      model.setOptimizationDirection(dir);
+      model.dual();
+      REQUIRE(model.isProvenOptimal());
+      const double x = model.getColSolution()[cell];
+      if (dir == 1) {
+        iv.lo = static_cast<std::int64_t>(std::ceil(x - 1e-6));
+      } else {
+        iv.hi = static_cast<std::int64_t>(std::floor(x + 1e-6));
+      }
+    }
+    out.push_back(iv);
+  }
+  return out;
+}
+
+// Whether the attacker narrows the primary into its protection range.
+bool Recoverable(const ProtectionRequirement& req, const Interval& iv) {
+  return !Satisfied(req, iv.lo, iv.hi);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Generated tables.
+
+class Rng {
+ public:
+  explicit Rng(std::uint64_t seed) : s_(seed) {}
+  std::uint64_t Next() {  // splitmix64
+    std::uint64_t z = (s_ += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+  std::int64_t Uniform(std::int64_t lo, std::int64_t hi) {  // inclusive; tiny ranges only
+    return lo + static_cast<std::int64_t>(Next() % static_cast<std::uint64_t>(hi - lo + 1));
+  }
+
+ private:
+  std::uint64_t s_;
+};
+
+// Inner (leaf) cells random: 10% zero, 25% in [1, 9], else [10, 150]; every other cell the sum of
+// the leaves below it, computed here without the relations.
+std::vector<std::int64_t> GenerateValues(const Shape& s, Rng& rng) {
+  const std::size_t n = CellCount(s);
+  std::vector<std::int64_t> leaf(n, 0);
+  ForEachTuple(s, [&](const std::vector<std::size_t>& t) {
+    for (std::size_t d = 0; d < t.size(); ++d) {
+      if (!ChildrenOf(s, d, t[d]).empty()) return;
+    }
+    const std::int64_t roll = rng.Uniform(0, 99);
+    leaf[Horner(s, t)] = roll < 10 ? 0 : roll < 35 ? rng.Uniform(1, 9) : rng.Uniform(10, 150);
+  });
+  std::vector<std::int64_t> values(n, 0);
+  ForEachTuple(s, [&](const std::vector<std::size_t>& t) {
+    std::vector<std::vector<std::size_t>> leaves;
+    for (std::size_t d = 0; d < t.size(); ++d) leaves.push_back(LeavesUnder(s, d, t[d]));
+    std::int64_t sum = 0;
+    std::vector<std::size_t> pick(t.size(), 0);
+    for (;;) {
+      std::vector<std::size_t> u(t.size());
+      for (std::size_t d = 0; d < t.size(); ++d) u[d] = leaves[d][pick[d]];
+      sum += leaf[Horner(s, u)];
+      std::size_t d = 0;
+      while (d < t.size() && ++pick[d] == leaves[d].size()) pick[d++] = 0;
+      if (d == t.size()) break;
+    }
+    values[Horner(s, t)] = sum;
+  });
+  return values;
+}
+
+std::vector<DimensionShape> ToDimensions(const Shape& s) {
+  std::vector<DimensionShape> dims;
+  for (std::size_t d = 0; d < s.codes.size(); ++d) dims.push_back({s.codes[d], s.parent[d]});
+  return dims;
+}
+
+// 13 wijken in 3 clusters (5, 4, 4), then the clusters: 16 codes, the total is the gemeente.
+std::vector<int> Wijken13() {
+  std::vector<int> parent;
+  for (int w = 0; w < 13; ++w) parent.push_back(w < 5 ? 13 : w < 9 ? 14 : 15);
+  for (int c = 0; c < 3; ++c) parent.push_back(-1);
+  return parent;
+}
+
+struct Outcome {
+  int tables = 0;
+  int with_primaries = 0;
+  int refused = 0;
+  int negative_control_hits = 0;
+  int lonely = 0;  // tables where a relation has exactly one suppressed member, a primary
+  int secondaries = 0;
+};
+
+// Protects each table, then checks with the independent attacker that no primary is recoverable;
+// and that with only the primaries suppressed the same attacker recovers one.
+void RunGenerated(const std::vector<Shape>& shapes, std::uint64_t seed, Outcome& o) {
+  Rng rng(seed);
+  adapters::clp::ClpSolver solver;
+  for (const Shape& s : shapes) {
+    ++o.tables;
+    const bool sensitive = rng.Uniform(0, 2) == 0;
+    const std::vector<std::int64_t> values = GenerateValues(s, rng);
+    absl::StatusOr<TableStructure> cube = BuildCube(ToDimensions(s));
+    REQUIRE(cube.ok());
+    std::vector<PrimaryCell> primaries;
+    std::vector<std::size_t> primary_cells;
+    for (std::size_t c = 0; c < values.size(); ++c) {
+      const bool unsafe = sensitive ? values[c] < kT : (values[c] > 0 && values[c] < kT);
+      if (!unsafe) continue;
+      primaries.push_back({c, sensitive ? Sensitive() : ZerosSafe()});
+      primary_cells.push_back(c);
+    }
+    if (primaries.empty()) continue;
+    ++o.with_primaries;
+    CAPTURE(o.tables);
+
+    // Negative control: secondary suppression switched off. Wherever a relation has a single
+    // suppressed member, that primary is plainly recoverable, and the attacker must say so.
+    std::vector<bool> only_primary(values.size(), false);
+    for (std::size_t c : primary_cells) only_primary[c] = true;
+    bool lonely = false;
+    for (const IndependentRelation& r : IndependentRelations(s)) {
+      int members = only_primary[r.total] ? 1 : 0;
+      for (std::size_t part : r.parts) members += only_primary[part] ? 1 : 0;
+      lonely = lonely || members == 1;
+    }
+    const std::vector<Interval> before = IndependentIntervals(s, values, only_primary, primary_cells);
+    bool hit = false;
+    for (std::size_t i = 0; i < primaries.size(); ++i) {
+      hit = hit || Recoverable(primaries[i].requirement, before[i]);
+    }
+    if (lonely) {
+      ++o.lonely;
+      CHECK(hit);
+    }
+    if (hit) ++o.negative_control_hits;
+
+    absl::StatusOr<Protection> p = ProtectTable(*cube, values, primaries, solver);
+    if (!p.ok()) {
+      CHECK(p.status().code() == absl::StatusCode::kFailedPrecondition);
+      ++o.refused;
+      continue;
+    }
+    o.secondaries += static_cast<int>(p->secondary.size());
+    for (std::size_t c : primary_cells) CHECK(p->suppressed[c]);
+    const std::vector<Interval> after = IndependentIntervals(s, values, p->suppressed, primary_cells);
+    for (std::size_t i = 0; i < primaries.size(); ++i) {
+      CAPTURE(primaries[i].cell);
+      CHECK_FALSE(Recoverable(primaries[i].requirement, after[i]));
+      // The audit's own interval agrees with the independent one (1-D, 2-D: exact LP bounds).
+      const CellInterval* own = p->audit.Find(primaries[i].cell);
+      REQUIRE(own != nullptr);
+      CHECK(own->lo == after[i].lo);
+      CHECK(own->hi == after[i].hi);
+    }
+  }
+}
+
+Shape Flat(std::vector<std::size_t> codes) {
+  Shape s;
+  s.codes = std::move(codes);
+  s.parent.assign(s.codes.size(), {});
+  return s;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The tables of disclosure-control.md §4.1 and §4.5.
+
+// Wijken A, B, C (rows; the last row is the cluster) × bijstand, WW, none (the last column the
+// total).
+const std::vector<std::int64_t> kWorked = {
+    7,  23, 412,  442,   //
+    31, 18, 536,  585,   //
+    12, 15, 298,  325,   //
+    50, 56, 1246, 1352,  //
+};
+
+TEST_SUITE("TableStructure") {
+  TEST_CASE("a 2-D cube is laid out as core lays out a release: first dimension slowest") {
+    absl::StatusOr<TableStructure> t = BuildCube({{3, {}}, {3, {}}});
+    REQUIRE(t.ok());
+    CHECK(t->cell_count == 16);
+    CHECK(t->CellIndex({0, 0}) == 0);
+    CHECK(t->CellIndex({0, 3}) == 3);   // row A, total column
+    CHECK(t->CellIndex({3, 0}) == 12);  // cluster row, bijstand
+    CHECK(t->Coordinates(13) == std::vector<std::size_t>{3, 1});
+    CHECK(CheckValues(*t, kWorked).ok());
+    // 4 rows + 4 columns, each a relation.
+    REQUIRE(t->relations.size() == 8);
+    bool found_row_a = false;
+    bool found_col_bij = false;
+    for (const Relation& r : t->relations) {
+      if (r.total == 3) found_row_a = r.parts == std::vector<std::size_t>{0, 1, 2};
+      if (r.total == 12) found_col_bij = r.parts == std::vector<std::size_t>{0, 4, 8};
+    }
+    CHECK(found_row_a);
+    CHECK(found_col_bij);
+  }
+
+  TEST_CASE("a hierarchy relates each parent to its own children and the total to the top level") {
+    // w1, w2 in c1; w3, w4 in c2: codes {w1, w2, w3, w4, c1, c2}.
+    absl::StatusOr<TableStructure> t = BuildCube({{6, {4, 4, 5, 5, kRoot, kRoot}}});
+    REQUIRE(t.ok());
+    REQUIRE(t->relations.size() == 3);
+    CHECK(CheckValues(*t, {1, 2, 3, 4, 3, 7, 10}).ok());
+    CHECK(CheckValues(*t, {1, 2, 3, 4, 3, 7, 20}).code() == absl::StatusCode::kInvalidArgument);
+  }
+
+  TEST_CASE("a 3-D cube matches the independently enumerated relations") {
+    const Shape s = Flat({2, 3, 2});
+    absl::StatusOr<TableStructure> t = BuildCube(ToDimensions(s));
+    REQUIRE(t.ok());
+    CHECK(t->cell_count == 36);
+    const std::vector<IndependentRelation> expected = IndependentRelations(s);
+    CHECK(t->relations.size() == expected.size());
+    for (const IndependentRelation& e : expected) {
+      bool found = false;
+      for (const Relation& r : t->relations) found = found || (r.total == e.total && r.parts == e.parts);
+      CHECK(found);
+    }
+    Rng rng(7);
+    CHECK(CheckValues(*t, GenerateValues(s, rng)).ok());
+  }
+
+  TEST_CASE("malformed hierarchies and values are refused") {
+    CHECK(BuildCube({{3, {kRoot, 0}}}).status().code() == absl::StatusCode::kInvalidArgument);
+    CHECK(BuildCube({{2, {1, 0}}}).status().code() == absl::StatusCode::kInvalidArgument);
+    CHECK(BuildCube({{2, {0, kRoot}}}).status().code() == absl::StatusCode::kInvalidArgument);
+    CHECK(BuildCube({{2, {5, kRoot}}}).status().code() == absl::StatusCode::kInvalidArgument);
+    CHECK(BuildCube({{4096, {}}, {4096, {}}}).status().code() ==
+          absl::StatusCode::kInvalidArgument);
+    absl::StatusOr<TableStructure> t = BuildCube({{2, {}}});
+    REQUIRE(t.ok());
+    CHECK(CheckValues(*t, {1, 2}).code() == absl::StatusCode::kInvalidArgument);
+    CHECK(CheckValues(*t, {-1, 2, 1}).code() == absl::StatusCode::kInvalidArgument);
+    CHECK(CheckValues(*t, {1, 2, 3}).ok());
+  }
+
+  TEST_CASE("only 1-D, hierarchical 1-D and 2-D tables with one hierarchy have exact LP bounds") {
+    CHECK(LpIsExact(*BuildCube({{13, {}}})));
+    CHECK(LpIsExact(*BuildCube({{16, Wijken13()}, {4, {}}})));
+    CHECK(LpIsExact(*BuildCube({{13, {}}, {50, {}}})));
+    CHECK_FALSE(LpIsExact(*BuildCube({{13, {}}, {2, {}}, {3, {}}})));
+    CHECK_FALSE(LpIsExact(*BuildCube({{16, Wijken13()}, {16, Wijken13()}})));
+  }
+}
+
+TEST_SUITE("AuditTable") {
+  TEST_CASE("suppressing the 7 alone is recoverable from the row: [7, 7] (§4.1)") {
+    absl::StatusOr<TableStructure> t = BuildCube({{3, {}}});
+    REQUIRE(t.ok());
+    const std::vector<std::int64_t> row = {7, 23, 412, 442};
+    adapters::clp::ClpSolver solver;
+    absl::StatusOr<AuditResult> a =
+        AuditTable(*t, row, {true, false, false, false}, {{0, ZerosSafe()}}, solver);
+    REQUIRE(a.ok());
+    REQUIRE(a->intervals.size() == 1);
+    CHECK(a->intervals[0].lo == 7);
+    CHECK(a->intervals[0].hi == 7);
+    CHECK(a->unprotected == std::vector<std::size_t>{0});
+  }
+
+  TEST_CASE("a pair in one row is still recovered from the column (§4.5, first attempt)") {
+    absl::StatusOr<TableStructure> t = BuildCube({{3, {}}, {3, {}}});
+    REQUIRE(t.ok());
+    std::vector<bool> s(16, false);
+    s[0] = s[1] = true;
+    adapters::clp::ClpSolver solver;
+    absl::StatusOr<AuditResult> a = AuditTable(*t, kWorked, s, {{0, Sensitive()}}, solver);
+    REQUIRE(a.ok());
+    CHECK(a->Find(0)->lo == 7);
+    CHECK(a->Find(0)->hi == 7);
+    CHECK_FALSE(a->AllProtected());
+  }
+
+  TEST_CASE("the rectangle with row C gives the worked intervals (§4.5)") {
+    absl::StatusOr<TableStructure> t = BuildCube({{3, {}}, {3, {}}});
+    REQUIRE(t.ok());
+    std::vector<bool> s(16, false);
+    s[0] = s[1] = s[8] = s[9] = true;
+    adapters::clp::ClpSolver solver;
+    absl::StatusOr<AuditResult> a = AuditTable(*t, kWorked, s, {{0, Sensitive()}}, solver);
+    REQUIRE(a.ok());
+    CHECK(a->AllProtected());
+    CHECK(a->Find(0)->lo == 0);
+    CHECK(a->Find(0)->hi == 19);
+    CHECK(a->Find(1)->lo == 11);
+    CHECK(a->Find(1)->hi == 30);
+    CHECK(a->Find(8)->lo == 0);
+    CHECK(a->Find(8)->hi == 19);
+    CHECK(a->Find(9)->lo == 8);
+    CHECK(a->Find(9)->hi == 27);
+    CHECK(a->Find(2) == nullptr);
+  }
+
+  TEST_CASE("the attacker's upper bound tightens the audit") {
+    // Suppressing the 7 and the row total: only the grand-total bound limits them.
+    absl::StatusOr<TableStructure> t = BuildCube({{3, {}}});
+    REQUIRE(t.ok());
+    const std::vector<std::int64_t> row = {7, 23, 412, 442};
+    const std::vector<bool> s = {true, false, false, true};
+    adapters::clp::ClpSolver solver;
+    absl::StatusOr<AuditResult> a = AuditTable(*t, row, s, {{0, Sensitive()}}, solver);
+    REQUIRE(a.ok());
+    CHECK(a->Find(0)->hi == 7);  // x_total <= 442 (the largest value) and x_total - x_0 = 435
+    CHECK_FALSE(a->AllProtected());
+    AuditOptions wide;
+    wide.upper_bound = 1000;
+    a = AuditTable(*t, row, s, {{0, Sensitive()}}, solver, wide);
+    REQUIRE(a.ok());
+    CHECK(a->Find(0)->hi == 565);
+    CHECK(a->AllProtected());
+    wide.upper_bound = 100;  // below the total: the true table would be infeasible
+    CHECK(AuditTable(*t, row, s, {{0, Sensitive()}}, solver, wide).status().code() ==
+          absl::StatusCode::kInvalidArgument);
+  }
+
+  TEST_CASE("inconsistent inputs are refused") {
+    absl::StatusOr<TableStructure> t = BuildCube({{3, {}}});
+    REQUIRE(t.ok());
+    adapters::clp::ClpSolver solver;
+    const std::vector<std::int64_t> row = {7, 23, 412, 442};
+    CHECK(AuditTable(*t, row, {false, true, true, false}, {{0, ZerosSafe()}}, solver)
+              .status()
+              .code() == absl::StatusCode::kInvalidArgument);  // primary released
+    CHECK(AuditTable(*t, row, {true, true}, {{0, ZerosSafe()}}, solver).status().code() ==
+          absl::StatusCode::kInvalidArgument);
+    CHECK(AuditTable(*t, {7, 23, 412, 443}, {true, true, false, false}, {{0, ZerosSafe()}}, solver)
+              .status()
+              .code() == absl::StatusCode::kInvalidArgument);
+    CHECK(AuditTable(*t, row, {true, true, false, false}, {{9, ZerosSafe()}}, solver)
+              .status()
+              .code() == absl::StatusCode::kInvalidArgument);
+  }
+
+  TEST_CASE("a solver that does not reach an optimum fails the audit closed") {
+    absl::StatusOr<TableStructure> t = BuildCube({{3, {}}, {3, {}}});
+    REQUIRE(t.ok());
+    std::vector<bool> s(16, false);
+    s[0] = s[1] = s[8] = s[9] = true;
+    for (LpStatus failure : {LpStatus::kOther, LpStatus::kInfeasible}) {
+      for (int after : {0, 3, 7}) {
+        FailingSolver solver(after, failure);
+        CHECK(AuditTable(*t, kWorked, s, {{0, Sensitive()}}, solver).status().code() ==
+              absl::StatusCode::kInternal);
+      }
+    }
+  }
+}
+
+TEST_SUITE("ProtectTable") {
+  TEST_CASE("the worked example picks the rectangle with row C (§4.5)") {
+    absl::StatusOr<TableStructure> t = BuildCube({{3, {}}, {3, {}}});
+    REQUIRE(t.ok());
+    adapters::clp::ClpSolver solver;
+    absl::StatusOr<Protection> p = ProtectTable(*t, kWorked, {{0, Sensitive()}}, solver);
+    REQUIRE(p.ok());
+    CHECK(p->secondary == std::vector<std::size_t>{1, 8, 9});
+    CHECK(p->iterations == 1);
+    REQUIRE(p->audit.intervals.size() == 4);
+    CHECK(p->audit.Find(0)->hi == 19);
+    CHECK(p->audit.Find(1)->lo == 11);
+    CHECK(p->audit.Find(9)->hi == 27);
+    CHECK(p->audit.AllProtected());
+  }
+
+  TEST_CASE("the cost decides between rectangles: costly row C gives row B") {
+    absl::StatusOr<TableStructure> t = BuildCube({{3, {}}, {3, {}}});
+    REQUIRE(t.ok());
+    ProtectOptions options;
+    options.cost = kWorked;
+    options.cost[8] = 1000;  // (C, bijstand) now expensive
+    adapters::clp::ClpSolver solver;
+    absl::StatusOr<Protection> p = ProtectTable(*t, kWorked, {{0, Sensitive()}}, solver, options);
+    REQUIRE(p.ok());
+    CHECK(p->secondary == std::vector<std::size_t>{1, 4, 5});
+    CHECK(p->audit.Find(0)->hi == 30);
+  }
+
+  TEST_CASE("the same table gives the same pattern every time") {
+    Rng rng(42);
+    const Shape s = Flat({13, 50});
+    const std::vector<std::int64_t> values = GenerateValues(s, rng);
+    absl::StatusOr<TableStructure> t = BuildCube(ToDimensions(s));
+    REQUIRE(t.ok());
+    std::vector<PrimaryCell> primaries;
+    for (std::size_t c = 0; c < values.size(); ++c) {
+      if (values[c] > 0 && values[c] < kT) primaries.push_back({c, ZerosSafe()});
+    }
+    adapters::clp::ClpSolver first_solver;
+    absl::StatusOr<Protection> first = ProtectTable(*t, values, primaries, first_solver);
+    REQUIRE(first.ok());
+    CHECK_FALSE(first->secondary.empty());
+    for (int run = 0; run < 2; ++run) {
+      adapters::clp::ClpSolver solver;
+      absl::StatusOr<Protection> again = ProtectTable(*t, values, primaries, solver);
+      REQUIRE(again.ok());
+      CHECK(again->suppressed == first->suppressed);
+      CHECK(again->secondary == first->secondary);
+    }
+  }
+
+  TEST_CASE("a primary margin is protected too") {
+    // Row B is 3 + 4 = 7: both cells and the row total are primary.
+    absl::StatusOr<TableStructure> t = BuildCube({{3, {}}, {2, {}}});
+    REQUIRE(t.ok());
+    const std::vector<std::int64_t> values = {
+        40, 25, 65,   //
+        3,  4,  7,    //
+        30, 31, 61,   //
+        73, 60, 133,  //
+    };
+    std::vector<PrimaryCell> primaries = {{3, ZerosSafe()}, {4, ZerosSafe()}, {5, ZerosSafe()}};
+    adapters::clp::ClpSolver solver;
+    absl::StatusOr<Protection> p = ProtectTable(*t, values, primaries, solver);
+    REQUIRE(p.ok());
+    CHECK_FALSE(p->secondary.empty());
+    std::vector<bool> s = p->suppressed;
+    const std::vector<Interval> iv = IndependentIntervals(Flat({3, 2}), values, s, {3, 4, 5});
+    for (std::size_t i = 0; i < 3; ++i) CHECK_FALSE(Recoverable(ZerosSafe(), iv[i]));
+  }
+
+  TEST_CASE("zero cells: safe zeros need nothing, a sensitive zero needs room to rise") {
+    absl::StatusOr<TableStructure> t = BuildCube({{3, {}}, {2, {}}});
+    REQUIRE(t.ok());
+    const std::vector<std::int64_t> values = {
+        0,  25, 25,   //
+        12, 14, 26,   //
+        30, 31, 61,   //
+        42, 70, 112,  //
+    };
+    adapters::clp::ClpSolver solver;
+    absl::StatusOr<Protection> safe = ProtectTable(*t, values, {{0, ZerosSafe()}}, solver);
+    REQUIRE(safe.ok());
+    CHECK(safe->secondary.empty());
+    absl::StatusOr<Protection> sensitive = ProtectTable(*t, values, {{0, Sensitive()}}, solver);
+    REQUIRE(sensitive.ok());
+    CHECK_FALSE(sensitive->secondary.empty());
+    CHECK(sensitive->audit.Find(0)->hi >= kT);
+  }
+
+  TEST_CASE("a table that cannot be protected is refused") {
+    absl::StatusOr<TableStructure> t = BuildCube({{2, {}}});
+    REQUIRE(t.ok());
+    adapters::clp::ClpSolver solver;
+    SUBCASE("no candidate left: the whole table is below the threshold") {
+      // A sensitive count of 3 + 4 = 7 can never be shown to reach 10 when the total is 7.
+      absl::StatusOr<Protection> p =
+          ProtectTable(*t, {3, 4, 7}, {{0, Sensitive()}, {1, Sensitive()}, {2, Sensitive()}}, solver);
+      CHECK(p.status().code() == absl::StatusCode::kFailedPrecondition);
+      CHECK(std::string(p.status().message()).find("table cannot be protected") == 0);
+    }
+    SUBCASE("the iteration limit") {
+      ProtectOptions options;
+      options.max_iterations = 0;
+      CHECK(ProtectTable(*t, {3, 40, 43}, {{0, ZerosSafe()}}, solver, options).status().code() ==
+            absl::StatusCode::kFailedPrecondition);
+      options.max_iterations = 1;
+      CHECK(ProtectTable(*t, {3, 40, 43}, {{0, ZerosSafe()}}, solver, options).ok());
+    }
+    SUBCASE("a requirement with no bound") {
+      CHECK(ProtectTable(*t, {3, 40, 43}, {{0, ProtectionRequirement{}}}, solver).status().code() ==
+            absl::StatusCode::kFailedPrecondition);
+    }
+    SUBCASE("a structure that is not a cube") {
+      TableStructure hand;
+      hand.cell_count = 3;
+      hand.relations.push_back(Relation{2, {0, 1}});
+      CHECK(ProtectTable(hand, {3, 40, 43}, {{0, ZerosSafe()}}, solver).status().code() ==
+            absl::StatusCode::kInvalidArgument);
+    }
+  }
+
+  TEST_CASE("any solver status but optimal refuses the table") {
+    absl::StatusOr<TableStructure> t = BuildCube({{3, {}}, {3, {}}});
+    REQUIRE(t.ok());
+    for (LpStatus failure : {LpStatus::kOther, LpStatus::kInfeasible}) {
+      // 0: the first solve fails; 1: the re-audit; 2 and 5: the final audit.
+      for (int after : {0, 1, 2, 5}) {
+        CAPTURE(after);
+        FailingSolver solver(after, failure);
+        absl::StatusOr<Protection> p = ProtectTable(*t, kWorked, {{0, Sensitive()}}, solver);
+        CHECK(p.status().code() == absl::StatusCode::kFailedPrecondition);
+      }
+    }
+    FailingSolver enough(1000, LpStatus::kOther);
+    CHECK(ProtectTable(*t, kWorked, {{0, Sensitive()}}, enough).ok());
+  }
+
+  TEST_CASE("generated 1-D tables: protected, and recoverable without secondaries") {
+    Rng rng(1);
+    std::vector<Shape> shapes;
+    for (int i = 0; i < 150; ++i) shapes.push_back(Flat({static_cast<std::size_t>(rng.Uniform(2, 12))}));
+    Outcome o;
+    RunGenerated(shapes, 101, o);
+    MESSAGE("1-D: tables=" << o.tables << " with_primaries=" << o.with_primaries
+                           << " refused=" << o.refused << " negative_control_hits="
+                           << o.negative_control_hits << " lonely=" << o.lonely
+                           << " secondaries=" << o.secondaries);
+    CHECK(o.with_primaries >= 100);
+    CHECK(o.refused * 10 <= o.with_primaries);
+    CHECK(o.lonely >= 40);
+    CHECK(o.negative_control_hits >= o.lonely);
+  }
+
+  TEST_CASE("generated 2-D tables with margins: protected, and recoverable without secondaries") {
+    Rng rng(2);
+    std::vector<Shape> shapes;
+    for (int i = 0; i < 150; ++i) {
+      shapes.push_back(Flat({static_cast<std::size_t>(rng.Uniform(2, 8)),
+                             static_cast<std::size_t>(rng.Uniform(2, 10))}));
+    }
+    Outcome o;
+    RunGenerated(shapes, 202, o);
+    MESSAGE("2-D: tables=" << o.tables << " with_primaries=" << o.with_primaries
+                           << " refused=" << o.refused << " negative_control_hits="
+                           << o.negative_control_hits << " lonely=" << o.lonely
+                           << " secondaries=" << o.secondaries);
+    CHECK(o.with_primaries >= 140);
+    CHECK(o.refused * 10 <= o.with_primaries);
+    CHECK(o.lonely * 10 >= o.with_primaries * 9);
+    CHECK(o.negative_control_hits >= o.lonely);
+  }
+
+  TEST_CASE("generated wijk -> wijkcluster -> gemeente tables: protected at every level") {
+    std::vector<Shape> shapes;
+    for (int i = 0; i < 40; ++i) {
+      Shape s;
+      s.codes = {16};
+      s.parent = {Wijken13()};
+      shapes.push_back(s);
+    }
+    for (std::size_t cols : {2U, 3U, 4U, 2U, 3U, 4U, 2U, 3U, 4U, 5U, 6U, 2U, 3U, 4U, 5U, 6U, 2U, 3U, 4U, 5U}) {
+      Shape s;
+      s.codes = {16, cols};
+      s.parent = {Wijken13(), {}};
+      shapes.push_back(s);
+    }
+    Outcome o;
+    RunGenerated(shapes, 303, o);
+    MESSAGE("hierarchy: tables=" << o.tables << " with_primaries=" << o.with_primaries
+                                 << " refused=" << o.refused << " negative_control_hits="
+                                 << o.negative_control_hits << " lonely=" << o.lonely
+                           << " secondaries=" << o.secondaries);
+    CHECK(o.with_primaries >= 55);
+    CHECK(o.refused * 10 <= o.with_primaries);
+    CHECK(o.lonely * 10 >= o.with_primaries * 8);
+    CHECK(o.negative_control_hits >= o.lonely);
+  }
+
+  TEST_CASE("timing: the issue's 13 x 50 table and the shipped templates' shapes") {
+    struct Case {
+      std::string name;
+      Shape shape;
+    };
+    Shape hier;
+    hier.codes = {16, 4};
+    hier.parent = {Wijken13(), {}};
+    const std::vector<Case> cases = {
+        {"13x50", Flat({13, 50})},        {"13x2", Flat({13, 2})},
+        {"13x22", Flat({13, 22})},        {"13x3x2", Flat({13, 3, 2})},
+        {"13x22x3", Flat({13, 22, 3})},   {"wijk+cluster(16)x4", hier},
+        {"280x3", Flat({280, 3})},
+    };
+    for (const Case& c : cases) {
+      Rng rng(9);
+      const std::vector<std::int64_t> values = GenerateValues(c.shape, rng);
+      absl::StatusOr<TableStructure> t = BuildCube(ToDimensions(c.shape));
+      REQUIRE(t.ok());
+      std::vector<PrimaryCell> primaries;
+      for (std::size_t i = 0; i < values.size(); ++i) {
+        if (values[i] > 0 && values[i] < kT) primaries.push_back({i, ZerosSafe()});
+      }
+      adapters::clp::ClpSolver solver;
+      const auto start = std::chrono::steady_clock::now();
+      absl::StatusOr<Protection> p = ProtectTable(*t, values, primaries, solver);
+      const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now() - start)
+                          .count();
+      REQUIRE(p.ok());
+      CHECK(p->audit.AllProtected());
+      MESSAGE("bench=protect_table shape=" << c.name << " cells=" << values.size()
+                                           << " primaries=" << primaries.size()
+                                           << " secondaries=" << p->secondary.size()
+                                           << " iterations=" << p->iterations << " ms=" << ms);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace enclave::disclosure
