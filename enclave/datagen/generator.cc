@@ -2521,6 +2521,7 @@ absl::Status Generate(const GeneratorOptions& options) {
   if (status.ok()) status = Exec(db, internal::kSchemaSql, "create schema");
   if (status.ok()) status = Build(db, options, persons);
   if (status.ok()) status = Exec(db, internal::kIndexesSql, "create indexes");
+  if (status.ok()) status = Exec(db, internal::kDerivedSql, "create derived layer");
   std::string truth;
   if (status.ok() && !options.truth_out.empty()) {
     absl::StatusOr<std::string> t = TruthText(db);

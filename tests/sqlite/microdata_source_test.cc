@@ -27,7 +27,8 @@ std::string ReadText(const fs::path& p) {
   return s.str();
 }
 
-// A temp directory with a microdata database made from enclave/datagen/schema.sql plus a few rows.
+// A temp directory with a microdata database made from enclave/datagen/schema.sql plus a few rows,
+// with the derived layer (enclave/datagen/derived.sql) computed from them.
 class Fixture {
  public:
   Fixture() {
@@ -87,6 +88,8 @@ class Fixture {
           << "INSERT INTO pin_dag VALUES ('V2', '" << date << "', 20, 300000, 2);";
       Exec(db, sql.str());
     }
+    // The derived layer is a function of the raw rows, so it is built after they are in.
+    Exec(db, ReadText(fs::path(ENCLAVE_SOURCE_DIR) / "enclave/datagen/derived.sql"));
     Exec(db, "COMMIT");
     sqlite3_close(db);
   }
