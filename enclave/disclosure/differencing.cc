@@ -157,7 +157,8 @@ absl::StatusOr<Population> DecodePopulation(std::string_view bytes) {
     }
     units.reserve(static_cast<std::size_t>(count));
     for (std::uint64_t bit = 0; bit < nbits; ++bit) {
-      if ((static_cast<std::uint8_t>(bytes[static_cast<std::size_t>(bit / 8)]) >> (bit % 8)) & 1U) {
+      const auto byte = static_cast<unsigned>(static_cast<unsigned char>(bytes[static_cast<std::size_t>(bit / 8)]));
+      if (((byte >> (bit % 8)) & 1U) != 0U) {
         units.push_back(static_cast<std::uint32_t>(first + bit));
       }
     }
