@@ -1,0 +1,962 @@
+#include "enclave/adapters/sqlite/audit_log_store.h"
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <span>
+#include <string_view>
+#include <thread>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "enclave/audit/bundle.h"
+#include "enclave/base/log.h"
+#include "enclave/base/status_macros.h"
+#include "enclave/crypto/ed25519.h"
+
+namespace enclave::adapters::sqlite {
+namespace {
+
+using audit::EntryType;
+using audit::Hash;
+
+constexpr int kBusyTimeoutMs = 5000;
+constexpr char kDbName[] = "audit_log.db";
+constexpr char kSigningKeyName[] = "log_signing.key";
+constexpr char kVerifierKeyName[] = "log_verifier.key";
+constexpr char kCheckpointName[] = "checkpoint";
+
+constexpr char kSchema[] = R"sql(
+CREATE TABLE IF NOT EXISTS leaves (
+  seq INTEGER PRIMARY KEY,
+  type INTEGER NOT NULL,
+  request_id TEXT NOT NULL,
+  time_ms INTEGER NOT NULL,
+  bytes BLOB NOT NULL,
+  hash BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS nodes (
+  level INTEGER NOT NULL,
+  idx INTEGER NOT NULL,
+  hash BLOB NOT NULL,
+  PRIMARY KEY (level, idx)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS state (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  size INTEGER NOT NULL,
+  compact BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS checkpoints (
+  size INTEGER PRIMARY KEY,
+  time_ms INTEGER NOT NULL,
+  note TEXT NOT NULL
+);
+INSERT OR IGNORE INTO state (id, size, compact) VALUES (1, 0, x'');
+CREATE TRIGGER IF NOT EXISTS leaves_no_update BEFORE UPDATE ON leaves
+BEGIN SELECT RAISE(ABORT, 'leaves are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS leaves_no_delete BEFORE DELETE ON leaves
+BEGIN SELECT RAISE(ABORT, 'leaves are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS nodes_no_update BEFORE UPDATE ON nodes
+BEGIN SELECT RAISE(ABORT, 'nodes are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS nodes_no_delete BEFORE DELETE ON nodes
+BEGIN SELECT RAISE(ABORT, 'nodes are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS checkpoints_no_update BEFORE UPDATE ON checkpoints
+BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS checkpoints_no_delete BEFORE DELETE ON checkpoints
+BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS state_no_delete BEFORE DELETE ON state
+BEGIN SELECT RAISE(ABORT, 'the tree state is never deleted'); END;
+CREATE TRIGGER IF NOT EXISTS state_only_grows BEFORE UPDATE ON state WHEN NEW.size < OLD.size
+BEGIN SELECT RAISE(ABORT, 'the tree never shrinks'); END;
+)sql";
+
+absl::Status Unavailable(absl::string_view what, int rc) {
+  return absl::UnavailableError(
+      absl::StrCat("audit log: ", what, " (", sqlite3_errstr(rc), ")"));
+}
+
+absl::Status Refuse(absl::string_view what) {
+  return absl::FailedPreconditionError(absl::StrCat("audit log: ", what, "; refusing to start"));
+}
+
+std::string ColumnBlob(sqlite3_stmt* stmt, int col) {
+  const void* data = sqlite3_column_blob(stmt, col);
+  const int bytes = sqlite3_column_bytes(stmt, col);
+  if (data == nullptr || bytes <= 0) return std::string();
+  return std::string(static_cast<const char*>(data), static_cast<std::size_t>(bytes));
+}
+
+std::optional<Hash> ToHash(std::string_view bytes) {
+  if (bytes.size() != 32) return std::nullopt;
+  Hash h{};
+  std::memcpy(h.data(), bytes.data(), h.size());
+  return h;
+}
+
+std::string HashBytes(std::span<const Hash> hashes) {
+  std::string out;
+  out.reserve(hashes.size() * 32);
+  for (const Hash& h : hashes) out.append(reinterpret_cast<const char*>(h.data()), h.size());
+  return out;
+}
+
+// RAII prepared statement.
+class Stmt {
+ public:
+  Stmt() = default;
+  ~Stmt() { sqlite3_finalize(stmt_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+  int Prepare(sqlite3* db, const char* sql) {
+    sqlite3_finalize(stmt_);
+    stmt_ = nullptr;
+    return sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
+  }
+  sqlite3_stmt* get() const { return stmt_; }
+
+ private:
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+int BindBlob(sqlite3_stmt* stmt, int i, std::string_view bytes) {
+  return sqlite3_bind_blob(stmt, i, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
+}
+int BindHash(sqlite3_stmt* stmt, int i, const Hash& h) {
+  return sqlite3_bind_blob(stmt, i, h.data(), static_cast<int>(h.size()), SQLITE_TRANSIENT);
+}
+std::int64_t ToI64(std::uint64_t v) { return static_cast<std::int64_t>(v); }
+std::uint64_t ToU64(std::int64_t v) { return static_cast<std::uint64_t>(v); }
+
+std::int64_t SystemNowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// --- Files --------------------------------------------------------------------------------------
+
+absl::Status FsyncDir(const std::string& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return absl::UnavailableError(absl::StrCat("audit log: cannot open ", dir));
+  const int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0) return absl::UnavailableError(absl::StrCat("audit log: cannot fsync ", dir));
+  return absl::OkStatus();
+}
+
+absl::Status WriteAll(int fd, std::string_view data) {
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return absl::UnavailableError("write failed");
+    }
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return absl::OkStatus();
+}
+
+// Temporary file, fsync, rename over `path`, fsync the directory.
+absl::Status WriteFileAtomically(const std::string& path, std::string_view content, mode_t mode) {
+  const std::string tmp = absl::StrCat(path, ".tmp");
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) return absl::UnavailableError(absl::StrCat("audit log: cannot create ", tmp));
+  absl::Status s = WriteAll(fd, content);
+  if (s.ok() && ::fsync(fd) != 0) s = absl::UnavailableError("fsync failed");
+  ::close(fd);
+  if (s.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) s = absl::UnavailableError("rename failed");
+  if (!s.ok()) {
+    ::unlink(tmp.c_str());
+    return absl::UnavailableError(absl::StrCat("audit log: cannot write ", path, ": ", s.message()));
+  }
+  return FsyncDir(std::filesystem::path(path).parent_path().string());
+}
+
+absl::StatusOr<std::optional<std::string>> ReadFileIfExists(const std::string& path,
+                                                            std::size_t max_bytes) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) {
+    if (errno == ENOENT) return std::optional<std::string>();
+    return absl::UnavailableError(absl::StrCat("audit log: cannot read ", path));
+  }
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      ::close(fd);
+      return absl::UnavailableError(absl::StrCat("audit log: cannot read ", path));
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+    if (out.size() > max_bytes) {
+      ::close(fd);
+      return absl::FailedPreconditionError(
+          absl::StrCat("audit log: ", path, " is larger than ", max_bytes, " bytes"));
+    }
+  }
+  ::close(fd);
+  return std::optional<std::string>(std::move(out));
+}
+
+// Loads the Ed25519 signing key (PKCS#8 PEM or a note signer key string), or creates one
+// (0600, exclusive create, fsync, directory fsync) if none exists.
+absl::StatusOr<audit::NoteSigner> LoadOrCreateSigner(const std::string& path,
+                                                     const std::string& key_name) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno != ENOENT) return absl::UnavailableError(absl::StrCat("audit log: cannot stat ", path));
+    ENCLAVE_ASSIGN_OR_RETURN(crypto::Ed25519PrivateKey key, crypto::Ed25519PrivateKey::Generate());
+    ENCLAVE_ASSIGN_OR_RETURN(std::string pem, key.ToPem());
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      return absl::UnavailableError(absl::StrCat("audit log: cannot create the signing key ", path));
+    }
+    absl::Status s = WriteAll(fd, pem);
+    if (s.ok() && ::fsync(fd) != 0) s = absl::UnavailableError("fsync failed");
+    ::close(fd);
+    std::fill(pem.begin(), pem.end(), '\0');
+    if (!s.ok()) {
+      ::unlink(path.c_str());
+      return absl::UnavailableError(absl::StrCat("audit log: cannot write the signing key ", path));
+    }
+    ENCLAVE_RETURN_IF_ERROR(FsyncDir(std::filesystem::path(path).parent_path().string()));
+    base::LogInfo("audit_log_signing_key_created", {});
+    return audit::NoteSigner::Create(key_name, std::move(key));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("audit log: the signing key ", path, " is not a regular file"));
+  }
+  if ((st.st_mode & 077) != 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "audit log: the signing key ", path, " is readable or writable by group or others (allowed: 0600)"));
+  }
+  if (st.st_uid != ::geteuid()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("audit log: the signing key ", path, " is owned by another user"));
+  }
+  ENCLAVE_ASSIGN_OR_RETURN(std::optional<std::string> text, ReadFileIfExists(path, 64 * 1024));
+  if (!text.has_value()) {
+    return absl::UnavailableError(absl::StrCat("audit log: cannot read the signing key ", path));
+  }
+  absl::StatusOr<audit::NoteSigner> signer = absl::InvalidArgumentError("unreadable");
+  if (text->rfind("PRIVATE+KEY+", 0) == 0) {
+    std::string_view line(*text);
+    while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
+    signer = audit::NoteSigner::FromSignerKey(line);
+  } else {
+    absl::StatusOr<crypto::Ed25519PrivateKey> key = crypto::Ed25519PrivateKey::FromPem(*text);
+    if (key.ok()) signer = audit::NoteSigner::Create(key_name, *std::move(key));
+  }
+  std::fill(text->begin(), text->end(), '\0');
+  if (!signer.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "audit log: the signing key ", path,
+        " is neither an Ed25519 PKCS#8 PEM key nor a note signer key"));
+  }
+  return signer;
+}
+
+audit::EntryType TypeOf(core::QueryLogEntry::Type type) {
+  switch (type) {
+    case core::QueryLogEntry::Type::kAccepted: return EntryType::kQueryAccepted;
+    case core::QueryLogEntry::Type::kResult: return EntryType::kQueryResult;
+    case core::QueryLogEntry::Type::kRefused: return EntryType::kQueryRefused;
+    case core::QueryLogEntry::Type::kAborted: return EntryType::kQueryAborted;
+    case core::QueryLogEntry::Type::kServerStart: return EntryType::kServerStart;
+    case core::QueryLogEntry::Type::kServerStop: return EntryType::kServerStop;
+  }
+  return EntryType::kQueryRefused;
+}
+
+absl::StatusOr<std::string> RawDigest(absl::string_view field, std::string_view hex) {
+  if (hex.empty()) return std::string();
+  if (hex.size() != 64) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("audit log: ", field, " must be 64 hex characters or empty"));
+  }
+  std::string out(32, '\0');
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (std::size_t i = 0; i < 32; ++i) {
+    const int hi = nibble(hex[2 * i]);
+    const int lo = nibble(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("audit log: ", field, " must be 64 hex characters or empty"));
+    }
+    out[i] = static_cast<char>((hi << 4) | lo);
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<audit::LogLeaf> LeafFromEntry(const core::QueryLogEntry& entry) {
+  audit::LogLeaf leaf;
+  leaf.type = TypeOf(entry.type);
+  leaf.request_id = audit::SanitizeLeafText(entry.request_id);
+  leaf.caller = audit::SanitizeLeafText(entry.caller);
+  leaf.role = audit::SanitizeLeafText(entry.role);
+  leaf.rpc = audit::SanitizeLeafText(entry.rpc);
+  leaf.template_id = audit::SanitizeLeafText(entry.template_id);
+  leaf.template_version = entry.template_version;
+  ENCLAVE_ASSIGN_OR_RETURN(leaf.template_sha256, RawDigest("template_sha256", entry.template_sha256));
+  leaf.canonical_params = audit::SanitizeLeafText(entry.canonical_params);
+  leaf.decision = audit::SanitizeLeafText(entry.decision);
+  leaf.reason = audit::SanitizeLeafText(entry.reason);
+  leaf.rule_set = audit::SanitizeLeafText(entry.rule_set);
+  leaf.data_version = audit::SanitizeLeafText(entry.data_version);
+  // Sorted by status name: "confidential" < "released".
+  if (entry.type == core::QueryLogEntry::Type::kResult || entry.cells_released != 0 ||
+      entry.cells_confidential != 0) {
+    leaf.cell_counts.push_back(
+        {"confidential", static_cast<std::uint64_t>(std::max<std::int64_t>(0, entry.cells_confidential))});
+    leaf.cell_counts.push_back(
+        {"released", static_cast<std::uint64_t>(std::max<std::int64_t>(0, entry.cells_released))});
+  }
+  leaf.cell_rules = audit::SanitizeLeafText(entry.cell_rules);
+  ENCLAVE_ASSIGN_OR_RETURN(leaf.result_sha256, RawDigest("result_sha256", entry.result_sha256));
+  return leaf;
+}
+
+// --- The store ------------------------------------------------------------------------------------
+
+struct AuditLogStore::Impl {
+  struct Pending {
+    bool sign = false;  // a checkpoint request instead of a leaf
+    audit::LogLeaf leaf;
+    bool done = false;
+    absl::Status status;
+    std::uint64_t sequence = 0;
+  };
+
+  AuditLogOptions options;
+  std::string db_path, checkpoint_path;
+  std::optional<audit::NoteSigner> signer;
+  sqlite3* db = nullptr;       // the writer's connection (the writer thread only, after Open)
+  sqlite3* read_db = nullptr;  // readers, under read_mu
+  mutable std::mutex read_mu;
+
+  // Queue and lifecycle, under mu.
+  std::mutex mu;
+  std::condition_variable queue_cv;
+  std::condition_variable done_cv;
+  std::deque<Pending*> queue;
+  bool closed = false;  // no new appends
+  bool stop = false;    // writer exits once the queue is empty
+  std::thread writer;
+
+  // Writer-owned tree state.
+  audit::CompactRange range;
+  std::int64_t last_time_ms = 0;
+  std::map<std::string, std::uint64_t> open_requests;  // request id -> accepted sequence
+  bool failed = false;
+  std::chrono::steady_clock::time_point last_sign_time = std::chrono::steady_clock::now();
+
+  // Published state, under state_mu.
+  mutable std::mutex state_mu;
+  std::atomic<std::uint64_t> size{0};
+  Hash root{};
+  std::string checkpoint_note;
+  audit::Checkpoint checkpoint;
+
+  ~Impl() {
+    if (read_db != nullptr) sqlite3_close_v2(read_db);
+    if (db != nullptr) sqlite3_close_v2(db);
+  }
+
+  int Exec(const char* sql) const { return sqlite3_exec(db, sql, nullptr, nullptr, nullptr); }
+  std::int64_t NowMs() const { return options.clock_ms ? options.clock_ms() : SystemNowMs(); }
+
+  absl::Status OpenDatabase();
+  absl::Status CheckAndLoad();
+  absl::Status CommitBatch(std::vector<Pending*>& batch);
+  absl::Status SignAndStore();
+  void WriterLoop();
+  absl::Status Submit(Pending& p);
+};
+
+absl::Status AuditLogStore::Impl::OpenDatabase() {
+  int rc = sqlite3_open_v2(db_path.c_str(), &db,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) return Unavailable(absl::StrCat("cannot open ", db_path), rc);
+  sqlite3_busy_timeout(db, kBusyTimeoutMs);
+  sqlite3_extended_result_codes(db, 1);
+  {
+    Stmt stmt;
+    if ((rc = stmt.Prepare(db, "PRAGMA journal_mode=WAL")) != SQLITE_OK) {
+      return Unavailable("cannot set journal_mode", rc);
+    }
+    rc = sqlite3_step(stmt.get());
+    const std::string mode = rc == SQLITE_ROW ? ColumnBlob(stmt.get(), 0) : std::string();
+    if (mode != "wal") return absl::UnavailableError("audit log: the database does not support WAL");
+  }
+  if ((rc = Exec(options.durable ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=OFF")) !=
+      SQLITE_OK) {
+    return Unavailable("cannot set synchronous", rc);
+  }
+  if ((rc = Exec(kSchema)) != SQLITE_OK) return Unavailable("cannot create the schema", rc);
+  rc = sqlite3_open_v2(db_path.c_str(), &read_db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+                       nullptr);
+  if (rc != SQLITE_OK) return Unavailable("cannot open a reader", rc);
+  sqlite3_busy_timeout(read_db, kBusyTimeoutMs);
+  return absl::OkStatus();
+}
+
+// Rebuilds the tree from the stored leaf hashes and checks it against the stored state and
+// against both copies of the latest checkpoint.
+absl::Status AuditLogStore::Impl::CheckAndLoad() {
+  std::uint64_t state_size = 0;
+  std::string state_compact;
+  {
+    Stmt stmt;
+    int rc = stmt.Prepare(db, "SELECT size, compact FROM state WHERE id = 1");
+    if (rc != SQLITE_OK || sqlite3_step(stmt.get()) != SQLITE_ROW) {
+      return Unavailable("cannot read the tree state", rc);
+    }
+    state_size = ToU64(sqlite3_column_int64(stmt.get(), 0));
+    state_compact = ColumnBlob(stmt.get(), 1);
+  }
+  std::vector<Hash> leaf_hashes;
+  {
+    Stmt stmt;
+    int rc = stmt.Prepare(db,
+                          "SELECT seq, type, request_id, hash, time_ms, "
+                          "CASE WHEN type = 5 THEN bytes END FROM leaves ORDER BY seq");
+    if (rc != SQLITE_OK) return Unavailable("cannot read the leaves", rc);
+    while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
+      const std::uint64_t seq = ToU64(sqlite3_column_int64(stmt.get(), 0));
+      if (seq != leaf_hashes.size()) {
+        return Refuse(absl::StrCat("leaf ", leaf_hashes.size(), " is missing from ", db_path));
+      }
+      const std::optional<Hash> h = ToHash(ColumnBlob(stmt.get(), 3));
+      if (!h) return Refuse(absl::StrCat("leaf ", seq, " has no valid hash in ", db_path));
+      leaf_hashes.push_back(*h);
+      last_time_ms = std::max<std::int64_t>(last_time_ms, sqlite3_column_int64(stmt.get(), 4));
+      const auto type = static_cast<int>(sqlite3_column_int64(stmt.get(), 1));
+      const std::string request_id = ColumnBlob(stmt.get(), 2);
+      if (type == static_cast<int>(EntryType::kQueryAccepted)) {
+        open_requests[request_id] = seq;
+      } else if (type == static_cast<int>(EntryType::kQueryResult) ||
+                 type == static_cast<int>(EntryType::kQueryAborted)) {
+        open_requests.erase(request_id);
+      } else if (type == static_cast<int>(EntryType::kRecovery)) {
+        absl::StatusOr<audit::LogLeaf> leaf = audit::DecodeLeaf(ColumnBlob(stmt.get(), 5));
+        if (!leaf.ok()) return Refuse(absl::StrCat("recovery leaf ", seq, " does not decode"));
+        const std::set<std::uint64_t> done_seqs(leaf->related.begin(), leaf->related.end());
+        std::erase_if(open_requests, [&](const auto& kv) { return done_seqs.contains(kv.second); });
+      }
+    }
+    if (rc != SQLITE_DONE) return Unavailable("cannot read the leaves", rc);
+  }
+  if (leaf_hashes.size() != state_size) {
+    return Refuse(absl::StrCat("the tree state records ", state_size, " leaves but ", db_path,
+                               " holds ", leaf_hashes.size()));
+  }
+  for (const Hash& h : leaf_hashes) range.Append(h);
+  if (HashBytes(range.hashes()) != state_compact) {
+    return Refuse(absl::StrCat("the stored tree state does not match the leaves in ", db_path));
+  }
+  const audit::NoteVerifier verifier = signer->Verifier();
+  auto check = [&](absl::string_view where,
+                   const std::string& note) -> absl::StatusOr<audit::Checkpoint> {
+    absl::StatusOr<audit::Checkpoint> cp = audit::OpenCheckpoint(note, verifier, options.origin);
+    if (!cp.ok()) {
+      return Refuse(absl::StrCat("the checkpoint in ", where, " does not verify with ",
+                                 kVerifierKeyName, " (", std::string(cp.status().message()), ")"));
+    }
+    if (cp->size > leaf_hashes.size()) {
+      return Refuse(absl::StrCat("the database holds ", leaf_hashes.size(),
+                                 " entries but the signed checkpoint in ", where, " covers ",
+                                 cp->size, ": the database was rolled back or truncated"));
+    }
+    const Hash root_then =
+        audit::RootFromLeafHashes(std::span<const Hash>(leaf_hashes.data(), cp->size));
+    if (root_then != cp->root) {
+      return Refuse(absl::StrCat("the root of the first ", cp->size,
+                                 " entries differs from the signed checkpoint in ", where,
+                                 ": the history was rewritten"));
+    }
+    return cp;
+  };
+  std::optional<std::string> db_note;
+  {
+    Stmt stmt;
+    int rc = stmt.Prepare(db, "SELECT note FROM checkpoints ORDER BY size DESC LIMIT 1");
+    if (rc != SQLITE_OK) return Unavailable("cannot read the checkpoints", rc);
+    rc = sqlite3_step(stmt.get());
+    if (rc == SQLITE_ROW) {
+      db_note = ColumnBlob(stmt.get(), 0);
+    } else if (rc != SQLITE_DONE) {
+      return Unavailable("cannot read the checkpoints", rc);
+    }
+  }
+  ENCLAVE_ASSIGN_OR_RETURN(std::optional<std::string> file_note,
+                           ReadFileIfExists(checkpoint_path, audit::kMaxNoteBytes));
+  if (!file_note.has_value() && !leaf_hashes.empty()) {
+    return Refuse(absl::StrCat(checkpoint_path, " is missing but ", db_path, " holds ",
+                               leaf_hashes.size(),
+                               " entries (restore the checkpoint; a new log needs a new state_dir)"));
+  }
+  std::optional<audit::Checkpoint> latest;
+  std::string latest_note;
+  if (file_note.has_value()) {
+    ENCLAVE_ASSIGN_OR_RETURN(audit::Checkpoint cp, check(checkpoint_path, *file_note));
+    latest = cp;
+    latest_note = *file_note;
+  }
+  if (db_note.has_value()) {
+    ENCLAVE_ASSIGN_OR_RETURN(audit::Checkpoint cp, check(db_path, *db_note));
+    if (!latest.has_value() || cp.size > latest->size) {
+      latest = cp;
+      latest_note = *db_note;
+    }
+  }
+  size.store(range.size());
+  root = range.Root();
+  if (latest.has_value()) {
+    checkpoint = *latest;
+    checkpoint_note = latest_note;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status AuditLogStore::Impl::SignAndStore() {
+  audit::Checkpoint cp;
+  cp.origin = options.origin;
+  cp.size = range.size();
+  cp.root = range.Root();
+  {
+    std::lock_guard<std::mutex> lock(state_mu);
+    if (!checkpoint_note.empty() && checkpoint == cp) return absl::OkStatus();
+  }
+  ENCLAVE_ASSIGN_OR_RETURN(std::string note, audit::SignCheckpoint(cp, *signer));
+  Stmt stmt;
+  int rc = stmt.Prepare(db, "INSERT OR IGNORE INTO checkpoints (size, time_ms, note) VALUES (?1, ?2, ?3)");
+  if (rc == SQLITE_OK) {
+    sqlite3_bind_int64(stmt.get(), 1, ToI64(cp.size));
+    sqlite3_bind_int64(stmt.get(), 2, NowMs());
+    BindBlob(stmt.get(), 3, note);
+    rc = sqlite3_step(stmt.get());
+  }
+  if (rc != SQLITE_DONE) return Unavailable("cannot store a checkpoint", rc);
+  ENCLAVE_RETURN_IF_ERROR(WriteFileAtomically(checkpoint_path, note, 0644));
+  last_sign_time = std::chrono::steady_clock::now();
+  std::lock_guard<std::mutex> lock(state_mu);
+  checkpoint = cp;
+  checkpoint_note = std::move(note);
+  return absl::OkStatus();
+}
+
+// One transaction for every leaf of the batch. Leaves that cannot be encoded fail alone and get
+// no sequence number; a failed commit fails them all.
+absl::Status AuditLogStore::Impl::CommitBatch(std::vector<Pending*>& batch) {
+  if (failed) {
+    for (Pending* p : batch) {
+      p->status = absl::UnavailableError(
+          "audit log: an earlier commit failed; restart the server (start-up re-checks the log)");
+    }
+    return absl::OkStatus();
+  }
+  int rc = Exec("BEGIN IMMEDIATE");
+  if (rc != SQLITE_OK) {
+    for (Pending* p : batch) p->status = Unavailable("cannot begin a transaction", rc);
+    return absl::OkStatus();  // nothing written: later batches may retry
+  }
+  Stmt insert_leaf, insert_node, update_state;
+  if ((rc = insert_leaf.Prepare(db,
+                                "INSERT INTO leaves (seq, type, request_id, time_ms, bytes, hash) "
+                                "VALUES (?1, ?2, ?3, ?4, ?5, ?6)")) != SQLITE_OK ||
+      (rc = insert_node.Prepare(db, "INSERT INTO nodes (level, idx, hash) VALUES (?1, ?2, ?3)")) !=
+          SQLITE_OK ||
+      (rc = update_state.Prepare(db, "UPDATE state SET size = ?1, compact = ?2 WHERE id = 1")) !=
+          SQLITE_OK) {
+    Exec("ROLLBACK");
+    for (Pending* p : batch) p->status = Unavailable("cannot prepare statements", rc);
+    return absl::OkStatus();
+  }
+  audit::CompactRange next = range;
+  std::vector<Hash> stack = range.hashes();
+  std::int64_t time_ms = last_time_ms;
+  std::map<std::string, std::uint64_t> open = open_requests;
+  absl::Status write_error;
+  std::optional<std::uint64_t> first;
+  for (Pending* p : batch) {
+    if (!write_error.ok()) break;
+    audit::LogLeaf& leaf = p->leaf;
+    const std::uint64_t seq = next.size();
+    leaf.origin = options.origin;
+    leaf.sequence = seq;
+    time_ms = std::max(time_ms, NowMs());
+    leaf.time_unix_ms = time_ms;
+    auto it = open.find(leaf.request_id);
+    if ((leaf.type == EntryType::kQueryResult || leaf.type == EntryType::kQueryAborted) &&
+        leaf.related.empty() && it != open.end()) {
+      leaf.related.push_back(it->second);
+    }
+    absl::StatusOr<std::string> bytes = audit::EncodeLeaf(leaf);
+    if (!bytes.ok()) {
+      p->status = bytes.status();
+      continue;
+    }
+    const Hash leaf_hash = audit::HashLeaf(*bytes);
+    sqlite3_stmt* s = insert_leaf.get();
+    sqlite3_reset(s);
+    sqlite3_bind_int64(s, 1, ToI64(seq));
+    sqlite3_bind_int(s, 2, static_cast<int>(leaf.type));
+    sqlite3_bind_text(s, 3, leaf.request_id.data(), static_cast<int>(leaf.request_id.size()),
+                      SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 4, time_ms);
+    BindBlob(s, 5, *bytes);
+    BindHash(s, 6, leaf_hash);
+    if ((rc = sqlite3_step(s)) != SQLITE_DONE) {
+      write_error = Unavailable("cannot insert a leaf", rc);
+      break;
+    }
+    // Every perfect subtree this leaf completes, level >= 1.
+    Hash h = leaf_hash;
+    std::uint64_t idx = seq;
+    int level = 0;
+    while ((idx & 1U) == 1U) {
+      h = audit::HashChildren(stack.back(), h);
+      stack.pop_back();
+      ++level;
+      idx >>= 1U;
+      sqlite3_stmt* n = insert_node.get();
+      sqlite3_reset(n);
+      sqlite3_bind_int(n, 1, level);
+      sqlite3_bind_int64(n, 2, ToI64(idx));
+      BindHash(n, 3, h);
+      if ((rc = sqlite3_step(n)) != SQLITE_DONE) {
+        write_error = Unavailable("cannot insert a tree node", rc);
+        break;
+      }
+    }
+    stack.push_back(h);
+    next.Append(leaf_hash);
+    if (leaf.type == EntryType::kQueryAccepted) {
+      open[leaf.request_id] = seq;
+    } else if (leaf.type == EntryType::kQueryResult || leaf.type == EntryType::kQueryAborted) {
+      open.erase(leaf.request_id);
+    } else if (leaf.type == EntryType::kRecovery) {
+      const std::set<std::uint64_t> done_seqs(leaf.related.begin(), leaf.related.end());
+      std::erase_if(open, [&](const auto& kv) { return done_seqs.contains(kv.second); });
+    }
+    p->sequence = seq;
+    if (!first) first = seq;
+  }
+  if (write_error.ok() && first.has_value()) {
+    sqlite3_stmt* s = update_state.get();
+    sqlite3_bind_int64(s, 1, ToI64(next.size()));
+    BindBlob(s, 2, HashBytes(next.hashes()));
+    if ((rc = sqlite3_step(s)) != SQLITE_DONE) write_error = Unavailable("cannot update the tree state", rc);
+  }
+  if (write_error.ok() && first.has_value() && options.before_commit_for_test) {
+    write_error = options.before_commit_for_test(*first);
+  }
+  if (write_error.ok()) {
+    rc = Exec("COMMIT");
+    if (rc != SQLITE_OK) write_error = Unavailable("cannot commit", rc);
+  }
+  if (!write_error.ok()) {
+    Exec("ROLLBACK");
+    failed = true;  // fail closed: the state on disk after a failed commit is not known
+    base::LogError("audit_log_commit_failed", {{"code", write_error.code()}});
+    for (Pending* p : batch) {
+      if (p->status.ok()) p->status = write_error;
+    }
+    return write_error;
+  }
+  range = std::move(next);
+  last_time_ms = time_ms;
+  open_requests = std::move(open);
+  std::lock_guard<std::mutex> lock(state_mu);
+  size.store(range.size());
+  root = range.Root();
+  return absl::OkStatus();
+}
+
+void AuditLogStore::Impl::WriterLoop() {
+  std::unique_lock<std::mutex> lock(mu);
+  for (;;) {
+    if (queue.empty()) {
+      if (stop) return;
+      if (options.checkpoint_interval.count() > 0) {
+        const auto deadline = last_sign_time + options.checkpoint_interval;
+        if (!queue_cv.wait_until(lock, deadline, [&] { return stop || !queue.empty(); })) {
+          lock.unlock();
+          if (!failed && range.size() != checkpoint.size) {
+            absl::Status s = SignAndStore();
+            if (!s.ok()) base::LogError("audit_log_checkpoint_failed", {{"code", s.code()}});
+          }
+          last_sign_time = std::chrono::steady_clock::now();
+          lock.lock();
+        }
+      } else {
+        queue_cv.wait(lock, [&] { return stop || !queue.empty(); });
+      }
+      continue;
+    }
+    std::vector<Pending*> leaves, signs;
+    while (!queue.empty() && leaves.size() < options.max_batch) {
+      Pending* p = queue.front();
+      queue.pop_front();
+      (p->sign ? signs : leaves).push_back(p);
+    }
+    lock.unlock();
+    if (!leaves.empty()) CommitBatch(leaves).IgnoreError();  // each waiter has its status
+    const bool by_count = options.checkpoint_every_entries > 0 &&
+                          range.size() - checkpoint.size >= options.checkpoint_every_entries;
+    absl::Status signed_status = absl::OkStatus();
+    if (failed) {
+      signed_status = absl::UnavailableError("audit log: an earlier commit failed; not signing");
+    } else if (!signs.empty() || by_count) {
+      signed_status = SignAndStore();
+      if (!signed_status.ok()) {
+        base::LogError("audit_log_checkpoint_failed", {{"code", signed_status.code()}});
+      }
+    }
+    for (Pending* p : signs) p->status = signed_status;
+    lock.lock();
+    for (Pending* p : leaves) p->done = true;
+    for (Pending* p : signs) p->done = true;
+    done_cv.notify_all();
+  }
+}
+
+absl::Status AuditLogStore::Impl::Submit(Pending& p) {
+  std::unique_lock<std::mutex> lock(mu);
+  if (closed) return absl::UnavailableError("audit log: the log is closed");
+  queue.push_back(&p);
+  queue_cv.notify_one();
+  done_cv.wait(lock, [&] { return p.done; });
+  return p.status;
+}
+
+absl::StatusOr<std::unique_ptr<AuditLogStore>> AuditLogStore::Open(AuditLogOptions options) {
+  if (options.state_dir.empty()) return absl::InvalidArgumentError("audit log: state_dir is empty");
+  ENCLAVE_RETURN_IF_ERROR(audit::CheckOrigin(options.origin));
+  if (options.max_batch == 0) options.max_batch = 1;
+  auto impl = std::make_unique<Impl>();
+  const std::filesystem::path dir(options.state_dir);
+  impl->db_path = (dir / kDbName).string();
+  impl->checkpoint_path = (dir / kCheckpointName).string();
+  ENCLAVE_ASSIGN_OR_RETURN(audit::NoteSigner signer,
+                           LoadOrCreateSigner((dir / kSigningKeyName).string(), options.origin));
+  impl->signer.emplace(std::move(signer));
+  const std::string verifier_key = impl->signer->VerifierKey() + "\n";
+  const std::string verifier_path = (dir / kVerifierKeyName).string();
+  ENCLAVE_ASSIGN_OR_RETURN(std::optional<std::string> existing,
+                           ReadFileIfExists(verifier_path, 4096));
+  if (existing != verifier_key) {
+    ENCLAVE_RETURN_IF_ERROR(WriteFileAtomically(verifier_path, verifier_key, 0644));
+  }
+  impl->options = std::move(options);
+  ENCLAVE_RETURN_IF_ERROR(impl->OpenDatabase());
+  ENCLAVE_RETURN_IF_ERROR(impl->CheckAndLoad());
+  const bool fresh = impl->checkpoint_note.empty();
+  std::vector<std::uint64_t> orphans;
+  for (const auto& [id, seq] : impl->open_requests) orphans.push_back(seq);
+  std::sort(orphans.begin(), orphans.end());
+
+  Impl* raw = impl.get();
+  auto store = std::unique_ptr<AuditLogStore>(new AuditLogStore(std::move(impl)));
+  raw->writer = std::thread([raw] { raw->WriterLoop(); });
+  if (fresh) ENCLAVE_RETURN_IF_ERROR(store->SignCheckpointNow());
+  if (!orphans.empty()) {
+    audit::LogLeaf recovery;
+    recovery.type = EntryType::kRecovery;
+    recovery.decision = "aborted";
+    recovery.reason = "closed query-accepted entries left open by an unclean stop";
+    recovery.detail = absl::StrCat("orphans=", orphans.size());
+    recovery.related = orphans;
+    ENCLAVE_RETURN_IF_ERROR(store->AppendLeaf(std::move(recovery)).status());
+    base::LogWarning("audit_log_recovered_orphans",
+                     {{"count", base::RowCount{static_cast<std::int64_t>(orphans.size())}}});
+  }
+  return store;
+}
+
+AuditLogStore::AuditLogStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+AuditLogStore::~AuditLogStore() {
+  absl::Status s = Close();
+  if (!s.ok()) base::LogError("audit_log_close_failed", {{"code", s.code()}});
+}
+
+absl::Status AuditLogStore::Append(const core::QueryLogEntry& entry) {
+  ENCLAVE_ASSIGN_OR_RETURN(audit::LogLeaf leaf, LeafFromEntry(entry));
+  return AppendLeaf(std::move(leaf)).status();
+}
+
+absl::StatusOr<std::uint64_t> AuditLogStore::AppendLeaf(audit::LogLeaf leaf) {
+  Impl::Pending p;
+  p.leaf = std::move(leaf);
+  ENCLAVE_RETURN_IF_ERROR(impl_->Submit(p));
+  return p.sequence;
+}
+
+absl::Status AuditLogStore::SignCheckpointNow() {
+  Impl::Pending p;
+  p.sign = true;
+  return impl_->Submit(p);
+}
+
+absl::Status AuditLogStore::Close() {
+  if (!impl_->writer.joinable()) return absl::OkStatus();
+  Impl::Pending p;
+  p.sign = true;
+  absl::Status status;
+  {
+    std::unique_lock<std::mutex> lock(impl_->mu);
+    if (impl_->closed) {
+      lock.unlock();
+      return absl::OkStatus();
+    }
+    impl_->closed = true;
+    impl_->queue.push_back(&p);  // after every pending append: the final checkpoint covers them
+    impl_->queue_cv.notify_one();
+    impl_->done_cv.wait(lock, [&] { return p.done; });
+    status = p.status;
+    impl_->stop = true;
+    impl_->queue_cv.notify_one();
+  }
+  impl_->writer.join();
+  return status;
+}
+
+std::uint64_t AuditLogStore::Size() const { return impl_->size.load(); }
+
+audit::Hash AuditLogStore::Root() const {
+  std::lock_guard<std::mutex> lock(impl_->state_mu);
+  return impl_->root;
+}
+
+absl::StatusOr<audit::Hash> AuditLogStore::PerfectSubtreeHash(int level, std::uint64_t index) const {
+  if (level < 0 || level > 63 || index >= (std::uint64_t{1} << (63 - level)) ||
+      ((index + 1) << level) > Size()) {
+    return absl::InvalidArgumentError("audit log: no such subtree in the tree");
+  }
+  std::lock_guard<std::mutex> lock(impl_->read_mu);
+  Stmt stmt;
+  int rc = level == 0 ? stmt.Prepare(impl_->read_db, "SELECT hash FROM leaves WHERE seq = ?1")
+                      : stmt.Prepare(impl_->read_db,
+                                     "SELECT hash FROM nodes WHERE idx = ?1 AND level = ?2");
+  if (rc != SQLITE_OK) return Unavailable("cannot read the tree", rc);
+  sqlite3_bind_int64(stmt.get(), 1, ToI64(index));
+  if (level > 0) sqlite3_bind_int(stmt.get(), 2, level);
+  rc = sqlite3_step(stmt.get());
+  if (rc != SQLITE_ROW) {
+    if (rc == SQLITE_DONE) {
+      return absl::DataLossError(absl::StrCat("audit log: tree node (", level, ", ", index, ") is missing"));
+    }
+    return Unavailable("cannot read the tree", rc);
+  }
+  const std::optional<Hash> h = ToHash(ColumnBlob(stmt.get(), 0));
+  if (!h) return absl::DataLossError(absl::StrCat("audit log: tree node (", level, ", ", index, ") is malformed"));
+  return *h;
+}
+
+absl::StatusOr<std::vector<audit::Hash>> AuditLogStore::InclusionProof(std::uint64_t index,
+                                                                      std::uint64_t size) const {
+  return audit::InclusionProof(*this, index, size);
+}
+
+absl::StatusOr<std::vector<audit::Hash>> AuditLogStore::ConsistencyProof(std::uint64_t size1,
+                                                                        std::uint64_t size2) const {
+  return audit::ConsistencyProof(*this, size1, size2);
+}
+
+absl::StatusOr<std::vector<std::string>> AuditLogStore::ReadLeaves(std::uint64_t begin,
+                                                                   std::uint64_t end) const {
+  if (begin > end || end > Size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "audit log: leaf range [", begin, ", ", end, ") is outside [0, ", Size(), ")"));
+  }
+  std::vector<std::string> out;
+  out.reserve(static_cast<std::size_t>(end - begin));
+  std::lock_guard<std::mutex> lock(impl_->read_mu);
+  Stmt stmt;
+  int rc = stmt.Prepare(impl_->read_db,
+                        "SELECT seq, bytes FROM leaves WHERE seq >= ?1 AND seq < ?2 ORDER BY seq");
+  if (rc != SQLITE_OK) return Unavailable("cannot read the leaves", rc);
+  sqlite3_bind_int64(stmt.get(), 1, ToI64(begin));
+  sqlite3_bind_int64(stmt.get(), 2, ToI64(end));
+  while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
+    if (ToU64(sqlite3_column_int64(stmt.get(), 0)) != begin + out.size()) {
+      return absl::DataLossError(absl::StrCat("audit log: leaf ", begin + out.size(), " is missing"));
+    }
+    out.push_back(ColumnBlob(stmt.get(), 1));
+  }
+  if (rc != SQLITE_DONE) return Unavailable("cannot read the leaves", rc);
+  if (out.size() != end - begin) {
+    return absl::DataLossError(absl::StrCat("audit log: leaf ", begin + out.size(), " is missing"));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<audit::Hash>> AuditLogStore::CompactRangeAt(std::uint64_t size) const {
+  if (size > Size()) return absl::InvalidArgumentError("audit log: size is beyond the tree");
+  std::vector<Hash> out;
+  std::uint64_t start = 0;
+  for (int level = 63; level >= 0; --level) {
+    const std::uint64_t width = std::uint64_t{1} << level;
+    if ((size & width) == 0) continue;
+    ENCLAVE_ASSIGN_OR_RETURN(Hash h, PerfectSubtreeHash(level, start >> level));
+    out.push_back(h);
+    start += width;
+  }
+  return out;
+}
+
+std::string AuditLogStore::LatestCheckpointNote() const {
+  std::lock_guard<std::mutex> lock(impl_->state_mu);
+  return impl_->checkpoint_note;
+}
+
+audit::Checkpoint AuditLogStore::LatestCheckpoint() const {
+  std::lock_guard<std::mutex> lock(impl_->state_mu);
+  return impl_->checkpoint;
+}
+
+absl::StatusOr<std::string> AuditLogStore::ExportBundle(std::uint64_t first_index) const {
+  std::string note;
+  audit::Checkpoint cp;
+  {
+    std::lock_guard<std::mutex> lock(impl_->state_mu);
+    note = impl_->checkpoint_note;
+    cp = impl_->checkpoint;
+  }
+  if (note.empty()) return absl::FailedPreconditionError("audit log: no checkpoint signed yet");
+  if (first_index > cp.size) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "audit log: first index ", first_index, " is beyond the checkpoint size ", cp.size));
+  }
+  ENCLAVE_ASSIGN_OR_RETURN(std::vector<Hash> prefix, CompactRangeAt(first_index));
+  ENCLAVE_ASSIGN_OR_RETURN(std::vector<std::string> leaves, ReadLeaves(first_index, cp.size));
+  return audit::EncodeBundle(note, first_index, prefix, leaves);
+}
+
+std::string AuditLogStore::VerifierKey() const { return impl_->signer->VerifierKey(); }
+
+}  // namespace enclave::adapters::sqlite

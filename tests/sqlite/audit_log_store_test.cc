@@ -1,0 +1,430 @@
+#include "enclave/adapters/sqlite/audit_log_store.h"
+
+#include <doctest/doctest.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "client/verifier/verifier.h"
+#include "enclave/audit/leaf.h"
+#include "enclave/audit/merkle.h"
+#include "tests/testing/temp_dir.h"
+
+namespace enclave::adapters::sqlite {
+namespace {
+
+namespace fs = std::filesystem;
+using ::enclave::testing::TempDir;
+using Type = core::QueryLogEntry::Type;
+
+core::QueryLogEntry Entry(const std::string& request_id, Type type) {
+  core::QueryLogEntry e;
+  e.type = type;
+  e.request_id = request_id;
+  e.caller = "spiffe://lv/analyst";
+  e.role = "municipal_analyst";
+  e.rpc = "RunQuery";
+  e.template_id = "zzp_aantal_per_wijk";
+  e.template_version = 2;
+  e.template_sha256 = std::string(64, 'b');
+  e.canonical_params = "{\"jaar\":2024}";
+  e.decision = "allowed";
+  e.data_version = "v1";
+  if (type == Type::kResult) {
+    e.cells_released = 20;
+    e.cells_confidential = 6;
+    e.cell_rules = "released,threshold";
+    e.result_sha256 = std::string(64, 'c');
+  }
+  return e;
+}
+
+AuditLogOptions Options(const TempDir& dir) {
+  AuditLogOptions o;
+  o.state_dir = dir.path().string();
+  o.checkpoint_interval = std::chrono::milliseconds(0);
+  return o;
+}
+
+std::unique_ptr<AuditLogStore> MustOpen(const AuditLogOptions& o) {
+  auto store = AuditLogStore::Open(o);
+  REQUIRE_MESSAGE(store.ok(), store.status().ToString());
+  return *std::move(store);
+}
+
+verifier::BundleOptions VerifierOptions(const AuditLogStore& store) {
+  auto key = verifier::ParseVerifierKey(store.VerifierKey());
+  REQUIRE(key.ok());
+  verifier::BundleOptions o;
+  o.key = *key;
+  o.origin = kDefaultLogOrigin;
+  return o;
+}
+
+// Runs `sql` on a separate connection: what an operator with file access could do.
+void RawExec(const std::string& db, const std::string& sql) {
+  sqlite3* raw = nullptr;
+  REQUIRE(sqlite3_open(db.c_str(), &raw) == SQLITE_OK);
+  char* err = nullptr;
+  const int rc = sqlite3_exec(raw, sql.c_str(), nullptr, nullptr, &err);
+  const std::string message = err != nullptr ? err : "";
+  sqlite3_free(err);
+  sqlite3_close(raw);
+  REQUIRE_MESSAGE(rc == SQLITE_OK, message);
+}
+
+void AppendPairs(AuditLogStore& store, const std::string& prefix, int n) {
+  for (int i = 0; i < n; ++i) {
+    const std::string id = prefix + std::to_string(i);
+    REQUIRE(store.Append(Entry(id, Type::kAccepted)).ok());
+    REQUIRE(store.Append(Entry(id, Type::kResult)).ok());
+  }
+}
+
+TEST_CASE("a fresh state directory gets a 0600 key, the verifier key and a checkpoint of size 0") {
+  TempDir dir;
+  auto store = MustOpen(Options(dir));
+  CHECK(store->Size() == 0);
+  CHECK(store->LatestCheckpoint().size == 0);
+  CHECK(store->Root() == audit::EmptyTreeHash());
+  struct stat st {};
+  REQUIRE(::stat(dir.File("log_signing.key").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  std::ifstream in(dir.File("log_verifier.key"));
+  std::string line;
+  std::getline(in, line);
+  CHECK(line == store->VerifierKey());
+  CHECK(fs::exists(dir.File("checkpoint")));
+  CHECK(fs::exists(dir.File("audit_log.db")));
+}
+
+TEST_CASE("group commit: concurrent appenders, each durable on return, contiguous, root as MemoryTree") {
+  TempDir dir;
+  AuditLogOptions o = Options(dir);
+  std::atomic<int> commits{0};
+  o.before_commit_for_test = [&](std::uint64_t) {
+    ++commits;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));  // let a queue build up
+    return absl::OkStatus();
+  };
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 40;
+  std::atomic<int> not_durable{0};
+  {
+    auto store = MustOpen(o);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        // A second connection sees only committed rows: each entry must be there on return.
+        sqlite3* raw = nullptr;
+        sqlite3_open_v2(dir.File("audit_log.db").c_str(), &raw, SQLITE_OPEN_READONLY, nullptr);
+        sqlite3_busy_timeout(raw, 5000);
+        sqlite3_stmt* stmt = nullptr;
+        sqlite3_prepare_v2(raw, "SELECT COUNT(*) FROM leaves WHERE request_id = ?1", -1, &stmt,
+                           nullptr);
+        for (int i = 0; i < kPerThread; ++i) {
+          const std::string id = "t" + std::to_string(t) + "-" + std::to_string(i);
+          for (Type type : {Type::kAccepted, Type::kResult}) {
+            if (!store->Append(Entry(id, type)).ok()) {
+              ++not_durable;
+              continue;
+            }
+            sqlite3_reset(stmt);
+            sqlite3_bind_text(stmt, 1, id.c_str(), -1, SQLITE_TRANSIENT);
+            const int want = type == Type::kAccepted ? 1 : 2;
+            if (sqlite3_step(stmt) != SQLITE_ROW || sqlite3_column_int(stmt, 0) != want) {
+              ++not_durable;
+            }
+          }
+        }
+        sqlite3_finalize(stmt);
+        sqlite3_close(raw);
+      });
+    }
+    for (auto& th : threads) th.join();
+    CHECK(store->Size() == 2 * kThreads * kPerThread);
+  }
+  CHECK(not_durable.load() == 0);
+  CHECK(commits.load() < 2 * kThreads * kPerThread);  // some commits covered several appends
+  MESSAGE("commits for ", 2 * kThreads * kPerThread, " appends: ", commits.load());
+
+  auto store = MustOpen(Options(dir));  // reopened: everything acknowledged is there
+  REQUIRE(store->Size() == 2 * kThreads * kPerThread);
+  auto leaves = store->ReadLeaves(0, store->Size());
+  REQUIRE(leaves.ok());
+  audit::MemoryTree tree;
+  std::set<std::string> results;
+  for (std::size_t i = 0; i < leaves->size(); ++i) {
+    auto leaf = audit::DecodeLeaf((*leaves)[i]);
+    REQUIRE(leaf.ok());
+    CHECK(leaf->sequence == i);
+    CHECK(leaf->origin == kDefaultLogOrigin);
+    if (leaf->type == audit::EntryType::kQueryResult) {
+      REQUIRE(leaf->related.size() == 1);
+      auto accepted = audit::DecodeLeaf((*leaves)[leaf->related[0]]);
+      REQUIRE(accepted.ok());
+      CHECK(accepted->request_id == leaf->request_id);
+      CHECK(accepted->type == audit::EntryType::kQueryAccepted);
+      results.insert(leaf->request_id);
+    }
+    tree.AppendLeaf((*leaves)[i]);
+  }
+  CHECK(results.size() == kThreads * kPerThread);
+  CHECK(tree.Root() == store->Root());
+  // The final checkpoint written at close covers every entry.
+  CHECK(store->LatestCheckpoint().size == store->Size());
+  CHECK(store->LatestCheckpoint().root == store->Root());
+}
+
+TEST_CASE("proofs from the database verify with the independent verifier") {
+  TempDir dir;
+  auto store = MustOpen(Options(dir));
+  AppendPairs(*store, "r", 37);
+  REQUIRE(store->SignCheckpointNow().ok());
+  const std::uint64_t n = store->Size();
+  REQUIRE(n == 74);
+  auto leaves = store->ReadLeaves(0, n);
+  REQUIRE(leaves.ok());
+  std::vector<verifier::Hash> roots;
+  for (std::uint64_t size = 1; size <= n; ++size) {
+    std::vector<audit::Hash> hashes;
+    for (std::uint64_t i = 0; i < size; ++i) hashes.push_back(audit::HashLeaf((*leaves)[i]));
+    roots.push_back(audit::RootFromLeafHashes(hashes));
+  }
+  for (std::uint64_t size = 1; size <= n; size += 7) {
+    for (std::uint64_t i = 0; i < size; ++i) {
+      auto proof = store->InclusionProof(i, size);
+      REQUIRE(proof.ok());
+      CHECK(verifier::CheckInclusion(i, size, verifier::LeafHash((*leaves)[i]), *proof,
+                                     roots[size - 1])
+                .ok());
+    }
+    for (std::uint64_t size2 = size; size2 <= n; size2 += 5) {
+      auto proof = store->ConsistencyProof(size, size2);
+      REQUIRE(proof.ok());
+      CHECK(verifier::CheckConsistency(size, size2, *proof, roots[size - 1], roots[size2 - 1]).ok());
+    }
+  }
+  // A full export verifies; an incremental one from a trusted checkpoint too.
+  auto bundle = store->ExportBundle(0);
+  REQUIRE(bundle.ok());
+  verifier::BundleOptions vo = VerifierOptions(*store);
+  auto report = verifier::VerifyBundle(*bundle, vo);
+  REQUIRE_MESSAGE(report.ok(), report.status().ToString());
+  CHECK(report->leaves == n);
+  CHECK(report->open_requests == 0);
+  vo.trusted = report->checkpoint;
+  AppendPairs(*store, "s", 3);
+  REQUIRE(store->SignCheckpointNow().ok());
+  auto incremental = store->ExportBundle(n);
+  REQUIRE(incremental.ok());
+  auto report2 = verifier::VerifyBundle(*incremental, vo);
+  REQUIRE_MESSAGE(report2.ok(), report2.status().ToString());
+  CHECK(report2->leaves == 6);
+}
+
+TEST_CASE("the tables are append-only") {
+  TempDir dir;
+  {
+    auto store = MustOpen(Options(dir));
+    AppendPairs(*store, "r", 2);
+  }
+  const std::string db = dir.File("audit_log.db");
+  for (const char* sql : {"UPDATE leaves SET time_ms = 0 WHERE seq = 1", "DELETE FROM leaves",
+                          "DELETE FROM nodes", "UPDATE checkpoints SET note = ''",
+                          "DELETE FROM checkpoints", "UPDATE state SET size = 0"}) {
+    sqlite3* raw = nullptr;
+    REQUIRE(sqlite3_open(db.c_str(), &raw) == SQLITE_OK);
+    CHECK_MESSAGE(sqlite3_exec(raw, sql, nullptr, nullptr, nullptr) == SQLITE_CONSTRAINT, sql);
+    sqlite3_close(raw);
+  }
+}
+
+TEST_CASE("a tampered leaf byte is caught by the verifier on an exported bundle") {
+  TempDir dir;
+  {
+    auto store = MustOpen(Options(dir));
+    AppendPairs(*store, "r", 50);
+  }  // closed: the checkpoint covers every entry
+  // The attacker removes the trigger and flips one byte of leaf 17's request id.
+  RawExec(dir.File("audit_log.db"),
+          "DROP TRIGGER leaves_no_update;"
+          "UPDATE leaves SET bytes = CAST(replace(CAST(bytes AS TEXT), 'r8', 'r9') AS BLOB) "
+          "WHERE seq = 17;");
+  auto store = MustOpen(Options(dir));  // the stored hashes still match the tree state
+  auto bundle = store->ExportBundle(0);
+  REQUIRE(bundle.ok());
+  auto report = verifier::VerifyBundle(*bundle, VerifierOptions(*store));
+  REQUIRE_FALSE(report.ok());
+  CHECK(report.status().code() == absl::StatusCode::kDataLoss);
+
+  // Rewriting the stored hash as well makes start-up refuse.
+  store.reset();
+  RawExec(dir.File("audit_log.db"),
+          "DROP TRIGGER leaves_no_update; UPDATE leaves SET hash = zeroblob(32) WHERE seq = 17;");
+  auto reopened = AuditLogStore::Open(Options(dir));
+  REQUIRE_FALSE(reopened.ok());
+  CHECK(reopened.status().code() == absl::StatusCode::kFailedPrecondition);
+}
+
+void CopyDb(const fs::path& from_dir, const fs::path& to_dir) {
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    const fs::path from = from_dir / (std::string("audit_log.db") + suffix);
+    const fs::path to = to_dir / (std::string("audit_log.db") + suffix);
+    fs::remove(to);
+    if (fs::exists(from)) fs::copy_file(from, to);
+  }
+}
+
+TEST_CASE("rollback: a database restored from an older copy, or with rewritten history, is refused") {
+  TempDir dir, old_copy, other;
+  {
+    auto store = MustOpen(Options(dir));
+    AppendPairs(*store, "r", 5);
+  }
+  CopyDb(dir.path(), old_copy.path());
+  fs::copy_file(dir.File("checkpoint"), old_copy.File("checkpoint"));
+  {
+    auto store = MustOpen(Options(dir));
+    AppendPairs(*store, "r", 5);
+  }  // the checkpoint now covers 20 entries
+
+  SUBCASE("an older copy") {
+    CopyDb(old_copy.path(), dir.path());
+    auto store = AuditLogStore::Open(Options(dir));
+    REQUIRE_FALSE(store.ok());
+    CHECK(store.status().code() == absl::StatusCode::kFailedPrecondition);
+    CHECK(std::string(store.status().message()).find("rolled back") != std::string::npos);
+  }
+  SUBCASE("the same size with another history, built with the real key") {
+    CopyDb(old_copy.path(), other.path());
+    fs::copy_file(old_copy.File("checkpoint"), other.File("checkpoint"));
+    fs::copy_file(dir.File("log_signing.key"), other.File("log_signing.key"));
+    {
+      auto forged = MustOpen(Options(other));
+      AppendPairs(*forged, "forged", 5);
+    }
+    CopyDb(other.path(), dir.path());
+    auto store = AuditLogStore::Open(Options(dir));
+    REQUIRE_FALSE(store.ok());
+    CHECK(store.status().code() == absl::StatusCode::kFailedPrecondition);
+    CHECK(std::string(store.status().message()).find("rewritten") != std::string::npos);
+  }
+  SUBCASE("the checkpoint file removed") {
+    fs::remove(dir.File("checkpoint"));
+    auto store = AuditLogStore::Open(Options(dir));
+    REQUIRE_FALSE(store.ok());
+    CHECK(store.status().code() == absl::StatusCode::kFailedPrecondition);
+  }
+  SUBCASE("the untouched directory opens") {
+    auto store = AuditLogStore::Open(Options(dir));
+    REQUIRE_MESSAGE(store.ok(), store.status().ToString());
+    CHECK((*store)->Size() == 20);
+  }
+}
+
+TEST_CASE("start-up closes orphaned accepted entries with one recovery entry") {
+  TempDir dir;
+  {
+    auto store = MustOpen(Options(dir));
+    REQUIRE(store->Append(Entry("a", Type::kAccepted)).ok());  // 0
+    REQUIRE(store->Append(Entry("b", Type::kAccepted)).ok());  // 1
+    REQUIRE(store->Append(Entry("a", Type::kResult)).ok());    // 2
+    REQUIRE(store->Append(Entry("c", Type::kAccepted)).ok());  // 3
+  }  // "crash": b and c never got a result
+  auto store = MustOpen(Options(dir));
+  REQUIRE(store->Size() == 5);
+  auto leaves = store->ReadLeaves(4, 5);
+  REQUIRE(leaves.ok());
+  auto recovery = audit::DecodeLeaf((*leaves)[0]);
+  REQUIRE(recovery.ok());
+  CHECK(recovery->type == audit::EntryType::kRecovery);
+  CHECK(recovery->related == std::vector<std::uint64_t>{1, 3});
+  REQUIRE(store->SignCheckpointNow().ok());
+  auto bundle = store->ExportBundle(0);
+  REQUIRE(bundle.ok());
+  auto report = verifier::VerifyBundle(*bundle, VerifierOptions(*store));
+  REQUIRE_MESSAGE(report.ok(), report.status().ToString());
+  CHECK(report->open_requests == 0);
+  store.reset();
+  auto again = MustOpen(Options(dir));
+  CHECK(again->Size() == 5);  // nothing left to recover
+}
+
+TEST_CASE("a failed commit fails its appends and every later one (fail closed)") {
+  TempDir dir;
+  AuditLogOptions o = Options(dir);
+  std::atomic<bool> fail{false};
+  o.before_commit_for_test = [&](std::uint64_t) {
+    return fail ? absl::UnavailableError("injected I/O error") : absl::OkStatus();
+  };
+  {
+    auto store = MustOpen(o);
+    AppendPairs(*store, "r", 3);
+    fail = true;
+    absl::Status s = store->Append(Entry("x", Type::kAccepted));
+    CHECK(s.code() == absl::StatusCode::kUnavailable);
+    fail = false;  // the fault clears, but this process acknowledges nothing more
+    CHECK(store->Append(Entry("y", Type::kAccepted)).code() == absl::StatusCode::kUnavailable);
+    CHECK(store->Size() == 6);
+  }
+  auto store = MustOpen(Options(dir));
+  CHECK(store->Size() == 6);
+  auto leaves = store->ReadLeaves(0, 6);
+  REQUIRE(leaves.ok());
+  for (const std::string& bytes : *leaves) {
+    auto leaf = audit::DecodeLeaf(bytes);
+    REQUIRE(leaf.ok());
+    CHECK(leaf->request_id != "x");
+  }
+  CHECK(store->Append(Entry("z", Type::kAccepted)).ok());  // a restart resumes
+}
+
+TEST_CASE("an entry that cannot be encoded fails alone and takes no sequence number") {
+  TempDir dir;
+  auto store = MustOpen(Options(dir));
+  core::QueryLogEntry bad = Entry("r", Type::kAccepted);
+  bad.template_sha256 = "not-hex";
+  CHECK(store->Append(bad).code() == absl::StatusCode::kInvalidArgument);
+  core::QueryLogEntry odd = Entry("r\x01\xff", Type::kAccepted);  // sanitised, not refused
+  CHECK(store->Append(odd).ok());
+  CHECK(store->Size() == 1);
+}
+
+TEST_CASE("a signing key readable by others is refused") {
+  TempDir dir;
+  { auto store = MustOpen(Options(dir)); }
+  fs::permissions(dir.File("log_signing.key"), fs::perms::others_read, fs::perm_options::add);
+  auto store = AuditLogStore::Open(Options(dir));
+  REQUIRE_FALSE(store.ok());
+  CHECK(store.status().code() == absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_CASE("checkpoints are signed every N entries and on the timer") {
+  TempDir dir;
+  AuditLogOptions o = Options(dir);
+  o.checkpoint_every_entries = 10;
+  auto store = MustOpen(o);
+  AppendPairs(*store, "r", 5);
+  CHECK(store->LatestCheckpoint().size == 10);
+  store.reset();
+  o.checkpoint_every_entries = 0;
+  o.checkpoint_interval = std::chrono::milliseconds(50);
+  store = MustOpen(o);
+  AppendPairs(*store, "s", 1);
+  for (int i = 0; i < 100 && store->LatestCheckpoint().size != 12; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  CHECK(store->LatestCheckpoint().size == 12);
+}
+
+}  // namespace
+}  // namespace enclave::adapters::sqlite
