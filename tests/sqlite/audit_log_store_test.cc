@@ -426,5 +426,26 @@ TEST_CASE("checkpoints are signed every N entries and on the timer") {
   CHECK(store->LatestCheckpoint().size == 12);
 }
 
+TEST_CASE("the AuditService's reader port answers from the store") {
+  TempDir dir;
+  std::shared_ptr<AuditLogStore> store = MustOpen(Options(dir));
+  AppendPairs(*store, "r", 4);
+  REQUIRE(store->SignCheckpointNow().ok());
+  std::shared_ptr<core::AuditReader> reader = MakeAuditReader(store);
+  auto cp = reader->LatestCheckpoint();
+  REQUIRE(cp.ok());
+  CHECK(cp->size == 8);
+  CHECK(cp->note == store->LatestCheckpointNote());
+  CHECK(cp->root == store->Root());
+  auto seqs = reader->FindRequest("r2");
+  REQUIRE(seqs.ok());
+  CHECK(*seqs == std::vector<std::uint64_t>{4, 5});
+  CHECK(reader->FindRequest("none")->empty());
+  auto range = reader->CompactRange(7);
+  REQUIRE(range.ok());
+  CHECK(range->size() == 3);
+  CHECK(reader->ReadLeaves(0, 9).status().code() == absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace enclave::adapters::sqlite

@@ -64,6 +64,7 @@ CREATE TABLE IF NOT EXISTS checkpoints (
   time_ms INTEGER NOT NULL,
   note TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS leaves_by_request ON leaves (request_id) WHERE request_id != '';
 INSERT OR IGNORE INTO state (id, size, compact) VALUES (1, 0, x'');
 CREATE TRIGGER IF NOT EXISTS leaves_no_update BEFORE UPDATE ON leaves
 BEGIN SELECT RAISE(ABORT, 'leaves are append-only'); END;
@@ -958,5 +959,72 @@ absl::StatusOr<std::string> AuditLogStore::ExportBundle(std::uint64_t first_inde
 }
 
 std::string AuditLogStore::VerifierKey() const { return impl_->signer->VerifierKey(); }
+
+absl::StatusOr<std::vector<std::uint64_t>> AuditLogStore::FindRequest(
+    const std::string& request_id) const {
+  std::vector<std::uint64_t> out;
+  if (request_id.empty()) return out;
+  const std::uint64_t size = Size();
+  std::lock_guard<std::mutex> lock(impl_->read_mu);
+  Stmt stmt;
+  int rc = stmt.Prepare(impl_->read_db,
+                        "SELECT seq FROM leaves WHERE request_id = ?1 AND request_id != '' "
+                        "AND seq < ?2 ORDER BY seq");
+  if (rc != SQLITE_OK) return Unavailable("cannot read the leaves", rc);
+  sqlite3_bind_text(stmt.get(), 1, request_id.data(), static_cast<int>(request_id.size()),
+                    SQLITE_TRANSIENT);
+  sqlite3_bind_int64(stmt.get(), 2, ToI64(size));
+  while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
+    out.push_back(ToU64(sqlite3_column_int64(stmt.get(), 0)));
+  }
+  if (rc != SQLITE_DONE) return Unavailable("cannot read the leaves", rc);
+  return out;
+}
+
+namespace {
+
+class StoreReader final : public core::AuditReader {
+ public:
+  explicit StoreReader(std::shared_ptr<const AuditLogStore> store) : store_(std::move(store)) {}
+
+  absl::StatusOr<core::SignedCheckpoint> LatestCheckpoint() override {
+    core::SignedCheckpoint out;
+    out.note = store_->LatestCheckpointNote();
+    if (out.note.empty()) return absl::NotFoundError("audit log: no checkpoint signed yet");
+    const audit::Checkpoint cp = store_->LatestCheckpoint();
+    out.origin = cp.origin;
+    out.size = cp.size;
+    out.root = cp.root;
+    return out;
+  }
+  absl::StatusOr<std::uint64_t> Size() override { return store_->Size(); }
+  absl::StatusOr<std::vector<std::string>> ReadLeaves(std::uint64_t begin,
+                                                      std::uint64_t end) override {
+    return store_->ReadLeaves(begin, end);
+  }
+  absl::StatusOr<std::vector<core::AuditHash>> InclusionProof(std::uint64_t index,
+                                                              std::uint64_t tree_size) override {
+    return store_->InclusionProof(index, tree_size);
+  }
+  absl::StatusOr<std::vector<core::AuditHash>> ConsistencyProof(std::uint64_t old_size,
+                                                                std::uint64_t new_size) override {
+    return store_->ConsistencyProof(old_size, new_size);
+  }
+  absl::StatusOr<std::vector<core::AuditHash>> CompactRange(std::uint64_t size) override {
+    return store_->CompactRangeAt(size);
+  }
+  absl::StatusOr<std::vector<std::uint64_t>> FindRequest(const std::string& request_id) override {
+    return store_->FindRequest(request_id);
+  }
+
+ private:
+  std::shared_ptr<const AuditLogStore> store_;
+};
+
+}  // namespace
+
+std::shared_ptr<core::AuditReader> MakeAuditReader(std::shared_ptr<const AuditLogStore> store) {
+  return std::make_shared<StoreReader>(std::move(store));
+}
 
 }  // namespace enclave::adapters::sqlite

@@ -44,6 +44,7 @@
 #include "enclave/audit/checkpoint.h"
 #include "enclave/audit/leaf.h"
 #include "enclave/audit/merkle.h"
+#include "enclave/core/audit_reader.h"
 #include "enclave/core/query_log.h"
 
 namespace enclave::adapters::sqlite {
@@ -118,11 +119,16 @@ class AuditLogStore final : public core::QueryLog, public audit::TreeHashStore {
   absl::StatusOr<std::string> ExportBundle(std::uint64_t first_index) const;
   // "<name>+<id>+<key>" as written to state_dir/log_verifier.key.
   std::string VerifierKey() const;
+  // Sequence numbers of the leaves with this request id, ascending (indexed).
+  absl::StatusOr<std::vector<std::uint64_t>> FindRequest(const std::string& request_id) const;
 
  private:
   struct Impl;
   explicit AuditLogStore(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// The AuditService's read port over a store (the same log the QueryLog port writes).
+std::shared_ptr<core::AuditReader> MakeAuditReader(std::shared_ptr<const AuditLogStore> store);
 
 }  // namespace enclave::adapters::sqlite
