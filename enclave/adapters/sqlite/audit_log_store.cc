@@ -223,16 +223,25 @@ absl::StatusOr<audit::NoteSigner> LoadOrCreateSigner(const std::string& path,
     if (errno != ENOENT) return absl::UnavailableError(absl::StrCat("audit log: cannot stat ", path));
     ENCLAVE_ASSIGN_OR_RETURN(crypto::Ed25519PrivateKey key, crypto::Ed25519PrivateKey::Generate());
     ENCLAVE_ASSIGN_OR_RETURN(std::string pem, key.ToPem());
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    // Written whole to a temporary file, then linked: a crash never leaves a partial key, and a
+    // concurrent creator's key wins (link fails when the path exists).
+    const std::string tmp = absl::StrCat(path, ".tmp");
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
-      return absl::UnavailableError(absl::StrCat("audit log: cannot create the signing key ", path));
+      return absl::UnavailableError(absl::StrCat("audit log: cannot create the signing key ", tmp));
     }
-    absl::Status s = WriteAll(fd, pem);
+    absl::Status s = ::fchmod(fd, 0600) == 0 ? WriteAll(fd, pem)
+                                              : absl::UnavailableError("chmod failed");
     if (s.ok() && ::fsync(fd) != 0) s = absl::UnavailableError("fsync failed");
     ::close(fd);
     std::fill(pem.begin(), pem.end(), '\0');
+    if (s.ok() && ::link(tmp.c_str(), path.c_str()) != 0) {
+      ::unlink(tmp.c_str());
+      if (errno == EEXIST) return LoadOrCreateSigner(path, key_name);
+      s = absl::UnavailableError("link failed");
+    }
+    ::unlink(tmp.c_str());
     if (!s.ok()) {
-      ::unlink(path.c_str());
       return absl::UnavailableError(absl::StrCat("audit log: cannot write the signing key ", path));
     }
     ENCLAVE_RETURN_IF_ERROR(FsyncDir(std::filesystem::path(path).parent_path().string()));
