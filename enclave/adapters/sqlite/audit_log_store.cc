@@ -365,6 +365,7 @@ struct AuditLogStore::Impl {
   std::optional<audit::NoteSigner> signer;
   sqlite3* db = nullptr;       // the writer's connection (the writer thread only, after Open)
   sqlite3* read_db = nullptr;  // readers, under read_mu
+  Stmt insert_leaf, insert_node, update_state;  // the writer's, prepared once
   mutable std::mutex read_mu;
 
   // Queue and lifecycle, under mu.
@@ -426,6 +427,15 @@ absl::Status AuditLogStore::Impl::OpenDatabase() {
     return Unavailable("cannot set synchronous", rc);
   }
   if ((rc = Exec(kSchema)) != SQLITE_OK) return Unavailable("cannot create the schema", rc);
+  if ((rc = insert_leaf.Prepare(db,
+                                "INSERT INTO leaves (seq, type, request_id, time_ms, bytes, hash) "
+                                "VALUES (?1, ?2, ?3, ?4, ?5, ?6)")) != SQLITE_OK ||
+      (rc = insert_node.Prepare(db, "INSERT INTO nodes (level, idx, hash) VALUES (?1, ?2, ?3)")) !=
+          SQLITE_OK ||
+      (rc = update_state.Prepare(db, "UPDATE state SET size = ?1, compact = ?2 WHERE id = 1")) !=
+          SQLITE_OK) {
+    return Unavailable("cannot prepare statements", rc);
+  }
   rc = sqlite3_open_v2(db_path.c_str(), &read_db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
                        nullptr);
   if (rc != SQLITE_OK) return Unavailable("cannot open a reader", rc);
@@ -593,18 +603,6 @@ absl::Status AuditLogStore::Impl::CommitBatch(std::vector<Pending*>& batch) {
     for (Pending* p : batch) p->status = Unavailable("cannot begin a transaction", rc);
     return absl::OkStatus();  // nothing written: later batches may retry
   }
-  Stmt insert_leaf, insert_node, update_state;
-  if ((rc = insert_leaf.Prepare(db,
-                                "INSERT INTO leaves (seq, type, request_id, time_ms, bytes, hash) "
-                                "VALUES (?1, ?2, ?3, ?4, ?5, ?6)")) != SQLITE_OK ||
-      (rc = insert_node.Prepare(db, "INSERT INTO nodes (level, idx, hash) VALUES (?1, ?2, ?3)")) !=
-          SQLITE_OK ||
-      (rc = update_state.Prepare(db, "UPDATE state SET size = ?1, compact = ?2 WHERE id = 1")) !=
-          SQLITE_OK) {
-    Exec("ROLLBACK");
-    for (Pending* p : batch) p->status = Unavailable("cannot prepare statements", rc);
-    return absl::OkStatus();
-  }
   audit::CompactRange next = range;
   std::vector<Hash> stack = range.hashes();
   std::int64_t time_ms = last_time_ms;
@@ -677,6 +675,7 @@ absl::Status AuditLogStore::Impl::CommitBatch(std::vector<Pending*>& batch) {
   }
   if (write_error.ok() && first.has_value()) {
     sqlite3_stmt* s = update_state.get();
+    sqlite3_reset(s);
     sqlite3_bind_int64(s, 1, ToI64(next.size()));
     BindBlob(s, 2, HashBytes(next.hashes()));
     if ((rc = sqlite3_step(s)) != SQLITE_DONE) write_error = Unavailable("cannot update the tree state", rc);
