@@ -56,6 +56,15 @@ std::optional<std::string>* ValueSlot(ParsedArgs& parsed, std::string_view flag)
   if (flag == "--format") return &parsed.flags.format;
   if (flag == "--config") return &parsed.config_file;
   if (flag == "--output") return &parsed.output_file;
+  if (flag == "--caller") return &parsed.audit.caller;
+  if (flag == "--template") return &parsed.audit.template_id;
+  if (flag == "--from") return &parsed.audit.from;
+  if (flag == "--to") return &parsed.audit.to;
+  if (flag == "--decision") return &parsed.audit.decision;
+  if (flag == "--type") return &parsed.audit.type;
+  if (flag == "--state") return &parsed.audit.state;
+  if (flag == "--log-key") return &parsed.audit.log_key;
+  if (flag == "--origin") return &parsed.audit.origin;
   return nullptr;
 }
 
@@ -83,9 +92,91 @@ absl::StatusOr<Command> CommandNamed(std::string_view name) {
   if (name == "templates") return Command::kTemplates;
   if (name == "describe") return Command::kDescribe;
   if (name == "run") return Command::kRun;
+  if (name == "audit") return Command::kAudit;
   if (name == "help") return Command::kHelp;
   return absl::InvalidArgumentError("unknown command '" + std::string(name) +
-                                    "' (allowed: templates, describe, run, help)");
+                                    "' (allowed: templates, describe, run, audit, help)");
+}
+
+absl::StatusOr<AuditAction> AuditActionNamed(std::string_view name) {
+  if (name == "checkpoint") return AuditAction::kCheckpoint;
+  if (name == "log") return AuditAction::kLog;
+  if (name == "verify") return AuditAction::kVerify;
+  if (name == "export") return AuditAction::kExport;
+  if (name == "verify-bundle") return AuditAction::kVerifyBundle;
+  return absl::InvalidArgumentError(
+      "unknown audit command '" + std::string(name) +
+      "' (allowed: checkpoint, log, verify, export, verify-bundle)");
+}
+
+// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
+std::int64_t DaysFromCivil(std::int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2 ? 1 : 0;
+  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const auto yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
+}
+
+// The audit flags each audit command accepts.
+absl::Status CheckAuditFlags(const ParsedArgs& parsed) {
+  const AuditAction a = parsed.audit_action;
+  const auto only = [](bool given, bool allowed, std::string_view flag,
+                       std::string_view where) -> absl::Status {
+    if (given && !allowed) {
+      return absl::InvalidArgumentError(std::string(flag) + " applies only to " +
+                                        std::string(where));
+    }
+    return absl::OkStatus();
+  };
+  const AuditFlags& f = parsed.audit;
+  const bool log = a == AuditAction::kLog;
+  const bool pinned = a == AuditAction::kCheckpoint || a == AuditAction::kVerify ||
+                      a == AuditAction::kVerifyBundle;
+  const bool state = a == AuditAction::kVerify || a == AuditAction::kVerifyBundle;
+  for (const auto& [given, flag] :
+       std::initializer_list<std::pair<bool, std::string_view>>{
+           {f.caller.has_value(), "--caller"},
+           {f.template_id.has_value(), "--template"},
+           {f.from.has_value(), "--from"},
+           {f.to.has_value(), "--to"},
+           {f.decision.has_value(), "--decision"},
+           {f.type.has_value(), "--type"},
+           {parsed.flags.format.has_value(), "--format"}}) {
+    if (absl::Status s = only(given, log, flag, "'audit log'"); !s.ok()) return s;
+  }
+  if (absl::Status s = only(f.state.has_value(), state, "--state",
+                            "'audit verify' and 'audit verify-bundle'");
+      !s.ok()) {
+    return s;
+  }
+  for (const auto& [given, flag] : std::initializer_list<std::pair<bool, std::string_view>>{
+           {f.log_key.has_value(), "--log-key"}, {f.origin.has_value(), "--origin"}}) {
+    if (absl::Status s = only(given, pinned, flag,
+                              "'audit checkpoint', 'audit verify' and 'audit verify-bundle'");
+        !s.ok()) {
+      return s;
+    }
+  }
+  if (absl::Status s = only(parsed.output_file.has_value(), a == AuditAction::kExport,
+                            "--output", "'run' and 'audit export'");
+      !s.ok()) {
+    return s;
+  }
+  if (a == AuditAction::kExport && !parsed.output_file.has_value()) {
+    return absl::InvalidArgumentError("'audit export' needs --output FILE");
+  }
+  if (log && parsed.flags.format.has_value() && *parsed.flags.format == "csv") {
+    return absl::InvalidArgumentError("--format: 'audit log' prints table or json, not csv");
+  }
+  if (f.from.has_value()) {
+    if (absl::Status s = ParseAuditTime("--from", *f.from).status(); !s.ok()) return s;
+  }
+  if (f.to.has_value()) {
+    if (absl::Status s = ParseAuditTime("--to", *f.to).status(); !s.ok()) return s;
+  }
+  return absl::OkStatus();
 }
 
 constexpr std::string_view kGeneralHelp = R"(enclavectl - ask the secure data enclave of CBS and Leidschendam-Voorburg
@@ -95,6 +186,7 @@ Usage:
   enclavectl [global flags] templates
   enclavectl [global flags] describe TEMPLATE
   enclavectl [global flags] run TEMPLATE [--param NAME=VALUE ...] [--format table|csv|json] [--output FILE]
+  enclavectl [global flags] audit checkpoint|log|verify|export|verify-bundle ...
   enclavectl help [COMMAND]
   enclavectl --version
 
@@ -102,6 +194,7 @@ Commands:
   templates   list the templates your role may run
   describe    show a template's parameters, allowed values and statistics
   run         run a template and print the released table
+  audit       the tamper-evident query log (privacy officers): see 'enclavectl help audit'
   help        show help for a command
 
 Global flags (also allowed after the command):
@@ -119,7 +212,7 @@ Global flags (also allowed after the command):
   --version             print the version
 
 Config file: "key = value" lines and '#' comments. Keys: target, ca, cert, key,
-server_name, timeout, lang, format. Relative paths are resolved against the
+server_name, timeout, lang, format, log_key, log_origin. Relative paths are resolved against the
 config file's folder. Flags override the file.
 
   target = enclave.lv.local:7443
@@ -143,6 +236,7 @@ Exit codes:
   5  cannot reach the enclave, or the TLS handshake failed (UNAVAILABLE)
   6  a limit or budget is exhausted (RESOURCE_EXHAUSTED)
   7  the call timed out (DEADLINE_EXCEEDED)
+  8  the audit log failed verification (DATA_LOSS)
 )";
 
 constexpr std::string_view kTemplatesHelp = R"(Usage: enclavectl [global flags] templates
@@ -177,9 +271,45 @@ Example:
   enclavectl run zzp_aantal_per_wijk -p year=2023 --format csv --output zzp.csv
 )";
 
+constexpr std::string_view kAuditHelp = R"(Usage: enclavectl [global flags] audit checkpoint [--log-key KEY] [--origin ORIGIN]
+       enclavectl [global flags] audit log [--caller URI] [--template ID] [--from TIME]
+                  [--to TIME] [--decision D] [--type TYPE] [--format table|json]
+       enclavectl [global flags] audit verify [--state FILE] [--log-key KEY] [--origin ORIGIN]
+       enclavectl [global flags] audit export --output FILE
+       enclavectl audit verify-bundle FILE [--log-key KEY] [--origin ORIGIN] [--state FILE]
+
+The enclave's query log for privacy officers (researchers: see your receipts in
+the researcher's guide). Every call is checked against your role; a refused call
+is itself logged.
+
+  checkpoint     show the latest signed checkpoint; with a log key, verify it
+  log            list entries, filtered: --caller, --template, --decision
+                 ("allowed", "PERMISSION_DENIED", ...), --type ("query-result",
+                 ...), --from/--to (UTC: 2026-11-25, 2026-11-25T13:05[:09][Z],
+                 or ms since 1970; from inclusive, to exclusive)
+  verify         fetch the latest checkpoint, verify its signature with the pinned
+                 key, prove it consistent with the checkpoint you stored last
+                 (--state FILE, default ~/.config/enclavectl/checkpoint), then
+                 download and check every new entry; only then store the new
+                 checkpoint. A first run stores the checkpoint after checking the
+                 whole log.
+  export         write the export bundle of the whole log to FILE (written to a
+                 temporary file first, then renamed into place)
+  verify-bundle  check a bundle offline, without a server: signature, every
+                 entry, the root, and (with --state) consistency with your
+                 stored checkpoint
+
+--log-key KEY is the log's verifier key "<name>+<hex id>+<base64 key>" that you
+received out of band; or set 'log_key = ...' in the config file. --origin (or
+'log_origin') pins the log's origin; without it the origin in the stored
+checkpoint, or else in the signed checkpoint itself, is used.
+
+Exit codes: as 'enclavectl --help'; 8 when the log fails verification.
+)";
+
 constexpr std::string_view kHelpHelp = R"(Usage: enclavectl help [COMMAND]
 
-Shows the general help, or the help for one command (templates, describe, run).
+Shows the general help, or the help for one command (templates, describe, run, audit).
 )";
 
 }  // namespace
@@ -286,6 +416,31 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args) {
                                           positional[1] + "'");
       }
       break;
+    case Command::kAudit: {
+      if (positional.size() < 2) {
+        return absl::InvalidArgumentError(
+            "'audit' needs a command (checkpoint, log, verify, export, verify-bundle)");
+      }
+      absl::StatusOr<AuditAction> action = AuditActionNamed(positional[1]);
+      if (!action.ok()) return action.status();
+      parsed.audit_action = *action;
+      if (*action == AuditAction::kVerifyBundle) {
+        if (positional.size() < 3) {
+          return absl::InvalidArgumentError("'audit verify-bundle' needs a bundle FILE");
+        }
+        if (positional.size() > 3) {
+          return absl::InvalidArgumentError("'audit verify-bundle' takes one FILE, got also '" +
+                                            positional[3] + "'");
+        }
+        parsed.bundle_file = positional[2];
+      } else if (positional.size() > 2) {
+        return absl::InvalidArgumentError("'audit " + positional[1] +
+                                          "' takes no arguments, got '" + positional[2] + "'");
+      }
+      if (!parsed.params.empty()) return absl::InvalidArgumentError("--param applies only to 'run'");
+      if (absl::Status s = CheckAuditFlags(parsed); !s.ok()) return s;
+      return parsed;
+    }
     case Command::kDescribe:
     case Command::kRun:
       if (positional.size() < 2) {
@@ -301,6 +456,11 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args) {
     case Command::kHelp:
     case Command::kVersion:
       break;
+  }
+  const AuditFlags& audit = parsed.audit;
+  if (audit.caller || audit.template_id || audit.from || audit.to || audit.decision ||
+      audit.type || audit.state || audit.log_key || audit.origin) {
+    return absl::InvalidArgumentError("the audit flags apply only to 'audit' commands");
   }
   if (parsed.command != Command::kRun) {
     if (!parsed.params.empty()) {
@@ -393,6 +553,8 @@ int ExitCodeFor(const absl::Status& status) {
       return 6;
     case absl::StatusCode::kDeadlineExceeded:
       return 7;
+    case absl::StatusCode::kDataLoss:
+      return 8;
     default:
       return 1;
   }
@@ -403,6 +565,7 @@ std::string ShortUsage() {
          "       enclavectl [global flags] describe TEMPLATE\n"
          "       enclavectl [global flags] run TEMPLATE [--param NAME=VALUE ...] "
          "[--format table|csv|json] [--output FILE]\n"
+         "       enclavectl [global flags] audit checkpoint|log|verify|export|verify-bundle ...\n"
          "Run 'enclavectl --help' for the flags and exit codes.\n";
 }
 
@@ -411,8 +574,50 @@ absl::StatusOr<std::string> HelpText(std::string_view topic) {
   if (topic == "templates") return std::string(kTemplatesHelp);
   if (topic == "describe") return std::string(kDescribeHelp);
   if (topic == "run") return std::string(kRunHelp);
+  if (topic == "audit") return std::string(kAuditHelp);
   if (topic == "help") return std::string(kHelpHelp);
   return absl::NotFoundError("no help for unknown command '" + std::string(topic) + "'");
+}
+
+absl::StatusOr<std::int64_t> ParseAuditTime(std::string_view what, std::string_view text) {
+  const auto bad = [&] {
+    return absl::InvalidArgumentError(
+        std::string(what) + ": '" + std::string(text) +
+        "' is not a UTC time (expected 2026-11-25, 2026-11-25T13:05[:09][Z] or ms since 1970)");
+  };
+  if (text.empty()) return bad();
+  if (text.find_first_not_of("0123456789") == std::string_view::npos) {
+    std::int64_t ms = 0;
+    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), ms);
+    if (ec != std::errc() || ptr != text.data() + text.size()) return bad();
+    return ms;
+  }
+  std::string_view t = text;
+  if (t.back() == 'Z') t.remove_suffix(1);
+  // Fixed positions: YYYY-MM-DD, then optionally THH:MM and :SS.
+  const auto number = [&](std::size_t pos, std::size_t len, int& out) {
+    if (pos + len > t.size()) return false;
+    const auto [ptr, ec] = std::from_chars(t.data() + pos, t.data() + pos + len, out);
+    return ec == std::errc() && ptr == t.data() + pos + len;
+  };
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
+  if (!(t.size() == 10 || t.size() == 16 || t.size() == 19)) return bad();
+  if (!number(0, 4, y) || t[4] != '-' || !number(5, 2, mo) || t[7] != '-' || !number(8, 2, d)) {
+    return bad();
+  }
+  if (t.size() >= 16) {
+    if (t[10] != 'T' || !number(11, 2, h) || t[13] != ':' || !number(14, 2, mi)) return bad();
+  }
+  if (t.size() == 19 && (t[16] != ':' || !number(17, 2, sec))) return bad();
+  static constexpr int kDaysIn[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > kDaysIn[mo - 1] ||
+      (mo == 2 && d == 29 && !leap) || h > 23 || mi > 59 || sec > 59) {
+    return bad();
+  }
+  const std::int64_t days =
+      DaysFromCivil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d));
+  return ((days * 24 + h) * 60 + mi) * 60000 + std::int64_t{sec} * 1000;
 }
 
 std::string VersionText() { return std::string("enclavectl ") + ENCLAVE_VERSION + "\n"; }

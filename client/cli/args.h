@@ -2,6 +2,7 @@
 // Internal to the CLI; kept apart from main.cc so that it is testable without a server.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -16,7 +17,22 @@
 
 namespace enclave::client::cli {
 
-enum class Command { kHelp, kVersion, kTemplates, kDescribe, kRun };
+enum class Command { kHelp, kVersion, kTemplates, kDescribe, kRun, kAudit };
+// enclavectl audit <action>
+enum class AuditAction { kCheckpoint, kLog, kVerify, kExport, kVerifyBundle };
+
+// The audit subcommands' flags, as given (times and sizes checked by ParseArgs).
+struct AuditFlags {
+  std::optional<std::string> caller;       // log
+  std::optional<std::string> template_id;  // log: --template
+  std::optional<std::string> from;         // log: time, see ParseAuditTime
+  std::optional<std::string> to;           // log
+  std::optional<std::string> decision;     // log
+  std::optional<std::string> type;         // log: entry type
+  std::optional<std::string> state;        // verify, verify-bundle: the stored checkpoint file
+  std::optional<std::string> log_key;      // checkpoint, verify, verify-bundle (or config log_key)
+  std::optional<std::string> origin;       // checkpoint, verify, verify-bundle (or config log_origin)
+};
 enum class OutputFormat { kTable, kCsv, kJson };
 
 // The command line as given, before the config file is merged in.
@@ -27,7 +43,10 @@ struct ParsedArgs {
   ConfigValues flags;       // global flags (and --format), unvalidated
   std::optional<std::string> config_file;
   std::vector<std::pair<std::string, std::string>> params;  // kRun, in the order given
-  std::optional<std::string> output_file;                    // kRun
+  std::optional<std::string> output_file;                    // kRun, audit export
+  AuditAction audit_action = AuditAction::kCheckpoint;       // kAudit
+  std::string bundle_file;                                   // audit verify-bundle FILE
+  AuditFlags audit;                                          // kAudit
 };
 
 // Parses argv[1..]. Flags take "--flag VALUE" or "--flag=VALUE" and may come before or after
@@ -50,8 +69,15 @@ struct Settings {
 
 // The process exit code for a command's final status (documented in the --help text):
 // 0 OK; 2 usage error or INVALID_ARGUMENT; 3 PERMISSION_DENIED or UNAUTHENTICATED; 4 NOT_FOUND;
-// 5 UNAVAILABLE; 6 RESOURCE_EXHAUSTED; 7 DEADLINE_EXCEEDED; 1 anything else.
+// 5 UNAVAILABLE; 6 RESOURCE_EXHAUSTED; 7 DEADLINE_EXCEEDED; 8 DATA_LOSS (the audit log failed
+// verification); 1 anything else.
 int ExitCodeFor(const absl::Status& status);
+
+// A time for 'audit log --from/--to', in UTC: "2026-11-25", "2026-11-25T13:05", "2026-11-25T13:05:09"
+// (an optional trailing 'Z'), or milliseconds since the epoch ("1764075909000"). Returns ms since
+// the epoch. kInvalidArgument naming `what` otherwise.
+[[nodiscard]] absl::StatusOr<std::int64_t> ParseAuditTime(std::string_view what,
+                                                          std::string_view text);
 
 // A few lines for stderr after a usage error.
 std::string ShortUsage();

@@ -13,7 +13,7 @@ namespace enclave::client::cli {
 namespace {
 
 constexpr std::string_view kAllowedKeys =
-    "target, ca, cert, key, server_name, timeout, lang, format";
+    "target, ca, cert, key, server_name, timeout, lang, format, log_key, log_origin";
 
 std::string_view Trim(std::string_view s) {
   const auto first = s.find_first_not_of(" \t\r");
@@ -31,6 +31,8 @@ std::optional<std::string>* Slot(ConfigValues& values, std::string_view key) {
   if (key == "timeout") return &values.timeout;
   if (key == "lang") return &values.lang;
   if (key == "format") return &values.format;
+  if (key == "log_key" || key == "log-key") return &values.log_key;
+  if (key == "log_origin" || key == "log-origin") return &values.log_origin;
   return nullptr;
 }
 

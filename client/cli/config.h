@@ -28,6 +28,10 @@ struct ConfigValues {
   std::optional<std::string> timeout;
   std::optional<std::string> lang;
   std::optional<std::string> format;
+  // The audit log (enclavectl audit): the verifier key the officer pins
+  // ("<name>+<hex id>+<base64 key>") and the log's origin line. Not paths.
+  std::optional<std::string> log_key;
+  std::optional<std::string> log_origin;
 };
 
 // Parses a config file's text. `source` names the file in messages ("SOURCE:LINE: ..."); relative

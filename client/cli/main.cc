@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "client/cli/args.h"
+#include "client/cli/audit.h"
 #include "client/cli/config.h"
 #include "client/cli/output.h"
 #include "enclave/client/client.h"
@@ -34,6 +35,80 @@ absl::Status Emit(const std::string& text, const std::optional<std::string>& out
   std::cout.flush();
   if (!std::cout) return absl::UnknownError("cannot write to standard output");
   return absl::OkStatus();
+}
+
+// enclavectl audit ...: verify-bundle runs offline; the others call the AuditService.
+int RunAudit(const enclave::client::cli::ParsedArgs& parsed,
+             const enclave::client::cli::ConfigValues& file, const char* home) {
+  namespace cli = enclave::client::cli;
+  namespace client = enclave::client;
+  using cli::AuditAction;
+
+  cli::AuditTrust trust;
+  trust.log_key = parsed.audit.log_key.value_or(file.log_key.value_or(""));
+  trust.origin = parsed.audit.origin.value_or(file.log_origin.value_or(""));
+  if (parsed.audit_action == AuditAction::kVerifyBundle) {
+    trust.state_path = parsed.audit.state.value_or("");
+    absl::StatusOr<std::string> report = cli::VerifyBundleOffline(parsed.bundle_file, trust);
+    if (!report.ok()) return Fail(report.status());
+    std::cout << *report;
+    return 0;
+  }
+
+  absl::StatusOr<cli::Settings> settings = cli::ResolveSettings(parsed, file);
+  if (!settings.ok()) return UsageError(settings.status());
+  if (const char* debug = std::getenv("ENCLAVECTL_DEBUG"); debug == nullptr || *debug == '\0') {
+    client::SilenceTransportLogs();
+  }
+  absl::StatusOr<std::unique_ptr<client::AuditClient>> connection =
+      client::ConnectAudit(settings->connect);
+  if (!connection.ok()) return Fail(connection.status());
+  client::AuditClient& audit = **connection;
+
+  absl::StatusOr<std::string> text;
+  switch (parsed.audit_action) {
+    case AuditAction::kCheckpoint:
+      text = cli::ShowCheckpoint(audit, trust);
+      break;
+    case AuditAction::kLog: {
+      client::AuditFilter filter;
+      filter.caller = parsed.audit.caller.value_or("");
+      filter.template_id = parsed.audit.template_id.value_or("");
+      filter.decision = parsed.audit.decision.value_or("");
+      filter.entry_type = parsed.audit.type.value_or("");
+      // Checked by ParseArgs already.
+      if (parsed.audit.from.has_value()) {
+        filter.from_unix_ms = cli::ParseAuditTime("--from", *parsed.audit.from).value_or(0);
+      }
+      if (parsed.audit.to.has_value()) {
+        filter.to_unix_ms = cli::ParseAuditTime("--to", *parsed.audit.to).value_or(0);
+      }
+      text = cli::ListLog(audit, filter, settings->format == cli::OutputFormat::kJson);
+      break;
+    }
+    case AuditAction::kVerify:
+      trust.state_path = parsed.audit.state.value_or(
+          cli::DefaultCheckpointStatePath(home == nullptr ? "" : home));
+      text = cli::VerifyLog(audit, trust);
+      break;
+    case AuditAction::kExport: {
+      const std::string path = parsed.output_file.value_or("");
+      absl::Status s = cli::ExportLog(audit, path);
+      if (s.ok()) {
+        text = "wrote the export bundle to '" + path + "'\n";
+      } else {
+        text = s;
+      }
+      break;
+    }
+    case AuditAction::kVerifyBundle:
+      break;
+  }
+  if (!text.ok()) return Fail(text.status());
+  std::cout << *text;
+  std::cout.flush();
+  if (!std::cout) return Fail(absl::UnknownError("cannot write to standard output"));
+  return 0;
 }
 
 int Run(const std::vector<std::string>& args) {
@@ -68,6 +143,7 @@ int Run(const std::vector<std::string>& args) {
     if (!loaded.ok()) return Fail(loaded.status());
     file = *std::move(loaded);
   }
+  if (parsed->command == Command::kAudit) return RunAudit(*parsed, file, home);
   absl::StatusOr<cli::Settings> settings = cli::ResolveSettings(*parsed, file);
   if (!settings.ok()) return UsageError(settings.status());
 
@@ -113,6 +189,7 @@ int Run(const std::vector<std::string>& args) {
     }
     case Command::kHelp:
     case Command::kVersion:
+    case Command::kAudit:
       break;
   }
   if (absl::Status s = Emit(text, parsed->output_file); !s.ok()) return Fail(s);

@@ -14,9 +14,11 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -124,6 +126,86 @@ class EnclaveClient {
 // Reads the PEM files and opens a mutual-TLS channel (lazily: a bad server shows on first call).
 // kInvalidArgument naming the file when one cannot be read.
 absl::StatusOr<std::unique_ptr<EnclaveClient>> Connect(const ConnectOptions& options);
+
+// --- The audit log (issue 4) ------------------------------------------------------------------
+// Privacy officers may call every method; researchers only GetReceipt for their own requests.
+// Leaves and hashes are raw bytes exactly as the enclave stores them: verify them with
+// client/verifier (enclave::verifier), never trust these copies.
+//
+//   auto audit = enclave::client::ConnectAudit(options);
+//   absl::StatusOr<enclave::client::AuditCheckpoint> cp = (*audit)->GetCheckpoint();
+
+struct AuditCheckpoint {
+  std::string note;  // the signed C2SP note
+  std::string origin;
+  std::uint64_t tree_size = 0;
+  std::string root_hash;  // 32 bytes
+  std::uint64_t log_size = 0;  // GetCheckpoint only: leaves written, signed or not
+};
+
+struct AuditLogEntry {
+  std::uint64_t sequence = 0;
+  std::string leaf;  // enclave-log-leaf/1 bytes
+};
+
+// Empty strings and 0 match anything. Times: UTC ms since the epoch, from inclusive, to exclusive.
+struct AuditFilter {
+  std::string caller;
+  std::string template_id;
+  std::string decision;
+  std::string entry_type;
+  std::int64_t from_unix_ms = 0;
+  std::int64_t to_unix_ms = 0;
+};
+
+struct AuditPage {
+  std::vector<AuditLogEntry> entries;
+  std::uint64_t next_page_token = 0;  // 0: no more pages
+  std::uint64_t log_size = 0;
+};
+
+struct AuditLeafProof {
+  std::uint64_t sequence = 0;
+  std::string leaf;       // empty when redacted
+  std::string leaf_hash;  // 32 bytes
+  std::vector<std::string> path;  // 32 bytes each
+  bool redacted = false;
+};
+
+struct AuditProofs {
+  AuditCheckpoint checkpoint;  // the latest
+  std::uint64_t tree_size = 0;
+  std::vector<AuditLeafProof> proofs;
+};
+
+class AuditClient {
+ public:
+  virtual ~AuditClient() = default;
+  virtual absl::StatusOr<AuditCheckpoint> GetCheckpoint() = 0;
+  // Leaves [start, end) (end 0: to the log size) matching `filter`; page_token from the previous
+  // page (0: start at `start`); page_size 0: the server's default.
+  virtual absl::StatusOr<AuditPage> ListEntries(std::uint64_t start, std::uint64_t end,
+                                                const AuditFilter& filter,
+                                                std::uint32_t page_size,
+                                                std::uint64_t page_token) = 0;
+  // tree_size 0: the latest checkpoint's.
+  virtual absl::StatusOr<AuditProofs> GetInclusionProof(std::uint64_t sequence,
+                                                        std::uint64_t tree_size) = 0;
+  virtual absl::StatusOr<AuditProofs> GetRequestInclusionProofs(const std::string& request_id,
+                                                                std::uint64_t tree_size) = 0;
+  // new_size 0: the latest checkpoint's. The proof's hashes, 32 bytes each.
+  virtual absl::StatusOr<std::vector<std::string>> GetConsistencyProof(std::uint64_t old_size,
+                                                                       std::uint64_t new_size) = 0;
+  // Streams the export bundle (from_size 0: whole log) to `sink`, chunk by chunk. OK only when
+  // the whole bundle arrived; otherwise the caller must discard what the sink received.
+  virtual absl::Status ExportBundle(std::uint64_t from_size,
+                                    const std::function<absl::Status(std::string_view)>& sink) = 0;
+  // The receipt of one request: its leaves with inclusion proofs in `checkpoint`.
+  virtual absl::StatusOr<AuditProofs> GetReceipt(const std::string& request_id) = 0;
+};
+
+// As Connect, for the AuditService. The deadline applies to each call (the whole export included).
+absl::StatusOr<std::unique_ptr<AuditClient>> ConnectAudit(const ConnectOptions& options);
 
 // Stops the transport library from writing its own diagnostics to stderr, for command-line tools
 // whose errors are the returned statuses. Process-wide; call before Connect().

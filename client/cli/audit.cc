@@ -1,0 +1,480 @@
+// enclavectl audit: checkpoint, log, verify, export, verify-bundle.
+#include "client/cli/audit.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <utility>
+
+#include "client/cli/output.h"
+#include "client/verifier/verifier.h"
+
+namespace enclave::client::cli {
+namespace {
+
+constexpr std::string_view kBundleHeader = "enclave-log-bundle/1\n";
+
+absl::StatusOr<std::string> ReadWholeFile(const std::string& path, std::string_view what) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    return absl::NotFoundError(std::string(what) + ": '" + path + "' does not exist");
+  }
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  if (!in.good() && !in.eof()) {
+    return absl::UnavailableError(std::string(what) + ": cannot read '" + path + "'");
+  }
+  return s.str();
+}
+
+std::string Hex(std::string_view bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (char ch : bytes) {
+    const auto c = static_cast<unsigned char>(ch);
+    out.push_back(kDigits[c >> 4]);
+    out.push_back(kDigits[c & 0xF]);
+  }
+  return out;
+}
+
+std::string Hex(const verifier::Hash& h) {
+  return Hex(std::string_view(reinterpret_cast<const char*>(h.data()), h.size()));
+}
+
+// The first line of a note (its origin), unverified: used only to pick the origin when none is
+// pinned, and the note is then verified against it.
+std::string FirstLine(std::string_view note) { return std::string(note.substr(0, note.find('\n'))); }
+
+// The checkpoint note inside a bundle's bytes, or "" if the head is malformed (the verifier then
+// reports the problem).
+std::string NoteOfBundle(std::string_view bundle) {
+  if (bundle.substr(0, kBundleHeader.size()) != kBundleHeader) return "";
+  std::size_t pos = kBundleHeader.size();
+  if (bundle.size() < pos + 4) return "";
+  std::uint32_t length = 0;
+  for (int i = 0; i < 4; ++i) length = (length << 8) | static_cast<unsigned char>(bundle[pos++]);
+  if (bundle.size() - pos < length) return "";
+  return std::string(bundle.substr(pos, length));
+}
+
+// UTC, ISO 8601 with milliseconds (H. Hinnant's civil_from_days).
+std::string TimeText(std::int64_t ms) {
+  std::int64_t days = ms / 86400000;
+  std::int64_t rest = ms % 86400000;
+  if (rest < 0) {
+    rest += 86400000;
+    --days;
+  }
+  const std::int64_t z = days + 719468;
+  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const std::int64_t doe = z - era * 146097;
+  const std::int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const std::int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const std::int64_t mp = (5 * doy + 2) / 153;
+  const std::int64_t d = doy - (153 * mp + 2) / 5 + 1;
+  const std::int64_t m = mp < 10 ? mp + 3 : mp - 9;
+  const std::int64_t y = yoe + era * 400 + (m <= 2 ? 1 : 0);
+  char buffer[128];
+  std::snprintf(buffer, sizeof buffer, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld.%03lldZ",
+                static_cast<long long>(y), static_cast<long long>(m), static_cast<long long>(d),
+                static_cast<long long>(rest / 3600000), static_cast<long long>(rest / 60000 % 60),
+                static_cast<long long>(rest / 1000 % 60), static_cast<long long>(rest % 1000));
+  return buffer;
+}
+
+std::string JsonString(std::string_view s) {
+  std::string out = "\"";
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (c < 0x20 || c == 0x7F) {
+          char buffer[8];
+          std::snprintf(buffer, sizeof buffer, "\\u%04x", c);
+          out += buffer;
+        } else {
+          out.push_back(static_cast<char>(c));
+        }
+    }
+  }
+  return out + "\"";
+}
+
+// One table cell: tabs and newlines (the only control characters a leaf may hold) as spaces.
+std::string Cell(std::string_view s) {
+  std::string out(s);
+  std::replace(out.begin(), out.end(), '\t', ' ');
+  std::replace(out.begin(), out.end(), '\n', ' ');
+  return out.empty() ? "-" : out;
+}
+
+std::string LeafJson(const verifier::LeafView& l) {
+  std::string o = "{";
+  const auto field = [&](std::string_view name, const std::string& json_value) {
+    if (o.size() > 1) o += ",";
+    o += JsonString(name) + ":" + json_value;
+  };
+  field("sequence", std::to_string(l.sequence));
+  field("time", JsonString(TimeText(l.time_unix_ms)));
+  field("time_unix_ms", std::to_string(l.time_unix_ms));
+  field("type", JsonString(l.type_name));
+  field("request_id", JsonString(l.request_id));
+  field("caller", JsonString(l.caller));
+  field("caller_cert_sha256", JsonString(Hex(l.caller_cert_sha256)));
+  field("role", JsonString(l.role));
+  field("project", JsonString(l.project));
+  field("rpc", JsonString(l.rpc));
+  field("template_id", JsonString(l.template_id));
+  field("template_version", std::to_string(l.template_version));
+  field("template_sha256", JsonString(Hex(l.template_sha256)));
+  field("canonical_params", JsonString(l.canonical_params));
+  field("decision", JsonString(l.decision));
+  field("reason", JsonString(l.reason));
+  field("rule_set", JsonString(l.rule_set));
+  field("rules_applied", JsonString(l.rules_applied));
+  field("data_version", JsonString(l.data_version));
+  std::string counts = "{";
+  for (const auto& [status, count] : l.cell_counts) {
+    if (counts.size() > 1) counts += ",";
+    counts += JsonString(status) + ":" + std::to_string(count);
+  }
+  field("cell_counts", counts + "}");
+  field("cell_rules", JsonString(l.cell_rules));
+  field("result_sha256", JsonString(Hex(l.result_sha256)));
+  std::string related = "[";
+  for (std::uint64_t r : l.related) {
+    if (related.size() > 1) related += ",";
+    related += std::to_string(r);
+  }
+  field("related", related + "]");
+  field("detail", JsonString(l.detail));
+  return o + "}";
+}
+
+std::string Table(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::size_t> widths;
+  for (const auto& row : rows) {
+    widths.resize(std::max(widths.size(), row.size()));
+    for (std::size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+  }
+  std::string out;
+  for (const auto& row : rows) {
+    std::string line;
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line += std::string(widths[i] - row[i].size() + 2, ' ');
+    }
+    out += line + "\n";
+  }
+  return out;
+}
+
+absl::StatusOr<verifier::PinnedKey> PinnedKeyOf(const AuditTrust& trust) {
+  if (trust.log_key.empty()) {
+    return absl::InvalidArgumentError(
+        "no log key: give --log-key KEY or set 'log_key = ...' in the config file (the verifier "
+        "key of the enclave's log, received out of band)");
+  }
+  absl::StatusOr<verifier::PinnedKey> key = verifier::ParseVerifierKey(trust.log_key);
+  if (!key.ok()) {
+    return absl::InvalidArgumentError("--log-key: " + std::string(key.status().message()));
+  }
+  return key;
+}
+
+absl::StatusOr<verifier::Hash> HashOf(std::string_view bytes, std::string_view what) {
+  verifier::Hash h{};
+  if (bytes.size() != h.size()) {
+    return absl::DataLossError(std::string(what) + " is not a 32-byte hash");
+  }
+  std::copy(bytes.begin(), bytes.end(), reinterpret_cast<char*>(h.data()));
+  return h;
+}
+
+absl::Status CheckProof(AuditClient& client, const verifier::CheckpointView& older,
+                        const verifier::CheckpointView& newer) {
+  if (newer.size < older.size) {
+    return absl::DataLossError("the log's signed size " + std::to_string(newer.size) +
+                               " is below the verified " + std::to_string(older.size) +
+                               ": rollback or truncation");
+  }
+  if (newer.size == older.size) {
+    if (newer.root != older.root) {
+      return absl::DataLossError("two signed checkpoints of size " + std::to_string(newer.size) +
+                                 " have different roots: the log forked (equivocation)");
+    }
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::vector<std::string>> proof =
+      client.GetConsistencyProof(older.size, newer.size);
+  if (!proof.ok()) return proof.status();
+  std::vector<verifier::Hash> hashes;
+  for (const std::string& h : *proof) {
+    absl::StatusOr<verifier::Hash> hash = HashOf(h, "a consistency proof element");
+    if (!hash.ok()) return hash.status();
+    hashes.push_back(*hash);
+  }
+  absl::Status s =
+      verifier::CheckConsistency(older.size, newer.size, hashes, older.root, newer.root);
+  if (!s.ok()) {
+    return absl::DataLossError("the checkpoint of size " + std::to_string(newer.size) +
+                               " is not consistent with the verified one of size " +
+                               std::to_string(older.size) + ": " + std::string(s.message()));
+  }
+  return absl::OkStatus();
+}
+
+std::string BundleSummary(const verifier::BundleReport& report) {
+  std::string out = "entries " + std::to_string(report.first_index) + ".." +
+                    std::to_string(report.first_index + report.leaves) + " verified (" +
+                    std::to_string(report.leaves) + " leaves";
+  for (const auto& [type, count] : report.by_type) {
+    out += ", " + std::to_string(count) + " " + type;
+  }
+  out += "); requests still open at the checkpoint: " + std::to_string(report.open_requests) + "\n";
+  return out;
+}
+
+}  // namespace
+
+std::string DefaultCheckpointStatePath(std::string_view home) {
+  if (home.empty()) return "";
+  return (std::filesystem::path(std::string(home)) / ".config" / "enclavectl" / "checkpoint")
+      .string();
+}
+
+absl::StatusOr<std::string> ShowCheckpoint(AuditClient& client, const AuditTrust& trust) {
+  absl::StatusOr<AuditCheckpoint> cp = client.GetCheckpoint();
+  if (!cp.ok()) return cp.status();
+  std::string out;
+  if (!trust.log_key.empty()) {
+    absl::StatusOr<verifier::PinnedKey> key = PinnedKeyOf(trust);
+    if (!key.ok()) return key.status();
+    const std::string origin = trust.origin.empty() ? FirstLine(cp->note) : trust.origin;
+    absl::StatusOr<verifier::CheckpointView> view =
+        verifier::VerifyCheckpointNote(cp->note, *key, origin);
+    if (!view.ok()) return view.status();
+    out += "origin:    " + view->origin + (trust.origin.empty() ? " (not pinned)" : "") + "\n";
+    out += "tree size: " + std::to_string(view->size) + "\n";
+    out += "root:      " + Hex(view->root) + "\n";
+    out += "signature: verified with the pinned key '" + key->name + "'\n";
+  } else {
+    out += "origin:    " + cp->origin + "\n";
+    out += "tree size: " + std::to_string(cp->tree_size) + "\n";
+    out += "root:      " + Hex(cp->root_hash) + "\n";
+    out += "signature: NOT verified (no log key: use --log-key or 'log_key' in the config)\n";
+  }
+  out += "log size:  " + std::to_string(cp->log_size) + " entries\n\n" + cp->note;
+  return out;
+}
+
+absl::StatusOr<std::string> ListLog(AuditClient& client, const AuditFilter& filter, bool json) {
+  std::vector<verifier::LeafView> leaves;
+  std::uint64_t token = 0;
+  for (;;) {
+    absl::StatusOr<AuditPage> page = client.ListEntries(0, 0, filter, 0, token);
+    if (!page.ok()) return page.status();
+    for (const AuditLogEntry& e : page->entries) {
+      absl::StatusOr<verifier::LeafView> leaf = verifier::ParseLeaf(e.leaf);
+      if (!leaf.ok()) {
+        return absl::DataLossError("entry " + std::to_string(e.sequence) +
+                                   " does not decode: " + std::string(leaf.status().message()));
+      }
+      if (leaf->sequence != e.sequence) {
+        return absl::DataLossError("entry " + std::to_string(e.sequence) +
+                                   " carries sequence number " + std::to_string(leaf->sequence));
+      }
+      leaves.push_back(*std::move(leaf));
+    }
+    if (page->next_page_token == 0) break;
+    if (page->next_page_token <= token) {
+      return absl::DataLossError("the enclave's page token went backwards");
+    }
+    token = page->next_page_token;
+  }
+  if (json) {
+    std::string out = "[";
+    for (std::size_t i = 0; i < leaves.size(); ++i) {
+      out += (i == 0 ? "\n  " : ",\n  ") + LeafJson(leaves[i]);
+    }
+    return out + (leaves.empty() ? "]\n" : "\n]\n");
+  }
+  std::vector<std::vector<std::string>> rows = {
+      {"SEQ", "TIME (UTC)", "TYPE", "CALLER", "ROLE", "RPC", "TEMPLATE", "DECISION", "REQUEST"}};
+  for (const verifier::LeafView& l : leaves) {
+    rows.push_back({std::to_string(l.sequence), TimeText(l.time_unix_ms), Cell(l.type_name),
+                    Cell(l.caller), Cell(l.role), Cell(l.rpc), Cell(l.template_id),
+                    Cell(l.decision), Cell(l.request_id)});
+  }
+  return Table(rows) + std::to_string(leaves.size()) + " entries\n";
+}
+
+absl::StatusOr<std::string> VerifyLog(AuditClient& client, const AuditTrust& trust) {
+  absl::StatusOr<verifier::PinnedKey> key = PinnedKeyOf(trust);
+  if (!key.ok()) return key.status();
+  if (trust.state_path.empty()) {
+    return absl::InvalidArgumentError("no checkpoint file: give --state FILE (HOME is not set)");
+  }
+  std::optional<std::string> stored;
+  {
+    absl::StatusOr<std::string> text = ReadWholeFile(trust.state_path, "--state");
+    if (text.ok()) {
+      stored = *std::move(text);
+    } else if (text.status().code() != absl::StatusCode::kNotFound) {
+      return text.status();
+    }
+  }
+  absl::StatusOr<AuditCheckpoint> cp = client.GetCheckpoint();
+  if (!cp.ok()) return cp.status();
+
+  std::string out;
+  std::string origin = trust.origin;
+  if (origin.empty()) {
+    origin = FirstLine(stored.has_value() ? *stored : cp->note);
+    out += "origin " + origin + " (not pinned; taken from the " +
+           (stored.has_value() ? "stored" : "signed") + " checkpoint)\n";
+  }
+  std::optional<verifier::CheckpointView> trusted;
+  if (stored.has_value()) {
+    absl::StatusOr<verifier::CheckpointView> view =
+        verifier::VerifyCheckpointNote(*stored, *key, origin);
+    if (!view.ok()) {
+      return absl::Status(view.status().code(), "the stored checkpoint in '" + trust.state_path +
+                                                    "' does not verify: " +
+                                                    std::string(view.status().message()));
+    }
+    trusted = *view;
+  }
+  absl::StatusOr<verifier::CheckpointView> latest =
+      verifier::VerifyCheckpointNote(cp->note, *key, origin);
+  if (!latest.ok()) {
+    return absl::Status(latest.status().code(), "the enclave's latest checkpoint does not verify: " +
+                                                    std::string(latest.status().message()));
+  }
+  out += "checkpoint of size " + std::to_string(latest->size) + " signed by '" + key->name +
+         "', root " + Hex(latest->root) + "\n";
+  if (trusted.has_value()) {
+    if (absl::Status s = CheckProof(client, *trusted, *latest); !s.ok()) return s;
+    out += "consistent with the stored checkpoint of size " + std::to_string(trusted->size) + "\n";
+  } else {
+    out += "no stored checkpoint in '" + trust.state_path + "': checking the whole log\n";
+  }
+
+  // The entries: an export from the verified size, checked leaf by leaf against both checkpoints.
+  const std::uint64_t from = trusted.has_value() ? trusted->size : 0;
+  std::string bundle;
+  if (absl::Status s = client.ExportBundle(from,
+                                           [&](std::string_view chunk) {
+                                             bundle.append(chunk);
+                                             return absl::OkStatus();
+                                           });
+      !s.ok()) {
+    return s;
+  }
+  verifier::BundleOptions options;
+  options.key = *key;
+  options.origin = origin;
+  options.trusted = trusted;
+  absl::StatusOr<verifier::BundleReport> report = verifier::VerifyBundle(bundle, options);
+  if (!report.ok()) return report.status();
+  // A checkpoint may have been signed between the two calls: the export's must extend `latest`.
+  if (absl::Status s = CheckProof(client, *latest, report->checkpoint); !s.ok()) return s;
+  out += BundleSummary(*report);
+
+  const std::string note = NoteOfBundle(bundle);
+  if (note.empty()) return absl::DataLossError("the export has no checkpoint note");
+  std::error_code ec;
+  const std::filesystem::path parent = std::filesystem::path(trust.state_path).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+  if (absl::Status s = WriteFileAtomically(trust.state_path, note); !s.ok()) {
+    return absl::UnavailableError("--state: cannot store the verified checkpoint: " +
+                                  std::string(s.message()));
+  }
+  out += "stored the checkpoint of size " + std::to_string(report->checkpoint.size) + " in '" +
+         trust.state_path + "'\n";
+  return out;
+}
+
+absl::Status ExportLog(AuditClient& client, const std::string& path) {
+  std::string bundle;
+  if (absl::Status s = client.ExportBundle(0,
+                                           [&](std::string_view chunk) {
+                                             bundle.append(chunk);
+                                             return absl::OkStatus();
+                                           });
+      !s.ok()) {
+    return s;
+  }
+  return WriteFileAtomically(path, bundle);
+}
+
+absl::StatusOr<std::string> VerifyBundleOffline(const std::string& bundle_path,
+                                                const AuditTrust& trust) {
+  absl::StatusOr<verifier::PinnedKey> key = PinnedKeyOf(trust);
+  if (!key.ok()) return key.status();
+  std::string out;
+  std::optional<std::string> stored;
+  if (!trust.state_path.empty()) {
+    absl::StatusOr<std::string> text = ReadWholeFile(trust.state_path, "--state");
+    if (!text.ok()) return text.status();
+    stored = *std::move(text);
+  }
+  std::string origin = trust.origin;
+  if (origin.empty()) {
+    if (stored.has_value()) {
+      origin = FirstLine(*stored);
+    } else {
+      // Only the head is needed: header, u32 length, note.
+      std::ifstream in(bundle_path, std::ios::binary);
+      if (!in) return absl::NotFoundError("cannot open the bundle file '" + bundle_path + "'");
+      std::string head(kBundleHeader.size() + 4 + 64 * 1024, '\0');
+      in.read(head.data(), static_cast<std::streamsize>(head.size()));
+      head.resize(static_cast<std::size_t>(in.gcount()));
+      origin = FirstLine(NoteOfBundle(head));
+    }
+    out += "origin " + origin + " (not pinned; taken from the " +
+           (stored.has_value() ? "stored checkpoint" : "bundle") + ")\n";
+  }
+  verifier::BundleOptions options;
+  options.key = *key;
+  options.origin = origin;
+  if (stored.has_value()) {
+    absl::StatusOr<verifier::CheckpointView> view =
+        verifier::VerifyCheckpointNote(*stored, *key, origin);
+    if (!view.ok()) {
+      return absl::Status(view.status().code(), "the stored checkpoint in '" + trust.state_path +
+                                                    "' does not verify: " +
+                                                    std::string(view.status().message()));
+    }
+    options.trusted = *view;
+  }
+  absl::StatusOr<verifier::BundleReport> report =
+      verifier::VerifyBundleFile(bundle_path, options);
+  if (!report.ok()) return report.status();
+  out += "bundle OK: checkpoint of size " + std::to_string(report->checkpoint.size) +
+         " signed by '" + key->name + "', root " + Hex(report->checkpoint.root) + "\n";
+  if (options.trusted.has_value()) {
+    out += "consistent with the stored checkpoint of size " +
+           std::to_string(options.trusted->size) + "\n";
+  }
+  return out + BundleSummary(*report);
+}
+
+}  // namespace enclave::client::cli

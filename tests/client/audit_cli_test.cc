@@ -1,0 +1,435 @@
+// enclavectl audit: argument parsing, the offline verify-bundle path on bundles written by
+// enclave/audit (also through the enclavectl binary's exit codes), and the verify flow against
+// an in-process core::AuditService (no gRPC): first run, consistent growth, fork, rollback.
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <sys/wait.h>
+#include <vector>
+
+#include "client/cli/args.h"
+#include "client/cli/audit.h"
+#include "enclave/audit/bundle.h"
+#include "enclave/client/client.h"
+#include "enclave/core/audit_service.h"
+#include "tests/testing/fake_audit_log.h"
+#include "tests/testing/temp_dir.h"
+
+namespace enclave::client::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using ::enclave::testing::FakeAuditLog;
+using ::enclave::testing::TempDir;
+
+constexpr char kOfficer[] = "spiffe://lv/officer";
+
+bool Contains(absl::string_view haystack, absl::string_view needle) {
+  return haystack.find(needle) != absl::string_view::npos;
+}
+
+void WriteBytes(const fs::path& p, const std::string& bytes) {
+  std::ofstream out(p, std::ios::binary);
+  out << bytes;
+}
+
+std::string ReadBytes(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Accepted and result entries of `n` queries.
+void AddQueries(FakeAuditLog& log, int n, const std::string& prefix = "q") {
+  for (int i = 0; i < n; ++i) {
+    core::QueryLogEntry e;
+    e.request_id = prefix + "-" + std::to_string(i);
+    e.caller = "spiffe://lv/researcher-" + std::to_string(i % 3);
+    e.role = "researcher";
+    e.rpc = "RunQuery";
+    e.template_id = i % 2 == 0 ? "income_by_wijk" : "zzp_per_wijk";
+    e.decision = "allowed";
+    e.type = core::QueryLogEntry::Type::kAccepted;
+    REQUIRE(log.Append(e).ok());
+    e.type = core::QueryLogEntry::Type::kResult;
+    REQUIRE(log.Append(e).ok());
+  }
+}
+
+std::string Bundle(FakeAuditLog& log) {
+  auto checkpoint = log.LatestCheckpoint();
+  REQUIRE(checkpoint.ok());
+  const std::vector<std::string> leaves = log.RawLeavesForTest();
+  std::vector<std::string> signed_leaves(leaves.begin(),
+                                         leaves.begin() + static_cast<std::ptrdiff_t>(checkpoint->size));
+  auto bundle = audit::EncodeBundle(checkpoint->note, 0, {}, signed_leaves);
+  REQUIRE(bundle.ok());
+  return *bundle;
+}
+
+// Offset of leaf `index`'s sequence field inside a full bundle (docs/audit-log.md §2, §5).
+std::size_t SequenceOffset(const std::string& bundle, std::size_t index) {
+  auto u32 = [&](std::size_t at) {
+    std::uint32_t v = 0;
+    for (int i = 0; i < 4; ++i) v = (v << 8) | static_cast<unsigned char>(bundle[at + static_cast<std::size_t>(i)]);
+    return static_cast<std::size_t>(v);
+  };
+  std::size_t pos = std::string_view("enclave-log-bundle/1\n").size();
+  pos += 4 + u32(pos);  // note
+  pos += 8 + 1;         // m = 0, k = 0
+  pos += 8;             // leaf count
+  for (std::size_t i = 0; i < index; ++i) pos += 4 + u32(pos);
+  const std::size_t leaf = pos + 4;
+  const std::size_t origin_length = u32(leaf + 19);
+  return leaf + 19 + 4 + origin_length;
+}
+
+// client::AuditClient over core::AuditService in-process, as one caller.
+class InProcessAuditClient final : public AuditClient {
+ public:
+  InProcessAuditClient(std::shared_ptr<core::AuditService> service, std::string caller)
+      : service_(std::move(service)), caller_(std::move(caller)) {}
+
+  absl::StatusOr<AuditCheckpoint> GetCheckpoint() override {
+    auto info = service_->GetCheckpoint(caller_);
+    if (!info.ok()) return info.status();
+    AuditCheckpoint out = Convert(info->checkpoint);
+    out.log_size = info->log_size;
+    return out;
+  }
+  absl::StatusOr<AuditPage> ListEntries(std::uint64_t start, std::uint64_t end,
+                                        const AuditFilter& filter, std::uint32_t page_size,
+                                        std::uint64_t page_token) override {
+    core::AuditFilter f;
+    f.caller = filter.caller;
+    f.template_id = filter.template_id;
+    f.decision = filter.decision;
+    f.entry_type = filter.entry_type;
+    f.from_unix_ms = filter.from_unix_ms;
+    f.to_unix_ms = filter.to_unix_ms;
+    auto page = service_->ListEntries(caller_, page_token != 0 ? page_token : start, end, f,
+                                      page_size == 0 ? 3 : page_size);  // small pages
+    if (!page.ok()) return page.status();
+    AuditPage out;
+    for (auto& e : page->entries) out.entries.push_back({e.sequence, e.leaf});
+    out.next_page_token = page->next_start;
+    out.log_size = page->log_size;
+    return out;
+  }
+  absl::StatusOr<AuditProofs> GetInclusionProof(std::uint64_t, std::uint64_t) override {
+    return absl::UnimplementedError("not needed");
+  }
+  absl::StatusOr<AuditProofs> GetRequestInclusionProofs(const std::string&,
+                                                        std::uint64_t) override {
+    return absl::UnimplementedError("not needed");
+  }
+  absl::StatusOr<std::vector<std::string>> GetConsistencyProof(std::uint64_t old_size,
+                                                               std::uint64_t new_size) override {
+    auto proof = service_->GetConsistencyProof(caller_, old_size, new_size);
+    if (!proof.ok()) return proof.status();
+    std::vector<std::string> out;
+    for (const auto& h : proof->proof) out.push_back(Bytes(h));
+    return out;
+  }
+  absl::Status ExportBundle(std::uint64_t from_size,
+                            const std::function<absl::Status(std::string_view)>& sink) override {
+    return service_->ExportBundle(caller_, from_size, sink);
+  }
+  absl::StatusOr<AuditProofs> GetReceipt(const std::string&) override {
+    return absl::UnimplementedError("not needed");
+  }
+
+ private:
+  static std::string Bytes(const core::AuditHash& h) {
+    return std::string(reinterpret_cast<const char*>(h.data()), h.size());
+  }
+  static AuditCheckpoint Convert(const core::SignedCheckpoint& c) {
+    AuditCheckpoint out;
+    out.note = c.note;
+    out.origin = c.origin;
+    out.tree_size = c.size;
+    out.root_hash = Bytes(c.root);
+    return out;
+  }
+  std::shared_ptr<core::AuditService> service_;
+  std::string caller_;
+};
+
+std::shared_ptr<core::AuditService> ServiceOver(std::shared_ptr<FakeAuditLog> log) {
+  auto directory = policy::PrincipalDirectory::Create(
+      {{kOfficer, "Officer", "LV", policy::Role::kPrivacyOfficer, {}}});
+  REQUIRE(directory.ok());
+  core::AuditServiceOptions options;
+  options.chunk_bytes = 256;
+  return std::make_shared<core::AuditService>(
+      std::make_shared<const policy::PrincipalDirectory>(*std::move(directory)), log, log,
+      options);
+}
+
+int RunEnclavectl(const std::string& args, std::string* output) {
+  TempDir tmp;
+  const fs::path out = tmp.File("out.txt");
+  const std::string command = std::string("'") + ENCLAVECTL_PATH + "' " + args + " >'" +
+                              out.string() + "' 2>&1";
+  const int status = std::system(command.c_str());
+  *output = ReadBytes(out);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+}  // namespace
+
+TEST_SUITE("enclavectl audit: arguments") {
+  TEST_CASE("each audit command parses with its own flags") {
+    auto log = ParseArgs({"audit", "log", "--caller", "spiffe://x", "--template", "t1", "--from",
+                          "2026-11-01", "--to=2026-11-25T13:05:09Z", "--decision",
+                          "PERMISSION_DENIED", "--type", "query-refused", "--format", "json"});
+    REQUIRE(log.ok());
+    CHECK(log->command == Command::kAudit);
+    CHECK(log->audit_action == AuditAction::kLog);
+    CHECK(*log->audit.caller == "spiffe://x");
+    CHECK(*log->audit.template_id == "t1");
+    CHECK(*log->audit.decision == "PERMISSION_DENIED");
+
+    auto verify = ParseArgs({"audit", "verify", "--state", "/tmp/cp", "--log-key", "k+1+2"});
+    REQUIRE(verify.ok());
+    CHECK(verify->audit_action == AuditAction::kVerify);
+    CHECK(*verify->audit.state == "/tmp/cp");
+
+    auto bundle = ParseArgs({"audit", "verify-bundle", "log.bundle", "--log-key", "k"});
+    REQUIRE(bundle.ok());
+    CHECK(bundle->audit_action == AuditAction::kVerifyBundle);
+    CHECK(bundle->bundle_file == "log.bundle");
+
+    auto exported = ParseArgs({"audit", "export", "--output", "x.bundle"});
+    REQUIRE(exported.ok());
+    CHECK(exported->audit_action == AuditAction::kExport);
+    CHECK(ParseArgs({"audit", "checkpoint"}).ok());
+    CHECK(ParseArgs({"help", "audit"}).ok());
+    CHECK(HelpText("audit").ok());
+  }
+
+  TEST_CASE("misplaced or malformed audit arguments are usage errors") {
+    for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+             {"audit"},
+             {"audit", "delete"},
+             {"audit", "export"},                                    // no --output
+             {"audit", "verify-bundle"},                             // no FILE
+             {"audit", "verify-bundle", "a", "b"},
+             {"audit", "checkpoint", "extra"},
+             {"audit", "checkpoint", "--caller", "x"},               // log only
+             {"audit", "log", "--state", "f"},                       // verify only
+             {"audit", "log", "--log-key", "k"},
+             {"audit", "log", "--format", "csv"},
+             {"audit", "log", "--from", "yesterday"},
+             {"audit", "log", "--to", "2026-02-30"},
+             {"audit", "verify", "--output", "f"},
+             {"audit", "log", "-p", "a=b"},
+             {"run", "t", "--caller", "x"},                          // audit flags elsewhere
+             {"templates", "--log-key", "k"}}) {
+      CAPTURE(args.size());
+      CAPTURE(args.back());
+      auto parsed = ParseArgs(args);
+      CHECK_FALSE(parsed.ok());
+      CHECK(ExitCodeFor(parsed.status()) == 2);
+    }
+  }
+
+  TEST_CASE("audit times are UTC") {
+    CHECK(*ParseAuditTime("--from", "1970-01-01") == 0);
+    CHECK(*ParseAuditTime("--from", "1970-01-02T00:00:01Z") == 86401000);
+    CHECK(*ParseAuditTime("--from", "2024-02-29T12:30") == 1709209800000);
+    CHECK(*ParseAuditTime("--from", "1764075909000") == 1764075909000);
+    CHECK_FALSE(ParseAuditTime("--from", "2023-02-29").ok());
+    CHECK_FALSE(ParseAuditTime("--from", "2026-11-25 13:05").ok());
+    CHECK_FALSE(ParseAuditTime("--from", "").ok());
+  }
+
+  TEST_CASE("a log that fails verification exits 8") {
+    CHECK(ExitCodeFor(absl::DataLossError("x")) == 8);
+  }
+}
+
+TEST_SUITE("enclavectl audit verify-bundle (offline)") {
+  TEST_CASE("a bundle from enclave/audit verifies; one flipped byte is caught at its leaf") {
+    FakeAuditLog log;
+    AddQueries(log, 10);
+    log.SignCheckpoint();
+    const std::string bundle = Bundle(log);
+    TempDir tmp;
+    const fs::path good = tmp.File("good.bundle");
+    WriteBytes(good, bundle);
+
+    AuditTrust trust;
+    trust.log_key = log.VerifierKey();
+    absl::StatusOr<std::string> report = VerifyBundleOffline(good.string(), trust);
+    REQUIRE_MESSAGE(report.ok(), report.status().message());
+    CHECK(Contains(*report, "bundle OK"));
+    CHECK(Contains(*report, "20 leaves"));
+
+    std::string flipped = bundle;
+    flipped[SequenceOffset(bundle, 7) + 7] ^= 0x01;
+    const fs::path bad = tmp.File("bad.bundle");
+    WriteBytes(bad, flipped);
+    absl::StatusOr<std::string> rejected = VerifyBundleOffline(bad.string(), trust);
+    REQUIRE_FALSE(rejected.ok());
+    CHECK(rejected.status().code() == absl::StatusCode::kDataLoss);
+    CHECK(Contains(rejected.status().message(), "leaf 7"));
+
+    // Through the binary: exit codes and messages as a shell user sees them.
+    std::string output;
+    CHECK(RunEnclavectl("audit verify-bundle '" + good.string() + "' --log-key '" +
+                            log.VerifierKey() + "'",
+                        &output) == 0);
+    CHECK(Contains(output, "bundle OK"));
+    const int code = RunEnclavectl("audit verify-bundle '" + bad.string() + "' --log-key '" +
+                                       log.VerifierKey() + "'",
+                                   &output);
+    CHECK(code == 8);
+    CHECK(Contains(output, "leaf 7"));
+  }
+
+  TEST_CASE("random single-byte edits anywhere in the leaves are all detected") {
+    FakeAuditLog log;
+    AddQueries(log, 20);
+    log.SignCheckpoint();
+    const std::string bundle = Bundle(log);
+    const std::size_t first_leaf = SequenceOffset(bundle, 0) - 23 - 1;  // ~ start of leaf bytes
+    AuditTrust trust;
+    trust.log_key = log.VerifierKey();
+    trust.origin = testing::kFakeLogOrigin;
+    TempDir tmp;
+    const fs::path path = tmp.File("edit.bundle");
+    std::uint64_t seed = 12345;
+    for (int i = 0; i < 50; ++i) {
+      seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+      const std::size_t at = first_leaf + (seed >> 33) % (bundle.size() - first_leaf);
+      std::string edited = bundle;
+      edited[at] = static_cast<char>(edited[at] ^ static_cast<char>(1 + (seed >> 20) % 255));
+      WriteBytes(path, edited);
+      CAPTURE(at);
+      CHECK_FALSE(VerifyBundleOffline(path.string(), trust).ok());
+    }
+  }
+
+  TEST_CASE("a wrong pinned key or another origin is refused") {
+    FakeAuditLog log;
+    AddQueries(log, 2);
+    log.SignCheckpoint();
+    TempDir tmp;
+    const fs::path path = tmp.File("b.bundle");
+    WriteBytes(path, Bundle(log));
+    AuditTrust trust;
+    trust.log_key = log.VerifierKey();
+    trust.origin = "another.log/origin";
+    CHECK_FALSE(VerifyBundleOffline(path.string(), trust).ok());
+    trust.log_key = "";
+    CHECK(VerifyBundleOffline(path.string(), trust).status().code() ==
+          absl::StatusCode::kInvalidArgument);
+  }
+}
+
+TEST_SUITE("enclavectl audit verify") {
+  TEST_CASE("first run stores the checkpoint; later runs prove consistency and check new entries") {
+    auto log = std::make_shared<FakeAuditLog>();
+    AddQueries(*log, 5);
+    log->SignCheckpoint();
+    InProcessAuditClient client(ServiceOver(log), kOfficer);
+    TempDir tmp;
+    AuditTrust trust;
+    trust.log_key = log->VerifierKey();
+    trust.state_path = (tmp.path() / "state" / "checkpoint").string();
+
+    auto first = VerifyLog(client, trust);
+    REQUIRE_MESSAGE(first.ok(), first.status().message());
+    CHECK(Contains(*first, "checking the whole log"));
+    CHECK(Contains(*first, "entries 0..10 verified"));
+    CHECK(fs::exists(trust.state_path));
+
+    AddQueries(*log, 3, "r");
+    log->SignCheckpoint();
+    auto second = VerifyLog(client, trust);
+    REQUIRE_MESSAGE(second.ok(), second.status().message());
+    CHECK(Contains(*second, "consistent with the stored checkpoint of size 10"));
+    CHECK(Contains(*second, "entries 10..16 verified"));
+    auto stored = log->LatestCheckpoint();
+    REQUIRE(stored.ok());
+    CHECK(ReadBytes(trust.state_path) == stored->note);
+
+    auto listing = ListLog(client, {}, false);
+    REQUIRE(listing.ok());
+    CHECK(Contains(*listing, "16 entries"));
+    AuditFilter filter;
+    filter.template_id = "zzp_per_wijk";
+    filter.entry_type = "query-result";
+    auto json = ListLog(client, filter, true);
+    REQUIRE(json.ok());
+    CHECK(Contains(*json, "\"type\":\"query-result\""));
+    CHECK_FALSE(Contains(*json, "income_by_wijk"));
+  }
+
+  TEST_CASE("a forked or rolled-back log fails and the stored checkpoint is kept") {
+    auto original = std::make_shared<FakeAuditLog>();
+    AddQueries(*original, 5);
+    original->SignCheckpoint();
+    TempDir tmp;
+    AuditTrust trust;
+    trust.log_key = original->VerifierKey();
+    trust.state_path = (tmp.path() / "checkpoint").string();
+    InProcessAuditClient first(ServiceOver(original), kOfficer);
+    REQUIRE(VerifyLog(first, trust).ok());
+    const std::string kept = ReadBytes(trust.state_path);
+
+    SUBCASE("rewritten history, signed with the same key") {
+      auto forked = std::make_shared<FakeAuditLog>();
+      AddQueries(*forked, 6, "other");
+      forked->SignCheckpoint();
+      InProcessAuditClient client(ServiceOver(forked), kOfficer);
+      auto result = VerifyLog(client, trust);
+      REQUIRE_FALSE(result.ok());
+      CHECK(result.status().code() == absl::StatusCode::kDataLoss);
+      CHECK(Contains(result.status().message(), "not consistent"));
+    }
+    SUBCASE("a shorter log (rollback or truncation)") {
+      auto shorter = std::make_shared<FakeAuditLog>();
+      AddQueries(*shorter, 4);
+      shorter->SignCheckpoint();
+      InProcessAuditClient client(ServiceOver(shorter), kOfficer);
+      auto result = VerifyLog(client, trust);
+      REQUIRE_FALSE(result.ok());
+      CHECK(result.status().code() == absl::StatusCode::kDataLoss);
+      CHECK(Contains(result.status().message(), "rollback"));
+    }
+    SUBCASE("same size, another root (equivocation)") {
+      auto other = std::make_shared<FakeAuditLog>();
+      AddQueries(*other, 5, "eq");
+      other->SignCheckpoint();
+      InProcessAuditClient client(ServiceOver(other), kOfficer);
+      auto result = VerifyLog(client, trust);
+      REQUIRE_FALSE(result.ok());
+      CHECK(Contains(result.status().message(), "equivocation"));
+    }
+    CHECK(ReadBytes(trust.state_path) == kept);
+  }
+
+  TEST_CASE("a role that may not read the log gets the refusal, and nothing is stored") {
+    auto log = std::make_shared<FakeAuditLog>();
+    AddQueries(*log, 2);
+    log->SignCheckpoint();
+    InProcessAuditClient client(ServiceOver(log), "spiffe://lv/someone-else");
+    TempDir tmp;
+    AuditTrust trust;
+    trust.log_key = log->VerifierKey();
+    trust.state_path = (tmp.path() / "checkpoint").string();
+    auto result = VerifyLog(client, trust);
+    CHECK(result.status().code() == absl::StatusCode::kPermissionDenied);
+    CHECK_FALSE(fs::exists(trust.state_path));
+  }
+}
+
+}  // namespace enclave::client::cli
