@@ -17,7 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "enclave/adapters/policy_files/loader.h"
 #include "enclave/adapters/sqlite/microdata_source.h"
-#include "enclave/adapters/sqlite/query_log_store.h"
+#include "enclave/adapters/sqlite/audit_log_store.h"
 #include "enclave/base/log.h"
 #include "enclave/base/status_macros.h"
 #include "enclave/core/query_service.h"
@@ -30,7 +30,8 @@ namespace enclave::server {
 namespace {
 
 using adapters::sqlite::SqliteMicrodataSource;
-using adapters::sqlite::SqliteQueryLog;
+// The query log: the tamper-evident AuditLogStore (issue 4).
+using QueryLogStore = adapters::sqlite::AuditLogStore;
 
 struct Loaded {
   adapters::policy_files::LoadedPolicies policies;
@@ -115,7 +116,7 @@ core::QueryLogEntry LifecycleEntry(core::QueryLogEntry::Type type, const std::st
 
 class RunningServerImpl final : public RunningServer {
  public:
-  RunningServerImpl(LockFile lock, std::shared_ptr<SqliteQueryLog> log,
+  RunningServerImpl(LockFile lock, std::shared_ptr<QueryLogStore> log,
                     std::shared_ptr<core::QueryService> core,
                     std::unique_ptr<rpc::QueryServiceImpl> service, std::string data_version,
                     int shutdown_grace_ms)
@@ -153,6 +154,10 @@ class RunningServerImpl final : public RunningServer {
     absl::Status logged = log_->Append(
         LifecycleEntry(core::QueryLogEntry::Type::kServerStop, data_version_, "shutdown"));
     if (!logged.ok()) base::LogError("server_stop_not_logged", {{"code", logged.code()}});
+    // The final signed checkpoint covers every acknowledged entry, the stop included.
+    if (absl::Status closed = log_->Close(); !closed.ok()) {
+      base::LogError("final_checkpoint_not_signed", {{"code", closed.code()}});
+    }
     base::LogInfo("stopped", {});
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -170,7 +175,7 @@ class RunningServerImpl final : public RunningServer {
   // Destruction order matters: the gRPC server goes first, then the service it calls, the core,
   // the log, and the lock last.
   LockFile lock_;
-  std::shared_ptr<SqliteQueryLog> log_;
+  std::shared_ptr<QueryLogStore> log_;
   std::shared_ptr<core::QueryService> core_;
   std::unique_ptr<rpc::QueryServiceImpl> service_;
   std::unique_ptr<grpc::Server> server_;
@@ -206,10 +211,12 @@ absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(const Config& config)
                            LockFile::Acquire((state_dir / "enclaved.lock").string()));
   ENCLAVE_ASSIGN_OR_RETURN(Loaded loaded, LoadAll(config));
 
-  absl::StatusOr<std::unique_ptr<SqliteQueryLog>> opened_log =
-      SqliteQueryLog::Open((state_dir / "query_log.db").string());
+  // The audit log refuses to open a rolled-back or rewritten log (state_dir/checkpoint).
+  adapters::sqlite::AuditLogOptions log_options;
+  log_options.state_dir = config.state_dir;
+  absl::StatusOr<std::unique_ptr<QueryLogStore>> opened_log = QueryLogStore::Open(log_options);
   if (!opened_log.ok()) return WithContext("query log in state_dir", opened_log.status());
-  std::shared_ptr<SqliteQueryLog> log = *std::move(opened_log);
+  std::shared_ptr<QueryLogStore> log = *std::move(opened_log);
 
   const std::string database_path = config.database_path;
   core::QueryService::SourceFactory factory =

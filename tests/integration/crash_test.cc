@@ -1,0 +1,169 @@
+// Crash consistency of the audit log (docs/security.md §7.2, item 9, CI size): the real enclaved
+// under query load is killed with SIGKILL at random moments and restarted each time. Afterwards
+// the whole log verifies with the independent verifier against every checkpoint seen before a
+// kill, the sequence is contiguous, no accepted entry is left open, and every query the client
+// saw succeed has its accepted and result entries.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "client/verifier/verifier.h"
+#include "enclave/adapters/sqlite/audit_log_store.h"
+#include "enclave/client/client.h"
+#include "tests/integration/process.h"
+
+namespace enclave::testing {
+namespace {
+
+const std::string kSourceDir = ENCLAVE_SOURCE_DIR;
+constexpr int kKills = 20;
+constexpr auto kBudget = std::chrono::seconds(90);
+
+struct World {
+  TempDir dir;
+  std::string pki, db, state;
+
+  World() {
+    pki = dir.path().string() + "/pki";
+    db = dir.path().string() + "/microdata.db";
+    state = dir.path().string() + "/state";
+    std::filesystem::create_directories(state);
+    ProcessResult p = RunProcess({"/bin/bash", kSourceDir + "/deploy/dev-pki.sh", pki});
+    INFO(p.err);
+    REQUIRE(p.exit_code == 0);
+    ProcessResult g = RunProcess(
+        {ENCLAVE_DATAGEN_PATH, "--out", db, "--seed", "11", "--persons", "3000"},
+        std::chrono::seconds(300));
+    INFO(g.err);
+    REQUIRE(g.exit_code == 0);
+  }
+
+  std::unique_ptr<ServerProcess> Start() const {
+    return std::make_unique<ServerProcess>(
+        ENCLAVED_PATH,
+        std::vector<std::string>{"--database", db, "--policies", kSourceDir + "/policies",
+                                 "--state-dir", state, "--client-ca", pki + "/ca.pem",
+                                 "--cert", pki + "/server.pem", "--key", pki + "/server.key"},
+        state);
+  }
+
+  std::unique_ptr<client::EnclaveClient> Client(int port) const {
+    client::ConnectOptions o;
+    o.target = "127.0.0.1:" + std::to_string(port);
+    o.ca_file = pki + "/ca.pem";
+    o.cert_file = pki + "/analyst1.pem";
+    o.key_file = pki + "/analyst1.key";
+    o.deadline = std::chrono::milliseconds(5000);
+    auto c = client::Connect(o);
+    REQUIRE(c.ok());
+    return std::move(*c);
+  }
+};
+
+std::string Trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("SIGKILL under query load never loses an acknowledged query or breaks the log") {
+  World w;
+  client::SilenceTransportLogs();
+  const auto deadline = std::chrono::steady_clock::now() + kBudget;
+  std::mt19937_64 rng(20261125);
+  std::uniform_int_distribution<int> run_ms(50, 1500);
+  std::set<std::string> acknowledged;  // request ids of queries the client saw succeed
+  std::vector<std::string> checkpoints_seen;
+  int kills = 0;
+  for (; kills < kKills && std::chrono::steady_clock::now() < deadline; ++kills) {
+    const auto started = std::chrono::steady_clock::now();
+    std::unique_ptr<ServerProcess> server = w.Start();
+    INFO(server->stderr_text());
+    REQUIRE_MESSAGE(server->port() > 0, server->stderr_text());
+    CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(5));  // serves again
+    std::atomic<bool> stop{false};
+    std::mutex mu;
+    std::vector<std::thread> clients;
+    for (int c = 0; c < 4; ++c) {
+      clients.emplace_back([&, c] {
+        auto client = w.Client(server->port());
+        const char* templates[] = {"zzp_aantal_per_wijk", "bijstand_stand"};
+        for (int i = 0; !stop.load(); ++i) {
+          auto r = client->RunQuery(templates[(c + i) % 2], {});
+          if (r.ok()) {
+            std::lock_guard<std::mutex> lock(mu);
+            acknowledged.insert(r->request_id);
+          }
+        }
+      });
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(run_ms(rng)));
+    checkpoints_seen.push_back(ReadFile(w.state + "/checkpoint"));
+    server.reset();  // SIGKILL
+    stop = true;
+    for (auto& t : clients) t.join();
+  }
+  MESSAGE("kills: ", kills, ", acknowledged queries: ", acknowledged.size());
+  CHECK(kills >= 10);
+  CHECK(acknowledged.size() >= 20);
+
+  // A last start closes the orphans of the last kill; a graceful stop signs the final checkpoint.
+  {
+    std::unique_ptr<ServerProcess> server = w.Start();
+    REQUIRE_MESSAGE(server->port() > 0, server->stderr_text());
+    CHECK(server->Stop() == 0);
+  }
+  adapters::sqlite::AuditLogOptions options;
+  options.state_dir = w.state;
+  auto store = adapters::sqlite::AuditLogStore::Open(options);
+  REQUIRE_MESSAGE(store.ok(), store.status().ToString());
+  CHECK((*store)->LatestCheckpoint().size == (*store)->Size());
+  auto bundle = (*store)->ExportBundle(0);
+  REQUIRE(bundle.ok());
+
+  auto key = verifier::ParseVerifierKey(Trim(ReadFile(w.state + "/log_verifier.key")));
+  REQUIRE(key.ok());
+  verifier::BundleOptions vo;
+  vo.key = *key;
+  vo.origin = adapters::sqlite::kDefaultLogOrigin;
+  auto report = verifier::VerifyBundle(*bundle, vo);  // contiguous, pairs, root, signature
+  REQUIRE_MESSAGE(report.ok(), report.status().ToString());
+  CHECK(report->open_requests == 0);
+  CHECK(report->by_type["recovery"] >= 1);
+  // Consistent with every checkpoint published before a kill.
+  for (const std::string& note : checkpoints_seen) {
+    REQUIRE_FALSE(note.empty());
+    auto cp = verifier::VerifyCheckpointNote(note, *key, vo.origin);
+    REQUIRE(cp.ok());
+    verifier::BundleOptions trusted = vo;
+    trusted.trusted = *cp;
+    CHECK(verifier::VerifyBundle(*bundle, trusted).ok());
+  }
+  // Every acknowledged query has its accepted and result entries.
+  auto leaves = (*store)->ReadLeaves(0, report->checkpoint.size);
+  REQUIRE(leaves.ok());
+  std::map<std::string, std::set<std::string>> types_by_request;
+  for (const std::string& bytes : *leaves) {
+    auto leaf = verifier::ParseLeaf(bytes);
+    REQUIRE(leaf.ok());
+    if (!leaf->request_id.empty()) types_by_request[leaf->request_id].insert(leaf->type_name);
+  }
+  int missing = 0;
+  for (const std::string& id : acknowledged) {
+    const auto& types = types_by_request[id];
+    if (!types.contains("query-accepted") || !types.contains("query-result")) ++missing;
+  }
+  CHECK(missing == 0);
+}
+
+}  // namespace enclave::testing
