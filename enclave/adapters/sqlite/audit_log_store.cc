@@ -948,6 +948,11 @@ audit::Checkpoint AuditLogStore::LatestCheckpoint() const {
   return impl_->checkpoint;
 }
 
+std::pair<audit::Checkpoint, std::string> AuditLogStore::LatestSignedCheckpoint() const {
+  std::lock_guard<std::mutex> lock(impl_->state_mu);
+  return {impl_->checkpoint, impl_->checkpoint_note};
+}
+
 absl::StatusOr<std::string> AuditLogStore::ExportBundle(std::uint64_t first_index) const {
   std::string note;
   audit::Checkpoint cp;
@@ -997,9 +1002,9 @@ class StoreReader final : public core::AuditReader {
 
   absl::StatusOr<core::SignedCheckpoint> LatestCheckpoint() override {
     core::SignedCheckpoint out;
-    out.note = store_->LatestCheckpointNote();
-    if (out.note.empty()) return absl::NotFoundError("audit log: no checkpoint signed yet");
-    const audit::Checkpoint cp = store_->LatestCheckpoint();
+    auto [cp, note] = store_->LatestSignedCheckpoint();
+    if (note.empty()) return absl::NotFoundError("audit log: no checkpoint signed yet");
+    out.note = std::move(note);
     out.origin = cp.origin;
     out.size = cp.size;
     out.root = cp.root;

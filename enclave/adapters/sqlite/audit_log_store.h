@@ -37,6 +37,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -113,6 +114,8 @@ class AuditLogStore final : public core::QueryLog, public audit::TreeHashStore {
   // The latest signed checkpoint note and its parsed body.
   std::string LatestCheckpointNote() const;
   audit::Checkpoint LatestCheckpoint() const;
+  // Both at once: the note and the checkpoint it signs (never from two different signings).
+  std::pair<audit::Checkpoint, std::string> LatestSignedCheckpoint() const;
   // Signs a checkpoint of the current size now (also written to the file). Thread-safe.
   absl::Status SignCheckpointNow();
   // An export bundle (docs/audit-log.md §5) of the latest checkpoint, leaves [first, size).
