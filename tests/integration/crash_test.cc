@@ -28,6 +28,7 @@ const std::string kSourceDir = ENCLAVE_SOURCE_DIR;
 constexpr int kKills = 20;
 constexpr auto kBudget = std::chrono::seconds(90);
 
+// One generated world (PKI, data) per test binary; each test case has its own state directory.
 struct World {
   TempDir dir;
   std::string pki, db, state;
@@ -47,13 +48,14 @@ struct World {
     REQUIRE(g.exit_code == 0);
   }
 
-  std::unique_ptr<ServerProcess> Start() const {
+  std::unique_ptr<ServerProcess> Start() const { return Start(state); }
+  std::unique_ptr<ServerProcess> Start(const std::string& state_dir) const {
     return std::make_unique<ServerProcess>(
         ENCLAVED_PATH,
         std::vector<std::string>{"--database", db, "--policies", kSourceDir + "/policies",
-                                 "--state-dir", state, "--client-ca", pki + "/ca.pem",
+                                 "--state-dir", state_dir, "--client-ca", pki + "/ca.pem",
                                  "--cert", pki + "/server.pem", "--key", pki + "/server.key"},
-        state);
+        state_dir);
   }
 
   std::unique_ptr<client::EnclaveClient> Client(int port) const {
@@ -69,6 +71,11 @@ struct World {
   }
 };
 
+World& TheWorld() {
+  static World world;
+  return world;
+}
+
 std::string Trim(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
   return s;
@@ -77,7 +84,7 @@ std::string Trim(std::string s) {
 }  // namespace
 
 TEST_CASE("SIGKILL under query load never loses an acknowledged query or breaks the log") {
-  World w;
+  World& w = TheWorld();
   client::SilenceTransportLogs();
   const auto deadline = std::chrono::steady_clock::now() + kBudget;
   std::mt19937_64 rng(20261125);
@@ -164,6 +171,42 @@ TEST_CASE("SIGKILL under query load never loses an acknowledged query or breaks 
     if (!types.contains("query-accepted") || !types.contains("query-result")) ++missing;
   }
   CHECK(missing == 0);
+}
+
+TEST_CASE("a state directory restored from an older copy makes enclaved refuse to start") {
+  World& w = TheWorld();
+  client::SilenceTransportLogs();
+  const std::string state = w.dir.path().string() + "/state-rollback";
+  const std::string backup = w.dir.path().string() + "/backup";
+  std::filesystem::create_directories(state);
+  std::filesystem::create_directories(backup);
+  auto run_and_stop = [&] {
+    std::unique_ptr<ServerProcess> server = w.Start(state);
+    REQUIRE_MESSAGE(server->port() > 0, server->stderr_text());
+    auto client = w.Client(server->port());
+    for (int i = 0; i < 3; ++i) CHECK(client->RunQuery("zzp_aantal_per_wijk", {}).ok());
+    CHECK(server->Stop() == 0);
+  };
+  run_and_stop();
+  for (const char* name : {"audit_log.db", "audit_log.db-wal", "audit_log.db-shm"}) {
+    if (std::filesystem::exists(state + "/" + name)) {
+      std::filesystem::copy_file(state + "/" + name, backup + "/" + name);
+    }
+  }
+  run_and_stop();  // the checkpoint now covers more than the backup holds
+  for (const char* name : {"audit_log.db", "audit_log.db-wal", "audit_log.db-shm"}) {
+    std::filesystem::remove(state + "/" + name);
+    if (std::filesystem::exists(backup + "/" + name)) {
+      std::filesystem::copy_file(backup + "/" + name, state + "/" + name);
+    }
+  }
+  const auto started = std::chrono::steady_clock::now();
+  std::unique_ptr<ServerProcess> server = w.Start(state);
+  CHECK(server->port() == 0);  // never listened
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(5));
+  CHECK(server->Stop() != 0);
+  const std::string err = server->stderr_text();
+  CHECK_MESSAGE(err.find("rolled back") != std::string::npos, err);
 }
 
 }  // namespace enclave::testing
