@@ -2,9 +2,12 @@
 // appenders with durable group commit (WAL, synchronous=FULL) against the same store with
 // synchronous=OFF, in one run, and the ratio.
 //
-//   bench_audit_log [--seconds S] [--threads T] [--dir DIR]
+//   bench_audit_log [--seconds S] [--threads T] [--dir DIR] [--work-us U]
 //
-// DIR (default: the system temp directory) should be on the disk the server would use.
+// DIR (default: the system temp directory) should be on the disk the server would use. With
+// --work-us, each appender spins U microseconds of CPU between its accepted and result entries,
+// a stand-in for running the query: the ratio then approximates the cost of durable logging to
+// query throughput (the real server-level comparison needs a non-syncing server mode).
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -53,7 +56,14 @@ struct Result {
   int failures = 0;
 };
 
-Result Run(const std::filesystem::path& dir, bool durable, int threads, double seconds) {
+void Spin(int micros) {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::microseconds(micros);
+  while (std::chrono::steady_clock::now() < end) {
+  }
+}
+
+Result Run(const std::filesystem::path& dir, bool durable, int threads, double seconds,
+           int work_us) {
   std::filesystem::create_directories(dir);
   AuditLogOptions options;
   options.state_dir = dir.string();
@@ -73,6 +83,7 @@ Result Run(const std::filesystem::path& dir, bool durable, int threads, double s
       for (int i = 0; !stop.load(std::memory_order_relaxed); ++i) {
         const std::string id = "b" + std::to_string(t) + "-" + std::to_string(i);
         for (auto type : {QueryLogEntry::Type::kAccepted, QueryLogEntry::Type::kResult}) {
+          if (type == QueryLogEntry::Type::kResult && work_us > 0) Spin(work_us);
           if ((*store)->Append(Entry(id, type)).ok()) {
             appends.fetch_add(1, std::memory_order_relaxed);
           } else {
@@ -100,23 +111,27 @@ Result Run(const std::filesystem::path& dir, bool durable, int threads, double s
 int main(int argc, char** argv) {
   double seconds = 5;
   int threads = 8;
+  int work_us = 0;
   std::filesystem::path base = std::filesystem::temp_directory_path();
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     if (flag == "--seconds") seconds = std::atof(argv[i + 1]);
     else if (flag == "--threads") threads = std::atoi(argv[i + 1]);
     else if (flag == "--dir") base = argv[i + 1];
+    else if (flag == "--work-us") work_us = std::atoi(argv[i + 1]);
     else {
-      std::fprintf(stderr, "usage: bench_audit_log [--seconds S] [--threads T] [--dir DIR]\n");
+      std::fprintf(stderr,
+                   "usage: bench_audit_log [--seconds S] [--threads T] [--dir DIR] [--work-us U]\n");
       return 2;
     }
   }
   const std::filesystem::path dir =
       base / ("bench-audit-log-" + std::to_string(::getpid()));
-  const Result off = Run(dir / "off", /*durable=*/false, threads, seconds);
-  const Result full = Run(dir / "full", /*durable=*/true, threads, seconds);
+  const Result off = Run(dir / "off", /*durable=*/false, threads, seconds, work_us);
+  const Result full = Run(dir / "full", /*durable=*/true, threads, seconds, work_us);
   std::filesystem::remove_all(dir);
-  std::printf("appenders: %d, seconds per run: %.1f\n", threads, seconds);
+  std::printf("appenders: %d, seconds per run: %.1f, work per query: %d us\n", threads, seconds,
+              work_us);
   std::printf("synchronous=OFF : %10.0f appends/s (%llu appends, %d failures)\n",
               off.appends_per_s, static_cast<unsigned long long>(off.appends), off.failures);
   std::printf("durable (FULL)  : %10.0f appends/s (%llu appends, %d failures)\n",
