@@ -4,6 +4,7 @@
 // kill, the sequence is contiguous, no accepted entry is left open, and every query the client
 // saw succeed has its accepted and result entries.
 #include <doctest/doctest.h>
+#include <sqlite3.h>
 
 #include <atomic>
 #include <chrono>
@@ -129,6 +130,17 @@ TEST_CASE("SIGKILL under query load never loses an acknowledged query or breaks 
     std::unique_ptr<ServerProcess> server = w.Start();
     REQUIRE_MESSAGE(server->port() > 0, server->stderr_text());
     CHECK(server->Stop() == 0);
+  }
+  {
+    sqlite3* raw = nullptr;
+    REQUIRE(sqlite3_open_v2((w.state + "/audit_log.db").c_str(), &raw, SQLITE_OPEN_READONLY,
+                            nullptr) == SQLITE_OK);
+    sqlite3_stmt* stmt = nullptr;
+    REQUIRE(sqlite3_prepare_v2(raw, "PRAGMA integrity_check", -1, &stmt, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_step(stmt) == SQLITE_ROW);
+    CHECK(std::string(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0))) == "ok");
+    sqlite3_finalize(stmt);
+    sqlite3_close(raw);
   }
   adapters::sqlite::AuditLogOptions options;
   options.state_dir = w.state;

@@ -426,6 +426,43 @@ TEST_CASE("checkpoints are signed every N entries and on the timer") {
   CHECK(store->LatestCheckpoint().size == 12);
 }
 
+TEST_CASE("readers see a consistent tree while appenders write") {
+  TempDir dir;
+  auto store = MustOpen(Options(dir));
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> writers;
+  for (int t = 0; t < 4; ++t) {
+    writers.emplace_back([&, t] { AppendPairs(*store, "w" + std::to_string(t) + "-", 40); });
+  }
+  int checks = 0, bad = 0;
+  std::thread reader([&] {
+    while (!stop.load()) {
+      const std::uint64_t n = store->Size();
+      if (n == 0) continue;
+      auto leaves = store->ReadLeaves(0, n);
+      auto root = audit::RootAt(*store, n);
+      auto proof = store->InclusionProof(n - 1, n);
+      if (!leaves.ok() || !root.ok() || !proof.ok()) {
+        ++bad;
+        continue;
+      }
+      audit::MemoryTree tree;
+      for (const std::string& leaf : *leaves) tree.AppendLeaf(leaf);
+      if (tree.Root() != *root ||
+          !audit::VerifyInclusion(n - 1, n, audit::HashLeaf(leaves->back()), *proof, *root).ok()) {
+        ++bad;
+      }
+      ++checks;
+    }
+  });
+  for (auto& w : writers) w.join();
+  stop = true;
+  reader.join();
+  CHECK(bad == 0);
+  CHECK(checks > 0);
+  CHECK(store->Size() == 320);
+}
+
 TEST_CASE("the AuditService's reader port answers from the store") {
   TempDir dir;
   std::shared_ptr<AuditLogStore> store = MustOpen(Options(dir));
