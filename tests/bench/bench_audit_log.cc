@@ -62,12 +62,15 @@ void Spin(int micros) {
   }
 }
 
+int commit_delay_us = 500;  // the store's default
+
 Result Run(const std::filesystem::path& dir, bool durable, int threads, double seconds,
            int work_us) {
   std::filesystem::create_directories(dir);
   AuditLogOptions options;
   options.state_dir = dir.string();
   options.durable = durable;
+  options.group_commit_delay = std::chrono::microseconds(commit_delay_us);
   auto store = AuditLogStore::Open(options);
   if (!store.ok()) {
     std::fprintf(stderr, "open: %s\n", store.status().ToString().c_str());
@@ -119,9 +122,11 @@ int main(int argc, char** argv) {
     else if (flag == "--threads") threads = std::atoi(argv[i + 1]);
     else if (flag == "--dir") base = argv[i + 1];
     else if (flag == "--work-us") work_us = std::atoi(argv[i + 1]);
+    else if (flag == "--commit-delay-us") commit_delay_us = std::atoi(argv[i + 1]);
     else {
       std::fprintf(stderr,
-                   "usage: bench_audit_log [--seconds S] [--threads T] [--dir DIR] [--work-us U]\n");
+                   "usage: bench_audit_log [--seconds S] [--threads T] [--dir DIR] [--work-us U] "
+                   "[--commit-delay-us D]\n");
       return 2;
     }
   }
@@ -130,8 +135,8 @@ int main(int argc, char** argv) {
   const Result off = Run(dir / "off", /*durable=*/false, threads, seconds, work_us);
   const Result full = Run(dir / "full", /*durable=*/true, threads, seconds, work_us);
   std::filesystem::remove_all(dir);
-  std::printf("appenders: %d, seconds per run: %.1f, work per query: %d us\n", threads, seconds,
-              work_us);
+  std::printf("appenders: %d, seconds per run: %.1f, work per query: %d us, commit delay: %d us\n",
+              threads, seconds, work_us, commit_delay_us);
   std::printf("synchronous=OFF : %10.0f appends/s (%llu appends, %d failures)\n",
               off.appends_per_s, static_cast<unsigned long long>(off.appends), off.failures);
   std::printf("durable (FULL)  : %10.0f appends/s (%llu appends, %d failures)\n",

@@ -382,6 +382,7 @@ struct AuditLogStore::Impl {
   std::int64_t last_time_ms = 0;
   std::map<std::string, std::uint64_t> open_requests;  // request id -> accepted sequence
   bool failed = false;
+  std::size_t last_batch = 0;
   std::chrono::steady_clock::time_point last_sign_time = std::chrono::steady_clock::now();
 
   // Published state, under state_mu.
@@ -726,6 +727,12 @@ void AuditLogStore::Impl::WriterLoop() {
       }
       continue;
     }
+    // Group commit delay: the appenders of the last batch are likely to come back at once (each
+    // writes its next entry as soon as it was woken), so wait a little for them to join.
+    if (options.group_commit_delay.count() > 0 && last_batch > 1 && queue.size() < last_batch) {
+      queue_cv.wait_for(lock, options.group_commit_delay,
+                        [&] { return stop || queue.size() >= last_batch; });
+    }
     std::vector<Pending*> leaves, signs;
     while (!queue.empty() && leaves.size() < options.max_batch) {
       Pending* p = queue.front();
@@ -733,6 +740,7 @@ void AuditLogStore::Impl::WriterLoop() {
       (p->sign ? signs : leaves).push_back(p);
     }
     lock.unlock();
+    last_batch = leaves.size();
     if (!leaves.empty()) CommitBatch(leaves).IgnoreError();  // each waiter has its status
     const bool by_count = options.checkpoint_every_entries > 0 &&
                           range.size() - checkpoint.size >= options.checkpoint_every_entries;

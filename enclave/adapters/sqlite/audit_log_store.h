@@ -61,6 +61,9 @@ struct AuditLogOptions {
   std::chrono::milliseconds checkpoint_interval{60000};
   // At most this many entries per commit.
   std::size_t max_batch = 512;
+  // When the last commit covered several appenders, wait up to this long for as many to queue
+  // again before the next commit (0: commit at once). Trades a little latency for fewer fsyncs.
+  std::chrono::microseconds group_commit_delay{500};
   // false: synchronous=OFF. ONLY for the benchmark's baseline; never in a server.
   bool durable = true;
   // Server time in ms since the epoch (UTC); tests inject a clock. Defaults to the system clock.
