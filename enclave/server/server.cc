@@ -22,7 +22,9 @@
 #include "enclave/base/status_macros.h"
 #include "enclave/core/query_service.h"
 #include "enclave/crypto/sha256.h"
+#include "enclave/rpc/audit_service_impl.h"
 #include "enclave/rpc/query_service_impl.h"
+#include "enclave/server/audit_log_reader.h"
 #include "enclave/server/lock_file.h"
 #include "enclave/server/transport.h"
 
@@ -130,6 +132,11 @@ class RunningServerImpl final : public RunningServer {
   ~RunningServerImpl() override { Shutdown(); }
 
   // Finishes construction once the server is listening.
+  // The AuditService (issue 4): kept with the query service, destroyed after the server.
+  void KeepAuditService(std::unique_ptr<rpc::AuditServiceImpl> audit) {
+    audit_service_ = std::move(audit);
+  }
+
   void Attach(std::unique_ptr<grpc::Server> server, int port) {
     server_ = std::move(server);
     port_ = port;
@@ -178,6 +185,7 @@ class RunningServerImpl final : public RunningServer {
   std::shared_ptr<QueryLogStore> log_;
   std::shared_ptr<core::QueryService> core_;
   std::unique_ptr<rpc::QueryServiceImpl> service_;
+  std::unique_ptr<rpc::AuditServiceImpl> audit_service_;
   std::unique_ptr<grpc::Server> server_;
   std::string data_version_;
   int shutdown_grace_ms_;
@@ -236,6 +244,10 @@ absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(const Config& config)
   deadlines.default_deadline_ms = config.default_deadline_ms;
   deadlines.max_deadline_ms = config.max_deadline_ms;
   auto service = std::make_unique<rpc::QueryServiceImpl>(core_service, deadlines);
+  // The privacy officer's AuditService (issue 4) reads the same log and logs refusals to it.
+  auto audit_service = std::make_unique<rpc::AuditServiceImpl>(std::make_shared<core::AuditService>(
+      loaded.policies.principals, std::make_shared<AuditLogReader>(log), log,
+      core::AuditServiceOptions{}));
 
   // Nothing is served before the start is on record.
   if (absl::Status s = log->Append(LifecycleEntry(core::QueryLogEntry::Type::kServerStart,
@@ -249,6 +261,7 @@ absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(const Config& config)
   int selected_port = 0;
   builder.AddListeningPort(config.listen_address, creds, &selected_port);
   builder.RegisterService(service.get());
+  builder.RegisterService(audit_service.get());
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || selected_port <= 0) {
     if (server != nullptr) server->Shutdown(std::chrono::system_clock::now());
@@ -263,6 +276,7 @@ absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(const Config& config)
   auto running = std::make_unique<RunningServerImpl>(std::move(lock), log, core_service,
                                                      std::move(service), loaded.data_version,
                                                      config.shutdown_grace_ms);
+  running->KeepAuditService(std::move(audit_service));
   running->Attach(std::move(server), selected_port);
   if (!config.port_file.empty()) {
     if (absl::Status s = WritePortFile(config.port_file, selected_port); !s.ok()) {
