@@ -104,6 +104,11 @@ TEST_CASE("a fresh state directory gets a 0600 key, the verifier key and a check
   CHECK(line == store->VerifierKey());
   CHECK(fs::exists(dir.File("checkpoint")));
   CHECK(fs::exists(dir.File("audit_log.db")));
+  CHECK(store->DurabilityForTest() == "journal_mode=wal synchronous=2");
+  AuditLogOptions off = Options(dir);
+  off.durable = false;
+  store.reset();
+  CHECK(MustOpen(off)->DurabilityForTest() == "journal_mode=wal synchronous=0");
 }
 
 TEST_CASE("group commit: concurrent appenders, each durable on return, contiguous, root as MemoryTree") {

@@ -362,6 +362,7 @@ struct AuditLogStore::Impl {
 
   AuditLogOptions options;
   std::string db_path, checkpoint_path;
+  std::string durability;  // as read back at Open
   std::optional<audit::NoteSigner> signer;
   sqlite3* db = nullptr;       // the writer's connection (the writer thread only, after Open)
   sqlite3* read_db = nullptr;  // readers, under read_mu
@@ -426,6 +427,19 @@ absl::Status AuditLogStore::Impl::OpenDatabase() {
   if ((rc = Exec(options.durable ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=OFF")) !=
       SQLITE_OK) {
     return Unavailable("cannot set synchronous", rc);
+  }
+  {
+    // Read back: a durable log that does not sync is refused, not run.
+    Stmt stmt;
+    if ((rc = stmt.Prepare(db, "PRAGMA synchronous")) != SQLITE_OK ||
+        sqlite3_step(stmt.get()) != SQLITE_ROW) {
+      return Unavailable("cannot read synchronous", rc);
+    }
+    const int level = sqlite3_column_int(stmt.get(), 0);
+    if (options.durable && level != 2) {
+      return absl::UnavailableError("audit log: synchronous=FULL did not take effect");
+    }
+    durability = absl::StrCat("journal_mode=wal synchronous=", level);
   }
   if ((rc = Exec(kSchema)) != SQLITE_OK) return Unavailable("cannot create the schema", rc);
   if ((rc = insert_leaf.Prepare(db,
@@ -980,6 +994,8 @@ absl::StatusOr<std::string> AuditLogStore::ExportBundle(std::uint64_t first_inde
 }
 
 std::string AuditLogStore::VerifierKey() const { return impl_->signer->VerifierKey(); }
+
+std::string AuditLogStore::DurabilityForTest() const { return impl_->durability; }
 
 absl::StatusOr<std::vector<std::uint64_t>> AuditLogStore::FindRequest(
     const std::string& request_id) const {

@@ -125,6 +125,8 @@ class AuditLogStore final : public core::QueryLog, public audit::TreeHashStore {
   absl::StatusOr<std::string> ExportBundle(std::uint64_t first_index) const;
   // "<name>+<id>+<key>" as written to state_dir/log_verifier.key.
   std::string VerifierKey() const;
+  // "journal_mode=wal synchronous=2" (FULL) as read back from the writer's connection at Open.
+  std::string DurabilityForTest() const;
   // Sequence numbers of the leaves with this request id, ascending (indexed).
   absl::StatusOr<std::vector<std::uint64_t>> FindRequest(const std::string& request_id) const;
 
