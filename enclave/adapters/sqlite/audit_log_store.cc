@@ -410,8 +410,9 @@ struct AuditLogStore::Impl {
 };
 
 absl::Status AuditLogStore::Impl::OpenDatabase() {
-  int rc = sqlite3_open_v2(db_path.c_str(), &db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  int rc = sqlite3_open_v2(
+      db_path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+      options.vfs_for_test.empty() ? nullptr : options.vfs_for_test.c_str());
   if (rc != SQLITE_OK) return Unavailable(absl::StrCat("cannot open ", db_path), rc);
   sqlite3_busy_timeout(db, kBusyTimeoutMs);
   sqlite3_extended_result_codes(db, 1);
@@ -594,7 +595,10 @@ absl::Status AuditLogStore::Impl::SignAndStore() {
     BindBlob(stmt.get(), 3, note);
     rc = sqlite3_step(stmt.get());
   }
-  if (rc != SQLITE_DONE) return Unavailable("cannot store a checkpoint", rc);
+  if (rc != SQLITE_DONE) {
+    failed = true;  // the database failed a write: fail closed, as for a failed commit
+    return Unavailable("cannot store a checkpoint", rc);
+  }
   ENCLAVE_RETURN_IF_ERROR(WriteFileAtomically(checkpoint_path, note, 0644));
   last_sign_time = std::chrono::steady_clock::now();
   std::lock_guard<std::mutex> lock(state_mu);

@@ -71,6 +71,8 @@ struct AuditLogOptions {
   // Test hook, called inside each batch's transaction just before COMMIT with the first
   // sequence number of the batch: a non-OK status is treated as a failed commit.
   std::function<absl::Status(std::uint64_t first_sequence)> before_commit_for_test;
+  // Test hook: the name of a registered sqlite3_vfs for the writer's connection ("" = default).
+  std::string vfs_for_test;
 };
 
 // Converts an entry of the core port to a leaf (docs/audit-log.md §2 mapping): caller-supplied
