@@ -24,7 +24,6 @@
 #include "enclave/crypto/sha256.h"
 #include "enclave/rpc/audit_service_impl.h"
 #include "enclave/rpc/query_service_impl.h"
-#include "enclave/server/audit_log_reader.h"
 #include "enclave/server/lock_file.h"
 #include "enclave/server/transport.h"
 
@@ -246,7 +245,7 @@ absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(const Config& config)
   auto service = std::make_unique<rpc::QueryServiceImpl>(core_service, deadlines);
   // The privacy officer's AuditService (issue 4) reads the same log and logs refusals to it.
   auto audit_service = std::make_unique<rpc::AuditServiceImpl>(std::make_shared<core::AuditService>(
-      loaded.policies.principals, std::make_shared<AuditLogReader>(log), log,
+      loaded.policies.principals, adapters::sqlite::MakeAuditReader(log), log,
       core::AuditServiceOptions{}));
 
   // Nothing is served before the start is on record.

@@ -1,8 +1,8 @@
 // The AuditService end to end over mutual TLS: the SQLite AuditLogStore behind
-// server::AuditLogReader, core::AuditService, rpc::AuditServiceImpl, and the client library and
-// enclavectl's verify flow on the other side. Every dev-pki role is tried on the wire; identity
-// comes from the certificate only (metadata claiming a role grants nothing); refusals land in the
-// same log.
+// adapters::sqlite::MakeAuditReader, core::AuditService, rpc::AuditServiceImpl, and the client
+// library and enclavectl's verify flow on the other side. Every dev-pki role is tried on the
+// wire; identity comes from the certificate only (metadata claiming a role grants nothing);
+// refusals land in the same log.
 #include <doctest/doctest.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
@@ -24,7 +24,6 @@
 #include "enclave/client/client.h"
 #include "enclave/core/audit_service.h"
 #include "enclave/rpc/audit_service_impl.h"
-#include "enclave/server/audit_log_reader.h"
 #include "enclave/v1/audit.grpc.pb.h"
 #include "tests/testing/temp_dir.h"
 
@@ -126,7 +125,7 @@ struct Fixture {
     audit_options.chunk_bytes = 512;  // several stream messages
     core = std::make_shared<core::AuditService>(
         std::make_shared<const policy::PrincipalDirectory>(*std::move(principals)),
-        std::make_shared<server::AuditLogReader>(store), store, audit_options);
+        adapters::sqlite::MakeAuditReader(store), store, audit_options);
     service = std::make_unique<AuditServiceImpl>(core);
 
     grpc::SslServerCredentialsOptions ssl(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
