@@ -2,6 +2,10 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
+#include <map>
+#include <numeric>
+#include <optional>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -12,6 +16,11 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "enclave/base/status_macros.h"
+#include "enclave/disclosure/primary.h"
+#include "enclave/disclosure/rule_set.h"
+#include "enclave/disclosure/secondary.h"
+#include "enclave/disclosure/table_structure.h"
 
 // How a table is computed (the contract is in aggregate.h; the rules in disclosure-control.md §3).
 //
@@ -31,17 +40,19 @@
 // Statistics per cell, over distinct units (a unit "has" a flag when any of its rows in the cell
 // has it non-zero; a unit's measure is the sum of its non-NULL measures in the cell, NULL when all
 // are NULL):
-//   COUNT     units with the flag (all units without one); threshold on that count.
-//   SUM       sum of measures of units with the flag and a measure; threshold on those units.
-//   MEAN      that sum / those units, rounded once to the precision (half away from zero).
+//   COUNT     units with the flag (all units without one).
+//   SUM       sum of measures of units with the flag and a measure.
+//   MEAN      that sum / those units.
 //   QUANTILE  nearest rank over those units' measures: the k-th smallest with
-//             k = ceil(n * permille / 1000) (at least 1). Threshold, then QuantileRule.
+//             k = ceil(n * permille / 1000) (at least 1).
 //   SHARE     100 * (units with the flag among the denominator units) / (units with the
-//             denominator flag, or all units); ShareRule on numerator and denominator.
-//   RATIO     100 * sum(measure | flag) / sum(measure | denominator flag); threshold on the units
-//             of each part; a zero denominator sum is confidential ("undefined").
-// Every division is integer arithmetic on 128-bit intermediates, rounded once to the statistic's
-// precision; results beyond int64 saturate.
+//             denominator flag, or all units).
+//   RATIO     100 * sum(measure | flag) / sum(measure | denominator flag).
+// Alongside, per cell and statistic: the cell key of the counted units (the sum of their record
+// keys mod 2^32, rolled up like the counts) and, for magnitudes, |x| sum, min, max and the largest
+// |x|. The disclosure pipeline (Disclose) then decides, suppresses, perturbs and derives; see
+// aggregate.h. Every division is integer arithmetic on 128-bit intermediates, rounded once to the
+// statistic's precision; results beyond int64 saturate.
 namespace enclave::core {
 namespace {
 
@@ -217,6 +228,7 @@ struct StatPlan {
   std::uint32_t permille = 0;
   std::int64_t precision = 1;
   int quantile_slot = -1;
+  std::int64_t magnitude_precision = 1;  // set in Finish from the template and the rule set
 };
 
 // One row, reduced to what aggregation needs.
@@ -254,12 +266,63 @@ struct Contribution {
   bool has_measure = false;
 };
 
+// The largest |contributions| of a magnitude, descending: enough for every (n,k) rule and the p%
+// coalition (disclosure::MagnitudeFacts::top_abs).
+constexpr std::size_t kTop =
+    static_cast<std::size_t>(std::max<std::int64_t>(disclosure::kMaxDominanceN,
+                                                    disclosure::kMaxCoalition + 1));
+
+struct TopAbs {
+  std::array<std::int64_t, kTop> v{};
+  std::uint32_t n = 0;
+  void Insert(std::int64_t x) {
+    if (n < kTop) {
+      v[n++] = x;
+    } else if (x > v[kTop - 1]) {
+      v[kTop - 1] = x;
+    } else {
+      return;
+    }
+    for (std::size_t i = n - 1; i > 0 && v[i] > v[i - 1]; --i) std::swap(v[i], v[i - 1]);
+  }
+  void Merge(const TopAbs& o) {
+    for (std::uint32_t i = 0; i < o.n; ++i) Insert(o.v[i]);
+  }
+};
+
+// One magnitude part (a sum's contributions): the facts the primary rules and §5.7 need.
+struct MagnitudePart {
+  Int128 abs_sum = 0;
+  std::int64_t min = std::numeric_limits<std::int64_t>::max();
+  std::int64_t max = std::numeric_limits<std::int64_t>::min();
+  TopAbs top;
+  void Add(std::int64_t x) {
+    const std::int64_t a = x == std::numeric_limits<std::int64_t>::min()
+                               ? std::numeric_limits<std::int64_t>::max()
+                               : (x < 0 ? -x : x);
+    abs_sum += a;
+    min = std::min(min, x);
+    max = std::max(max, x);
+    top.Insert(a);
+  }
+  void Merge(const MagnitudePart& o) {
+    abs_sum += o.abs_sum;
+    min = std::min(min, o.min);
+    max = std::max(max, o.max);
+    top.Merge(o.top);
+  }
+};
+
 // Per cell and statistic.
 struct Accumulator {
   std::int64_t units_a = 0;  // numerator / contributing units
   std::int64_t units_b = 0;  // denominator units (SHARE, RATIO)
   Int128 sum_a = 0;
   Int128 sum_b = 0;
+  std::uint32_t key_a = 0;  // cell key of the units counted in units_a (sum of record keys)
+  std::uint32_t key_b = 0;  // ... in units_b
+  MagnitudePart mag_a;      // SUM, MEAN, RATIO numerator
+  MagnitudePart mag_b;      // RATIO denominator
 };
 
 struct DimLookup {
@@ -271,6 +334,36 @@ struct DimLookup {
 };
 
 bool Matches(std::uint64_t flags, std::uint64_t mask) { return (flags & mask) == mask; }
+
+bool IsMagnitude(StatisticKind kind) {
+  return kind == StatisticKind::kSum || kind == StatisticKind::kMean ||
+         kind == StatisticKind::kRatio;
+}
+
+disclosure::MagnitudeFacts Facts(std::int64_t units, const MagnitudePart& part) {
+  disclosure::MagnitudeFacts f;
+  f.units = units;
+  f.holdings = units;  // no template declares a holding yet: every unit is its own
+  f.abs_sum = Saturate(part.abs_sum);
+  f.top_abs.assign(part.top.v.begin(), part.top.v.begin() + part.top.n);
+  if (units > 0) {
+    f.min = part.min;
+    f.max = part.max;
+  }
+  return f;
+}
+
+std::string SafeParams(std::string params) {
+  // The query log joins cells with ','; keep each cell's parameters one field.
+  std::replace(params.begin(), params.end(), ',', '/');
+  return params;
+}
+
+absl::Status Unsafe(const std::string& why) {
+  return absl::FailedPreconditionError(
+      "this table cannot be released safely (" + why +
+      "); choose fewer breakdowns or a coarser geography");
+}
 
 }  // namespace
 
@@ -293,6 +386,7 @@ struct TableBuilder::Impl {
   // Finish-time grouping: record indices grouped by unit, and where each unit's group starts.
   std::vector<std::uint32_t> order;
   std::vector<std::uint32_t> unit_start;
+  std::vector<UnitIndex::Entry> unit_entry;  // per unit (grouping order): index and record key
 
   std::vector<Record> records;
   std::vector<std::uint32_t> codes;  // records.size() * dims.size()
@@ -301,15 +395,17 @@ struct TableBuilder::Impl {
   std::vector<std::int64_t> cell_units;
   std::vector<Accumulator> acc;                           // cell * stats + s
   std::vector<std::vector<std::vector<std::int64_t>>> quantile_values;  // slot, cell
+  std::vector<disclosure::Population> populations;
 
   void Init(const templates::BoundQuery& q);
   std::string TemplateName() const { return tmpl != nullptr ? tmpl->id : std::string("?"); }
   void Targets(const std::uint32_t* record_codes, std::uint32_t* out) const;
-  void Emit(const Contribution& c);
+  void Emit(const Contribution& c, std::uint32_t record_key);
   void GroupByUnit();
+  absl::Status IndexUnits(UnitIndex& units);
   void RollUpMargins();
-  void Aggregate();
-  Release BuildRelease(const disclosure::RuleSetParams& rules, const std::string& data_version);
+  absl::Status Aggregate(UnitIndex& units);
+  absl::StatusOr<Release> Disclose(const DisclosureTools& tools, const std::string& data_version);
 };
 
 void TableBuilder::Impl::Init(const templates::BoundQuery& q) {
@@ -406,7 +502,8 @@ void TableBuilder::Impl::Targets(const std::uint32_t* record_codes, std::uint32_
   }
 }
 
-void TableBuilder::Impl::Emit(const Contribution& c) {
+
+void TableBuilder::Impl::Emit(const Contribution& c, std::uint32_t record_key) {
   ++cell_units[c.cell];
   Accumulator* row = acc.data() + static_cast<std::size_t>(c.cell) * stats.size();
   for (std::size_t s = 0; s < stats.size(); ++s) {
@@ -414,14 +511,19 @@ void TableBuilder::Impl::Emit(const Contribution& c) {
     Accumulator& a = row[s];
     switch (plan.kind) {
       case StatisticKind::kCount:
-        if (Matches(c.flags, plan.flag_mask)) ++a.units_a;
+        if (Matches(c.flags, plan.flag_mask)) {
+          ++a.units_a;
+          a.key_a += record_key;
+        }
         break;
       case StatisticKind::kSum:
       case StatisticKind::kMean:
       case StatisticKind::kQuantile:
         if (c.has_measure && Matches(c.flags, plan.flag_mask)) {
           ++a.units_a;
+          a.key_a += record_key;
           a.sum_a += c.measure;
+          if (plan.kind != StatisticKind::kQuantile) a.mag_a.Add(c.measure);
           if (plan.quantile_slot >= 0) {
             quantile_values[static_cast<std::size_t>(plan.quantile_slot)][c.cell].push_back(
                 c.measure);
@@ -431,23 +533,160 @@ void TableBuilder::Impl::Emit(const Contribution& c) {
       case StatisticKind::kShare:
         if (Matches(c.flags, plan.den_mask)) {
           ++a.units_b;
-          if (Matches(c.flags, plan.flag_mask)) ++a.units_a;
+          a.key_b += record_key;
+          if (Matches(c.flags, plan.flag_mask)) {
+            ++a.units_a;
+            a.key_a += record_key;
+          }
         }
         break;
       case StatisticKind::kRatio:
         if (c.has_measure) {
           if (Matches(c.flags, plan.flag_mask)) {
             ++a.units_a;
+            a.key_a += record_key;
             a.sum_a += c.measure;
+            a.mag_a.Add(c.measure);
           }
           if (Matches(c.flags, plan.den_mask)) {
             ++a.units_b;
+            a.key_b += record_key;
             a.sum_b += c.measure;
+            a.mag_b.Add(c.measure);
           }
         }
         break;
     }
   }
+}
+
+// Looks each distinct unit up once (index for the guard, record key for the cell keys) and
+// collects the guarded populations.
+absl::Status TableBuilder::Impl::IndexUnits(UnitIndex& units) {
+  const std::size_t unit_count = unit_start.size() - 1;
+  unit_entry.resize(unit_count);
+  const std::size_t dim_count = dims.size();
+  std::vector<std::uint32_t> all;
+  all.reserve(unit_count);
+  std::vector<std::vector<std::vector<std::uint32_t>>> groups(dim_count);
+  for (std::size_t d = 0; d < dim_count; ++d) groups[d].resize(radix[d] - 1);
+  for (std::size_t u = 0; u < unit_count; ++u) {
+    const std::string_view key = keys[records[order[unit_start[u]]].key];
+    std::optional<UnitIndex::Entry> entry = units.Lookup(key);
+    if (!entry.has_value()) {
+      return absl::InternalError("template " + TemplateName() + " returned a " + tmpl->unit +
+                                 " that is not in the unit index of the loaded data");
+    }
+    unit_entry[u] = *entry;
+    all.push_back(entry->index);
+    for (std::uint32_t i = unit_start[u]; i < unit_start[u + 1]; ++i) {
+      const std::uint32_t* rc = codes.data() + static_cast<std::size_t>(order[i]) * dim_count;
+      for (std::size_t d = 0; d < dim_count; ++d) groups[d][rc[d]].push_back(entry->index);
+    }
+  }
+  populations.clear();
+  populations.push_back(disclosure::Population::FromIndices(std::move(all)));
+  for (auto& per_dim : groups) {
+    for (auto& members : per_dim) {
+      if (!members.empty()) {
+        populations.push_back(disclosure::Population::FromIndices(std::move(members)));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+// For each dimension in turn, adds every cell whose coordinate there is a code into the cell with
+// the total there. After dimension d, every cell with totals in any subset of dimensions 0..d
+// holds the sum of its inner cells, so after the last one every margin does. Cell keys add too:
+// a margin's units are the disjoint union of its inner cells' units (one row per unit).
+void TableBuilder::Impl::RollUpMargins() {
+  const std::size_t stat_count = stats.size();
+  for (std::size_t d = 0; d < dims.size(); ++d) {
+    const std::uint32_t total = radix[d] - 1;
+    for (std::size_t cell = 0; cell < cell_count; ++cell) {
+      const std::uint32_t coord = static_cast<std::uint32_t>((cell / strides[d]) % radix[d]);
+      if (coord == total) continue;
+      const std::size_t target = cell + static_cast<std::size_t>(total - coord) * strides[d];
+      cell_units[target] += cell_units[cell];
+      for (std::size_t s = 0; s < stat_count; ++s) {
+        const Accumulator& from = acc[cell * stat_count + s];
+        Accumulator& to = acc[target * stat_count + s];
+        to.units_a += from.units_a;
+        to.units_b += from.units_b;
+        to.sum_a += from.sum_a;
+        to.sum_b += from.sum_b;
+        to.key_a += from.key_a;  // disclosure::CellKey::Merge: wraps mod 2^32
+        to.key_b += from.key_b;
+        if (IsMagnitude(stats[s].kind)) {
+          to.mag_a.Merge(from.mag_a);
+          to.mag_b.Merge(from.mag_b);
+        }
+      }
+      for (auto& per_cell : quantile_values) {
+        per_cell[target].insert(per_cell[target].end(), per_cell[cell].begin(),
+                                per_cell[cell].end());
+      }
+    }
+  }
+}
+
+absl::Status TableBuilder::Impl::Aggregate(UnitIndex& units) {
+  cell_units.assign(cell_count, 0);
+  acc.assign(cell_count * stats.size(), Accumulator{});
+  quantile_values.assign(static_cast<std::size_t>(quantile_slots),
+                         std::vector<std::vector<std::int64_t>>(cell_count));
+  const std::size_t dim_count = dims.size();
+  const std::size_t fan = std::size_t{1} << dim_count;
+  std::vector<std::uint32_t> targets(fan);
+
+  GroupByUnit();
+  ENCLAVE_RETURN_IF_ERROR(IndexUnits(units));
+  const std::size_t unit_count = unit_start.size() - 1;
+  if (unit_count == records.size()) {
+    // Fast path: one row per unit, so every unit lies in exactly one inner cell and each margin
+    // is the plain sum of the inner cells below it: emit into the inner cell, then roll up.
+    for (std::size_t u = 0; u < unit_count; ++u) {
+      const std::size_t r = order[unit_start[u]];
+      const Record& rec = records[r];
+      const std::uint32_t* rc = codes.data() + r * dim_count;
+      std::uint32_t cell = 0;
+      for (std::size_t d = 0; d < dim_count; ++d) cell += rc[d] * strides[d];
+      Emit(Contribution{cell, rec.measure, rec.flags, rec.has_measure}, unit_entry[u].record_key);
+    }
+    RollUpMargins();
+    return absl::OkStatus();
+  }
+
+  // General path: merge each unit's records per cell.
+  std::vector<std::uint32_t> stamp(cell_count, kNoUnit);
+  std::vector<std::uint32_t> slot(cell_count, 0);
+  std::vector<Contribution> local;
+  for (std::uint32_t u = 0; u < unit_count; ++u) {
+    local.clear();
+    for (std::uint32_t i = unit_start[u]; i < unit_start[u + 1]; ++i) {
+      const std::size_t r = order[i];
+      const Record& rec = records[r];
+      Targets(codes.data() + r * dim_count, targets.data());
+      for (std::size_t t = 0; t < fan; ++t) {
+        const std::uint32_t cell = targets[t];
+        if (stamp[cell] != u) {
+          stamp[cell] = u;
+          slot[cell] = static_cast<std::uint32_t>(local.size());
+          local.push_back(Contribution{cell, rec.measure, rec.flags, rec.has_measure});
+          continue;
+        }
+        Contribution& c = local[slot[cell]];
+        c.flags |= rec.flags;
+        if (rec.has_measure) {
+          c.measure = c.has_measure ? SaturatingAdd(c.measure, rec.measure) : rec.measure;
+          c.has_measure = true;
+        }
+      }
+    }
+    for (const Contribution& c : local) Emit(c, unit_entry[u].record_key);
+  }
+  return absl::OkStatus();
 }
 
 void TableBuilder::Impl::GroupByUnit() {
@@ -491,96 +730,15 @@ void TableBuilder::Impl::GroupByUnit() {
   unit_start.push_back(static_cast<std::uint32_t>(order.size()));
 }
 
-// For each dimension in turn, adds every cell whose coordinate there is a code into the cell with
-// the total there. After dimension d, every cell with totals in any subset of dimensions 0..d
-// holds the sum of its inner cells, so after the last one every margin does.
-void TableBuilder::Impl::RollUpMargins() {
-  const std::size_t stat_count = stats.size();
-  for (std::size_t d = 0; d < dims.size(); ++d) {
-    const std::uint32_t total = radix[d] - 1;
-    for (std::size_t cell = 0; cell < cell_count; ++cell) {
-      const std::uint32_t coord = static_cast<std::uint32_t>((cell / strides[d]) % radix[d]);
-      if (coord == total) continue;
-      const std::size_t target = cell + static_cast<std::size_t>(total - coord) * strides[d];
-      cell_units[target] += cell_units[cell];
-      for (std::size_t s = 0; s < stat_count; ++s) {
-        const Accumulator& from = acc[cell * stat_count + s];
-        Accumulator& to = acc[target * stat_count + s];
-        to.units_a += from.units_a;
-        to.units_b += from.units_b;
-        to.sum_a += from.sum_a;
-        to.sum_b += from.sum_b;
-      }
-      for (auto& per_cell : quantile_values) {
-        per_cell[target].insert(per_cell[target].end(), per_cell[cell].begin(),
-                                per_cell[cell].end());
-      }
-    }
-  }
-}
-
-void TableBuilder::Impl::Aggregate() {
-  cell_units.assign(cell_count, 0);
-  acc.assign(cell_count * stats.size(), Accumulator{});
-  quantile_values.assign(static_cast<std::size_t>(quantile_slots),
-                         std::vector<std::vector<std::int64_t>>(cell_count));
-  const std::size_t dim_count = dims.size();
-  const std::size_t fan = std::size_t{1} << dim_count;
-  std::vector<std::uint32_t> targets(fan);
-
-  GroupByUnit();
-  const std::size_t unit_count = unit_start.size() - 1;
-  if (unit_count == records.size()) {
-    // Fast path: one row per unit, so every unit lies in exactly one inner cell and each margin
-    // is the plain sum of the inner cells below it: emit into the inner cell, then roll up.
-    for (std::size_t r = 0; r < records.size(); ++r) {
-      const Record& rec = records[r];
-      const std::uint32_t* rc = codes.data() + r * dim_count;
-      std::uint32_t cell = 0;
-      for (std::size_t d = 0; d < dim_count; ++d) cell += rc[d] * strides[d];
-      Emit(Contribution{cell, rec.measure, rec.flags, rec.has_measure});
-    }
-    RollUpMargins();
-    return;
-  }
-
-  // General path: merge each unit's records per cell.
-  std::vector<std::uint32_t> stamp(cell_count, kNoUnit);
-  std::vector<std::uint32_t> slot(cell_count, 0);
-  std::vector<Contribution> local;
-  for (std::uint32_t u = 0; u < unit_count; ++u) {
-    local.clear();
-    for (std::uint32_t i = unit_start[u]; i < unit_start[u + 1]; ++i) {
-      const std::size_t r = order[i];
-      const Record& rec = records[r];
-      Targets(codes.data() + r * dim_count, targets.data());
-      for (std::size_t t = 0; t < fan; ++t) {
-        const std::uint32_t cell = targets[t];
-        if (stamp[cell] != u) {
-          stamp[cell] = u;
-          slot[cell] = static_cast<std::uint32_t>(local.size());
-          local.push_back(Contribution{cell, rec.measure, rec.flags, rec.has_measure});
-          continue;
-        }
-        Contribution& c = local[slot[cell]];
-        c.flags |= rec.flags;
-        if (rec.has_measure) {
-          c.measure = c.has_measure ? SaturatingAdd(c.measure, rec.measure) : rec.measure;
-          c.has_measure = true;
-        }
-      }
-    }
-    for (const Contribution& c : local) Emit(c);
-  }
-}
-
-Release TableBuilder::Impl::BuildRelease(const disclosure::RuleSetParams& rules,
-                                         const std::string& data_version) {
+absl::StatusOr<Release> TableBuilder::Impl::Disclose(const DisclosureTools& tools,
+                                                     const std::string& data_version) {
+  const disclosure::RuleSetParams& rules = *tools.rules;
   Release release;
   release.tmpl = tmpl;
   release.params = query->params;
   release.data_version = data_version;
-  release.rule_set = rules.id + "@" + std::to_string(rules.version);
+  release.rule_set = disclosure::Tag(rules);
+  release.rule_set_text = disclosure::CanonicalText(rules);
   for (const DimLookup& lookup : dims) {
     ReleasedDimension rd;
     rd.name = lookup.dim->name;
@@ -592,84 +750,293 @@ Release TableBuilder::Impl::BuildRelease(const disclosure::RuleSetParams& rules,
     rd.codes.push_back(ReleasedCode{"total", {"Totaal", "Total"}, true});
     release.dimensions.push_back(std::move(rd));
   }
-  if (!init_error.ok()) {
-    // Fail closed: Add() refused every row, so nothing may be released. When the cube itself could
-    // not be laid out there are no cells at all.
-    if (cell_count > kMaxCells) return release;
+
+  // The one count treatment of the rule set (§5.5: never stack CKM and rounding).
+  std::optional<disclosure::Ptable> rounding;
+  const disclosure::Ptable* count_table = nullptr;
+  switch (rules.count_perturbation) {
+    case disclosure::CountPerturbation::kNone:
+      release.treatment = "EXACT";
+      release.ptable = "none";
+      break;
+    case disclosure::CountPerturbation::kRandomRounding:
+      if (rules.rounding_base < 2 || rules.rounding_base > 1000) {
+        return absl::InternalError("rule set " + release.rule_set + ": rounding base out of range");
+      }
+      rounding = disclosure::RandomRoundingPtable(rules.rounding_base);
+      count_table = &*rounding;
+      release.treatment = "ROUNDED_" + std::to_string(rules.rounding_base);
+      break;
+    case disclosure::CountPerturbation::kPtable: {
+      const disclosure::Ptable& t = disclosure::PtableD3V1Js2();
+      if (rules.ptable_max_deviation != t.spec().max_deviation || rules.ptable_js != t.spec().js ||
+          rules.ptable_variance_permille != 1000) {
+        return absl::InternalError("rule set " + release.rule_set +
+                                   ": no perturbation table is built for its parameters");
+      }
+      count_table = &t;
+      release.treatment = "CKM";
+      break;
+    }
+  }
+  if (count_table != nullptr) {
+    release.ptable = count_table->id() + "@" + std::to_string(count_table->version());
   }
 
   const std::size_t stat_count = stats.size();
-  release.cells.reserve(cell_count * stat_count);
-  release.provenance.reserve(cell_count * stat_count);
+  const std::size_t cells = cell_count * stat_count;
+
+  // Step 4: primary rules on true values.
+  std::vector<disclosure::Decision> decisions(cells);
+  std::vector<disclosure::ProtectionRequirement> requirement(cells);
+  std::vector<bool> primary(cells, false);
+  std::vector<std::int64_t> quantile(cells, 0);
+  for (std::size_t cell = 0; cell < cell_count; ++cell) {
+    for (std::size_t s = 0; s < stat_count; ++s) {
+      const std::size_t i = cell * stat_count + s;
+      const StatPlan& plan = stats[s];
+      Accumulator& a = acc[i];
+      disclosure::Decision& d = decisions[i];
+      switch (plan.kind) {
+        case StatisticKind::kCount:
+          d = disclosure::CountDecision(rules, a.units_a, nullptr);
+          if (d.status != disclosure::CellStatus::kReleased && a.units_a > 0) {
+            primary[i] = true;
+            requirement[i] = disclosure::ThresholdProtection(rules, false);
+          }
+          break;
+        case StatisticKind::kSum:
+        case StatisticKind::kMean: {
+          const disclosure::MagnitudeFacts facts = Facts(a.units_a, a.mag_a);
+          if (a.units_a == 0) {
+            d = disclosure::ThresholdRule(rules, 0);  // "empty"
+          } else if (plan.kind == StatisticKind::kSum) {
+            d = disclosure::MagnitudeDecision(rules, facts);
+          } else {
+            disclosure::AverageDecision avg = disclosure::MeanOrMedian(rules, facts);
+            d = std::move(avg.mean);
+            if (avg.release != disclosure::AverageRelease::kMean &&
+                d.status == disclosure::CellStatus::kReleased) {
+              d = disclosure::Decision{disclosure::CellStatus::kConfidential, "mean-withheld"};
+            }
+          }
+          if (d.status != disclosure::CellStatus::kReleased && a.units_a > 0) {
+            primary[i] = true;
+            requirement[i] = disclosure::MagnitudeProtection(rules, facts);
+          }
+          break;
+        }
+        case StatisticKind::kQuantile:
+          d = a.units_a == 0 ? disclosure::ThresholdRule(rules, 0)
+                             : disclosure::QuantileDecision(rules, a.units_a, plan.permille);
+          if (d.status == disclosure::CellStatus::kReleased) {
+            std::vector<std::int64_t>& values =
+                quantile_values[static_cast<std::size_t>(plan.quantile_slot)][cell];
+            const Int128 n = static_cast<Int128>(values.size());
+            Int128 rank = (n * plan.permille + 999) / 1000;  // ceil(n * p), 1-based
+            if (rank < 1) rank = 1;
+            if (rank > n) rank = n;
+            auto kth = values.begin() + static_cast<std::ptrdiff_t>(rank - 1);
+            std::nth_element(values.begin(), kth, values.end());
+            quantile[i] = *kth;
+          }
+          break;
+        case StatisticKind::kShare:
+          d = disclosure::ShareDecision(rules, a.units_a, a.units_b, false);
+          if (d.status != disclosure::CellStatus::kReleased && a.units_a > 0) {
+            primary[i] = true;
+            requirement[i] = disclosure::ThresholdProtection(rules, false);
+          }
+          break;
+        case StatisticKind::kRatio:
+          d = disclosure::RatioDecision(rules, Facts(a.units_a, a.mag_a),
+                                        Facts(a.units_b, a.mag_b));
+          if (d.status == disclosure::CellStatus::kReleased && a.sum_b == 0) {
+            d = disclosure::Decision{disclosure::CellStatus::kConfidential, "undefined"};
+          }
+          break;
+      }
+    }
+  }
+
+  // Step 6: secondary suppression with the LP audit, per additive table. Tables key: the unit
+  // counts of a flag combination (COUNT; SHARE numerators), or the sums of a flag (SUM, MEAN).
+  std::map<std::pair<int, std::uint64_t>, std::vector<std::size_t>> additive;
+  for (std::size_t s = 0; s < stat_count; ++s) {
+    const StatPlan& plan = stats[s];
+    switch (plan.kind) {
+      case StatisticKind::kCount:
+        additive[{0, plan.flag_mask}].push_back(s);
+        break;
+      case StatisticKind::kShare:
+        additive[{0, plan.flag_mask | plan.den_mask}].push_back(s);
+        break;
+      case StatisticKind::kSum:
+      case StatisticKind::kMean:
+        additive[{1, plan.flag_mask}].push_back(s);
+        break;
+      case StatisticKind::kQuantile:
+      case StatisticKind::kRatio:
+        // Not additive: margins do not determine them. Their primary rules stand alone.
+        break;
+    }
+  }
+  std::optional<disclosure::TableStructure> cube;
+  for (const auto& [table, members] : additive) {
+    std::vector<disclosure::PrimaryCell> primaries;
+    bool any_primary = false;
+    for (std::size_t cell = 0; cell < cell_count; ++cell) {
+      bool withheld = false;
+      for (std::size_t s : members) {
+        const std::size_t i = cell * stat_count + s;
+        if (primary[i]) {
+          primaries.push_back({cell, requirement[i]});
+          any_primary = true;
+        }
+        withheld = withheld || decisions[i].status != disclosure::CellStatus::kReleased;
+      }
+      // A withheld empty cell is unknown to the attacker too: an LP variable whose requirement
+      // (reach 0) always holds, so it only adds uncertainty.
+      if (withheld && acc[cell * stat_count + members.front()].units_a == 0) {
+        disclosure::ProtectionRequirement zero;
+        zero.has_lower = true;
+        zero.lower = 0;
+        primaries.push_back({cell, zero});
+      }
+    }
+    if (!any_primary) continue;
+    const bool sums = table.first == 1;
+    std::vector<std::int64_t> values(cell_count);
+    std::vector<std::int64_t> cost;
+    constexpr Int128 kMaxExact = Int128{1} << 52;
+    for (std::size_t cell = 0; cell < cell_count; ++cell) {
+      const Accumulator& a = acc[cell * stat_count + members.front()];
+      const Int128 v = sums ? a.sum_a : a.units_a;
+      if (v < 0) return Unsafe("negative amounts in a table with withheld cells");
+      if (v > kMaxExact) return Unsafe("amounts too large to audit");
+      values[cell] = static_cast<std::int64_t>(v);
+    }
+    if (sums) {
+      cost.resize(cell_count);
+      for (std::size_t cell = 0; cell < cell_count; ++cell) {
+        cost[cell] = acc[cell * stat_count + members.front()].units_a;
+      }
+    }
+    if (!cube.has_value()) {
+      std::vector<disclosure::DimensionShape> shapes;
+      for (std::size_t d = 0; d < dims.size(); ++d) {
+        disclosure::DimensionShape shape;
+        shape.codes = radix[d] - 1;
+        shapes.push_back(std::move(shape));
+      }
+      absl::StatusOr<disclosure::TableStructure> built = disclosure::BuildCube(shapes);
+      if (!built.ok()) return Unsafe("the table is too large to audit");
+      cube = *std::move(built);
+    }
+    if (!disclosure::LpIsExact(*cube)) return Unsafe("more than two breakdowns with withheld cells");
+    if (!disclosure::CheckValues(*cube, values).ok()) {
+      return Unsafe("units fall in several cells, so margins are not sums");
+    }
+    disclosure::ProtectOptions options;
+    options.cost = std::move(cost);
+    absl::StatusOr<disclosure::Protection> protection =
+        disclosure::ProtectTable(*cube, values, primaries, *tools.solver, options);
+    if (!protection.ok()) return Unsafe("withheld cells could be recomputed from the margins");
+    const std::string params = std::string(sums ? "sums" : "units") + "/flags=" +
+                               std::to_string(table.second) + "/lp-audit";
+    for (std::size_t cell = 0; cell < cell_count; ++cell) {
+      if (!protection->suppressed[cell]) continue;
+      for (std::size_t s : members) {
+        disclosure::Decision& d = decisions[cell * stat_count + s];
+        if (d.status == disclosure::CellStatus::kReleased) {
+          d = disclosure::Decision{disclosure::CellStatus::kConfidential, "secondary", params};
+        }
+      }
+    }
+  }
+
+  // Steps 7-9: perturb released cells (cell keys over the units of each statistic), derive means
+  // and percentages from released parts, assemble in canonical order.
+  const std::string variable = tmpl->measure_column.empty() ? "measure" : tmpl->measure_column;
+  auto released_count = [&](std::int64_t n, std::uint32_t key) {
+    return count_table != nullptr ? count_table->Perturb(n, key) : n;
+  };
+  auto perturb_sum = [&](Int128 sum, const MagnitudePart& part, std::uint32_t key,
+                         std::int64_t precision) {
+    const std::vector<std::int64_t> largest(part.top.v.begin(),
+                                            part.top.v.begin() + std::min<std::uint32_t>(part.top.n, 2));
+    return disclosure::PerturbMagnitude(Saturate(sum), largest, key, variable, tools.magnitude,
+                                        tools.magnitude_key, precision);
+  };
+  std::vector<std::optional<disclosure::Ptable>> stat_rounding(stat_count);
+  release.cells.reserve(cells);
+  release.provenance.reserve(cells);
   std::vector<std::uint32_t> coords(dims.size(), 0);
   for (std::size_t cell = 0; cell < cell_count; ++cell) {
     for (std::size_t d = 0; d < dims.size(); ++d) {
       coords[d] = static_cast<std::uint32_t>((cell / strides[d]) % radix[d]);
     }
     for (std::size_t s = 0; s < stat_count; ++s) {
+      const std::size_t i = cell * stat_count + s;
       const StatPlan& plan = stats[s];
-      disclosure::Decision decision;
-      std::int64_t value = 0;
-      if (!init_error.ok()) {
-        decision = disclosure::Decision{disclosure::CellStatus::kConfidential, "internal"};
-      } else {
-        Accumulator& a = acc[cell * stat_count + s];
+      const Accumulator& a = acc[i];
+      disclosure::Decision& d = decisions[i];
+      std::optional<std::int64_t> value;
+      if (d.status == disclosure::CellStatus::kReleased) {
         switch (plan.kind) {
-          case StatisticKind::kCount:
-            decision = disclosure::ThresholdRule(rules, a.units_a);
-            value = disclosure::RoundToPrecision(a.units_a, plan.precision);
-            break;
-          case StatisticKind::kSum:
-            decision = disclosure::ThresholdRule(rules, a.units_a);
-            value = RoundRational(a.sum_a, 1, plan.precision);
-            break;
-          case StatisticKind::kMean:
-            decision = disclosure::ThresholdRule(rules, a.units_a);
-            if (a.units_a > 0) value = RoundRational(a.sum_a, a.units_a, plan.precision);
-            break;
-          case StatisticKind::kQuantile: {
-            decision = disclosure::ThresholdRule(rules, a.units_a);
-            if (decision.status == disclosure::CellStatus::kReleased) {
-              decision = disclosure::QuantileRule(rules, a.units_a, plan.permille);
+          case StatisticKind::kCount: {
+            const disclosure::Ptable* table = count_table;
+            if (rules.count_perturbation == disclosure::CountPerturbation::kRandomRounding &&
+                plan.precision > 1) {
+              // A coarser template precision is the rounding base itself: one treatment.
+              if (!stat_rounding[s].has_value()) {
+                const std::int64_t base = std::lcm(rules.rounding_base, plan.precision);
+                if (base > 1000) return absl::InternalError("count precision too coarse");
+                stat_rounding[s] = disclosure::RandomRoundingPtable(base);
+              }
+              table = &*stat_rounding[s];
             }
-            if (decision.status == disclosure::CellStatus::kReleased) {
-              std::vector<std::int64_t>& values =
-                  quantile_values[static_cast<std::size_t>(plan.quantile_slot)][cell];
-              const Int128 n = static_cast<Int128>(values.size());
-              Int128 rank = (n * plan.permille + 999) / 1000;  // ceil(n * p), 1-based
-              if (rank < 1) rank = 1;
-              if (rank > n) rank = n;
-              auto kth = values.begin() + static_cast<std::ptrdiff_t>(rank - 1);
-              std::nth_element(values.begin(), kth, values.end());
-              value = disclosure::RoundToPrecision(*kth, plan.precision);
-            }
+            value = table != nullptr ? disclosure::PerturbCount(a.units_a, a.key_a, *table)
+                                     : disclosure::RoundToPrecision(a.units_a, plan.precision);
             break;
           }
-          case StatisticKind::kShare:
-            decision = disclosure::ShareRule(rules, a.units_a, a.units_b);
-            if (a.units_b > 0) {
-              value = RoundRational(static_cast<Int128>(a.units_a) * 100, a.units_b, plan.precision);
-            }
+          case StatisticKind::kSum:
+            value = perturb_sum(a.sum_a, a.mag_a, a.key_a, plan.magnitude_precision).released;
             break;
-          case StatisticKind::kRatio:
-            decision = disclosure::ThresholdRule(rules, a.units_a);
-            if (decision.status == disclosure::CellStatus::kReleased) {
-              decision = disclosure::ThresholdRule(rules, a.units_b);
-            }
-            if (decision.status == disclosure::CellStatus::kReleased && a.sum_b == 0) {
-              decision = disclosure::Decision{disclosure::CellStatus::kConfidential, "undefined"};
-            }
-            if (a.sum_b != 0) value = RoundRational(a.sum_a * 100, a.sum_b, plan.precision);
+          case StatisticKind::kMean: {
+            const disclosure::PerturbedMagnitude x =
+                perturb_sum(a.sum_a, a.mag_a, a.key_a, plan.magnitude_precision);
+            value = disclosure::DerivedMean(x.perturbed, released_count(a.units_a, a.key_a),
+                                            plan.magnitude_precision);
             break;
+          }
+          case StatisticKind::kQuantile:
+            value = disclosure::RoundToPrecision(quantile[i], plan.magnitude_precision);
+            break;
+          case StatisticKind::kShare: {
+            const std::int64_t num = released_count(a.units_a, a.key_a);
+            const std::int64_t den = released_count(a.units_b, a.key_b);
+            if (den > 0) value = RoundRational(static_cast<Int128>(num) * 100, den, plan.precision);
+            break;
+          }
+          case StatisticKind::kRatio: {
+            const std::int64_t num = perturb_sum(a.sum_a, a.mag_a, a.key_a, 1).perturbed;
+            const std::int64_t den = perturb_sum(a.sum_b, a.mag_b, a.key_b, 1).perturbed;
+            if (den != 0) value = RoundRational(static_cast<Int128>(num) * 100, den, plan.precision);
+            break;
+          }
+        }
+        if (!value.has_value()) {
+          d = disclosure::Decision{disclosure::CellStatus::kConfidential, "derived-undefined"};
         }
       }
       ReleasedCell out;
       out.coordinates = coords;
       out.statistic = static_cast<std::uint32_t>(s);
-      out.status = decision.status;
-      if (decision.status == disclosure::CellStatus::kReleased) out.value = value;
+      out.status = d.status;
+      if (d.status == disclosure::CellStatus::kReleased) out.value = value;
       release.cells.push_back(std::move(out));
-      release.provenance.push_back(CellProvenance{std::move(decision.rule)});
+      release.provenance.push_back(CellProvenance{std::move(d.rule), SafeParams(std::move(d.params))});
     }
   }
   return release;
@@ -742,11 +1109,42 @@ absl::Status TableBuilder::Add(const RowView& row) {
   return absl::OkStatus();
 }
 
-Release TableBuilder::Finish(const disclosure::RuleSetParams& rules,
-                             const std::string& data_version) && {
+
+absl::StatusOr<FinishedTable> TableBuilder::Finish(const DisclosureTools& tools,
+                                                   const std::string& data_version) && {
   Impl& m = *impl_;
-  if (m.init_error.ok()) m.Aggregate();
-  return m.BuildRelease(rules, data_version);
+  if (!m.init_error.ok()) return m.init_error;
+  if (tools.rules == nullptr || tools.units == nullptr || tools.solver == nullptr ||
+      !tools.magnitude_key) {
+    return absl::InternalError("the disclosure step is not configured");
+  }
+  if (tools.units->unit_type() != m.tmpl->unit) {
+    return absl::InternalError("template " + m.tmpl->id + ": the unit index is not of its unit type");
+  }
+  ENCLAVE_RETURN_IF_ERROR(disclosure::CheckMagnitudeParams(tools.magnitude));
+  ENCLAVE_RETURN_IF_ERROR(m.Aggregate(*tools.units));
+  const auto start = std::chrono::steady_clock::now();
+  for (std::size_t s = 0; s < m.stats.size(); ++s) {
+    StatPlan& plan = m.stats[s];
+    std::int64_t fallback = 1;
+    switch (plan.kind) {
+      case StatisticKind::kSum: fallback = tools.rules->sum_precision; break;
+      case StatisticKind::kMean: fallback = tools.rules->mean_precision; break;
+      case StatisticKind::kQuantile: fallback = tools.rules->quantile_precision; break;
+      default: break;
+    }
+    // The template's precision when it declares one (approved with the template), else the rule
+    // set's for amounts (§8: sums EUR 1,000, means and quantiles EUR 100).
+    plan.magnitude_precision = plan.precision > 1 ? plan.precision : std::max<std::int64_t>(fallback, 1);
+  }
+  ENCLAVE_ASSIGN_OR_RETURN(Release release, m.Disclose(tools, data_version));
+  FinishedTable out;
+  out.release = std::move(release);
+  out.populations = std::move(m.populations);
+  out.disclosure_micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                              std::chrono::steady_clock::now() - start)
+                              .count();
+  return out;
 }
 
 }  // namespace enclave::core

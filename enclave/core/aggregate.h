@@ -1,13 +1,43 @@
-// Aggregation inside the enclave: from unit-level rows to per-cell unit contributions, including
-// every margin (each dimension's total), then the disclosure rules, then rounding.
+// Aggregation and disclosure control inside the enclave: from unit-level rows to per-cell unit
+// contributions (every margin included), then the disclosure pipeline of disclosure-control.md §2
+// steps 4 and 6-9: primary rules, secondary suppression with the LP audit, cell-key perturbation,
+// derived values and the assembled release. (Step 5, the differencing guard, runs in QueryService
+// on the populations this returns, because it needs the project's history.)
 #pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "enclave/core/ports.h"
+#include "enclave/core/record_keys.h"
 #include "enclave/core/release.h"
+#include "enclave/disclosure/cell_key.h"
+#include "enclave/disclosure/differencing.h"
+#include "enclave/disclosure/lp_solver.h"
 #include "enclave/disclosure/threshold.h"
 
 namespace enclave::core {
+
+// What the disclosure step needs besides the rows. Every pointer and the key function are
+// required (Finish fails closed with kInternal otherwise).
+struct DisclosureTools {
+  const disclosure::RuleSetParams* rules = nullptr;  // the effective rule set (template floors applied)
+  UnitIndex* units = nullptr;                        // of the template's unit type
+  disclosure::LpSolver* solver = nullptr;            // one per worker: not thread-safe
+  disclosure::MagnitudeKeyFn magnitude_key;          // crypto::RecordKeyer::MagnitudeKey
+  disclosure::MagnitudeParams magnitude;             // §5.7 defaults: k = 2, w = (1, .5), m = .10
+};
+
+struct FinishedTable {
+  Release release;
+  // The populations the differencing guard compares (§6.1): the whole filtered universe, then per
+  // table dimension and code the units with that code (the table's one-dimensional groups). Empty
+  // groups are left out.
+  std::vector<disclosure::Population> populations;
+  std::int64_t disclosure_micros = 0;  // the disclosure step alone (steps 4, 6-9)
+};
 
 // Accumulates rows for one bound query; feed it from MicrodataSource::Scan.
 //
@@ -23,9 +53,26 @@ class TableBuilder {
 
   absl::Status Add(const RowView& row);
 
-  // Applies the disclosure rules and produces the release (data_version and rule_set filled from
-  // the arguments).
-  Release Finish(const disclosure::RuleSetParams& rules, const std::string& data_version) &&;
+  // Aggregates, applies the pipeline and assembles the release (data_version and rule set filled
+  // from the arguments). Per statistic kind (disclosure/primary.h):
+  //   COUNT     CountDecision; released counts through the rule set's one count treatment
+  //             (cell-key random rounding to base lcm(rounding base, precision), or the ptable);
+  //   SUM       MagnitudeDecision; PerturbMagnitude with the two largest contributions;
+  //   MEAN      MeanOrMedian (only the mean is released here); mean = perturbed sum / released
+  //             count (DerivedMean);
+  //   QUANTILE  QuantileDecision; rounded to the precision, not perturbed;
+  //   SHARE     ShareDecision; 100 * released numerator / released denominator;
+  //   RATIO     RatioDecision; 100 * perturbed numerator / perturbed denominator.
+  // Secondary suppression (ProtectTable with the LP audit) runs per additive table: the unit
+  // counts of one flag combination (COUNT, SHARE numerators) and the sums of one flag (SUM, MEAN);
+  // every statistic on that table shares its pattern. Cell keys cover the units of each released
+  // statistic. Errors (nothing may be released):
+  //   kFailedPrecondition  "this table cannot be released safely ...": a table with primary
+  //                        suppressions that cannot be protected (not additive, negative values,
+  //                        more than two dimensions, no pattern, or the solver not optimal);
+  //   kInternal            a unit outside the unit index, missing tools, a broken template.
+  absl::StatusOr<FinishedTable> Finish(const DisclosureTools& tools,
+                                       const std::string& data_version) &&;
 
  private:
   struct Impl;

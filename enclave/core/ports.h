@@ -17,6 +17,8 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "enclave/disclosure/differencing.h"
 #include "enclave/templates/binding.h"
 
 namespace enclave::core {
@@ -58,6 +60,29 @@ class MicrodataSource {
 
   // Version label of the loaded data (e.g. "synthetic-lv-seed42-v1").
   virtual std::string DataVersion() const = 0;
+
+  // Every unit of `unit_type` in the loaded data, as templates return it in their unit column
+  // (`unit`), with the stable pseudonym its record key is derived from (`pseudonym`: the same
+  // person keeps it across data versions, so unchanged cells keep their noise; §5.1). Used once at
+  // start-up to build the unit index (core::UnitIndex::FromUniverse). kNotFound for a unit type
+  // the store cannot enumerate (the caller then uses a first-seen index and an in-memory guard).
+  struct UnitKey {
+    std::string unit;
+    std::string pseudonym;
+  };
+  virtual absl::StatusOr<std::vector<UnitKey>> ListUnits(const std::string& unit_type) {
+    return absl::NotFoundError("this microdata source cannot list units of type " + unit_type);
+  }
+};
+
+// Persistence of the differencing guard's history (adapters/sqlite/release_history_store.h):
+// the populations newly recorded by a release are appended, durably, before it is sent.
+class ReleaseHistory {
+ public:
+  virtual ~ReleaseHistory() = default;
+  // kInvalidArgument for an empty basis; kUnavailable when the write fails (release nothing).
+  virtual absl::Status Append(const disclosure::GuardKey& key, std::string_view index_basis,
+                              std::span<const std::string> encodings) = 0;
 };
 
 }  // namespace enclave::core

@@ -237,6 +237,12 @@ absl::StatusOr<RunResult> QueryService::RunQuery(
   if (!options_.sha256_hex) {
     return refuse(absl::InternalError("the query service has no digest function configured"));
   }
+  UnitIndex* unit_index = options_.unit_index ? options_.unit_index(tmpl->unit) : nullptr;
+  if (unit_index == nullptr || !options_.solver_factory || !options_.magnitude_key ||
+      options_.guard == nullptr || options_.history == nullptr) {
+    return refuse(absl::InternalError("disclosure control is not configured for unit type '" +
+                                      tmpl->unit + "'; nothing was run"));
+  }
 
   // 5. Concurrency limit.
   bool admitted = false;
@@ -301,21 +307,75 @@ absl::StatusOr<RunResult> QueryService::RunQuery(
     }
   }
 
-  Release release = std::move(builder).Finish(rules, data_version);
+  // 8. Disclosure control: primary rules, secondary suppression, perturbation (aggregate.h).
+  std::unique_ptr<disclosure::LpSolver> solver = options_.solver_factory();
+  if (solver == nullptr) return close_aborted(absl::InternalError("no LP solver available"));
+  DisclosureTools tools;
+  tools.rules = &rules;
+  tools.units = unit_index;
+  tools.solver = solver.get();
+  tools.magnitude_key = options_.magnitude_key;
+  absl::StatusOr<FinishedTable> finished = std::move(builder).Finish(tools, data_version);
+  if (!finished.ok()) return close_aborted(finished.status());
+  Release release = std::move(finished->release);
+  release.record_key_version = options_.record_key_version;
 
-  // 8. No answer leaves unlogged.
+  // 9. The differencing guard: the last refusable step (§6.1).
+  const auto guard_start = std::chrono::steady_clock::now();
+  disclosure::GuardKey guard_key;
+  if (!principal->projects.empty()) {
+    guard_key.project = "project:";
+    for (std::size_t i = 0; i < principal->projects.size(); ++i) {
+      if (i > 0) guard_key.project += '+';
+      guard_key.project += principal->projects[i];
+    }
+  } else if (!principal->organisation.empty()) {
+    guard_key.project = "org:" + principal->organisation;
+  } else {
+    guard_key.project = "principal:" + principal->id;
+  }
+  guard_key.data_version = data_version;
+  guard_key.unit_type = tmpl->unit;
+  // Populations below T carry no released statistic (their counts fail the threshold), and two
+  // disjoint small groups would otherwise "differ" by fewer than T: only populations of at least
+  // T units are guarded.
+  const auto guard_t = static_cast<std::uint64_t>(std::max<std::int64_t>(rules.min_units, 1));
+  std::vector<disclosure::Population> guarded_sets;
+  for (disclosure::Population& p : finished->populations) {
+    if (p.size() >= guard_t) guarded_sets.push_back(std::move(p));
+  }
+  std::vector<std::string> newly_recorded;
+  absl::Status guarded =
+      options_.guard->CheckAndRecord(guard_key, guarded_sets, guard_t, &newly_recorded);
+  const std::int64_t disclosure_us =
+      finished->disclosure_micros +
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
+                                                            guard_start)
+          .count();
+  if (!guarded.ok()) return close_aborted(guarded);
+
+  // 10. No answer leaves unlogged.
   entry.type = QueryLogEntry::Type::kResult;
   entry.decision = "allowed";
   entry.rule_set = release.rule_set;
   entry.data_version = release.data_version;
   entry.cells_released = release.CountReleased();
   entry.cells_confidential = release.CountConfidential();
-  std::string cell_rules;
-  cell_rules.reserve(release.provenance.size() * 10);
+  // Officer-only provenance, enough to replay the release: every rule-set parameter, the
+  // record-key version, the count ptable, and per cell the rule that decided with its parameters.
+  std::string cell_rules = "rules{" + release.rule_set_text + "} record_key{" +
+                           release.record_key_version + "} counts{" + release.ptable + "} cells{";
+  cell_rules.reserve(cell_rules.size() + release.provenance.size() * 12);
   for (std::size_t i = 0; i < release.provenance.size(); ++i) {
     if (i > 0) cell_rules += ',';
     cell_rules += release.provenance[i].rule;
+    if (!release.provenance[i].params.empty()) {
+      cell_rules += '[';
+      cell_rules += release.provenance[i].params;
+      cell_rules += ']';
+    }
   }
+  cell_rules += '}';
   entry.cell_rules = std::move(cell_rules);
   entry.result_sha256 = options_.sha256_hex(CanonicalReleaseText(release));
   if (!log_->Append(entry).ok()) {
@@ -323,10 +383,20 @@ absl::StatusOr<RunResult> QueryService::RunQuery(
                                               {"entry", base::Word("query-result")}});
     return absl::UnavailableError("the query log is unavailable; the result was not released");
   }
+  // 11. The guard's history is durable before anything is sent.
+  if (!newly_recorded.empty() && !unit_index->basis().empty()) {
+    if (absl::Status kept = options_.history->Append(guard_key, unit_index->basis(), newly_recorded);
+        !kept.ok()) {
+      base::LogError("release_history_write_failed", {{"code", kept.code()}});
+      return close_aborted(
+          absl::UnavailableError("the release history is unavailable; the result was not released"));
+    }
+  }
   base::LogInfo("query_done", {{"template", base::TemplateName(tmpl->id)},
                                {"rows", base::RowCount{static_cast<std::int64_t>(rows)}},
                                {"cells", base::RowCount{entry.cells_released +
                                                         entry.cells_confidential}},
+                               {"disclosure_us", base::RowCount{disclosure_us}},
                                {"code", absl::StatusCode::kOk}});
   return RunResult{std::move(release), request_id};
 }

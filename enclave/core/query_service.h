@@ -16,6 +16,10 @@
 #include "absl/status/statusor.h"
 #include "enclave/core/ports.h"
 #include "enclave/core/query_log.h"
+#include "enclave/core/record_keys.h"
+#include "enclave/disclosure/cell_key.h"
+#include "enclave/disclosure/differencing.h"
+#include "enclave/disclosure/lp_solver.h"
 #include "enclave/core/release.h"
 #include "enclave/disclosure/threshold.h"
 #include "enclave/policy/principals.h"
@@ -39,6 +43,20 @@ struct QueryServiceOptions {
   int max_concurrent_queries = 8;
   // SHA-256 (lower-case hex) used for the released bytes' digest in the query log.
   std::function<std::string(std::string_view)> sha256_hex;
+
+  // Disclosure control (disclosure-control.md §2). All required: RunQuery refuses with kInternal,
+  // before reading any data, when one is missing.
+  // The unit index of a unit type ("person", ...); nullptr when there is none.
+  std::function<UnitIndex*(const std::string& unit_type)> unit_index;
+  // One LP solver per query (solvers are not thread-safe).
+  std::function<std::unique_ptr<disclosure::LpSolver>()> solver_factory;
+  // crypto::RecordKeyer::MagnitudeKey, and the key's public id (logged and in the metadata).
+  disclosure::MagnitudeKeyFn magnitude_key;
+  std::string record_key_version;
+  // The differencing guard and its durable history (populations of a unit index without a basis
+  // are kept in memory only).
+  std::shared_ptr<disclosure::DifferencingGuard> guard;
+  std::shared_ptr<ReleaseHistory> history;
 };
 
 class QueryService {
@@ -63,8 +81,13 @@ class QueryService {
                                                               const std::string& template_id);
 
   // kPermissionDenied, kNotFound, kInvalidArgument (parameters), kDeadlineExceeded, kCancelled,
-  // kUnavailable (log or store), kInternal. Logs kAccepted before running and kResult before
-  // returning; refusals are logged as kRefused.
+  // kUnavailable (log, store or release history), kInternal, kFailedPrecondition (the table cannot
+  // be protected, or the differencing guard refuses its populations; the message is safe to
+  // show). Logs kAccepted before running and kResult before returning; refusals are logged as
+  // kRefused, and failures after kAccepted as kAborted. The query-result entry carries the rule
+  // set's parameters, the record-key version, the count ptable and per-cell rule ids with
+  // parameters (officer-only). The operational log's query_done has disclosure_us: the time of
+  // the disclosure step (rules, secondary suppression, cell keys, guard) in microseconds.
   absl::StatusOr<RunResult> RunQuery(
       const std::string& caller_uri, const std::string& template_id,
       const std::vector<std::pair<std::string, std::string>>& params, const Cancellation& cancel);

@@ -35,17 +35,19 @@ std::int64_t Release::CountConfidential() const {
   return n;
 }
 
-// Format "enclave-release/1": one record per line, strings as <length>:<bytes>.
+// Format "enclave-release/2": one record per line, strings as <length>:<bytes>.
 //   template <id> <version> <sha256>
 //   statistic <name>                        (template order)
 //   param <name> i<int64> | param <name> s<string>   (canonical order, as bound)
 //   data_version <v>
 //   rule_set <id@version>
+//   treatment <ROUNDED_5|CKM|EXACT>
+//   record_key <key id>
 //   dimension <name> <nl> <en> <code count>
 //   code <code> <nl> <en> <0|1 is_total>      (after its dimension, in order)
 //   cell <c0,c1,...> <statistic> R<value> | C  (canonical cell order)
 std::string CanonicalReleaseText(const Release& release) {
-  std::string out = "enclave-release/1\n";
+  std::string out = "enclave-release/2\n";
   out += "template ";
   if (release.tmpl != nullptr) {
     AppendField(out, release.tmpl->id);
@@ -83,6 +85,10 @@ std::string CanonicalReleaseText(const Release& release) {
   AppendField(out, release.data_version);
   out += "\nrule_set ";
   AppendField(out, release.rule_set);
+  out += "\ntreatment ";
+  AppendField(out, release.treatment);
+  out += "\nrecord_key ";
+  AppendField(out, release.record_key_version);
   out += '\n';
   for (const ReleasedDimension& d : release.dimensions) {
     out += "dimension ";

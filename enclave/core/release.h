@@ -34,7 +34,8 @@ struct ReleasedCell {
 
 // Server-side only: never marshalled into a response.
 struct CellProvenance {
-  std::string rule;  // disclosure::Decision::rule
+  std::string rule;    // disclosure::Decision::rule, or "secondary" for a complementary suppression
+  std::string params = {};  // disclosure::Decision::params, e.g. "nk(1,50)"; "" when none
 };
 
 struct Release {
@@ -42,6 +43,15 @@ struct Release {
   std::vector<templates::BoundParam> params;  // canonical
   std::string data_version;
   std::string rule_set;  // "id@version"
+  // Public treatment of released counts (§8 metadata): "ROUNDED_<base>", "CKM" (ptable) or
+  // "EXACT" (a rule set without count perturbation).
+  std::string treatment;
+  // Public identifier of the record-key secret (crypto::RecordKeyer::KeyId); set by QueryService.
+  std::string record_key_version;
+  // Server-side only (query log, for replay): every rule-set parameter
+  // (disclosure::CanonicalText) and the count ptable's id@version.
+  std::string rule_set_text;
+  std::string ptable;
   std::vector<ReleasedDimension> dimensions;
   std::vector<ReleasedCell> cells;  // canonical order: dimensions slowest-first, statistic fastest
   std::vector<CellProvenance> provenance;  // parallel to cells

@@ -122,6 +122,8 @@ absl::StatusOr<enclave::v1::RunQueryResponse> ToRunQueryResponse(const core::Rel
   metadata->set_template_sha256(tmpl.text_sha256);
   metadata->set_rule_set(release.rule_set);
   metadata->set_data_version(release.data_version);
+  metadata->set_treatment(release.treatment);
+  metadata->set_record_key_version(release.record_key_version);
   std::vector<const templates::BoundParam*> params;
   params.reserve(release.params.size());
   for (const templates::BoundParam& p : release.params) params.push_back(&p);

@@ -7,6 +7,9 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <map>
+#include <set>
+#include <unordered_map>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -15,12 +18,17 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "enclave/adapters/clp/clp_solver.h"
 #include "enclave/adapters/policy_files/loader.h"
 #include "enclave/adapters/sqlite/microdata_source.h"
 #include "enclave/adapters/sqlite/audit_log_store.h"
+#include "enclave/adapters/sqlite/release_history_store.h"
 #include "enclave/base/log.h"
 #include "enclave/base/status_macros.h"
 #include "enclave/core/query_service.h"
+#include "enclave/core/record_keys.h"
+#include "enclave/crypto/hmac.h"
+#include "enclave/crypto/secret.h"
 #include "enclave/crypto/sha256.h"
 #include "enclave/rpc/audit_service_impl.h"
 #include "enclave/rpc/query_service_impl.h"
@@ -41,6 +49,10 @@ struct Loaded {
 
 absl::Status WithContext(const std::string& what, const absl::Status& status) {
   return absl::Status(status.code(), absl::StrCat(what, ": ", status.message()));
+}
+
+absl::Status WithContextIfError(const std::string& what, const absl::Status& status) {
+  return status.ok() ? status : WithContext(what, status);
 }
 
 // The database opens (with the expected data version), policies load and every
@@ -105,6 +117,110 @@ absl::Status WritePortFile(const std::string& path, int port) {
   return absl::OkStatus();
 }
 
+// Record keys from the stable pseudonym of a unit (disclosure-control.md §5.1): templates return
+// the derived layer's pnr, whose record key is that of the person's rinpersoon, so keys survive
+// new data versions. Units without a known pseudonym are keyed by themselves.
+class PseudonymKeySource final : public core::RecordKeySource {
+ public:
+  PseudonymKeySource(const crypto::RecordKeyer& keyer,
+                     std::unordered_map<std::string, std::string> pseudonyms)
+      : keyer_(keyer), pseudonyms_(std::move(pseudonyms)) {}
+  std::uint32_t KeyFor(std::string_view unit_type, std::string_view unit) override {
+    auto it = pseudonyms_.find(std::string(unit));
+    return keyer_.RecordKey(unit_type, it != pseudonyms_.end() ? std::string_view(it->second) : unit);
+  }
+
+ private:
+  const crypto::RecordKeyer& keyer_;
+  const std::unordered_map<std::string, std::string> pseudonyms_;  // immutable: thread-safe reads
+};
+
+class HistoryAdapter final : public core::ReleaseHistory {
+ public:
+  explicit HistoryAdapter(std::unique_ptr<adapters::sqlite::SqliteReleaseHistory> store)
+      : store_(std::move(store)) {}
+  absl::Status Append(const disclosure::GuardKey& key, std::string_view basis,
+                      std::span<const std::string> encodings) override {
+    return store_->Append(key, basis, encodings);
+  }
+
+ private:
+  std::unique_ptr<adapters::sqlite::SqliteReleaseHistory> store_;
+};
+
+// Everything the disclosure step needs, alive as long as the server: the record-key secret and
+// keyer, unit indices per unit type, the differencing guard with its history.
+struct DisclosureState {
+  std::unique_ptr<crypto::Secret> secret;
+  std::unique_ptr<crypto::RecordKeyer> keyer;
+  std::unique_ptr<PseudonymKeySource> keys;
+  std::map<std::string, std::unique_ptr<core::UnitIndex>> indices;
+  std::shared_ptr<disclosure::DifferencingGuard> guard;
+  std::shared_ptr<HistoryAdapter> history;
+};
+
+// Start-up of the disclosure services; any failure refuses the start (fail closed).
+// Persons: a universe-mode index over every person of the data version (stable numbering, so the
+// guard's history is persisted). Other unit types (establishments): a first-seen index; their
+// populations are guarded in memory only (not across restarts).
+absl::StatusOr<std::shared_ptr<DisclosureState>> StartDisclosure(
+    const Config& config, const Loaded& loaded) {
+  auto state = std::make_shared<DisclosureState>();
+  const std::filesystem::path dir(config.state_dir);
+  ENCLAVE_ASSIGN_OR_RETURN(crypto::Secret secret,
+                           crypto::LoadOrCreateSecret((dir / "record_key.secret").string()));
+  state->secret = std::make_unique<crypto::Secret>(std::move(secret));
+  state->keyer = std::make_unique<crypto::RecordKeyer>(*state->secret);
+
+  absl::StatusOr<std::unique_ptr<SqliteMicrodataSource>> source =
+      SqliteMicrodataSource::Open(config.database_path);
+  if (!source.ok()) return WithContext("database_path", source.status());
+  std::set<std::string> unit_types;
+  for (const templates::Template& t : loaded.policies.catalog->templates) unit_types.insert(t.unit);
+  std::unordered_map<std::string, std::string> pseudonyms;
+  std::map<std::string, std::vector<std::string>> universes;
+  for (const std::string& type : unit_types) {
+    absl::StatusOr<std::vector<core::MicrodataSource::UnitKey>> units = (*source)->ListUnits(type);
+    if (units.status().code() == absl::StatusCode::kNotFound) continue;
+    if (!units.ok()) return WithContext("unit index " + type, units.status());
+    std::vector<std::string>& universe = universes[type];
+    universe.reserve(units->size());
+    for (core::MicrodataSource::UnitKey& u : *units) {
+      if (u.unit != u.pseudonym) pseudonyms.emplace(u.unit, u.pseudonym);
+      universe.push_back(std::move(u.unit));
+    }
+  }
+  state->keys = std::make_unique<PseudonymKeySource>(*state->keyer, std::move(pseudonyms));
+  for (const std::string& type : unit_types) {
+    auto it = universes.find(type);
+    state->indices[type] = it != universes.end()
+                               ? core::UnitIndex::FromUniverse(type, std::move(it->second), *state->keys)
+                               : std::make_unique<core::UnitIndex>(type, *state->keys);
+  }
+
+  state->guard = std::make_shared<disclosure::DifferencingGuard>();
+  absl::StatusOr<std::unique_ptr<adapters::sqlite::SqliteReleaseHistory>> history =
+      adapters::sqlite::SqliteReleaseHistory::Open((dir / "release_history.db").string());
+  if (!history.ok()) return WithContext("release history in state_dir", history.status());
+  DisclosureState* raw = state.get();
+  ENCLAVE_RETURN_IF_ERROR(WithContextIfError(
+      "release history in state_dir",
+      (*history)->LoadInto(
+          loaded.data_version,
+          [raw](std::string_view type) -> std::string {
+            auto it = raw->indices.find(std::string(type));
+            return it != raw->indices.end() ? it->second->basis() : std::string();
+          },
+          *state->guard)));
+  state->history = std::make_shared<HistoryAdapter>(*std::move(history));
+  base::LogInfo("disclosure_ready",
+                {{"persons", base::RowCount{static_cast<std::int64_t>(
+                                 state->indices.count("person") != 0
+                                     ? state->indices["person"]->size()
+                                     : 0)}}});
+  return state;
+}
+
 core::QueryLogEntry LifecycleEntry(core::QueryLogEntry::Type type, const std::string& data_version,
                                    std::string reason) {
   core::QueryLogEntry entry;
@@ -118,11 +234,13 @@ core::QueryLogEntry LifecycleEntry(core::QueryLogEntry::Type type, const std::st
 class RunningServerImpl final : public RunningServer {
  public:
   RunningServerImpl(LockFile lock, std::shared_ptr<QueryLogStore> log,
+                    std::shared_ptr<DisclosureState> disclosure,
                     std::shared_ptr<core::QueryService> core,
                     std::unique_ptr<rpc::QueryServiceImpl> service, std::string data_version,
                     int shutdown_grace_ms)
       : lock_(std::move(lock)),
         log_(std::move(log)),
+        disclosure_(std::move(disclosure)),
         core_(std::move(core)),
         service_(std::move(service)),
         data_version_(std::move(data_version)),
@@ -182,6 +300,7 @@ class RunningServerImpl final : public RunningServer {
   // the log, and the lock last.
   LockFile lock_;
   std::shared_ptr<QueryLogStore> log_;
+  std::shared_ptr<DisclosureState> disclosure_;
   std::shared_ptr<core::QueryService> core_;
   std::unique_ptr<rpc::QueryServiceImpl> service_;
   std::unique_ptr<rpc::AuditServiceImpl> audit_service_;
@@ -236,6 +355,25 @@ absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(const Config& config)
   core::QueryServiceOptions options;
   options.max_concurrent_queries = config.max_concurrent_queries;
   options.sha256_hex = [](std::string_view data) { return crypto::Sha256Hex(data); };
+  ENCLAVE_ASSIGN_OR_RETURN(std::shared_ptr<DisclosureState> disclosure,
+                           StartDisclosure(config, loaded));
+  {
+    DisclosureState* raw = disclosure.get();
+    options.unit_index = [raw](const std::string& type) -> core::UnitIndex* {
+      auto it = raw->indices.find(type);
+      return it != raw->indices.end() ? it->second.get() : nullptr;
+    };
+    options.solver_factory = []() -> std::unique_ptr<disclosure::LpSolver> {
+      return std::make_unique<adapters::clp::ClpSolver>();
+    };
+    options.magnitude_key = [raw](std::string_view variable, std::uint32_t j, std::uint32_t ck) {
+      return raw->keyer->MagnitudeKey(variable, j, ck);
+    };
+    options.record_key_version = raw->keyer->KeyId();
+    options.guard = raw->guard;
+    options.history = raw->history;
+    base::LogInfo("record_key", {{"version", base::Word(raw->keyer->KeyId())}});
+  }
   auto core_service = std::make_shared<core::QueryService>(
       loaded.policies.catalog, loaded.policies.principals, std::move(factory), log,
       std::move(options));
@@ -272,7 +410,7 @@ absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(const Config& config)
                      " (address in use, or not an address of this host)"));
   }
 
-  auto running = std::make_unique<RunningServerImpl>(std::move(lock), log, core_service,
+  auto running = std::make_unique<RunningServerImpl>(std::move(lock), log, disclosure, core_service,
                                                      std::move(service), loaded.data_version,
                                                      config.shutdown_grace_ms);
   running->KeepAuditService(std::move(audit_service));

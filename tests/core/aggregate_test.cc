@@ -9,7 +9,10 @@
 #include <string_view>
 #include <vector>
 
+#include "enclave/base/status_macros.h"
+#include "enclave/adapters/clp/clp_solver.h"
 #include "tests/core/fixtures.h"
+#include "tests/testing/fake_disclosure.h"
 
 namespace enclave::core {
 namespace {
@@ -18,17 +21,43 @@ using templates::StatisticKind;
 using testing::FakeRow;
 using test::AddUnits;
 
-Release Build(const templates::Template& t, const std::vector<FakeRow>& rows,
-              disclosure::RuleSetParams rules = {}) {
+// The full pipeline with fakes: growing unit index over fake record keys, CLP for the audit.
+absl::StatusOr<FinishedTable> FinishWith(TableBuilder& builder, const disclosure::RuleSetParams& rules,
+                                         const disclosure::MagnitudeParams& magnitude,
+                                         const std::string& unit_type = "person") {
+  static testing::FakeRecordKeys keys;
+  UnitIndex units(unit_type, keys);
+  adapters::clp::ClpSolver solver;
+  DisclosureTools tools;
+  tools.rules = &rules;
+  tools.units = &units;
+  tools.solver = &solver;
+  tools.magnitude_key = testing::FakeMagnitudeKey;
+  tools.magnitude = magnitude;
+  return std::move(builder).Finish(tools, "data-v1");
+}
+
+absl::StatusOr<FinishedTable> TryBuild(const templates::Template& t, const std::vector<FakeRow>& rows,
+                                       const disclosure::RuleSetParams& rules,
+                                       const disclosure::MagnitudeParams& magnitude) {
   templates::BoundQuery q = test::BindAll(t);
   TableBuilder builder(q);
   std::vector<std::string_view> dims;
   for (const FakeRow& r : rows) {
     dims.assign(r.dimensions.begin(), r.dimensions.end());
     RowView view{r.unit, dims, r.measure, r.flags};
-    REQUIRE(builder.Add(view).ok());
+    ENCLAVE_RETURN_IF_ERROR(builder.Add(view));
   }
-  return std::move(builder).Finish(rules, "data-v1");
+  return FinishWith(builder, rules, magnitude);
+}
+
+// Exact values by default (no count perturbation, no magnitude noise): aggregation tests.
+Release Build(const templates::Template& t, const std::vector<FakeRow>& rows,
+              disclosure::RuleSetParams rules = testing::ExactRules(),
+              disclosure::MagnitudeParams magnitude = testing::NoMagnitudeNoise()) {
+  absl::StatusOr<FinishedTable> finished = TryBuild(t, rows, rules, magnitude);
+  REQUIRE_MESSAGE(finished.ok(), finished.status().ToString());
+  return std::move(finished->release);
 }
 
 // Index of cell (wijk, sex, statistic) in canonical order; 2 = the total.
@@ -81,6 +110,7 @@ TEST_CASE("the table is the full cube with margins in canonical order") {
     }
   }
   CHECK(r.rule_set == "cbs-default@1");
+  CHECK(r.treatment == "EXACT");
   CHECK(r.data_version == "data-v1");
   CHECK(r.tmpl == &t);
 }
@@ -95,8 +125,10 @@ TEST_CASE("a cell of 9 units is confidential with no value and a cell of 10 is r
   CHECK(Rule(r, 0, 0) == "threshold");
   CHECK(Value(r, 0, 1) == 10);
   CHECK(Rule(r, 0, 1) == "released");
-  CHECK(Value(r, 0, 2) == 19);
-  CHECK(Value(r, 2, 2) == 19);
+  // 19 - 10 would give the 9: the LP audit adds the margins that would reveal it.
+  CHECK(Rule(r, 0, 2) == "secondary");
+  CHECK(Rule(r, 2, 2) == "secondary");
+  CHECK_FALSE(Cell(r, 0, 2).value.has_value());
   CHECK(Rule(r, 1, 0) == "empty");
   CHECK_FALSE(Cell(r, 1, 2).value.has_value());
   CHECK(r.CountReleased() + r.CountConfidential() == static_cast<std::int64_t>(r.cells.size()));
@@ -112,8 +144,11 @@ TEST_CASE("margins are computed from units, not from released cells") {
   CHECK(Value(r, 2, 0) == 19);  // total over wijken for M includes the 9
   CHECK(Value(r, 0, 2) == 19);
   CHECK(Value(r, 2, 2) == 29);
-  CHECK(r.CountReleased() == 7);      // all but (W1, M) and the empty (W2, V)
-  CHECK(r.CountConfidential() == 2);
+  // (W1, V) and (W2, M) are complementary suppressions: (W1, M) lies anywhere in [9, 19].
+  CHECK(Rule(r, 0, 1) == "secondary");
+  CHECK(Rule(r, 1, 0) == "secondary");
+  CHECK(r.CountReleased() == 5);
+  CHECK(r.CountConfidential() == 4);
 }
 
 TEST_CASE("counts are of distinct units, not rows") {
@@ -124,7 +159,7 @@ TEST_CASE("counts are of distinct units, not rows") {
   AddUnits(rows, "b", 10, "W2", "V");
   const Release r = Build(kCountOnly, rows);
   CHECK(Rule(r, 0, 0) == "threshold");  // 6 units from 12 rows
-  CHECK(Value(r, 1, 1) == 10);          // not 20
+  CHECK(Rule(r, 1, 1) == "secondary");  // its row and column margins would reveal the 6
   CHECK(Value(r, 2, 2) == 16);          // 6 + 10 units, not 32 rows
 }
 
@@ -172,7 +207,7 @@ TEST_CASE("the flagged count is what the threshold applies to") {
   CHECK(Rule(r, 0, 0, 1) == "threshold");
   CHECK_FALSE(Cell(r, 0, 0, 1).value.has_value());
   CHECK(Value(r, 1, 0, 1) == 10);
-  CHECK(Value(r, 2, 0, 1) == 19);
+  CHECK(Rule(r, 2, 0, 1) == "secondary");  // 19 - 10 would give the 9
 }
 
 TEST_CASE("flags are OR-ed over a unit's rows in a cell") {
@@ -267,7 +302,7 @@ TEST_CASE("a share applies the denominator, numerator and complement rules") {
   AddUnits(rows, "g", 91, "W2", "V", std::nullopt, 1, 1);  // 91 of 100: complement 9
   AddUnits(rows, "h", 9, "W2", "V", std::nullopt, 0, 1);
   const Release r = Build(t, rows);
-  CHECK(Value(r, 0, 0) == 10);
+  CHECK(Rule(r, 0, 0) == "secondary");  // protects the numerator 9 of (W2, M)
   CHECK(Rule(r, 0, 1) == "share-denominator");
   CHECK(Rule(r, 1, 0) == "share-numerator");
   CHECK(Rule(r, 1, 1) == "share-numerator");
@@ -323,7 +358,10 @@ TEST_CASE("only the chosen dimensions make up the table") {
     std::vector<std::string_view> dims = {i % 2 == 0 ? "W1" : "W2", "V"};
     REQUIRE(builder.Add(RowView{unit, dims, std::nullopt, flags}).ok());
   }
-  const Release r = std::move(builder).Finish({}, "v");
+  absl::StatusOr<FinishedTable> finished =
+      FinishWith(builder, testing::ExactRules(), testing::NoMagnitudeNoise());
+  REQUIRE(finished.ok());
+  const Release& r = finished->release;
   REQUIRE(r.dimensions.size() == 1);
   CHECK(r.dimensions[0].name == "sex");
   REQUIRE(r.cells.size() == 3);
@@ -335,7 +373,7 @@ TEST_CASE("only the chosen dimensions make up the table") {
 TEST_CASE("the rule set's minimum is the threshold used") {
   std::vector<FakeRow> rows;
   AddUnits(rows, "a", 12, "W1", "M");
-  disclosure::RuleSetParams strict;
+  disclosure::RuleSetParams strict = testing::ExactRules();
   strict.id = "strict";
   strict.version = 2;
   strict.min_units = 15;
@@ -349,7 +387,7 @@ TEST_CASE("random rows give the same counts and sums as a naive per-unit referen
       test::MakeTemplate({test::MakeStatistic("n", StatisticKind::kCount),
                           test::MakeStatistic("sum", StatisticKind::kSum),
                           test::MakeStatistic("zzp", StatisticKind::kCount, "zzp")});
-  disclosure::RuleSetParams everything;
+  disclosure::RuleSetParams everything = testing::ExactRules();
   everything.min_units = 1;
   // Test data only: a fixed xorshift sequence.
   std::uint64_t state = 0x9e3779b97f4a7c15ULL;
@@ -432,8 +470,11 @@ TEST_CASE("100k rows with three dimensions aggregate exactly and fast") {
     if (!builder.Add(RowView{units[static_cast<std::size_t>(i)], dims, i, flags}).ok()) ++failures;
   }
   const auto added = std::chrono::steady_clock::now();
-  const Release r = std::move(builder).Finish({}, "v");
+  absl::StatusOr<FinishedTable> done =
+      FinishWith(builder, testing::ExactRules(), testing::NoMagnitudeNoise());
   const auto finished = std::chrono::steady_clock::now();
+  REQUIRE(done.ok());
+  const Release& r = done->release;
   auto us = [](auto d) { return std::chrono::duration_cast<std::chrono::microseconds>(d).count(); };
   MESSAGE("100k rows: Add " << us(added - start) << " us, Finish " << us(finished - added)
                             << " us");

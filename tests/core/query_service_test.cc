@@ -11,7 +11,9 @@
 #include <thread>
 #include <vector>
 
+#include "enclave/disclosure/rule_set.h"
 #include "tests/core/fixtures.h"
+#include "tests/testing/fake_disclosure.h"
 #include "tests/testing/fake_query_log.h"
 
 namespace enclave::core {
@@ -53,6 +55,7 @@ struct Env {
   std::shared_ptr<TemplateCatalog> catalog = std::make_shared<TemplateCatalog>();
   std::shared_ptr<FakeSourceState> state = std::make_shared<FakeSourceState>();
   std::shared_ptr<FakeQueryLog> log = std::make_shared<FakeQueryLog>();
+  std::shared_ptr<testing::FakeDisclosure> disclosure = std::make_shared<testing::FakeDisclosure>();
   std::unique_ptr<QueryService> service;
 
   explicit Env(int max_concurrent = 8) {
@@ -86,6 +89,7 @@ struct Env {
     QueryServiceOptions options;
     options.max_concurrent_queries = max_concurrent;
     options.sha256_hex = FakeDigest;
+    testing::FakeDisclosure::Configure(disclosure, options);
     service = std::make_unique<QueryService>(catalog, std::move(principals),
                                              testing::FakeSourceFactory(state), log, options);
   }
@@ -147,13 +151,25 @@ TEST_CASE("an allowed query logs accepted and result entries and returns the rel
   CHECK(done.cells_confidential == r.CountConfidential());
   CHECK(done.cells_released + done.cells_confidential == 18);
   CHECK(done.result_sha256 == FakeDigest(CanonicalReleaseText(r)));
-  std::string expected_rules;
+  // Provenance for the officer: every rule-set parameter, key and ptable versions, then per cell
+  // the rule that decided with its parameters.
+  std::string expected_cells;
   for (const CellProvenance& p : r.provenance) {
-    if (!expected_rules.empty()) expected_rules += ',';
-    expected_rules += p.rule;
+    if (!expected_cells.empty()) expected_cells += ',';
+    expected_cells += p.rule;
+    if (!p.params.empty()) expected_cells += "[" + p.params + "]";
   }
-  CHECK(done.cell_rules == expected_rules);
-  CHECK(done.cell_rules.find("threshold") != std::string::npos);
+  CHECK(done.cell_rules == "rules{" + disclosure::CanonicalText(disclosure::RuleSetParams{}) +
+                               "} record_key{rk-test} counts{round-5@1} cells{" + expected_cells +
+                               "}");
+  CHECK(done.cell_rules.find("threshold[T=10]") != std::string::npos);
+  CHECK(done.cell_rules.find("secondary[") != std::string::npos);
+  CHECK(r.treatment == "ROUNDED_5");
+  CHECK(r.record_key_version == "rk-test");
+  // A growing (first-seen) unit index has no stable basis: its populations stay in memory.
+  CHECK(env.disclosure->history->appended() == 0);
+  CHECK(env.disclosure->guard->RecordedCount(
+            disclosure::GuardKey{"principal:" + std::string(kAnalyst), "fake-data-v1", "person"}) > 0);
 }
 
 TEST_CASE("the accepted entry is written before the source is scanned") {
@@ -360,10 +376,14 @@ TEST_CASE("a canary in a suppressed cell appears in no message, log entry or rel
   Env env;
   env.state->rows.clear();
   test::AddUnits(env.state->rows, "a", 10, "W1", "M", 1000);
+  // Large contributions elsewhere, so that the canary's cell can be protected (a lone dominant
+  // value larger than the rest of the table together could not be, and would refuse the table).
+  test::AddUnits(env.state->rows, "b", 20, "W1", "V", kCanary);
+  test::AddUnits(env.state->rows, "d", 20, "W2", "M", kCanary);
   test::AddUnits(env.state->rows, "c", 2, "W2", "V", 1000);
   env.state->rows.push_back({"canary-unit-7f3a", {"W2", "V"}, kCanary, {0, 0}});
   auto result = env.Run(kAnalyst);
-  REQUIRE(result.ok());
+  REQUIRE_MESSAGE(result.ok(), result.status().ToString());
   const Release& r = result->release;
   for (std::size_t i = 0; i < r.cells.size(); ++i) {
     const ReleasedCell& c = r.cells[i];

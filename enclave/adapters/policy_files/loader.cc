@@ -543,6 +543,11 @@ bool ConvertTemplate(const Parsed<v1p::TemplateFile>& f, const CodeLists& lists,
     fail("disclosure.min_units", "disclosure.min_units must be at least the rule set's " +
                                      std::to_string(rs->second.min_units));
   }
+  if (t->disclosure.min_share_denominator < rs->second.min_share_denominator) {
+    fail("disclosure.min_share_denominator",
+         "disclosure.min_share_denominator must be at least the rule set's " +
+             std::to_string(rs->second.min_share_denominator));
+  }
   return ok;
 }
 

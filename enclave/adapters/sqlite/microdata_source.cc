@@ -338,4 +338,40 @@ absl::Status SqliteMicrodataSource::Scan(const templates::BoundQuery& query,
 
 std::string SqliteMicrodataSource::DataVersion() const { return impl_->data_version; }
 
+// Persons: the derived layer's pnr (what the v2 templates return as their unit) with the
+// rinpersoon pseudonym the record key is derived from; without the derived layer, rinpersoon for
+// both. Other unit types, or a database with neither table, cannot be enumerated (kNotFound).
+absl::StatusOr<std::vector<core::MicrodataSource::UnitKey>> SqliteMicrodataSource::ListUnits(
+    const std::string& unit_type) {
+  if (unit_type != "person") {
+    return absl::NotFoundError("the microdata store cannot list units of type " + unit_type);
+  }
+  sqlite3* db = impl_->db;
+  sqlite3_stmt* raw = nullptr;
+  int rc = sqlite3_prepare_v2(db, "SELECT pnr, rinpersoon FROM d_persoon ORDER BY pnr", -1, &raw,
+                              nullptr);
+  if (rc != SQLITE_OK) {
+    sqlite3_finalize(raw);
+    raw = nullptr;
+    rc = sqlite3_prepare_v2(db, "SELECT rinpersoon, rinpersoon FROM gbapersoontab", -1, &raw,
+                            nullptr);
+  }
+  StmtPtr stmt(raw);
+  if (rc != SQLITE_OK) {
+    // Neither table: a store without the person registers (e.g. a test database).
+    return absl::NotFoundError("microdata database: no person table to list units from");
+  }
+  std::vector<core::MicrodataSource::UnitKey> out;
+  while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
+    auto text = [&](int col) {
+      const auto* t = reinterpret_cast<const char*>(sqlite3_column_text(stmt.get(), col));
+      return std::string(t != nullptr ? t : "",
+                         static_cast<std::size_t>(sqlite3_column_bytes(stmt.get(), col)));
+    };
+    out.push_back({text(0), text(1)});
+  }
+  if (rc != SQLITE_DONE) return absl::UnavailableError("microdata database: cannot list persons");
+  return out;
+}
+
 }  // namespace enclave::adapters::sqlite

@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "enclave/core/ports.h"
@@ -24,6 +25,7 @@ class SqliteMicrodataSource final : public core::MicrodataSource {
   absl::Status Scan(const templates::BoundQuery& query, const core::Cancellation& cancel,
                     const core::RowVisitor& visit) override;
   std::string DataVersion() const override;
+  absl::StatusOr<std::vector<UnitKey>> ListUnits(const std::string& unit_type) override;
 
  private:
   struct Impl;
