@@ -1,0 +1,518 @@
+// Attack tests (issue 3) against the real enclaved process through the real client library: an
+// attacker who recomputes suppressed cells from the released margins with an LP, one who averages
+// repeated answers, and one who differences two requests whose populations differ by one person.
+// Each attack is shown to fail against the enclave, and (where it can be) to succeed against a
+// table or request the enclave's protection would have let through without it.
+#include <doctest/doctest.h>
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <numeric>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "enclave/adapters/clp/clp_solver.h"
+#include "enclave/adapters/policy_files/loader.h"
+#include "enclave/client/client.h"
+#include "enclave/disclosure/lp_solver.h"
+#include "enclave/disclosure/table_structure.h"
+#include "enclave/templates/binding.h"
+#include "tests/integration/process.h"
+#include "tests/integration/sqlite_truth.h"
+
+namespace enclave::testing {
+namespace {
+
+const std::string kSourceDir = ENCLAVE_SOURCE_DIR;
+constexpr std::int64_t kThreshold = 10;  // cbs-default T, the shipped templates' min_units
+constexpr std::int64_t kRoundingBase = 5;  // cbs-default random rounding base
+
+// PKI, database and one running server for the margins and averaging attacks; the differencing
+// attack starts its own server (own policies, own release history).
+struct World {
+  TempDir dir;
+  std::string pki;
+  std::string db;
+  std::unique_ptr<ServerProcess> server;
+
+  World() {
+    pki = dir.path().string() + "/pki";
+    db = dir.path().string() + "/microdata.db";
+    ProcessResult p = RunProcess({"/bin/bash", kSourceDir + "/deploy/dev-pki.sh", pki});
+    INFO(p.err);
+    REQUIRE(p.exit_code == 0);
+    ProcessResult g = RunProcess(
+        {ENCLAVE_DATAGEN_PATH, "--out", db, "--seed", "7", "--persons", "20000"},
+        std::chrono::seconds(300));
+    INFO(g.err);
+    REQUIRE(g.exit_code == 0);
+    server = StartServer(kSourceDir + "/policies", "state");
+    INFO(server->stderr_text());
+    REQUIRE(server->port() > 0);
+  }
+
+  std::unique_ptr<ServerProcess> StartServer(const std::string& policies,
+                                             const std::string& state_name) const {
+    const std::string state = dir.path().string() + "/" + state_name;
+    std::filesystem::create_directories(state);
+    return std::make_unique<ServerProcess>(
+        ENCLAVED_PATH,
+        std::vector<std::string>{"--database", db, "--policies", policies, "--state-dir", state,
+                                 "--client-ca", pki + "/ca.pem", "--cert", pki + "/server.pem",
+                                 "--key", pki + "/server.key"},
+        state);
+  }
+
+  std::unique_ptr<client::EnclaveClient> Client(const ServerProcess& s,
+                                                const std::string& who) const {
+    client::ConnectOptions o;
+    o.target = s.target();
+    o.ca_file = pki + "/ca.pem";
+    o.cert_file = pki + "/" + who + ".pem";
+    o.key_file = pki + "/" + who + ".key";
+    o.deadline = std::chrono::milliseconds(120000);
+    auto c = client::Connect(o);
+    REQUIRE(c.ok());
+    return std::move(*c);
+  }
+};
+
+World& TheWorld() {
+  static World world;
+  return world;
+}
+
+const templates::Template& ShippedTemplate(const std::string& id) {
+  static auto loaded = adapters::policy_files::LoadPolicies(kSourceDir + "/policies", nullptr);
+  REQUIRE(loaded.ok());
+  for (const auto& t : loaded->catalog->templates) {
+    if (t.id == id) return t;
+  }
+  FAIL("no shipped template " << id);
+  std::abort();  // unreachable: FAIL throws
+}
+
+using Params = std::vector<std::pair<std::string, std::string>>;
+
+// One COUNT statistic of one released table, laid out as the cube of BuildCube.
+struct CountTable {
+  disclosure::TableStructure cube;
+  std::vector<std::optional<std::int64_t>> released;  // per cube cell; nullopt: withheld
+  std::vector<std::int64_t> truth;                     // per cube cell, from plain SQLite
+};
+
+// The attacker's feasible interval of each cell: x_c >= 0; released cells within `slack` of the
+// released value; every margin relation of the cube holds exactly (the true table satisfies them,
+// so the truth is always feasible). Returns [lo, hi] per cell, computed for `cells` only.
+std::map<std::size_t, std::pair<double, double>> AttackerIntervals(
+    const disclosure::TableStructure& cube,
+    const std::vector<std::optional<std::int64_t>>& released,
+    std::int64_t slack, const std::vector<std::size_t>& cells) {
+  double big = 0;
+  for (const auto& v : released) {
+    if (v.has_value()) big = std::max(big, static_cast<double>(*v));
+  }
+  big = 10 * (big + 1000);  // a bound no cell can reach; keeps the LP bounded
+  disclosure::LpProblem p;
+  for (const auto& v : released) {
+    if (v.has_value()) {
+      p.lower.push_back(static_cast<double>(std::max<std::int64_t>(0, *v - slack)));
+      p.upper.push_back(static_cast<double>(*v + slack));
+    } else {
+      p.lower.push_back(0);
+      p.upper.push_back(big);
+    }
+  }
+  for (const auto& r : cube.relations) {
+    disclosure::LpRow row;
+    row.variables.push_back(r.total);
+    row.coefficients.push_back(1.0);
+    for (std::size_t part : r.parts) {
+      row.variables.push_back(part);
+      row.coefficients.push_back(-1.0);
+    }
+    p.rows.push_back(std::move(row));
+  }
+  adapters::clp::ClpSolver solver;
+  REQUIRE(solver.Load(p).ok());
+  std::map<std::size_t, std::pair<double, double>> out;
+  for (std::size_t c : cells) {
+    const disclosure::LpResult lo = solver.Optimize(c, disclosure::LpSense::kMinimize);
+    const disclosure::LpResult hi = solver.Optimize(c, disclosure::LpSense::kMaximize);
+    REQUIRE(lo.status == disclosure::LpStatus::kOptimal);
+    REQUIRE(hi.status == disclosure::LpStatus::kOptimal);
+    out[c] = {lo.value, hi.value};
+  }
+  return out;
+}
+
+// Runs `id` with `params` as `who` and returns its COUNT tables (one per COUNT statistic).
+// nullopt when the enclave refused the whole request by the differencing guard (an earlier query
+// of this test binary may share a population); any other error fails the test.
+std::optional<std::vector<CountTable>> RunCountTables(const std::string& id, const Params& params,
+                                                      const std::string& who) {
+  World& w = TheWorld();
+  const templates::Template& tmpl = ShippedTemplate(id);
+  auto bound = templates::Bind(tmpl, params);
+  REQUIRE(bound.ok());
+  auto c = w.Client(*w.server, who);
+  auto result = c->RunQuery(id, params);
+  if (!result.ok() && absl::IsFailedPrecondition(result.status())) {
+    MESSAGE("refused by the differencing guard: " << id << " " << bound->CanonicalParams());
+    return std::nullopt;
+  }
+  INFO(result.status().ToString());
+  REQUIRE(result.ok());
+  std::vector<disclosure::DimensionShape> shapes;
+  for (const auto& d : result->dimensions) {
+    disclosure::DimensionShape s;
+    s.codes = static_cast<std::size_t>(
+        std::count_if(d.codes.begin(), d.codes.end(),
+                      [](const client::Code& k) { return !k.is_total; }));
+    shapes.push_back(s);
+  }
+  auto cube = disclosure::BuildCube(shapes);
+  REQUIRE(cube.ok());
+  std::vector<CountTable> out;
+  for (std::uint32_t s = 0; s < tmpl.statistics.size(); ++s) {
+    const auto& stat = tmpl.statistics[s];
+    if (stat.kind != templates::StatisticKind::kCount) continue;
+    CountTable t;
+    t.cube = *cube;
+    t.released.assign(cube->cell_count, std::nullopt);
+    t.truth.assign(cube->cell_count, 0);
+    auto truth = IndependentCounts(w.db, *bound, stat.flag);
+    REQUIRE(truth.ok());
+    std::size_t seen = 0;
+    for (const auto& cell : result->cells) {
+      if (cell.statistic != s) continue;
+      std::vector<std::size_t> coords(cell.coordinates.begin(), cell.coordinates.end());
+      REQUIRE(coords.size() == shapes.size());
+      const std::size_t index = cube->CellIndex(coords);
+      t.released[index] = cell.value;
+      auto it = truth->find(cell.coordinates);
+      t.truth[index] = it == truth->end() ? 0 : it->second;
+      ++seen;
+    }
+    REQUIRE(seen == cube->cell_count);
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+struct AttackOutcome {
+  std::size_t small_withheld = 0;  // withheld cells with a true count in [1, T-1]
+  std::size_t recovered = 0;       // of those, cells whose interval lies inside [1, T-1]
+};
+
+// The margins attack on one table: every withheld cell with a true count in [1, T-1] is attacked.
+AttackOutcome MarginsAttack(const CountTable& t, std::int64_t slack) {
+  std::vector<std::size_t> targets;
+  for (std::size_t c = 0; c < t.cube.cell_count; ++c) {
+    if (!t.released[c].has_value() && t.truth[c] >= 1 && t.truth[c] < kThreshold) {
+      targets.push_back(c);
+    }
+  }
+  AttackOutcome o;
+  o.small_withheld = targets.size();
+  if (targets.empty()) return o;
+  const auto intervals = AttackerIntervals(t.cube, t.released, slack, targets);
+  for (std::size_t c : targets) {
+    const auto [lo, hi] = intervals.at(c);
+    CAPTURE(c);
+    CAPTURE(t.truth[c]);
+    // The truth is feasible, so the interval must contain it (a sanity check of the LP).
+    CHECK(lo <= static_cast<double>(t.truth[c]) + 1e-6);
+    CHECK(hi >= static_cast<double>(t.truth[c]) - 1e-6);
+    // Disclosed: the attacker learns the cell is a small, non-zero group (§4: lo > 0 and hi < T).
+    if (lo > 0.5 && hi < static_cast<double>(kThreshold) - 0.5) ++o.recovered;
+  }
+  return o;
+}
+
+struct Combination {
+  std::string id;
+  Params params;
+};
+
+std::vector<Combination> SmallCellCombinations() {
+  return {
+      {"zzp_aantal_per_wijk",
+       {{"age_group", "15-34"}, {"geo", "wijkcluster"}, {"breakdown", "geslacht"}}},
+      {"zzp_aantal_per_wijk", {{"age_group", "55-74"}, {"geo", "wijk"}, {"breakdown", "geslacht"}}},
+      {"zzp_aantal_per_wijk", {{"age_group", "15-34"}, {"geo", "wijk"}, {"year", "2019"}}},
+      {"jongeren_neet_werkloos", {{"breakdown", "herkomst"}, {"geo", "wijk"}}},
+      {"jongeren_neet_werkloos",
+       {{"indicator", "uwv_werkzoekend_16_22"}, {"breakdown", "geslacht"}, {"geo", "wijkcluster"}}},
+      {"bijstand_stand", {{"breakdown1", "herkomst"}}},
+  };
+}
+
+}  // namespace
+
+TEST_CASE("margins attack: an LP over the released margins cannot pin down a withheld small cell") {
+  std::size_t tables = 0;
+  std::size_t small_withheld = 0;
+  std::size_t control_recovered = 0;
+  for (const auto& combo : SmallCellCombinations()) {
+    CAPTURE(combo.id);
+    auto counts = RunCountTables(combo.id, combo.params, "analyst1");
+    if (!counts.has_value()) continue;
+    for (const auto& t : *counts) {
+      ++tables;
+      // The attacker knows released counts are rounded to base 5: each is within 4 of the truth.
+      const AttackOutcome attack = MarginsAttack(t, kRoundingBase - 1);
+      CHECK(attack.recovered == 0);
+      small_withheld += attack.small_withheld;
+
+      // Negative control: the same attacker against the table the primary rule alone would give
+      // (only cells below T withheld, everything else released exactly). Without secondary
+      // suppression the margins give some small cells away.
+      CountTable primary_only = t;
+      for (std::size_t c = 0; c < t.cube.cell_count; ++c) {
+        const bool unsafe = t.truth[c] >= 1 && t.truth[c] < kThreshold;
+        primary_only.released[c] = unsafe ? std::nullopt : std::optional<std::int64_t>(t.truth[c]);
+      }
+      control_recovered += MarginsAttack(primary_only, 0).recovered;
+    }
+  }
+  MESSAGE("margins attack: " << tables << " tables, " << small_withheld
+          << " small withheld cells attacked, " << control_recovered
+          << " recovered in the primary-only control");
+  CHECK(tables >= 4);
+  // Not vacuous: small non-zero cells were withheld and attacked ...
+  CHECK(small_withheld >= 5);
+  // ... and the attack itself works when only primary suppression is applied.
+  CHECK(control_recovered >= 1);
+}
+
+TEST_CASE("averaging attack: repeating a query returns the same perturbed answer every time") {
+  World& w = TheWorld();
+  const std::string id = "zzp_aantal_per_wijk";
+  const Params params = {{"age_group", "35-54"}, {"geo", "wijk"}};
+  const templates::Template& tmpl = ShippedTemplate(id);
+  auto bound = templates::Bind(tmpl, params);
+  REQUIRE(bound.ok());
+  auto truth = IndependentCounts(w.db, *bound, tmpl.statistics[0].flag);
+  REQUIRE(truth.ok());
+  REQUIRE(tmpl.statistics[0].kind == templates::StatisticKind::kCount);
+  auto c = w.Client(*w.server, "researcher1");
+  constexpr int kRepeats = 50;
+  // (coordinates, statistic) -> every value seen, -1 standing for "confidential".
+  std::map<std::pair<std::vector<std::uint32_t>, std::uint32_t>, std::vector<std::int64_t>> seen;
+  for (int i = 0; i < kRepeats; ++i) {
+    auto r = c->RunQuery(id, params);
+    INFO(r.status().ToString());
+    REQUIRE(r.ok());
+    for (const auto& cell : r->cells) {
+      seen[{cell.coordinates, cell.statistic}].push_back(cell.value.value_or(-1));
+    }
+  }
+  REQUIRE_FALSE(seen.empty());
+  std::size_t noisy = 0;
+  std::size_t released_counts = 0;
+  for (const auto& [key, values] : seen) {
+    REQUIRE(values.size() == static_cast<std::size_t>(kRepeats));
+    const std::set<std::int64_t> distinct(values.begin(), values.end());
+    CHECK(distinct.size() == 1);  // one answer, however often asked
+    if (key.second != 0 || values.front() < 0) continue;
+    ++released_counts;
+    auto it = truth->find(key.first);
+    const std::int64_t n = it == truth->end() ? 0 : it->second;
+    // The attacker's estimate: the mean of the repeats. Exact integer arithmetic: the sum over
+    // the repeats against kRepeats times the truth.
+    const std::int64_t sum = std::accumulate(values.begin(), values.end(), std::int64_t{0});
+    CHECK(sum == values.front() * kRepeats);  // the mean is the single value
+    if (values.front() != n) {
+      ++noisy;
+      CHECK(sum != n * kRepeats);  // averaging does not converge to the truth
+    }
+  }
+  MESSAGE("averaging attack: " << released_counts << " released counts, " << noisy
+          << " differ from the truth");
+  CHECK(released_counts >= 5);
+  CHECK(noisy >= 1);  // the noise is real: some released count is not the true count
+}
+
+namespace {
+
+// A test-only template: persons born before a month (months since January 1900), optionally by
+// sex. Adjacent parameter values select populations that differ by the persons born in one month.
+constexpr const char* kCohortTemplate = R"pb(# proto-file: proto/enclave/v1/policy.proto
+# proto-message: enclave.v1.policy.TemplateFile
+# Test-only (tests/integration/attack_test.cc): persons born before a month, for the differencing
+# attack. Adjacent values of born_before_month differ by the persons born in one month.
+id: "test_geboren_voor"
+version: 1
+theme: "test"
+title {
+  nl: "Personen geboren voor een maand"
+  en: "Persons born before a month"
+}
+description {
+  nl: "Aantal personen geboren voor de gekozen maand (maanden sinds januari 1900)."
+  en: "Number of persons born before the chosen month (months since January 1900)."
+}
+roles: MUNICIPAL_ANALYST
+roles: RESEARCHER
+unit: "person"
+parameter {
+  name: "born_before_month"
+  type: INTEGER
+  description {
+    nl: "Maanden sinds januari 1900."
+    en: "Months since January 1900."
+  }
+  min: 0
+  max: 1500
+  default_value: "600"
+}
+parameter {
+  name: "breakdown"
+  type: BREAKDOWN
+  description {
+    nl: "Extra uitsplitsing naar geslacht."
+    en: "Additional breakdown by sex."
+  }
+  allowed { code: "geen" label { nl: "Geen" en: "None" } }
+  allowed { code: "geslacht" label { nl: "Geslacht" en: "Sex" } }
+  default_value: "geen"
+}
+dimension {
+  name: "geslacht"
+  label {
+    nl: "Geslacht"
+    en: "Sex"
+  }
+  column: "geslacht"
+  code_list: "geslacht"
+}
+sql:
+  "SELECT p.pnr AS person, p.geslacht AS geslacht\n"
+  "FROM d_persoon p\n"
+  "WHERE (p.geboortejaar - 1900) * 12 + p.geboortemaand - 1 < :born_before_month\n"
+unit_column: "person"
+statistic {
+  name: "n"
+  kind: COUNT
+  label {
+    nl: "Aantal personen"
+    en: "Number of persons"
+  }
+}
+disclosure {
+  rule_set: "cbs-default"
+  min_units: 10
+}
+)pb";
+
+// Persons per birth month (months since January 1900), straight from the database.
+std::map<std::int64_t, std::int64_t> BirthsPerMonth(const std::string& db_path) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db,
+                             "SELECT (geboortejaar - 1900) * 12 + geboortemaand - 1, count(*) "
+                             "FROM d_persoon GROUP BY 1",
+                             -1, &stmt, nullptr) == SQLITE_OK);
+  std::map<std::int64_t, std::int64_t> out;
+  while (sqlite3_step(stmt) == SQLITE_ROW) {
+    out[sqlite3_column_int64(stmt, 0)] = sqlite3_column_int64(stmt, 1);
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("differencing attack: two requests whose populations differ by one person") {
+  World& w = TheWorld();
+  const std::string policies = w.dir.path().string() + "/test-policies";
+  std::filesystem::copy(kSourceDir + "/policies", policies,
+                        std::filesystem::copy_options::recursive);
+  {
+    std::ofstream f(policies + "/templates/t99_test_geboren_voor.textproto");
+    f << kCohortTemplate;
+    REQUIRE(f.good());
+  }
+  auto server = w.StartServer(policies, "state-differencing");
+  INFO(server->stderr_text());
+  REQUIRE(server->port() > 0);
+
+  // Populations: P(m) = persons born before month m. Find m with |P(m)| >= T and
+  // 1 <= |P(m+1)| - |P(m)| <= T-1 (a few persons born in month m), then the first m' with
+  // |P(m')| - |P(m)| >= T.
+  const auto births = BirthsPerMonth(w.db);
+  auto before = [&](std::int64_t m) {
+    std::int64_t n = 0;
+    for (const auto& [month, count] : births) {
+      if (month < m) n += count;
+    }
+    return n;
+  };
+  std::int64_t m = -1;
+  for (std::int64_t cand = 0; cand < 1500; ++cand) {
+    const std::int64_t diff = before(cand + 1) - before(cand);
+    if (before(cand) >= kThreshold && diff >= 1 && diff < kThreshold) {
+      m = cand;
+      break;
+    }
+  }
+  REQUIRE(m >= 0);
+  std::int64_t far = m + 1;
+  while (before(far) - before(m) < kThreshold) ++far;
+  REQUIRE(far <= 1500);
+  MESSAGE("differencing attack: P(" << m << ") has " << before(m) << " persons, P(" << m + 1
+          << ") " << before(m + 1) << ", P(" << far << ") " << before(far));
+
+  auto c = w.Client(*server, "analyst1");
+  auto run = [&](std::int64_t month) {
+    return c->RunQuery("test_geboren_voor", {{"born_before_month", std::to_string(month)}});
+  };
+
+  // The first request is released, with its (rounded) total.
+  auto first = run(m);
+  INFO(first.status().ToString());
+  REQUIRE(first.ok());
+  REQUIRE_FALSE(first->cells.empty());
+  CHECK(first->cells.front().value.has_value());
+
+  // The second differs from it by 1..T-1 persons: subtracting the two would describe them.
+  auto second = run(m + 1);
+  REQUIRE_FALSE(second.ok());
+  CHECK(absl::IsFailedPrecondition(second.status()));
+  CHECK(second.status().message().find("population") != std::string::npos);
+  CHECK(second.status().message().find("differs") != std::string::npos);
+  // Asking again does not wear the guard down.
+  auto again = run(m + 1);
+  CHECK(absl::IsFailedPrecondition(again.status()));
+
+  // The same population again is the same release, and one differing by >= T is released.
+  auto repeat = run(m);
+  INFO(repeat.status().ToString());
+  CHECK(repeat.ok());
+  auto broader = run(far);
+  INFO(broader.status().ToString());
+  CHECK(broader.ok());
+
+  // Another project (researcher1) has its own history: its first request of P(m+1) is answered.
+  auto other = w.Client(*server, "researcher1");
+  auto other_first =
+      other->RunQuery("test_geboren_voor", {{"born_before_month", std::to_string(m + 1)}});
+  INFO(other_first.status().ToString());
+  CHECK(other_first.ok());
+  CHECK(server->Stop() == 0);
+}
+
+}  // namespace enclave::testing
