@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "enclave/core/internal/ids.h"
 #include "enclave/audit/bundle.h"
 #include "enclave/audit/leaf.h"
 #include "enclave/audit/merkle.h"
@@ -16,22 +17,9 @@
 namespace enclave::core {
 namespace {
 
-constexpr std::size_t kMaxEchoedId = 64;
+using internal::Base36;
+using internal::Bounded;
 
-std::string Bounded(const std::string& s) {
-  if (s.size() <= kMaxEchoedId) return s;
-  return s.substr(0, kMaxEchoedId) + "...";
-}
-
-std::string Base36(std::uint64_t v) {
-  static constexpr char kDigits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
-  std::string out;
-  do {
-    out.insert(out.begin(), kDigits[v % 36]);
-    v /= 36;
-  } while (v != 0);
-  return out;
-}
 
 // Codes that describe the caller's request (and so are refusals to log), as opposed to failures
 // of the enclave's own storage, which are not the caller's doing.

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "enclave/core/internal/ids.h"
 #include "enclave/base/log.h"
 #include "enclave/base/status_macros.h"
 #include "enclave/core/aggregate.h"
@@ -15,25 +16,11 @@
 namespace enclave::core {
 namespace {
 
-constexpr std::size_t kMaxEchoedId = 64;
+using internal::Base36;
+using internal::Bounded;
+
 // The visitor checks the cancellation once per this many rows (the source checks too).
 constexpr std::uint64_t kCancelCheckRows = 4096;
-
-// A caller-supplied identifier, shortened so that an error message or log entry stays bounded.
-std::string Bounded(const std::string& s) {
-  if (s.size() <= kMaxEchoedId) return s;
-  return s.substr(0, kMaxEchoedId) + "...";
-}
-
-std::string Base36(std::uint64_t v) {
-  static constexpr char kDigits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
-  std::string out;
-  do {
-    out.insert(out.begin(), kDigits[v % 36]);
-    v /= 36;
-  } while (v != 0);
-  return out;
-}
 
 // Privacy officers review every template; other roles see those that name their role.
 bool MaySee(templates::Role role, const templates::Template& t) {
