@@ -169,6 +169,27 @@ absl::StatusOr<QueryResult> FromProto(const v1::RunQueryResponse& response) {
   return out;
 }
 
+// Same code and the server's message. A failure while the channel is not connected happened
+// before any handler ran (no route, refused TCP, or a rejected TLS handshake, which gRPC reports
+// as UNAVAILABLE): say so in terms a shell user can act on.
+absl::Status TransportStatus(const grpc::Status& status, grpc::Channel& channel,
+                             const std::string& target, std::chrono::milliseconds deadline) {
+  const auto code = static_cast<absl::StatusCode>(status.error_code());
+  std::string message = status.error_message();
+  const bool connected = channel.GetState(false) == GRPC_CHANNEL_READY;
+  if (!connected && code == absl::StatusCode::kUnavailable) {
+    message = "cannot reach the enclave at " + target +
+              " (server down, wrong address, or TLS handshake refused: check --ca/--cert/--key)" +
+              (message.empty() ? "" : ": " + message);
+  } else if (!connected && code == absl::StatusCode::kDeadlineExceeded) {
+    message = "no answer from the enclave at " + target + " within the deadline of " +
+              std::to_string(deadline.count()) +
+              " ms (raise --timeout if it is slow; it may also be down or unreachable)" +
+              (message.empty() ? "" : ": " + message);
+  }
+  return absl::Status(code, message);
+}
+
 class GrpcEnclaveClient final : public EnclaveClient {
  public:
   GrpcEnclaveClient(std::shared_ptr<grpc::Channel> channel, std::string target,
@@ -224,24 +245,8 @@ class GrpcEnclaveClient final : public EnclaveClient {
     context.set_deadline(std::chrono::system_clock::now() + deadline_);
   }
 
-  // Same code and the server's message. A failure while the channel is not connected happened
-  // before any handler ran (no route, refused TCP, or a rejected TLS handshake, which gRPC
-  // reports as UNAVAILABLE): say so in terms a shell user can act on.
   absl::Status ToAbsl(const grpc::Status& status) const {
-    const auto code = static_cast<absl::StatusCode>(status.error_code());
-    std::string message = status.error_message();
-    const bool connected = channel_->GetState(false) == GRPC_CHANNEL_READY;
-    if (!connected && code == absl::StatusCode::kUnavailable) {
-      message = "cannot reach the enclave at " + target_ +
-                " (server down, wrong address, or TLS handshake refused: check --ca/--cert/--key)" +
-                (message.empty() ? "" : ": " + message);
-    } else if (!connected && code == absl::StatusCode::kDeadlineExceeded) {
-      message = "no answer from the enclave at " + target_ + " within the deadline of " +
-                std::to_string(deadline_.count()) +
-                " ms (raise --timeout if it is slow; it may also be down or unreachable)" +
-                (message.empty() ? "" : ": " + message);
-    }
-    return absl::Status(code, message);
+    return TransportStatus(status, *channel_, target_, deadline_);
   }
 
   std::shared_ptr<grpc::Channel> channel_;
@@ -463,21 +468,8 @@ class GrpcAuditClient final : public AuditClient {
     context.set_deadline(std::chrono::system_clock::now() + deadline_);
   }
 
-  // As GrpcEnclaveClient::ToAbsl: transport failures before any handler ran, in shell terms.
   absl::Status ToAbsl(const grpc::Status& status) const {
-    const auto code = static_cast<absl::StatusCode>(status.error_code());
-    std::string message = status.error_message();
-    const bool connected = channel_->GetState(false) == GRPC_CHANNEL_READY;
-    if (!connected && code == absl::StatusCode::kUnavailable) {
-      message = "cannot reach the enclave at " + target_ +
-                " (server down, wrong address, or TLS handshake refused: check --ca/--cert/--key)" +
-                (message.empty() ? "" : ": " + message);
-    } else if (!connected && code == absl::StatusCode::kDeadlineExceeded) {
-      message = "no answer from the enclave at " + target_ + " within the deadline of " +
-                std::to_string(deadline_.count()) + " ms (raise --timeout if it is slow)" +
-                (message.empty() ? "" : ": " + message);
-    }
-    return absl::Status(code, message);
+    return TransportStatus(status, *channel_, target_, deadline_);
   }
 
   std::shared_ptr<grpc::Channel> channel_;

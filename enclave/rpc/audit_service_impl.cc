@@ -7,25 +7,10 @@
 #include <utility>
 
 #include "absl/status/status.h"
-#include "enclave/rpc/caller.h"
-#include "enclave/rpc/status_mapping.h"
+#include "enclave/rpc/handler.h"
 
 namespace enclave::rpc {
 namespace {
-
-// As in QueryServiceImpl: an escaping exception fails closed as kInternal.
-template <typename Body>
-grpc::Status Guarded(Body&& body) {
-  try {
-    return ToGrpcStatus(body());
-  } catch (...) {
-    return ToGrpcStatus(absl::InternalError("exception in handler"));
-  }
-}
-
-absl::StatusOr<std::string> Caller(const grpc::ServerContext* context) {
-  return CallerFromAuthContext(context->auth_context().get());
-}
 
 std::string HashBytes(const core::AuditHash& h) {
   return std::string(reinterpret_cast<const char*>(h.data()), h.size());

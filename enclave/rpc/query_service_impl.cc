@@ -9,29 +9,10 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "enclave/rpc/caller.h"
+#include "enclave/rpc/handler.h"
 #include "enclave/rpc/marshalling.h"
-#include "enclave/rpc/status_mapping.h"
 
 namespace enclave::rpc {
-namespace {
-
-// An escaping exception would become an opaque UNKNOWN in gRPC 1.51 (security.md §8 item 12);
-// every handler body runs inside this and fails closed as kInternal instead.
-template <typename Body>
-grpc::Status Guarded(Body&& body) {
-  try {
-    return ToGrpcStatus(body());
-  } catch (...) {
-    return ToGrpcStatus(absl::InternalError("exception in handler"));
-  }
-}
-
-absl::StatusOr<std::string> Caller(const grpc::ServerContext* context) {
-  return CallerFromAuthContext(context->auth_context().get());
-}
-
-}  // namespace
 
 QueryServiceImpl::QueryServiceImpl(std::shared_ptr<core::QueryService> service,
                                    DeadlinePolicy deadlines)
