@@ -12,10 +12,11 @@ constexpr std::string_view kHeader = "enclave-log-leaf/1\n";
 constexpr std::string_view kFamily = "enclave-log-leaf/";
 constexpr std::size_t kMaxLeaf = 4 * 1024 * 1024;
 
-constexpr std::array<const char*, 14> kTypeNames = {
+constexpr std::array<const char*, 18> kTypeNames = {
     nullptr,          "query-accepted", "query-result",  "query-refused",        "query-aborted",
     "recovery",       "server-start",   "server-stop",   "policy-loaded",        "auth-failure-summary",
-    "config-change",  "key-rotation",   "heartbeat",     "deletion"};
+    "config-change",  "key-rotation",   "heartbeat",     "deletion",             "budget",
+    "data-load",      "policy-refused", "dataset-rollback"};
 
 enum class Kind { kText, kDigest, kU32, kU64, kTime, kType, kCells, kRelated };
 

@@ -31,7 +31,7 @@ constexpr std::size_t kMaxRelated = 65536;
 constexpr std::size_t kMaxDetail = 1024 * 1024;
 constexpr std::size_t kDigestSize = 32;
 
-constexpr std::array<std::pair<EntryType, const char*>, 13> kTypeNames = {{
+constexpr std::array<std::pair<EntryType, const char*>, 17> kTypeNames = {{
     {EntryType::kQueryAccepted, "query-accepted"},
     {EntryType::kQueryResult, "query-result"},
     {EntryType::kQueryRefused, "query-refused"},
@@ -45,6 +45,10 @@ constexpr std::array<std::pair<EntryType, const char*>, 13> kTypeNames = {{
     {EntryType::kKeyRotation, "key-rotation"},
     {EntryType::kHeartbeat, "heartbeat"},
     {EntryType::kDeletion, "deletion"},
+    {EntryType::kBudget, "budget"},
+    {EntryType::kDataLoad, "data-load"},
+    {EntryType::kPolicyRefused, "policy-refused"},
+    {EntryType::kDatasetRollback, "dataset-rollback"},
 }};
 
 bool IsForbiddenControl(unsigned char c) { return (c < 0x20 && c != '\t' && c != '\n') || c == 0x7F; }

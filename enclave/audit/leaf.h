@@ -35,6 +35,10 @@ enum class EntryType : std::uint8_t {
   kKeyRotation = 11,
   kHeartbeat = 12,
   kDeletion = 13,
+  kBudget = 14,
+  kDataLoad = 15,
+  kPolicyRefused = 16,
+  kDatasetRollback = 17,
 };
 
 // "query-accepted", ...; nullptr for a code outside the enum.

@@ -16,6 +16,18 @@ const char* QueryLogEntryTypeName(QueryLogEntry::Type type) {
       return "server-start";
     case QueryLogEntry::Type::kServerStop:
       return "server-stop";
+    case QueryLogEntry::Type::kPolicyLoaded:
+      return "policy-loaded";
+    case QueryLogEntry::Type::kPolicyRefused:
+      return "policy-refused";
+    case QueryLogEntry::Type::kAuthFailureSummary:
+      return "auth-failure-summary";
+    case QueryLogEntry::Type::kBudget:
+      return "budget";
+    case QueryLogEntry::Type::kDataLoad:
+      return "data-load";
+    case QueryLogEntry::Type::kDatasetRollback:
+      return "dataset-rollback";
   }
   return "unknown";
 }

@@ -15,11 +15,26 @@
 namespace enclave::core {
 
 struct QueryLogEntry {
-  enum class Type { kAccepted, kResult, kRefused, kAborted, kServerStart, kServerStop };
+  enum class Type {
+    kAccepted,
+    kResult,
+    kRefused,
+    kAborted,
+    kServerStart,
+    kServerStop,
+    kPolicyLoaded,        // a policy (templates, rule sets, principals) loaded, with its hashes
+    kPolicyRefused,       // a policy file refused at load (unsigned, tampered, invalid)
+    kAuthFailureSummary,  // failed TLS handshakes since the last summary (counts only)
+    kBudget,              // a privacy-budget reservation, charge or refund
+    kDataLoad,            // a delivery loaded as a new dataset version (aggregate counts only)
+    kDatasetRollback,     // the current dataset version moved back to an earlier one
+  };
   Type type = Type::kAccepted;
   std::string request_id;
   std::string caller;  // URI SAN from the certificate, or "" when unknown
+  std::string caller_cert_sha256;  // lower-case hex SHA-256 of the caller's DER certificate, or ""
   std::string role;
+  std::string project;  // project, and agreement id for researchers ("project/agreement")
   std::string rpc;     // "RunQuery", ...
   std::string template_id;
   std::uint32_t template_version = 0;
@@ -34,6 +49,8 @@ struct QueryLogEntry {
   // Per-cell rule ids in canonical cell order, e.g. "released,threshold,...": officer-only.
   std::string cell_rules;
   std::string result_sha256;
+  // Lifecycle, policy, budget, load and summary entries: identifiers, hashes and counts only.
+  std::string detail;
 };
 
 const char* QueryLogEntryTypeName(QueryLogEntry::Type type);

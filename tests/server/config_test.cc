@@ -142,9 +142,7 @@ TEST_SUITE("LoadConfigFile") {
 
   TEST_CASE("the example configuration in deploy/ parses") {
     // Keeps deploy/enclaved.example.textproto in step with config.proto.
-    const fs::path example =
-        fs::path(__FILE__).parent_path().parent_path().parent_path() / "deploy" /
-        "enclaved.example.textproto";
+    const fs::path example = fs::path(ENCLAVE_SOURCE_DIR) / "deploy" / "enclaved.example.textproto";
     REQUIRE(fs::exists(example));
     auto config = LoadConfigFile(example.string());
     REQUIRE_MESSAGE(config.ok(), config.status().ToString());

@@ -33,6 +33,12 @@ audit::EntryType TypeOf(core::QueryLogEntry::Type type) {
       return audit::EntryType::kServerStart;
     case core::QueryLogEntry::Type::kServerStop:
       return audit::EntryType::kServerStop;
+    case core::QueryLogEntry::Type::kPolicyLoaded: return audit::EntryType::kPolicyLoaded;
+    case core::QueryLogEntry::Type::kPolicyRefused: return audit::EntryType::kPolicyRefused;
+    case core::QueryLogEntry::Type::kAuthFailureSummary: return audit::EntryType::kAuthFailureSummary;
+    case core::QueryLogEntry::Type::kBudget: return audit::EntryType::kBudget;
+    case core::QueryLogEntry::Type::kDataLoad: return audit::EntryType::kDataLoad;
+    case core::QueryLogEntry::Type::kDatasetRollback: return audit::EntryType::kDatasetRollback;
   }
   return audit::EntryType::kHeartbeat;
 }
@@ -53,6 +59,7 @@ absl::Status FakeAuditLog::Append(const core::QueryLogEntry& entry) {
   leaf.request_id = audit::SanitizeLeafText(entry.request_id);
   leaf.caller = audit::SanitizeLeafText(entry.caller);
   leaf.role = entry.role;
+  leaf.project = audit::SanitizeLeafText(entry.project);
   leaf.rpc = entry.rpc;
   leaf.template_id = audit::SanitizeLeafText(entry.template_id);
   leaf.template_version = entry.template_version;
@@ -62,6 +69,7 @@ absl::Status FakeAuditLog::Append(const core::QueryLogEntry& entry) {
   leaf.rule_set = entry.rule_set;
   leaf.data_version = entry.data_version;
   leaf.cell_rules = entry.cell_rules;
+  leaf.detail = audit::SanitizeLeafText(entry.detail);
   AppendLeaf(std::move(leaf));
   return absl::OkStatus();
 }

@@ -290,6 +290,12 @@ audit::EntryType TypeOf(core::QueryLogEntry::Type type) {
     case core::QueryLogEntry::Type::kAborted: return EntryType::kQueryAborted;
     case core::QueryLogEntry::Type::kServerStart: return EntryType::kServerStart;
     case core::QueryLogEntry::Type::kServerStop: return EntryType::kServerStop;
+    case core::QueryLogEntry::Type::kPolicyLoaded: return EntryType::kPolicyLoaded;
+    case core::QueryLogEntry::Type::kPolicyRefused: return EntryType::kPolicyRefused;
+    case core::QueryLogEntry::Type::kAuthFailureSummary: return EntryType::kAuthFailureSummary;
+    case core::QueryLogEntry::Type::kBudget: return EntryType::kBudget;
+    case core::QueryLogEntry::Type::kDataLoad: return EntryType::kDataLoad;
+    case core::QueryLogEntry::Type::kDatasetRollback: return EntryType::kDatasetRollback;
   }
   return EntryType::kQueryRefused;
 }
@@ -326,7 +332,10 @@ absl::StatusOr<audit::LogLeaf> LeafFromEntry(const core::QueryLogEntry& entry) {
   leaf.type = TypeOf(entry.type);
   leaf.request_id = audit::SanitizeLeafText(entry.request_id);
   leaf.caller = audit::SanitizeLeafText(entry.caller);
+  ENCLAVE_ASSIGN_OR_RETURN(leaf.caller_cert_sha256,
+                           RawDigest("caller_cert_sha256", entry.caller_cert_sha256));
   leaf.role = audit::SanitizeLeafText(entry.role);
+  leaf.project = audit::SanitizeLeafText(entry.project);
   leaf.rpc = audit::SanitizeLeafText(entry.rpc);
   leaf.template_id = audit::SanitizeLeafText(entry.template_id);
   leaf.template_version = entry.template_version;
@@ -346,6 +355,7 @@ absl::StatusOr<audit::LogLeaf> LeafFromEntry(const core::QueryLogEntry& entry) {
   }
   leaf.cell_rules = audit::SanitizeLeafText(entry.cell_rules);
   ENCLAVE_ASSIGN_OR_RETURN(leaf.result_sha256, RawDigest("result_sha256", entry.result_sha256));
+  leaf.detail = audit::SanitizeLeafText(entry.detail);
   return leaf;
 }
 
