@@ -79,6 +79,25 @@ struct DisclosureSettings {
   std::int64_t min_share_denominator = 100;
 };
 
+// Differential privacy for researcher templates (disclosure-control.md §7). All integers: no
+// floating point between the data and the release. Set only on templates released under DP;
+// such a template runs through core::DpReleaser (noise on every cell, a privacy-budget charge)
+// instead of the cell key method and suppression.
+struct DpSettings {
+  enum class Mechanism { kDiscreteLaplace, kDiscreteGaussian };
+  Mechanism mechanism = Mechanism::kDiscreteLaplace;
+  // Charged per release, in micro-ε (Laplace; 250000 = ε 0.25) or micro-ρ (Gaussian, zCDP).
+  std::int64_t epsilon_micro = 0;
+  std::int64_t rho_micro = 0;
+  // Contribution bounding: cells one unit may touch (L0) and the clamp of a unit's per-cell
+  // measure (sums, means); L∞ = max(|clamp_min|, |clamp_max|), or 1 for counts.
+  std::int64_t max_cells_per_unit = 1;
+  std::int64_t clamp_min = 0;
+  std::int64_t clamp_max = 0;
+  // Public cells: a noisy count below this is shown as "< display_threshold" (post-processing).
+  std::int64_t display_threshold = 10;
+};
+
 struct Template {
   std::string id;
   std::uint32_t version = 0;
@@ -96,6 +115,7 @@ struct Template {
   std::vector<std::string> flag_columns;
   std::vector<Statistic> statistics;
   DisclosureSettings disclosure;
+  std::optional<DpSettings> dp;  // set: a differentially private researcher template
 
   // Where it came from and exactly what it was: for error messages and the query log.
   std::string source_file;
