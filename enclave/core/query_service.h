@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "enclave/core/dp_release.h"
 #include "enclave/core/ports.h"
 #include "enclave/core/query_log.h"
 #include "enclave/core/record_keys.h"
@@ -57,6 +58,10 @@ struct QueryServiceOptions {
   // are kept in memory only).
   std::shared_ptr<disclosure::DifferencingGuard> guard;
   std::shared_ptr<ReleaseHistory> history;
+
+  // Differentially private researcher templates (Template::dp set) run through this releaser;
+  // without one, RunQuery refuses them with kFailedPrecondition before reading any data.
+  std::shared_ptr<DpReleaser> dp_releaser;
 };
 
 class QueryService {
