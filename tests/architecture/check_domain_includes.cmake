@@ -8,7 +8,7 @@ if(NOT DEFINED ROOT)
   message(FATAL_ERROR "pass -DROOT=<directory holding the domain folders>")
 endif()
 if(NOT DEFINED DOMAIN_DIRS)
-  set(DOMAIN_DIRS base templates disclosure policy core)
+  set(DOMAIN_DIRS base templates disclosure dp policy core)
 endif()
 
 set(forbidden "grpcpp/|grpc/|google/protobuf/|openssl/|sqlite3\\.h|coin/|enclave/v1/")
