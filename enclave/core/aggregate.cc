@@ -238,6 +238,7 @@ struct Record {
   std::int64_t measure = 0;
   std::uint64_t flags = 0;
   bool has_measure = false;
+  std::uint32_t holding = 0;  // index into Impl::holdings (templates declaring a holding column)
 };
 
 // Sorts (hash, index) pairs by hash: LSD radix sort, 8 bits per pass, skipping passes in which
@@ -257,6 +258,14 @@ void RadixSortByHash(std::vector<std::pair<std::uint32_t, std::uint32_t>>& items
     items.swap(buffer);
   }
 }
+
+// One unit's contribution to a magnitude part of one cell, tagged with its holding: merged per
+// holding before the dominance facts are formed. slot = (cell * stats + s) * 2 + part (0: a, 1: b).
+struct HoldingItem {
+  std::size_t slot = 0;
+  std::uint32_t holding = 0;
+  std::int64_t measure = 0;
+};
 
 // One unit's contribution to one cell.
 struct Contribution {
@@ -293,6 +302,9 @@ struct TopAbs {
 // One magnitude part (a sum's contributions): the facts the primary rules and §5.7 need.
 struct MagnitudePart {
   Int128 abs_sum = 0;
+  // Distinct holdings when the template declares them (then abs_sum and top are over holding
+  // sums, set by Impl::MergeHoldings); -1: every unit is its own holding.
+  std::int64_t holdings = -1;
   std::int64_t min = std::numeric_limits<std::int64_t>::max();
   std::int64_t max = std::numeric_limits<std::int64_t>::min();
   TopAbs top;
@@ -343,7 +355,7 @@ bool IsMagnitude(StatisticKind kind) {
 disclosure::MagnitudeFacts Facts(std::int64_t units, const MagnitudePart& part) {
   disclosure::MagnitudeFacts f;
   f.units = units;
-  f.holdings = units;  // no template declares a holding yet: every unit is its own
+  f.holdings = part.holdings >= 0 ? part.holdings : units;
   f.abs_sum = Saturate(part.abs_sum);
   f.top_abs.assign(part.top.v.begin(), part.top.v.begin() + part.top.n);
   if (units > 0) {
@@ -391,6 +403,14 @@ struct TableBuilder::Impl {
   std::vector<Record> records;
   std::vector<std::uint32_t> codes;  // records.size() * dims.size()
 
+  // Holdings (tmpl->disclosure.holding_column set): interned holding keys, and per magnitude
+  // contribution its holding, merged in MergeHoldings.
+  bool track_holdings = false;
+  KeyArena holding_arena;
+  KeyIndex holdings;
+  std::uint32_t last_holding = KeyIndex::kMissing;
+  std::vector<HoldingItem> holding_items;
+
   // Finish-time state.
   std::vector<std::int64_t> cell_units;
   std::vector<Accumulator> acc;                           // cell * stats + s
@@ -400,7 +420,8 @@ struct TableBuilder::Impl {
   void Init(const templates::BoundQuery& q);
   std::string TemplateName() const { return tmpl != nullptr ? tmpl->id : std::string("?"); }
   void Targets(const std::uint32_t* record_codes, std::uint32_t* out) const;
-  void Emit(const Contribution& c, std::uint32_t record_key);
+  void Emit(const Contribution& c, std::uint32_t record_key, std::uint32_t holding);
+  void MergeHoldings();
   void GroupByUnit();
   absl::Status IndexUnits(UnitIndex& units);
   void RollUpMargins();
@@ -415,6 +436,7 @@ void TableBuilder::Impl::Init(const templates::BoundQuery& q) {
     init_error = absl::InternalError("bound query has no template");
     return;
   }
+  track_holdings = !tmpl->disclosure.holding_column.empty();
   if (tmpl->flag_columns.size() > kMaxFlags) {
     init_error = absl::InternalError("template " + tmpl->id + ": more than 64 flag columns");
     return;
@@ -503,8 +525,15 @@ void TableBuilder::Impl::Targets(const std::uint32_t* record_codes, std::uint32_
 }
 
 
-void TableBuilder::Impl::Emit(const Contribution& c, std::uint32_t record_key) {
+void TableBuilder::Impl::Emit(const Contribution& c, std::uint32_t record_key,
+                              std::uint32_t holding) {
   ++cell_units[c.cell];
+  auto track = [&](std::size_t s, std::size_t part) {
+    if (track_holdings) {
+      holding_items.push_back(HoldingItem{(static_cast<std::size_t>(c.cell) * stats.size() + s) * 2 + part,
+                                          holding, c.measure});
+    }
+  };
   Accumulator* row = acc.data() + static_cast<std::size_t>(c.cell) * stats.size();
   for (std::size_t s = 0; s < stats.size(); ++s) {
     const StatPlan& plan = stats[s];
@@ -523,7 +552,10 @@ void TableBuilder::Impl::Emit(const Contribution& c, std::uint32_t record_key) {
           ++a.units_a;
           a.key_a += record_key;
           a.sum_a += c.measure;
-          if (plan.kind != StatisticKind::kQuantile) a.mag_a.Add(c.measure);
+          if (plan.kind != StatisticKind::kQuantile) {
+            a.mag_a.Add(c.measure);
+            track(s, 0);
+          }
           if (plan.quantile_slot >= 0) {
             quantile_values[static_cast<std::size_t>(plan.quantile_slot)][c.cell].push_back(
                 c.measure);
@@ -547,12 +579,14 @@ void TableBuilder::Impl::Emit(const Contribution& c, std::uint32_t record_key) {
             a.key_a += record_key;
             a.sum_a += c.measure;
             a.mag_a.Add(c.measure);
+            track(s, 0);
           }
           if (Matches(c.flags, plan.den_mask)) {
             ++a.units_b;
             a.key_b += record_key;
             a.sum_b += c.measure;
             a.mag_b.Add(c.measure);
+            track(s, 1);
           }
         }
         break;
@@ -643,7 +677,7 @@ absl::Status TableBuilder::Impl::Aggregate(UnitIndex& units) {
   GroupByUnit();
   ENCLAVE_RETURN_IF_ERROR(IndexUnits(units));
   const std::size_t unit_count = unit_start.size() - 1;
-  if (unit_count == records.size()) {
+  if (unit_count == records.size() && !track_holdings) {
     // Fast path: one row per unit, so every unit lies in exactly one inner cell and each margin
     // is the plain sum of the inner cells below it: emit into the inner cell, then roll up.
     for (std::size_t u = 0; u < unit_count; ++u) {
@@ -652,7 +686,8 @@ absl::Status TableBuilder::Impl::Aggregate(UnitIndex& units) {
       const std::uint32_t* rc = codes.data() + r * dim_count;
       std::uint32_t cell = 0;
       for (std::size_t d = 0; d < dim_count; ++d) cell += rc[d] * strides[d];
-      Emit(Contribution{cell, rec.measure, rec.flags, rec.has_measure}, unit_entry[u].record_key);
+      Emit(Contribution{cell, rec.measure, rec.flags, rec.has_measure}, unit_entry[u].record_key,
+           rec.holding);
     }
     RollUpMargins();
     return absl::OkStatus();
@@ -664,9 +699,14 @@ absl::Status TableBuilder::Impl::Aggregate(UnitIndex& units) {
   std::vector<Contribution> local;
   for (std::uint32_t u = 0; u < unit_count; ++u) {
     local.clear();
+    const std::uint32_t holding = records[order[unit_start[u]]].holding;
     for (std::uint32_t i = unit_start[u]; i < unit_start[u + 1]; ++i) {
       const std::size_t r = order[i];
       const Record& rec = records[r];
+      if (rec.holding != holding) {
+        return absl::InternalError("template " + TemplateName() + ": a " + tmpl->unit +
+                                   " has rows in more than one holding");
+      }
       Targets(codes.data() + r * dim_count, targets.data());
       for (std::size_t t = 0; t < fan; ++t) {
         const std::uint32_t cell = targets[t];
@@ -684,9 +724,44 @@ absl::Status TableBuilder::Impl::Aggregate(UnitIndex& units) {
         }
       }
     }
-    for (const Contribution& c : local) Emit(c, unit_entry[u].record_key);
+    for (const Contribution& c : local) Emit(c, unit_entry[u].record_key, holding);
   }
+  if (track_holdings) MergeHoldings();
   return absl::OkStatus();
+}
+
+// Replaces each magnitude part's |x| sum and largest |x| by those of its holdings' summed
+// contributions (disclosure-control.md §3.1: three branches of one company are one contributor).
+// The smallest and largest unit values (income rule) stay per unit.
+void TableBuilder::Impl::MergeHoldings() {
+  std::sort(holding_items.begin(), holding_items.end(),
+            [](const HoldingItem& a, const HoldingItem& b) {
+              return a.slot != b.slot ? a.slot < b.slot : a.holding < b.holding;
+            });
+  std::size_t i = 0;
+  while (i < holding_items.size()) {
+    const std::size_t slot = holding_items[i].slot;
+    Accumulator& a = acc[slot / 2];
+    MagnitudePart& part = slot % 2 == 0 ? a.mag_a : a.mag_b;
+    part.abs_sum = 0;
+    part.top = TopAbs{};
+    part.holdings = 0;
+    while (i < holding_items.size() && holding_items[i].slot == slot) {
+      const std::uint32_t holding = holding_items[i].holding;
+      Int128 sum = 0;
+      for (; i < holding_items.size() && holding_items[i].slot == slot &&
+             holding_items[i].holding == holding;
+           ++i) {
+        sum += holding_items[i].measure;
+      }
+      const std::int64_t x = Saturate(sum < 0 ? -sum : sum);
+      part.abs_sum += x;
+      part.top.Insert(x);
+      ++part.holdings;
+    }
+  }
+  holding_items.clear();
+  holding_items.shrink_to_fit();
 }
 
 void TableBuilder::Impl::GroupByUnit() {
@@ -1096,6 +1171,24 @@ absl::Status TableBuilder::Add(const RowView& row) {
   }
   const auto key = static_cast<std::uint32_t>(m.keys.size() - 1);
 
+  std::uint32_t holding = 0;
+  if (m.track_holdings) {
+    if (row.holding.empty()) {
+      m.codes.resize(code_base);
+      return absl::InternalError("template " + m.tmpl->id + ": a row has no holding (empty " +
+                                 m.tmpl->disclosure.holding_column + ")");
+    }
+    holding = m.last_holding;
+    if (holding == KeyIndex::kMissing || m.holdings.key(holding) != row.holding) {
+      const std::uint64_t hash = HashKey(row.holding);
+      holding = m.holdings.Find(row.holding, hash);
+      if (holding == KeyIndex::kMissing) {
+        holding = m.holdings.Insert(m.holding_arena.Store(row.holding), hash);
+      }
+      m.last_holding = holding;
+    }
+  }
+
   std::uint64_t flags = 0;
   for (std::size_t f = 0; f < row.flags.size(); ++f) {
     if (row.flags[f] != 0) flags |= std::uint64_t{1} << f;
@@ -1105,7 +1198,7 @@ absl::Status TableBuilder::Add(const RowView& row) {
     return absl::ResourceExhaustedError("template " + m.tmpl->id + ": too many rows");
   }
   m.records.push_back(
-      Record{m.last_key_hash, key, row.measure.value_or(0), flags, row.measure.has_value()});
+      Record{m.last_key_hash, key, row.measure.value_or(0), flags, row.measure.has_value(), holding});
   return absl::OkStatus();
 }
 

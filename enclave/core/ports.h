@@ -29,6 +29,7 @@ struct RowView {
   std::span<const std::string_view> dimensions;  // in BoundQuery::tmpl->dimensions order
   std::optional<std::int64_t> measure;           // nullopt when SQL NULL or no measure column
   std::span<const std::int64_t> flags;           // in tmpl->flag_columns order; NULL reads as 0
+  std::string_view holding;  // tmpl->disclosure.holding_column's value; empty when none declared
 };
 
 // Cancellation: checked periodically while the store works.

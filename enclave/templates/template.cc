@@ -59,11 +59,12 @@ bool Template::AllowsRole(Role role) const {
 
 std::vector<std::string> Template::ExpectedColumns() const {
   std::vector<std::string> columns;
-  columns.reserve(1 + dimensions.size() + 1 + flag_columns.size());
+  columns.reserve(1 + dimensions.size() + 1 + flag_columns.size() + 1);
   columns.push_back(unit_column);
   for (const Dimension& d : dimensions) columns.push_back(d.column);
   if (!measure_column.empty()) columns.push_back(measure_column);
   for (const std::string& f : flag_columns) columns.push_back(f);
+  if (!disclosure.holding_column.empty()) columns.push_back(disclosure.holding_column);
   return columns;
 }
 

@@ -77,6 +77,10 @@ struct DisclosureSettings {
   std::string rule_set = "cbs-default";
   std::int64_t min_units = 10;
   std::int64_t min_share_denominator = 100;
+  // Result column naming each unit's holding (enterprise, household): dominance and p% are computed
+  // on holdings, each holding's units' contributions to a cell summed first (disclosure-control.md
+  // §3.1). Empty: every unit is its own holding. The column comes last in ExpectedColumns.
+  std::string holding_column;
 };
 
 // Differential privacy for researcher templates (disclosure-control.md §7). All integers: no
@@ -125,7 +129,7 @@ struct Template {
   const Dimension* FindDimension(const std::string& name) const;
   bool AllowsRole(Role role) const;
   // The result columns the SQL must return, in this order: unit, dimension columns (in
-  // declaration order), measure (if any), flags.
+  // declaration order), measure (if any), flags, holding (if any).
   std::vector<std::string> ExpectedColumns() const;
 };
 

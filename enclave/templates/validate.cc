@@ -286,6 +286,17 @@ void CheckColumns(const Template& t, Problems& p) {
       p.Add("flag_column", "'" + flag + "' must differ from every other result column");
     }
   }
+  const std::string& holding = t.disclosure.holding_column;
+  if (!holding.empty()) {
+    if (!IsIdentifier(holding)) {
+      p.Add("disclosure.holding_column", "must be a lower-case identifier naming a result column");
+    } else if (!used.insert(holding).second) {
+      p.Add("disclosure.holding_column", "must differ from every other result column");
+    } else if (t.measure_column.empty()) {
+      p.Add("disclosure.holding_column",
+            "holdings merge magnitudes: set measure_column or leave holding_column empty");
+    }
+  }
 }
 
 bool NeedsMeasure(StatisticKind kind) {

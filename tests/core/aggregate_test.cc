@@ -45,7 +45,7 @@ absl::StatusOr<FinishedTable> TryBuild(const templates::Template& t, const std::
   std::vector<std::string_view> dims;
   for (const FakeRow& r : rows) {
     dims.assign(r.dimensions.begin(), r.dimensions.end());
-    RowView view{r.unit, dims, r.measure, r.flags};
+    RowView view{r.unit, dims, r.measure, r.flags, {}};
     ENCLAVE_RETURN_IF_ERROR(builder.Add(view));
   }
   return FinishWith(builder, rules, magnitude);
@@ -336,7 +336,7 @@ TEST_CASE("a value outside the code list is internal and is not echoed") {
   TableBuilder builder(q);
   std::vector<std::string_view> dims = {"W1", "SECRET-987654321"};
   std::vector<std::int64_t> flags = {0, 0};
-  absl::Status s = builder.Add(RowView{"u1", dims, std::nullopt, flags});
+  absl::Status s = builder.Add(RowView{"u1", dims, std::nullopt, flags, {}});
   CHECK(s.code() == absl::StatusCode::kInternal);
   const std::string msg(s.message());
   CHECK(msg.find("sex") != std::string::npos);
@@ -356,7 +356,7 @@ TEST_CASE("only the chosen dimensions make up the table") {
   for (int i = 0; i < 12; ++i) {
     const std::string unit = "u" + std::to_string(i);
     std::vector<std::string_view> dims = {i % 2 == 0 ? "W1" : "W2", "V"};
-    REQUIRE(builder.Add(RowView{unit, dims, std::nullopt, flags}).ok());
+    REQUIRE(builder.Add(RowView{unit, dims, std::nullopt, flags, {}}).ok());
   }
   absl::StatusOr<FinishedTable> finished =
       FinishWith(builder, testing::ExactRules(), testing::NoMagnitudeNoise());
@@ -467,7 +467,7 @@ TEST_CASE("100k rows with three dimensions aggregate exactly and fast") {
     dims[1] = t.dimensions[1].codes.codes[static_cast<std::size_t>(i % 5)].code;
     dims[2] = i % 2 == 0 ? "M" : "V";
     flags[0] = i % 3 == 0 ? 1 : 0;
-    if (!builder.Add(RowView{units[static_cast<std::size_t>(i)], dims, i, flags}).ok()) ++failures;
+    if (!builder.Add(RowView{units[static_cast<std::size_t>(i)], dims, i, flags, {}}).ok()) ++failures;
   }
   const auto added = std::chrono::steady_clock::now();
   absl::StatusOr<FinishedTable> done =
@@ -487,6 +487,102 @@ TEST_CASE("100k rows with three dimensions aggregate exactly and fast") {
   CHECK(r.cells[r.cells.size() - 2].value == 4999950000);
   // Units with i % 3 == 0: 33,334 units, mean 49,998 -> 50,000.
   CHECK(r.cells[r.cells.size() - 1].value == 50000);
+}
+
+// --- Holdings (disclosure-control.md §3.1) -----------------------------------------------------
+
+struct HeldRow {
+  std::string unit;
+  std::string wijk;
+  std::string sex;
+  std::int64_t measure = 0;
+  std::string holding;  // empty: the template declares no holding column
+};
+
+// A SUM over "income" with the template's holding column set to `holding_column` (empty: none).
+absl::StatusOr<FinishedTable> TryBuildHeld(const std::vector<HeldRow>& rows,
+                                           const std::string& holding_column) {
+  templates::Template t = test::MakeTemplate({test::MakeStatistic("sum", StatisticKind::kSum)});
+  t.disclosure.holding_column = holding_column;
+  templates::BoundQuery q = test::BindAll(t);
+  TableBuilder builder(q);
+  const std::vector<std::int64_t> flags = {0, 0};
+  for (const HeldRow& r : rows) {
+    const std::vector<std::string_view> dims = {r.wijk, r.sex};
+    ENCLAVE_RETURN_IF_ERROR(builder.Add(RowView{r.unit, dims, r.measure, flags, r.holding}));
+  }
+  return FinishWith(builder, testing::ExactRules(), testing::NoMagnitudeNoise());
+}
+
+// The rule of cell (wijk, sex) of the SUM table, or the error.
+std::string HeldRule(const std::vector<HeldRow>& rows, const std::string& holding_column,
+                     std::uint32_t wijk, std::uint32_t sex) {
+  absl::StatusOr<FinishedTable> done = TryBuildHeld(rows, holding_column);
+  if (!done.ok()) return done.status().ToString();
+  return Rule(done->release, wijk, sex);
+}
+
+// Other cells large and flat, so that secondary suppression has room.
+void AddFlatCells(std::vector<HeldRow>& rows, bool holdings) {
+  for (const char* wijk : {"W1", "W2"}) {
+    for (const char* sex : {"M", "V"}) {
+      if (std::string(wijk) == "W1" && std::string(sex) == "M") continue;
+      for (int i = 0; i < 12; ++i) {
+        const std::string unit = std::string("f") + wijk + sex + std::to_string(i);
+        rows.push_back({unit, wijk, sex, 10, holdings ? "H" + unit : ""});
+      }
+    }
+  }
+}
+
+TEST_CASE("three branches of one company are one holding: 40% + 30% + 20% is dominance") {
+  // disclosure-control.md §3.1: no unit exceeds 50%, the holding has 90%.
+  std::vector<HeldRow> held = {{"b0", "W1", "M", 40, "C1"}, {"b1", "W1", "M", 30, "C1"},
+                               {"b2", "W1", "M", 20, "C1"}};
+  const std::int64_t small[] = {2, 2, 2, 1, 1, 1, 1};
+  for (int i = 0; i < 7; ++i) {
+    held.push_back({"s" + std::to_string(i), "W1", "M", small[i], "S" + std::to_string(i)});
+  }
+  std::vector<HeldRow> plain = held;
+  for (HeldRow& r : plain) r.holding.clear();
+  AddFlatCells(held, true);
+  AddFlatCells(plain, false);
+  CHECK(HeldRule(held, "be_id", 0, 0) == "dominance-nk");
+  // The same units without a holding column: every unit its own holding, 40% passes (1,50).
+  CHECK(HeldRule(plain, "", 0, 0) == "released");
+}
+
+TEST_CASE("a holding of exactly 50% passes (1,50); one unit more is dominance") {
+  auto rows = [](std::int64_t second_branch) {
+    std::vector<HeldRow> r = {{"b0", "W1", "M", 30, "C1"}, {"b1", "W1", "M", second_branch, "C1"}};
+    const std::int64_t rest[] = {7, 7, 6, 6, 6, 6, 6, 6};  // 50, eight own holdings
+    for (int i = 0; i < 8; ++i) {
+      r.push_back({"s" + std::to_string(i), "W1", "M", rest[i], "S" + std::to_string(i)});
+    }
+    AddFlatCells(r, true);
+    return r;
+  };
+  CHECK(HeldRule(rows(20), "be_id", 0, 0) == "released");      // 50 of 100
+  CHECK(HeldRule(rows(21), "be_id", 0, 0) == "dominance-nk");  // 51 of 101
+  // The same 51 in two holdings of their own: 30 of 101 passes.
+  std::vector<HeldRow> split = rows(21);
+  split[1].holding = "C2";
+  CHECK(HeldRule(split, "be_id", 0, 0) == "released");
+}
+
+TEST_CASE("a unit in two holdings or without one fails closed") {
+  std::vector<HeldRow> rows;
+  AddFlatCells(rows, true);
+  std::vector<HeldRow> two = rows;
+  two.push_back({two[0].unit, two[0].wijk, two[0].sex, 5, "Hother"});
+  absl::StatusOr<FinishedTable> done = TryBuildHeld(two, "be_id");
+  CHECK(done.status().code() == absl::StatusCode::kInternal);
+  CHECK(done.status().message().find("more than one holding") != std::string_view::npos);
+  std::vector<HeldRow> none = rows;
+  none[3].holding.clear();
+  done = TryBuildHeld(none, "be_id");
+  CHECK(done.status().code() == absl::StatusCode::kInternal);
+  CHECK(TryBuildHeld(rows, "be_id").ok());
 }
 
 }  // namespace

@@ -47,7 +47,7 @@ Release Run(const templates::Template& t, std::vector<const templates::Dimension
   std::vector<std::string_view> view_dims;
   for (const FakeRow& r : rows) {
     view_dims.assign(r.dimensions.begin(), r.dimensions.end());
-    REQUIRE(builder.Add(RowView{r.unit, view_dims, r.measure, r.flags}).ok());
+    REQUIRE(builder.Add(RowView{r.unit, view_dims, r.measure, r.flags, {}}).ok());
   }
   UnitIndex units("person", keys);
   adapters::clp::ClpSolver solver;

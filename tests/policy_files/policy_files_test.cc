@@ -230,6 +230,24 @@ TEST_SUITE("LoadPolicies") {
     auto none = LoadPolicies(copy.dir() + "/absent", nullptr);
     CHECK(none.status().code() == absl::StatusCode::kInvalidArgument);
   }
+
+  TEST_CASE("T10 merges an enterprise's vestigingen as one holding under cbs-business") {
+    auto loaded = LoadPolicies(kShipped.string(), nullptr);
+    REQUIRE(loaded.ok());
+    for (const auto& t : loaded->catalog->templates) {
+      if (t.id == "event_impact_pin") {
+        CHECK(t.disclosure.holding_column == "be_id");
+        CHECK(t.disclosure.rule_set == "cbs-business");
+        CHECK(t.ExpectedColumns().back() == "be_id");
+      }
+      if (t.id == "zzp_inkomen_verdeling") CHECK(t.disclosure.rule_set == "cbs-income");
+    }
+    // A holding column that is also a flag column is refused at load, naming the field.
+    PolicyCopy copy;
+    const std::string t10 = "templates/t10_event_impact_pin.textproto";
+    copy.Edit(t10, "holding_column: \"be_id\"", "holding_column: \"in_window\"");
+    CHECK(LoadError(copy).find("holding_column") != std::string::npos);
+  }
 }
 
 }  // namespace

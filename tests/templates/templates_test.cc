@@ -342,6 +342,25 @@ TEST_SUITE("Validate") {
     CHECK(t.ExpectedColumns() == std::vector<std::string>{"person", "wijk", "wijkcluster",
                                                           "geslacht", "inkomen", "is_zzp",
                                                           "is_werkend"});
+    t.disclosure.holding_column = "be_id";
+    CHECK(t.ExpectedColumns().back() == "be_id");
+    CHECK(t.ExpectedColumns().size() == 8);
+  }
+
+  TEST_CASE("a holding column must be a distinct identifier and needs a measure") {
+    Template t = MakeTemplate();
+    t.measure_column = "inkomen";
+    t.disclosure.holding_column = "be_id";
+    CHECK(Validate(t).empty());
+    t.disclosure.holding_column = "Be-Id";
+    CHECK(HasProblem(Validate(t), "disclosure.holding_column", "identifier"));
+    t.disclosure.holding_column = "is_zzp";
+    CHECK(HasProblem(Validate(t), "disclosure.holding_column", "differ"));
+    t.disclosure.holding_column = "person";
+    CHECK(HasProblem(Validate(t), "disclosure.holding_column", "differ"));
+    t.disclosure.holding_column = "be_id";
+    t.measure_column.clear();
+    CHECK(HasProblem(Validate(t), "disclosure.holding_column", "measure_column"));
   }
 }
 

@@ -540,6 +540,7 @@ bool ConvertTemplate(const Parsed<v1p::TemplateFile>& f, const CodeLists& lists,
                                             ? rs->second.min_share_denominator
                                             : ds.min_share_denominator();
   if (t->disclosure.min_units < rs->second.min_units) {
+  t->disclosure.holding_column = ds.holding_column();
     fail("disclosure.min_units", "disclosure.min_units must be at least the rule set's " +
                                      std::to_string(rs->second.min_units));
   }

@@ -330,6 +330,16 @@ absl::Status SqliteMicrodataSource::Scan(const templates::BoundQuery& query,
       flags[static_cast<std::size_t>(f)] = value;
     }
     row.flags = flags;
+    if (!tmpl.disclosure.holding_column.empty()) {
+      const int col = first_flag + n_flags;
+      if (sqlite3_column_type(stmt, col) == SQLITE_NULL) {
+        return absl::InternalError(who + "a row has no holding (NULL in " +
+                                   Quote(tmpl.disclosure.holding_column) + ")");
+      }
+      const auto* holding = reinterpret_cast<const char*>(sqlite3_column_text(stmt, col));
+      row.holding =
+          std::string_view(holding, static_cast<std::size_t>(sqlite3_column_bytes(stmt, col)));
+    }
     ENCLAVE_RETURN_IF_ERROR(visit(row));
   }
   if (progress.interrupted) return InterruptedStatus(cancel, tmpl.id);
