@@ -211,7 +211,7 @@ absl::StatusOr<std::int64_t> LaplaceWithoutZeroRejection(RandomSource& rng, std:
 }
 
 TEST_SUITE("Discrete Laplace distribution") {
-  TEST_CASE("b in {1, 3, 10, 100, 1000}: shape, zeros, symmetry, mean and variance; scale x0.7 "
+  TEST_CASE("b in {1, 3, 10, 100, 1000}: shape, zeros, symmetry, mean and variance, and scale x0.7 "
             "and x1.3 rejected") {
     for (const std::uint64_t b : {1ULL, 3ULL, 10ULL, 100ULL, 1000ULL}) {
       CAPTURE(b);
@@ -252,7 +252,7 @@ TEST_SUITE("Discrete Laplace distribution") {
 }
 
 TEST_SUITE("Discrete Gaussian distribution") {
-  TEST_CASE("σ² in {1, 10/3, 50, 10000}: shape, zeros, symmetry, mean and variance; σ x0.7 and "
+  TEST_CASE("σ² in {1, 10/3, 50, 10000}: shape, zeros, symmetry, mean and variance, and σ x0.7 and "
             "x1.3 rejected") {
     const struct {
       std::uint64_t p, q;

@@ -51,7 +51,7 @@ TEST_SUITE("UniformBelow") {
     FailingRandom bad;
     CHECK(UniformBelow(bad, 10).status().code() == absl::StatusCode::kUnavailable);
   }
-  TEST_CASE("every residue appears, none outside [0, d)") {
+  TEST_CASE("every residue appears and none falls outside 0 to d-1") {
     TestRandom rng(7);
     std::vector<int> seen(7, 0);
     for (int i = 0; i < 7000; ++i) {
@@ -115,7 +115,7 @@ TEST_SUITE("Noise parameters") {
     CHECK(LaplaceForEpsilon(0, 250000).status().code() == absl::StatusCode::kInvalidArgument);
     CHECK(LaplaceForEpsilon(1, 0).status().code() == absl::StatusCode::kInvalidArgument);
   }
-  TEST_CASE("ρ in micro-units gives σ² = Δ₂²/(2ρ); ρ = 0.01 gives σ² = 50") {
+  TEST_CASE("ρ in micro-units gives σ² = Δ₂²/(2ρ), so ρ = 0.01 gives σ² = 50") {
     absl::StatusOr<Noise> n = GaussianForRho(1, 10000);
     REQUIRE(n.ok());
     CHECK(n->mechanism == Mechanism::kDiscreteGaussian);
