@@ -102,6 +102,19 @@ struct DpSettings {
   std::int64_t display_threshold = 10;
 };
 
+// The privacy officer's approval a template was loaded under (adapters/policy_files/approvals.h).
+struct TemplateApproval {
+  std::string approver;     // principal id of the privacy officer
+  std::string key_id;       // the officer key that signed
+  std::string approved_at;  // UTC, RFC 3339
+  std::string digest;       // lower-case hex SHA-256 of the signature: the approval's id
+
+  // "approval=<digest> approver=<id> key=<key id>": what each release records.
+  std::string LogText() const {
+    return "approval=" + digest + " approver=" + approver + " key=" + key_id;
+  }
+};
+
 struct Template {
   std::string id;
   std::uint32_t version = 0;
@@ -124,6 +137,10 @@ struct Template {
   // Where it came from and exactly what it was: for error messages and the query log.
   std::string source_file;
   std::string text_sha256;  // lower-case hex of the file's bytes
+  // Four eyes: who wrote it (principal id), and the approval it was loaded under (set by the
+  // server's approval check, never by the loader).
+  std::string author;
+  std::optional<TemplateApproval> approval;
 
   const ParamSpec* FindParam(const std::string& name) const;
   const Dimension* FindDimension(const std::string& name) const;

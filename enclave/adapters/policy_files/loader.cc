@@ -443,6 +443,7 @@ bool ConvertTemplate(const Parsed<v1p::TemplateFile>& f, const CodeLists& lists,
   };
   t->id = m.id();
   t->version = m.version();
+  t->author = m.author();
   t->theme = m.theme();
   t->title = ToText(m.title());
   t->description = ToText(m.description());
