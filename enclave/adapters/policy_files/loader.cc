@@ -540,8 +540,8 @@ bool ConvertTemplate(const Parsed<v1p::TemplateFile>& f, const CodeLists& lists,
   t->disclosure.min_share_denominator = ds.min_share_denominator() == 0
                                             ? rs->second.min_share_denominator
                                             : ds.min_share_denominator();
-  if (t->disclosure.min_units < rs->second.min_units) {
   t->disclosure.holding_column = ds.holding_column();
+  if (t->disclosure.min_units < rs->second.min_units) {
     fail("disclosure.min_units", "disclosure.min_units must be at least the rule set's " +
                                      std::to_string(rs->second.min_units));
   }
