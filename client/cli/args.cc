@@ -104,9 +104,10 @@ absl::StatusOr<AuditAction> AuditActionNamed(std::string_view name) {
   if (name == "verify") return AuditAction::kVerify;
   if (name == "export") return AuditAction::kExport;
   if (name == "verify-bundle") return AuditAction::kVerifyBundle;
+  if (name == "receipt") return AuditAction::kReceipt;
   return absl::InvalidArgumentError(
       "unknown audit command '" + std::string(name) +
-      "' (allowed: checkpoint, log, verify, export, verify-bundle)");
+      "' (allowed: checkpoint, log, verify, export, verify-bundle, receipt)");
 }
 
 // Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
@@ -133,7 +134,7 @@ absl::Status CheckAuditFlags(const ParsedArgs& parsed) {
   const AuditFlags& f = parsed.audit;
   const bool log = a == AuditAction::kLog;
   const bool pinned = a == AuditAction::kCheckpoint || a == AuditAction::kVerify ||
-                      a == AuditAction::kVerifyBundle;
+                      a == AuditAction::kVerifyBundle || a == AuditAction::kReceipt;
   const bool state = a == AuditAction::kVerify || a == AuditAction::kVerifyBundle;
   for (const auto& [given, flag] :
        std::initializer_list<std::pair<bool, std::string_view>>{
@@ -154,7 +155,8 @@ absl::Status CheckAuditFlags(const ParsedArgs& parsed) {
   for (const auto& [given, flag] : std::initializer_list<std::pair<bool, std::string_view>>{
            {f.log_key.has_value(), "--log-key"}, {f.origin.has_value(), "--origin"}}) {
     if (absl::Status s = only(given, pinned, flag,
-                              "'audit checkpoint', 'audit verify' and 'audit verify-bundle'");
+                              "'audit checkpoint', 'audit verify', 'audit verify-bundle' and "
+                              "'audit receipt'");
         !s.ok()) {
       return s;
     }
@@ -186,7 +188,7 @@ Usage:
   enclavectl [global flags] templates
   enclavectl [global flags] describe TEMPLATE
   enclavectl [global flags] run TEMPLATE [--param NAME=VALUE ...] [--format table|csv|json] [--output FILE]
-  enclavectl [global flags] audit checkpoint|log|verify|export|verify-bundle ...
+  enclavectl [global flags] audit checkpoint|log|verify|export|verify-bundle|receipt ...
   enclavectl help [COMMAND]
   enclavectl --version
 
@@ -277,6 +279,7 @@ constexpr std::string_view kAuditHelp = R"(Usage: enclavectl [global flags] audi
        enclavectl [global flags] audit verify [--state FILE] [--log-key KEY] [--origin ORIGIN]
        enclavectl [global flags] audit export --output FILE
        enclavectl audit verify-bundle FILE [--log-key KEY] [--origin ORIGIN] [--state FILE]
+       enclavectl [global flags] audit receipt REQUEST_ID [--log-key KEY] [--origin ORIGIN]
 
 The enclave's query log for privacy officers (researchers: see your receipts in
 the researcher's guide). Every call is checked against your role; a refused call
@@ -298,6 +301,9 @@ is itself logged.
   verify-bundle  check a bundle offline, without a server: signature, every
                  entry, the root, and (with --state) consistency with your
                  stored checkpoint
+  receipt        the receipt of one of your own requests (researchers too):
+                 its log entries, each proven included in the signed checkpoint
+                 (needs the log key)
 
 --log-key KEY is the log's verifier key "<name>+<hex id>+<base64 key>" that you
 received out of band; or set 'log_key = ...' in the config file. --origin (or
@@ -419,7 +425,7 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args) {
     case Command::kAudit: {
       if (positional.size() < 2) {
         return absl::InvalidArgumentError(
-            "'audit' needs a command (checkpoint, log, verify, export, verify-bundle)");
+            "'audit' needs a command (checkpoint, log, verify, export, verify-bundle, receipt)");
       }
       absl::StatusOr<AuditAction> action = AuditActionNamed(positional[1]);
       if (!action.ok()) return action.status();
@@ -433,6 +439,12 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args) {
                                             positional[3] + "'");
         }
         parsed.bundle_file = positional[2];
+      } else if (*action == AuditAction::kReceipt) {
+        if (positional.size() != 3) {
+          return absl::InvalidArgumentError(
+              "'audit receipt' takes one REQUEST_ID (shown with each result you ran)");
+        }
+        parsed.receipt_request_id = positional[2];
       } else if (positional.size() > 2) {
         return absl::InvalidArgumentError("'audit " + positional[1] +
                                           "' takes no arguments, got '" + positional[2] + "'");
@@ -565,7 +577,7 @@ std::string ShortUsage() {
          "       enclavectl [global flags] describe TEMPLATE\n"
          "       enclavectl [global flags] run TEMPLATE [--param NAME=VALUE ...] "
          "[--format table|csv|json] [--output FILE]\n"
-         "       enclavectl [global flags] audit checkpoint|log|verify|export|verify-bundle ...\n"
+         "       enclavectl [global flags] audit checkpoint|log|verify|export|verify-bundle|receipt ...\n"
          "Run 'enclavectl --help' for the flags and exit codes.\n";
 }
 

@@ -19,7 +19,7 @@ namespace enclave::client::cli {
 
 enum class Command { kHelp, kVersion, kTemplates, kDescribe, kRun, kAudit };
 // enclavectl audit <action>
-enum class AuditAction { kCheckpoint, kLog, kVerify, kExport, kVerifyBundle };
+enum class AuditAction { kCheckpoint, kLog, kVerify, kExport, kVerifyBundle, kReceipt };
 
 // The audit subcommands' flags, as given (times and sizes checked by ParseArgs).
 struct AuditFlags {
@@ -46,6 +46,7 @@ struct ParsedArgs {
   std::optional<std::string> output_file;                    // kRun, audit export
   AuditAction audit_action = AuditAction::kCheckpoint;       // kAudit
   std::string bundle_file;                                   // audit verify-bundle FILE
+  std::string receipt_request_id;                            // audit receipt REQUEST_ID
   AuditFlags audit;                                          // kAudit
 };
 

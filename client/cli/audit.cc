@@ -1,7 +1,13 @@
 // enclavectl audit: checkpoint, log, verify, export, verify-bundle.
 #include "client/cli/audit.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -413,16 +419,122 @@ absl::StatusOr<std::string> VerifyLog(AuditClient& client, const AuditTrust& tru
 }
 
 absl::Status ExportLog(AuditClient& client, const std::string& path) {
-  std::string bundle;
-  if (absl::Status s = client.ExportBundle(0,
-                                           [&](std::string_view chunk) {
-                                             bundle.append(chunk);
-                                             return absl::OkStatus();
-                                           });
-      !s.ok()) {
-    return s;
+  // Streamed: each chunk goes to a temporary file beside `path` as it arrives (a large log's
+  // bundle never sits in memory); fsync and rename only once the whole stream arrived.
+  if (path.empty()) return absl::InvalidArgumentError("--output: empty file name");
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    return absl::InvalidArgumentError("--output: '" + path + "' is a directory");
   }
-  return WriteFileAtomically(path, bundle);
+  std::string pattern = path + ".tmp.XXXXXX";
+  std::vector<char> name(pattern.begin(), pattern.end());
+  name.push_back('\0');
+  const int fd = ::mkstemp(name.data());
+  if (fd < 0) {
+    return absl::InvalidArgumentError("--output: cannot create a temporary file for '" + path +
+                                      "': " + std::strerror(errno));
+  }
+  const std::string temp(name.data());
+  const mode_t mask = ::umask(0);
+  ::umask(mask);
+  absl::Status s = ::fchmod(fd, static_cast<mode_t>(0666) & ~mask) == 0
+                       ? absl::OkStatus()
+                       : absl::UnavailableError("--output: cannot set the mode of '" + temp + "'");
+  if (s.ok()) {
+    s = client.ExportBundle(0, [&](std::string_view chunk) -> absl::Status {
+      std::size_t written = 0;
+      while (written < chunk.size()) {
+        const ssize_t n = ::write(fd, chunk.data() + written, chunk.size() - written);
+        if (n < 0) {
+          if (errno == EINTR) continue;
+          return absl::UnavailableError("--output: cannot write '" + temp +
+                                        "': " + std::strerror(errno));
+        }
+        written += static_cast<std::size_t>(n);
+      }
+      return absl::OkStatus();
+    });
+  }
+  if (s.ok() && ::fsync(fd) != 0) {
+    s = absl::UnavailableError("--output: cannot flush '" + temp + "': " + std::strerror(errno));
+  }
+  if (::close(fd) != 0 && s.ok()) {
+    s = absl::UnavailableError("--output: cannot write '" + temp + "': " + std::strerror(errno));
+  }
+  if (s.ok() && ::rename(temp.c_str(), path.c_str()) != 0) {
+    s = absl::UnavailableError("--output: cannot replace '" + path + "': " + std::strerror(errno));
+  }
+  if (!s.ok()) ::unlink(temp.c_str());
+  return s;
+}
+
+absl::StatusOr<std::string> ShowReceipt(AuditClient& client, const std::string& request_id,
+                                        const AuditTrust& trust) {
+  absl::StatusOr<verifier::PinnedKey> key = PinnedKeyOf(trust);
+  if (!key.ok()) return key.status();
+  absl::StatusOr<AuditProofs> receipt = client.GetReceipt(request_id);
+  if (!receipt.ok()) return receipt.status();
+  const std::string origin =
+      trust.origin.empty() ? FirstLine(receipt->checkpoint.note) : trust.origin;
+  absl::StatusOr<verifier::CheckpointView> cp =
+      verifier::VerifyCheckpointNote(receipt->checkpoint.note, *key, origin);
+  if (!cp.ok()) {
+    return absl::Status(cp.status().code(), "the receipt's checkpoint does not verify: " +
+                                                std::string(cp.status().message()));
+  }
+  if (receipt->proofs.empty()) return absl::DataLossError("the receipt holds no entries");
+  std::vector<std::vector<std::string>> rows = {
+      {"SEQ", "TIME (UTC)", "TYPE", "TEMPLATE", "DECISION", "LEAF HASH"}};
+  for (const AuditLeafProof& proof : receipt->proofs) {
+    const std::string at = "receipt entry " + std::to_string(proof.sequence);
+    verifier::Hash leaf_hash{};
+    std::vector<std::string> row;
+    if (proof.redacted) {
+      absl::StatusOr<verifier::Hash> h = HashOf(proof.leaf_hash, at + ": the leaf hash");
+      if (!h.ok()) return h.status();
+      leaf_hash = *h;
+      row = {std::to_string(proof.sequence), "-", "(withheld: officer-only fields)", "-", "-"};
+    } else {
+      leaf_hash = verifier::LeafHash(proof.leaf);
+      if (!proof.leaf_hash.empty() &&
+          proof.leaf_hash != std::string(reinterpret_cast<const char*>(leaf_hash.data()),
+                                         leaf_hash.size())) {
+        return absl::DataLossError(at + ": the leaf does not hash to the hash sent with it");
+      }
+      absl::StatusOr<verifier::LeafView> leaf = verifier::ParseLeaf(proof.leaf);
+      if (!leaf.ok()) {
+        return absl::DataLossError(at + " does not decode: " + std::string(leaf.status().message()));
+      }
+      if (leaf->sequence != proof.sequence || leaf->request_id != request_id) {
+        return absl::DataLossError(at + ": the leaf is entry " + std::to_string(leaf->sequence) +
+                                   " of request '" + leaf->request_id + "'");
+      }
+      row = {std::to_string(leaf->sequence), TimeText(leaf->time_unix_ms), Cell(leaf->type_name),
+             Cell(leaf->template_id), Cell(leaf->decision)};
+    }
+    std::vector<verifier::Hash> path;
+    for (const std::string& h : proof.path) {
+      absl::StatusOr<verifier::Hash> hash = HashOf(h, at + ": an inclusion proof element");
+      if (!hash.ok()) return hash.status();
+      path.push_back(*hash);
+    }
+    if (proof.sequence >= cp->size) {
+      return absl::DataLossError(at + " is not below the checkpoint's size " +
+                                 std::to_string(cp->size));
+    }
+    if (absl::Status s = verifier::CheckInclusion(proof.sequence, cp->size, leaf_hash, path,
+                                                  cp->root);
+        !s.ok()) {
+      return absl::DataLossError(at + " is not included in the signed checkpoint of size " +
+                                 std::to_string(cp->size) + ": " + std::string(s.message()));
+    }
+    row.push_back(Hex(leaf_hash));
+    rows.push_back(std::move(row));
+  }
+  return "request " + request_id + ": " + std::to_string(receipt->proofs.size()) +
+         " entries, each proven included in the checkpoint of size " + std::to_string(cp->size) +
+         " signed by '" + key->name + "', root " + Hex(cp->root) + "\n" + Table(rows) + "\n" +
+         receipt->checkpoint.note;
 }
 
 absl::StatusOr<std::string> VerifyBundleOffline(const std::string& bundle_path,

@@ -42,9 +42,18 @@ absl::StatusOr<std::string> ListLog(AuditClient& client, const AuditFilter& filt
 // failed (rollback, equivocation, inconsistency, a bad leaf), kUnauthenticated for signatures.
 absl::StatusOr<std::string> VerifyLog(AuditClient& client, const AuditTrust& trust);
 
-// audit export: the whole bundle into `path` (temp file, fsync, rename). Nothing is written
-// unless the whole stream arrived.
+// audit export: the whole bundle into `path`, streamed chunk by chunk into a temporary file
+// beside it, then fsync and rename. Nothing is left at `path` unless the whole stream arrived.
 absl::Status ExportLog(AuditClient& client, const std::string& path);
+
+// audit receipt REQUEST_ID: the caller's receipt of one request (researchers: their own
+// requests only; officers: any), checked by the verifier: the checkpoint note's signature by the
+// pinned key (trust.log_key required), each leaf's hash, decoding, sequence and request id, and
+// its inclusion proof against the signed root. A leaf the server withheld (officer-only fields)
+// is shown by its hash, whose inclusion is still checked. Returns a table and the note.
+// kDataLoss naming the entry that fails; the server's refusal as is (kPermissionDenied).
+absl::StatusOr<std::string> ShowReceipt(AuditClient& client, const std::string& request_id,
+                                        const AuditTrust& trust);
 
 // audit verify-bundle: offline. trust.state_path is used only if the file exists.
 absl::StatusOr<std::string> VerifyBundleOffline(const std::string& bundle_path,

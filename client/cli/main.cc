@@ -101,6 +101,9 @@ int RunAudit(const enclave::client::cli::ParsedArgs& parsed,
       }
       break;
     }
+    case AuditAction::kReceipt:
+      text = cli::ShowReceipt(audit, parsed.receipt_request_id, trust);
+      break;
     case AuditAction::kVerifyBundle:
       break;
   }

@@ -28,6 +28,8 @@ using ::enclave::testing::FakeAuditLog;
 using ::enclave::testing::TempDir;
 
 constexpr char kOfficer[] = "spiffe://lv/officer";
+constexpr char kResearcher0[] = "spiffe://lv/researcher-0";  // the caller of AddQueries' q-0, q-3
+constexpr char kAnalyst[] = "spiffe://lv/analyst";
 
 bool Contains(absl::string_view haystack, absl::string_view needle) {
   return haystack.find(needle) != absl::string_view::npos;
@@ -141,8 +143,22 @@ class InProcessAuditClient final : public AuditClient {
                             const std::function<absl::Status(std::string_view)>& sink) override {
     return service_->ExportBundle(caller_, from_size, sink);
   }
-  absl::StatusOr<AuditProofs> GetReceipt(const std::string&) override {
-    return absl::UnimplementedError("not needed");
+  absl::StatusOr<AuditProofs> GetReceipt(const std::string& request_id) override {
+    auto receipt = service_->GetReceipt(caller_, request_id);
+    if (!receipt.ok()) return receipt.status();
+    AuditProofs out;
+    out.checkpoint = Convert(receipt->checkpoint);
+    out.tree_size = receipt->checkpoint.size;
+    for (const core::LeafProof& p : receipt->leaves) {
+      AuditLeafProof proof;
+      proof.sequence = p.sequence;
+      proof.leaf = p.leaf;
+      proof.leaf_hash = Bytes(p.leaf_hash);
+      for (const auto& h : p.path) proof.path.push_back(Bytes(h));
+      proof.redacted = p.redacted;
+      out.proofs.push_back(std::move(proof));
+    }
+    return out;
   }
 
  private:
@@ -161,9 +177,21 @@ class InProcessAuditClient final : public AuditClient {
   std::string caller_;
 };
 
+policy::Principal Person(const std::string& id, policy::Role role) {
+  policy::Principal p;
+  p.id = id;
+  p.display_name = id;
+  p.organisation = "LV";
+  p.role = role;
+  if (role == policy::Role::kResearcher) p.projects = {"p1"};
+  return p;
+}
+
 std::shared_ptr<core::AuditService> ServiceOver(std::shared_ptr<FakeAuditLog> log) {
   auto directory = policy::PrincipalDirectory::Create(
-      {{kOfficer, "Officer", "LV", policy::Role::kPrivacyOfficer, {}}});
+      {Person(kOfficer, policy::Role::kPrivacyOfficer),
+       Person(kResearcher0, policy::Role::kResearcher),
+       Person(kAnalyst, policy::Role::kMunicipalAnalyst)});
   REQUIRE(directory.ok());
   core::AuditServiceOptions options;
   options.chunk_bytes = 256;
@@ -206,6 +234,11 @@ TEST_SUITE("enclavectl audit: arguments") {
     CHECK(bundle->audit_action == AuditAction::kVerifyBundle);
     CHECK(bundle->bundle_file == "log.bundle");
 
+    auto receipt = ParseArgs({"audit", "receipt", "r-17", "--log-key", "k+1+2"});
+    REQUIRE(receipt.ok());
+    CHECK(receipt->audit_action == AuditAction::kReceipt);
+    CHECK(receipt->receipt_request_id == "r-17");
+
     auto exported = ParseArgs({"audit", "export", "--output", "x.bundle"});
     REQUIRE(exported.ok());
     CHECK(exported->audit_action == AuditAction::kExport);
@@ -222,6 +255,9 @@ TEST_SUITE("enclavectl audit: arguments") {
              {"audit", "verify-bundle"},                             // no FILE
              {"audit", "verify-bundle", "a", "b"},
              {"audit", "checkpoint", "extra"},
+             {"audit", "receipt"},                                   // no REQUEST_ID
+             {"audit", "receipt", "a", "b"},
+             {"audit", "receipt", "a", "--state", "f"},
              {"audit", "checkpoint", "--caller", "x"},               // log only
              {"audit", "log", "--state", "f"},                       // verify only
              {"audit", "log", "--log-key", "k"},
@@ -429,6 +465,143 @@ TEST_SUITE("enclavectl audit verify") {
     auto result = VerifyLog(client, trust);
     CHECK(result.status().code() == absl::StatusCode::kPermissionDenied);
     CHECK_FALSE(fs::exists(trust.state_path));
+  }
+}
+
+namespace {
+// A client that corrupts one byte of the first inclusion proof path it passes on.
+class TamperingClient final : public AuditClient {
+ public:
+  explicit TamperingClient(AuditClient& inner) : inner_(inner) {}
+  absl::StatusOr<AuditCheckpoint> GetCheckpoint() override { return inner_.GetCheckpoint(); }
+  absl::StatusOr<AuditPage> ListEntries(std::uint64_t a, std::uint64_t b, const AuditFilter& f,
+                                        std::uint32_t c, std::uint64_t d) override {
+    return inner_.ListEntries(a, b, f, c, d);
+  }
+  absl::StatusOr<AuditProofs> GetInclusionProof(std::uint64_t a, std::uint64_t b) override {
+    return inner_.GetInclusionProof(a, b);
+  }
+  absl::StatusOr<AuditProofs> GetRequestInclusionProofs(const std::string& a,
+                                                        std::uint64_t b) override {
+    return inner_.GetRequestInclusionProofs(a, b);
+  }
+  absl::StatusOr<std::vector<std::string>> GetConsistencyProof(std::uint64_t a,
+                                                               std::uint64_t b) override {
+    return inner_.GetConsistencyProof(a, b);
+  }
+  absl::Status ExportBundle(std::uint64_t a,
+                            const std::function<absl::Status(std::string_view)>& s) override {
+    return inner_.ExportBundle(a, s);
+  }
+  absl::StatusOr<AuditProofs> GetReceipt(const std::string& id) override {
+    auto r = inner_.GetReceipt(id);
+    if (r.ok() && mode == 0 && !r->proofs.empty() && !r->proofs[0].path.empty()) {
+      r->proofs[0].path[0][5] = static_cast<char>(r->proofs[0].path[0][5] ^ 0x01);
+    }
+    if (r.ok() && mode == 1 && !r->proofs.empty() && !r->proofs[0].leaf.empty()) {
+      std::string& leaf = r->proofs[0].leaf;
+      leaf[leaf.size() - 1] = static_cast<char>(leaf[leaf.size() - 1] ^ 0x01);
+    }
+    return r;
+  }
+  int mode = 0;  // 0: flip a path byte; 1: flip a leaf byte
+
+ private:
+  AuditClient& inner_;
+};
+}  // namespace
+
+namespace {
+// q-0 and q-3 are researcher-0's; q-1 is researcher-1's.
+std::shared_ptr<FakeAuditLog> Log() {
+  auto log = std::make_shared<FakeAuditLog>();
+  AddQueries(*log, 4);
+  log->SignCheckpoint();
+  return log;
+}
+}  // namespace
+
+TEST_SUITE("enclavectl audit receipt") {
+  TEST_CASE("a researcher gets and verifies the receipt of their own request") {
+    auto log = Log();
+    InProcessAuditClient client(ServiceOver(log), kResearcher0);
+    AuditTrust trust;
+    trust.log_key = log->VerifierKey();
+    auto out = ShowReceipt(client, "q-3", trust);
+    REQUIRE_MESSAGE(out.ok(), out.status().ToString());
+    CHECK(Contains(*out, "request q-3: 2 entries, each proven included in the checkpoint of size 8"));
+    CHECK(Contains(*out, "query-accepted"));
+    CHECK(Contains(*out, "query-result"));
+  }
+
+  TEST_CASE("a researcher is refused someone else's request, and an analyst any") {
+    auto log = Log();
+    AuditTrust trust;
+    trust.log_key = log->VerifierKey();
+    auto service = ServiceOver(log);
+    InProcessAuditClient researcher(service, kResearcher0);
+    auto other = ShowReceipt(researcher, "q-1", trust);
+    CHECK(other.status().code() == absl::StatusCode::kPermissionDenied);
+    InProcessAuditClient analyst(service, kAnalyst);
+    auto refused = ShowReceipt(analyst, "q-0", trust);
+    CHECK(refused.status().code() == absl::StatusCode::kPermissionDenied);
+    // Both refusals are in the log (the refused reads are themselves audited).
+    InProcessAuditClient officer(service, kOfficer);
+    AuditFilter filter;
+    filter.entry_type = "query-refused";
+    auto listed = ListLog(officer, filter, false);
+    REQUIRE(listed.ok());
+    CHECK(Contains(*listed, kResearcher0));
+    CHECK(Contains(*listed, kAnalyst));
+  }
+
+  TEST_CASE("an officer's receipt of any request verifies; no key, no verification") {
+    auto log = Log();
+    InProcessAuditClient officer(ServiceOver(log), kOfficer);
+    AuditTrust trust;
+    trust.log_key = log->VerifierKey();
+    CHECK(ShowReceipt(officer, "q-1", trust).ok());
+    CHECK(ShowReceipt(officer, "q-1", AuditTrust{}).status().code() ==
+          absl::StatusCode::kInvalidArgument);
+  }
+
+  TEST_CASE("a corrupted proof or leaf fails the receipt with DATA_LOSS") {
+    auto log = Log();
+    InProcessAuditClient inner(ServiceOver(log), kResearcher0);
+    AuditTrust trust;
+    trust.log_key = log->VerifierKey();
+    TamperingClient client(inner);
+    client.mode = 0;
+    auto path = ShowReceipt(client, "q-0", trust);
+    CHECK(path.status().code() == absl::StatusCode::kDataLoss);
+    CHECK(Contains(path.status().message(), "not included in the signed checkpoint"));
+    client.mode = 1;
+    auto leaf = ShowReceipt(client, "q-0", trust);
+    CHECK(leaf.status().code() == absl::StatusCode::kDataLoss);
+  }
+
+  TEST_CASE("a leaf with officer-only fields is withheld from the researcher but still proven") {
+    auto log = std::make_shared<FakeAuditLog>();
+    core::QueryLogEntry e;
+    e.request_id = "r-1";
+    e.caller = kResearcher0;
+    e.role = "researcher";
+    e.rpc = "RunQuery";
+    e.template_id = "t";
+    e.decision = "allowed";
+    e.type = core::QueryLogEntry::Type::kAccepted;
+    REQUIRE(log->Append(e).ok());
+    e.type = core::QueryLogEntry::Type::kResult;
+    e.cell_rules = "released,threshold";
+    REQUIRE(log->Append(e).ok());
+    log->SignCheckpoint();
+    InProcessAuditClient client(ServiceOver(log), kResearcher0);
+    AuditTrust trust;
+    trust.log_key = log->VerifierKey();
+    auto out = ShowReceipt(client, "r-1", trust);
+    REQUIRE_MESSAGE(out.ok(), out.status().ToString());
+    CHECK(Contains(*out, "(withheld: officer-only fields)"));
+    CHECK_FALSE(Contains(*out, "threshold"));
   }
 }
 
