@@ -43,7 +43,8 @@ class BudgetLedger {
                                                std::string_view request_id) = 0;
 
   // Turns the reservation into a charge and stores `answer` under `repeat_key` (so an identical
-  // repeat is served free), in one durable transaction. kNotFound for an unknown or settled
+  // repeat is served free), in one durable transaction. An empty `repeat_key` charges without
+  // storing an answer (a failure after data was read). kNotFound for an unknown or settled
   // reservation; kUnavailable when the store fails (the caller then releases nothing).
   virtual absl::Status Charge(std::int64_t reservation, std::string_view repeat_key,
                               std::string_view answer) = 0;
