@@ -1,0 +1,122 @@
+// The data steward's operations on the microdata database (issue 6, docs/data-steward.md).
+//
+// Dataset versions. Each dataset (a table of schema.sql) that the steward manages is stored in
+// physical tables `<dataset>__v<N>`, and the name `<dataset>` is a VIEW over the current one, so
+// templates and derived.sql keep using the same names. A load creates version N+1: new physical
+// tables for the delivered datasets, the views switched, the derived layer (derived.sql) rebuilt,
+// `meta.data_version` (what MicrodataSource::DataVersion() reports and every release records)
+// set, the version recorded in `steward_version` / `steward_table` / `steward_current`, and a
+// `data-load` entry appended to the query log, all inside ONE SQLite transaction (rollback
+// journal, synchronous=FULL): a load that fails, is refused or is killed leaves the previous
+// version in force, byte for byte. A database written directly by enclave-datagen (plain
+// tables) is adopted as version 1 on the first load. Rollback points the views back at the
+// parent version's tables in the same way and appends a `dataset-rollback` entry.
+//
+// The steward holds the server's lock (state_dir/enclaved.lock) for every change: loads happen
+// with enclaved stopped. No BSN is stored, logged or printed: BSNs are canonicalised, 11-checked
+// and replaced by HMAC-SHA256 pseudonyms (pseudonymiser.h) before anything is written.
+//
+//   StewardOptions o{.database_path = "...", .state_dir = "...", .key_path = "..."};
+//   ENCLAVE_ASSIGN_OR_RETURN(LoadOutcome out, LoadDeliveries(o, {{"desc.textproto", "x.csv"}}));
+//   if (!out.loaded) { /* out.deliveries[i].report lists the errors; nothing changed */ }
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "enclave/delivery/validate.h"
+
+namespace enclave::steward {
+
+struct DeliveryFiles {
+  std::string description_path;
+  std::string csv_path;
+};
+
+struct Progress {
+  std::string dataset;
+  std::uint64_t rows = 0;         // rows written so far for this delivery
+  std::uint64_t bytes_done = 0;   // of this delivery's CSV
+  std::uint64_t bytes_total = 0;
+  double seconds = 0;             // since this delivery's load pass began
+  bool done = false;
+};
+
+struct StewardOptions {
+  std::string database_path;
+  std::string state_dir;  // enclaved.lock and the query log (audit_log.db, checkpoint, keys)
+  std::string key_path;   // the pseudonymisation key (32 bytes, mode 0600)
+  std::string steward;    // who runs the tool, for the query log (e.g. "unix:alice")
+  std::function<void(const Progress&)> progress;  // optional, every 65,536 rows and at the end
+  // Test hook: runs inside the transaction just before COMMIT (e.g. to be killed there).
+  std::function<void()> before_commit_for_test;
+};
+
+// Aggregate linkage counts of one BSN column (docs/domain.md §4). Invalid BSNs and duplicate
+// keys refuse a delivery, so in a loaded delivery they are always 0 and not listed here.
+struct LinkageCounts {
+  std::string column;
+  std::uint64_t linked = 0;           // in the population register: rinpersoons 'R'
+  std::uint64_t not_in_register = 0;  // valid BSN, not in the register: 'S'
+  std::uint64_t missing = 0;          // empty in an optional BSN column: NULL
+};
+
+struct DeliveryOutcome {
+  std::string dataset;
+  std::string sha256;  // of the CSV file's bytes
+  delivery::ValidationReport report;
+  std::vector<LinkageCounts> linkage;  // filled when loaded
+  std::uint64_t rows_loaded = 0;
+};
+
+struct LoadOutcome {
+  bool loaded = false;  // false: refused by validation; nothing was written
+  std::vector<DeliveryOutcome> deliveries;
+  std::int64_t version = 0;
+  std::string data_version;
+};
+
+struct VersionInfo {
+  std::int64_t version = 0;
+  std::optional<std::int64_t> parent;
+  std::string kind;  // "adopted" | "load"
+  std::string data_version;
+  std::string created_utc;
+  std::string datasets;  // comma-separated
+  std::uint64_t records = 0;
+  bool current = false;
+};
+
+// Validates every delivery completely first; if any has an error, returns loaded=false with the
+// reports and changes nothing. Otherwise loads all of them as ONE new version (see above).
+// Errors: kFailedPrecondition when enclaved holds the lock, the key file is unsafe, the database
+// lacks a delivered dataset or its columns differ from the description, or two deliveries fill
+// the same dataset; kNotFound for a missing file; kInvalidArgument for a bad description;
+// kUnavailable for database or query-log failures (the previous version stays in force).
+absl::StatusOr<LoadOutcome> LoadDeliveries(const StewardOptions& options,
+                                           const std::vector<DeliveryFiles>& deliveries);
+
+// Validation only (no database, no key): one outcome per delivery, in order.
+absl::StatusOr<std::vector<DeliveryOutcome>> ValidateDeliveries(
+    const std::vector<DeliveryFiles>& deliveries);
+
+// Versions, oldest first (empty for a database the steward has never changed). Opening the
+// database read-write first rolls back any load that was interrupted.
+absl::StatusOr<std::vector<VersionInfo>> ListVersions(const std::string& database_path);
+
+// Makes the current version's parent current again. kFailedPrecondition when there is none or
+// enclaved holds the lock. Returns the version now current.
+absl::StatusOr<VersionInfo> RollbackVersion(const StewardOptions& options);
+
+// True for the kFailedPrecondition returned when enclaved holds the state directory's lock.
+bool IsServerRunning(const absl::Status& status);
+
+// Creates an empty microdata database (schema.sql, indexes.sql, derived layer, meta
+// data_version "empty") at `path`. kAlreadyExists if the file exists.
+absl::Status InitDatabase(const std::string& path);
+
+}  // namespace enclave::steward
