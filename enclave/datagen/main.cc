@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "enclave/datagen/deliveries.h"
 #include "enclave/datagen/generator.h"
 
 namespace {
@@ -17,6 +18,8 @@ constexpr char kUsage[] =
     "                    nl: not yet implemented as 342 gemeenten; generates GM1916 sized by --persons\n"
     "  --persons N       approximate persons ever in the window, 500..50000000 (default 100000)\n"
     "  --truth-out FILE  exact truth counts as 'key value' lines (for tests; never in the database)\n"
+    "  --deliveries-out DIR  also write the data as CSV deliveries with synthetic BSNs for\n"
+    "                    enclave-steward (DIR/*.csv, DIR/bad/, DIR/pseudonym.key, DIR/truth.txt)\n"
     "  --help            this text\n";
 
 int UsageError(const std::string& message) {
@@ -35,15 +38,17 @@ bool ParseInt(std::string_view s, T& out) {
 
 int main(int argc, char** argv) {
   enclave::datagen::GeneratorOptions options;
+  std::string deliveries_out;
   for (int i = 1; i < argc; ++i) {
     const std::string_view flag = argv[i];
     if (flag == "--help" || flag == "-h") {
       std::fputs(kUsage, stdout);
       return 0;
     }
-    if (flag != "--out" && flag != "--seed" && flag != "--scale" && flag != "--persons" && flag != "--truth-out") {
+    if (flag != "--out" && flag != "--seed" && flag != "--scale" && flag != "--persons" && flag != "--truth-out" &&
+        flag != "--deliveries-out") {
       return UsageError("unknown flag " + std::string(flag) +
-                        " (allowed: --out, --seed, --scale, --persons, --truth-out, --help)");
+                        " (allowed: --out, --seed, --scale, --persons, --truth-out, --deliveries-out, --help)");
     }
     if (i + 1 >= argc) return UsageError(std::string(flag) + " needs a value");
     const std::string_view value = argv[++i];
@@ -59,6 +64,9 @@ int main(int argc, char** argv) {
       if (!ParseInt(value, options.persons) || options.persons < 500 || options.persons > 50000000) {
         return UsageError("--persons must be an integer from 500 to 50000000");
       }
+    } else if (flag == "--deliveries-out") {
+      if (value.empty()) return UsageError("--deliveries-out needs a non-empty path");
+      deliveries_out = std::string(value);
     } else {
       if (value.empty()) return UsageError("--truth-out needs a non-empty path");
       options.truth_out = std::string(value);
@@ -74,6 +82,13 @@ int main(int argc, char** argv) {
   if (!status.ok()) {
     std::fprintf(stderr, "enclave-datagen: generation failed: %s\n", std::string(status.message()).c_str());
     return 1;
+  }
+  if (!deliveries_out.empty()) {
+    const absl::Status written = enclave::datagen::WriteDeliveries(options.out_path, options.seed, deliveries_out);
+    if (!written.ok()) {
+      std::fprintf(stderr, "enclave-datagen: writing deliveries failed: %s\n", std::string(written.message()).c_str());
+      return 1;
+    }
   }
   return 0;
 }
