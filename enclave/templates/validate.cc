@@ -364,6 +364,56 @@ void CheckStatistics(const Template& t, Problems& p) {
   }
 }
 
+// Differential privacy (disclosure-control.md §7): researcher-only, COUNT/SUM/MEAN, a positive
+// budget within the per-table maximum, and bounds small enough for exact integer noise.
+void CheckDp(const Template& t, Problems& p) {
+  if (!t.dp.has_value()) return;
+  const DpSettings& dp = *t.dp;
+  constexpr std::int64_t kMaxBudgetMicro = 1'000'000;  // ε or ρ 1.0 per table at most
+  constexpr std::int64_t kMaxClamp = 1'000'000'000;
+  constexpr std::int64_t kMaxCells = 1000;
+  if (t.roles.size() != 1 || t.roles[0] != Role::kResearcher) {
+    p.Add("roles", "a template with dp settings is for researchers only (roles: RESEARCHER)");
+  }
+  if (dp.mechanism == DpSettings::Mechanism::kDiscreteLaplace) {
+    if (dp.epsilon_micro < 1 || dp.epsilon_micro > kMaxBudgetMicro) {
+      p.Add("dp.epsilon_micro", "must be in [1, 1000000] (epsilon > 0 and at most 1.0)");
+    }
+    if (dp.rho_micro != 0) p.Add("dp.rho_micro", "applies only to DISCRETE_GAUSSIAN");
+  } else {
+    if (dp.rho_micro < 1 || dp.rho_micro > kMaxBudgetMicro) {
+      p.Add("dp.rho_micro", "must be in [1, 1000000] (rho > 0 and at most 1.0)");
+    }
+    if (dp.epsilon_micro != 0) p.Add("dp.epsilon_micro", "applies only to DISCRETE_LAPLACE");
+  }
+  if (dp.max_cells_per_unit < 1 || dp.max_cells_per_unit > kMaxCells) {
+    p.Add("dp.max_cells_per_unit", "must be in [1, 1000]");
+  }
+  if (dp.clamp_min > dp.clamp_max || dp.clamp_min < -kMaxClamp || dp.clamp_max > kMaxClamp) {
+    p.Add("dp.clamp_min", "clamp_min <= clamp_max, both within +-1000000000");
+  }
+  if (dp.display_threshold < 0) p.Add("dp.display_threshold", "must not be negative");
+  bool sums = false;
+  for (std::size_t i = 0; i < t.statistics.size(); ++i) {
+    const StatisticKind k = t.statistics[i].kind;
+    if (k != StatisticKind::kCount && k != StatisticKind::kSum && k != StatisticKind::kMean) {
+      p.Add("statistic[" + std::to_string(i) + "].kind",
+            "a dp template releases only COUNT, SUM and MEAN");
+    }
+    sums = sums || k == StatisticKind::kSum || k == StatisticKind::kMean;
+  }
+  if (sums && dp.clamp_min == 0 && dp.clamp_max == 0) {
+    p.Add("dp.clamp_max", "SUM and MEAN need clamp bounds (the largest contribution per unit)");
+  }
+  if (dp.mechanism == DpSettings::Mechanism::kDiscreteGaussian && sums) {
+    const std::int64_t linf = std::max(dp.clamp_min < 0 ? -dp.clamp_min : dp.clamp_min,
+                                       dp.clamp_max < 0 ? -dp.clamp_max : dp.clamp_max);
+    if (linf > 10'000 / std::max<std::int64_t>(1, dp.max_cells_per_unit)) {
+      p.Add("dp.clamp_max", "for DISCRETE_GAUSSIAN, max_cells_per_unit * clamp^2 must be <= 1e8");
+    }
+  }
+}
+
 void CheckSql(const Template& t, Problems& p) {
   if (t.sql.empty()) {
     p.Add("sql", "must be one SELECT statement");
@@ -425,6 +475,7 @@ std::vector<TemplateProblem> Validate(const Template& t) {
     p.Add("disclosure.min_share_denominator",
           "must be at least " + std::to_string(kMinUnitsFloor));
   }
+  CheckDp(t, p);
   CheckSql(t, p);
   return p.Take();
 }

@@ -550,6 +550,27 @@ bool ConvertTemplate(const Parsed<v1p::TemplateFile>& f, const CodeLists& lists,
          "disclosure.min_share_denominator must be at least the rule set's " +
              std::to_string(rs->second.min_share_denominator));
   }
+  if (m.has_dp()) {
+    const v1p::DifferentialPrivacySpec& d = m.dp();
+    templates::DpSettings dp;
+    switch (d.mechanism()) {
+      case v1p::DifferentialPrivacySpec::DISCRETE_LAPLACE:
+        dp.mechanism = templates::DpSettings::Mechanism::kDiscreteLaplace;
+        break;
+      case v1p::DifferentialPrivacySpec::DISCRETE_GAUSSIAN:
+        dp.mechanism = templates::DpSettings::Mechanism::kDiscreteGaussian;
+        break;
+      default:
+        fail("dp.mechanism", "dp.mechanism must be DISCRETE_LAPLACE or DISCRETE_GAUSSIAN");
+    }
+    dp.epsilon_micro = d.epsilon_micro();
+    dp.rho_micro = d.rho_micro();
+    dp.max_cells_per_unit = d.has_max_cells_per_unit() ? d.max_cells_per_unit() : 1;
+    dp.clamp_min = d.clamp_min();
+    dp.clamp_max = d.clamp_max();
+    dp.display_threshold = d.has_display_threshold() ? d.display_threshold() : 10;
+    t->dp = dp;
+  }
   return ok;
 }
 
