@@ -17,6 +17,7 @@ cmake --build --preset release
 enclaved="$build/enclave/server/enclaved"
 enclavectl="$build/client/enclavectl"
 datagen="$build/enclave/datagen/enclave-datagen"
+steward="$build/enclave/steward/enclave-steward"
 
 mkdir -p "$run/state" "$run/data"
 if [ ! -f "$run/pki/ca.pem" ]; then
@@ -25,8 +26,18 @@ if [ ! -f "$run/pki/ca.pem" ]; then
 fi
 if [ ! -f "$run/data/microdata.db" ]; then
   echo "==> synthetic microdata for Leidschendam-Voorburg (seed 42) in $run/data/microdata.db"
-  "$datagen" --out "$run/data/microdata.db" --seed 42
+  "$datagen" --out "$run/data/microdata.db" --seed 42 --deliveries-out "$run/deliveries"
+  echo "==> the municipal and CBS deliveries through enclave-steward: validate, pseudonymise, link,"
+  echo "    load as one new dataset version (docs/data-steward.md)"
+  deliveries=()
+  for d in gbapersoontab bijstandpersoonbus srg_reintegratie gem_reintegratietraject jgdhulpbus; do
+    deliveries+=(--description "$root/policies/deliveries/$d.textproto" --csv "$run/deliveries/$d.csv")
+  done
+  "$steward" load --db "$run/data/microdata.db" --state-dir "$run/state" \
+    --key "$run/deliveries/pseudonym.key" "${deliveries[@]}"
 fi
+# Any steward command first rolls back a load that was interrupted; this lists the versions.
+"$steward" versions --db "$run/data/microdata.db"
 
 cat > "$run/enclaved.textproto" <<CONF
 # enclaved configuration written by deploy/demo.sh (all settings: deploy/enclaved.example.textproto)
