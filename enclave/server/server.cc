@@ -23,6 +23,8 @@
 #include "enclave/adapters/sqlite/microdata_source.h"
 #include "enclave/adapters/sqlite/audit_log_store.h"
 #include "enclave/adapters/sqlite/release_history_store.h"
+#include "enclave/adapters/sqlite/budget_ledger_store.h"
+#include "enclave/crypto/private_random.h"
 #include "enclave/base/log.h"
 #include "enclave/base/status_macros.h"
 #include "enclave/core/query_service.h"
@@ -373,6 +375,21 @@ absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(const Config& config)
     options.guard = raw->guard;
     options.history = raw->history;
     base::LogInfo("record_key", {{"version", base::Word(raw->keyer->KeyId())}});
+  }
+  // Differentially private researcher templates (issue 5, docs/differential-privacy.md): the
+  // privacy-budget ledger next to the other stores, noise from OpenSSL's private generator.
+  // Reservations a stopped process left open are charged (data may have been read).
+  {
+    absl::StatusOr<std::unique_ptr<adapters::sqlite::SqliteBudgetLedger>> ledger =
+        adapters::sqlite::SqliteBudgetLedger::Open((state_dir / "budget_ledger.db").string());
+    if (!ledger.ok()) return WithContext("budget ledger in state_dir", ledger.status());
+    if (absl::StatusOr<std::int64_t> settled = (*ledger)->SettleAbandonedReservations();
+        !settled.ok()) {
+      return WithContext("budget ledger in state_dir", settled.status());
+    }
+    options.dp_releaser = std::make_shared<core::DpReleaser>(
+        std::shared_ptr<core::BudgetLedger>(*std::move(ledger)),
+        std::make_shared<crypto::PrivateRandom>(), log);
   }
   auto core_service = std::make_shared<core::QueryService>(
       loaded.policies.catalog, loaded.policies.principals, std::move(factory), log,
