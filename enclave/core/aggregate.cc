@@ -427,7 +427,94 @@ struct TableBuilder::Impl {
   void RollUpMargins();
   absl::Status Aggregate(UnitIndex& units);
   absl::StatusOr<Release> Disclose(const DisclosureTools& tools, const std::string& data_version);
+
+  // Sensitive categories and structural zeros of the template, resolved to this table.
+  struct ZeroPlan {
+    std::vector<std::pair<std::size_t, std::size_t>> coords;  // (table dimension, code index)
+  };
+  struct GroupPlan {
+    std::vector<std::vector<bool>> sensitive_code;  // per table dimension, per code
+    std::vector<bool> sensitive_stat;               // per statistic: its flag is sensitive
+    std::vector<ZeroPlan> zeros;                    // only those whose dimensions are all in the table
+  };
+  GroupPlan PlanGroups() const;
+  // The groups a COUNT cell of statistic s belongs to: one per sensitive dimension code it lies in,
+  // one when the statistic's flag is sensitive, and a non-sensitive one carrying a structural zero.
+  std::vector<disclosure::GroupFacts> CellGroups(const GroupPlan& plan, std::size_t s,
+                                                 std::size_t cell,
+                                                 const std::vector<std::size_t>& coords) const;
 };
+
+TableBuilder::Impl::GroupPlan TableBuilder::Impl::PlanGroups() const {
+  GroupPlan plan;
+  const templates::DisclosureSettings& ds = tmpl->disclosure;
+  plan.sensitive_code.resize(dims.size());
+  for (std::size_t d = 0; d < dims.size(); ++d) {
+    const templates::Dimension& dim = *dims[d].dim;
+    plan.sensitive_code[d].assign(dim.codes.codes.size(), false);
+    for (const templates::SensitiveCategory& c : ds.sensitive) {
+      if (!c.flag.empty() || c.dimension != dim.name) continue;
+      for (std::size_t k = 0; k < dim.codes.codes.size(); ++k) {
+        if (dim.codes.codes[k].code == c.code) plan.sensitive_code[d][k] = true;
+      }
+    }
+  }
+  plan.sensitive_stat.assign(stats.size(), false);
+  for (std::size_t s = 0; s < stats.size() && s < tmpl->statistics.size(); ++s) {
+    const std::string& flag = tmpl->statistics[s].flag;
+    for (const templates::SensitiveCategory& c : ds.sensitive) {
+      if (!flag.empty() && c.flag == flag) plan.sensitive_stat[s] = true;
+    }
+  }
+  for (const templates::StructuralZero& z : ds.structural_zeros) {
+    ZeroPlan zp;
+    bool complete = !z.codes.empty();
+    for (const auto& [dimension, code] : z.codes) {
+      bool found = false;
+      for (std::size_t d = 0; d < dims.size() && !found; ++d) {
+        if (dims[d].dim->name != dimension) continue;
+        const auto& list = dims[d].dim->codes.codes;
+        for (std::size_t k = 0; k < list.size(); ++k) {
+          if (list[k].code == code) {
+            zp.coords.emplace_back(d, k);
+            found = true;
+            break;
+          }
+        }
+      }
+      complete = complete && found;
+    }
+    if (complete) plan.zeros.push_back(std::move(zp));
+  }
+  return plan;
+}
+
+std::vector<disclosure::GroupFacts> TableBuilder::Impl::CellGroups(
+    const GroupPlan& plan, std::size_t s, std::size_t cell,
+    const std::vector<std::size_t>& coords) const {
+  std::vector<disclosure::GroupFacts> out;
+  const std::size_t stat_count = stats.size();
+  const std::int64_t units = acc[cell * stat_count + s].units_a;
+  bool structural = false;
+  for (const ZeroPlan& z : plan.zeros) {
+    bool match = true;
+    for (const auto& [d, k] : z.coords) match = match && coords[d] == k;
+    structural = structural || match;
+  }
+  for (std::size_t d = 0; d < dims.size(); ++d) {
+    const std::size_t total = radix[d] - 1;
+    if (coords[d] == total || !plan.sensitive_code[d][coords[d]]) continue;
+    const std::size_t group = cell + (total - coords[d]) * strides[d];
+    out.push_back(disclosure::GroupFacts{acc[group * stat_count + s].units_a, units, true, structural});
+  }
+  if (plan.sensitive_stat[s]) {
+    out.push_back(disclosure::GroupFacts{cell_units[cell], units, true, structural});
+  }
+  if (out.empty() && structural) {
+    out.push_back(disclosure::GroupFacts{units, units, false, true});
+  }
+  return out;
+}
 
 void TableBuilder::Impl::Init(const templates::BoundQuery& q) {
   query = &q;
@@ -861,7 +948,10 @@ absl::StatusOr<Release> TableBuilder::Impl::Disclose(const DisclosureTools& tool
   const std::size_t stat_count = stats.size();
   const std::size_t cells = cell_count * stat_count;
 
-  // Step 4: primary rules on true values.
+  // Step 4: primary rules on true values. Sensitive categories and structural zeros (§3.4) are
+  // resolved against this table's dimensions first.
+  const GroupPlan groups = PlanGroups();
+  std::vector<std::size_t> coords_of(dims.size(), 0);
   std::vector<disclosure::Decision> decisions(cells);
   std::vector<disclosure::ProtectionRequirement> requirement(cells);
   std::vector<bool> primary(cells, false);
@@ -873,13 +963,52 @@ absl::StatusOr<Release> TableBuilder::Impl::Disclose(const DisclosureTools& tool
       Accumulator& a = acc[i];
       disclosure::Decision& d = decisions[i];
       switch (plan.kind) {
-        case StatisticKind::kCount:
-          d = disclosure::CountDecision(rules, a.units_a, nullptr);
-          if (d.status != disclosure::CellStatus::kReleased && a.units_a > 0) {
+        case StatisticKind::kCount: {
+          for (std::size_t dd = 0; dd < dims.size(); ++dd) {
+            coords_of[dd] = (cell / strides[dd]) % radix[dd];
+          }
+          std::vector<disclosure::GroupFacts> facts = CellGroups(groups, s, cell, coords_of);
+          if (facts.empty()) {
+            d = disclosure::CountDecision(rules, a.units_a, nullptr);
+            if (d.status != disclosure::CellStatus::kReleased && a.units_a > 0) {
+              primary[i] = true;
+              requirement[i] = disclosure::ThresholdProtection(rules, false);
+            }
+            break;
+          }
+          // Every group's decision; the first that withholds decides, and the audit must satisfy
+          // the requirements of all that withhold.
+          bool sensitive = false;
+          for (const disclosure::GroupFacts& g : facts) sensitive = sensitive || g.sensitive;
+          std::optional<disclosure::ProtectionRequirement> need;
+          d = disclosure::Decision{};
+          bool decided = false;
+          for (const disclosure::GroupFacts& g : facts) {
+            disclosure::Decision gd = disclosure::CountDecision(rules, a.units_a, &g);
+            if (gd.status == disclosure::CellStatus::kReleased) {
+              if (!decided && d.rule.empty()) d = gd;
+              continue;
+            }
+            if (!decided) {
+              d = gd;
+              decided = true;
+            }
+            disclosure::ProtectionRequirement r;
+            if (gd.rule == "group" || gd.rule == "sensitive-zero") {
+              r = disclosure::GroupProtection(rules, g);
+            } else if (gd.rule == "threshold") {
+              r = disclosure::ThresholdProtection(rules, sensitive);
+            } else {
+              continue;  // "empty": nothing to protect
+            }
+            need = need.has_value() ? disclosure::Combine(*need, r) : r;
+          }
+          if (d.status != disclosure::CellStatus::kReleased && need.has_value()) {
             primary[i] = true;
-            requirement[i] = disclosure::ThresholdProtection(rules, false);
+            requirement[i] = *need;
           }
           break;
+        }
         case StatisticKind::kSum:
         case StatisticKind::kMean: {
           const disclosure::MagnitudeFacts facts = Facts(a.units_a, a.mag_a);
@@ -916,13 +1045,20 @@ absl::StatusOr<Release> TableBuilder::Impl::Disclose(const DisclosureTools& tool
             quantile[i] = *kth;
           }
           break;
-        case StatisticKind::kShare:
-          d = disclosure::ShareDecision(rules, a.units_a, a.units_b, false);
-          if (d.status != disclosure::CellStatus::kReleased && a.units_a > 0) {
+        case StatisticKind::kShare: {
+          const bool sensitive = groups.sensitive_stat[s];
+          d = disclosure::ShareDecision(rules, a.units_a, a.units_b, sensitive);
+          if (d.status == disclosure::CellStatus::kReleased) break;
+          if (d.rule == "group" || d.rule == "sensitive-zero") {
             primary[i] = true;
-            requirement[i] = disclosure::ThresholdProtection(rules, false);
+            requirement[i] = disclosure::GroupProtection(
+                rules, disclosure::GroupFacts{a.units_b, a.units_a, true, false});
+          } else if (a.units_a > 0) {
+            primary[i] = true;
+            requirement[i] = disclosure::ThresholdProtection(rules, sensitive);
           }
           break;
+        }
         case StatisticKind::kRatio:
           d = disclosure::RatioDecision(rules, Facts(a.units_a, a.mag_a),
                                         Facts(a.units_b, a.mag_b));
@@ -962,17 +1098,20 @@ absl::StatusOr<Release> TableBuilder::Impl::Disclose(const DisclosureTools& tool
     bool any_primary = false;
     for (std::size_t cell = 0; cell < cell_count; ++cell) {
       bool withheld = false;
+      bool cell_primary = false;
       for (std::size_t s : members) {
         const std::size_t i = cell * stat_count + s;
         if (primary[i]) {
           primaries.push_back({cell, requirement[i]});
           any_primary = true;
+          cell_primary = true;
         }
         withheld = withheld || decisions[i].status != disclosure::CellStatus::kReleased;
       }
       // A withheld empty cell is unknown to the attacker too: an LP variable whose requirement
-      // (reach 0) always holds, so it only adds uncertainty.
-      if (withheld && acc[cell * stat_count + members.front()].units_a == 0) {
+      // (reach 0) always holds, so it only adds uncertainty. (A sensitive zero is primary: its
+      // requirement is to reach T.)
+      if (withheld && !cell_primary && acc[cell * stat_count + members.front()].units_a == 0) {
         disclosure::ProtectionRequirement zero;
         zero.has_lower = true;
         zero.lower = 0;

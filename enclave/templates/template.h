@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace enclave::templates {
@@ -73,6 +74,25 @@ struct Statistic {
   std::int64_t precision = 1;           // released values are multiples of this
 };
 
+// A sensitive category (disclosure-control.md §3.4): either a code of a dimension (`dimension` and
+// `code`: in a table with that dimension, each count in that code is checked against its group, the
+// same cell with that dimension at its total), or a flag (`flag`: each COUNT of units with that flag
+// is checked against all units of its cell, each SHARE with that numerator flag against its
+// denominator). Unsafe when the category holds more than the rule set's group_max_permille of its
+// group; a zero in it is unsafe when the rule set says sensitive zeros are.
+struct SensitiveCategory {
+  std::string dimension;
+  std::string code;
+  std::string flag;
+};
+
+// A structural zero (§3.4): a combination of codes that cannot occur (bijstand under 18). A count
+// cell whose table has every named dimension at the named code, and no units, is released as a
+// zero, not suppressed. A declared combination that does hold units is treated as any other cell.
+struct StructuralZero {
+  std::vector<std::pair<std::string, std::string>> codes;  // (dimension, code), all must match
+};
+
 struct DisclosureSettings {
   std::string rule_set = "cbs-default";
   std::int64_t min_units = 10;
@@ -81,6 +101,8 @@ struct DisclosureSettings {
   // on holdings, each holding's units' contributions to a cell summed first (disclosure-control.md
   // §3.1). Empty: every unit is its own holding. The column comes last in ExpectedColumns.
   std::string holding_column;
+  std::vector<SensitiveCategory> sensitive;
+  std::vector<StructuralZero> structural_zeros;
 };
 
 // Differential privacy for researcher templates (disclosure-control.md §7). All integers: no

@@ -364,6 +364,49 @@ void CheckStatistics(const Template& t, Problems& p) {
   }
 }
 
+bool HasCode(const Dimension& d, const std::string& code) {
+  return std::any_of(d.codes.codes.begin(), d.codes.codes.end(),
+                     [&](const Code& c) { return c.code == code; });
+}
+
+// Sensitive categories and structural zeros name declared dimensions and codes, or flags.
+void CheckGroups(const Template& t, Problems& p) {
+  for (std::size_t i = 0; i < t.disclosure.sensitive.size(); ++i) {
+    const SensitiveCategory& c = t.disclosure.sensitive[i];
+    const std::string field = "disclosure.sensitive[" + std::to_string(i) + "]";
+    if (!c.flag.empty()) {
+      if (!c.dimension.empty() || !c.code.empty()) {
+        p.Add(field, "names either a flag or a dimension and code, not both");
+      } else if (!IsDeclaredFlag(t, c.flag)) {
+        p.Add(field, "flag '" + c.flag.substr(0, 64) + "' is not a declared flag column");
+      }
+      continue;
+    }
+    const Dimension* d = t.FindDimension(c.dimension);
+    if (d == nullptr) {
+      p.Add(field, "must name a flag, or a declared dimension and one of its codes");
+    } else if (!HasCode(*d, c.code)) {
+      p.Add(field, "code '" + c.code.substr(0, 64) + "' is not a code of dimension " + d->name);
+    }
+  }
+  for (std::size_t i = 0; i < t.disclosure.structural_zeros.size(); ++i) {
+    const StructuralZero& z = t.disclosure.structural_zeros[i];
+    const std::string field = "disclosure.structural_zero[" + std::to_string(i) + "]";
+    if (z.codes.empty()) p.Add(field, "must name at least one dimension and code");
+    std::set<std::string> seen;
+    for (const auto& [dimension, code] : z.codes) {
+      const Dimension* d = t.FindDimension(dimension);
+      if (d == nullptr) {
+        p.Add(field, "'" + dimension.substr(0, 64) + "' is not a declared dimension");
+      } else if (!HasCode(*d, code)) {
+        p.Add(field, "code '" + code.substr(0, 64) + "' is not a code of dimension " + d->name);
+      } else if (!seen.insert(dimension).second) {
+        p.Add(field, "names dimension " + dimension + " twice");
+      }
+    }
+  }
+}
+
 // Differential privacy (disclosure-control.md §7): researcher-only, COUNT/SUM/MEAN, a positive
 // budget within the per-table maximum, and bounds small enough for exact integer noise.
 void CheckDp(const Template& t, Problems& p) {
@@ -466,6 +509,7 @@ std::vector<TemplateProblem> Validate(const Template& t) {
   CheckDimensions(t, p);
   CheckColumns(t, p);
   CheckStatistics(t, p);
+  CheckGroups(t, p);
   if (t.disclosure.rule_set.empty()) p.Add("disclosure.rule_set", "must name a rule set");
   if (t.disclosure.min_units < kMinUnitsFloor) {
     p.Add("disclosure.min_units",

@@ -585,5 +585,93 @@ TEST_CASE("a unit in two holdings or without one fails closed") {
   CHECK(TryBuildHeld(rows, "be_id").ok());
 }
 
+// --- Group disclosure and zeros (disclosure-control.md §3.4) -----------------------------------
+
+// COUNT of all units; sex = V declared a sensitive category when `sensitive`.
+templates::Template GroupTemplate(bool sensitive) {
+  templates::Template t = kCountOnly;
+  if (sensitive) t.disclosure.sensitive.push_back({"sex", "V", ""});
+  return t;
+}
+
+TEST_CASE("a sensitive category holding 90% of its group passes, above 90% is group disclosure") {
+  auto rows = [](int v) {
+    std::vector<FakeRow> r;
+    AddUnits(r, "m", 10, "W1", "M");
+    AddUnits(r, "v", v, "W1", "V");
+    AddUnits(r, "a", 20, "W2", "M");
+    AddUnits(r, "b", 20, "W2", "V");
+    return r;
+  };
+  const templates::Template t = GroupTemplate(true);
+  CHECK(Rule(Build(t, rows(90)), 0, 1) == "released");  // 90 of 100
+  const Release over = Build(t, rows(91));               // 91 of 101
+  CHECK(Rule(over, 0, 1) == "group");
+  CHECK_FALSE(Cell(over, 0, 1).value.has_value());
+  // Not sensitive: the same 91 of 101 is released; a sensitive M would not be checked either.
+  CHECK(Rule(Build(GroupTemplate(false), rows(91)), 0, 1) == "released");
+  // The suppressed cell is protected from its margins: W1 total and column V total are withheld
+  // or another cell is.
+  CHECK(over.CountConfidential() >= 4);
+}
+
+TEST_CASE("a zero in a sensitive category is protected, not only withheld") {
+  std::vector<FakeRow> rows;
+  AddUnits(rows, "m", 20, "W1", "M");
+  AddUnits(rows, "v", 20, "W1", "V");
+  AddUnits(rows, "a", 20, "W2", "M");  // W2/V empty: W2 total - W2/M would give the 0
+  const Release plain = Build(GroupTemplate(false), rows);
+  CHECK(Rule(plain, 1, 1) == "empty");
+  CHECK(Value(plain, 1, 0) == 20);  // the zero is derivable: 20 - 20
+  CHECK(Value(plain, 1, 2) == 20);
+  const Release sensitive = Build(GroupTemplate(true), rows);
+  CHECK(Rule(sensitive, 1, 1) == "sensitive-zero");
+  // Secondary suppression hides W2/M or the W2 total, so the zero cannot be recomputed.
+  CHECK((!Cell(sensitive, 1, 0).value.has_value() || !Cell(sensitive, 1, 2).value.has_value()));
+}
+
+TEST_CASE("a declared structural zero is released as 0; a non-empty one is an ordinary cell") {
+  templates::Template t = kCountOnly;
+  t.disclosure.structural_zeros.push_back({{{"wijk", "W2"}, {"sex", "V"}}});
+  std::vector<FakeRow> rows;
+  AddUnits(rows, "m", 20, "W1", "M");
+  AddUnits(rows, "v", 20, "W1", "V");
+  AddUnits(rows, "a", 20, "W2", "M");
+  const Release r = Build(t, rows);
+  CHECK(Rule(r, 1, 1) == "structural-zero");
+  CHECK(Value(r, 1, 1) == 0);
+  CHECK(Value(r, 1, 0) == 20);
+  // Without the declaration the same zero is withheld.
+  CHECK(Rule(Build(kCountOnly, rows), 1, 1) == "empty");
+  CHECK_FALSE(Cell(Build(kCountOnly, rows), 1, 1).value.has_value());
+  // Only the declared cell: the margins over sex or wijk are not structural.
+  CHECK(Rule(r, 2, 1) == "released");
+  // A declared combination that holds 3 units falls to the threshold.
+  AddUnits(rows, "z", 3, "W2", "V");
+  CHECK(Rule(Build(t, rows), 1, 1) == "threshold");
+}
+
+TEST_CASE("a sensitive flag is checked against all units of the cell") {
+  templates::Template t = test::MakeTemplate({test::MakeStatistic("n_zzp", StatisticKind::kCount, "zzp")});
+  auto rows = [](int zzp, int others) {
+    std::vector<FakeRow> r;
+    AddUnits(r, "z", zzp, "W1", "M", std::nullopt, 1);
+    AddUnits(r, "o", others, "W1", "M", std::nullopt, 0);
+    for (const char* w : {"W1", "W2"}) {
+      for (const char* x : {"M", "V"}) {
+        if (std::string(w) == "W1" && std::string(x) == "M") continue;
+        AddUnits(r, std::string("f") + w + x, 30, w, x, std::nullopt, 1);
+        AddUnits(r, std::string("g") + w + x, 30, w, x, std::nullopt, 0);
+      }
+    }
+    return r;
+  };
+  t.disclosure.sensitive.push_back({"", "", "zzp"});
+  CHECK(Rule(Build(t, rows(18, 2)), 0, 0) == "released");  // 18 of 20: 90%
+  CHECK(Rule(Build(t, rows(19, 2)), 0, 0) == "group");     // 19 of 21
+  t.disclosure.sensitive.clear();
+  CHECK(Rule(Build(t, rows(19, 2)), 0, 0) == "released");
+}
+
 }  // namespace
 }  // namespace enclave::core

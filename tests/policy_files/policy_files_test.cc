@@ -241,12 +241,32 @@ TEST_SUITE("LoadPolicies") {
         CHECK(t.ExpectedColumns().back() == "be_id");
       }
       if (t.id == "zzp_inkomen_verdeling") CHECK(t.disclosure.rule_set == "cbs-income");
+      if (t.id == "bijstand_stand" || t.id == "jeugdhulp_gebruik") {
+        REQUIRE(t.disclosure.sensitive.size() == 1);
+        CHECK(t.disclosure.sensitive[0].flag == (t.id == "bijstand_stand" ? "op_bijstand" : "jeugdhulp"));
+      }
     }
     // A holding column that is also a flag column is refused at load, naming the field.
     PolicyCopy copy;
     const std::string t10 = "templates/t10_event_impact_pin.textproto";
     copy.Edit(t10, "holding_column: \"be_id\"", "holding_column: \"in_window\"");
     CHECK(LoadError(copy).find("holding_column") != std::string::npos);
+    // Structural zeros and sensitive codes load into the template and are validated.
+    PolicyCopy zeros;
+    zeros.Edit(t10, "holding_column: \"be_id\"",
+               "holding_column: \"be_id\"\n  sensitive { dimension: \"area\" code: \"event_area\" }\n"
+               "  structural_zero { code { dimension: \"area\" code: \"rest_LV\" } "
+               "code { dimension: \"sector_group\" code: \"horeca_cafe\" } }");
+    auto loaded_zeros = LoadPolicies(zeros.dir(), nullptr);
+    REQUIRE_MESSAGE(loaded_zeros.ok(), loaded_zeros.status().message());
+    const templates::Template* z = loaded_zeros->catalog->Find("event_impact_pin");
+    REQUIRE(z != nullptr);
+    REQUIRE(z->disclosure.sensitive.size() == 1);
+    CHECK(z->disclosure.sensitive[0].code == "event_area");
+    REQUIRE(z->disclosure.structural_zeros.size() == 1);
+    CHECK(z->disclosure.structural_zeros[0].codes.size() == 2);
+    zeros.Edit(t10, "code: \"event_area\"", "code: \"no_such_area\"");
+    CHECK(LoadError(zeros).find("sensitive") != std::string::npos);
   }
 }
 

@@ -362,6 +362,28 @@ TEST_SUITE("Validate") {
     t.measure_column.clear();
     CHECK(HasProblem(Validate(t), "disclosure.holding_column", "measure_column"));
   }
+
+  TEST_CASE("sensitive categories and structural zeros name declared dimensions, codes or flags") {
+    Template t = MakeTemplate();
+    t.disclosure.sensitive = {{"geslacht", "vrouw", ""}, {"", "", "is_zzp"}};
+    t.disclosure.structural_zeros = {{{{"wijk", "WK191601"}, {"geslacht", "man"}}}};
+    CHECK_MESSAGE(Validate(t).empty(), Dump(Validate(t)));
+    t.disclosure.sensitive = {{"geslacht", "x", ""}};
+    CHECK(HasProblem(Validate(t), "disclosure.sensitive[0]", "not a code"));
+    t.disclosure.sensitive = {{"leeftijd", "x", ""}};
+    CHECK(HasProblem(Validate(t), "disclosure.sensitive[0]", "declared dimension"));
+    t.disclosure.sensitive = {{"geslacht", "man", "is_zzp"}};
+    CHECK(HasProblem(Validate(t), "disclosure.sensitive[0]", "not both"));
+    t.disclosure.sensitive = {{"", "", "is_nobody"}};
+    CHECK(HasProblem(Validate(t), "disclosure.sensitive[0]", "flag"));
+    t.disclosure.sensitive.clear();
+    t.disclosure.structural_zeros = {{{{"wijk", "WK191601"}, {"wijk", "WK191602"}}}};
+    CHECK(HasProblem(Validate(t), "disclosure.structural_zero[0]", "twice"));
+    t.disclosure.structural_zeros = {{{{"buurt", "B1"}}}};
+    CHECK(HasProblem(Validate(t), "disclosure.structural_zero[0]", "not a declared dimension"));
+    t.disclosure.structural_zeros = {{}};
+    CHECK(HasProblem(Validate(t), "disclosure.structural_zero[0]", "at least one"));
+  }
 }
 
 }  // namespace

@@ -541,6 +541,14 @@ bool ConvertTemplate(const Parsed<v1p::TemplateFile>& f, const CodeLists& lists,
                                             ? rs->second.min_share_denominator
                                             : ds.min_share_denominator();
   t->disclosure.holding_column = ds.holding_column();
+  for (const v1p::SensitiveCategorySpec& c : ds.sensitive()) {
+    t->disclosure.sensitive.push_back({c.dimension(), c.code(), c.flag()});
+  }
+  for (const v1p::StructuralZeroSpec& z : ds.structural_zero()) {
+    templates::StructuralZero zero;
+    for (const v1p::DimensionCode& c : z.code()) zero.codes.emplace_back(c.dimension(), c.code());
+    t->disclosure.structural_zeros.push_back(std::move(zero));
+  }
   if (t->disclosure.min_units < rs->second.min_units) {
     fail("disclosure.min_units", "disclosure.min_units must be at least the rule set's " +
                                      std::to_string(rs->second.min_units));
