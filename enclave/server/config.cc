@@ -9,7 +9,9 @@
 #include <charconv>
 #include <cstring>
 #include <filesystem>
+#include <cstdlib>
 #include <fstream>
+#include <span>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -56,6 +58,18 @@ constexpr LimitRule kLimitRules[] = {
      1024, ""},
     {"limits.shutdown_grace_ms", "shutdown_grace_ms", &Config::shutdown_grace_ms, 0, 600000, "ms"},
 };
+
+// audit_log { ... }: the query log's checkpoint and summary timers.
+constexpr LimitRule kAuditLogRules[] = {
+    {"audit_log.checkpoint_every_entries", "checkpoint_every_entries",
+     &Config::checkpoint_every_entries, 1, 10000000, "entries"},
+    {"audit_log.checkpoint_interval_ms", "checkpoint_interval_ms", &Config::checkpoint_interval_ms,
+     1000, 86400000, "ms"},
+    {"audit_log.auth_failure_summary_interval_ms", "auth_failure_summary_interval_ms",
+     &Config::auth_failure_summary_interval_ms, 1000, 86400000, "ms"},
+};
+
+constexpr std::string_view kCredentialsPrefix = "$CREDENTIALS_DIRECTORY/";
 
 std::string RangeProblem(const LimitRule& rule, int value) {
   std::string unit = rule.unit[0] == '\0' ? "" : absl::StrCat(" ", rule.unit);
@@ -177,18 +191,43 @@ absl::StatusOr<Config> LoadConfigFile(const std::string& path) {
           absl::StrCat(where(root->FindFieldByName("listen_address"), &info), s.message()));
     }
   }
-  const pb::FieldDescriptor* limits_field = root->FindFieldByName("limits");
-  const pb::TextFormat::ParseInfoTree* limits_tree =
-      proto.has_limits() ? info.GetTreeForNested(limits_field, -1) : nullptr;
-  const pb::Message& limits = proto.limits();
-  const pb::Reflection* reflection = limits.GetReflection();
-  for (const LimitRule& rule : kLimitRules) {
-    const pb::FieldDescriptor* field = limits.GetDescriptor()->FindFieldByName(rule.field);
-    if (field == nullptr || !reflection->HasField(limits, field)) continue;
-    const int value = reflection->GetInt32(limits, field);
-    config.*rule.member = value;
-    if (value < rule.min || value > rule.max) {
-      problems.push_back(absl::StrCat(where(field, limits_tree), RangeProblem(rule, value)));
+  const auto apply_rules = [&](const char* section, bool present, const pb::Message& message,
+                               std::span<const LimitRule> rules) {
+    const pb::TextFormat::ParseInfoTree* tree =
+        present ? info.GetTreeForNested(root->FindFieldByName(section), -1) : nullptr;
+    const pb::Reflection* reflection = message.GetReflection();
+    for (const LimitRule& rule : rules) {
+      const pb::FieldDescriptor* field = message.GetDescriptor()->FindFieldByName(rule.field);
+      if (field == nullptr || !reflection->HasField(message, field)) continue;
+      const int value = reflection->GetInt32(message, field);
+      config.*rule.member = value;
+      if (value < rule.min || value > rule.max) {
+        problems.push_back(absl::StrCat(where(field, tree), RangeProblem(rule, value)));
+      }
+    }
+  };
+  apply_rules("limits", proto.has_limits(), proto.limits(), kLimitRules);
+  apply_rules("audit_log", proto.has_audit_log(), proto.audit_log(), kAuditLogRules);
+  if (const std::string& key = proto.audit_log().signing_key_file(); !key.empty()) {
+    if (key.rfind(kCredentialsPrefix, 0) == 0) {
+      // systemd (LoadCredentialEncrypted=) decrypts the credential into this directory at start.
+      const char* credentials = std::getenv("CREDENTIALS_DIRECTORY");
+      const std::string name = key.substr(kCredentialsPrefix.size());
+      if (credentials == nullptr || credentials[0] == '\0') {
+        problems.push_back(absl::StrCat(
+            where(proto.audit_log().GetDescriptor()->FindFieldByName("signing_key_file"), nullptr),
+            "audit_log.signing_key_file names a systemd credential but $CREDENTIALS_DIRECTORY is "
+            "not set; allowed: start enclaved from its unit with LoadCredentialEncrypted=, or give "
+            "a file path"));
+      } else if (name.empty() || name.find('/') != std::string::npos) {
+        problems.push_back(absl::StrCat(
+            path, ": audit_log.signing_key_file: \"", key,
+            "\" does not name a credential; allowed: $CREDENTIALS_DIRECTORY/NAME"));
+      } else {
+        config.log_signing_key_file = (std::filesystem::path(credentials) / name).string();
+      }
+    } else {
+      config.log_signing_key_file = Resolve(base, key);
     }
   }
   if (!problems.empty()) return absl::InvalidArgumentError(absl::StrJoin(problems, "\n"));
@@ -219,9 +258,12 @@ absl::Status ValidateConfig(const Config& config) {
                                       r.flag, ")"));
     }
   }
-  for (const LimitRule& rule : kLimitRules) {
-    const int value = config.*rule.member;
-    if (value < rule.min || value > rule.max) problems.push_back(RangeProblem(rule, value));
+  for (std::span<const LimitRule> rules : {std::span<const LimitRule>(kLimitRules),
+                                           std::span<const LimitRule>(kAuditLogRules)}) {
+    for (const LimitRule& rule : rules) {
+      const int value = config.*rule.member;
+      if (value < rule.min || value > rule.max) problems.push_back(RangeProblem(rule, value));
+    }
   }
   if (config.default_deadline_ms > config.max_deadline_ms) {
     problems.push_back(absl::StrCat("limits.default_deadline_ms (", config.default_deadline_ms,

@@ -30,6 +30,16 @@ struct Config {
   int shutdown_grace_ms = 10000;
   // When non-empty, start-up fails unless the database's data_version equals it.
   std::string expected_data_version;
+  // Query log (audit_log { ... } in the file): sign a checkpoint after this many new entries and
+  // on this timer when the log grew (always at shutdown too); write failed TLS handshakes as an
+  // auth-failure-summary entry on this timer when there were any (and at shutdown).
+  int checkpoint_every_entries = 1000;
+  int checkpoint_interval_ms = 60000;
+  int auth_failure_summary_interval_ms = 60000;
+  // The log-signing key (Ed25519 PKCS#8 PEM or a note signer key). Empty: state_dir's
+  // log_signing.key, created on first start (development). In the file, a value starting with
+  // "$CREDENTIALS_DIRECTORY/" names a systemd credential (LoadCredentialEncrypted=).
+  std::string log_signing_key_file;
 };
 
 // kInvalidArgument "FILE:LINE:COL: problem" for a malformed file or an out-of-range value.

@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <mutex>
 #include <string>
 #include <utility>
@@ -32,8 +33,10 @@
 #include "enclave/crypto/hmac.h"
 #include "enclave/crypto/secret.h"
 #include "enclave/crypto/sha256.h"
+#include "enclave/disclosure/rule_set.h"
 #include "enclave/rpc/audit_service_impl.h"
 #include "enclave/rpc/query_service_impl.h"
+#include "enclave/server/auth_failures.h"
 #include "enclave/server/lock_file.h"
 #include "enclave/server/transport.h"
 
@@ -233,6 +236,34 @@ core::QueryLogEntry LifecycleEntry(core::QueryLogEntry::Type type, const std::st
   return entry;
 }
 
+}  // namespace
+
+absl::StatusOr<std::string> PolicyLoadedDetail(const core::TemplateCatalog& catalog,
+                                               const std::string& policies_dir) {
+  std::string detail;
+  for (const templates::Template& t : catalog.templates) {
+    absl::StrAppend(&detail, "template ", t.id, "@", t.version, " sha256=", t.text_sha256,
+                    " rule_set=", t.disclosure.rule_set, "\n");
+  }
+  for (const auto& [id, rules] : catalog.rule_sets) {
+    absl::StrAppend(&detail, "rule_set ", disclosure::Tag(rules),
+                    " canonical_sha256=", crypto::Sha256Hex(disclosure::CanonicalText(rules)),
+                    "\n");
+  }
+  const std::filesystem::path principals =
+      std::filesystem::path(policies_dir) / "access" / "principals.textproto";
+  std::ifstream in(principals, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (!in.good() && !in.eof()) {
+    return absl::UnavailableError(absl::StrCat("cannot read ", principals.string()));
+  }
+  absl::StrAppend(&detail, "principals sha256=", crypto::Sha256Hex(text.str()), "\n");
+  return detail;
+}
+
+namespace {
+
 class RunningServerImpl final : public RunningServer {
  public:
   RunningServerImpl(LockFile lock, std::shared_ptr<QueryLogStore> log,
@@ -255,6 +286,10 @@ class RunningServerImpl final : public RunningServer {
   void KeepAuditService(std::unique_ptr<rpc::AuditServiceImpl> audit) {
     audit_service_ = std::move(audit);
   }
+  // Failed-handshake summaries (security.md §2.2): stopped after the server, before server-stop.
+  void KeepAuthFailureReporter(std::unique_ptr<AuthFailureReporter> reporter) {
+    auth_failures_ = std::move(reporter);
+  }
 
   void Attach(std::unique_ptr<grpc::Server> server, int port) {
     server_ = std::move(server);
@@ -276,6 +311,11 @@ class RunningServerImpl final : public RunningServer {
       server_->Shutdown(std::chrono::system_clock::now() +
                         std::chrono::milliseconds(shutdown_grace_ms_));
       server_->Wait();
+    }
+    if (auth_failures_ != nullptr) {
+      if (absl::Status s = auth_failures_->Stop(); !s.ok()) {
+        base::LogError("auth_failure_summary_not_logged", {{"code", s.code()}});
+      }
     }
     absl::Status logged = log_->Append(
         LifecycleEntry(core::QueryLogEntry::Type::kServerStop, data_version_, "shutdown"));
@@ -306,6 +346,7 @@ class RunningServerImpl final : public RunningServer {
   std::shared_ptr<core::QueryService> core_;
   std::unique_ptr<rpc::QueryServiceImpl> service_;
   std::unique_ptr<rpc::AuditServiceImpl> audit_service_;
+  std::unique_ptr<AuthFailureReporter> auth_failures_;
   std::unique_ptr<grpc::Server> server_;
   std::string data_version_;
   int shutdown_grace_ms_;
@@ -342,6 +383,10 @@ absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(const Config& config)
   // The audit log refuses to open a rolled-back or rewritten log (state_dir/checkpoint).
   adapters::sqlite::AuditLogOptions log_options;
   log_options.state_dir = config.state_dir;
+  log_options.signing_key_file = config.log_signing_key_file;
+  log_options.checkpoint_every_entries =
+      static_cast<std::uint64_t>(config.checkpoint_every_entries);
+  log_options.checkpoint_interval = std::chrono::milliseconds(config.checkpoint_interval_ms);
   absl::StatusOr<std::unique_ptr<QueryLogStore>> opened_log = QueryLogStore::Open(log_options);
   if (!opened_log.ok()) return WithContext("query log in state_dir", opened_log.status());
   std::shared_ptr<QueryLogStore> log = *std::move(opened_log);
@@ -409,6 +454,18 @@ absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(const Config& config)
       !s.ok()) {
     return WithContext("query log: cannot record the server start", s);
   }
+  // The policies in force, by id@version and hash (security.md §1.2 "policy changes").
+  {
+    ENCLAVE_ASSIGN_OR_RETURN(std::string detail,
+                             PolicyLoadedDetail(*loaded.policies.catalog, config.policies_dir));
+    core::QueryLogEntry entry = LifecycleEntry(core::QueryLogEntry::Type::kPolicyLoaded,
+                                               loaded.data_version, "");
+    entry.detail = std::move(detail);
+    if (absl::Status s = log->Append(entry); !s.ok()) {
+      return WithContext("query log: cannot record the loaded policies", s);
+    }
+  }
+  InstallHandshakeFailureCapture();
 
   grpc::ServerBuilder builder;
   ConfigureServerBuilder(config, builder);
@@ -431,6 +488,9 @@ absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(const Config& config)
                                                      std::move(service), loaded.data_version,
                                                      config.shutdown_grace_ms);
   running->KeepAuditService(std::move(audit_service));
+  running->KeepAuthFailureReporter(std::make_unique<AuthFailureReporter>(
+      log, std::chrono::milliseconds(config.auth_failure_summary_interval_ms),
+      loaded.data_version));
   running->Attach(std::move(server), selected_port);
   if (!config.port_file.empty()) {
     if (absl::Status s = WritePortFile(config.port_file, selected_port); !s.ok()) {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "enclave/core/query_service.h"
 #include "enclave/server/config.h"
 
 namespace enclave::server {
@@ -25,6 +26,14 @@ class RunningServer {
 // the state directory's lock file, and starts listening. Any failure is a status naming the
 // problem; nothing is left listening.
 absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(const Config& config);
+
+// The detail of the `policy-loaded` entry written at start: one line per template
+// ("template ID@VERSION sha256=HEX rule_set=ID"), per rule set ("rule_set ID@VERSION
+// canonical_sha256=HEX", the SHA-256 of disclosure::CanonicalText) and the principals file
+// ("principals sha256=HEX"). Identifiers and hashes only. kUnavailable if the principals file
+// cannot be read.
+absl::StatusOr<std::string> PolicyLoadedDetail(const core::TemplateCatalog& catalog,
+                                               const std::string& policies_dir);
 
 // What `enclaved --check` reports.
 struct ConfigCheck {

@@ -15,6 +15,8 @@
 #include <string>
 
 #include "enclave/adapters/sqlite/audit_log_store.h"
+#include "enclave/audit/leaf.h"
+#include "enclave/crypto/sha256.h"
 #include "enclave/server/server.h"
 #include "enclave/v1/service.grpc.pb.h"
 
@@ -145,20 +147,114 @@ World& Shared() {
   return world;
 }
 
-std::unique_ptr<enclave::v1::QueryService::Stub> Stub(const World& w, int port) {
+// `client`: a dev-pki.sh certificate name, or "" for none.
+std::unique_ptr<enclave::v1::QueryService::Stub> Stub(const World& w, int port,
+                                                      const std::string& client = "analyst1") {
   grpc::SslCredentialsOptions options;
   options.pem_root_certs = ReadFile(w.dir / "pki/ca.pem");
-  options.pem_cert_chain = ReadFile(w.dir / "pki/analyst1.pem");
-  options.pem_private_key = ReadFile(w.dir / "pki/analyst1.key");
+  if (!client.empty()) {
+    options.pem_cert_chain = ReadFile(w.dir / "pki" / (client + ".pem"));
+    options.pem_private_key = ReadFile(w.dir / "pki" / (client + ".key"));
+  }
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   return enclave::v1::QueryService::NewStub(grpc::CreateCustomChannel(
       "127.0.0.1:" + std::to_string(port), grpc::SslCredentials(options), args));
 }
 
+// Every leaf of the query log in state_dir (the server must be stopped).
+std::vector<audit::LogLeaf> Leaves(const std::string& state_dir) {
+  adapters::sqlite::AuditLogOptions log_options;
+  log_options.state_dir = state_dir;
+  auto log = adapters::sqlite::AuditLogStore::Open(log_options);
+  REQUIRE_MESSAGE(log.ok(), log.status().ToString());
+  auto bytes = (*log)->ReadLeaves(0, (*log)->Size());
+  REQUIRE(bytes.ok());
+  std::vector<audit::LogLeaf> leaves;
+  for (const std::string& b : *bytes) {
+    auto leaf = audit::DecodeLeaf(b);
+    REQUIRE(leaf.ok());
+    leaves.push_back(*std::move(leaf));
+  }
+  return leaves;
+}
+
+// "reason=N" of an auth-failure-summary detail, or 0.
+std::uint64_t CountOf(const std::string& detail, const std::string& reason) {
+  const std::string key = " " + reason + "=";
+  const std::size_t at = detail.find(key);
+  if (at == std::string::npos) return 0;
+  return std::stoull(detail.substr(at + key.size()));
+}
+
 }  // namespace
 
 TEST_SUITE("StartServer") {
+  TEST_CASE("failed TLS handshakes (rogue CA, no certificate) are summarised in the query log") {
+    World& w = Shared();
+    REQUIRE_MESSAGE(w.error.empty(), w.error);
+    Config c = w.config;
+    c.state_dir = (w.dir / "state-auth").string();
+    c.port_file.clear();
+    c.auth_failure_summary_interval_ms = 1000;
+    auto server = StartServer(c);
+    REQUIRE_MESSAGE(server.ok(), server.status().ToString());
+    const int port = (*server)->port();
+    for (const std::string client : {"rogue1", ""}) {
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+      enclave::v1::ListTemplatesResponse response;
+      const grpc::Status status =
+          Stub(w, port, client)->ListTemplates(&context, enclave::v1::ListTemplatesRequest(),
+                                               &response);
+      CHECK(status.error_code() == grpc::StatusCode::UNAVAILABLE);
+    }
+    (*server)->Shutdown();
+    server->reset();
+    std::uint64_t not_trusted = 0;
+    std::uint64_t no_certificate = 0;
+    bool stopped = false;
+    for (const audit::LogLeaf& leaf : Leaves(c.state_dir)) {
+      if (leaf.type == audit::EntryType::kServerStop) stopped = true;
+      if (leaf.type != audit::EntryType::kAuthFailureSummary) continue;
+      CHECK_FALSE(stopped);  // written before the server-stop entry
+      CHECK(leaf.decision == "UNAUTHENTICATED");
+      CHECK(leaf.caller.empty());
+      not_trusted += CountOf(leaf.detail, "certificate-not-trusted");
+      no_certificate += CountOf(leaf.detail, "no-client-certificate");
+    }
+    CHECK(not_trusted >= 1);
+    CHECK(no_certificate >= 1);
+  }
+
+  TEST_CASE("the policies in force are logged at start: templates, rule sets, principals") {
+    World& w = Shared();
+    REQUIRE_MESSAGE(w.error.empty(), w.error);
+    Config c = w.config;
+    c.state_dir = (w.dir / "state-policy").string();
+    c.port_file.clear();
+    {
+      auto server = StartServer(c);
+      REQUIRE_MESSAGE(server.ok(), server.status().ToString());
+      (*server)->Shutdown();
+    }
+    int policy_entries = 0;
+    for (const audit::LogLeaf& leaf : Leaves(c.state_dir)) {
+      if (leaf.type != audit::EntryType::kPolicyLoaded) continue;
+      ++policy_entries;
+      const std::string template_sha = crypto::Sha256Hex(
+          ReadFile(w.dir / "policies/templates/personen_per_wijk.textproto"));
+      const std::string principals_sha =
+          crypto::Sha256Hex(ReadFile(w.dir / "policies/access/principals.textproto"));
+      CHECK(leaf.detail.find("template personen_per_wijk@1 sha256=" + template_sha +
+                             " rule_set=cbs-default\n") != std::string::npos);
+      CHECK(leaf.detail.find("rule_set cbs-default@1 canonical_sha256=") != std::string::npos);
+      CHECK(leaf.detail.find("principals sha256=" + principals_sha + "\n") != std::string::npos);
+      CHECK(leaf.detail.find("spiffe://") == std::string::npos);  // ids and hashes only
+    }
+    CHECK(policy_entries == 1);
+  }
+
   TEST_CASE("a started server answers over mTLS, writes its port file and logs start and stop") {
     World& w = Shared();
     REQUIRE_MESSAGE(w.error.empty(), w.error);

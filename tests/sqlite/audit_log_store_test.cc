@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -411,6 +412,48 @@ TEST_CASE("a signing key readable by others is refused") {
   auto store = AuditLogStore::Open(Options(dir));
   REQUIRE_FALSE(store.ok());
   CHECK(store.status().code() == absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_CASE("a given signing key file is used, never created, and checked unless a credential") {
+  TempDir keys;
+  TempDir dir;
+  // A key made elsewhere (as by `openssl genpkey` for systemd-creds): copy one the store wrote.
+  {
+    TempDir origin;
+    auto store = MustOpen(Options(origin));
+    fs::copy_file(origin.File("log_signing.key"), keys.File("log-signing-key"));
+  }
+  fs::permissions(keys.File("log-signing-key"), fs::perms::owner_read, fs::perm_options::replace);
+  AuditLogOptions o = Options(dir);
+  o.signing_key_file = keys.File("missing-key");
+  auto missing = AuditLogStore::Open(o);
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.status().code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(std::string(missing.status().message()).find("does not exist") != std::string::npos);
+  CHECK_FALSE(fs::exists(keys.File("missing-key")));
+
+  o.signing_key_file = keys.File("log-signing-key");
+  std::string verifier_key;
+  {
+    auto store = MustOpen(o);
+    verifier_key = store->VerifierKey();
+    REQUIRE(store->Append(Entry("r1", Type::kAccepted)).ok());
+  }
+  CHECK_FALSE(fs::exists(dir.File("log_signing.key")));  // no second key was made
+  auto pinned = verifier::ParseVerifierKey(verifier_key);
+  REQUIRE(pinned.ok());
+
+  // Readable by others: refused as a plain file; accepted in $CREDENTIALS_DIRECTORY, which
+  // systemd keeps private to the unit.
+  fs::permissions(keys.File("log-signing-key"), fs::perms::others_read, fs::perm_options::add);
+  auto loose = AuditLogStore::Open(o);
+  REQUIRE_FALSE(loose.ok());
+  CHECK(loose.status().code() == absl::StatusCode::kFailedPrecondition);
+  ::setenv("CREDENTIALS_DIRECTORY", keys.path().string().c_str(), 1);
+  auto credential = AuditLogStore::Open(o);
+  ::unsetenv("CREDENTIALS_DIRECTORY");
+  REQUIRE_MESSAGE(credential.ok(), credential.status().ToString());
+  CHECK((*credential)->VerifierKey() == verifier_key);
 }
 
 TEST_CASE("checkpoints are signed every N entries and on the timer") {

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cerrno>
 #include <condition_variable>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <filesystem>
@@ -216,8 +217,12 @@ absl::StatusOr<std::optional<std::string>> ReadFileIfExists(const std::string& p
 
 // Loads the Ed25519 signing key (PKCS#8 PEM or a note signer key string), or creates one
 // (0600, exclusive create, fsync, directory fsync) if none exists.
+// `systemd_credential`: the file is in $CREDENTIALS_DIRECTORY, which systemd keeps private to
+// the unit (read-only, owned by root with an ACL or by the unit's user, depending on the file
+// system), so the owner and mode checks below do not apply.
 absl::StatusOr<audit::NoteSigner> LoadOrCreateSigner(const std::string& path,
-                                                     const std::string& key_name) {
+                                                     const std::string& key_name,
+                                                     bool systemd_credential = false) {
   struct stat st {};
   if (::lstat(path.c_str(), &st) != 0) {
     if (errno != ENOENT) return absl::UnavailableError(absl::StrCat("audit log: cannot stat ", path));
@@ -252,11 +257,11 @@ absl::StatusOr<audit::NoteSigner> LoadOrCreateSigner(const std::string& path,
     return absl::FailedPreconditionError(
         absl::StrCat("audit log: the signing key ", path, " is not a regular file"));
   }
-  if ((st.st_mode & 077) != 0) {
+  if (!systemd_credential && (st.st_mode & 077) != 0) {
     return absl::FailedPreconditionError(absl::StrCat(
         "audit log: the signing key ", path, " is readable or writable by group or others (allowed: 0600)"));
   }
-  if (st.st_uid != ::geteuid()) {
+  if (!systemd_credential && st.st_uid != ::geteuid()) {
     return absl::FailedPreconditionError(
         absl::StrCat("audit log: the signing key ", path, " is owned by another user"));
   }
@@ -280,6 +285,23 @@ absl::StatusOr<audit::NoteSigner> LoadOrCreateSigner(const std::string& path,
         " is neither an Ed25519 PKCS#8 PEM key nor a note signer key"));
   }
   return signer;
+}
+
+// A given key file (a systemd credential, or one the operator placed): never created here.
+absl::StatusOr<audit::NoteSigner> LoadSigner(const std::string& path, const std::string& key_name) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("audit log: the signing key ", path, " does not exist"));
+    }
+    return absl::UnavailableError(absl::StrCat("audit log: cannot stat ", path));
+  }
+  const char* credentials = std::getenv("CREDENTIALS_DIRECTORY");
+  const bool systemd_credential =
+      credentials != nullptr && credentials[0] != '\0' &&
+      std::filesystem::path(path).parent_path() == std::filesystem::path(credentials);
+  return LoadOrCreateSigner(path, key_name, systemd_credential);
 }
 
 audit::EntryType TypeOf(core::QueryLogEntry::Type type) {
@@ -806,8 +828,11 @@ absl::StatusOr<std::unique_ptr<AuditLogStore>> AuditLogStore::Open(AuditLogOptio
   const std::filesystem::path dir(options.state_dir);
   impl->db_path = (dir / kDbName).string();
   impl->checkpoint_path = (dir / kCheckpointName).string();
-  ENCLAVE_ASSIGN_OR_RETURN(audit::NoteSigner signer,
-                           LoadOrCreateSigner((dir / kSigningKeyName).string(), options.origin));
+  ENCLAVE_ASSIGN_OR_RETURN(
+      audit::NoteSigner signer,
+      options.signing_key_file.empty()
+          ? LoadOrCreateSigner((dir / kSigningKeyName).string(), options.origin)
+          : LoadSigner(options.signing_key_file, options.origin));
   impl->signer.emplace(std::move(signer));
   const std::string verifier_key = impl->signer->VerifierKey() + "\n";
   const std::string verifier_path = (dir / kVerifierKeyName).string();

@@ -55,6 +55,9 @@ inline constexpr char kDefaultLogOrigin[] = "udc-lv.enclave/query-log";
 struct AuditLogOptions {
   std::string state_dir;
   std::string origin = kDefaultLogOrigin;  // also the signing key's name
+  // The signing key file (e.g. a systemd credential): must exist, is never created. Empty:
+  // state_dir/log_signing.key, created on first start.
+  std::string signing_key_file;
   // Sign a checkpoint after this many new entries (0: never by count) ...
   std::uint64_t checkpoint_every_entries = 1000;
   // ... and on this timer when the tree grew (0: no timer). Always at Close.
