@@ -14,6 +14,7 @@
 // α ≈ 10⁻⁶ each: a false failure under fresh entropy about once per 30,000 runs.
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <map>
 #include <sstream>
 #include <string>
@@ -31,6 +32,14 @@ using testing::TestRandom;
 using Real = long double;
 
 constexpr int kN = 200000;
+
+// Fixed generator states in CI; ENCLAVE_DP_TEST_SEED=<n> (e.g. from the date, nightly) gives
+// fresh ones: the acceptance levels above are chosen for that.
+std::uint64_t Seed(std::uint64_t offset) {
+  const char* env = std::getenv("ENCLAVE_DP_TEST_SEED");
+  const std::uint64_t base = env != nullptr ? std::strtoull(env, nullptr, 10) : 0;
+  return base * 1'000'003 + offset;
+}
 constexpr Real kZ = 4.8916;  // two-sided α = 10⁻⁶
 
 // An exact pmf on [-r, r] (mass beyond is below 10⁻³⁰ for the r used), normalised by summation.
@@ -215,7 +224,7 @@ TEST_SUITE("Discrete Laplace distribution") {
             "and x1.3 rejected") {
     for (const std::uint64_t b : {1ULL, 3ULL, 10ULL, 100ULL, 1000ULL}) {
       CAPTURE(b);
-      TestRandom rng(1000 + b);
+      TestRandom rng(Seed(1000 + b));
       const Sample s = Collect([&] { return DiscreteLaplace(rng, b, 1); });
       RequireAllPass(Evaluate(s, LaplacePmf(static_cast<Real>(b))));
       for (const Real f : {0.7L, 1.3L}) {
@@ -228,12 +237,12 @@ TEST_SUITE("Discrete Laplace distribution") {
     }
   }
   TEST_CASE("a non-integer scale b = 10/3 matches its pmf") {
-    TestRandom rng(77);
+    TestRandom rng(Seed(77));
     const Sample s = Collect([&] { return DiscreteLaplace(rng, 10, 3); });
     RequireAllPass(Evaluate(s, LaplacePmf(10.0L / 3.0L)));
   }
   TEST_CASE("point mass at b = 4 (ε = 0.25): zeros near 12.44%, not the buggy 22.12%") {
-    TestRandom rng(4);
+    TestRandom rng(Seed(4));
     const Sample s = Collect([&] { return DiscreteLaplace(rng, 4, 1); });
     const Pmf pmf = LaplacePmf(4);
     CHECK(static_cast<double>(pmf.At(0)) == doctest::Approx(0.12435).epsilon(0.001));
@@ -242,7 +251,7 @@ TEST_SUITE("Discrete Laplace distribution") {
   TEST_CASE("negative control: without the (-, 0) rejection the zero test fails at b = 4 and 1000") {
     for (const std::uint64_t b : {4ULL, 1000ULL}) {
       CAPTURE(b);
-      TestRandom rng(2000 + b);
+      TestRandom rng(Seed(2000 + b));
       const Sample s = Collect([&] { return LaplaceWithoutZeroRejection(rng, b); });
       const Checks c = Evaluate(s, LaplacePmf(static_cast<Real>(b)));
       INFO(c.summary);
@@ -260,7 +269,7 @@ TEST_SUITE("Discrete Gaussian distribution") {
     for (const auto& c : cases) {
       CAPTURE(c.p);
       CAPTURE(c.q);
-      TestRandom rng(3000 + c.p);
+      TestRandom rng(Seed(3000 + c.p));
       const Sample s = Collect([&] { return DiscreteGaussian(rng, c.p, c.q); });
       const Real sigma2 = static_cast<Real>(c.p) / static_cast<Real>(c.q);
       RequireAllPass(Evaluate(s, GaussianPmf(sigma2)));
