@@ -77,7 +77,8 @@ QueryService::QueryService(std::shared_ptr<const TemplateCatalog> catalog,
       principals_(std::move(principals)),
       source_factory_(std::move(source_factory)),
       log_(std::move(log)),
-      options_(std::move(options)) {
+      options_(std::move(options)),
+      limiter_(options_.steady_now) {
   const auto now = std::chrono::system_clock::now().time_since_epoch();
   const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now).count();
   request_prefix_ = "q-" + Base36(static_cast<std::uint64_t>(millis > 0 ? millis : 0)) + "-";
@@ -92,13 +93,41 @@ std::string QueryService::NextRequestId() {
   return request_prefix_ + std::to_string(n);
 }
 
+absl::StatusOr<policy::Principal> QueryService::Identify(const policy::CallerIdentity& caller,
+                                                         QueryLogEntry& entry) {
+  entry.caller = caller.uri;
+  entry.caller_cert_sha256 = caller.cert_sha256;
+  absl::StatusOr<policy::Principal> principal = principals_->Find(caller.uri);
+  if (!principal.ok()) {
+    return absl::PermissionDeniedError("caller is not a registered principal");
+  }
+  entry.role = templates::RoleName(principal->role);
+  entry.project.clear();
+  for (std::size_t i = 0; i < principal->projects.size(); ++i) {
+    if (i > 0) entry.project += '+';
+    entry.project += principal->projects[i];
+  }
+  // Revocation takes effect on the next call, whatever connection it arrives on.
+  if (options_.revocations != nullptr) {
+    absl::StatusOr<std::shared_ptr<const policy::RevocationList>> list =
+        options_.revocations->Current();
+    if (!list.ok() || *list == nullptr) {
+      base::LogError("revocation_list_unreadable", {{"code", list.status().code()}});
+      return absl::PermissionDeniedError(
+          "the enclave cannot read its revocation list and refuses every call until it is "
+          "fixed; try again later");
+    }
+    ENCLAVE_RETURN_IF_ERROR((*list)->Check(caller));
+  }
+  return principal;
+}
+
 absl::StatusOr<policy::Principal> QueryService::AuthorizeBrowse(
-    const std::string& caller_uri, const char* rpc, const std::string& template_id,
+    const policy::CallerIdentity& caller, const char* rpc, const std::string& template_id,
     const templates::Template** tmpl) {
   QueryLogEntry entry;
   entry.type = QueryLogEntry::Type::kRefused;
   entry.request_id = NextRequestId();
-  entry.caller = caller_uri;
   entry.rpc = rpc;
   entry.template_id = Bounded(template_id);
   // A refusal is durable in the log before the caller hears of it.
@@ -111,11 +140,8 @@ absl::StatusOr<policy::Principal> QueryService::AuthorizeBrowse(
     return status;
   };
 
-  absl::StatusOr<policy::Principal> principal = principals_->Find(caller_uri);
-  if (!principal.ok()) {
-    return refuse(absl::PermissionDeniedError("caller is not a registered principal"));
-  }
-  entry.role = templates::RoleName(principal->role);
+  absl::StatusOr<policy::Principal> principal = Identify(caller, entry);
+  if (!principal.ok()) return refuse(principal.status());
   if (!policy::MayListTemplates(principal->role)) {
     return refuse(absl::PermissionDeniedError("role '" + entry.role +
                                               "' may not list or describe templates"));
@@ -131,8 +157,13 @@ absl::StatusOr<policy::Principal> QueryService::AuthorizeBrowse(
 
 absl::StatusOr<std::vector<const templates::Template*>> QueryService::ListTemplates(
     const std::string& caller_uri) {
+  return ListTemplates(policy::CallerIdentity::FromUri(caller_uri));
+}
+
+absl::StatusOr<std::vector<const templates::Template*>> QueryService::ListTemplates(
+    const policy::CallerIdentity& caller) {
   ENCLAVE_ASSIGN_OR_RETURN(policy::Principal principal,
-                           AuthorizeBrowse(caller_uri, "ListTemplates", "", nullptr));
+                           AuthorizeBrowse(caller, "ListTemplates", "", nullptr));
   std::vector<const templates::Template*> visible;
   for (const templates::Template& t : catalog_->templates) {
     if (MaySee(principal.role, t)) visible.push_back(&t);
@@ -142,19 +173,28 @@ absl::StatusOr<std::vector<const templates::Template*>> QueryService::ListTempla
 
 absl::StatusOr<const templates::Template*> QueryService::DescribeTemplate(
     const std::string& caller_uri, const std::string& template_id) {
+  return DescribeTemplate(policy::CallerIdentity::FromUri(caller_uri), template_id);
+}
+
+absl::StatusOr<const templates::Template*> QueryService::DescribeTemplate(
+    const policy::CallerIdentity& caller, const std::string& template_id) {
   const templates::Template* tmpl = nullptr;
-  ENCLAVE_RETURN_IF_ERROR(
-      AuthorizeBrowse(caller_uri, "DescribeTemplate", template_id, &tmpl).status());
+  ENCLAVE_RETURN_IF_ERROR(AuthorizeBrowse(caller, "DescribeTemplate", template_id, &tmpl).status());
   return tmpl;
 }
 
 absl::StatusOr<RunResult> QueryService::RunQuery(
     const std::string& caller_uri, const std::string& template_id,
     const std::vector<std::pair<std::string, std::string>>& params, const Cancellation& cancel) {
+  return RunQuery(policy::CallerIdentity::FromUri(caller_uri), template_id, params, cancel);
+}
+
+absl::StatusOr<RunResult> QueryService::RunQuery(
+    const policy::CallerIdentity& caller, const std::string& template_id,
+    const std::vector<std::pair<std::string, std::string>>& params, const Cancellation& cancel) {
   const std::string request_id = NextRequestId();
   QueryLogEntry entry;
   entry.request_id = request_id;
-  entry.caller = caller_uri;
   entry.rpc = "RunQuery";
   entry.template_id = Bounded(template_id);
 
@@ -185,11 +225,8 @@ absl::StatusOr<RunResult> QueryService::RunQuery(
   };
 
   // 1. Who is asking, and may their role run queries at all?
-  absl::StatusOr<policy::Principal> principal = principals_->Find(caller_uri);
-  if (!principal.ok()) {
-    return refuse(absl::PermissionDeniedError("caller is not a registered principal"));
-  }
-  entry.role = templates::RoleName(principal->role);
+  absl::StatusOr<policy::Principal> principal = Identify(caller, entry);
+  if (!principal.ok()) return refuse(principal.status());
   if (!policy::MayRunQueries(principal->role)) {
     return refuse(absl::PermissionDeniedError(
         "role '" + entry.role +
@@ -205,6 +242,20 @@ absl::StatusOr<RunResult> QueryService::RunQuery(
   entry.template_id = tmpl->id;
   entry.template_version = tmpl->version;
   entry.template_sha256 = tmpl->text_sha256;
+
+  // 2b. Researchers only under an agreement in force that covers this template.
+  const policy::Agreement* agreement = nullptr;
+  if (principal->role == templates::Role::kResearcher) {
+    if (options_.agreements == nullptr) {
+      return refuse(absl::PermissionDeniedError(
+          "no researcher agreements are loaded; researchers cannot run queries"));
+    }
+    absl::StatusOr<const policy::Agreement*> found = options_.agreements->Authorize(
+        *principal, caller, tmpl->id, options_.now ? options_.now() : absl::Now());
+    if (!found.ok()) return refuse(found.status());
+    agreement = *found;
+    entry.project = agreement->project + "/" + agreement->id;
+  }
 
   // 3. Parameters.
   absl::StatusOr<templates::BoundQuery> bound = templates::Bind(*tmpl, params);
@@ -231,7 +282,10 @@ absl::StatusOr<RunResult> QueryService::RunQuery(
                                       tmpl->unit + "'; nothing was run"));
   }
 
-  // 5. Concurrency limit.
+  // 5. Concurrency limits: the principal's own (rate and running queries), then the enclave's.
+  absl::StatusOr<policy::PrincipalLimiter::Slot> principal_slot =
+      limiter_.Acquire(principal->id, principal->limits);
+  if (!principal_slot.ok()) return refuse(principal_slot.status());
   bool admitted = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -243,7 +297,7 @@ absl::StatusOr<RunResult> QueryService::RunQuery(
   if (!admitted) {
     return refuse(absl::ResourceExhaustedError(
         "the enclave is running its maximum of " + std::to_string(options_.max_concurrent_queries) +
-        " queries; retry in a few seconds"));
+        " queries; retry after 2 s"));
   }
   RunningSlot slot(mu_, running_);
 
@@ -276,6 +330,11 @@ absl::StatusOr<RunResult> QueryService::RunQuery(
       return close_aborted(absl::InternalError("the microdata source factory returned no source"));
     }
     source = *std::move(made);
+  }
+  if (agreement != nullptr && !agreement->CoversDataset(source->DataVersion())) {
+    return close_aborted(absl::PermissionDeniedError(
+        "agreement " + agreement->id + " does not cover the current data version " +
+        Bounded(source->DataVersion()) + "; ask the privacy officer to extend it"));
   }
 
   TableBuilder builder(*bound);

@@ -23,6 +23,7 @@
 #include "enclave/disclosure/lp_solver.h"
 #include "enclave/core/release.h"
 #include "enclave/disclosure/threshold.h"
+#include "enclave/policy/access.h"
 #include "enclave/policy/principals.h"
 #include "enclave/templates/template.h"
 
@@ -62,6 +63,16 @@ struct QueryServiceOptions {
   // Differentially private researcher templates (Template::dp set) run through this releaser;
   // without one, RunQuery refuses them with kFailedPrecondition before reading any data.
   std::shared_ptr<DpReleaser> dp_releaser;
+
+  // Access policy (security.md §2.3–2.6). Researchers run queries only under an agreement of
+  // this book; without one every researcher query is refused. The deny-list is asked on every
+  // call (an error refuses everything: fail closed); null means no deny-list.
+  std::shared_ptr<const policy::AgreementBook> agreements;
+  std::shared_ptr<policy::RevocationSource> revocations;
+  // The wall clock for agreement dates; absl::Now when unset.
+  std::function<absl::Time()> now;
+  // The steady clock of the per-principal rate limits; steady_clock::now when unset.
+  std::function<std::chrono::steady_clock::time_point()> steady_now;
 };
 
 class QueryService {
@@ -79,10 +90,16 @@ class QueryService {
   // (as kRefused): a successful listing or description reveals no data.
   absl::StatusOr<std::vector<const templates::Template*>> ListTemplates(
       const std::string& caller_uri);
+  // The same for a full certificate identity (what the rpc layer passes): the deny-list is
+  // checked on the serial and fingerprint too, and log entries carry caller_cert_sha256.
+  absl::StatusOr<std::vector<const templates::Template*>> ListTemplates(
+      const policy::CallerIdentity& caller);
 
   // kNotFound (unknown template, or one the caller's role may not see; the two are not told
   // apart), kPermissionDenied for unknown callers.
   absl::StatusOr<const templates::Template*> DescribeTemplate(const std::string& caller_uri,
+                                                              const std::string& template_id);
+  absl::StatusOr<const templates::Template*> DescribeTemplate(const policy::CallerIdentity& caller,
                                                               const std::string& template_id);
 
   // kPermissionDenied, kNotFound, kInvalidArgument (parameters), kDeadlineExceeded, kCancelled,
@@ -93,8 +110,18 @@ class QueryService {
   // set's parameters, the record-key version, the count ptable and per-cell rule ids with
   // parameters (officer-only). The operational log's query_done has disclosure_us: the time of
   // the disclosure step (rules, secondary suppression, cell keys, guard) in microseconds.
+  //
+  // Access (every call): a revoked certificate or principal (deny-list), or a deny-list that
+  // cannot be read, is kPermissionDenied. A researcher needs an agreement in force that covers
+  // the template and whose end is not before the certificate's notAfter (kPermissionDenied with
+  // the agreement and what to do). Per-principal limits answer kResourceExhausted with
+  // "retry after N s". Entries carry caller_cert_sha256 and project ("project" or, for
+  // researchers, "project/agreement").
   absl::StatusOr<RunResult> RunQuery(
       const std::string& caller_uri, const std::string& template_id,
+      const std::vector<std::pair<std::string, std::string>>& params, const Cancellation& cancel);
+  absl::StatusOr<RunResult> RunQuery(
+      const policy::CallerIdentity& caller, const std::string& template_id,
       const std::vector<std::pair<std::string, std::string>>& params, const Cancellation& cancel);
 
   const TemplateCatalog& catalog() const { return *catalog_; }
@@ -104,7 +131,12 @@ class QueryService {
   // Shared by ListTemplates and DescribeTemplate: the caller must be a principal whose role may
   // browse templates; with `tmpl` set, the template must exist and be visible to that role.
   // Refusals are logged before they are returned.
-  absl::StatusOr<policy::Principal> AuthorizeBrowse(const std::string& caller_uri, const char* rpc,
+  // The principal of `caller` when it is registered and not revoked; fills the entry's caller,
+  // certificate digest, role and project. The refusal status otherwise (not yet logged).
+  absl::StatusOr<policy::Principal> Identify(const policy::CallerIdentity& caller,
+                                             QueryLogEntry& entry);
+  absl::StatusOr<policy::Principal> AuthorizeBrowse(const policy::CallerIdentity& caller,
+                                                    const char* rpc,
                                                     const std::string& template_id,
                                                     const templates::Template** tmpl);
 
@@ -118,6 +150,7 @@ class QueryService {
   std::uint64_t next_request_ = 1;   // guarded by mu_
   std::string request_prefix_;       // "q-<construction time, base 36>-"
   std::vector<std::unique_ptr<MicrodataSource>> idle_sources_;  // guarded by mu_
+  policy::PrincipalLimiter limiter_;
 };
 
 // SHA-256-free canonical bytes of a release (what the response carries); the rpc layer hashes

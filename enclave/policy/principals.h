@@ -13,12 +13,20 @@ namespace enclave::policy {
 
 using templates::Role;
 
+// Per-principal limits from the policy (security.md §2.6): a token bucket of queries per minute
+// and a number of queries running at once. 0 means no per-principal limit.
+struct PrincipalLimits {
+  int queries_per_minute = 0;
+  int max_concurrent = 0;
+};
+
 struct Principal {
   std::string id;  // URI SAN
   std::string display_name;
   std::string organisation;
   Role role = Role::kMunicipalAnalyst;
   std::vector<std::string> projects;
+  PrincipalLimits limits;
 };
 
 class PrincipalDirectory {

@@ -23,9 +23,22 @@ grpc::Status Guarded(Body&& body) {
   }
 }
 
-// The caller's identity, from the TLS AuthContext only (never metadata).
+// The caller's URI SAN, from the TLS AuthContext only (never metadata), for services whose core
+// takes a URI: the certificate is also checked against the process deny-list here (revocation
+// takes effect on the next call, even on an open connection).
 inline absl::StatusOr<std::string> Caller(const grpc::ServerContext* context) {
-  return CallerFromAuthContext(context->auth_context().get());
+  absl::StatusOr<policy::CallerIdentity> id =
+      CallerIdentityFromAuthContext(context->auth_context().get());
+  if (!id.ok()) return id.status();
+  if (absl::Status revoked = CheckProcessRevocations(*id); !revoked.ok()) return revoked;
+  return id->uri;
+}
+
+// The caller's full certificate identity (URI SAN, SHA-256, serial, notAfter), from the TLS
+// AuthContext only; the core checks it against the deny-list and the agreements.
+inline absl::StatusOr<policy::CallerIdentity> CallerCertificate(
+    const grpc::ServerContext* context) {
+  return CallerIdentityFromAuthContext(context->auth_context().get());
 }
 
 }  // namespace enclave::rpc

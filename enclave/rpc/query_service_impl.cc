@@ -22,7 +22,7 @@ grpc::Status QueryServiceImpl::ListTemplates(grpc::ServerContext* context,
                                              const enclave::v1::ListTemplatesRequest* /*request*/,
                                              enclave::v1::ListTemplatesResponse* response) {
   return Guarded([&]() -> absl::Status {
-    absl::StatusOr<std::string> caller = Caller(context);
+    absl::StatusOr<policy::CallerIdentity> caller = CallerCertificate(context);
     if (!caller.ok()) return caller.status();
     absl::StatusOr<std::vector<const templates::Template*>> list = service_->ListTemplates(*caller);
     if (!list.ok()) return list.status();
@@ -38,7 +38,7 @@ grpc::Status QueryServiceImpl::DescribeTemplate(grpc::ServerContext* context,
                                                 const enclave::v1::DescribeTemplateRequest* request,
                                                 enclave::v1::DescribeTemplateResponse* response) {
   return Guarded([&]() -> absl::Status {
-    absl::StatusOr<std::string> caller = Caller(context);
+    absl::StatusOr<policy::CallerIdentity> caller = CallerCertificate(context);
     if (!caller.ok()) return caller.status();
     absl::StatusOr<const templates::Template*> tmpl =
         service_->DescribeTemplate(*caller, request->template_id());
@@ -56,7 +56,7 @@ grpc::Status QueryServiceImpl::RunQuery(grpc::ServerContext* context,
                                         const enclave::v1::RunQueryRequest* request,
                                         enclave::v1::RunQueryResponse* response) {
   return Guarded([&]() -> absl::Status {
-    absl::StatusOr<std::string> caller = Caller(context);
+    absl::StatusOr<policy::CallerIdentity> caller = CallerCertificate(context);
     if (!caller.ok()) return caller.status();
     std::vector<std::pair<std::string, std::string>> params;
     params.reserve(static_cast<std::size_t>(request->parameters_size()));

@@ -20,6 +20,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "enclave/adapters/clp/clp_solver.h"
+#include "enclave/adapters/policy_files/access_files.h"
 #include "enclave/adapters/policy_files/loader.h"
 #include "enclave/adapters/sqlite/microdata_source.h"
 #include "enclave/adapters/sqlite/audit_log_store.h"
@@ -35,6 +36,7 @@
 #include "enclave/crypto/sha256.h"
 #include "enclave/disclosure/rule_set.h"
 #include "enclave/rpc/audit_service_impl.h"
+#include "enclave/rpc/caller.h"
 #include "enclave/rpc/query_service_impl.h"
 #include "enclave/server/auth_failures.h"
 #include "enclave/server/lock_file.h"
@@ -419,6 +421,14 @@ absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(const Config& config)
     options.record_key_version = raw->keyer->KeyId();
     options.guard = raw->guard;
     options.history = raw->history;
+    // Access policy (issue 5): researcher agreements, the deny-list (re-read when it changes, asked
+    // on every call of both services), per-principal limits (from the principals).
+    options.agreements = loaded.policies.agreements;
+    auto revocations = std::make_shared<adapters::policy_files::FileRevocationSource>(
+        std::filesystem::path(config.policies_dir) / adapters::policy_files::kRevokedFile);
+    revocations->Current().IgnoreError();  // logs the list's state (or that it is malformed)
+    options.revocations = revocations;
+    rpc::SetProcessRevocations(revocations);
     base::LogInfo("record_key", {{"version", base::Word(raw->keyer->KeyId())}});
   }
   // Differentially private researcher templates (issue 5, docs/differential-privacy.md): the

@@ -58,7 +58,33 @@ struct Env {
   std::shared_ptr<testing::FakeDisclosure> disclosure = std::make_shared<testing::FakeDisclosure>();
   std::unique_ptr<QueryService> service;
 
-  explicit Env(int max_concurrent = 8) {
+  // The wall clock the agreements are judged against, and the researcher's certificate expiry.
+  absl::Time now = absl::FromCivil(absl::CivilDay(2026, 6, 1), absl::UTCTimeZone());
+  absl::Time not_after = absl::FromCivil(absl::CivilDay(2026, 7, 1), absl::UTCTimeZone());
+  std::shared_ptr<const policy::AgreementBook> agreements;
+  std::shared_ptr<policy::RevocationSource> revocations;
+  std::function<std::chrono::steady_clock::time_point()> steady_now;
+
+  static std::shared_ptr<const policy::AgreementBook> Book(std::vector<policy::Agreement> list) {
+    auto book = policy::AgreementBook::Create(std::move(list), {{"P1", 5'000'000}},
+                                              policy::kDefaultDataVersionCapMicro);
+    REQUIRE(book.ok());
+    return std::make_shared<const policy::AgreementBook>(*std::move(book));
+  }
+  static policy::Agreement DefaultAgreement() {
+    policy::Agreement a;
+    a.id = "A1";
+    a.organisation = "Universiteit Leiden";
+    a.project = "P1";
+    a.valid_from = absl::CivilDay(2026, 1, 1);
+    a.valid_until = absl::CivilDay(2026, 12, 31);
+    a.templates = {"main_template", "researcher_only"};
+    a.budget_micro = 1'000'000;
+    return a;
+  }
+
+  explicit Env(int max_concurrent = 8,
+               std::function<void(std::vector<policy::Principal>&)> edit_people = nullptr) {
     templates::Template main = MainTemplate();
     templates::Template researcher_only = MainTemplate();
     researcher_only.id = "researcher_only";
@@ -77,6 +103,10 @@ struct Env {
     add(kOfficer, Role::kPrivacyOfficer);
     add(kSteward, Role::kDataSteward);
     add(kOperator, Role::kOperator);
+    people[1].organisation = "Universiteit Leiden";
+    people[1].projects = {"P1"};
+    if (edit_people) edit_people(people);
+    agreements = Book({DefaultAgreement()});
     auto dir = policy::PrincipalDirectory::Create(people);
     REQUIRE(dir.ok());
     // Ten units in W1/M (released), three in W2/V (confidential).
@@ -85,19 +115,39 @@ struct Env {
     Start(std::make_shared<policy::PrincipalDirectory>(*std::move(dir)), max_concurrent);
   }
 
+  std::shared_ptr<const policy::PrincipalDirectory> directory;
+  int concurrency = 8;
+  // Rebuilds the service after a change of agreements, revocations or clocks.
+  void Restart() { Start(directory, concurrency); }
+
   void Start(std::shared_ptr<const policy::PrincipalDirectory> principals, int max_concurrent) {
+    directory = principals;
+    concurrency = max_concurrent;
     QueryServiceOptions options;
     options.max_concurrent_queries = max_concurrent;
     options.sha256_hex = FakeDigest;
     testing::FakeDisclosure::Configure(disclosure, options);
+    options.agreements = agreements;
+    options.revocations = revocations;
+    options.now = [this] { return now; };
+    options.steady_now = steady_now;
     service = std::make_unique<QueryService>(catalog, std::move(principals),
                                              testing::FakeSourceFactory(state), log, options);
+  }
+
+  // What the rpc layer would extract from the caller's certificate.
+  policy::CallerIdentity Id(const std::string& caller) const {
+    policy::CallerIdentity id = policy::CallerIdentity::FromUri(caller);
+    id.cert_sha256 = "c0ffee" + std::to_string(caller.size());
+    id.serial_hex = "1a" + std::to_string(caller.size());
+    id.not_after = not_after;
+    return id;
   }
 
   absl::StatusOr<RunResult> Run(const std::string& caller, const std::string& tmpl = "main_template",
                                 std::vector<std::pair<std::string, std::string>> params = {},
                                 Cancellation cancel = {}) {
-    return service->RunQuery(caller, tmpl, params, cancel);
+    return service->RunQuery(Id(caller), tmpl, params, cancel);
   }
 };
 
@@ -312,7 +362,7 @@ TEST_CASE("beyond the concurrency limit a query is refused with a retry hint") {
   auto second = env.Run(kResearcher);
   CHECK(second.status().code() == absl::StatusCode::kResourceExhausted);
   CHECK(second.status().message() ==
-        "the enclave is running its maximum of 1 queries; retry in a few seconds");
+        "the enclave is running its maximum of 1 queries; retry after 2 s");
   CHECK(env.log->OfType(Type::kRefused).size() == 1);
   {
     std::lock_guard<std::mutex> lock(mu);
@@ -457,6 +507,217 @@ TEST_CASE("describing a template the role may not see is the same not found as a
   env.log->FailAll(true);
   CHECK(env.service->DescribeTemplate(kAnalyst, "nope").status().code() ==
         absl::StatusCode::kUnavailable);
+}
+
+
+// --- Access policy (issue 5): certificate identity, agreements, revocation, limits -------------
+
+TEST_CASE("every entry carries the caller's certificate digest and project") {
+  Env env(8, [](std::vector<policy::Principal>& people) { people[0].projects = {"udc-monitor"}; });
+  REQUIRE(env.Run(kAnalyst).ok());
+  REQUIRE(env.Run(kResearcher).ok());
+  CHECK_FALSE(env.Run(kOfficer).ok());
+  CHECK_FALSE(env.service->ListTemplates(env.Id(kOperator)).ok());
+  const std::vector<QueryLogEntry> entries = env.log->entries();
+  REQUIRE(entries.size() == 6);
+  for (const QueryLogEntry& e : entries) {
+    CHECK(e.caller_cert_sha256 == env.Id(e.caller).cert_sha256);
+    CHECK_FALSE(e.caller_cert_sha256.empty());
+  }
+  CHECK(entries[0].project == "udc-monitor");
+  CHECK(entries[1].project == "udc-monitor");
+  CHECK(entries[2].project == "P1/A1");  // researcher: project and agreement
+  CHECK(entries[3].project == "P1/A1");
+}
+
+TEST_CASE("a researcher runs only under an agreement in force that covers the template") {
+  Env env;
+  auto refused_with = [&](const std::string& needle) {
+    auto result = env.Run(kResearcher);
+    CHECK(result.status().code() == absl::StatusCode::kPermissionDenied);
+    CHECK(std::string(result.status().message()).find(needle) != std::string::npos);
+    const std::vector<QueryLogEntry> refused = env.log->OfType(Type::kRefused);
+    REQUIRE_FALSE(refused.empty());
+    CHECK(refused.back().reason == std::string(result.status().message()));
+    CHECK(env.state->scans.load() == 0);
+  };
+  SUBCASE("before the first day") {
+    env.now = absl::FromCivil(absl::CivilSecond(2025, 12, 31, 23, 59, 59), absl::UTCTimeZone());
+    refused_with("agreement A1 is valid from 2026-01-01");
+  }
+  SUBCASE("on the first and the last day") {
+    env.now = absl::FromCivil(absl::CivilDay(2026, 1, 1), absl::UTCTimeZone());
+    CHECK(env.Run(kResearcher).ok());
+    env.now = absl::FromCivil(absl::CivilSecond(2026, 12, 31, 23, 59, 59), absl::UTCTimeZone());
+    env.not_after = env.now;
+    CHECK(env.Run(kResearcher).ok());
+  }
+  SUBCASE("after the last day") {
+    env.now = absl::FromCivil(absl::CivilDay(2027, 1, 1), absl::UTCTimeZone());
+    env.not_after = env.now;
+    refused_with("agreement A1 ended on 2026-12-31");
+  }
+  SUBCASE("a template outside the agreement") {
+    policy::Agreement a = Env::DefaultAgreement();
+    a.templates = {"researcher_only"};
+    env.agreements = Env::Book({a});
+    env.Restart();
+    refused_with("'main_template' is outside the scope of your agreement(s) A1");
+    CHECK(env.Run(kResearcher, "researcher_only").ok());
+  }
+  SUBCASE("a suspended agreement") {
+    policy::Agreement a = Env::DefaultAgreement();
+    a.suspended = true;
+    a.suspension_reason = "audit pending";
+    env.agreements = Env::Book({a});
+    env.Restart();
+    refused_with("agreement A1 is suspended (audit pending)");
+  }
+  SUBCASE("a certificate that outlives its agreement") {
+    env.not_after = absl::FromCivil(absl::CivilSecond(2027, 1, 1, 0, 0, 1), absl::UTCTimeZone());
+    refused_with("certificates are issued no longer than their agreement");
+    env.not_after = absl::FromCivil(absl::CivilDay(2027, 1, 1), absl::UTCTimeZone());
+    CHECK(env.Run(kResearcher).ok());  // exactly the agreement's end
+  }
+  SUBCASE("a certificate of unknown expiry (a URI alone)") {
+    auto result = env.service->RunQuery(std::string(kResearcher), "main_template", {}, {});
+    CHECK(result.status().code() == absl::StatusCode::kPermissionDenied);
+  }
+  SUBCASE("another organisation's agreement for the same project grants nothing") {
+    policy::Agreement a = Env::DefaultAgreement();
+    a.organisation = "Another University";
+    env.agreements = Env::Book({a});
+    env.Restart();
+    refused_with("no researcher agreement covers your organisation and project");
+  }
+  SUBCASE("no agreements loaded at all") {
+    env.agreements = nullptr;
+    env.Restart();
+    refused_with("no researcher agreements are loaded");
+    CHECK(env.Run(kAnalyst).ok());  // analysts need no agreement
+  }
+  SUBCASE("a data version outside the agreement stops before any row is read") {
+    policy::Agreement a = Env::DefaultAgreement();
+    a.datasets = {"other-version"};
+    env.agreements = Env::Book({a});
+    env.Restart();
+    auto result = env.Run(kResearcher);
+    CHECK(result.status().code() == absl::StatusCode::kPermissionDenied);
+    CHECK(env.state->scans.load() == 0);
+    CHECK(env.log->OfType(Type::kAborted).size() == 1);
+    CHECK(env.log->OfType(Type::kResult).empty());
+  }
+}
+
+TEST_CASE("agreement books refuse inconsistent agreements") {
+  policy::Agreement a = Env::DefaultAgreement();
+  CHECK(policy::AgreementBook::Create({a, a}, {{"P1", 1}}, 1).status().code() ==
+        absl::StatusCode::kInvalidArgument);
+  CHECK(policy::AgreementBook::Create({a}, {}, 1).status().code() ==
+        absl::StatusCode::kInvalidArgument);  // project without a cap
+  CHECK(policy::AgreementBook::Create({a}, {{"P1", 1}}, 0).status().code() ==
+        absl::StatusCode::kInvalidArgument);
+  policy::Agreement backwards = a;
+  backwards.valid_until = absl::CivilDay(2025, 1, 1);
+  CHECK(policy::AgreementBook::Create({backwards}, {{"P1", 1}}, 1).status().code() ==
+        absl::StatusCode::kInvalidArgument);
+  policy::Agreement no_budget = a;
+  no_budget.budget_micro = 0;
+  CHECK(policy::AgreementBook::Create({no_budget}, {{"P1", 1}}, 1).status().code() ==
+        absl::StatusCode::kInvalidArgument);
+  CHECK(policy::AgreementBook::Create({a}, {{"P1", 1}}, 1).ok());
+}
+
+class FakeRevocations final : public policy::RevocationSource {
+ public:
+  absl::StatusOr<std::shared_ptr<const policy::RevocationList>> Current() override {
+    std::lock_guard<std::mutex> lock(mu);
+    if (!status.ok()) return status;
+    return std::make_shared<const policy::RevocationList>(list);
+  }
+  std::mutex mu;
+  policy::RevocationList list;
+  absl::Status status;
+};
+
+TEST_CASE("the deny-list is asked on every call and a broken one refuses everything") {
+  Env env;
+  auto revocations = std::make_shared<FakeRevocations>();
+  env.revocations = revocations;
+  env.Restart();
+  REQUIRE(env.Run(kAnalyst).ok());
+  SUBCASE("by serial") { revocations->list.serials.insert(env.Id(kAnalyst).serial_hex); }
+  SUBCASE("by fingerprint") { revocations->list.cert_sha256.insert(env.Id(kAnalyst).cert_sha256); }
+  SUBCASE("by principal") { revocations->list.principals.insert(kAnalyst); }
+  SUBCASE("unreadable") { revocations->status = absl::InvalidArgumentError("line 3: bad"); }
+  auto result = env.Run(kAnalyst);
+  CHECK(result.status().code() == absl::StatusCode::kPermissionDenied);
+  CHECK(env.log->OfType(Type::kRefused).size() == 1);
+  CHECK(env.service->ListTemplates(env.Id(kAnalyst)).status().code() ==
+        absl::StatusCode::kPermissionDenied);
+  CHECK(env.service->DescribeTemplate(env.Id(kAnalyst), "main_template").status().code() ==
+        absl::StatusCode::kPermissionDenied);
+  // Others are unaffected unless the list itself is unreadable.
+  const bool broken = !revocations->status.ok();
+  CHECK(env.Run(kResearcher).ok() == !broken);
+}
+
+TEST_CASE("per-principal rate limit: a token bucket answers with the seconds to wait") {
+  auto t = std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
+  Env env(8, [](std::vector<policy::Principal>& people) {
+    people[0].limits.queries_per_minute = 2;
+  });
+  env.steady_now = [&t] { return t; };
+  env.Restart();
+  CHECK(env.Run(kAnalyst).ok());
+  CHECK(env.Run(kAnalyst).ok());
+  auto third = env.Run(kAnalyst);
+  CHECK(third.status().code() == absl::StatusCode::kResourceExhausted);
+  CHECK(third.status().message() ==
+        "you have used your limit of 2 queries per minute; retry after 30 s");
+  CHECK(env.log->OfType(Type::kRefused).size() == 1);
+  CHECK(env.Run(kResearcher).ok());  // limits are per principal
+  t += std::chrono::seconds(29);
+  auto early = env.Run(kAnalyst);
+  CHECK(early.status().message() ==
+        "you have used your limit of 2 queries per minute; retry after 1 s");
+  t += std::chrono::seconds(1);
+  CHECK(env.Run(kAnalyst).ok());
+}
+
+TEST_CASE("per-principal concurrency limit") {
+  Env env(8, [](std::vector<policy::Principal>& people) { people[0].limits.max_concurrent = 1; });
+  std::mutex mu;
+  std::condition_variable cv;
+  bool scanning = false;
+  bool release_scan = false;
+  int scans = 0;
+  env.state->before_scan = [&]() {
+    std::unique_lock<std::mutex> lock(mu);
+    if (++scans > 1) return absl::OkStatus();
+    scanning = true;
+    cv.notify_all();
+    cv.wait(lock, [&] { return release_scan; });
+    return absl::OkStatus();
+  };
+  absl::StatusOr<RunResult> first = absl::UnknownError("not run");
+  std::thread runner([&] { first = env.Run(kAnalyst); });
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return scanning; });
+  }
+  auto second = env.Run(kAnalyst);
+  CHECK(second.status().code() == absl::StatusCode::kResourceExhausted);
+  CHECK(std::string(second.status().message()).find("retry after 1 s") != std::string::npos);
+  CHECK(env.Run(kResearcher).ok());  // another principal still runs
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    release_scan = true;
+  }
+  cv.notify_all();
+  runner.join();
+  CHECK(first.ok());
+  CHECK(env.Run(kAnalyst).ok());  // the slot was released
 }
 
 }  // namespace

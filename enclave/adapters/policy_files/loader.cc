@@ -1,5 +1,6 @@
 // Loads policies/ from protobuf text format: all files parse and validate, or nothing loads.
 #include "enclave/adapters/policy_files/loader.h"
+#include "enclave/adapters/policy_files/access_files.h"
 
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/io/tokenizer.h>
@@ -643,6 +644,8 @@ std::shared_ptr<const policy::PrincipalDirectory> LoadPrincipals(const fs::path&
     out.display_name = p.display_name();
     out.organisation = p.organisation();
     out.projects.assign(p.project().begin(), p.project().end());
+    out.limits.queries_per_minute = std::max(0, p.queries_per_minute());
+    out.limits.max_concurrent = std::max(0, p.max_concurrent_queries());
     if (!ToRole(p.role(), &out.role)) {
       Pos at = FindFieldPos(f.tree.GetTreeForNested(principal_field, i),
                             v1p::Principal::descriptor(), "role", -1)
@@ -694,6 +697,10 @@ absl::StatusOr<LoadedPolicies> LoadPolicies(const std::string& policies_dir,
   LoadedPolicies loaded;
   loaded.catalog = std::move(catalog);
   loaded.principals = std::move(principals);
+  absl::StatusOr<std::shared_ptr<const policy::AgreementBook>> agreements =
+      LoadAgreements(root.string());
+  if (!agreements.ok()) return agreements.status();
+  loaded.agreements = *std::move(agreements);
   return loaded;
 }
 

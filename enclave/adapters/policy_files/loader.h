@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "enclave/core/ports.h"
 #include "enclave/core/query_service.h"
+#include "enclave/policy/access.h"
 #include "enclave/policy/principals.h"
 
 namespace enclave::adapters::policy_files {
@@ -22,6 +23,8 @@ namespace enclave::adapters::policy_files {
 struct LoadedPolicies {
   std::shared_ptr<const core::TemplateCatalog> catalog;
   std::shared_ptr<const policy::PrincipalDirectory> principals;
+  // access/agreements.textproto (access_files.h); an empty book when the file is absent.
+  std::shared_ptr<const policy::AgreementBook> agreements;
 };
 
 // kInvalidArgument with "FILE:LINE:COLUMN: problem" (several problems joined by newlines) for a

@@ -1,0 +1,56 @@
+// The access files of policies/access/ beyond principals (issue 5): researcher agreements
+// (agreements.textproto, loaded once with the rest of the policy) and the revocation deny-list
+// (revoked.textproto, re-read on every call when its modification time or size changed).
+//
+//   auto book = LoadAgreements("policies");            // all or nothing, FILE:LINE errors
+//   auto revocations = std::make_shared<FileRevocationSource>("policies/access/revoked.textproto");
+//   options.revocations = revocations;                 // core asks it on every call
+#pragma once
+
+#include <cstdint>
+#include <ctime>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "enclave/policy/access.h"
+
+namespace enclave::adapters::policy_files {
+
+inline constexpr char kAgreementsFile[] = "access/agreements.textproto";
+inline constexpr char kRevokedFile[] = "access/revoked.textproto";
+
+// An empty book when the file does not exist (then no researcher can run a query).
+// kInvalidArgument naming the file, line and problem for a malformed file or inconsistent
+// agreements (AgreementBook::Create).
+absl::StatusOr<std::shared_ptr<const policy::AgreementBook>> LoadAgreements(
+    const std::string& policies_dir);
+
+// Parses a deny-list file's text. kInvalidArgument with "revoked.textproto:LINE:COL: problem" for
+// a syntax error, an entry naming none of serial, cert_sha256, principal, or a malformed hex value.
+absl::StatusOr<policy::RevocationList> ParseRevocations(const std::string& text);
+
+// The deny-list of one file, re-read when its mtime or size changes (one stat per call). A file
+// that does not exist is an empty list, unless it existed before (then every call is refused until
+// it is back). A malformed file refuses every call (fail closed) and logs the problem once per
+// change in the operational log.
+class FileRevocationSource final : public policy::RevocationSource {
+ public:
+  explicit FileRevocationSource(std::filesystem::path path);
+  absl::StatusOr<std::shared_ptr<const policy::RevocationList>> Current() override;
+
+ private:
+  std::filesystem::path path_;
+  std::mutex mu_;
+  bool loaded_ = false;  // guarded by mu_
+  bool existed_ = false;
+  std::int64_t mtime_ns_ = 0;
+  std::int64_t ino_ = 0;
+  std::int64_t size_ = -1;
+  absl::Status status_;  // of the last read
+  std::shared_ptr<const policy::RevocationList> list_;
+};
+
+}  // namespace enclave::adapters::policy_files

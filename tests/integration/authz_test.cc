@@ -1,0 +1,441 @@
+// Authorisation against the real enclaved (issue 5): every role × every RPC of the QueryService
+// and the AuditService × a sample of templates, observed allow/deny equal to the policy; metadata
+// a client adds grants nothing; revocation takes effect on the next call of an open connection; a
+// malformed deny-list refuses everything; per-principal limits answer RESOURCE_EXHAUSTED with a
+// retry hint that enclavectl prints; a researcher certificate outliving its agreement is refused.
+#include <doctest/doctest.h>
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/time/clock.h"
+#include "enclave/adapters/policy_files/loader.h"
+#include "enclave/core/audit_service.h"
+#include "enclave/policy/principals.h"
+#include "enclave/v1/audit.grpc.pb.h"
+#include "enclave/v1/service.grpc.pb.h"
+#include "tests/integration/process.h"
+
+namespace enclave::testing {
+namespace {
+
+namespace fs = std::filesystem;
+namespace v1 = enclave::v1;
+
+const std::string kSourceDir = ENCLAVE_SOURCE_DIR;
+const std::string kTrust = "spiffe://udc-lv.local";
+
+// The certificate names of deploy/dev-pki.sh and their principal ids.
+const std::map<std::string, std::string> kPeople = {
+    {"analyst1", kTrust + "/municipal_analyst/analyst1"},
+    {"researcher1", kTrust + "/researcher/researcher1"},
+    {"officer1", kTrust + "/privacy_officer/officer1"},
+    {"steward1", kTrust + "/data_steward/steward1"},
+    {"operator1", kTrust + "/operator/operator1"},
+    {"unknown1", kTrust + "/municipal_analyst/unknown1"},
+};
+
+void AppendFile(const fs::path& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary | std::ios::app) << text;
+}
+void WriteFile(const fs::path& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
+}
+
+// PKI (with extra certificates), a small database, a copy of policies/ the test may change (the
+// deny-list, a rate-limited principal) and one running server.
+struct World {
+  TempDir dir;
+  std::string pki;
+  std::string db;
+  std::string policies;
+  std::unique_ptr<ServerProcess> server;
+  adapters::policy_files::LoadedPolicies loaded;
+
+  World() {
+    pki = dir.File("pki");
+    db = dir.File("microdata.db");
+    policies = dir.File("policies");
+    ProcessResult p = RunProcess({"/bin/bash", kSourceDir + "/deploy/dev-pki.sh", pki});
+    INFO(p.err);
+    REQUIRE(p.exit_code == 0);
+    // analyst2: revoked by serial during the test; limited1: 2 queries a minute; researcher1long:
+    // researcher1's identity on a certificate valid for 1000 days, beyond its agreement's end.
+    for (const auto& [name, uri, days] :
+         std::vector<std::tuple<std::string, std::string, std::string>>{
+             {"analyst2", kTrust + "/municipal_analyst/analyst2", "30"},
+             {"limited1", kTrust + "/municipal_analyst/limited1", "30"},
+             {"researcher1long", kTrust + "/researcher/researcher1", "1000"}}) {
+      ProcessResult c = RunProcess(
+          {"/bin/bash", kSourceDir + "/deploy/dev-pki.sh", pki, "client", name, uri, days});
+      INFO(c.err);
+      REQUIRE(c.exit_code == 0);
+    }
+    ProcessResult g = RunProcess(
+        {ENCLAVE_DATAGEN_PATH, "--out", db, "--seed", "11", "--persons", "3000"},
+        std::chrono::seconds(300));
+    INFO(g.err);
+    REQUIRE(g.exit_code == 0);
+    fs::copy(kSourceDir + "/policies", policies, fs::copy_options::recursive);
+    AppendFile(fs::path(policies) / "access/principals.textproto",
+               "principal { id: \"" + kTrust + "/municipal_analyst/analyst2\" role: "
+               "MUNICIPAL_ANALYST organisation: \"Gemeente Leidschendam-Voorburg\" }\n"
+               "principal { id: \"" + kTrust + "/municipal_analyst/limited1\" role: "
+               "MUNICIPAL_ANALYST organisation: \"Gemeente Leidschendam-Voorburg\" "
+               "queries_per_minute: 2 }\n");
+    auto l = adapters::policy_files::LoadPolicies(policies, nullptr);
+    REQUIRE(l.ok());
+    loaded = *std::move(l);
+    const std::string state = dir.File("state");
+    fs::create_directories(state);
+    server = std::make_unique<ServerProcess>(
+        ENCLAVED_PATH,
+        std::vector<std::string>{"--database", db, "--policies", policies, "--state-dir", state,
+                                 "--client-ca", pki + "/ca.pem", "--cert", pki + "/server.pem",
+                                 "--key", pki + "/server.key"},
+        state);
+    INFO(server->stderr_text());
+    REQUIRE(server->port() > 0);
+  }
+
+  std::shared_ptr<grpc::Channel> Channel(const std::string& who) const {
+    grpc::SslCredentialsOptions o;
+    o.pem_root_certs = ReadFile(pki + "/ca.pem");
+    o.pem_cert_chain = ReadFile(pki + "/" + who + ".pem");
+    o.pem_private_key = ReadFile(pki + "/" + who + ".key");
+    return grpc::CreateChannel(server->target(), grpc::SslCredentials(o));
+  }
+
+  ProcessResult Ctl(const std::string& who, std::vector<std::string> args) const {
+    std::vector<std::string> argv = {ENCLAVECTL_PATH,  "--target", server->target(),
+                                     "--ca",           pki + "/ca.pem",
+                                     "--cert",         pki + "/" + who + ".pem",
+                                     "--key",          pki + "/" + who + ".key"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunProcess(argv);
+  }
+
+  // `openssl x509 -noout -serial` of a certificate, the value after "serial=".
+  std::string Serial(const std::string& who) const {
+    ProcessResult r = RunProcess({"/usr/bin/openssl", "x509", "-noout", "-serial", "-in",
+                                  pki + "/" + who + ".pem"});
+    REQUIRE(r.exit_code == 0);
+    std::string s = r.out.substr(r.out.find('=') + 1);
+    while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+    return s;
+  }
+  std::string Fingerprint(const std::string& who) const {
+    ProcessResult r = RunProcess({"/usr/bin/openssl", "x509", "-noout", "-fingerprint", "-sha256",
+                                  "-in", pki + "/" + who + ".pem"});
+    REQUIRE(r.exit_code == 0);
+    std::string s = r.out.substr(r.out.find('=') + 1);
+    while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+    return s;
+  }
+  fs::path DenyList() const { return fs::path(policies) / "access/revoked.textproto"; }
+};
+
+World& TheWorld() {
+  static World world;
+  return world;
+}
+
+void Deadline(grpc::ClientContext& ctx) {
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+}
+
+// A status that the policy's refusal explains (not a failure of an allowed call).
+bool IsDenial(grpc::StatusCode code) {
+  return code == grpc::StatusCode::PERMISSION_DENIED || code == grpc::StatusCode::UNAUTHENTICATED;
+}
+
+struct Calls {
+  std::unique_ptr<v1::QueryService::Stub> query;
+  std::unique_ptr<v1::AuditService::Stub> audit;
+  std::multimap<std::string, std::string> metadata;
+
+  explicit Calls(const std::shared_ptr<grpc::Channel>& channel)
+      : query(v1::QueryService::NewStub(channel)), audit(v1::AuditService::NewStub(channel)) {}
+
+  void Prepare(grpc::ClientContext& ctx) const {
+    Deadline(ctx);
+    for (const auto& [k, v] : metadata) ctx.AddMetadata(k, v);
+  }
+  grpc::Status List() const {
+    grpc::ClientContext ctx;
+    Prepare(ctx);
+    v1::ListTemplatesResponse r;
+    return query->ListTemplates(&ctx, {}, &r);
+  }
+  grpc::Status Describe(const std::string& id) const {
+    grpc::ClientContext ctx;
+    Prepare(ctx);
+    v1::DescribeTemplateRequest req;
+    req.set_template_id(id);
+    v1::DescribeTemplateResponse r;
+    return query->DescribeTemplate(&ctx, req, &r);
+  }
+  grpc::Status Run(const std::string& id, std::string* request_id = nullptr) const {
+    grpc::ClientContext ctx;
+    Prepare(ctx);
+    v1::RunQueryRequest req;
+    req.set_template_id(id);
+    v1::RunQueryResponse r;
+    grpc::Status s = query->RunQuery(&ctx, req, &r);
+    if (request_id != nullptr && s.ok()) *request_id = r.metadata().request_id();
+    return s;
+  }
+  grpc::Status Audit(core::AuditMethod method, const std::string& request_id) const {
+    grpc::ClientContext ctx;
+    Prepare(ctx);
+    switch (method) {
+      case core::AuditMethod::kGetCheckpoint: {
+        v1::GetCheckpointResponse r;
+        return audit->GetCheckpoint(&ctx, {}, &r);
+      }
+      case core::AuditMethod::kListEntries: {
+        v1::ListEntriesRequest req;
+        req.set_page_size(5);
+        v1::ListEntriesResponse r;
+        return audit->ListEntries(&ctx, req, &r);
+      }
+      case core::AuditMethod::kGetInclusionProof: {
+        v1::GetInclusionProofRequest req;
+        req.set_sequence(0);
+        v1::GetInclusionProofResponse r;
+        return audit->GetInclusionProof(&ctx, req, &r);
+      }
+      case core::AuditMethod::kGetConsistencyProof: {
+        v1::GetConsistencyProofRequest req;
+        req.set_old_size(1);
+        v1::GetConsistencyProofResponse r;
+        return audit->GetConsistencyProof(&ctx, req, &r);
+      }
+      case core::AuditMethod::kExportBundle: {
+        v1::ExportBundleRequest req;
+        auto reader = audit->ExportBundle(&ctx, req);
+        v1::ExportBundleChunk chunk;
+        while (reader->Read(&chunk)) {
+        }
+        return reader->Finish();
+      }
+      case core::AuditMethod::kGetReceipt: {
+        v1::GetReceiptRequest req;
+        req.set_request_id(request_id);
+        v1::GetReceiptResponse r;
+        return audit->GetReceipt(&ctx, req, &r);
+      }
+    }
+    return grpc::Status(grpc::StatusCode::INTERNAL, "unknown method");
+  }
+};
+
+}  // namespace
+
+TEST_CASE("authorisation matrix: every role x every RPC x sample templates equals the policy") {
+  World& w = TheWorld();
+  const auto& principals = *w.loaded.principals;
+  const auto& catalog = *w.loaded.catalog;
+  // A sample: one template for analysts and researchers, one without researchers (if any), one
+  // that does not exist.
+  std::vector<std::string> sample = {"zzp_aantal_per_wijk"};
+  for (const auto& t : catalog.templates) {
+    if (!t.AllowsRole(policy::Role::kResearcher)) {
+      sample.push_back(t.id);
+      break;
+    }
+  }
+  sample.push_back("no_such_template");
+
+  // The researcher's own request id, for GetReceipt.
+  std::string receipt_id;
+  {
+    Calls researcher(w.Channel("researcher1"));
+    grpc::Status s = researcher.Run("zzp_aantal_per_wijk", &receipt_id);
+    INFO(s.error_message());
+    REQUIRE(s.ok());
+    REQUIRE_FALSE(receipt_id.empty());
+  }
+
+  int checked = 0;
+  for (const auto& [who, uri] : kPeople) {
+    CAPTURE(who);
+    absl::StatusOr<policy::Principal> p = principals.Find(uri);
+    const bool known = p.ok();
+    Calls calls(w.Channel(who));
+
+    const bool may_list = known && policy::MayListTemplates(p->role);
+    grpc::Status list = calls.List();
+    CHECK_MESSAGE(list.ok() == may_list, "ListTemplates: " << list.error_message());
+    if (!may_list) CHECK(IsDenial(list.error_code()));
+    ++checked;
+
+    for (const std::string& id : sample) {
+      CAPTURE(id);
+      const templates::Template* t = catalog.Find(id);
+      const bool may_see =
+          may_list && t != nullptr &&
+          (p->role == policy::Role::kPrivacyOfficer || t->AllowsRole(p->role));
+      grpc::Status describe = calls.Describe(id);
+      CHECK_MESSAGE(describe.ok() == may_see, "DescribeTemplate: " << describe.error_message());
+      if (!may_see) {
+        const bool denied = IsDenial(describe.error_code()) ||
+                            describe.error_code() == grpc::StatusCode::NOT_FOUND;
+        CHECK(denied);
+      }
+      bool may_run = known && policy::MayRunQueries(p->role) && t != nullptr &&
+                     t->AllowsRole(p->role);
+      if (may_run && p->role == policy::Role::kResearcher) {
+        bool covered = false;
+        for (const policy::Agreement* a : w.loaded.agreements->AgreementsOf(*p)) {
+          covered = covered || a->CoversTemplate(id);
+        }
+        may_run = covered;
+      }
+      grpc::Status run = calls.Run(id);
+      const bool refused = IsDenial(run.error_code()) ||
+                           run.error_code() == grpc::StatusCode::NOT_FOUND;
+      CHECK_MESSAGE(refused == !may_run, "RunQuery: " << run.error_message());
+      checked += 2;
+    }
+
+    for (core::AuditMethod method : core::kAllAuditMethods) {
+      CAPTURE(core::AuditMethodName(method));
+      const bool may = known && core::AuditPermitted(p->role, method);
+      grpc::Status s = calls.Audit(method, receipt_id);
+      CHECK_MESSAGE(IsDenial(s.error_code()) == !may,
+                    core::AuditMethodName(method) << ": " << s.error_message());
+      ++checked;
+    }
+  }
+  MESSAGE("authorisation matrix: " << checked << " role x RPC x template cells checked");
+  CHECK(checked == static_cast<int>(kPeople.size()) *
+                       (1 + 2 * static_cast<int>(sample.size()) +
+                        static_cast<int>(std::size(core::kAllAuditMethods))));
+}
+
+TEST_CASE("metadata a client adds grants nothing") {
+  World& w = TheWorld();
+  const std::multimap<std::string, std::string> claims = {
+      {"x-role", "privacy_officer"},
+      {"x-role", "PRIVACY_OFFICER"},
+      {"x-project", "P2026-001"},
+      {"x-agreement", "OVK-2026-001"},
+      {"x-principal", kTrust + "/privacy_officer/officer1"},
+      {"x-uri-san", kTrust + "/privacy_officer/officer1"},
+      {"x-forwarded-client-cert", "URI=" + kTrust + "/privacy_officer/officer1"},
+  };
+  for (const char* who : {"steward1", "operator1", "unknown1", "analyst1"}) {
+    CAPTURE(who);
+    Calls calls(w.Channel(who));
+    calls.metadata = claims;
+    // Auditing is the officer's alone, whatever the metadata says.
+    CHECK(IsDenial(calls.Audit(core::AuditMethod::kListEntries, "").error_code()));
+    CHECK(IsDenial(calls.Audit(core::AuditMethod::kExportBundle, "").error_code()));
+    if (std::string(who) != "analyst1") {
+      grpc::Status run = calls.Run("zzp_aantal_per_wijk");
+      CHECK(IsDenial(run.error_code()));
+    }
+  }
+  // The officer with a claimed analyst role still may not run a query.
+  Calls officer(w.Channel("officer1"));
+  officer.metadata = {{"x-role", "municipal_analyst"}, {"x-role", "MUNICIPAL_ANALYST"}};
+  CHECK(IsDenial(officer.Run("zzp_aantal_per_wijk").error_code()));
+  // A researcher claiming another project gets no template outside its agreement.
+  Calls researcher(w.Channel("researcher1"));
+  researcher.metadata = {{"x-project", "udc-monitor"}, {"x-role", "municipal_analyst"}};
+  for (const auto& t : w.loaded.catalog->templates) {
+    if (!t.AllowsRole(policy::Role::kResearcher)) {
+      CHECK(researcher.Run(t.id).error_code() == grpc::StatusCode::NOT_FOUND);
+      break;
+    }
+  }
+}
+
+TEST_CASE("a researcher certificate that outlives the agreement is refused") {
+  World& w = TheWorld();
+  Calls calls(w.Channel("researcher1long"));
+  grpc::Status s = calls.Run("zzp_aantal_per_wijk");
+  CHECK(s.error_code() == grpc::StatusCode::PERMISSION_DENIED);
+  CHECK(s.error_message().find("certificates are issued no longer than their agreement") !=
+        std::string::npos);
+  // The same identity on a certificate within the agreement runs.
+  Calls ok(w.Channel("researcher1"));
+  CHECK(ok.Run("zzp_aantal_per_wijk").ok());
+}
+
+TEST_CASE("revocation takes effect on the next call of an open connection") {
+  World& w = TheWorld();
+  // Open channels, each used successfully once.
+  Calls analyst(w.Channel("analyst2"));
+  Calls officer(w.Channel("officer1"));
+  Calls other(w.Channel("analyst1"));
+  REQUIRE(analyst.Run("zzp_aantal_per_wijk").ok());
+  REQUIRE(analyst.List().ok());
+  const bool officer_allowed =
+      !IsDenial(officer.Audit(core::AuditMethod::kGetCheckpoint, "").error_code());
+  REQUIRE(officer_allowed);
+  REQUIRE(other.List().ok());
+
+  SUBCASE("by certificate serial and by fingerprint") {
+    WriteFile(w.DenyList(), "revoked { serial: \"" + w.Serial("analyst2") +
+                                "\" reason: \"test\" date: \"2026-11-25\" }\n"
+                                "revoked { cert_sha256: \"" + w.Fingerprint("officer1") +
+                                "\" }\n");
+    grpc::Status run = analyst.Run("zzp_aantal_per_wijk");
+    CHECK(run.error_code() == grpc::StatusCode::PERMISSION_DENIED);
+    CHECK(run.error_message().find("revoked") != std::string::npos);
+    CHECK(analyst.List().error_code() == grpc::StatusCode::PERMISSION_DENIED);
+    // The AuditService checks the deny-list too.
+    CHECK(officer.Audit(core::AuditMethod::kGetCheckpoint, "").error_code() ==
+          grpc::StatusCode::PERMISSION_DENIED);
+    CHECK(other.List().ok());  // others unaffected
+    // Lifted: works again on the same connection.
+    WriteFile(w.DenyList(), "# empty\n");
+    CHECK(analyst.List().ok());
+  }
+  SUBCASE("by principal") {
+    WriteFile(w.DenyList(),
+              "revoked { principal: \"" + kTrust + "/municipal_analyst/analyst2\" }\n");
+    CHECK(analyst.List().error_code() == grpc::StatusCode::PERMISSION_DENIED);
+    CHECK(other.List().ok());
+    WriteFile(w.DenyList(), "");
+    CHECK(analyst.List().ok());
+  }
+  SUBCASE("a malformed deny-list refuses everyone until it is fixed") {
+    WriteFile(w.DenyList(), "revoked { serial: \"01\"\n");
+    CHECK(other.List().error_code() == grpc::StatusCode::PERMISSION_DENIED);
+    CHECK(other.Run("zzp_aantal_per_wijk").error_code() == grpc::StatusCode::PERMISSION_DENIED);
+    CHECK(officer.Audit(core::AuditMethod::kGetCheckpoint, "").error_code() ==
+          grpc::StatusCode::PERMISSION_DENIED);
+    CHECK(w.server->stderr_text().find("revocation_list_malformed") != std::string::npos);
+    WriteFile(w.DenyList(), "");
+    CHECK(other.List().ok());
+  }
+}
+
+TEST_CASE("per-principal rate limit: RESOURCE_EXHAUSTED with a retry hint enclavectl prints") {
+  World& w = TheWorld();
+  Calls limited(w.Channel("limited1"));
+  CHECK(limited.Run("zzp_aantal_per_wijk").ok());
+  CHECK(limited.Run("zzp_aantal_per_wijk").ok());
+  grpc::Status third = limited.Run("zzp_aantal_per_wijk");
+  CHECK(third.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
+  CHECK(third.error_message().find("retry after ") != std::string::npos);
+  ProcessResult ctl = w.Ctl("limited1", {"run", "zzp_aantal_per_wijk"});
+  CHECK(ctl.exit_code == 6);
+  CHECK(ctl.err.find("retry after ") != std::string::npos);
+  CHECK(ctl.out.empty());
+  // Others are not limited by limited1's use.
+  Calls other(w.Channel("analyst1"));
+  CHECK(other.Run("zzp_aantal_per_wijk").ok());
+}
+
+}  // namespace enclave::testing

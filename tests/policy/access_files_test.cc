@@ -1,0 +1,158 @@
+// Access files (issue 5): the shipped agreements load; the deny-list file is re-read when it
+// changes and fails closed when malformed or removed.
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+
+#include "enclave/adapters/policy_files/access_files.h"
+#include "enclave/adapters/policy_files/loader.h"
+
+namespace enclave::adapters::policy_files {
+namespace {
+
+namespace fs = std::filesystem;
+
+const fs::path kShipped = fs::path(ENCLAVE_SOURCE_DIR) / "policies";
+
+struct TempDir {
+  TempDir() {
+    char name[] = "/tmp/access_files_XXXXXX";
+    REQUIRE(mkdtemp(name) != nullptr);
+    path = name;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  fs::path path;
+};
+
+void Write(const fs::path& file, const std::string& text) {
+  fs::create_directories(file.parent_path());
+  std::ofstream(file, std::ios::binary | std::ios::trunc) << text;
+}
+
+TEST_CASE("the shipped agreements load and cover the shipped researcher") {
+  absl::StatusOr<std::shared_ptr<const policy::AgreementBook>> book =
+      LoadAgreements(kShipped.string());
+  REQUIRE(book.ok());
+  CHECK((*book)->size() >= 1);
+  CHECK((*book)->data_version_cap_micro() == 12'000'000);
+  auto loaded = LoadPolicies(kShipped.string(), nullptr);
+  REQUIRE(loaded.ok());
+  REQUIRE(loaded->agreements != nullptr);
+  auto researcher = loaded->principals->Find("spiffe://udc-lv.local/researcher/researcher1");
+  REQUIRE(researcher.ok());
+  CHECK(researcher->limits.queries_per_minute == 120);
+  CHECK(researcher->limits.max_concurrent == 4);
+  const auto mine = loaded->agreements->AgreementsOf(*researcher);
+  REQUIRE(mine.size() == 1);
+  CHECK(loaded->agreements->ProjectCapMicro(mine[0]->project) > 0);
+  // The shipped deny-list parses (and is empty).
+  std::ifstream in(kShipped / kRevokedFile);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto list = ParseRevocations(text);
+  REQUIRE(list.ok());
+  CHECK(list->serials.empty());
+}
+
+TEST_CASE("a malformed agreements file fails the load with its name and line") {
+  TempDir dir;
+  fs::copy(kShipped, dir.path / "policies", fs::copy_options::recursive);
+  const fs::path file = dir.path / "policies" / kAgreementsFile;
+  SUBCASE("syntax") {
+    Write(file, "agreement {\n  id: \"A\"\n  budget: 3\n}\n");
+    auto loaded = LoadPolicies((dir.path / "policies").string(), nullptr);
+    REQUIRE_FALSE(loaded.ok());
+    CHECK(std::string(loaded.status().message()).find("agreements.textproto:3:") !=
+          std::string::npos);
+  }
+  SUBCASE("a bad date") {
+    Write(file,
+          "agreement { id: \"A\" organisation: \"O\" project: \"P\" valid_from: \"2026-13-01\" "
+          "valid_until: \"2027-01-01\" template: \"t\" budget_micro: 1 }\n"
+          "project { project: \"P\" cap_micro: 1 }\n");
+    auto loaded = LoadAgreements((dir.path / "policies").string());
+    REQUIRE_FALSE(loaded.ok());
+    CHECK(std::string(loaded.status().message()).find("YYYY-MM-DD") != std::string::npos);
+  }
+  SUBCASE("a project without a budget") {
+    Write(file,
+          "agreement { id: \"A\" organisation: \"O\" project: \"P\" valid_from: \"2026-01-01\" "
+          "valid_until: \"2027-01-01\" template: \"t\" budget_micro: 1 }\n");
+    auto loaded = LoadAgreements((dir.path / "policies").string());
+    REQUIRE_FALSE(loaded.ok());
+    CHECK(std::string(loaded.status().message()).find("no project budget") != std::string::npos);
+  }
+  SUBCASE("absent: an empty book") {
+    fs::remove(file);
+    auto loaded = LoadAgreements((dir.path / "policies").string());
+    REQUIRE(loaded.ok());
+    CHECK((*loaded)->size() == 0);
+  }
+}
+
+TEST_CASE("deny-list entries are checked and normalised") {
+  auto list = ParseRevocations(
+      "revoked { serial: \"0x00:A1:B2\" }\n"
+      "revoked { cert_sha256: \"" + std::string(32, 'A') + ":" + std::string(32, 'b') + "\" }\n"
+      "revoked { principal: \"spiffe://x/y\" reason: \"left\" }\n");
+  REQUIRE(list.ok());
+  CHECK(list->serials.contains("a1b2"));
+  CHECK(list->cert_sha256.contains(std::string(32, 'a') + std::string(32, 'b')));
+  CHECK(list->principals.contains("spiffe://x/y"));
+  CHECK(ParseRevocations("revoked { reason: \"nothing named\" }").status().code() ==
+        absl::StatusCode::kInvalidArgument);
+  CHECK(ParseRevocations("revoked { serial: \"xyz\" }").status().code() ==
+        absl::StatusCode::kInvalidArgument);
+  CHECK(ParseRevocations("revoked { cert_sha256: \"abcd\" }").status().code() ==
+        absl::StatusCode::kInvalidArgument);
+  auto bad = ParseRevocations("revoked {\n serial: \"01\"\n");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(std::string(bad.status().message()).rfind("revoked.textproto:", 0) == 0);
+}
+
+TEST_CASE("the deny-list file is re-read when it changes and fails closed") {
+  TempDir dir;
+  const fs::path file = dir.path / "revoked.textproto";
+  FileRevocationSource source(file);
+  policy::CallerIdentity id = policy::CallerIdentity::FromUri("spiffe://x/analyst");
+  id.serial_hex = "1f";
+
+  auto current = source.Current();  // no file yet: an empty list
+  REQUIRE(current.ok());
+  CHECK((*current)->Check(id).ok());
+
+  Write(file, "revoked { serial: \"1F\" }\n");
+  current = source.Current();
+  REQUIRE(current.ok());
+  CHECK((*current)->Check(id).code() == absl::StatusCode::kPermissionDenied);
+
+  // A rewrite of the same size is seen too (modification time).
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  Write(file, "revoked { serial: \"2F\" }\n");
+  current = source.Current();
+  REQUIRE(current.ok());
+  CHECK((*current)->Check(id).ok());
+
+  Write(file, "revoked { serial: \"1F\" \n");  // malformed: every call refused
+  CHECK(source.Current().status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(source.Current().status().code() == absl::StatusCode::kInvalidArgument);  // still
+
+  Write(file, "");  // fixed (empty)
+  current = source.Current();
+  REQUIRE(current.ok());
+  CHECK((*current)->Check(id).ok());
+
+  fs::remove(file);  // removed after it existed: refused until it is back
+  CHECK_FALSE(source.Current().ok());
+  Write(file, "");
+  CHECK(source.Current().ok());
+}
+
+}  // namespace
+}  // namespace enclave::adapters::policy_files
