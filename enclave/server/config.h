@@ -40,6 +40,9 @@ struct Config {
   // log_signing.key, created on first start (development). In the file, a value starting with
   // "$CREDENTIALS_DIRECTORY/" names a systemd credential (LoadCredentialEncrypted=).
   std::string log_signing_key_file;
+  // false: the query log does not sync (synchronous=OFF). ONLY for tests/bench/bench_server_qps's
+  // baseline: deliberately not settable from the file or a flag.
+  bool audit_log_durable = true;
 };
 
 // kInvalidArgument "FILE:LINE:COL: problem" for a malformed file or an out-of-range value.
