@@ -39,12 +39,20 @@ fi
 # Any steward command first rolls back a load that was interrupted; this lists the versions.
 "$steward" versions --db "$run/data/microdata.db"
 
+echo "==> four eyes: privacy officer officer1 approves every template (enclavectl template sign)"
+[ -f "$run/pki/officer1.sign.key" ] || "$root/deploy/dev-pki.sh" "$run/pki" officer-key officer1 \
+  "spiffe://udc-lv.local/privacy_officer/officer1" >/dev/null
+"$enclavectl" template sign --key "$run/pki/officer1.sign.key" \
+  --approvers "$run/pki/approvers.textproto" --out "$run/approvals" "$root/policies/templates" >/dev/null
+
 cat > "$run/enclaved.textproto" <<CONF
 # enclaved configuration written by deploy/demo.sh (all settings: deploy/enclaved.example.textproto)
 listen_address: "127.0.0.1:7443"
 database_path: "$run/data/microdata.db"
 policies_dir: "$root/policies"
 state_dir: "$run/state"
+approvers_file: "$run/pki/approvers.textproto"
+approvals_dir: "$run/approvals"
 tls {
   client_ca_file: "$run/pki/ca.pem"
   server_cert_file: "$run/pki/server.pem"

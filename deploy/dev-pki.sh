@@ -5,9 +5,13 @@
 #
 #   deploy/dev-pki.sh OUTDIR [--days N] [--force]         create the whole set
 #   deploy/dev-pki.sh OUTDIR client NAME URI [DAYS] [--force]  issue one more client certificate
+#   deploy/dev-pki.sh OUTDIR officer-key NAME URI [DAYS] [--force]  one more template-approval key
 #
 # Client certificates carry EKU clientAuth only and exactly one URI SAN (the caller's identity,
 # security.md §2.1). Files are OUTDIR/<name>.pem and OUTDIR/<name>.key; keys are mode 600.
+# Four eyes (docs/privacy-officer.md): officer1 also gets an Ed25519 template-approval key,
+# OUTDIR/officer1.sign.key, listed with its validity in OUTDIR/approvers.textproto (enclaved's
+# approvers_file) for `enclavectl template sign`.
 set -euo pipefail
 
 PROG=$(basename "$0")
@@ -38,9 +42,9 @@ for a in "$@"; do
 done
 set -- ${args[@]+"${args[@]}"}
 
-if [[ $# -ge 1 && $1 == client ]]; then
-  MODE=client
-  [[ $# -ge 3 && $# -le 4 ]] || die "usage: $PROG OUTDIR client NAME URI [DAYS] [--force]"
+if [[ $# -ge 1 && ( $1 == client || $1 == officer-key ) ]]; then
+  MODE=$1
+  [[ $# -ge 3 && $# -le 4 ]] || die "usage: $PROG OUTDIR $1 NAME URI [DAYS] [--force]"
   CLIENT_NAME=$2
   CLIENT_URI=$3
   [[ $# -eq 4 ]] && DAYS=$4
@@ -114,6 +118,38 @@ issue_client() {  # issue_client CA NAME URI DAYS
     "authorityKeyIdentifier=keyid"
 }
 
+# officer_key NAME URI DAYS: an Ed25519 template-approval key OUTDIR/NAME.sign.key (mode 600) and
+# its public key, valid from today for DAYS days, appended to OUTDIR/approvers.textproto.
+officer_key() {
+  local name=$1 uri=$2 days=$3 approvers=$OUTDIR/approvers.textproto
+  [[ $name =~ ^[A-Za-z0-9_.-]+$ ]] || die "officer name must be [A-Za-z0-9_.-]+, got '$name'"
+  openssl genpkey -algorithm ed25519 -out "$OUTDIR/$name.sign.key" 2>/dev/null \
+    || die "cannot generate an Ed25519 key into $OUTDIR/$name.sign.key"
+  chmod 600 "$OUTDIR/$name.sign.key"
+  local pub
+  pub=$(openssl pkey -in "$OUTDIR/$name.sign.key" -pubout 2>/dev/null | sed -n 2p)
+  [[ -n $pub ]] || die "cannot read the public key of $OUTDIR/$name.sign.key"
+  if [[ ! -f $approvers ]]; then
+    printf '%s\n' "# proto-file: proto/enclave/v1/policy.proto" \
+      "# proto-message: enclave.v1.policy.ApproversFile" \
+      "# Written by deploy/dev-pki.sh: development officer keys (public keys only)." >"$approvers"
+  fi
+  # A re-issued key replaces the officer's earlier entry.
+  awk -v id="$name-dev" 'BEGIN{skip=0} /^officer_key \{/{buf=$0; skip=0; inblock=1; next}
+    inblock{buf=buf "\n" $0; if ($0 ~ "key_id: \"" id "\"") skip=1; if ($0 ~ /^\}/){inblock=0; if(!skip) print buf}; next}
+    {print}' "$approvers" >"$WORK/approvers" && cat "$WORK/approvers" >"$approvers"
+  cat >>"$approvers" <<ENTRY
+officer_key {
+  key_id: "$name-dev"
+  principal: "$uri"
+  public_key: "$pub"
+  valid_from: "$(date -u +%F)"
+  valid_until: "$(date -u -d "+$days days" +%F)"
+}
+ENTRY
+  chmod 644 "$approvers"
+}
+
 refuse_overwrite() {  # refuse_overwrite FILE...
   [[ $FORCE -eq 1 ]] && return 0
   for f in "$@"; do
@@ -121,6 +157,13 @@ refuse_overwrite() {  # refuse_overwrite FILE...
   done
   return 0
 }
+
+if [[ $MODE == officer-key ]]; then
+  refuse_overwrite "$CLIENT_NAME.sign.key"
+  officer_key "$CLIENT_NAME" "$CLIENT_URI" "$DAYS"
+  echo "$PROG: wrote $OUTDIR/$CLIENT_NAME.sign.key, listed in $OUTDIR/approvers.textproto ($DAYS days)"
+  exit 0
+fi
 
 if [[ $MODE == client ]]; then
   [[ -f $OUTDIR/ca.pem && -f $OUTDIR/ca.key ]] || die "no CA in $OUTDIR (run '$PROG $OUTDIR' first)"
@@ -152,6 +195,10 @@ issue_client ca operator1 "$TRUST_DOMAIN/operator/operator1" "$DAYS"
 issue_client ca unknown1 "$TRUST_DOMAIN/municipal_analyst/unknown1" "$DAYS"
 make_ca rogue-ca "rogue CA (negative tests only)" "$CA_DAYS"
 issue_client rogue-ca rogue1 "$TRUST_DOMAIN/municipal_analyst/analyst1" "$DAYS"
+
+# Four eyes: officer1's template-approval key (a fresh approvers file for a fresh PKI).
+rm -f "$OUTDIR/approvers.textproto"
+officer_key officer1 "$TRUST_DOMAIN/privacy_officer/officer1" "$DAYS"
 
 for name in server analyst1 researcher1 officer1 steward1 operator1 unknown1; do
   openssl verify -CAfile "$OUTDIR/ca.pem" "$OUTDIR/$name.pem" >/dev/null 2>&1 \

@@ -189,6 +189,7 @@ Usage:
   enclavectl [global flags] describe TEMPLATE
   enclavectl [global flags] run TEMPLATE [--param NAME=VALUE ...] [--format table|csv|json] [--output FILE]
   enclavectl [global flags] audit checkpoint|log|verify|export|verify-bundle|receipt ...
+  enclavectl template sign|check ...
   enclavectl help [COMMAND]
   enclavectl --version
 
@@ -197,6 +198,8 @@ Commands:
   describe    show a template's parameters, allowed values and statistics
   run         run a template and print the released table
   audit       the tamper-evident query log (privacy officers): see 'enclavectl help audit'
+  budget      your privacy budgets (researchers): cap, spent, reserved, remaining
+  template    four-eyes template approval, offline: see 'enclavectl help template'
   help        show help for a command
 
 Global flags (also allowed after the command):

@@ -5,10 +5,12 @@
 #include <string>
 #include <vector>
 
+#include "absl/time/clock.h"
 #include "client/cli/args.h"
 #include "client/cli/audit.h"
 #include "client/cli/config.h"
 #include "client/cli/output.h"
+#include "client/cli/template_cmd.h"
 #include "enclave/client/client.h"
 #include "enclave/client/format.h"
 
@@ -118,6 +120,15 @@ int Run(const std::vector<std::string>& args) {
   namespace cli = enclave::client::cli;
   namespace client = enclave::client;
 
+  // enclavectl template sign|check: offline, with its own flags (template_cmd.h).
+  if (!args.empty() && args[0] == "template") {
+    return cli::RunTemplateCommand({args.begin() + 1, args.end()}, absl::Now(), std::cout,
+                                   std::cerr);
+  }
+  if (args.size() == 2 && args[0] == "help" && args[1] == "template") {
+    std::cout << cli::TemplateHelpText();
+    return 0;
+  }
   absl::StatusOr<cli::ParsedArgs> parsed = cli::ParseArgs(args);
   if (!parsed.ok()) return UsageError(parsed.status());
 

@@ -39,6 +39,9 @@ struct QueryLogEntry {
   std::string template_id;
   std::uint32_t template_version = 0;
   std::string template_sha256;
+  // The four-eyes approval the template runs under (templates::TemplateApproval::LogText():
+  // "approval=<SHA-256 of the signature> approver=<officer> key=<key id>"), or "".
+  std::string template_approval;
   std::string canonical_params;
   std::string decision;  // "allowed", or the refusal's status code name
   std::string reason;    // refusal message (never record data), or "" 

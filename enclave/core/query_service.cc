@@ -242,6 +242,7 @@ absl::StatusOr<RunResult> QueryService::RunQuery(
   entry.template_id = tmpl->id;
   entry.template_version = tmpl->version;
   entry.template_sha256 = tmpl->text_sha256;
+  if (tmpl->approval.has_value()) entry.template_approval = tmpl->approval->LogText();
 
   // 2b. Researchers only under an agreement in force that covers this template.
   const policy::Agreement* agreement = nullptr;

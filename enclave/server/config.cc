@@ -174,6 +174,8 @@ absl::StatusOr<Config> LoadConfigFile(const std::string& path) {
   config.policies_dir = Resolve(base, proto.policies_dir());
   config.state_dir = Resolve(base, proto.state_dir());
   config.expected_data_version = proto.data_version();
+  config.approvers_file = Resolve(base, proto.approvers_file());
+  config.approvals_dir = Resolve(base, proto.approvals_dir());
 
   // Location of a field for messages: FILE:LINE:COL of where it was written.
   auto where = [&](const pb::FieldDescriptor* field, const pb::TextFormat::ParseInfoTree* tree) {

@@ -30,6 +30,10 @@ struct Config {
   int shutdown_grace_ms = 10000;
   // When non-empty, start-up fails unless the database's data_version equals it.
   std::string expected_data_version;
+  // Four eyes (issue 5): the privacy officers' approval keys and the templates' approvals. Both
+  // required at start-up (StartServer refuses without them); there is no way to skip approval.
+  std::string approvers_file;
+  std::string approvals_dir;
   // Query log (audit_log { ... } in the file): sign a checkpoint after this many new entries and
   // on this timer when the log grew (always at shutdown too); write failed TLS handshakes as an
   // auth-failure-summary entry on this timer when there were any (and at shutdown).

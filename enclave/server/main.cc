@@ -37,6 +37,8 @@ constexpr char kUsage[] =
     "  --client-ca FILE   PEM CA that issued the client certificates\n"
     "  --cert FILE        PEM server certificate chain\n"
     "  --key FILE         PEM server private key\n"
+    "  --approvers FILE   the privacy officers' template-approval keys (required)\n"
+    "  --approvals DIR    the templates' four-eyes approvals (required)\n"
     "  --check            load and check everything, print a summary, exit without listening\n"
     "  --version          print the version\n"
     "  --help             show this help\n"
@@ -47,6 +49,7 @@ struct Flags {
   std::optional<std::string> config_file;
   std::optional<std::string> listen, port_file, database, policies, state_dir, client_ca, cert,
       key;
+  std::optional<std::string> approvers, approvals;
   bool check = false;
   bool help = false;
   bool version = false;
@@ -64,6 +67,7 @@ std::string ParseFlags(int argc, char** argv, Flags& flags) {
       {"--policies", &Flags::policies},   {"--state-dir", &Flags::state_dir},
       {"--client-ca", &Flags::client_ca}, {"--cert", &Flags::cert},
       {"--key", &Flags::key},
+      {"--approvers", &Flags::approvers}, {"--approvals", &Flags::approvals},
   };
   for (int i = 1; i < argc; ++i) {
     std::string_view arg(argv[i]);
@@ -112,6 +116,8 @@ void ApplyOverrides(const Flags& flags, enclave::server::Config& config) {
   if (flags.client_ca) config.client_ca_file = *flags.client_ca;
   if (flags.cert) config.server_cert_file = *flags.cert;
   if (flags.key) config.server_key_file = *flags.key;
+  if (flags.approvers) config.approvers_file = *flags.approvers;
+  if (flags.approvals) config.approvals_dir = *flags.approvals;
 }
 
 int Run(int argc, char** argv) {

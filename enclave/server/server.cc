@@ -20,6 +20,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "enclave/adapters/clp/clp_solver.h"
+#include "enclave/adapters/policy_files/approvals.h"
 #include "enclave/adapters/policy_files/access_files.h"
 #include "enclave/adapters/policy_files/loader.h"
 #include "enclave/adapters/sqlite/microdata_source.h"
@@ -52,6 +53,8 @@ using QueryLogStore = adapters::sqlite::AuditLogStore;
 struct Loaded {
   adapters::policy_files::LoadedPolicies policies;
   std::string data_version;
+  // Templates without a valid four-eyes approval: logged, then the start is refused.
+  std::vector<adapters::policy_files::ApprovalRefusal> approval_refusals;
 };
 
 absl::Status WithContext(const std::string& what, const absl::Status& status) {
@@ -60,6 +63,32 @@ absl::Status WithContext(const std::string& what, const absl::Status& status) {
 
 absl::Status WithContextIfError(const std::string& what, const absl::Status& status) {
   return status.ok() ? status : WithContext(what, status);
+}
+
+// Four eyes (issue 5 item 5): every template must carry a privacy officer's valid approval of its
+// exact bytes (adapters/policy_files/approvals.h). Sets each template's approval; the refused
+// ones go to loaded.approval_refusals. Without approvers_file or approvals_dir nothing starts.
+absl::Status CheckTemplateApprovals(const Config& config, Loaded& loaded) {
+  if (config.approvers_file.empty() || config.approvals_dir.empty()) {
+    return absl::FailedPreconditionError(
+        "approvers_file and approvals_dir are required: every template runs only under a "
+        "privacy officer's approval (set them in the config file or with --approvers and "
+        "--approvals; docs/privacy-officer.md)");
+  }
+  absl::StatusOr<adapters::policy_files::Approvers> approvers =
+      adapters::policy_files::LoadApprovers(config.approvers_file);
+  if (!approvers.ok()) return approvers.status();
+  auto catalog = std::make_shared<core::TemplateCatalog>(*loaded.policies.catalog);
+  const std::shared_ptr<const policy::PrincipalDirectory> principals = loaded.policies.principals;
+  loaded.approval_refusals = adapters::policy_files::ApplyApprovals(
+      &catalog->templates, config.approvals_dir, *approvers,
+      [&principals](const std::string& id) {
+        absl::StatusOr<policy::Principal> p = principals->Find(id);
+        return p.ok() && p->role == templates::Role::kPrivacyOfficer;
+      },
+      absl::Now());
+  loaded.policies.catalog = std::move(catalog);
+  return absl::OkStatus();
 }
 
 // The database opens (with the expected data version), policies load and every
@@ -88,7 +117,37 @@ absl::StatusOr<Loaded> LoadAll(const Config& config) {
     return absl::InternalError("policy loader returned no catalog or principals");
   }
   loaded.policies = *std::move(policies);
+  ENCLAVE_RETURN_IF_ERROR(CheckTemplateApprovals(config, loaded));
   return loaded;
+}
+
+// All refused templates in one status; OK when there are none.
+absl::Status ApprovalRefusalError(const Loaded& loaded) {
+  if (loaded.approval_refusals.empty()) return absl::OkStatus();
+  std::string message = absl::StrCat(
+      loaded.approval_refusals.size(),
+      " template(s) lack a valid four-eyes approval; enclaved serves approved templates only "
+      "(docs/privacy-officer.md):");
+  for (const adapters::policy_files::ApprovalRefusal& r : loaded.approval_refusals) {
+    absl::StrAppend(&message, "\n", r.status.message());
+  }
+  return absl::FailedPreconditionError(message);
+}
+
+// Each refused template as a policy-refused entry: on record before enclaved refuses to start.
+absl::Status LogApprovalRefusals(QueryLogStore& log, const Loaded& loaded) {
+  for (const adapters::policy_files::ApprovalRefusal& r : loaded.approval_refusals) {
+    core::QueryLogEntry entry;
+    entry.type = core::QueryLogEntry::Type::kPolicyRefused;
+    entry.template_id = r.template_id;
+    entry.template_version = r.template_version;
+    entry.template_sha256 = r.template_sha256;
+    entry.data_version = loaded.data_version;
+    entry.decision = "FAILED_PRECONDITION";
+    entry.reason = std::string(r.status.message());
+    ENCLAVE_RETURN_IF_ERROR(log.Append(entry));
+  }
+  return ApprovalRefusalError(loaded);
 }
 
 absl::Status EnsureStateDir(const std::string& dir) {
@@ -365,6 +424,7 @@ absl::StatusOr<ConfigCheck> CheckConfiguration(const Config& config) {
   ENCLAVE_RETURN_IF_ERROR(ValidateConfig(config));
   ENCLAVE_RETURN_IF_ERROR(MakeServerCredentials(config).status());
   ENCLAVE_ASSIGN_OR_RETURN(Loaded loaded, LoadAll(config));
+  ENCLAVE_RETURN_IF_ERROR(ApprovalRefusalError(loaded));
   ConfigCheck check;
   check.templates = loaded.policies.catalog->templates.size();
   check.principals = loaded.policies.principals->size();
@@ -394,6 +454,7 @@ absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(const Config& config)
   absl::StatusOr<std::unique_ptr<QueryLogStore>> opened_log = QueryLogStore::Open(log_options);
   if (!opened_log.ok()) return WithContext("query log in state_dir", opened_log.status());
   std::shared_ptr<QueryLogStore> log = *std::move(opened_log);
+  ENCLAVE_RETURN_IF_ERROR(LogApprovalRefusals(*log, loaded));
 
   const std::string database_path = config.database_path;
   core::QueryService::SourceFactory factory =

@@ -354,6 +354,7 @@ constexpr const char* kCohortTemplate = R"pb(# proto-file: proto/enclave/v1/poli
 # attack. Adjacent values of born_before_month differ by the persons born in one month.
 id: "test_geboren_voor"
 version: 1
+author: "spiffe://udc-lv.local/data_steward/steward1"
 theme: "test"
 title {
   nl: "Personen geboren voor een maand"

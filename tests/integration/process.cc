@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -14,6 +15,11 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
+
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "enclave/adapters/policy_files/approvals.h"
+#include "enclave/crypto/ed25519.h"
 
 namespace enclave::testing {
 namespace {
@@ -96,6 +102,50 @@ ProcessResult RunProcess(const std::vector<std::string>& argv, std::chrono::seco
   return result;
 }
 
+TestApprovals SignAllTemplates(const std::string& policies_dir, const std::string& out_dir) {
+  namespace pf = enclave::adapters::policy_files;
+  TestApprovals out;
+  out.approvers_file = out_dir + "/approvers.textproto";
+  out.approvals_dir = out_dir + "/approvals";
+  std::error_code ec;
+  std::filesystem::create_directories(out.approvals_dir, ec);
+  absl::StatusOr<crypto::Ed25519PrivateKey> key = crypto::Ed25519PrivateKey::Generate();
+  if (ec || !key.ok()) {
+    out.error = "cannot create the approvals directory or the officer key";
+    return out;
+  }
+  const absl::Time now = absl::Now();
+  const auto day = [](absl::Time t) { return absl::FormatTime("%Y-%m-%d", t, absl::UTCTimeZone()); };
+  absl::StatusOr<std::string> entry =
+      pf::FormatOfficerKey(*key, "officer1-test", "spiffe://udc-lv.local/privacy_officer/officer1",
+                           day(now - absl::Hours(24)), day(now + absl::Hours(24 * 30)));
+  if (!entry.ok()) {
+    out.error = std::string(entry.status().message());
+    return out;
+  }
+  std::ofstream(out.approvers_file, std::ios::binary) << *entry;
+  absl::StatusOr<pf::Approvers> approvers = pf::ParseApprovers(*entry, out.approvers_file);
+  if (!approvers.ok()) {
+    out.error = std::string(approvers.status().message());
+    return out;
+  }
+  for (const auto& file : std::filesystem::directory_iterator(policies_dir + "/templates", ec)) {
+    if (file.path().extension() != ".textproto") continue;
+    absl::StatusOr<pf::TemplateIdentity> identity =
+        pf::IdentifyTemplate(ReadFile(file.path().string()), file.path().filename().string());
+    absl::StatusOr<pf::Approval> approval =
+        identity.ok() ? pf::SignApproval(*identity, *key, *approvers, now) : identity.status();
+    if (!approval.ok()) {
+      out.error = std::string(approval.status().message());
+      return out;
+    }
+    std::ofstream(out.approvals_dir + "/" + pf::ApprovalFileName(identity->id), std::ios::binary)
+        << pf::FormatApproval(*approval);
+  }
+  if (ec) out.error = "cannot list " + policies_dir + "/templates";
+  return out;
+}
+
 ServerProcess::ServerProcess(const std::string& binary, const std::vector<std::string>& args,
                              const std::string& work_dir) {
   const std::string port_file = work_dir + "/enclaved.port";
@@ -103,6 +153,17 @@ ServerProcess::ServerProcess(const std::string& binary, const std::vector<std::s
   std::filesystem::remove(port_file);
   std::vector<std::string> argv = {binary};
   argv.insert(argv.end(), args.begin(), args.end());
+  const auto policies = std::find(args.begin(), args.end(), "--policies");
+  if (policies != args.end() && policies + 1 != args.end() &&
+      std::find(args.begin(), args.end(), "--approvals") == args.end()) {
+    const TestApprovals approvals = SignAllTemplates(*(policies + 1), work_dir + "/approval-setup");
+    if (!approvals.error.empty()) {
+      std::ofstream(stderr_path_) << "SignAllTemplates: " << approvals.error << "\n";
+      return;
+    }
+    const std::vector<std::string> flags = approvals.Flags();
+    argv.insert(argv.end(), flags.begin(), flags.end());
+  }
   argv.insert(argv.end(), {"--listen", "127.0.0.1:0", "--port-file", port_file});
   pid_ = fork();
   if (pid_ == 0) {

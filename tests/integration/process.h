@@ -23,11 +23,28 @@ ProcessResult RunProcess(const std::vector<std::string>& argv,
                          std::chrono::seconds timeout = std::chrono::seconds(120));
 
 
+// Four eyes for tests (issue 5): a fresh Ed25519 key for the privacy officer officer1, an approvers
+// file listing it (valid from yesterday for 30 days) and an approval of every template in
+// policies_dir/templates, signed as officer1 exactly as `enclavectl template sign` does. Each
+// template's `author` must be someone other than officer1. `error` is set if anything failed.
+struct TestApprovals {
+  std::string approvers_file;
+  std::string approvals_dir;
+  std::string error;
+  // The enclaved flags: --approvers FILE --approvals DIR.
+  std::vector<std::string> Flags() const {
+    return {"--approvers", approvers_file, "--approvals", approvals_dir};
+  }
+};
+TestApprovals SignAllTemplates(const std::string& policies_dir, const std::string& out_dir);
+
 // enclaved as a child process listening on 127.0.0.1:0.
 class ServerProcess {
  public:
   // Starts enclaved with `args` plus --listen 127.0.0.1:0 --port-file; waits for the port.
-  // port() is 0 if it did not come up (stderr_text() says why).
+  // port() is 0 if it did not come up (stderr_text() says why). When `args` name --policies but
+  // no --approvals, the templates are first approved with SignAllTemplates into
+  // work_dir/approval-setup (every real server needs approved templates).
   ServerProcess(const std::string& binary, const std::vector<std::string>& args,
                 const std::string& work_dir);
   ~ServerProcess();

@@ -19,6 +19,7 @@
 #include "enclave/crypto/sha256.h"
 #include "enclave/server/server.h"
 #include "enclave/v1/service.grpc.pb.h"
+#include "tests/integration/process.h"
 
 namespace enclave::server {
 namespace {
@@ -44,6 +45,12 @@ principal {
   organisation: "Gemeente"
   role: MUNICIPAL_ANALYST
 }
+principal {
+  id: "spiffe://udc-lv.local/privacy_officer/officer1"
+  display_name: "Privacy officer 1"
+  organisation: "CBS"
+  role: PRIVACY_OFFICER
+}
 )pb";
 
 constexpr char kRuleSet[] = R"pb(
@@ -64,6 +71,7 @@ code_list {
 constexpr char kTemplate[] = R"pb(
 id: "personen_per_wijk"
 version: 1
+author: "spiffe://udc-lv.local/data_steward/steward1"
 theme: "test"
 title { nl: "Personen per wijk" en: "Persons per district" }
 description { nl: "Test" en: "Test" }
@@ -135,6 +143,12 @@ struct World {
     config.state_dir = (dir / "state").string();
     config.port_file = (dir / "port").string();
     config.shutdown_grace_ms = 1000;
+    // Four eyes: officer1 approves the test template (the author is steward1).
+    const testing::TestApprovals approvals =
+        testing::SignAllTemplates(config.policies_dir, (dir / "approval-setup").string());
+    if (!approvals.error.empty()) error = "SignAllTemplates: " + approvals.error;
+    config.approvers_file = approvals.approvers_file;
+    config.approvals_dir = approvals.approvals_dir;
   }
   ~World() {
     std::error_code ec;
@@ -348,13 +362,132 @@ TEST_SUITE("StartServer") {
     CHECK(std::string(server.status().message()).find("start-test-v1") != std::string::npos);
   }
 
+  TEST_CASE("an unapproved or changed template stops the start, with the refusal in the log") {
+    World& w = Shared();
+    REQUIRE_MESSAGE(w.error.empty(), w.error);
+    const auto refused_leaves = [](const std::string& state_dir) {
+      adapters::sqlite::AuditLogOptions log_options;
+      log_options.state_dir = state_dir;
+      auto log = adapters::sqlite::AuditLogStore::Open(log_options);
+      REQUIRE_MESSAGE(log.ok(), log.status().ToString());
+      auto bytes = (*log)->ReadLeaves(0, (*log)->Size());
+      REQUIRE(bytes.ok());
+      std::vector<audit::LogLeaf> refused;
+      for (const std::string& b : *bytes) {
+        auto leaf = audit::DecodeLeaf(b);
+        REQUIRE(leaf.ok());
+        if (leaf->type == audit::EntryType::kPolicyRefused) refused.push_back(*leaf);
+      }
+      return refused;
+    };
+    SUBCASE("no approval at all") {
+      Config c = w.config;
+      c.state_dir = (w.dir / "state-unapproved").string();
+      c.port_file.clear();
+      c.approvals_dir = (w.dir / "no-approvals").string();
+      fs::create_directories(c.approvals_dir);
+      auto server = StartServer(c);
+      REQUIRE_FALSE(server.ok());
+      CHECK(server.status().code() == absl::StatusCode::kFailedPrecondition);
+      CHECK_MESSAGE(std::string(server.status().message())
+                            .find("template 'personen_per_wijk' version 1 (policies/templates/"
+                                  "personen_per_wijk.textproto) is refused: it is not approved") !=
+                        std::string::npos,
+                    server.status().message());
+      auto check = CheckConfiguration(c);
+      CHECK(check.status().code() == absl::StatusCode::kFailedPrecondition);
+      const std::vector<audit::LogLeaf> refused = refused_leaves(c.state_dir);
+      REQUIRE(refused.size() == 1);
+      CHECK(refused[0].template_id == "personen_per_wijk");
+      CHECK(refused[0].decision == "FAILED_PRECONDITION");
+      CHECK(refused[0].reason.find("is not approved") != std::string::npos);
+    }
+    SUBCASE("one byte changed after approval") {
+      const fs::path copy = w.dir / "policies-changed";
+      fs::remove_all(copy);
+      fs::copy(w.config.policies_dir, copy, fs::copy_options::recursive);
+      std::string text = ReadFile(copy / "templates/personen_per_wijk.textproto");
+      text[text.find("FROM persoon")] = 'f';
+      WriteFile(copy / "templates/personen_per_wijk.textproto", text);
+      Config c = w.config;
+      c.policies_dir = copy.string();
+      c.state_dir = (w.dir / "state-changed").string();
+      c.port_file.clear();
+      auto server = StartServer(c);
+      REQUIRE_FALSE(server.ok());
+      CHECK_MESSAGE(std::string(server.status().message()).find("changed after it was approved") !=
+                        std::string::npos,
+                    server.status().message());
+      const std::vector<audit::LogLeaf> refused = refused_leaves(c.state_dir);
+      REQUIRE(refused.size() == 1);
+      // The entry names the changed bytes: the SHA-256 of the file as it is now.
+      std::string hex;
+      for (char byte : refused[0].template_sha256) {
+        const auto ch = static_cast<unsigned char>(byte);
+        hex += "0123456789abcdef"[ch >> 4];
+        hex += "0123456789abcdef"[ch & 15];
+      }
+      CHECK(hex == crypto::Sha256Hex(text));
+    }
+    SUBCASE("no approvers file configured") {
+      Config c = w.config;
+      c.state_dir = (w.dir / "state-noapprovers").string();
+      c.port_file.clear();
+      c.approvers_file.clear();
+      auto server = StartServer(c);
+      REQUIRE_FALSE(server.ok());
+      CHECK(std::string(server.status().message()).find("approvers_file and approvals_dir are "
+                                                        "required") != std::string::npos);
+    }
+  }
+
+  TEST_CASE("each release records the approval its template ran under") {
+    World& w = Shared();
+    REQUIRE_MESSAGE(w.error.empty(), w.error);
+    Config c = w.config;
+    c.state_dir = (w.dir / "state-approval").string();
+    c.port_file.clear();
+    auto server = StartServer(c);
+    REQUIRE_MESSAGE(server.ok(), server.status().ToString());
+    {
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+      enclave::v1::RunQueryRequest request;
+      request.set_template_id("personen_per_wijk");
+      enclave::v1::RunQueryResponse response;
+      const grpc::Status status =
+          Stub(w, (*server)->port())->RunQuery(&context, request, &response);
+      REQUIRE_MESSAGE(status.ok(), status.error_message());
+    }
+    (*server)->Shutdown();
+    server->reset();
+    adapters::sqlite::AuditLogOptions log_options;
+    log_options.state_dir = c.state_dir;
+    auto log = adapters::sqlite::AuditLogStore::Open(log_options);
+    REQUIRE_MESSAGE(log.ok(), log.status().ToString());
+    auto bytes = (*log)->ReadLeaves(0, (*log)->Size());
+    REQUIRE(bytes.ok());
+    int results = 0;
+    for (const std::string& b : *bytes) {
+      auto leaf = audit::DecodeLeaf(b);
+      REQUIRE(leaf.ok());
+      if (leaf->type != audit::EntryType::kQueryResult) continue;
+      ++results;
+      // approval=<64 hex> approver=<officer1> key=officer1-test
+      CHECK_MESSAGE(leaf->detail.rfind("approval=", 0) == 0, leaf->detail);
+      CHECK(leaf->detail.find(" approver=spiffe://udc-lv.local/privacy_officer/officer1 "
+                              "key=officer1-test") == 9 + 64);
+    }
+    CHECK(results == 1);
+  }
+
   TEST_CASE("CheckConfiguration counts templates and principals without listening") {
     World& w = Shared();
     REQUIRE_MESSAGE(w.error.empty(), w.error);
     auto check = CheckConfiguration(w.config);
     REQUIRE_MESSAGE(check.ok(), check.status().ToString());
     CHECK(check->templates == 1);
-    CHECK(check->principals == 1);
+    CHECK(check->principals == 2);  // analyst1, and officer1 who approved the template
   }
 }
 

@@ -378,6 +378,13 @@ absl::StatusOr<audit::LogLeaf> LeafFromEntry(const core::QueryLogEntry& entry) {
   leaf.cell_rules = audit::SanitizeLeafText(entry.cell_rules);
   ENCLAVE_ASSIGN_OR_RETURN(leaf.result_sha256, RawDigest("result_sha256", entry.result_sha256));
   leaf.detail = audit::SanitizeLeafText(entry.detail);
+  // The leaf has no approval field (format v1): the approval a request ran under goes first in
+  // the detail, "approval=<digest> approver=<officer> key=<key id>".
+  if (!entry.template_approval.empty()) {
+    leaf.detail = audit::SanitizeLeafText(
+        entry.detail.empty() ? entry.template_approval
+                             : entry.template_approval + " " + entry.detail);
+  }
   return leaf;
 }
 
