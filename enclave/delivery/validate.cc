@@ -138,8 +138,10 @@ bool IsValidDate(std::string_view s) {
   return day <= max_day;
 }
 
-Validator::Validator(const DeliveryDescription& description, std::size_t samples_per_kind)
+Validator::Validator(const DeliveryDescription& description, std::size_t samples_per_kind,
+                     bool check_keys)
     : description_(description), samples_per_kind_(samples_per_kind) {
+  if (!check_keys) return;
   for (const std::string& k : description_.key) {
     for (std::size_t i = 0; i < description_.columns.size(); ++i) {
       if (description_.columns[i].name == k) key_columns_.push_back(i);
@@ -303,7 +305,7 @@ void Validator::Finish() {
   } else if (report_.records == 0) {
     Add(ErrorKind::kEmpty, 1, "no data records after the header");
   }
-  std::unordered_set<std::string>().swap(keys_);
+  absl::flat_hash_set<std::string>().swap(keys_);
 }
 
 }  // namespace enclave::delivery

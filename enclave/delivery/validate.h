@@ -15,9 +15,9 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <unordered_set>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "enclave/delivery/csv_reader.h"
 #include "enclave/delivery/description.h"
 
@@ -76,7 +76,9 @@ struct ParsedRow {
 class Validator {
  public:
   // REQUIRES: CheckDescription(description).ok(); `description` outlives the validator.
-  explicit Validator(const DeliveryDescription& description, std::size_t samples_per_kind = 5);
+  // check_keys=false skips the uniqueness check (a second pass over an already validated file).
+  explicit Validator(const DeliveryDescription& description, std::size_t samples_per_kind = 5,
+                     bool check_keys = true);
 
   // The first record. false (and a kHeader error) when names or order differ; later rows are
   // then only counted.
@@ -100,7 +102,7 @@ class Validator {
   bool header_seen_ = false;
   bool header_ok_ = false;
   std::vector<std::size_t> key_columns_;
-  std::unordered_set<std::string> keys_;
+  absl::flat_hash_set<std::string> keys_;
   std::string key_buffer_;
   ValidationReport report_;
 };

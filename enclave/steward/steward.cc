@@ -304,12 +304,17 @@ struct Prepared {
 };
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::error_code ec;
+  const std::uintmax_t size = std::filesystem::file_size(path, ec);
+  if (ec) return absl::NotFoundError("cannot read " + path);
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError("cannot read " + path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) return absl::UnavailableError("error reading " + path);
-  return text.str();
+  std::string text(static_cast<std::size_t>(size), '\0');
+  in.read(text.data(), static_cast<std::streamsize>(size));
+  if (static_cast<std::uintmax_t>(in.gcount()) != size) {
+    return absl::UnavailableError("error reading " + path);
+  }
+  return text;
 }
 
 // Pass 1: every record against the description, nothing written.
@@ -388,7 +393,7 @@ absl::Status InsertDelivery(sqlite3* db, const StewardOptions& options,
     }
   }
 
-  Validator validator(d, 0);
+  Validator validator(d, 0, /*check_keys=*/false);  // keys were checked in the first pass
   CsvReader reader(p->csv);
   CsvRecord record;
   CsvProblem problem;

@@ -1,0 +1,196 @@
+// Benchmark of a delivery load (issue 6): rows per second for a one-million-row bijstand
+// delivery through enclave-steward's LoadDeliveries (strict CSV, validation against the
+// description, BSN canonicalisation and 11-check, HMAC-SHA256 pseudonyms, linkage lookup, insert
+// into a new versioned table in one transaction, indexes, derived layer, query-log entry,
+// synchronous=FULL commit) against SQLite's own import of the same file in the same run:
+//   baseline "import": the sqlite3 shell's `.import --csv` into a new plain table (all TEXT),
+//                      when `sqlite3` is on PATH;
+//   baseline "capi":   the sqlite3 C API, a prepared INSERT of 9 TEXT values per line in one
+//                      transaction (fields split on commas, no quoting, no checks).
+// Median of --runs runs each; ratio = baseline rows/s / candidate rows/s (>1: the load is slower).
+//
+//   bench_load [--rows N (1000000)] [--runs R (3)] [--dir DIR]
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "enclave/delivery/bsn.h"
+#include "enclave/steward/pseudonymiser.h"
+#include "enclave/steward/steward.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+double Seconds(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// `rows` bijstand records with valid, mostly distinct BSNs (some persons twice, other benefit).
+std::string MakeCsv(std::size_t rows) {
+  std::mt19937_64 rng(42);
+  std::string csv =
+      "bsn,uitkering_id,rol,statistiekcode,aanvang,einde,leefvorm,inkomsten_naast_uitkering,"
+      "uitstroomreden\n";
+  csv.reserve(rows * 90);
+  static const char* kCodes[] = {"ALG", "IOAW", "IOAZ", "BBZ", "TOZO"};
+  static const char* kLeef[] = {"alleenstaand", "alleenstaande_ouder", "gehuwd_samenwonend"};
+  static const char* kUit[] = {"", "werk", "ander_inkomen", "verhuizing", "partner", "aow", "overig"};
+  char bsn[16];
+  for (std::size_t i = 0; i < rows;) {
+    std::snprintf(bsn, sizeof(bsn), "%09llu", static_cast<unsigned long long>(rng() % 700000000ULL));
+    if (!enclave::delivery::IsCanonicalBsn(bsn)) continue;
+    const int year = 2015 + static_cast<int>(rng() % 9);
+    csv += bsn;
+    csv += ",UK" + std::to_string(10000000 + i) + (rng() % 5 == 0 ? ",persoon2," : ",persoon1,");
+    csv += kCodes[rng() % 5];
+    csv += "," + std::to_string(year) + "0101," + std::to_string(year + 1) + "1231,";
+    csv += kLeef[rng() % 3];
+    csv += rng() % 2 ? ",1," : ",0,";
+    csv += kUit[rng() % 7];
+    csv += "\n";
+    ++i;
+  }
+  return csv;
+}
+
+double CapiImport(const std::string& db_path, const std::string& csv_path) {
+  fs::remove(db_path);
+  const auto start = Clock::now();
+  std::ifstream in(csv_path, std::ios::binary);
+  std::stringstream buf;
+  buf << in.rdbuf();
+  const std::string data = buf.str();
+  sqlite3* db = nullptr;
+  sqlite3_open(db_path.c_str(), &db);
+  sqlite3_exec(db,
+               "PRAGMA synchronous=FULL; CREATE TABLE plain (a TEXT, b TEXT, c TEXT, d TEXT, e "
+               "TEXT, f TEXT, g TEXT, h TEXT, i TEXT); BEGIN",
+               nullptr, nullptr, nullptr);
+  sqlite3_stmt* stmt = nullptr;
+  sqlite3_prepare_v2(db, "INSERT INTO plain VALUES (?,?,?,?,?,?,?,?,?)", -1, &stmt, nullptr);
+  std::size_t pos = data.find('\n') + 1;  // skip the header
+  while (pos < data.size()) {
+    const std::size_t end = data.find('\n', pos);
+    int col = 1;
+    std::size_t field = pos;
+    for (std::size_t p = pos; p <= end; ++p) {
+      if (p == end || data[p] == ',') {
+        sqlite3_bind_text(stmt, col++, data.data() + field, static_cast<int>(p - field),
+                          SQLITE_STATIC);
+        field = p + 1;
+      }
+    }
+    sqlite3_step(stmt);
+    sqlite3_reset(stmt);
+    pos = end + 1;
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
+  sqlite3_close(db);
+  return Seconds(start);
+}
+
+double ShellImport(const std::string& db_path, const std::string& csv_path) {
+  fs::remove(db_path);
+  const std::string cmd = "sqlite3 " + db_path + " '.import --csv " + csv_path + " plain'";
+  const auto start = Clock::now();
+  const int rc = std::system(cmd.c_str());
+  const double s = Seconds(start);
+  return rc == 0 ? s : -1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::size_t rows = 1000000;
+  int runs = 3;
+  std::string dir = fs::temp_directory_path().string();
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i];
+    if (flag == "--rows") rows = static_cast<std::size_t>(std::atoll(argv[i + 1]));
+    if (flag == "--runs") runs = std::max(1, std::atoi(argv[i + 1]));
+    if (flag == "--dir") dir = argv[i + 1];
+  }
+  const fs::path work = fs::path(dir) / ("bench_load-" + std::to_string(::getpid()));
+  fs::create_directories(work / "state");
+  const std::string csv_path = (work / "bijstand.csv").string();
+  {
+    const std::string csv = MakeCsv(rows);
+    std::ofstream(csv_path, std::ios::binary) << csv;
+    std::fprintf(stderr, "delivery: %zu rows, %.1f MB\n", rows, static_cast<double>(csv.size()) / 1e6);
+  }
+  const std::string key = (work / "key").string();
+  if (!enclave::steward::CreateKeyFile(key).ok()) return 1;
+  const bool have_shell = std::system("command -v sqlite3 > /dev/null 2>&1") == 0;
+
+  std::vector<double> candidate, validate_only, capi, shell;
+  for (int r = 0; r < runs; ++r) {
+    if (have_shell) shell.push_back(ShellImport((work / "shell.db").string(), csv_path));
+    capi.push_back(CapiImport((work / "capi.db").string(), csv_path));
+
+    const std::string desc = std::string(ENCLAVE_SOURCE_DIR) + "/policies/deliveries/bijstandpersoonbus.textproto";
+    auto start = Clock::now();
+    auto v = enclave::steward::ValidateDeliveries({{desc, csv_path}});
+    validate_only.push_back(Seconds(start));
+    if (!v.ok() || !v->at(0).report.ok()) {
+      std::fprintf(stderr, "validation failed\n");
+      return 1;
+    }
+
+    const std::string db = (work / "micro.db").string();
+    fs::remove(db);
+    fs::remove_all(work / "state");
+    fs::create_directories(work / "state");
+    if (!enclave::steward::InitDatabase(db).ok()) return 1;
+    enclave::steward::StewardOptions options;
+    options.database_path = db;
+    options.state_dir = (work / "state").string();
+    options.key_path = key;
+    options.steward = "unix:bench";
+    start = Clock::now();
+    auto out = enclave::steward::LoadDeliveries(options, {{desc, csv_path}});
+    candidate.push_back(Seconds(start));
+    if (!out.ok() || !out->loaded) {
+      std::fprintf(stderr, "load failed: %s\n",
+                   out.ok() ? "refused" : std::string(out.status().message()).c_str());
+      return 1;
+    }
+  }
+  const double n = static_cast<double>(rows);
+  const double cand = Median(candidate);
+  const double base_capi = Median(capi);
+  std::printf("bench=load rows=%zu runs=%d candidate_s=%.3f candidate_rows_per_s=%.0f "
+              "validate_only_s=%.3f baseline_capi_s=%.3f baseline_capi_rows_per_s=%.0f "
+              "ratio_capi=%.2f",
+              rows, runs, cand, n / cand, Median(validate_only), base_capi, n / base_capi,
+              cand / base_capi);
+  if (have_shell && Median(shell) > 0) {
+    const double base_shell = Median(shell);
+    std::printf(" baseline_import_s=%.3f baseline_import_rows_per_s=%.0f ratio_import=%.2f",
+                base_shell, n / base_shell, cand / base_shell);
+  } else {
+    std::printf(" baseline_import=unavailable(no sqlite3 shell)");
+  }
+  std::printf("\n");
+  fs::remove_all(work);
+  return 0;
+}
