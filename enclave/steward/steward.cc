@@ -114,9 +114,14 @@ absl::StatusOr<DbPtr> OpenReadWrite(const std::string& path, bool create) {
                                                sqlite3_errstr(rc)));
   }
   sqlite3_extended_result_codes(db.get(), 1);
+  // https://www.sqlite.org/security.html, as for the server's read-only connection.
   int ok = 0;
-  sqlite3_db_config(db.get(), SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, &ok);
-  sqlite3_db_config(db.get(), SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, &ok);
+  if (sqlite3_db_config(db.get(), SQLITE_DBCONFIG_DEFENSIVE, 1, &ok) != SQLITE_OK || ok != 1 ||
+      sqlite3_db_config(db.get(), SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, &ok) != SQLITE_OK ||
+      ok != 0 || sqlite3_db_config(db.get(), SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, &ok) != SQLITE_OK ||
+      ok != 0) {
+    return absl::UnavailableError("microdata database: cannot apply security settings");
+  }
   // A rollback journal with full syncs: a killed load is rolled back on the next open. Temporary
   // sorts stay in memory (security.md §4: no plaintext temporary files).
   ENCLAVE_RETURN_IF_ERROR(Exec(db.get(),
