@@ -240,6 +240,20 @@ class GrpcEnclaveClient final : public EnclaveClient {
     return FromProto(response);
   }
 
+  absl::StatusOr<std::vector<BudgetLedger>> GetBudget() override {
+    grpc::ClientContext context;
+    SetDeadline(context);
+    v1::GetBudgetResponse response;
+    const grpc::Status status = stub_->GetBudget(&context, v1::GetBudgetRequest(), &response);
+    if (!status.ok()) return ToAbsl(status);
+    std::vector<BudgetLedger> out;
+    for (const v1::BudgetLedger& l : response.ledgers()) {
+      out.push_back({l.ledger(), l.cap_micro(), l.spent_micro(), l.reserved_micro(),
+                     l.remaining_micro()});
+    }
+    return out;
+  }
+
  private:
   void SetDeadline(grpc::ClientContext& context) const {
     context.set_deadline(std::chrono::system_clock::now() + deadline_);

@@ -486,4 +486,43 @@ std::string FormatTemplateInfo(const TemplateInfo& info, Language lang) {
   return out;
 }
 
+namespace {
+
+// 1234567 micro-ε -> "1.234567" (integers only: no rounding).
+std::string Epsilon(std::int64_t micro) {
+  const bool negative = micro < 0;
+  const std::uint64_t m = negative ? static_cast<std::uint64_t>(-(micro + 1)) + 1
+                                   : static_cast<std::uint64_t>(micro);
+  std::string frac = std::to_string(m % 1000000);
+  frac.insert(0, 6 - frac.size(), '0');
+  return (negative ? "-" : "") + std::to_string(m / 1000000) + "." + frac;
+}
+
+}  // namespace
+
+std::string FormatBudget(const std::vector<BudgetLedger>& ledgers) {
+  std::size_t width = std::string("ledger").size();
+  for (const BudgetLedger& l : ledgers) width = std::max(width, l.ledger.size());
+  auto pad = [](std::string text, std::size_t w) {
+    if (text.size() < w) text.insert(0, w - text.size(), ' ');
+    return text;
+  };
+  auto left = [](std::string text, std::size_t w) {
+    if (text.size() < w) text.append(w - text.size(), ' ');
+    return text;
+  };
+  std::string out = left("ledger", width) + "  " + pad("cap", 12) + "  " +
+                    pad("spent", 12) + "  " + pad("reserved", 12) + "  " + pad("remaining", 12) +
+                    "\n";
+  for (const BudgetLedger& l : ledgers) {
+    out += left(l.ledger, width) + "  " + pad(Epsilon(l.cap_micro), 12) + "  " +
+           pad(Epsilon(l.spent_micro), 12) + "  " + pad(Epsilon(l.reserved_micro), 12) + "  " +
+           pad(Epsilon(l.remaining_micro), 12) + "\n";
+  }
+  if (ledgers.empty()) out += "(no ledgers)\n";
+  out += "Amounts in epsilon. A differentially private query runs only if its charge fits in "
+         "every ledger.\n";
+  return out;
+}
+
 }  // namespace enclave::client

@@ -93,6 +93,7 @@ absl::StatusOr<Command> CommandNamed(std::string_view name) {
   if (name == "describe") return Command::kDescribe;
   if (name == "run") return Command::kRun;
   if (name == "audit") return Command::kAudit;
+  if (name == "budget") return Command::kBudget;
   if (name == "help") return Command::kHelp;
   return absl::InvalidArgumentError("unknown command '" + std::string(name) +
                                     "' (allowed: templates, describe, run, audit, help)");
@@ -247,6 +248,16 @@ Exit codes:
 constexpr std::string_view kTemplatesHelp = R"(Usage: enclavectl [global flags] templates
 
 Lists the templates your role may run: id, version, theme and title.
+See 'enclavectl --help' for the global flags.
+)";
+
+constexpr std::string_view kBudgetHelp = R"(Usage: enclavectl [global flags] budget
+
+Researchers: shows each privacy-budget ledger of your agreements (agreement,
+project, current data version) with its cap, what was spent, what running
+queries hold (reserved) and what remains, in epsilon. A differentially private
+template runs only if its charge fits in every ledger; an identical repeat of a
+released query is served free. Other roles are refused (exit code 3).
 See 'enclavectl --help' for the global flags.
 )";
 
@@ -419,6 +430,12 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args) {
 
   parsed.command = *command;
   switch (parsed.command) {
+    case Command::kBudget:
+      if (positional.size() != 1) {
+        return absl::InvalidArgumentError("'budget' takes no arguments, got '" + positional[1] +
+                                          "'");
+      }
+      break;
     case Command::kTemplates:
       if (positional.size() != 1) {
         return absl::InvalidArgumentError("'templates' takes no arguments, got '" +
@@ -590,6 +607,7 @@ absl::StatusOr<std::string> HelpText(std::string_view topic) {
   if (topic == "describe") return std::string(kDescribeHelp);
   if (topic == "run") return std::string(kRunHelp);
   if (topic == "audit") return std::string(kAuditHelp);
+  if (topic == "budget") return std::string(kBudgetHelp);
   if (topic == "help") return std::string(kHelpHelp);
   return absl::NotFoundError("no help for unknown command '" + std::string(topic) + "'");
 }

@@ -17,7 +17,7 @@
 
 namespace enclave::client::cli {
 
-enum class Command { kHelp, kVersion, kTemplates, kDescribe, kRun, kAudit };
+enum class Command { kHelp, kVersion, kTemplates, kDescribe, kRun, kAudit, kBudget };
 // enclavectl audit <action>
 enum class AuditAction { kCheckpoint, kLog, kVerify, kExport, kVerifyBundle, kReceipt };
 

@@ -201,6 +201,12 @@ int Run(const std::vector<std::string>& args) {
       }
       break;
     }
+    case Command::kBudget: {
+      auto ledgers = enclave.GetBudget();
+      if (!ledgers.ok()) return Fail(ledgers.status());
+      text = client::FormatBudget(*ledgers);
+      break;
+    }
     case Command::kHelp:
     case Command::kVersion:
     case Command::kAudit:

@@ -57,6 +57,87 @@ class RunningSlot {
 
 }  // namespace
 
+std::vector<LedgerLimit> BudgetLimits(const policy::Agreement& agreement,
+                                      const std::string& data_version,
+                                      const policy::AgreementBook* book) {
+  std::vector<LedgerLimit> limits;
+  limits.push_back({"agreement:" + agreement.id, agreement.budget_micro});
+  if (book != nullptr) {
+    limits.push_back({"project:" + agreement.project, book->ProjectCapMicro(agreement.project)});
+    limits.push_back({"data-version:" + data_version, book->data_version_cap_micro()});
+  }
+  return limits;
+}
+
+std::vector<LedgerLimit> QueryService::BudgetLimits(const policy::Agreement& agreement,
+                                                    const std::string& data_version) const {
+  return core::BudgetLimits(agreement, data_version, options_.agreements.get());
+}
+
+absl::StatusOr<std::vector<LedgerBalance>> QueryService::GetBudget(
+    const policy::CallerIdentity& caller) {
+  QueryLogEntry entry;
+  entry.type = QueryLogEntry::Type::kRefused;
+  entry.request_id = NextRequestId();
+  entry.rpc = "GetBudget";
+  auto refuse = [&](absl::Status status) -> absl::Status {
+    entry.decision = absl::StatusCodeToString(status.code());
+    entry.reason = std::string(status.message());
+    if (!log_->Append(entry).ok()) {
+      return absl::UnavailableError("the query log is unavailable; the request was not served");
+    }
+    return status;
+  };
+  absl::StatusOr<policy::Principal> principal = Identify(caller, entry);
+  if (!principal.ok()) return refuse(principal.status());
+  if (principal->role != templates::Role::kResearcher) {
+    return refuse(absl::PermissionDeniedError(
+        "role '" + entry.role + "' has no privacy budget; budgets belong to researchers' "
+        "agreements"));
+  }
+  if (options_.agreements == nullptr || options_.dp_releaser == nullptr) {
+    return refuse(absl::FailedPreconditionError(
+        "privacy budgets are not configured on this enclave"));
+  }
+  // The current data version, from a (pooled) source: no rows are read.
+  std::unique_ptr<MicrodataSource> source;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!idle_sources_.empty()) {
+      source = std::move(idle_sources_.back());
+      idle_sources_.pop_back();
+    }
+  }
+  if (source == nullptr && source_factory_) {
+    absl::StatusOr<std::unique_ptr<MicrodataSource>> made = source_factory_();
+    if (made.ok()) source = *std::move(made);
+  }
+  if (source == nullptr) {
+    return refuse(absl::UnavailableError("the microdata store is unavailable; try again later"));
+  }
+  const std::string data_version = source->DataVersion();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    idle_sources_.push_back(std::move(source));
+  }
+  std::vector<LedgerLimit> limits;
+  for (const policy::Agreement* a : options_.agreements->AgreementsOf(*principal)) {
+    for (LedgerLimit& l : BudgetLimits(*a, data_version)) {
+      bool seen = false;
+      for (const LedgerLimit& have : limits) seen = seen || have.ledger == l.ledger;
+      if (!seen) limits.push_back(std::move(l));
+    }
+  }
+  if (limits.empty()) {
+    return refuse(absl::PermissionDeniedError(
+        "no researcher agreement covers your organisation and project; ask the privacy officer "
+        "to register your signed agreement"));
+  }
+  absl::StatusOr<std::vector<LedgerBalance>> balances = options_.dp_releaser->Balances(limits);
+  if (!balances.ok()) return refuse(balances.status());
+  return balances;
+}
+
 const templates::Template* TemplateCatalog::Find(const std::string& id) const {
   auto it = std::lower_bound(
       templates.begin(), templates.end(), id,
@@ -263,22 +344,35 @@ absl::StatusOr<RunResult> QueryService::RunQuery(
   if (!bound.ok()) return refuse(bound.status());
   entry.canonical_params = bound->CanonicalParams();
 
-  // 4. Configuration that must hold before anything runs.
-  auto rule_set_it = catalog_->rule_sets.find(tmpl->disclosure.rule_set);
-  if (rule_set_it == catalog_->rule_sets.end()) {
-    return refuse(absl::InternalError("template " + tmpl->id + " names rule set '" +
-                                      tmpl->disclosure.rule_set + "', which is not loaded"));
+  // 4. Configuration that must hold before anything runs. A differentially private template
+  // (Template::dp) runs through the DpReleaser instead of the cell key method and suppression:
+  // only for a researcher under an agreement (step 2b), with a budget charge.
+  const bool dp = tmpl->dp.has_value();
+  if (dp && agreement == nullptr) {
+    return refuse(absl::PermissionDeniedError(
+        "template " + tmpl->id +
+        " is released under differential privacy, for researchers under an agreement only"));
   }
-  disclosure::RuleSetParams rules = rule_set_it->second;
-  rules.min_units = std::max(rules.min_units, tmpl->disclosure.min_units);
-  rules.min_share_denominator =
-      std::max(rules.min_share_denominator, tmpl->disclosure.min_share_denominator);
+  if (dp && options_.dp_releaser == nullptr) {
+    return refuse(absl::FailedPreconditionError(
+        "differentially private releases are not configured on this enclave; nothing was run"));
+  }
   if (!options_.sha256_hex) {
     return refuse(absl::InternalError("the query service has no digest function configured"));
   }
+  auto rule_set_it = catalog_->rule_sets.find(tmpl->disclosure.rule_set);
+  if (!dp && rule_set_it == catalog_->rule_sets.end()) {
+    return refuse(absl::InternalError("template " + tmpl->id + " names rule set '" +
+                                      tmpl->disclosure.rule_set + "', which is not loaded"));
+  }
+  disclosure::RuleSetParams rules =
+      rule_set_it != catalog_->rule_sets.end() ? rule_set_it->second : disclosure::RuleSetParams{};
+  rules.min_units = std::max(rules.min_units, tmpl->disclosure.min_units);
+  rules.min_share_denominator =
+      std::max(rules.min_share_denominator, tmpl->disclosure.min_share_denominator);
   UnitIndex* unit_index = options_.unit_index ? options_.unit_index(tmpl->unit) : nullptr;
-  if (unit_index == nullptr || !options_.solver_factory || !options_.magnitude_key ||
-      options_.guard == nullptr || options_.history == nullptr) {
+  if (!dp && (unit_index == nullptr || !options_.solver_factory || !options_.magnitude_key ||
+              options_.guard == nullptr || options_.history == nullptr)) {
     return refuse(absl::InternalError("disclosure control is not configured for unit type '" +
                                       tmpl->unit + "'; nothing was run"));
   }
@@ -336,6 +430,50 @@ absl::StatusOr<RunResult> QueryService::RunQuery(
     return close_aborted(absl::PermissionDeniedError(
         "agreement " + agreement->id + " does not cover the current data version " +
         Bounded(source->DataVersion()) + "; ask the privacy officer to extend it"));
+  }
+
+  if (dp) {
+    // 7dp. The DpReleaser reserves the charge on every ledger before reading any row, draws the
+    // noise, charges durably and logs kBudget entries; an identical repeat is served free.
+    DpRequest request;
+    request.query = &*bound;
+    request.request_id = request_id;
+    request.caller = caller.uri;
+    request.role = entry.role;
+    request.project = agreement->project;
+    request.agreement = agreement->id;
+    request.data_version = source->DataVersion();
+    request.limits = BudgetLimits(*agreement, request.data_version);
+    absl::StatusOr<DpOutcome> outcome = options_.dp_releaser->Run(request, *source, cancel);
+    if (!outcome.ok()) return close_aborted(outcome.status());  // the source is dropped
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (idle_sources_.size() <
+          static_cast<std::size_t>(std::max(options_.max_concurrent_queries, 1))) {
+        idle_sources_.push_back(std::move(source));
+      }
+    }
+    Release release = std::move(outcome->release);
+    entry.type = QueryLogEntry::Type::kResult;
+    entry.decision = "allowed";
+    entry.rule_set = release.rule_set;
+    entry.data_version = release.data_version;
+    entry.cells_released = release.CountReleased();
+    entry.cells_confidential = release.CountConfidential();
+    entry.detail = "dp charged_micro=" + std::to_string(outcome->charged_micro) +
+                   " repeat=" + (outcome->repeat ? "1" : "0") + " agreement=" + agreement->id;
+    entry.result_sha256 = options_.sha256_hex(CanonicalReleaseText(release));
+    if (!log_->Append(entry).ok()) {
+      base::LogError("query_log_write_failed", {{"rpc", base::Word("RunQuery")},
+                                                {"entry", base::Word("query-result")}});
+      return absl::UnavailableError("the query log is unavailable; the result was not released");
+    }
+    base::LogInfo("query_done", {{"template", base::TemplateName(tmpl->id)},
+                                 {"cells", base::RowCount{entry.cells_released +
+                                                          entry.cells_confidential}},
+                                 {"charged_micro", base::RowCount{outcome->charged_micro}},
+                                 {"code", absl::StatusCode::kOk}});
+    return RunResult{std::move(release), request_id};
   }
 
   TableBuilder builder(*bound);

@@ -124,10 +124,18 @@ class QueryService {
       const policy::CallerIdentity& caller, const std::string& template_id,
       const std::vector<std::pair<std::string, std::string>>& params, const Cancellation& cancel);
 
+  // The caller's privacy budgets: for a researcher, every ledger of each of their agreements
+  // (agreement, project, current data version) with cap, spent, reserved and remaining, micro-ε.
+  // kPermissionDenied for other roles (refusals logged as kRefused), kFailedPrecondition when no
+  // budget ledger is configured, kUnavailable when the ledger or store fails.
+  absl::StatusOr<std::vector<LedgerBalance>> GetBudget(const policy::CallerIdentity& caller);
+
   const TemplateCatalog& catalog() const { return *catalog_; }
 
  private:
   std::string NextRequestId();
+  std::vector<LedgerLimit> BudgetLimits(const policy::Agreement& agreement,
+                                        const std::string& data_version) const;
   // Shared by ListTemplates and DescribeTemplate: the caller must be a principal whose role may
   // browse templates; with `tmpl` set, the template must exist and be visible to that role.
   // Refusals are logged before they are returned.
@@ -152,6 +160,12 @@ class QueryService {
   std::vector<std::unique_ptr<MicrodataSource>> idle_sources_;  // guarded by mu_
   policy::PrincipalLimiter limiter_;
 };
+
+// The ledgers a DP release under `agreement` is charged to, with their caps: "agreement:<id>",
+// and with `book` also "project:<project>" and "data-version:<version>" (§7.6).
+std::vector<LedgerLimit> BudgetLimits(const policy::Agreement& agreement,
+                                      const std::string& data_version,
+                                      const policy::AgreementBook* book);
 
 // SHA-256-free canonical bytes of a release (what the response carries); the rpc layer hashes
 // the serialised response instead. Provided for tests of determinism.

@@ -79,4 +79,24 @@ grpc::Status QueryServiceImpl::RunQuery(grpc::ServerContext* context,
   });
 }
 
+grpc::Status QueryServiceImpl::GetBudget(grpc::ServerContext* context,
+                                         const enclave::v1::GetBudgetRequest* /*request*/,
+                                         enclave::v1::GetBudgetResponse* response) {
+  return Guarded([&]() -> absl::Status {
+    absl::StatusOr<policy::CallerIdentity> caller = CallerCertificate(context);
+    if (!caller.ok()) return caller.status();
+    absl::StatusOr<std::vector<core::LedgerBalance>> balances = service_->GetBudget(*caller);
+    if (!balances.ok()) return balances.status();
+    for (const core::LedgerBalance& b : *balances) {
+      enclave::v1::BudgetLedger* l = response->add_ledgers();
+      l->set_ledger(b.ledger);
+      l->set_cap_micro(b.cap_micro);
+      l->set_spent_micro(b.spent_micro);
+      l->set_reserved_micro(b.reserved_micro);
+      l->set_remaining_micro(b.remaining_micro());
+    }
+    return absl::OkStatus();
+  });
+}
+
 }  // namespace enclave::rpc

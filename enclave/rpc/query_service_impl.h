@@ -27,6 +27,8 @@ class QueryServiceImpl final : public enclave::v1::QueryService::Service {
                                 enclave::v1::DescribeTemplateResponse* response) override;
   grpc::Status RunQuery(grpc::ServerContext* context, const enclave::v1::RunQueryRequest* request,
                         enclave::v1::RunQueryResponse* response) override;
+  grpc::Status GetBudget(grpc::ServerContext* context, const enclave::v1::GetBudgetRequest* request,
+                         enclave::v1::GetBudgetResponse* response) override;
 
  private:
   std::shared_ptr<core::QueryService> service_;

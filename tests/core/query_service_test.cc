@@ -6,7 +6,10 @@
 #include <condition_variable>
 #include <functional>
 #include <memory>
+#include <map>
 #include <mutex>
+#include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -64,6 +67,7 @@ struct Env {
   std::shared_ptr<const policy::AgreementBook> agreements;
   std::shared_ptr<policy::RevocationSource> revocations;
   std::function<std::chrono::steady_clock::time_point()> steady_now;
+  std::shared_ptr<DpReleaser> dp_releaser;
 
   static std::shared_ptr<const policy::AgreementBook> Book(std::vector<policy::Agreement> list) {
     auto book = policy::AgreementBook::Create(std::move(list), {{"P1", 5'000'000}},
@@ -131,6 +135,7 @@ struct Env {
     options.revocations = revocations;
     options.now = [this] { return now; };
     options.steady_now = steady_now;
+    options.dp_releaser = dp_releaser;
     service = std::make_unique<QueryService>(catalog, std::move(principals),
                                              testing::FakeSourceFactory(state), log, options);
   }
@@ -718,6 +723,179 @@ TEST_CASE("per-principal concurrency limit") {
   runner.join();
   CHECK(first.ok());
   CHECK(env.Run(kAnalyst).ok());  // the slot was released
+}
+
+
+// --- Differentially private templates through the DpReleaser (issue 5 item 7) -----------------
+
+// An in-memory ledger: enough of BudgetLedger's contract for the dispatch.
+class MiniLedger final : public BudgetLedger {
+ public:
+  absl::StatusOr<std::int64_t> Reserve(std::span<const LedgerLimit> limits, std::int64_t charge,
+                                       std::string_view) override {
+    std::lock_guard<std::mutex> lock(mu);
+    for (const LedgerLimit& l : limits) {
+      if (spent[l.ledger] + reserved[l.ledger] + charge > l.cap_micro) {
+        return absl::ResourceExhaustedError("privacy budget exhausted: ledger " + l.ledger);
+      }
+    }
+    for (const LedgerLimit& l : limits) reserved[l.ledger] += charge;
+    open[next] = {charge, std::vector<LedgerLimit>(limits.begin(), limits.end())};
+    return next++;
+  }
+  absl::Status Charge(std::int64_t id, std::string_view key, std::string_view answer) override {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = open.find(id);
+    if (it == open.end()) return absl::NotFoundError("no reservation");
+    for (const LedgerLimit& l : it->second.second) {
+      reserved[l.ledger] -= it->second.first;
+      spent[l.ledger] += it->second.first;
+    }
+    answers[std::string(key)] = std::string(answer);
+    open.erase(it);
+    return absl::OkStatus();
+  }
+  absl::Status Refund(std::int64_t id) override {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = open.find(id);
+    if (it == open.end()) return absl::NotFoundError("no reservation");
+    for (const LedgerLimit& l : it->second.second) reserved[l.ledger] -= it->second.first;
+    open.erase(it);
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::optional<std::string>> FindAnswer(std::string_view key) override {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = answers.find(std::string(key));
+    if (it == answers.end()) return std::optional<std::string>();
+    return std::optional<std::string>(it->second);
+  }
+  absl::StatusOr<std::vector<LedgerBalance>> Balances(
+      std::span<const LedgerLimit> limits) override {
+    std::lock_guard<std::mutex> lock(mu);
+    std::vector<LedgerBalance> out;
+    for (const LedgerLimit& l : limits) {
+      out.push_back({l.ledger, l.cap_micro, spent[l.ledger], reserved[l.ledger]});
+    }
+    return out;
+  }
+  std::mutex mu;
+  std::map<std::string, std::int64_t> spent, reserved;
+  std::map<std::int64_t, std::pair<std::int64_t, std::vector<LedgerLimit>>> open;
+  std::map<std::string, std::string> answers;
+  std::int64_t next = 1;
+};
+
+// Deterministic bytes; the dispatch, not the noise, is under test here.
+class CounterRandom final : public dp::RandomSource {
+ public:
+  absl::Status Fill(std::span<std::uint8_t> out) override {
+    for (std::uint8_t& b : out) b = static_cast<std::uint8_t>((state = state * 1103515245u + 12345u) >> 16);
+    return absl::OkStatus();
+  }
+  std::uint32_t state = 7;
+};
+
+struct DpEnv {
+  Env env;
+  std::shared_ptr<MiniLedger> ledger = std::make_shared<MiniLedger>();
+
+  explicit DpEnv(std::int64_t agreement_budget = 1'000'000, bool with_releaser = true,
+                 std::vector<Role> roles = {Role::kResearcher}) {
+    templates::Template t = MainTemplate();
+    t.id = "dp_template";
+    t.statistics = {test::MakeStatistic("n", StatisticKind::kCount)};
+    t.roles = std::move(roles);
+    templates::DpSettings dp;
+    dp.epsilon_micro = 250'000;
+    t.dp = dp;
+    env.catalog->templates.push_back(t);
+    policy::Agreement a = Env::DefaultAgreement();
+    a.templates.push_back("dp_template");
+    a.budget_micro = agreement_budget;
+    env.agreements = Env::Book({a});
+    if (with_releaser) {
+      env.dp_releaser =
+          std::make_shared<DpReleaser>(ledger, std::make_shared<CounterRandom>(), env.log);
+    }
+    env.Restart();
+  }
+  absl::StatusOr<RunResult> Run(const char* who, const std::string& year) {
+    return env.Run(who, "dp_template", {{"year", year}});
+  }
+};
+
+TEST_CASE("a DP template runs through the DpReleaser and charges every ledger") {
+  DpEnv dp;
+  auto first = dp.Run(kResearcher, "2022");
+  INFO(first.status().ToString());
+  REQUIRE(first.ok());
+  CHECK_FALSE(first->release.cells.empty());
+  CHECK(dp.ledger->spent["agreement:A1"] == 250'000);
+  CHECK(dp.ledger->spent["project:P1"] == 250'000);
+  CHECK(dp.ledger->spent["data-version:fake-data-v1"] == 250'000);
+  const std::vector<QueryLogEntry> results = dp.env.log->OfType(Type::kResult);
+  REQUIRE(results.size() == 1);
+  CHECK(results[0].detail == "dp charged_micro=250000 repeat=0 agreement=A1");
+  CHECK(results[0].project == "P1/A1");
+  CHECK_FALSE(dp.env.log->OfType(Type::kBudget).empty());
+  // The cell key pipeline did not run: no guard history for this query.
+  CHECK(dp.env.disclosure->guard->RecordedCount(
+            disclosure::GuardKey{"project:P1", "fake-data-v1", "person"}) == 0);
+
+  // An identical repeat is served free.
+  auto repeat = dp.Run(kResearcher, "2022");
+  REQUIRE(repeat.ok());
+  CHECK(dp.ledger->spent["agreement:A1"] == 250'000);
+  CHECK(dp.env.log->OfType(Type::kResult).back().detail ==
+        "dp charged_micro=0 repeat=1 agreement=A1");
+
+  // GetBudget: the researcher's ledgers; other roles refused.
+  auto budget = dp.env.service->GetBudget(dp.env.Id(kResearcher));
+  REQUIRE(budget.ok());
+  REQUIRE(budget->size() == 3);
+  CHECK((*budget)[0].ledger == "agreement:A1");
+  CHECK((*budget)[0].cap_micro == 1'000'000);
+  CHECK((*budget)[0].spent_micro == 250'000);
+  CHECK((*budget)[0].remaining_micro() == 750'000);
+  CHECK((*budget)[1].ledger == "project:P1");
+  CHECK((*budget)[1].cap_micro == 5'000'000);
+  CHECK((*budget)[2].ledger == "data-version:fake-data-v1");
+  CHECK((*budget)[2].cap_micro == policy::kDefaultDataVersionCapMicro);
+  for (const char* who : {kAnalyst, kOfficer, kSteward, kOperator}) {
+    CAPTURE(who);
+    CHECK(dp.env.service->GetBudget(dp.env.Id(who)).status().code() ==
+          absl::StatusCode::kPermissionDenied);
+  }
+  CHECK(dp.env.log->OfType(Type::kRefused).back().rpc == "GetBudget");
+}
+
+TEST_CASE("a DP release is refused when the budget is spent, exactly at the boundary") {
+  DpEnv dp(500'000);
+  CHECK(dp.Run(kResearcher, "2021").ok());
+  CHECK(dp.Run(kResearcher, "2022").ok());  // spent == cap
+  auto third = dp.Run(kResearcher, "2023");
+  CHECK(third.status().code() == absl::StatusCode::kResourceExhausted);
+  CHECK(dp.ledger->spent["agreement:A1"] == 500'000);
+  CHECK(dp.env.log->OfType(Type::kAborted).size() == 1);
+  CHECK(dp.Run(kResearcher, "2021").ok());  // a repeat is still free
+}
+
+TEST_CASE("DP templates: analysts never, and nothing without a releaser") {
+  SUBCASE("a DP template open to analysts is still refused to them") {
+    DpEnv dp(1'000'000, true, {Role::kResearcher, Role::kMunicipalAnalyst});
+    auto r = dp.Run(kAnalyst, "2022");
+    CHECK(r.status().code() == absl::StatusCode::kPermissionDenied);
+    CHECK(dp.env.state->scans.load() == 0);
+    CHECK(dp.ledger->spent.empty());
+  }
+  SUBCASE("no releaser configured") {
+    DpEnv dp(1'000'000, false);
+    auto r = dp.Run(kResearcher, "2022");
+    CHECK(r.status().code() == absl::StatusCode::kFailedPrecondition);
+    CHECK(dp.env.state->scans.load() == 0);
+    CHECK(dp.env.service->GetBudget(dp.env.Id(kResearcher)).status().code() ==
+          absl::StatusCode::kFailedPrecondition);
+  }
 }
 
 }  // namespace

@@ -192,6 +192,14 @@ struct Calls {
     if (request_id != nullptr && s.ok()) *request_id = r.metadata().request_id();
     return s;
   }
+  grpc::Status Budget(v1::GetBudgetResponse* out = nullptr) const {
+    grpc::ClientContext ctx;
+    Prepare(ctx);
+    v1::GetBudgetResponse r;
+    grpc::Status s = query->GetBudget(&ctx, {}, &r);
+    if (out != nullptr) *out = r;
+    return s;
+  }
   grpc::Status Audit(core::AuditMethod method, const std::string& request_id) const {
     grpc::ClientContext ctx;
     Prepare(ctx);
@@ -306,6 +314,13 @@ TEST_CASE("authorisation matrix: every role x every RPC x sample templates equal
       checked += 2;
     }
 
+    // GetBudget: researchers only.
+    const bool may_budget = known && p->role == policy::Role::kResearcher;
+    grpc::Status budget = calls.Budget();
+    CHECK_MESSAGE(budget.ok() == may_budget, "GetBudget: " << budget.error_message());
+    if (!may_budget) CHECK(IsDenial(budget.error_code()));
+    ++checked;
+
     for (core::AuditMethod method : core::kAllAuditMethods) {
       CAPTURE(core::AuditMethodName(method));
       const bool may = known && core::AuditPermitted(p->role, method);
@@ -317,8 +332,32 @@ TEST_CASE("authorisation matrix: every role x every RPC x sample templates equal
   }
   MESSAGE("authorisation matrix: " << checked << " role x RPC x template cells checked");
   CHECK(checked == static_cast<int>(kPeople.size()) *
-                       (1 + 2 * static_cast<int>(sample.size()) +
+                       (2 + 2 * static_cast<int>(sample.size()) +
                         static_cast<int>(std::size(core::kAllAuditMethods))));
+}
+
+TEST_CASE("separation of duties, stated independently of the policy functions") {
+  World& w = TheWorld();
+  const std::string any_template = "zzp_aantal_per_wijk";
+  // The operator runs the service: no query, no template, no log.
+  Calls op(w.Channel("operator1"));
+  CHECK(IsDenial(op.List().error_code()));
+  CHECK(IsDenial(op.Run(any_template).error_code()));
+  for (core::AuditMethod m : core::kAllAuditMethods) CHECK(IsDenial(op.Audit(m, "q").error_code()));
+  // The privacy officer audits everything but runs no query.
+  Calls officer(w.Channel("officer1"));
+  CHECK(IsDenial(officer.Run(any_template).error_code()));
+  CHECK_FALSE(IsDenial(officer.Audit(core::AuditMethod::kListEntries, "").error_code()));
+  CHECK_FALSE(IsDenial(officer.Audit(core::AuditMethod::kExportBundle, "").error_code()));
+  // The data steward may read the catalogue but neither query nor read the log.
+  Calls steward(w.Channel("steward1"));
+  CHECK(IsDenial(steward.Run(any_template).error_code()));
+  CHECK(IsDenial(steward.Audit(core::AuditMethod::kListEntries, "").error_code()));
+  // Analysts query but read no log and have no budget.
+  Calls analyst(w.Channel("analyst1"));
+  CHECK(analyst.Run(any_template).ok());
+  CHECK(IsDenial(analyst.Audit(core::AuditMethod::kListEntries, "").error_code()));
+  CHECK(IsDenial(analyst.Budget().error_code()));
 }
 
 TEST_CASE("metadata a client adds grants nothing") {
@@ -436,6 +475,62 @@ TEST_CASE("per-principal rate limit: RESOURCE_EXHAUSTED with a retry hint enclav
   // Others are not limited by limited1's use.
   Calls other(w.Channel("analyst1"));
   CHECK(other.Run("zzp_aantal_per_wijk").ok());
+}
+
+TEST_CASE("a researcher's DP release charges the budget that enclavectl budget shows") {
+  World& w = TheWorld();
+  const std::string dp_template = "bijstand_dp_wijk_leeftijd";
+  const templates::Template* t = w.loaded.catalog->Find(dp_template);
+  REQUIRE(t != nullptr);
+  REQUIRE(t->dp.has_value());
+  const std::int64_t charge = t->dp->epsilon_micro;
+
+  Calls researcher(w.Channel("researcher1"));
+  v1::GetBudgetResponse before;
+  REQUIRE(researcher.Budget(&before).ok());
+  REQUIRE(before.ledgers_size() == 3);
+  CHECK(before.ledgers(0).ledger() == "agreement:OVK-2026-001");
+  CHECK(before.ledgers(1).ledger() == "project:P2026-001");
+  CHECK(before.ledgers(2).ledger().rfind("data-version:", 0) == 0);
+  CHECK(before.ledgers(2).cap_micro() == 12'000'000);
+
+  grpc::Status first = researcher.Run(dp_template);
+  INFO(first.error_message());
+  REQUIRE(first.ok());
+  v1::GetBudgetResponse after;
+  REQUIRE(researcher.Budget(&after).ok());
+  for (int i = 0; i < 3; ++i) {
+    CHECK(after.ledgers(i).spent_micro() == before.ledgers(i).spent_micro() + charge);
+    CHECK(after.ledgers(i).remaining_micro() ==
+          after.ledgers(i).cap_micro() - after.ledgers(i).spent_micro() -
+              after.ledgers(i).reserved_micro());
+  }
+  // An identical repeat is served free.
+  REQUIRE(researcher.Run(dp_template).ok());
+  v1::GetBudgetResponse repeat;
+  REQUIRE(researcher.Budget(&repeat).ok());
+  CHECK(repeat.ledgers(0).spent_micro() == after.ledgers(0).spent_micro());
+
+  // enclavectl budget shows the same numbers; other roles are refused (exit code 3).
+  ProcessResult shown = w.Ctl("researcher1", {"budget"});
+  INFO(shown.err);
+  CHECK(shown.exit_code == 0);
+  CHECK(shown.out.find("agreement:OVK-2026-001") != std::string::npos);
+  const std::int64_t spent = after.ledgers(0).spent_micro();
+  const std::string spent_text = std::to_string(spent / 1000000) + "." +
+                                 std::string(6 - std::to_string(spent % 1000000).size(), '0') +
+                                 std::to_string(spent % 1000000);
+  CHECK(shown.out.find(spent_text) != std::string::npos);
+  CHECK(shown.out.find("4.000000") != std::string::npos);  // the agreement's cap
+  for (const char* who : {"analyst1", "officer1", "steward1", "operator1"}) {
+    CAPTURE(who);
+    ProcessResult refused = w.Ctl(who, {"budget"});
+    CHECK(refused.exit_code == 3);
+    CHECK(refused.out.empty());
+  }
+  // Analysts never run a DP template.
+  Calls analyst(w.Channel("analyst1"));
+  CHECK(analyst.Run(dp_template).error_code() == grpc::StatusCode::NOT_FOUND);
 }
 
 }  // namespace enclave::testing

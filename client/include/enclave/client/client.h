@@ -113,9 +113,22 @@ struct ConnectOptions {
   std::chrono::milliseconds deadline{30000};
 };
 
+// One privacy-budget ledger of the caller (researchers), in micro-ε (1000000 = ε 1.0).
+struct BudgetLedger {
+  std::string ledger;  // "agreement:<id>", "project:<id>", "data-version:<version>"
+  std::int64_t cap_micro = 0;
+  std::int64_t spent_micro = 0;
+  std::int64_t reserved_micro = 0;
+  std::int64_t remaining_micro = 0;
+};
+
 class EnclaveClient {
  public:
   virtual ~EnclaveClient() = default;
+  // The caller's privacy budgets (researchers only; other roles kPermissionDenied).
+  virtual absl::StatusOr<std::vector<BudgetLedger>> GetBudget() {
+    return absl::UnimplementedError("this client does not support GetBudget");
+  }
   virtual absl::StatusOr<std::vector<TemplateSummary>> ListTemplates() = 0;
   virtual absl::StatusOr<TemplateInfo> DescribeTemplate(const std::string& template_id) = 0;
   virtual absl::StatusOr<QueryResult> RunQuery(

@@ -17,5 +17,8 @@ std::string FormatJson(const QueryResult& result);
 
 std::string FormatTemplateList(const std::vector<TemplateSummary>& templates, Language lang);
 std::string FormatTemplateInfo(const TemplateInfo& info, Language lang);
+// The caller's privacy budgets: one line per ledger with cap, spent, reserved and remaining in ε
+// (micro-ε printed with six decimals, exact).
+std::string FormatBudget(const std::vector<BudgetLedger>& ledgers);
 
 }  // namespace enclave::client
