@@ -234,6 +234,20 @@ absl::Status PointView(sqlite3* db, const std::string& dataset, const std::strin
               "switching view " + dataset);
 }
 
+// True when derived.sql reads `dataset` (the name as a whole word anywhere in the file: a false
+// positive only costs a rebuild). A load or rollback that changes none of them keeps the layer.
+bool DerivedReads(const std::string& dataset) {
+  const std::string_view sql = internal::kDerivedSql;
+  auto is_word = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; };
+  for (std::size_t at = sql.find(dataset); at != std::string_view::npos;
+       at = sql.find(dataset, at + 1)) {
+    const bool start = at == 0 || !is_word(sql[at - 1]);
+    const std::size_t end = at + dataset.size();
+    if (start && (end >= sql.size() || !is_word(sql[end]))) return true;
+  }
+  return false;
+}
+
 // Drops the derived layer and runs derived.sql again on the (new) raw tables.
 absl::Status RebuildDerived(sqlite3* db) {
   ENCLAVE_ASSIGN_OR_RETURN(
@@ -695,8 +709,14 @@ absl::StatusOr<LoadOutcome> LoadDeliveries(const StewardOptions& options,
                       p.outcome.sha256, " records=", p.outcome.report.records,
                       " loaded=", p.outcome.rows_loaded, LinkageDetail(p.outcome));
     }
-    ENCLAVE_RETURN_IF_ERROR(RebuildDerived(db));
-    timer.Done("derived");
+    bool rebuild = false;
+    for (const Prepared& p : prepared) rebuild = rebuild || DerivedReads(p.description.dataset);
+    if (rebuild) {
+      ENCLAVE_RETURN_IF_ERROR(RebuildDerived(db));
+      timer.Done("derived");
+    } else {
+      timer.Done("derived_unchanged");
+    }
     const std::string combined = prepared.size() == 1 ? shas : crypto::Sha256Hex(shas);
     const std::string data_version =
         absl::StrCat("delivery-v", version, "-", combined.substr(0, 12));
@@ -797,12 +817,16 @@ absl::StatusOr<VersionInfo> RollbackVersion(const StewardOptions& options) {
         std::vector<std::string> datasets,
         QueryStrings(db, "SELECT DISTINCT dataset FROM steward_table WHERE version = ?",
                      {std::to_string(*current)}));
+    bool rebuild = false;
     for (const std::string& dataset : datasets) {
       ENCLAVE_ASSIGN_OR_RETURN(std::string physical, Physical(db, target, dataset));
+      ENCLAVE_ASSIGN_OR_RETURN(std::string now, Physical(db, *current, dataset));
       // A dataset adopted after `target` was unchanged from `target` up to its adoption.
-      if (!physical.empty()) ENCLAVE_RETURN_IF_ERROR(PointView(db, dataset, physical));
+      if (physical.empty() || physical == now) continue;
+      ENCLAVE_RETURN_IF_ERROR(PointView(db, dataset, physical));
+      rebuild = rebuild || DerivedReads(dataset);
     }
-    ENCLAVE_RETURN_IF_ERROR(RebuildDerived(db));
+    if (rebuild) ENCLAVE_RETURN_IF_ERROR(RebuildDerived(db));
     ENCLAVE_ASSIGN_OR_RETURN(
         std::vector<std::string> dv,
         QueryStrings(db, "SELECT data_version FROM steward_version WHERE version = ?",

@@ -21,6 +21,7 @@
 #include "enclave/adapters/sqlite/audit_log_store.h"
 #include "enclave/adapters/sqlite/microdata_source.h"
 #include "enclave/audit/leaf.h"
+#include "enclave/base/log.h"
 #include "enclave/delivery/bsn.h"
 #include "enclave/server/lock_file.h"
 #include "enclave/steward/pseudonymiser.h"
@@ -457,6 +458,32 @@ key: "bsn"
     REQUIRE(back.ok());
     CHECK(f.DataVersion() == "synthetic-x");
     CHECK(f.Query("SELECT count(*) FROM bijstandpersoonbus") == "0");
+  }
+
+  TEST_CASE("the derived layer is rebuilt only when a dataset it reads changes") {
+    static std::vector<std::string>* lines = new std::vector<std::string>();
+    base::SetLogSinkForTest([](std::string_view line) { lines->emplace_back(line); });
+    Fixture f;
+    const std::vector<std::string> people = ValidBsns(10, 13);
+    auto phases = [&]() {
+      std::string out;
+      for (const std::string& l : *lines) {
+        if (l.find("steward_phase") == std::string::npos) continue;
+        if (l.find("phase=derived_unchanged") != std::string::npos) out += "unchanged;";
+        else if (l.find("phase=derived ") != std::string::npos) out += "rebuilt;";
+      }
+      lines->clear();
+      return out;
+    };
+    REQUIRE(f.Load({{"gbapersoontab", RegisterCsv(people)}})->loaded);
+    CHECK(phases() == "rebuilt;");
+    std::string srg = "bsn,voorziening,doelgroep,aanvang,einde\n";
+    srg += people[0] + ",scholing,bijstand,20200101,20201231\n";
+    REQUIRE(f.Load({{"srg_reintegratie", srg}})->loaded);  // derived.sql does not read it
+    CHECK(phases() == "unchanged;");
+    CHECK(f.Query("SELECT count(*) FROM d_persoon") == "10");
+    CHECK(f.Query("SELECT count(*) FROM srg_reintegratie") == "1");
+    base::SetLogSinkForTest(nullptr);
   }
 
   TEST_CASE("the steward refuses to load while enclaved holds the lock") {
