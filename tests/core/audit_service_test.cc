@@ -31,12 +31,12 @@ constexpr char kStranger[] = "spiffe://lv/not-registered";
 
 std::shared_ptr<const policy::PrincipalDirectory> Principals() {
   std::vector<policy::Principal> list = {
-      {kOfficer, "Officer", "LV", Role::kPrivacyOfficer, {}},
-      {kResearcher, "Researcher A", "UU", Role::kResearcher, {"p1"}},
-      {kOtherResearcher, "Researcher B", "UU", Role::kResearcher, {"p1"}},
-      {kAnalyst, "Analyst", "LV", Role::kMunicipalAnalyst, {}},
-      {kSteward, "Steward", "CBS", Role::kDataSteward, {}},
-      {kOperator, "Operator", "LV", Role::kOperator, {}},
+      {kOfficer, "Officer", "LV", Role::kPrivacyOfficer, {}, {}},
+      {kResearcher, "Researcher A", "UU", Role::kResearcher, {"p1"}, {}},
+      {kOtherResearcher, "Researcher B", "UU", Role::kResearcher, {"p1"}, {}},
+      {kAnalyst, "Analyst", "LV", Role::kMunicipalAnalyst, {}, {}},
+      {kSteward, "Steward", "CBS", Role::kDataSteward, {}, {}},
+      {kOperator, "Operator", "LV", Role::kOperator, {}, {}},
   };
   auto directory = policy::PrincipalDirectory::Create(std::move(list));
   REQUIRE(directory.ok());
