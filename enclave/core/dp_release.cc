@@ -261,8 +261,9 @@ absl::StatusOr<DpOutcome> DpReleaser::Run(const DpRequest& request, MicrodataSou
     for (std::size_t f = 0; f < t.flag_columns.size(); ++f) {
       if (!s.flag.empty() && t.flag_columns[f] == s.flag) p.flag = static_cast<int>(f);
     }
-    if (!s.flag.empty() && p.flag < 0) {
-      return absl::InternalError("template " + t.id + ": a statistic's flag is not a column");
+    if ((!s.flag.empty() && p.flag < 0) || p.flag >= 64) {
+      return absl::InternalError("template " + t.id +
+                                 ": a statistic's flag is not one of the first 64 flag columns");
     }
     p.first_component = component;
     for (int k = 0; k < Components(s.kind); ++k, ++component) {
