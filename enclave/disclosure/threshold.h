@@ -32,7 +32,9 @@ struct RuleSetParams {
   std::int64_t min_share_denominator = 100;  // §3.6
 
   // Magnitudes (§3.3), applied to |x| of holdings. Every listed (n,k) rule applies.
-  std::vector<NkRule> dominance = {NkRule{1, 50}};
+  // (Built with the count constructor: GCC 12's -Wmaybe-uninitialized misfires at -O2 on an
+  // initializer_list default member initializer here.)
+  std::vector<NkRule> dominance = std::vector<NkRule>(1, NkRule{1, 50});
   std::int64_t p_percent = 10;   // p% rule: unsafe if 100 * (X - x1 - ... - x_{c+1}) < p * x1
   std::int64_t p_coalition = 1;  // c: how many contributors collude to estimate x1
 
