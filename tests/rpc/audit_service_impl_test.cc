@@ -110,12 +110,14 @@ struct Fixture {
     }
 
     auto principals = policy::PrincipalDirectory::Create({
-        {Uri("privacy_officer", "officer1"), "Officer", "LV", policy::Role::kPrivacyOfficer, {}},
-        {Uri("researcher", "researcher1"), "Researcher", "UU", policy::Role::kResearcher, {"p"}},
-        {Uri("municipal_analyst", "analyst1"), "Analyst", "LV", policy::Role::kMunicipalAnalyst,
+        {Uri("privacy_officer", "officer1"), "Officer", "LV", policy::Role::kPrivacyOfficer, {},
          {}},
-        {Uri("data_steward", "steward1"), "Steward", "CBS", policy::Role::kDataSteward, {}},
-        {Uri("operator", "operator1"), "Operator", "LV", policy::Role::kOperator, {}},
+        {Uri("researcher", "researcher1"), "Researcher", "UU", policy::Role::kResearcher, {"p"},
+         {}},
+        {Uri("municipal_analyst", "analyst1"), "Analyst", "LV", policy::Role::kMunicipalAnalyst,
+         {}, {}},
+        {Uri("data_steward", "steward1"), "Steward", "CBS", policy::Role::kDataSteward, {}, {}},
+        {Uri("operator", "operator1"), "Operator", "LV", policy::Role::kOperator, {}, {}},
     });
     if (!principals.ok()) {
       setup_error = principals.status().ToString();
