@@ -145,6 +145,15 @@ int main(int argc, char** argv) {
   config.max_concurrent_queries = std::max(8, clients);
   config.max_concurrent_streams = std::max(16, clients);
   config.shutdown_grace_ms = 1000;
+  // Every template runs only under a privacy officer's approval: officer1 signs them all.
+  const enclave::testing::TestApprovals approvals =
+      enclave::testing::SignAllTemplates(config.policies_dir, dir.path().string() + "/approvals");
+  if (!approvals.error.empty()) {
+    std::fprintf(stderr, "SignAllTemplates: %s\n", approvals.error.c_str());
+    return 1;
+  }
+  config.approvers_file = approvals.approvers_file;
+  config.approvals_dir = approvals.approvals_dir;
 
   enclave::client::ConnectOptions options;
   options.ca_file = pki + "/ca.pem";
