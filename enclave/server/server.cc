@@ -425,6 +425,12 @@ absl::StatusOr<ConfigCheck> CheckConfiguration(const Config& config) {
   ENCLAVE_RETURN_IF_ERROR(MakeServerCredentials(config).status());
   ENCLAVE_ASSIGN_OR_RETURN(Loaded loaded, LoadAll(config));
   ENCLAVE_RETURN_IF_ERROR(ApprovalRefusalError(loaded));
+  // A malformed deny-list would refuse every call once serving: say so before starting.
+  adapters::policy_files::FileRevocationSource revoked(
+      std::filesystem::path(config.policies_dir) / adapters::policy_files::kRevokedFile);
+  if (absl::Status s = revoked.Current().status(); !s.ok()) {
+    return WithContext("deny-list (policies/access/revoked.textproto)", s);
+  }
   ConfigCheck check;
   check.templates = loaded.policies.catalog->templates.size();
   check.principals = loaded.policies.principals->size();

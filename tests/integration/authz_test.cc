@@ -533,4 +533,26 @@ TEST_CASE("a researcher's DP release charges the budget that enclavectl budget s
   CHECK(analyst.Run(dp_template).error_code() == grpc::StatusCode::NOT_FOUND);
 }
 
+TEST_CASE("enclaved --check names a malformed deny-list before it would refuse everyone") {
+  World& w = TheWorld();
+  const std::string copy = w.dir.File("policies-check");
+  fs::copy(w.policies, copy, fs::copy_options::recursive);
+  TestApprovals approvals = SignAllTemplates(copy, w.dir.File("check-approvals"));
+  REQUIRE(approvals.error.empty());
+  std::vector<std::string> argv = {ENCLAVED_PATH, "--check", "--database", w.db, "--policies",
+                                   copy, "--state-dir", w.dir.File("check-state"), "--client-ca",
+                                   w.pki + "/ca.pem", "--cert", w.pki + "/server.pem", "--key",
+                                   w.pki + "/server.key"};
+  for (const std::string& f : approvals.Flags()) argv.push_back(f);
+  fs::create_directories(w.dir.File("check-state"));
+  ProcessResult ok = RunProcess(argv);
+  INFO(ok.err);
+  CHECK(ok.exit_code == 0);
+  WriteFile(fs::path(copy) / "access/revoked.textproto", "revoked { serial: \"zz\" }\n");
+  ProcessResult bad = RunProcess(argv);
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.err.find("deny-list") != std::string::npos);
+  CHECK(bad.err.find("serial must be hexadecimal") != std::string::npos);
+}
+
 }  // namespace enclave::testing
