@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <numeric>
@@ -446,6 +447,20 @@ TEST_CASE("differencing attack: two requests whose populations differ by one per
     std::ofstream f(policies + "/templates/t99_test_geboren_voor.textproto");
     f << kCohortTemplate;
     REQUIRE(f.good());
+  }
+  {
+    // researcher1's agreement in the copy covers the test-only template too (the shipped
+    // agreement does not name it).
+    const std::string path = policies + "/access/agreements.textproto";
+    std::ifstream in(path);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string anchor = "  template: \"zzp_aantal_per_wijk\"\n";
+    const std::size_t at = text.find(anchor);
+    REQUIRE(at != std::string::npos);
+    text.insert(at + anchor.size(), "  template: \"test_geboren_voor\"\n");
+    std::ofstream out(path, std::ios::trunc);
+    out << text;
+    REQUIRE(out.good());
   }
   auto server = w.StartServer(policies, "state-differencing");
   INFO(server->stderr_text());
