@@ -13,6 +13,7 @@
 #include "enclave/base/status_macros.h"
 #include "enclave/disclosure/threshold.h"
 #include "enclave/dp/noise.h"
+#include "enclave/dp/selection.h"
 
 namespace enclave::core {
 namespace {
@@ -202,8 +203,12 @@ std::string Ledgers(const std::vector<LedgerLimit>& limits) {
 }  // namespace
 
 DpReleaser::DpReleaser(std::shared_ptr<BudgetLedger> ledger,
-                       std::shared_ptr<dp::RandomSource> random, std::shared_ptr<QueryLog> log)
-    : ledger_(std::move(ledger)), random_(std::move(random)), log_(std::move(log)) {}
+                       std::shared_ptr<dp::RandomSource> random, std::shared_ptr<QueryLog> log,
+                       NoiseSampler sampler)
+    : ledger_(std::move(ledger)),
+      random_(std::move(random)),
+      log_(std::move(log)),
+      sampler_(sampler != nullptr ? std::move(sampler) : NoiseSampler(dp::Sample)) {}
 
 absl::StatusOr<std::vector<LedgerBalance>> DpReleaser::Balances(
     std::span<const LedgerLimit> limits) {
@@ -236,6 +241,23 @@ absl::StatusOr<DpOutcome> DpReleaser::Run(const DpRequest& request, MicrodataSou
   const dp::ContributionBounds bounds{dps.max_cells_per_unit, dps.clamp_min, dps.clamp_max};
   if (bounds.max_cells_per_unit < 1 || bounds.clamp_min > bounds.clamp_max) {
     return absl::InternalError("template " + t.id + ": invalid contribution bounds");
+  }
+  // Cells not public (§7.7): τ and the selection noise are fixed by the template alone.
+  const bool select = !dps.cells_public;
+  std::int64_t tau = 0;
+  dp::Noise selection_noise;
+  std::int64_t charge = budget.charged_micro;
+  if (select) {
+    absl::StatusOr<std::int64_t> threshold = dp::SelectionThreshold(
+        dps.min_units, bounds.max_cells_per_unit, dps.selection_epsilon_micro, dps.delta_exponent);
+    absl::StatusOr<dp::Noise> sn =
+        dp::LaplaceForEpsilon(bounds.max_cells_per_unit, dps.selection_epsilon_micro);
+    if (!threshold.ok() || !sn.ok() || dps.selection_epsilon_micro > 1'000'000) {
+      return absl::InternalError("template " + t.id + ": invalid cell-selection settings");
+    }
+    tau = *threshold;
+    selection_noise = *sn;
+    charge += dps.selection_epsilon_micro;
   }
 
   // Per statistic: its flag column (or none), its first component and its noise parameters.
@@ -305,6 +327,13 @@ absl::StatusOr<DpOutcome> DpReleaser::Run(const DpRequest& request, MicrodataSou
                           std::to_string(bounds.clamp_max) +
                           " display_threshold=" + std::to_string(dps.display_threshold) +
                           " components=" + std::to_string(components);
+  if (select) {
+    release.rule_set_text += " cells_public=0 min_units=" + std::to_string(dps.min_units) +
+                             " selection_epsilon_micro=" +
+                             std::to_string(dps.selection_epsilon_micro) +
+                             " delta_exponent=" + std::to_string(dps.delta_exponent) +
+                             " tau=" + std::to_string(tau);
+  }
   std::vector<std::uint32_t> radix;
   for (const Shape::Dim& d : shape.dims) {
     ReleasedDimension rd;
@@ -373,10 +402,9 @@ absl::StatusOr<DpOutcome> DpReleaser::Run(const DpRequest& request, MicrodataSou
 
   // 2. Reserve on every ledger before any data is read.
   ENCLAVE_ASSIGN_OR_RETURN(const std::int64_t reservation,
-                           ledger_->Reserve(request.limits, budget.charged_micro,
-                                            request.request_id));
+                           ledger_->Reserve(request.limits, charge, request.request_id));
   const std::string amounts = "reservation=" + std::to_string(reservation) +
-                              " charge_micro=" + std::to_string(budget.charged_micro) +
+                              " charge_micro=" + std::to_string(charge) +
                               " ledgers=" + ledgers;
   // Before data is read, a failure gives the budget back.
   const auto refund = [&](absl::Status cause) -> absl::Status {
@@ -396,7 +424,7 @@ absl::StatusOr<DpOutcome> DpReleaser::Run(const DpRequest& request, MicrodataSou
   for (std::size_t cell = 0; cell < shape.inner_cells; ++cell) {
     for (const StatPlan& p : plans) {
       for (std::size_t k = 0; k < p.noise.size(); ++k) {
-        absl::StatusOr<std::int64_t> z = dp::Sample(*random_, p.noise[k]);
+        absl::StatusOr<std::int64_t> z = sampler_(*random_, p.noise[k]);
         if (!z.ok()) {
           base::LogError("dp_noise_failed", {{"code", z.status().code()}});
           return refund(absl::UnavailableError(
@@ -405,6 +433,17 @@ absl::StatusOr<DpOutcome> DpReleaser::Run(const DpRequest& request, MicrodataSou
         noise[cell * components + p.first_component + k] = *z;
       }
     }
+  }
+  // Then one selection noise per inner cell (none while cells are public).
+  std::vector<std::int64_t> sel_noise(select ? shape.inner_cells : 0, 0);
+  for (std::int64_t& z : sel_noise) {
+    absl::StatusOr<std::int64_t> drawn = sampler_(*random_, selection_noise);
+    if (!drawn.ok()) {
+      base::LogError("dp_noise_failed", {{"code", drawn.status().code()}});
+      return refund(absl::UnavailableError(
+          "the random generator failed: nothing is released and the budget is returned"));
+    }
+    z = *drawn;
   }
 
   // 4. Scan. From here on the charge stands, whatever happens.
@@ -448,11 +487,13 @@ absl::StatusOr<DpOutcome> DpReleaser::Run(const DpRequest& request, MicrodataSou
   // 5. Bound contributions: each unit keeps its first max_cells_per_unit inner cells in canonical
   // order (a function of that unit's rows alone), measures clamped per unit and cell.
   std::vector<Int128> truth(shape.inner_cells * components, 0);
+  std::vector<std::int64_t> raw_units(select ? shape.inner_cells : 0, 0);
   const auto l0 = static_cast<std::size_t>(bounds.max_cells_per_unit);
   for (const auto& [unit, cells] : units) {
     std::size_t kept = 0;
     for (const auto& [inner, uc] : cells) {
       if (kept++ >= l0) break;
+      if (select) ++raw_units[inner];
       for (const StatPlan& p : plans) {
         if (p.flag >= 0 && (uc.flags & (std::uint64_t{1} << p.flag)) == 0) continue;
         Int128* at = &truth[inner * components + p.first_component];
@@ -479,6 +520,18 @@ absl::StatusOr<DpOutcome> DpReleaser::Run(const DpRequest& request, MicrodataSou
   std::vector<Int128> noisy(truth.size(), 0);
   for (std::size_t i = 0; i < truth.size(); ++i) noisy[i] = truth[i] + noise[i];
   truth.clear();
+  // §7.7 selection of inner cells: raw units ≥ k and noisy units > τ. Nothing else of the raw
+  // counts leaves this block.
+  std::vector<bool> selected(shape.inner_cells, true);
+  for (std::size_t i = 0; i < raw_units.size(); ++i) {
+    std::int64_t noisy_units = 0;
+    if (__builtin_add_overflow(raw_units[i], sel_noise[i], &noisy_units)) {
+      noisy_units = sel_noise[i] > 0 ? INT64_MAX : INT64_MIN;
+    }
+    selected[i] = dp::Selected(raw_units[i], noisy_units, dps.min_units, tau);
+  }
+  raw_units.clear();
+  sel_noise.clear();
 
   // 6. Assemble: each released cell sums the noisy inner cells under it, then post-processing.
   std::vector<std::uint32_t> inner_radix;
@@ -494,6 +547,7 @@ absl::StatusOr<DpOutcome> DpReleaser::Run(const DpRequest& request, MicrodataSou
       if (cell.coordinates[d] == inner_radix[d]) derived = true;
     }
     Int128 part[2] = {0, 0};
+    bool all_selected = true;
     for (std::size_t inner = 0; inner < shape.inner_cells; ++inner) {
       std::size_t rest = inner;
       bool under = true;
@@ -503,12 +557,21 @@ absl::StatusOr<DpOutcome> DpReleaser::Run(const DpRequest& request, MicrodataSou
         if (cell.coordinates[d] != inner_radix[d] && cell.coordinates[d] != code) under = false;
       }
       if (!under) continue;
+      all_selected = all_selected && selected[inner];
       for (std::size_t k = 0; k < p.noise.size(); ++k) {
         part[k] += noisy[inner * components + p.first_component + k];
       }
     }
     std::string rule = derived ? "dp-derived" : "dp-noisy";
     std::optional<std::int64_t> value;
+    if (!all_selected) {
+      // Unselected (§7.7): confidential, with no value; a margin over one is too.
+      cell.status = disclosure::CellStatus::kConfidential;
+      cell.value.reset();
+      release.provenance.push_back(
+          CellProvenance{derived ? "dp-margin-of-unselected" : "dp-not-selected", budget.treatment});
+      continue;
+    }
     switch (p.kind) {
       case StatisticKind::kCount:
         if (part[0] < dps.display_threshold) {
@@ -545,7 +608,7 @@ absl::StatusOr<DpOutcome> DpReleaser::Run(const DpRequest& request, MicrodataSou
   if (absl::Status l = log_budget("charged", amounts + " released=1"); !l.ok()) {
     return absl::UnavailableError("query log unavailable: nothing is released");
   }
-  return DpOutcome{std::move(release), budget.charged_micro, false};
+  return DpOutcome{std::move(release), charge, false};
 }
 
 }  // namespace enclave::core

@@ -7,9 +7,17 @@
 // first (integer samplers, dp::RandomSource), build the Release, charge durably (with the answer
 // stored for repeats), log a kBudget entry, return. A failure before any row is read refunds; any
 // later failure keeps the charge (no refund once data has been read).
+//
+// Cells not public (DpSettings::cells_public false, disclosure-control.md §7.7): the charge is the
+// query's ε plus selection_epsilon_micro; after the value noise, one selection noise per inner cell
+// (discrete Laplace, Δ₁ = L0, ε_sel) is drawn, and an inner cell is released iff its raw unit
+// count (after bounding) is ≥ min_units and raw + selection noise > τ (dp::SelectionThreshold, a
+// policy constant). An unselected inner cell is confidential for every statistic; a margin is
+// released only when every inner cell under it is, so no margin reveals an unselected cell.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -20,6 +28,7 @@
 #include "enclave/core/ports.h"
 #include "enclave/core/query_log.h"
 #include "enclave/core/release.h"
+#include "enclave/dp/noise.h"
 #include "enclave/dp/random.h"
 #include "enclave/templates/binding.h"
 
@@ -44,8 +53,12 @@ struct DpOutcome {
 
 class DpReleaser {
  public:
+  // Draws one noise value; production uses dp::Sample. Tests force noise values through it.
+  using NoiseSampler =
+      std::function<absl::StatusOr<std::int64_t>(dp::RandomSource&, const dp::Noise&)>;
+
   DpReleaser(std::shared_ptr<BudgetLedger> ledger, std::shared_ptr<dp::RandomSource> random,
-             std::shared_ptr<QueryLog> log);
+             std::shared_ptr<QueryLog> log, NoiseSampler sampler = nullptr);
 
   // kResourceExhausted (budget; the message says what is left and what is needed),
   // kUnavailable (ledger, log or randomness failed: nothing is released), kDeadlineExceeded,
@@ -60,6 +73,7 @@ class DpReleaser {
   std::shared_ptr<BudgetLedger> ledger_;
   std::shared_ptr<dp::RandomSource> random_;
   std::shared_ptr<QueryLog> log_;
+  NoiseSampler sampler_;
 };
 
 }  // namespace enclave::core

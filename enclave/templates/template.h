@@ -122,6 +122,15 @@ struct DpSettings {
   std::int64_t clamp_max = 0;
   // Public cells: a noisy count below this is shown as "< display_threshold" (post-processing).
   std::int64_t display_threshold = 10;
+  // Cells not public (disclosure-control.md §7.7): an inner cell is released iff its raw unit
+  // count is at least min_units AND its noisy unit count (discrete Laplace, scale
+  // L0/ε_sel) exceeds τ = min_units + ⌈(L0/ε_sel)·ln(1/(2δ))⌉, δ = 10^-delta_exponent;
+  // selection_epsilon_micro is charged on top of epsilon_micro (or ρ's ε). A margin is released
+  // only when every inner cell under it is. Unused while cells_public is true.
+  bool cells_public = true;
+  std::int64_t min_units = 10;
+  std::int64_t selection_epsilon_micro = 0;
+  std::int64_t delta_exponent = 8;
 };
 
 // The privacy officer's approval a template was loaded under (adapters/policy_files/approvals.h).

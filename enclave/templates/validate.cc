@@ -436,6 +436,23 @@ void CheckDp(const Template& t, Problems& p) {
     p.Add("dp.clamp_min", "clamp_min <= clamp_max, both within +-1000000000");
   }
   if (dp.display_threshold < 0) p.Add("dp.display_threshold", "must not be negative");
+  if (dp.cells_public) {
+    if (dp.selection_epsilon_micro != 0) {
+      p.Add("dp.selection_epsilon_micro", "applies only when cells_public is false");
+    }
+  } else {
+    if (dp.min_units < 1 || dp.min_units > 1'000'000) {
+      p.Add("dp.min_units", "must be in [1, 1000000]");
+    }
+    if (dp.selection_epsilon_micro < 1 || dp.selection_epsilon_micro > kMaxBudgetMicro) {
+      p.Add("dp.selection_epsilon_micro",
+            "must be in [1, 1000000] when cells_public is false (selection epsilon > 0, at most "
+            "1.0)");
+    }
+    if (dp.delta_exponent < 6 || dp.delta_exponent > 12) {
+      p.Add("dp.delta_exponent", "must be in [6, 12] (delta = 1e-6 .. 1e-12)");
+    }
+  }
   bool sums = false;
   for (std::size_t i = 0; i < t.statistics.size(); ++i) {
     const StatisticKind k = t.statistics[i].kind;

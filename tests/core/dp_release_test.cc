@@ -16,6 +16,7 @@
 
 #include "enclave/crypto/private_random.h"
 #include "enclave/dp/noise.h"
+#include "enclave/dp/selection.h"
 #include "tests/core/fixtures.h"
 #include "tests/dp/test_random.h"
 #include "tests/testing/fake_microdata_source.h"
@@ -131,7 +132,7 @@ struct Env {
   }
   absl::StatusOr<DpOutcome> Run(std::shared_ptr<dp::RandomSource> random = nullptr) {
     if (random == nullptr) random = std::make_shared<TestRandom>(kSeed);
-    DpReleaser releaser(ledger, random, log);
+    DpReleaser releaser(ledger, random, log, sampler);
     FakeMicrodataSource source(state);
     return releaser.Run(request, source, Cancellation{});
   }
@@ -146,6 +147,7 @@ struct Env {
   std::shared_ptr<FakeSourceState> state = std::make_shared<FakeSourceState>();
   std::shared_ptr<FakeQueryLog> log = std::make_shared<FakeQueryLog>();
   std::shared_ptr<FakeLedger> ledger = std::make_shared<FakeLedger>();
+  DpReleaser::NoiseSampler sampler;  // unset: dp::Sample
 };
 
 // The noise the releaser draws: inner cells in canonical order, per cell the statistics' components
@@ -185,7 +187,157 @@ void StandardRows(FakeSourceState& state) {
   test::AddUnits(state.rows, "d", 3, "W2", "V", 10000);
 }
 
+// Cells not public (§7.7) at k = 10, L0 = 1, ε_sel = 1, δ = 1e-6: τ = 24.
+templates::DpSettings NotPublic() {
+  templates::DpSettings dp;
+  dp.cells_public = false;
+  dp.min_units = 10;
+  dp.selection_epsilon_micro = 1'000'000;
+  dp.delta_exponent = 6;
+  return dp;
+}
+
+// Forces the noise: value noise (Laplace scale 4, ε = 0.25) is 0, selection noise (scale 1,
+// ε_sel = 1) comes from `selection` in draw order (inner cells in canonical order).
+DpReleaser::NoiseSampler Forced(std::vector<std::int64_t> selection) {
+  auto next = std::make_shared<std::size_t>(0);
+  return [selection, next](dp::RandomSource&, const dp::Noise& n) -> absl::StatusOr<std::int64_t> {
+    if (n.t == 4 && n.s == 1) return 0;
+    REQUIRE((n.t == 1 && n.s == 1));
+    REQUIRE(*next < selection.size());
+    return selection[(*next)++];
+  };
+}
+
 TEST_SUITE("DpReleaser") {
+  TEST_CASE("cells not public: a cell below k is withheld however large its noise, and ε_sel is charged") {
+    Env env(DpTemplate({test::MakeStatistic("n", StatisticKind::kCount)}, NotPublic()));
+    StandardRows(*env.state);  // raw units 100, 50, 30, 3
+    env.sampler = Forced({1'000'000'000, 1'000'000'000, 1'000'000'000, 1'000'000'000});
+    absl::StatusOr<DpOutcome> out = env.Run();
+    REQUIRE_MESSAGE(out.ok(), out.status().message());
+    CHECK(out->charged_micro == 250000 + 1'000'000);
+    CHECK(env.Balance().spent_micro == 1'250'000);
+    CHECK(env.log->OfType(Type::kBudget).back().detail.find("charge_micro=1250000") !=
+          std::string::npos);
+    const Release& r = out->release;
+    CHECK(r.rule_set_text.find("cells_public=0") != std::string::npos);
+    CHECK(r.rule_set_text.find("tau=24") != std::string::npos);
+    CHECK(CellAt(r, {0, 0}).value == 100);
+    CHECK(CellAt(r, {0, 1}).value == 50);
+    CHECK(CellAt(r, {1, 0}).value == 30);
+    const ReleasedCell& small = CellAt(r, {1, 1});
+    CHECK(small.status == disclosure::CellStatus::kConfidential);
+    CHECK_FALSE(small.value.has_value());
+    // Margins over the withheld cell are withheld too; the others are sums of noisy cells.
+    CHECK(CellAt(r, {0, 2}).value == 150);
+    CHECK(CellAt(r, {2, 0}).value == 130);
+    for (const std::vector<std::uint32_t>& m :
+         {std::vector<std::uint32_t>{1, 2}, {2, 1}, {2, 2}}) {
+      CHECK(CellAt(r, m).status == disclosure::CellStatus::kConfidential);
+      CHECK_FALSE(CellAt(r, m).value.has_value());
+    }
+    CHECK(r.provenance[4].rule == "dp-not-selected");            // {1, 1}
+    CHECK(r.provenance[8].rule == "dp-margin-of-unselected");    // {2, 2}
+    CHECK(r.provenance[0].rule == "dp-noisy");
+  }
+
+  TEST_CASE("cells not public: raw ≥ k but noisy count ≤ τ is confidential, τ + 1 is released") {
+    Env env(DpTemplate({test::MakeStatistic("n", StatisticKind::kCount),
+                        test::MakeStatistic("m", StatisticKind::kMean)},
+                       [] {
+                         templates::DpSettings dp = NotPublic();
+                         dp.clamp_max = 100000;
+                         return dp;
+                       }()));
+    StandardRows(*env.state);
+    // Value noise: forced 0 for the count (scale 4); the mean's components have other scales.
+    auto next = std::make_shared<std::size_t>(0);
+    const std::vector<std::int64_t> selection = {-76, -26, -5, 1'000'000};
+    env.sampler = [selection, next](dp::RandomSource&,
+                                    const dp::Noise& n) -> absl::StatusOr<std::int64_t> {
+      if (n.t == 1 && n.s == 1) return selection[(*next)++];
+      return 0;
+    };
+    absl::StatusOr<DpOutcome> out = env.Run();
+    REQUIRE_MESSAGE(out.ok(), out.status().message());
+    CHECK(*next == 4);
+    const Release& r = out->release;
+    // 100 − 76 = 24 = τ and 50 − 26 = 24: withheld, for every statistic of the cell.
+    for (std::uint32_t stat : {0u, 1u}) {
+      CHECK(CellAt(r, {0, 0}, stat).status == disclosure::CellStatus::kConfidential);
+      CHECK_FALSE(CellAt(r, {0, 0}, stat).value.has_value());
+      CHECK(CellAt(r, {0, 1}, stat).status == disclosure::CellStatus::kConfidential);
+    }
+    // 30 − 5 = 25 > τ: released; 3 + 10⁶: raw below k, withheld.
+    CHECK(CellAt(r, {1, 0}, 0).value == 30);
+    CHECK(CellAt(r, {1, 0}, 1).value == 20000);
+    CHECK(CellAt(r, {1, 1}, 0).status == disclosure::CellStatus::kConfidential);
+    CHECK(CellAt(r, {2, 0}, 0).status == disclosure::CellStatus::kConfidential);
+    // The stored answer for repeats keeps the withheld cells withheld.
+    absl::StatusOr<DpOutcome> again = env.Run();
+    REQUIRE(again.ok());
+    CHECK(again->repeat);
+    CHECK(CellAt(again->release, {0, 0}).status == disclosure::CellStatus::kConfidential);
+    CHECK(CellAt(again->release, {1, 0}).value == 30);
+  }
+
+  TEST_CASE("negative control: with public cells the same forced run releases every cell, charging ε only") {
+    templates::DpSettings dp;
+    dp.display_threshold = -1000;
+    Env env(DpTemplate({test::MakeStatistic("n", StatisticKind::kCount)}, dp));
+    StandardRows(*env.state);
+    env.sampler = Forced({});  // no selection noise may be drawn
+    absl::StatusOr<DpOutcome> out = env.Run();
+    REQUIRE_MESSAGE(out.ok(), out.status().message());
+    CHECK(out->charged_micro == 250000);
+    CHECK(CellAt(out->release, {1, 1}).value == 3);
+    CHECK(CellAt(out->release, {2, 2}).value == 183);
+    CHECK(out->release.rule_set_text.find("cells_public") == std::string::npos);
+  }
+
+  TEST_CASE("cells not public with the real sampler: selection noise is drawn after the value noise") {
+    templates::DpSettings dp = NotPublic();
+    dp.display_threshold = -1000;
+    Env env(DpTemplate({test::MakeStatistic("n", StatisticKind::kCount)}, dp));
+    StandardRows(*env.state);
+    absl::StatusOr<DpOutcome> out = env.Run();
+    REQUIRE(out.ok());
+    TestRandom rng(kSeed);
+    const dp::Noise value = Laplace(1, 250000);
+    const dp::Noise sel = Laplace(1, 1'000'000);
+    std::vector<std::int64_t> z, zs;
+    for (int i = 0; i < 4; ++i) z.push_back(*dp::Sample(rng, value));
+    for (int i = 0; i < 4; ++i) zs.push_back(*dp::Sample(rng, sel));
+    const std::int64_t raw[4] = {100, 50, 30, 3};
+    const std::vector<std::vector<std::uint32_t>> at = {{0, 0}, {0, 1}, {1, 0}, {1, 1}};
+    int shown = 0;
+    for (std::size_t i = 0; i < 4; ++i) {
+      CAPTURE(i);
+      if (dp::Selected(raw[i], raw[i] + zs[i], 10, 24)) {
+        ++shown;
+        CHECK(CellAt(out->release, at[i]).value == raw[i] + z[i]);
+      } else {
+        CHECK_FALSE(CellAt(out->release, at[i]).value.has_value());
+      }
+    }
+    CHECK(shown == 3);  // 100, 50 and 30 are far above τ; 3 is below k
+  }
+
+  TEST_CASE("cells not public: a randomness failure in the selection draws refunds everything") {
+    Env env(DpTemplate({test::MakeStatistic("n", StatisticKind::kCount)}, NotPublic()));
+    StandardRows(*env.state);
+    env.sampler = [](dp::RandomSource&, const dp::Noise& n) -> absl::StatusOr<std::int64_t> {
+      if (n.t == 1 && n.s == 1) return absl::UnavailableError("forced");
+      return 0;
+    };
+    CHECK(env.Run().status().code() == absl::StatusCode::kUnavailable);
+    CHECK(env.state->scans == 0);
+    CHECK(env.ledger->refunds == 1);
+    CHECK(env.Balance().spent_micro == 0);
+    CHECK(env.Balance().reserved_micro == 0);
+  }
+
   TEST_CASE("counts: every inner cell is truth plus its drawn noise, and margins are sums of noisy cells") {
     Env env(DpTemplate({test::MakeStatistic("n", StatisticKind::kCount)}));
     StandardRows(*env.state);

@@ -578,6 +578,10 @@ bool ConvertTemplate(const Parsed<v1p::TemplateFile>& f, const CodeLists& lists,
     dp.clamp_min = d.clamp_min();
     dp.clamp_max = d.clamp_max();
     dp.display_threshold = d.has_display_threshold() ? d.display_threshold() : 10;
+    dp.cells_public = d.has_cells_public() ? d.cells_public() : true;
+    dp.min_units = d.has_min_units() ? d.min_units() : 10;
+    dp.selection_epsilon_micro = d.selection_epsilon_micro();
+    dp.delta_exponent = d.has_delta_exponent() ? d.delta_exponent() : 8;
     t->dp = dp;
   }
   return ok;
