@@ -337,12 +337,32 @@ struct Accumulator {
   MagnitudePart mag_b;      // RATIO denominator
 };
 
+constexpr std::uint32_t kDropped = std::numeric_limits<std::uint32_t>::max();
+
+// One table dimension. A flat dimension has its codes 0..n-1 and the total n. A dimension on a
+// level of a hierarchy (disclosure-control.md §4.6: wijk -> wijkcluster -> gemeente) is aggregated
+// and protected on the full hierarchy: coordinates 0..n_child-1 are the child level's codes (the
+// rows are mapped by the child column), n_child..n_child+n_parent-1 the parent level's, then the
+// total; only the requested level (and the total) is released.
 struct DimLookup {
-  std::size_t row_index = 0;  // index into RowView::dimensions
-  const templates::Dimension* dim = nullptr;
+  std::size_t row_index = 0;  // index into RowView::dimensions: the column rows are mapped by
+  const templates::Dimension* dim = nullptr;  // the released dimension (the requested level)
+  const templates::Dimension* child = nullptr;   // the level rows are mapped by (dim when flat)
+  const templates::Dimension* parent = nullptr;  // hierarchical: the level above child
+  bool hierarchical = false;
+  std::size_t parent_row_index = 0;  // hierarchical: the parent column, checked per row
+  std::uint32_t n_child = 0;         // codes of `child`
+  std::vector<std::uint32_t> up;        // per coordinate below the total: its parent coordinate
+  std::vector<std::uint32_t> released;  // per coordinate: in the release, or kDropped
+  std::vector<std::string_view> parent_code;  // hierarchical: per child code, its parent's code
   KeyIndex codes;                   // code string -> id
   std::vector<std::uint32_t> code_of;  // id -> index in the code list
   std::uint32_t last_id = KeyIndex::kMissing;  // the previous row's id, checked first
+  // The template dimension and code index of a coordinate below the total.
+  std::pair<const templates::Dimension*, std::size_t> CodeAt(std::size_t k) const {
+    if (k < n_child) return {child, k};
+    return {parent, k - n_child};
+  }
 };
 
 bool Matches(std::uint64_t flags, std::uint64_t mask) { return (flags & mask) == mask; }
@@ -388,6 +408,7 @@ struct TableBuilder::Impl {
   std::vector<std::uint32_t> radix;     // codes + 1 (the total), per table dimension
   std::vector<std::uint32_t> strides;   // first dimension slowest
   std::size_t cell_count = 1;
+  std::size_t fan = 1;  // cells each record belongs to (Targets)
   std::vector<StatPlan> stats;
   int quantile_slots = 0;
 
@@ -450,12 +471,14 @@ TableBuilder::Impl::GroupPlan TableBuilder::Impl::PlanGroups() const {
   const templates::DisclosureSettings& ds = tmpl->disclosure;
   plan.sensitive_code.resize(dims.size());
   for (std::size_t d = 0; d < dims.size(); ++d) {
-    const templates::Dimension& dim = *dims[d].dim;
-    plan.sensitive_code[d].assign(dim.codes.codes.size(), false);
+    plan.sensitive_code[d].assign(radix[d] - 1, false);
     for (const templates::SensitiveCategory& c : ds.sensitive) {
-      if (!c.flag.empty() || c.dimension != dim.name) continue;
-      for (std::size_t k = 0; k < dim.codes.codes.size(); ++k) {
-        if (dim.codes.codes[k].code == c.code) plan.sensitive_code[d][k] = true;
+      if (!c.flag.empty()) continue;
+      for (std::size_t k = 0; k + 1 < radix[d]; ++k) {
+        const auto [dim, index] = dims[d].CodeAt(k);
+        if (dim->name == c.dimension && dim->codes.codes[index].code == c.code) {
+          plan.sensitive_code[d][k] = true;
+        }
       }
     }
   }
@@ -472,10 +495,9 @@ TableBuilder::Impl::GroupPlan TableBuilder::Impl::PlanGroups() const {
     for (const auto& [dimension, code] : z.codes) {
       bool found = false;
       for (std::size_t d = 0; d < dims.size() && !found; ++d) {
-        if (dims[d].dim->name != dimension) continue;
-        const auto& list = dims[d].dim->codes.codes;
-        for (std::size_t k = 0; k < list.size(); ++k) {
-          if (list[k].code == code) {
+        for (std::size_t k = 0; k + 1 < radix[d]; ++k) {
+          const auto [dim, index] = dims[d].CodeAt(k);
+          if (dim->name == dimension && dim->codes.codes[index].code == code) {
             zp.coords.emplace_back(d, k);
             found = true;
             break;
@@ -528,25 +550,85 @@ void TableBuilder::Impl::Init(const templates::BoundQuery& q) {
     init_error = absl::InternalError("template " + tmpl->id + ": more than 64 flag columns");
     return;
   }
+  auto template_index = [&](const templates::Dimension* d) -> std::optional<std::size_t> {
+    for (std::size_t j = 0; j < tmpl->dimensions.size(); ++j) {
+      if (&tmpl->dimensions[j] == d) return j;
+    }
+    return std::nullopt;
+  };
+  auto in_table = [&](const templates::Dimension* d) {
+    return std::find(q.dimensions.begin(), q.dimensions.end(), d) != q.dimensions.end();
+  };
   for (const templates::Dimension* d : q.dimensions) {
     DimLookup lookup;
     lookup.dim = d;
-    bool found = false;
-    for (std::size_t j = 0; j < tmpl->dimensions.size(); ++j) {
-      if (&tmpl->dimensions[j] == d) {
-        lookup.row_index = j;
-        found = true;
-        break;
-      }
-    }
-    if (!found || d == nullptr) {
+    lookup.child = d;
+    const std::optional<std::size_t> index = d == nullptr ? std::nullopt : template_index(d);
+    if (!index.has_value()) {
       init_error = absl::InternalError("template " + tmpl->id +
                                        ": a table dimension is not one of the template's");
       return;
     }
-    for (std::size_t c = 0; c < d->codes.codes.size(); ++c) {
+    lookup.row_index = *index;
+    // The other level of d's hierarchy among the template's dimensions (every row carries every
+    // declared dimension's column), unless the table has both levels.
+    for (const templates::Dimension& other : tmpl->dimensions) {
+      if (&other == d || in_table(&other)) continue;
+      if (!d->codes.parent_list.empty() && other.codes.name == d->codes.parent_list) {
+        lookup.child = d;
+        lookup.parent = &other;
+      } else if (!other.codes.parent_list.empty() && other.codes.parent_list == d->codes.name) {
+        lookup.child = &other;
+        lookup.parent = d;
+      } else {
+        continue;
+      }
+      lookup.hierarchical = true;
+      break;
+    }
+    const std::size_t own_codes = d->codes.codes.size();
+    if (lookup.hierarchical) {
+      const templates::CodeList& cl = lookup.child->codes;
+      const templates::CodeList& pl = lookup.parent->codes;
+      lookup.row_index = *template_index(lookup.child);
+      lookup.parent_row_index = *template_index(lookup.parent);
+      lookup.n_child = static_cast<std::uint32_t>(cl.codes.size());
+      const auto total = static_cast<std::uint32_t>(cl.codes.size() + pl.codes.size());
+      if (cl.parents.size() != cl.codes.size()) {
+        init_error = absl::InternalError("template " + tmpl->id + ": code list " + cl.name +
+                                         " does not give every code a parent");
+        return;
+      }
+      for (std::size_t c = 0; c < cl.codes.size(); ++c) {
+        std::optional<std::uint32_t> up;
+        for (std::size_t k = 0; k < pl.codes.size(); ++k) {
+          if (pl.codes[k].code == cl.parents[c]) up = static_cast<std::uint32_t>(k);
+        }
+        if (!up.has_value()) {
+          init_error = absl::InternalError("template " + tmpl->id + ": code list " + cl.name +
+                                           " names a parent outside " + pl.name);
+          return;
+        }
+        lookup.up.push_back(lookup.n_child + *up);
+        lookup.parent_code.push_back(pl.codes[*up].code);
+      }
+      lookup.up.resize(total, total);
+      const bool child_level = d == lookup.child;
+      for (std::uint32_t k = 0; k < total; ++k) {
+        const bool is_child = k < lookup.n_child;
+        lookup.released.push_back(is_child == child_level ? (is_child ? k : k - lookup.n_child)
+                                                          : kDropped);
+      }
+      lookup.released.push_back(static_cast<std::uint32_t>(own_codes));
+    } else {
+      lookup.n_child = static_cast<std::uint32_t>(own_codes);
+      lookup.up.assign(own_codes, static_cast<std::uint32_t>(own_codes));
+      for (std::uint32_t k = 0; k <= own_codes; ++k) lookup.released.push_back(k);
+    }
+    const templates::Dimension* mapped = lookup.child;
+    for (std::size_t c = 0; c < mapped->codes.codes.size(); ++c) {
       // A duplicated code keeps its first index (Validate rejects duplicates anyway).
-      const std::string_view code = d->codes.codes[c].code;
+      const std::string_view code = mapped->codes.codes[c].code;
       const std::uint64_t hash = HashKey(code);
       if (lookup.codes.Find(code, hash) == KeyIndex::kMissing) {
         lookup.codes.Insert(code, hash);
@@ -557,8 +639,10 @@ void TableBuilder::Impl::Init(const templates::BoundQuery& q) {
   }
   radix.resize(dims.size());
   strides.resize(dims.size());
+  fan = 1;
   for (std::size_t d = 0; d < dims.size(); ++d) {
-    radix[d] = static_cast<std::uint32_t>(dims[d].dim->codes.codes.size() + 1);
+    radix[d] = static_cast<std::uint32_t>(dims[d].up.size() + 1);
+    fan *= dims[d].hierarchical ? std::size_t{3} : std::size_t{2};
   }
   cell_count = 1;
   for (std::size_t i = dims.size(); i-- > 0;) {
@@ -604,10 +688,17 @@ void TableBuilder::Impl::Targets(const std::uint32_t* record_codes, std::uint32_
   std::uint32_t base = 0;
   for (std::size_t d = 0; d < dims.size(); ++d) base += record_codes[d] * strides[d];
   out[0] = base;
+  // Each record lies in its inner cell and every cell obtained by moving any coordinates up
+  // their paths (child code -> parent code -> total): the product of the paths.
+  std::size_t filled = 1;
   for (std::size_t d = 0; d < dims.size(); ++d) {
-    const std::uint32_t delta = (radix[d] - 1 - record_codes[d]) * strides[d];
-    const std::size_t half = std::size_t{1} << d;
-    for (std::size_t i = 0; i < half; ++i) out[half + i] = out[i] + delta;
+    const std::size_t before = filled;
+    const std::uint32_t total = radix[d] - 1;
+    for (std::uint32_t k = record_codes[d]; k != total;) {
+      k = dims[d].up[k];
+      const std::uint32_t delta = (k - record_codes[d]) * strides[d];
+      for (std::size_t i = 0; i < before; ++i) out[filled++] = out[i] + delta;
+    }
   }
 }
 
@@ -690,7 +781,7 @@ absl::Status TableBuilder::Impl::IndexUnits(UnitIndex& units) {
   std::vector<std::uint32_t> all;
   all.reserve(unit_count);
   std::vector<std::vector<std::vector<std::uint32_t>>> groups(dim_count);
-  for (std::size_t d = 0; d < dim_count; ++d) groups[d].resize(radix[d] - 1);
+  for (std::size_t d = 0; d < dim_count; ++d) groups[d].resize(dims[d].released.back());
   for (std::size_t u = 0; u < unit_count; ++u) {
     const std::string_view key = keys[records[order[unit_start[u]]].key];
     std::optional<UnitIndex::Entry> entry = units.Lookup(key);
@@ -702,7 +793,12 @@ absl::Status TableBuilder::Impl::IndexUnits(UnitIndex& units) {
     all.push_back(entry->index);
     for (std::uint32_t i = unit_start[u]; i < unit_start[u + 1]; ++i) {
       const std::uint32_t* rc = codes.data() + static_cast<std::size_t>(order[i]) * dim_count;
-      for (std::size_t d = 0; d < dim_count; ++d) groups[d][rc[d]].push_back(entry->index);
+      for (std::size_t d = 0; d < dim_count; ++d) {
+        // The released code the record lies in: its own, or its parent's on the parent level.
+        std::uint32_t g = dims[d].released[rc[d]];
+        if (g == kDropped) g = dims[d].released[dims[d].up[rc[d]]];
+        groups[d][g].push_back(entry->index);
+      }
     }
   }
   populations.clear();
@@ -725,10 +821,14 @@ void TableBuilder::Impl::RollUpMargins() {
   const std::size_t stat_count = stats.size();
   for (std::size_t d = 0; d < dims.size(); ++d) {
     const std::uint32_t total = radix[d] - 1;
+    // Two passes: child codes into their parents (into the total when flat), then a hierarchy's
+    // parent codes into the total.
+    for (int pass = 0; pass < 2; ++pass)
     for (std::size_t cell = 0; cell < cell_count; ++cell) {
       const std::uint32_t coord = static_cast<std::uint32_t>((cell / strides[d]) % radix[d]);
-      if (coord == total) continue;
-      const std::size_t target = cell + static_cast<std::size_t>(total - coord) * strides[d];
+      if (coord == total || (coord < dims[d].n_child) != (pass == 0)) continue;
+      const std::size_t target =
+          cell + static_cast<std::size_t>(dims[d].up[coord] - coord) * strides[d];
       cell_units[target] += cell_units[cell];
       for (std::size_t s = 0; s < stat_count; ++s) {
         const Accumulator& from = acc[cell * stat_count + s];
@@ -758,7 +858,6 @@ absl::Status TableBuilder::Impl::Aggregate(UnitIndex& units) {
   quantile_values.assign(static_cast<std::size_t>(quantile_slots),
                          std::vector<std::vector<std::int64_t>>(cell_count));
   const std::size_t dim_count = dims.size();
-  const std::size_t fan = std::size_t{1} << dim_count;
   std::vector<std::uint32_t> targets(fan);
 
   GroupByUnit();
@@ -1141,6 +1240,12 @@ absl::StatusOr<Release> TableBuilder::Impl::Disclose(const DisclosureTools& tool
       for (std::size_t d = 0; d < dims.size(); ++d) {
         disclosure::DimensionShape shape;
         shape.codes = radix[d] - 1;
+        if (dims[d].hierarchical) {
+          for (std::size_t k = 0; k < shape.codes; ++k) {
+            shape.parent.push_back(k < dims[d].n_child ? static_cast<int>(dims[d].up[k])
+                                                       : disclosure::kRoot);
+          }
+        }
         shapes.push_back(std::move(shape));
       }
       absl::StatusOr<disclosure::TableStructure> built = disclosure::BuildCube(shapes);
@@ -1187,9 +1292,13 @@ absl::StatusOr<Release> TableBuilder::Impl::Disclose(const DisclosureTools& tool
   release.provenance.reserve(cells);
   std::vector<std::uint32_t> coords(dims.size(), 0);
   for (std::size_t cell = 0; cell < cell_count; ++cell) {
+    // Only the requested level of a hierarchy (and its total) is released.
+    bool dropped = false;
     for (std::size_t d = 0; d < dims.size(); ++d) {
-      coords[d] = static_cast<std::uint32_t>((cell / strides[d]) % radix[d]);
+      coords[d] = dims[d].released[(cell / strides[d]) % radix[d]];
+      dropped = dropped || coords[d] == kDropped;
     }
+    if (dropped) continue;
     for (std::size_t s = 0; s < stat_count; ++s) {
       const std::size_t i = cell * stat_count + s;
       const StatPlan& plan = stats[s];
@@ -1295,6 +1404,15 @@ absl::Status TableBuilder::Add(const RowView& row) {
       lookup.last_id = id;
     }
     m.codes[code_base + d] = lookup.code_of[id];
+    // A hierarchy's levels must agree with the code list (the parent column is the child's
+    // parent), or the levels' releases would not be slices of one table.
+    if (lookup.hierarchical &&
+        row.dimensions[lookup.parent_row_index] != lookup.parent_code[lookup.code_of[id]]) {
+      m.codes.resize(code_base);
+      return absl::InternalError("template " + m.tmpl->id + ": a row's " + lookup.parent->name +
+                                 " is not the parent of its " + lookup.child->name +
+                                 " in the code list");
+    }
   }
 
   // Units are told apart in Finish (sort by hash, then by key); here the key is only stored.

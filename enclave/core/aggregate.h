@@ -65,7 +65,12 @@ class TableBuilder {
   //   RATIO     RatioDecision; 100 * perturbed numerator / perturbed denominator.
   // Secondary suppression (ProtectTable with the LP audit) runs per additive table: the unit
   // counts of one flag combination (COUNT, SHARE numerators) and the sums of one flag (SUM, MEAN);
-  // every statistic on that table shares its pattern. Cell keys cover the units of each released
+  // every statistic on that table shares its pattern. A table dimension on one level of a
+  // declared hierarchy (a code list with parent_list, and the other level among the template's
+  // dimensions: wijk -> wijkcluster) is aggregated, ruled and protected as the full hierarchy
+  // (both levels and the total), and only the requested level is released (§4.6): the wijk and
+  // wijkcluster releases are slices of one pattern. A row whose parent column is not its child
+  // code's parent is kInternal. Cell keys cover the units of each released
   // statistic. Errors (nothing may be released):
   //   kFailedPrecondition  "this table cannot be released safely ...": a table with primary
   //                        suppressions that cannot be protected (not additive, negative values,

@@ -32,6 +32,10 @@ struct Code {
 struct CodeList {
   std::string name;
   std::vector<Code> codes;
+  // A hierarchical level (disclosure-control.md §4.6): the code list one level up, and per code
+  // (same order as `codes`) the code of its parent there. Both empty for a flat list.
+  std::string parent_list = {};
+  std::vector<std::string> parents = {};
 };
 
 enum class ParamType { kInteger, kCode, kBreakdown };

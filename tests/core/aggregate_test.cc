@@ -11,6 +11,9 @@
 
 #include "enclave/base/status_macros.h"
 #include "enclave/adapters/clp/clp_solver.h"
+#include "enclave/disclosure/protection.h"
+#include "enclave/disclosure/secondary.h"
+#include "enclave/disclosure/table_structure.h"
 #include "tests/core/fixtures.h"
 #include "tests/testing/fake_disclosure.h"
 
@@ -674,6 +677,128 @@ TEST_CASE("a sensitive flag is checked against all units of the cell") {
   CHECK(Rule(Build(t, rows(19, 2)), 0, 0) == "group");     // 19 of 21
   t.disclosure.sensitive.clear();
   CHECK(Rule(Build(t, rows(19, 2)), 0, 0) == "released");
+}
+
+
+// ---------------------------------------------------------------------------------------------
+// Linked tables (disclosure-control.md §4.6): one template releases the count by wijk in one
+// request and by wijkcluster in another. Wijken W1-W3 lie in K1, W4-W6 in K2.
+
+templates::Template HierarchyTemplate(bool parents) {
+  templates::Template t = test::MakeTemplate({test::MakeStatistic("n", StatisticKind::kCount)});
+  templates::Dimension wijk = test::MakeDimension("wijk", {"W1", "W2", "W3", "W4", "W5", "W6"});
+  templates::Dimension cluster = test::MakeDimension("wijkcluster", {"K1", "K2"});
+  if (parents) {
+    wijk.codes.parent_list = cluster.codes.name;
+    wijk.codes.parents = {"K1", "K1", "K1", "K2", "K2", "K2"};
+  }
+  t.dimensions = {wijk, cluster};
+  t.fixed_dimensions = {};
+  return t;
+}
+
+// W1 has 4 units (below the threshold of 10); its cheapest partner alone is W4 (12), in K2.
+std::vector<FakeRow> HierarchyRows() {
+  std::vector<FakeRow> rows;
+  const std::vector<std::pair<std::string, int>> wijken = {{"W1", 4},  {"W2", 50}, {"W3", 60},
+                                                           {"W4", 12}, {"W5", 40}, {"W6", 45}};
+  for (std::size_t w = 0; w < wijken.size(); ++w) {
+    for (int i = 0; i < wijken[w].second; ++i) {
+      rows.push_back({wijken[w].first + "-" + std::to_string(i),
+                      {wijken[w].first, w < 3 ? "K1" : "K2"}, std::nullopt, {0, 0}});
+    }
+  }
+  return rows;
+}
+
+Release BuildLevel(const templates::Template& t, std::size_t level) {
+  templates::BoundQuery q;
+  q.tmpl = &t;
+  q.dimensions = {&t.dimensions[level]};
+  TableBuilder builder(q);
+  std::vector<std::string_view> dims;
+  for (const FakeRow& r : HierarchyRows()) {
+    dims.assign(r.dimensions.begin(), r.dimensions.end());
+    REQUIRE(builder.Add(RowView{r.unit, dims, r.measure, r.flags, {}}).ok());
+  }
+  absl::StatusOr<FinishedTable> finished =
+      FinishWith(builder, testing::ExactRules(), testing::NoMagnitudeNoise());
+  REQUIRE_MESSAGE(finished.ok(), finished.status().ToString());
+  return std::move(finished->release);
+}
+
+// The attacker holding both releases: the LP over the hierarchy (W1..W6, K1, K2, total) with every
+// cell released by either release known. Whether W1 stays outside [1, 9].
+bool UnionProtectsW1(const Release& by_wijk, const Release& by_cluster) {
+  const std::vector<std::int64_t> truth = {4, 50, 60, 12, 40, 45, 114, 97, 211};
+  std::vector<bool> unknown(truth.size(), true);
+  REQUIRE(by_wijk.cells.size() == 7);
+  REQUIRE(by_cluster.cells.size() == 3);
+  for (std::size_t c = 0; c < 7; ++c) {
+    if (by_wijk.cells[c].status != disclosure::CellStatus::kReleased) continue;
+    REQUIRE(by_wijk.cells[c].value == truth[c == 6 ? 8 : c]);
+    unknown[c == 6 ? 8 : c] = false;
+  }
+  for (std::size_t c = 0; c < 3; ++c) {
+    if (by_cluster.cells[c].status != disclosure::CellStatus::kReleased) continue;
+    REQUIRE(by_cluster.cells[c].value == truth[6 + c]);
+    unknown[6 + c] = false;
+  }
+  REQUIRE(unknown[0]);  // W1 itself is withheld by the wijk release
+  absl::StatusOr<disclosure::TableStructure> cube = disclosure::BuildCube(
+      {{.codes = 8, .parent = {6, 6, 6, 7, 7, 7, disclosure::kRoot, disclosure::kRoot}}});
+  REQUIRE(cube.ok());
+  disclosure::ProtectionRequirement outside;  // not inside [1, 9]
+  outside.has_lower = true;
+  outside.lower = 0;
+  outside.has_upper = true;
+  outside.upper = 10;
+  adapters::clp::ClpSolver solver;
+  absl::StatusOr<disclosure::AuditResult> audit =
+      disclosure::AuditTable(*cube, truth, unknown, {{0, outside}}, solver);
+  REQUIRE(audit.ok());
+  return audit->AllProtected();
+}
+
+TEST_CASE("linked tables: without a declared hierarchy the wijkcluster release gives W1 back") {
+  const templates::Template t = HierarchyTemplate(false);
+  const Release by_wijk = BuildLevel(t, 0);
+  const Release by_cluster = BuildLevel(t, 1);
+  CHECK(by_cluster.cells[0].status == disclosure::CellStatus::kReleased);  // K1 = 114
+  CHECK_FALSE(UnionProtectsW1(by_wijk, by_cluster));
+}
+
+TEST_CASE("linked tables: both levels are slices of one pattern on the full hierarchy") {
+  const templates::Template t = HierarchyTemplate(true);
+  const Release by_wijk = BuildLevel(t, 0);
+  const Release by_cluster = BuildLevel(t, 1);
+  // Each release has only its own level and the total, in code order.
+  REQUIRE(by_wijk.cells.size() == 7);
+  REQUIRE(by_cluster.cells.size() == 3);
+  for (std::size_t c = 0; c < 7; ++c) CHECK(by_wijk.cells[c].coordinates == std::vector<std::uint32_t>{static_cast<std::uint32_t>(c)});
+  for (std::size_t c = 0; c < 3; ++c) CHECK(by_cluster.cells[c].coordinates == std::vector<std::uint32_t>{static_cast<std::uint32_t>(c)});
+  REQUIRE(by_wijk.dimensions.size() == 1);
+  CHECK(by_wijk.dimensions[0].name == "wijk");
+  CHECK(by_cluster.dimensions[0].name == "wijkcluster");
+  CHECK(by_cluster.dimensions[0].codes.size() == 3);
+  CHECK(UnionProtectsW1(by_wijk, by_cluster));
+  // The same pattern whichever level is asked for first: the total is released in both.
+  CHECK(by_wijk.cells[6].status == by_cluster.cells[2].status);
+}
+
+TEST_CASE("linked tables: a row whose wijkcluster is not its wijk's parent fails closed") {
+  const templates::Template t = HierarchyTemplate(true);
+  templates::BoundQuery q;
+  q.tmpl = &t;
+  q.dimensions = {&t.dimensions[1]};
+  TableBuilder builder(q);
+  std::vector<std::string_view> good = {"W1", "K1"};
+  std::vector<std::string_view> bad = {"W1", "K2"};
+  const std::vector<std::int64_t> flags = {0, 0};
+  CHECK(builder.Add(RowView{"u1", good, std::nullopt, flags, {}}).ok());
+  const absl::Status status = builder.Add(RowView{"u2", bad, std::nullopt, flags, {}});
+  CHECK(status.code() == absl::StatusCode::kInternal);
+  CHECK(std::string(status.message()).find("K2") == std::string::npos);
 }
 
 }  // namespace

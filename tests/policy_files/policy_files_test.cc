@@ -117,6 +117,61 @@ TEST_SUITE("LoadPolicies") {
     CHECK(q->dimensions[0]->codes.codes.size() == 13);
   }
 
+  TEST_CASE("the wijk code list declares one wijkcluster parent per wijk") {
+    auto loaded = LoadPolicies(kShipped.string(), nullptr);
+    REQUIRE(loaded.ok());
+    const templates::Template* t1 = nullptr;
+    for (const auto& t : loaded->catalog->templates) {
+      if (t.id == "zzp_aantal_per_wijk") t1 = &t;
+    }
+    REQUIRE(t1 != nullptr);
+    const templates::CodeList* wijk = nullptr;
+    for (const auto& d : t1->dimensions) {
+      if (d.name == "wijk") wijk = &d.codes;
+    }
+    REQUIRE(wijk != nullptr);
+    CHECK(wijk->parent_list == "wijkcluster");
+    REQUIRE(wijk->parents.size() == 13);
+    CHECK(wijk->parents[0] == "Leidschendam");
+    CHECK(wijk->parents[3] == "Stompwijk");
+    CHECK(wijk->parents[12] == "Voorburg");
+  }
+
+  TEST_CASE("a wijk without a parent, with two, or with an unknown one is refused") {
+    const char kGeo[] = "codelists/geografie.textproto";
+    {
+      PolicyCopy copy;
+      copy.Edit(kGeo, "  parent { code: \"WK191605\" parent: \"Leidschendam\" }\n", "");
+      std::string error = LoadError(copy);
+      CHECK_MESSAGE(error.find("code 'WK191605' has no parent") != std::string::npos, error);
+    }
+    {
+      PolicyCopy copy;
+      copy.Edit(kGeo, "  parent { code: \"WK191605\" parent: \"Leidschendam\" }\n",
+                "  parent { code: \"WK191605\" parent: \"Leidschendam\" }\n"
+                "  parent { code: \"WK191605\" parent: \"Voorburg\" }\n");
+      std::string error = LoadError(copy);
+      CHECK_MESSAGE(error.find("code 'WK191605' has more than one parent") != std::string::npos,
+                    error);
+    }
+    {
+      PolicyCopy copy;
+      copy.Edit(kGeo, "parent: \"Stompwijk\"", "parent: \"Nootdorp\"");
+      std::string error = LoadError(copy);
+      CHECK_MESSAGE(error.find("names parent 'Nootdorp', not a code of 'wijkcluster'") !=
+                        std::string::npos,
+                    error);
+    }
+    {
+      PolicyCopy copy;
+      copy.Edit(kGeo, "parent_list: \"wijkcluster\"", "parent_list: \"gemeente\"");
+      std::string error = LoadError(copy);
+      CHECK_MESSAGE(error.find("parent_list 'gemeente' is not another code list") !=
+                        std::string::npos,
+                    error);
+    }
+  }
+
   TEST_CASE("the template hash covers the exact file bytes") {
     PolicyCopy copy;
     auto before = LoadPolicies(copy.dir(), nullptr);

@@ -258,6 +258,7 @@ void LoadCodeLists(const fs::path& root, const std::string& shown_root, CodeList
   const pb::Descriptor* file_type = v1p::CodeListFile::descriptor();
   const pb::Descriptor* list_type = v1p::CodeList::descriptor();
   std::map<std::string, std::string> declared_in;
+  std::map<std::string, std::pair<std::string, Pos>> hierarchy_at;  // hierarchical lists
   for (const fs::path& path : ListTextprotos(root / "codelists")) {
     Parsed<v1p::CodeListFile> f;
     if (!ParseFile(path, shown_root + "/codelists/" + path.filename().string(), &f, problems)) {
@@ -298,7 +299,70 @@ void LoadCodeLists(const fs::path& root, const std::string& shown_root, CodeList
                         "code '" + code.code() + "' needs a label with nl and en");
         }
       }
-      (*lists)[list.name()] = templates::CodeList{list.name(), ToCodes(list.code())};
+      templates::CodeList converted{list.name(), ToCodes(list.code()), {}, {}};
+      // The hierarchy (§4.6): every code has exactly one parent, checked against the parent list
+      // once every list is loaded.
+      if (!list.parent_list().empty() || list.parent_size() > 0) {
+        converted.parent_list = list.parent_list();
+        std::map<std::string, std::string> parent_of;
+        for (int p = 0; p < list.parent_size(); ++p) {
+          const v1p::ParentLink& link = list.parent(p);
+          Pos pp = FieldPos(nested, list_type, "parent", p);
+          if (!seen.contains(link.code())) {
+            problems->Add(f.display, pp.line, pp.column,
+                          "parent: code '" + link.code() + "' is not a code of list '" +
+                              list.name() + "'");
+          } else if (link.parent().empty()) {
+            problems->Add(f.display, pp.line, pp.column,
+                          "parent: code '" + link.code() + "' needs a parent code");
+          } else if (!parent_of.emplace(link.code(), link.parent()).second) {
+            problems->Add(f.display, pp.line, pp.column,
+                          "parent: code '" + link.code() + "' has more than one parent");
+          }
+        }
+        if (list.parent_list().empty()) {
+          problems->Add(f.display, at.line, at.column,
+                        "code list '" + list.name() + "' declares parents but no parent_list");
+        }
+        for (const templates::Code& code : converted.codes) {
+          auto it = parent_of.find(code.code);
+          if (it == parent_of.end()) {
+            problems->Add(f.display, at.line, at.column,
+                          "code list '" + list.name() + "': code '" + code.code +
+                              "' has no parent (every code of a hierarchical list needs one)");
+            converted.parents.emplace_back();
+          } else {
+            converted.parents.push_back(it->second);
+          }
+        }
+        hierarchy_at.emplace(list.name(), std::make_pair(f.display, at));
+      }
+      (*lists)[list.name()] = std::move(converted);
+    }
+  }
+  for (const auto& [name, where] : hierarchy_at) {
+    const templates::CodeList& child = (*lists)[name];
+    auto up = lists->find(child.parent_list);
+    if (up == lists->end() || child.parent_list == name) {
+      problems->Add(where.first, where.second.line, where.second.column,
+                    "code list '" + name + "': parent_list '" + child.parent_list +
+                        "' is not another code list");
+      continue;
+    }
+    if (!up->second.parent_list.empty()) {
+      problems->Add(where.first, where.second.line, where.second.column,
+                    "code list '" + name + "': parent_list '" + child.parent_list +
+                        "' has a parent itself (one level of hierarchy is supported)");
+    }
+    std::set<std::string> codes;
+    for (const templates::Code& code : up->second.codes) codes.insert(code.code);
+    for (std::size_t c = 0; c < child.codes.size(); ++c) {
+      if (!child.parents[c].empty() && !codes.contains(child.parents[c])) {
+        problems->Add(where.first, where.second.line, where.second.column,
+                      "code list '" + name + "': code '" + child.codes[c].code +
+                          "' names parent '" + child.parents[c] + "', not a code of '" +
+                          child.parent_list + "'");
+      }
     }
   }
 }
