@@ -286,6 +286,8 @@ std::string FormatTable(const QueryResult& result, Language lang) {
   out += Tr(lang, ". = vertrouwelijk (niet gepubliceerd)", ". = confidential (not published)");
   out += "\n";
   for (const Text& note : result.notes) {
+    // The server's own note on '.' says what the legend above already says: print it once.
+    if (std::string_view(Pick(note, lang)).starts_with("'.' = ")) continue;
     out += Printable(std::string(Tr(lang, "Noot: ", "Note: ")) + Pick(note, lang)) + "\n";
   }
   out += Printable(std::string(Tr(lang, "Dataversie: ", "Data version: ")) + result.data_version +

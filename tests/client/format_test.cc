@@ -213,6 +213,19 @@ TEST_SUITE("FormatTable") {
           std::string::npos);
   }
 
+  TEST_CASE("the server's note on the dot is not printed a second time under the legend") {
+    QueryResult r = OneDimensional();
+    r.notes.push_back(Text{"'.' = geheim", "'.' = confidential"});
+    const std::string table = FormatTable(r, Language::kEn);
+    std::size_t mentions = 0;
+    for (std::size_t at = table.find("confidential"); at != std::string::npos;
+         at = table.find("confidential", at + 1)) {
+      ++mentions;
+    }
+    CHECK(mentions == 1);
+    CHECK(table.find("Totals are computed from the microdata.") != std::string::npos);
+  }
+
   TEST_CASE("numbers use the language's thousands separator") {
     const QueryResult r = OneDimensional();
     const std::string en = FormatTable(r, Language::kEn);
