@@ -134,7 +134,11 @@ absl::StatusOr<enclave::v1::RunQueryResponse> ToRunQueryResponse(const core::Rel
     out->set_name(p->name);
     out->set_value(ParamValueText(p->value));
   }
-  AddNote(kTotalsNoteNl, kTotalsNoteEn, metadata);
+  if (release.treatment.starts_with("DP_")) {
+    AddNote(kDpNoteNl, kDpNoteEn, metadata);
+  } else {
+    AddNote(kTotalsNoteNl, kTotalsNoteEn, metadata);
+  }
   AddNote(kConfidentialNoteNl, kConfidentialNoteEn, metadata);
   metadata->set_request_id(request_id);
 

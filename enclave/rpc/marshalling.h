@@ -21,6 +21,13 @@ inline constexpr char kTotalsNoteNl[] =
     "vrijgegeven cellen";
 inline constexpr char kTotalsNoteEn[] =
     "Totals are computed from the microdata and need not equal the sum of the released cells";
+// Differentially private releases (treatment "DP_..."): totals are not from the microdata.
+inline constexpr char kDpNoteNl[] =
+    "Waarden bevatten ruis (differentiële privacy); totalen zijn sommen van de cellen met ruis "
+    "eronder; een telling met ruis onder de drempel is geheim";
+inline constexpr char kDpNoteEn[] =
+    "Values are noisy (differential privacy); totals are sums of the noisy cells under them; a "
+    "noisy count below the display threshold is confidential";
 inline constexpr char kConfidentialNoteNl[] = "'.' = geheim";
 inline constexpr char kConfidentialNoteEn[] = "'.' = confidential";
 

@@ -147,6 +147,22 @@ TEST_SUITE("Marshalling") {
     CHECK(dot);
   }
 
+  TEST_CASE("a differentially private release says its values and totals are noisy, not from the microdata") {
+    const templates::Template t = MakeTemplate();
+    core::Release r = MakeRelease(t);
+    r.treatment = "DP_LAPLACE_eps=0.25";
+    auto response = ToRunQueryResponse(r, "req-8");
+    REQUIRE(response.ok());
+    bool dp = false;
+    bool totals = false;
+    for (const auto& note : response->metadata().notes()) {
+      if (note.en() == kDpNoteEn && note.nl() == kDpNoteNl) dp = true;
+      if (note.en() == kTotalsNoteEn) totals = true;
+    }
+    CHECK(dp);
+    CHECK_FALSE(totals);
+  }
+
   TEST_CASE("the table carries dimensions with totals and the template's statistics") {
     const templates::Template t = MakeTemplate();
     const core::Release r = MakeRelease(t);
