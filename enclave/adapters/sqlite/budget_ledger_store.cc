@@ -2,13 +2,11 @@
 
 #include <sqlite3.h>
 
-#include <array>
-#include <chrono>
-#include <ctime>
 #include <mutex>
 #include <set>
 #include <utility>
 
+#include "enclave/adapters/sqlite/durable_database.h"
 #include "enclave/base/log.h"
 
 namespace enclave::adapters::sqlite {
@@ -44,18 +42,8 @@ CREATE TABLE IF NOT EXISTS answer (
 ) STRICT;
 )sql";
 
-std::string UtcNow() {
-  const std::time_t secs = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  std::array<char, 32> buf{};
-  const std::size_t n = std::strftime(buf.data(), buf.size(), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return std::string(buf.data(), n);
-}
-
 absl::Status Unavailable(std::string_view what, int rc) {
-  return absl::UnavailableError("budget ledger: " + std::string(what) + " (" +
-                                sqlite3_errstr(rc) + ")");
+  return SqliteUnavailable("budget ledger", what, rc);
 }
 
 // One prepared statement, finalised on scope exit.
@@ -146,7 +134,7 @@ struct SqliteBudgetLedger::Impl {
     move.Int(1, *amount).Int(2, reservation);
     if ((rc = move.Step()) != SQLITE_DONE) return Unavailable("cannot update the ledgers", rc);
     Stmt mark(db, "UPDATE reservation SET state = ?1, settled = ?2 WHERE id = ?3");
-    mark.Text(1, charge ? "charged" : "refunded").Text(2, UtcNow()).Int(3, reservation);
+    mark.Text(1, charge ? "charged" : "refunded").Text(2, UtcNowText()).Int(3, reservation);
     if ((rc = mark.Step()) != SQLITE_DONE) return Unavailable("cannot settle a reservation", rc);
     return absl::OkStatus();
   }
@@ -155,29 +143,11 @@ struct SqliteBudgetLedger::Impl {
 absl::StatusOr<std::unique_ptr<SqliteBudgetLedger>> SqliteBudgetLedger::Open(
     const std::string& path) {
   auto impl = std::make_unique<Impl>();
-  int rc = sqlite3_open_v2(path.c_str(), &impl->db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                           nullptr);
-  if (rc != SQLITE_OK) return Unavailable("cannot open the database", rc);
-  sqlite3_busy_timeout(impl->db, kBusyTimeoutMs);
-  sqlite3_extended_result_codes(impl->db, 1);
-  sqlite3_db_config(impl->db, SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
-  {
-    Stmt wal(impl->db, "PRAGMA journal_mode=WAL");
-    rc = wal.Step();
-    if (rc != SQLITE_ROW || wal.ColumnBytes(0) != "wal") {
-      return absl::UnavailableError("budget ledger: the database does not support WAL");
-    }
+  if (absl::Status opened = OpenDurableDatabase(path, "budget ledger", kBusyTimeoutMs, &impl->db);
+      !opened.ok()) {
+    return opened;
   }
-  if ((rc = impl->Exec("PRAGMA synchronous=FULL")) != SQLITE_OK) {
-    return Unavailable("cannot set synchronous=FULL", rc);
-  }
-  {
-    Stmt sync(impl->db, "PRAGMA synchronous");
-    if (sync.Step() != SQLITE_ROW || sync.ColumnInt(0) != 2) {
-      return absl::UnavailableError("budget ledger: synchronous=FULL did not take effect");
-    }
-  }
+  int rc = SQLITE_OK;
   if ((rc = impl->Exec("PRAGMA foreign_keys=ON")) != SQLITE_OK) {
     return Unavailable("cannot enable foreign keys", rc);
   }
@@ -228,7 +198,7 @@ absl::StatusOr<std::int64_t> SqliteBudgetLedger::Reserve(std::span<const core::L
             " micro-epsilon left, this query needs " + std::to_string(charge_micro));
       }
     }
-    const std::string now = UtcNow();
+    const std::string now = UtcNowText();
     Stmt insert(db,
                 "INSERT INTO reservation (request_id, charge_micro, state, created) "
                 "VALUES (?1, ?2, 'reserved', ?3)");
@@ -268,7 +238,7 @@ absl::Status SqliteBudgetLedger::Charge(std::int64_t reservation, std::string_vi
     Stmt store(impl_->db,
                "INSERT OR IGNORE INTO answer (repeat_key, answer, reservation, created) "
                "VALUES (?1, ?2, ?3, ?4)");
-    store.Text(1, repeat_key).Blob(2, answer).Int(3, reservation).Text(4, UtcNow());
+    store.Text(1, repeat_key).Blob(2, answer).Int(3, reservation).Text(4, UtcNowText());
     const int rc = store.Step();
     if (rc != SQLITE_DONE) return Unavailable("cannot store the answer", rc);
     return absl::OkStatus();

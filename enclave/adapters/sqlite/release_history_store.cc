@@ -2,14 +2,12 @@
 
 #include <sqlite3.h>
 
-#include <array>
-#include <chrono>
-#include <ctime>
 #include <map>
 #include <mutex>
 #include <utility>
 #include <vector>
 
+#include "enclave/adapters/sqlite/durable_database.h"
 #include "enclave/base/log.h"
 #include "enclave/crypto/sha256.h"
 
@@ -43,15 +41,6 @@ SELECT project, unit_type, index_basis, population, population_sha256
 FROM released_population WHERE data_version = ?1 ORDER BY id
 )sql";
 
-std::string UtcNow() {
-  const std::time_t secs = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  std::array<char, 32> buf{};
-  const std::size_t n = std::strftime(buf.data(), buf.size(), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return std::string(buf.data(), n);
-}
-
 std::string ColumnBytes(sqlite3_stmt* stmt, int col) {
   const void* data = sqlite3_column_blob(stmt, col);
   const int bytes = sqlite3_column_bytes(stmt, col);
@@ -60,8 +49,7 @@ std::string ColumnBytes(sqlite3_stmt* stmt, int col) {
 }
 
 absl::Status Unavailable(std::string_view what, int rc) {
-  return absl::UnavailableError("release history: " + std::string(what) + " (" +
-                                sqlite3_errstr(rc) + ")");
+  return SqliteUnavailable("release history", what, rc);
 }
 
 }  // namespace
@@ -83,26 +71,11 @@ struct SqliteReleaseHistory::Impl {
 absl::StatusOr<std::unique_ptr<SqliteReleaseHistory>> SqliteReleaseHistory::Open(
     const std::string& path) {
   auto impl = std::make_unique<Impl>();
-  int rc = sqlite3_open_v2(path.c_str(), &impl->db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                           nullptr);
-  if (rc != SQLITE_OK) return Unavailable("cannot open the database", rc);
-  sqlite3_busy_timeout(impl->db, kBusyTimeoutMs);
-  sqlite3_extended_result_codes(impl->db, 1);
-  sqlite3_db_config(impl->db, SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
-  {
-    sqlite3_stmt* stmt = nullptr;
-    rc = sqlite3_prepare_v2(impl->db, "PRAGMA journal_mode=WAL", -1, &stmt, nullptr);
-    if (rc != SQLITE_OK) return Unavailable("cannot set journal_mode", rc);
-    rc = sqlite3_step(stmt);
-    const unsigned char* mode = rc == SQLITE_ROW ? sqlite3_column_text(stmt, 0) : nullptr;
-    const bool wal = mode != nullptr && std::string_view(reinterpret_cast<const char*>(mode)) == "wal";
-    sqlite3_finalize(stmt);
-    if (!wal) return absl::UnavailableError("release history: the database does not support WAL");
+  if (absl::Status opened = OpenDurableDatabase(path, "release history", kBusyTimeoutMs, &impl->db);
+      !opened.ok()) {
+    return opened;
   }
-  if ((rc = impl->Exec("PRAGMA synchronous=FULL")) != SQLITE_OK) {
-    return Unavailable("cannot set synchronous=FULL", rc);
-  }
+  int rc = SQLITE_OK;
   if ((rc = impl->Exec(kSchema)) != SQLITE_OK) return Unavailable("cannot create the schema", rc);
   if ((rc = sqlite3_prepare_v2(impl->db, kInsert, -1, &impl->insert, nullptr)) != SQLITE_OK ||
       (rc = sqlite3_prepare_v2(impl->db, kSelect, -1, &impl->select, nullptr)) != SQLITE_OK) {
@@ -125,7 +98,7 @@ absl::Status SqliteReleaseHistory::Append(const disclosure::GuardKey& key,
   std::lock_guard<std::mutex> lock(impl_->mu);
   int rc = impl_->Exec("BEGIN IMMEDIATE");
   if (rc != SQLITE_OK) return Unavailable("cannot begin a transaction", rc);
-  const std::string created = UtcNow();
+  const std::string created = UtcNowText();
   absl::Status status = absl::OkStatus();
   sqlite3_stmt* s = impl_->insert;
   for (const std::string& e : encodings) {
