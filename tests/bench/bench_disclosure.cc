@@ -36,22 +36,18 @@
 #include "enclave/crypto/record_key_source.h"
 #include "enclave/crypto/secret.h"
 #include "enclave/templates/binding.h"
+#include "tests/bench/bench_stats.h"
 #include "tests/integration/process.h"
 #include "tests/testing/temp_dir.h"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using enclave::bench::Ms;
+using enclave::bench::Median;
+
+using enclave::bench::Clock;
 using enclave::core::FinishedTable;
 using enclave::core::TableBuilder;
-
-double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
-
-double Median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
 
 struct Sample {
   double query_ms = 0;

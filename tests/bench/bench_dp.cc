@@ -27,20 +27,18 @@
 #include "enclave/crypto/private_random.h"
 #include "enclave/dp/noise.h"
 #include "enclave/templates/binding.h"
+#include "tests/bench/bench_stats.h"
 #include "tests/integration/process.h"
 #include "tests/testing/temp_dir.h"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using enclave::bench::Ms;
+using enclave::bench::Median;
+
+using enclave::bench::Clock;
 using enclave::core::LedgerLimit;
 
-double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
 double Quantile(std::vector<double> v, double q) {
   std::sort(v.begin(), v.end());
   return v[static_cast<std::size_t>(q * static_cast<double>(v.size() - 1))];

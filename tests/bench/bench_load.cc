@@ -32,19 +32,17 @@
 #include "enclave/delivery/bsn.h"
 #include "enclave/steward/pseudonymiser.h"
 #include "enclave/steward/steward.h"
+#include "tests/bench/bench_stats.h"
 
 namespace {
 
+using enclave::bench::Median;
+
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
+using enclave::bench::Clock;
 
 double Seconds(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
 }
 
 // `rows` bijstand records with valid, mostly distinct BSNs (some persons twice, other benefit).

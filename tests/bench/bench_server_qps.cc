@@ -24,23 +24,18 @@
 
 #include "enclave/client/client.h"
 #include "enclave/server/server.h"
+#include "tests/bench/bench_stats.h"
 #include "tests/integration/process.h"
 #include "tests/testing/temp_dir.h"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using enclave::bench::Ms;
+using enclave::bench::Percentile;
+
+using enclave::bench::Clock;
 using enclave::testing::ProcessResult;
 using enclave::testing::RunProcess;
-
-double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
-
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  auto idx = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
-  return v[std::min(idx, v.size() - 1)];
-}
 
 struct Phase {
   std::size_t queries = 0;
