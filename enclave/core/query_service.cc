@@ -495,10 +495,15 @@ absl::StatusOr<RunResult> QueryService::RunQuery(
   // 8. Disclosure control: primary rules, secondary suppression, perturbation (aggregate.h).
   std::unique_ptr<disclosure::LpSolver> solver = options_.solver_factory();
   if (solver == nullptr) return close_aborted(absl::InternalError("no LP solver available"));
+  std::unique_ptr<disclosure::IntegerSolver> integer_solver;
+  if (options_.integer_solver_factory) integer_solver = options_.integer_solver_factory();
   DisclosureTools tools;
   tools.rules = &rules;
   tools.units = unit_index;
   tools.solver = solver.get();
+  tools.integer.solver = integer_solver.get();  // null: tables needing it are refused
+  tools.integer.per_solve = options_.integer_per_solve;
+  tools.integer.per_table = options_.integer_per_table;
   tools.magnitude_key = options_.magnitude_key;
   absl::StatusOr<FinishedTable> finished = std::move(builder).Finish(tools, data_version);
   if (!finished.ok()) return close_aborted(finished.status());
