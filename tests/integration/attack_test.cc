@@ -782,9 +782,12 @@ std::size_t ReleasedInner(const CountTable& t) {
 }  // namespace
 
 TEST_CASE("integer attack: a 3-D bijstand_stand table by wijk recovers no withheld small cell") {
+  // By wijk (the full wijk -> wijkcluster hierarchy is protected, the wijk slice released) and,
+  // for more released cells at this test's 20,000 persons, by wijkcluster.
   const std::vector<Params> variants = {
       {{"geo", "wijk"}, {"breakdown1", "leeftijdsgroep"}, {"breakdown2", "geslacht"}},
       {{"geo", "wijk"}, {"breakdown1", "geslacht"}, {"breakdown2", "opleidingsniveau"}},
+      {{"geo", "wijkcluster"}, {"breakdown1", "leeftijdsgroep"}, {"breakdown2", "geslacht"}},
   };
   std::size_t tables = 0;
   std::size_t small_withheld = 0;
@@ -806,7 +809,7 @@ TEST_CASE("integer attack: a 3-D bijstand_stand table by wijk recovers no withhe
   MESSAGE("integer attack, 3-D: " << tables << " tables, " << released_inner
           << " released inner cells, " << small_withheld << " small withheld cells attacked, "
           << control_recovered << " recovered in the primary-only control");
-  CHECK(tables >= 2);
+  CHECK(tables >= 3);
   CHECK(small_withheld >= 10);
   CHECK(released_inner >= 1);  // released, not refused or all withheld
   CHECK(control_recovered >= 1);
@@ -815,7 +818,8 @@ TEST_CASE("integer attack: a 3-D bijstand_stand table by wijk recovers no withhe
 TEST_CASE("integer attack: a multi-valued jeugdhulp_gebruik table recovers no withheld small cell") {
   const std::vector<Params> variants = {
       {{"geo", "wijk"}, {"breakdown1", "verblijf"}},
-      {{"geo", "wijk"}, {"breakdown1", "verwijzer"}, {"period", "2022"}},
+      {{"geo", "wijkcluster"}, {"breakdown1", "verblijf"}},
+      {{"geo", "wijkcluster"}, {"breakdown1", "verwijzer"}, {"period", "2022"}},
       {{"geo", "wijkcluster"}, {"breakdown1", "verblijf"}, {"breakdown2", "leeftijdsgroep"}},
   };
   const templates::Template& t7 = ShippedTemplate("jeugdhulp_gebruik");
@@ -824,6 +828,7 @@ TEST_CASE("integer attack: a multi-valued jeugdhulp_gebruik table recovers no wi
   std::size_t released_inner = 0;
   std::size_t control_recovered = 0;
   std::size_t informed_recovered = 0;
+  std::size_t released_distinct_margins = 0;  // released cells at the multi-valued total
   for (const Params& params : variants) {
     auto counts = RunCountTables("jeugdhulp_gebruik", params, "analyst1");
     if (!counts.has_value()) continue;
@@ -835,6 +840,15 @@ TEST_CASE("integer attack: a multi-valued jeugdhulp_gebruik table recovers no wi
       for (const auto& r : t.cube.relations) multi = multi || r.kind == disclosure::RelationKind::kUnion;
       REQUIRE(multi);  // the attacker models the distinct-unit margins
       released_inner += ReleasedInner(t);
+      for (std::size_t c = 0; c < t.cube.cell_count; ++c) {
+        const std::vector<std::size_t> coords = t.cube.Coordinates(c);
+        for (std::size_t d = 0; d < coords.size(); ++d) {
+          if (t.released[c].has_value() && bound->dimensions[d]->multi_valued &&
+              coords[d] == t.cube.dimensions[d].codes) {
+            ++released_distinct_margins;
+          }
+        }
+      }
       const AttackOutcome attack = IntegerAttack(t, kRoundingBase - 1);
       CHECK(attack.recovered == 0);
       small_withheld += attack.small_withheld;
@@ -852,13 +866,19 @@ TEST_CASE("integer attack: a multi-valued jeugdhulp_gebruik table recovers no wi
     }
   }
   MESSAGE("integer attack, multi-valued: " << tables << " tables, " << released_inner
-          << " released inner cells, " << small_withheld << " small withheld cells attacked, "
+          << " released inner cells, " << released_distinct_margins
+          << " released distinct-unit margins, " << small_withheld << " small withheld cells attacked, "
           << control_recovered << " recovered in the primary-only control, " << informed_recovered
           << " by the attacker who knows the geen_jeugdhulp zeros");
-  CHECK(tables >= 2);
+  CHECK(tables >= 3);  // released, no longer refused ("units fall in several cells")
   CHECK(small_withheld >= 5);
-  CHECK(released_inner >= 1);
+  // The margins over verblijf / verwijzer are released as distinct-unit counts. (Inner counts by
+  // verblijf are withheld by the group rule today: in a "with youth care" code every person has
+  // youth care; that rule is the subject of issue 10's other bullet.)
+  CHECK(released_distinct_margins >= 1);
   CHECK(control_recovered >= 1);
+  // Not asserted (the attack tests above hold without it): an attacker who also uses that the
+  // geen_jeugdhulp code holds nobody with youth care; counted for the record.
 }
 
 }  // namespace enclave::testing
