@@ -59,7 +59,7 @@ struct QueryServiceOptions {
   // multi-valued dimension) is refused when it has withheld cells.
   std::function<std::unique_ptr<disclosure::IntegerSolver>()> integer_solver_factory;
   absl::Duration integer_per_solve = absl::Seconds(2);
-  absl::Duration integer_per_table = absl::Seconds(20);
+  absl::Duration integer_per_table = absl::Seconds(10);
   // crypto::RecordKeyer::MagnitudeKey, and the key's public id (logged and in the metadata).
   disclosure::MagnitudeKeyFn magnitude_key;
   std::string record_key_version;

@@ -71,7 +71,7 @@ struct IntegerCheck {
   // Wall-clock limits: one integer solve, and the whole audit or protection of one table (LP
   // solves included). Past either without a proven answer, the table is refused.
   absl::Duration per_solve = absl::Seconds(2);
-  absl::Duration per_table = absl::Seconds(20);
+  absl::Duration per_table = absl::Seconds(10);
   // The clock the per-table limit is measured on; empty: absl::Now. (Tests inject one.)
   std::function<absl::Time()> clock;
 };

@@ -61,11 +61,38 @@ struct Sample {
   std::size_t cells = 0;
   std::int64_t withheld = 0;
   std::int64_t released_inner = 0;  // inner cells (no coordinate a total) with a released value
+  int ip_solves = 0;                // CBC solves of the integer check
+  double ip_ms = 0;
+};
+
+// CBC as the server wires it, counting its solves and their time (the integer check's share of the
+// disclosure step).
+class CountingCbc final : public enclave::disclosure::IntegerSolver {
+ public:
+  absl::Status Load(const enclave::disclosure::LpProblem& problem) override {
+    return real_.Load(problem);
+  }
+  enclave::disclosure::IntegerResult Optimize(std::size_t variable,
+                                              enclave::disclosure::LpSense sense,
+                                              absl::Duration limit) override {
+    const auto t0 = Clock::now();
+    enclave::disclosure::IntegerResult r = real_.Optimize(variable, sense, limit);
+    ms += Ms(Clock::now() - t0);
+    ++solves;
+    return r;
+  }
+  int solves = 0;
+  double ms = 0;
+
+ private:
+  enclave::adapters::cbc::CbcSolver real_;
 };
 
 // Everything the disclosure step needs, as the server sets it up (server.cc StartDisclosure), with
 // a fresh random record-key secret and growing unit indices.
 struct Tools {
+  int ip_solves = 0;     // of the last Finish
+  double ip_ms = 0;
   std::unique_ptr<enclave::crypto::Secret> secret;
   std::unique_ptr<enclave::crypto::RecordKeyer> keyer;
   std::unique_ptr<enclave::crypto::RecordKeyerSource> keys;
@@ -95,7 +122,7 @@ struct Tools {
     rules.min_share_denominator =
         std::max(rules.min_share_denominator, t.disclosure.min_share_denominator);
     enclave::adapters::clp::ClpSolver solver;
-    enclave::adapters::cbc::CbcSolver integer;  // as the server wires it (server.cc)
+    CountingCbc integer;  // as the server wires it (server.cc)
     enclave::core::DisclosureTools tools;
     tools.rules = &rules;
     tools.units = Index(t.unit);
@@ -104,7 +131,10 @@ struct Tools {
     tools.magnitude_key = [this](std::string_view variable, std::uint32_t j, std::uint32_t ck) {
       return keyer->MagnitudeKey(variable, j, ck);
     };
-    return std::move(builder).Finish(tools, "bench");
+    absl::StatusOr<FinishedTable> done = std::move(builder).Finish(tools, "bench");
+    ip_solves = integer.solves;
+    ip_ms = integer.ms;
+    return done;
   }
 };
 
@@ -126,8 +156,11 @@ void Print(const std::string& name, const std::vector<Sample>& samples, bool inn
   if (inner) {
     std::vector<double> d = disclosure;
     std::sort(d.begin(), d.end());
-    std::printf(" disclosure_max_ms=%.2f released_inner=%lld", d.empty() ? 0.0 : d.back(),
-                static_cast<long long>(samples.empty() ? 0 : samples.front().released_inner));
+    std::printf(" disclosure_max_ms=%.2f released_inner=%lld ip_solves=%d ip_ms=%.2f",
+                d.empty() ? 0.0 : d.back(),
+                static_cast<long long>(samples.empty() ? 0 : samples.front().released_inner),
+                samples.empty() ? 0 : samples.front().ip_solves,
+                samples.empty() ? 0.0 : samples.front().ip_ms);
   }
   std::printf("\n");
   std::fflush(stdout);
@@ -258,7 +291,11 @@ std::vector<Sample> RunTemplate(Tools& tools, enclave::adapters::sqlite::SqliteM
       std::fflush(stdout);
       return {};
     }
-    if (r > 0) samples.push_back(Measure(*done, Clock::now() - t0));
+    if (r > 0) {
+      samples.push_back(Measure(*done, Clock::now() - t0));
+      samples.back().ip_solves = tools.ip_solves;
+      samples.back().ip_ms = tools.ip_ms;
+    }
   }
   return samples;
 }

@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -1293,6 +1294,108 @@ TEST_SUITE("integer check") {
     REQUIRE(a.ok());
     CHECK(a->Find(0)->lo == 0);
     CHECK(a->Find(3)->lo == 6);
+  }
+}
+
+// Why one multi-valued dimension is modelled exactly and two are refused (disclosure-control.md
+// §4.6): the tables units can produce, enumerated, against the integer points of the relations.
+TEST_SUITE("multi-valued relations") {
+  TEST_CASE("one multi-valued dimension: the relations allow exactly the tables units can make") {
+    // verblijf-like dimension (3 codes, multi-valued) x wijk-like dimension (2 codes), at most 4
+    // units. A unit: one wijk and a non-empty set of verblijf codes. Cube (3+1) x (2+1).
+    absl::StatusOr<TableStructure> t = BuildCube({{3, {}, true}, {2, {}}});
+    REQUIRE(t.ok());
+    constexpr int kUnits = 4;
+    std::set<std::vector<std::int64_t>> made;
+    std::vector<std::pair<int, int>> profiles;  // (wijk, verblijf bit set)
+    for (int w = 0; w < 2; ++w) {
+      for (int set = 1; set < 8; ++set) profiles.emplace_back(w, set);
+    }
+    std::function<void(std::size_t, int, std::vector<std::int64_t>&)> grow =
+        [&](std::size_t from, int left, std::vector<std::int64_t>& v) {
+          made.insert(v);
+          if (left == 0) return;
+          for (std::size_t p = from; p < profiles.size(); ++p) {
+            const auto [w, set] = profiles[p];
+            std::vector<std::int64_t> before = v;
+            for (std::size_t vb = 0; vb <= 3; ++vb) {
+              const bool in = vb == 3 ? true : ((set >> vb) & 1) != 0;
+              if (!in) continue;
+              ++v[t->CellIndex({vb, static_cast<std::size_t>(w)})];
+              ++v[t->CellIndex({vb, 2})];
+            }
+            grow(p, left - 1, v);
+            v = before;
+          }
+        };
+    std::vector<std::int64_t> empty(t->cell_count, 0);
+    grow(0, kUnits, empty);
+    // Every integer point of the relations with at most 4 units is a table units can make. Free
+    // cells: the 3 x 2 inner cells and the 2 wijk totals (the rest follow by the sum relations).
+    std::size_t points = 0;
+    std::vector<std::int64_t> free(8, 0);
+    for (;;) {
+      std::vector<std::int64_t> v(t->cell_count, 0);
+      for (std::size_t vb = 0; vb < 3; ++vb) {
+        for (std::size_t w = 0; w < 2; ++w) v[t->CellIndex({vb, w})] = free[vb * 2 + w];
+      }
+      v[t->CellIndex({3, 0})] = free[6];
+      v[t->CellIndex({3, 1})] = free[7];
+      for (std::size_t vb = 0; vb <= 3; ++vb) {
+        v[t->CellIndex({vb, 2})] = v[t->CellIndex({vb, 0})] + v[t->CellIndex({vb, 1})];
+      }
+      if (v[t->CellIndex({3, 2})] <= kUnits && CheckValues(*t, v).ok()) {
+        ++points;
+        CAPTURE(points);
+        CHECK(made.count(v) == 1);
+      }
+      std::size_t k = 0;
+      while (k < free.size() && ++free[k] > kUnits) free[k++] = 0;
+      if (k == free.size()) break;
+    }
+    CHECK(points == made.size());
+    MESSAGE("one multi-valued dimension: " << points << " tables, all made by units");
+  }
+
+  TEST_CASE("two multi-valued dimensions: the relations allow a table no units can make") {
+    // verblijf x verwijzer, 2 codes each, both multi-valued. Pairs (met, huisarts) = 1,
+    // (met, jeugdarts) = 1, (zonder, huisarts) = 2, (zonder, jeugdarts) = 0; margins met 1,
+    // zonder 2, huisarts 2, jeugdarts 1, total 3.
+    absl::StatusOr<TableStructure> t = BuildCube({{2, {}, true}, {2, {}, true}});
+    REQUIRE(t.ok());
+    const std::vector<std::int64_t> v = {1, 1, 1, 2, 0, 2, 2, 1, 3};
+    CHECK(CheckValues(*t, v).ok());  // every part <= margin <= sum of parts
+    // A unit is a non-empty set of (verblijf, verwijzer) pairs (4 bits); no 3 units give these
+    // counts (met = 1 forces one unit to hold both met pairs, and the margins then leave no
+    // third unit). Every multiset of 3 units is tried.
+    auto counts = [](const std::vector<int>& units) {
+      std::vector<std::int64_t> c(9, 0);
+      for (int set : units) {
+        for (std::size_t a = 0; a <= 2; ++a) {
+          for (std::size_t b = 0; b <= 2; ++b) {
+            bool in = false;
+            for (std::size_t pa = 0; pa < 2; ++pa) {
+              for (std::size_t pb = 0; pb < 2; ++pb) {
+                const bool has = ((set >> (pa * 2 + pb)) & 1) != 0;
+                in = in || (has && (a == 2 || a == pa) && (b == 2 || b == pb));
+              }
+            }
+            if (in) ++c[a * 3 + b];
+          }
+        }
+      }
+      return c;
+    };
+    int tried = 0;
+    for (int x = 1; x < 16; ++x) {
+      for (int y = x; y < 16; ++y) {
+        for (int z = y; z < 16; ++z) {
+          ++tried;
+          CHECK(counts({x, y, z}) != v);
+        }
+      }
+    }
+    CHECK(tried == 680);
   }
 }
 
