@@ -3,9 +3,14 @@
 #include <algorithm>
 #include <bit>
 #include <limits>
-#include <unordered_set>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <array>
+#include <cstring>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "enclave/base/check.h"
 
 namespace enclave::disclosure {
@@ -177,102 +182,289 @@ absl::StatusOr<Population> DecodePopulation(std::string_view bytes) {
 
 // ---------------------------------------------------------------------------------------------
 
+namespace {
+
+// A fixed bijection of 32-bit unit indices (lowbias32, C. Wellons): the global order in which a
+// population's "first" units are taken for the prefix filter. Any fixed order is correct; a
+// mixing one spreads the prefixes over the units, so that no unit's posting list grows with
+// every population that contains it.
+std::uint32_t Mix(std::uint32_t x) {
+  x ^= x >> 16;
+  x *= 0x7feb352dU;
+  x ^= x >> 15;
+  x *= 0x846ca68bU;
+  x ^= x >> 16;
+  return x;
+}
+
+std::uint64_t Fold(std::uint64_t h, std::uint64_t v, std::uint64_t k) {
+  h ^= v + k + (h << 6) + (h >> 2);
+  h *= 0xbf58476d1ce4e5b9ULL;
+  return h ^ (h >> 31);
+}
+
+// The units of `p` that come first in Mix order, at most `k` of them (all when p is smaller).
+std::vector<std::uint32_t> Prefix(const Population& p, std::size_t k) {
+  // (mix, unit) max-heap of the k smallest mixes seen so far.
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> heap;
+  heap.reserve(k + 1);
+  for (std::uint32_t u : p.units()) {
+    const std::uint32_t m = Mix(u);
+    if (heap.size() < k) {
+      heap.emplace_back(m, u);
+      std::push_heap(heap.begin(), heap.end());
+    } else if (m < heap.front().first) {
+      std::pop_heap(heap.begin(), heap.end());
+      heap.back() = {m, u};
+      std::push_heap(heap.begin(), heap.end());
+    }
+  }
+  std::vector<std::uint32_t> out;
+  out.reserve(heap.size());
+  for (const auto& [m, u] : heap) out.push_back(u);
+  return out;
+}
+
+std::string Hex16(std::uint64_t v) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out(16, '0');
+  for (int i = 15; i >= 0; --i) {
+    out[static_cast<std::size_t>(i)] = kDigits[v & 0xf];
+    v >>= 4;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string PopulationDigest::Hex() const { return Hex16(hi) + Hex16(lo); }
+
+absl::StatusOr<PopulationDigest> PopulationDigest::FromHex(std::string_view hex) {
+  if (hex.size() != 32) return Corrupt("bad population digest");
+  PopulationDigest d;
+  for (std::size_t i = 0; i < 32; ++i) {
+    const char c = hex[i];
+    std::uint64_t v = 0;
+    if (c >= '0' && c <= '9') {
+      v = static_cast<std::uint64_t>(c - '0');
+    } else if (c >= 'a' && c <= 'f') {
+      v = static_cast<std::uint64_t>(c - 'a' + 10);
+    } else {
+      return Corrupt("bad population digest");
+    }
+    std::uint64_t& half = i < 16 ? d.hi : d.lo;
+    half = (half << 4) | v;
+  }
+  return d;
+}
+
+PopulationDigest DigestOf(const Population& population) {
+  PopulationDigest d{0x6a09e667f3bcc908ULL ^ population.size(),
+                     0xbb67ae8584caa73bULL ^ (population.size() * 0x9e3779b97f4a7c15ULL)};
+  for (std::uint32_t u : population.units()) {
+    d.hi = Fold(d.hi, u, 0x9e3779b97f4a7c15ULL);
+    d.lo = Fold(d.lo, Mix(u), 0xc2b2ae3d27d4eb4fULL);
+  }
+  return d;
+}
+
 struct DifferencingGuard::Impl {
+  // The prefix length and size-bucket width of the index: the largest T the guard serves.
+  explicit Impl(std::size_t prefix) : kPrefix(prefix) {}
+  const std::size_t kPrefix;
+
   struct Bucket {
-    std::unordered_set<std::string> encodings;  // canonical: equal encoding == equal population
-    std::multimap<std::size_t, const std::string*> by_size;
+    std::vector<std::string> encodings;  // by population id
+    std::vector<std::uint32_t> sizes;    // by population id
+    absl::flat_hash_map<std::pair<std::uint64_t, std::uint64_t>, std::uint32_t> by_digest;
+    // Prefix index: (unit << 32 | size / kPrefix) -> first posting; postings chain by `next`.
+    struct Posting {
+      std::uint32_t id = 0;
+      std::uint32_t next = 0;  // index + 1 into postings; 0 ends the chain
+    };
+    absl::flat_hash_map<std::uint64_t, std::uint32_t> heads;
+    std::vector<Posting> postings;
+    // Decomposition quota: population digest -> its partitions seen (sorted).
+    absl::flat_hash_map<std::pair<std::uint64_t, std::uint64_t>, std::vector<std::string>>
+        partitions;
   };
 
   mutable std::mutex mu;
   std::map<GuardKey, Bucket> buckets;
 
-  absl::Status CheckLocked(const GuardKey& key, std::span<const Population> populations,
-                           std::uint64_t min_units) const {
-    ENCLAVE_CHECK(min_units >= 1);
-    auto it = buckets.find(key);
-    if (it == buckets.end()) return absl::OkStatus();
-    const Bucket& bucket = it->second;
-    for (const Population& p : populations) {
-      if (bucket.encodings.contains(EncodePopulation(p))) continue;  // already released
-      const std::size_t n = p.size();
-      const std::size_t lo = n >= min_units ? n - static_cast<std::size_t>(min_units) + 1 : 0;
-      const std::size_t hi = n + static_cast<std::size_t>(min_units) - 1;
-      for (auto s = bucket.by_size.lower_bound(lo); s != bucket.by_size.end() && s->first <= hi;
-           ++s) {
-        absl::StatusOr<Population> q = DecodePopulation(*s->second);
-        ENCLAVE_CHECK(q.ok());  // encoded by us, held in memory
-        const std::uint64_t d = SymmetricDifferenceSize(p, *q, min_units);
-        if (d > 0 && d < min_units) {
-          return absl::FailedPreconditionError(RefusalMessage(key.project, min_units));
+  static std::pair<std::uint64_t, std::uint64_t> Key(const PopulationDigest& d) {
+    return {d.hi, d.lo};
+  }
+  std::uint64_t PostingKey(std::uint32_t unit, std::uint64_t size) const {
+    return (static_cast<std::uint64_t>(unit) << 32) | (size / kPrefix);
+  }
+
+  // The stored population equal to `p` (same digest and encoding), if any.
+  static std::optional<std::uint32_t> Find(const Bucket& b, const Population& p,
+                                           const PopulationDigest& d, const std::string* encoding) {
+    auto it = b.by_digest.find(Key(d));
+    if (it == b.by_digest.end()) return std::nullopt;
+    const std::string e = encoding != nullptr ? *encoding : EncodePopulation(p);
+    if (b.encodings[it->second] != e) return std::nullopt;  // a digest collision: not equal
+    return it->second;
+  }
+
+  // True when a stored population differs from `p` by 1..t-1 units.
+  bool TooClose(const Bucket& b, const Population& p, std::uint64_t t) {
+    const std::uint64_t n = p.size();
+    const std::uint64_t lo = n >= t ? n - t + 1 : 0;
+    const std::uint64_t hi = n + t - 1;
+    std::vector<std::uint32_t> seen;
+    for (std::uint32_t u : Prefix(p, static_cast<std::size_t>(t))) {
+      for (std::uint64_t bucket = lo / kPrefix; bucket <= hi / kPrefix; ++bucket) {
+        auto head = b.heads.find((static_cast<std::uint64_t>(u) << 32) | bucket);
+        if (head == b.heads.end()) continue;
+        for (std::uint32_t at = head->second; at != 0; at = b.postings[at - 1].next) {
+          const std::uint32_t id = b.postings[at - 1].id;
+          const std::uint64_t size = b.sizes[id];
+          if (size < lo || size > hi) continue;
+          if (std::find(seen.begin(), seen.end(), id) != seen.end()) continue;
+          seen.push_back(id);
+          absl::StatusOr<Population> q = DecodePopulation(b.encodings[id]);
+          ENCLAVE_CHECK(q.ok());  // encoded by us, held in memory
+          const std::uint64_t d = SymmetricDifferenceSize(p, *q, t);
+          if (d > 0 && d < t) return true;
         }
       }
     }
-    return absl::OkStatus();
+    return false;
   }
 
-  void Add(Bucket& bucket, std::string encoding, std::size_t size,
-           std::vector<std::string>* added) {
-    auto [pos, inserted] = bucket.encodings.insert(std::move(encoding));
-    if (!inserted) return;
-    bucket.by_size.emplace(size, &*pos);
-    if (added != nullptr) added->push_back(*pos);
+  void Add(Bucket& b, const Population& p, const PopulationDigest& d, std::string encoding,
+                  std::vector<std::string>* added) {
+    const auto id = static_cast<std::uint32_t>(b.encodings.size());
+    b.by_digest.emplace(Key(d), id);  // keeps the first on a digest collision
+    b.sizes.push_back(static_cast<std::uint32_t>(p.size()));
+    for (std::uint32_t u : Prefix(p, kPrefix)) {
+      std::uint32_t& head = b.heads[PostingKey(u, p.size())];
+      b.postings.push_back({id, head});
+      head = static_cast<std::uint32_t>(b.postings.size());
+    }
+    if (added != nullptr) added->push_back(encoding);
+    b.encodings.push_back(std::move(encoding));
   }
 
-  std::vector<std::string> RecordLocked(const GuardKey& key,
-                                        std::span<const Population> populations) {
-    std::vector<std::string> added;
-    Bucket& bucket = buckets[key];
-    for (const Population& p : populations) Add(bucket, EncodePopulation(p), p.size(), &added);
-    return added;
+  static bool AddPartition(Bucket& b, const PopulationDigest& d, const std::string& partition) {
+    std::vector<std::string>& seen = b.partitions[Key(d)];
+    auto at = std::lower_bound(seen.begin(), seen.end(), partition);
+    if (at != seen.end() && *at == partition) return false;
+    seen.insert(at, partition);
+    return true;
   }
 };
 
-DifferencingGuard::DifferencingGuard() : impl_(std::make_unique<Impl>()) {}
+DifferencingGuard::DifferencingGuard(std::uint64_t max_min_units)
+    : impl_(std::make_unique<Impl>(static_cast<std::size_t>(std::max<std::uint64_t>(max_min_units, 1)))) {}
 DifferencingGuard::~DifferencingGuard() = default;
 
-std::string DifferencingGuard::RefusalMessage(std::string_view project, std::uint64_t min_units) {
-  return "this release's population differs from one released earlier to project " +
-         std::string(project) + " by fewer than " + std::to_string(min_units) +
-         " units; choose a broader breakdown or another period";
+std::string DifferencingGuard::DifferencingRefusal(std::uint64_t min_units) {
+  return "this table shows a population that differs from one the enclave has released before "
+         "(to anyone) by fewer than " +
+         std::to_string(min_units) +
+         " units, so together they would describe fewer than " + std::to_string(min_units) +
+         " units; choose a coarser geography, fewer breakdowns or another period";
 }
 
-absl::Status DifferencingGuard::Check(const GuardKey& key, std::span<const Population> populations,
-                                      std::uint64_t min_units) const {
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  return impl_->CheckLocked(key, populations, min_units);
-}
-
-std::vector<std::string> DifferencingGuard::Record(const GuardKey& key,
-                                                   std::span<const Population> populations) {
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  return impl_->RecordLocked(key, populations);
+std::string DifferencingGuard::QuotaRefusal(std::uint32_t max_partitions) {
+  return "a population in this table has already been broken down in the " +
+         std::to_string(max_partitions) +
+         " different ways the decomposition quota allows (disclosure-control.md §6.2); use a "
+         "breakdown released before, or ask the privacy officer to approve more for this template";
 }
 
 absl::Status DifferencingGuard::CheckAndRecord(const GuardKey& key,
-                                               std::span<const Population> populations,
-                                               std::uint64_t min_units,
-                                               std::vector<std::string>* newly_recorded) {
+                                               std::span<const GuardedPopulation> populations,
+                                               const GuardLimits& limits, GuardRecord* added) {
+  if (limits.min_units < 1 || limits.min_units > impl_->kPrefix) {
+    return absl::InternalError("the differencing guard serves thresholds from 1 to " +
+                               std::to_string(impl_->kPrefix) + " units");
+  }
+  // Outside the lock: digests and encodings of this release's populations.
+  std::vector<PopulationDigest> digests;
+  std::vector<std::string> encodings;
+  digests.reserve(populations.size());
+  encodings.reserve(populations.size());
+  for (const GuardedPopulation& g : populations) {
+    digests.push_back(DigestOf(g.units));
+    encodings.push_back(EncodePopulation(g.units));
+  }
+
   std::lock_guard<std::mutex> lock(impl_->mu);
-  if (absl::Status s = impl_->CheckLocked(key, populations, min_units); !s.ok()) return s;
-  std::vector<std::string> added = impl_->RecordLocked(key, populations);
-  if (newly_recorded != nullptr) *newly_recorded = std::move(added);
+  Impl::Bucket& bucket = impl_->buckets[key];
+  // 1. The guard: every population new to the history differs from each kept one by 0 or >= T.
+  std::vector<bool> known(populations.size(), false);
+  for (std::size_t i = 0; i < populations.size(); ++i) {
+    known[i] = Impl::Find(bucket, populations[i].units, digests[i], &encodings[i]).has_value();
+    if (known[i]) continue;
+    if (impl_->TooClose(bucket, populations[i].units, limits.min_units)) {
+      return absl::FailedPreconditionError(DifferencingRefusal(limits.min_units));
+    }
+  }
+  // 2. The decomposition quota: the partitions each population would then have.
+  std::vector<std::pair<PopulationDigest, std::string>> new_partitions;
+  if (limits.max_partitions > 0) {
+    std::map<std::pair<std::uint64_t, std::uint64_t>, std::vector<std::string>> fresh;
+    for (std::size_t i = 0; i < populations.size(); ++i) {
+      const auto k = Impl::Key(digests[i]);
+      auto seen = bucket.partitions.find(k);
+      for (const std::string& part : populations[i].partitions) {
+        if (seen != bucket.partitions.end() &&
+            std::binary_search(seen->second.begin(), seen->second.end(), part)) {
+          continue;
+        }
+        std::vector<std::string>& f = fresh[k];
+        if (std::find(f.begin(), f.end(), part) != f.end()) continue;
+        f.push_back(part);
+        new_partitions.emplace_back(digests[i], part);
+        const std::size_t total = f.size() + (seen != bucket.partitions.end() ? seen->second.size() : 0);
+        if (total > limits.max_partitions) {
+          return absl::FailedPreconditionError(QuotaRefusal(limits.max_partitions));
+        }
+      }
+    }
+  } else {
+    for (std::size_t i = 0; i < populations.size(); ++i) {
+      for (const std::string& part : populations[i].partitions) {
+        new_partitions.emplace_back(digests[i], part);
+      }
+    }
+  }
+  // 3. Record both.
+  GuardRecord record;
+  for (std::size_t i = 0; i < populations.size(); ++i) {
+    if (known[i] || Impl::Find(bucket, populations[i].units, digests[i], &encodings[i])) continue;
+    impl_->Add(bucket, populations[i].units, digests[i], std::move(encodings[i]), &record.populations);
+  }
+  for (auto& [digest, part] : new_partitions) {
+    if (Impl::AddPartition(bucket, digest, part)) record.partitions.emplace_back(digest, std::move(part));
+  }
+  if (added != nullptr) *added = std::move(record);
   return absl::OkStatus();
 }
 
-absl::Status DifferencingGuard::Restore(const GuardKey& key,
-                                        std::span<const std::string> encodings) {
-  std::vector<std::size_t> sizes;
-  sizes.reserve(encodings.size());
-  for (const std::string& e : encodings) {
+absl::Status DifferencingGuard::Restore(
+    const GuardKey& key, std::span<const std::string> populations,
+    std::span<const std::pair<PopulationDigest, std::string>> partitions) {
+  std::vector<Population> decoded;
+  decoded.reserve(populations.size());
+  for (const std::string& e : populations) {
     absl::StatusOr<Population> p = DecodePopulation(e);
     if (!p.ok()) return p.status();
-    sizes.push_back(p->size());
+    decoded.push_back(*std::move(p));
   }
   std::lock_guard<std::mutex> lock(impl_->mu);
   Impl::Bucket& bucket = impl_->buckets[key];
-  for (std::size_t i = 0; i < encodings.size(); ++i) {
-    impl_->Add(bucket, encodings[i], sizes[i], nullptr);
+  for (std::size_t i = 0; i < decoded.size(); ++i) {
+    const PopulationDigest d = DigestOf(decoded[i]);
+    if (Impl::Find(bucket, decoded[i], d, &populations[i])) continue;
+    impl_->Add(bucket, decoded[i], d, populations[i], nullptr);
   }
+  for (const auto& [digest, part] : partitions) Impl::AddPartition(bucket, digest, part);
   return absl::OkStatus();
 }
 
@@ -282,32 +474,13 @@ std::size_t DifferencingGuard::RecordedCount(const GuardKey& key) const {
   return it == impl_->buckets.end() ? 0 : it->second.encodings.size();
 }
 
-// ---------------------------------------------------------------------------------------------
-
-DecompositionQuota::DecompositionQuota(std::uint32_t max_partitions)
-    : max_partitions_(max_partitions) {}
-DecompositionQuota::~DecompositionQuota() = default;
-
-absl::Status DecompositionQuota::Use(const GuardKey& key, const Population& population,
-                                     std::string_view partition) {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto& seen = seen_[{key, EncodePopulation(population)}];
-  if (seen.find(partition) != seen.end()) return absl::OkStatus();
-  if (seen.size() >= max_partitions_) {
-    return absl::ResourceExhaustedError(
-        "this population has already been broken down in " + std::to_string(max_partitions_) +
-        " different ways for project " + key.project +
-        "; a further breakdown needs the privacy officer's approval");
-  }
-  seen.emplace(partition);
-  return absl::OkStatus();
-}
-
-std::size_t DecompositionQuota::PartitionsOf(const GuardKey& key,
-                                             const Population& population) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = seen_.find({key, EncodePopulation(population)});
-  return it == seen_.end() ? 0 : it->second.size();
+std::size_t DifferencingGuard::PartitionsOf(const GuardKey& key, const Population& population) const {
+  const PopulationDigest d = DigestOf(population);
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  auto it = impl_->buckets.find(key);
+  if (it == impl_->buckets.end()) return 0;
+  auto p = it->second.partitions.find(Impl::Key(d));
+  return p == it->second.partitions.end() ? 0 : p->second.size();
 }
 
 }  // namespace enclave::disclosure

@@ -39,7 +39,7 @@ std::uint32_t FakeMagnitudeKey(std::string_view variable, std::uint32_t j, std::
 class FakeReleaseHistory final : public core::ReleaseHistory {
  public:
   absl::Status Append(const disclosure::GuardKey& key, std::string_view index_basis,
-                      std::span<const std::string> encodings) override;
+                      const disclosure::GuardRecord& added) override;
   std::optional<absl::Status> failure;  // returned instead of storing
   std::size_t appended() const;
 
@@ -53,7 +53,7 @@ struct FakeDisclosure {
   std::mutex mu;
   std::map<std::string, std::unique_ptr<core::UnitIndex>> indices;  // growing, per unit type
   std::shared_ptr<disclosure::DifferencingGuard> guard =
-      std::make_shared<disclosure::DifferencingGuard>();
+      std::make_shared<disclosure::DifferencingGuard>(64);
   std::shared_ptr<FakeReleaseHistory> history = std::make_shared<FakeReleaseHistory>();
 
   core::UnitIndex* IndexFor(const std::string& unit_type);
