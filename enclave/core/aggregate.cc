@@ -1278,7 +1278,11 @@ absl::StatusOr<Release> TableBuilder::Impl::Disclose(const DisclosureTools& tool
             primary[i] = true;
             requirement[i] = disclosure::GroupProtection(
                 rules, disclosure::GroupFacts{a.units_b, a.units_a, true, false});
-          } else if (a.units_a > 0) {
+          } else if (a.units_a > 0 && a.units_a < rules.min_units) {
+            // A small numerator must not be recomputable from the table's margins. A share
+            // withheld only for its denominator (< min_share_denominator) or its complement
+            // (< T units without the flag) hides the percentage; its numerator of at least T units
+            // is publishable and its cell is not a primary of the audit.
             primary[i] = true;
             requirement[i] = disclosure::ThresholdProtection(rules, sensitive);
           }
