@@ -17,6 +17,7 @@
 #include <numeric>
 #include <optional>
 #include <set>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -24,6 +25,7 @@
 #include "absl/status/status.h"
 #include "enclave/adapters/clp/clp_solver.h"
 #include "enclave/adapters/policy_files/loader.h"
+#include "enclave/audit/leaf.h"
 #include "enclave/client/client.h"
 #include "enclave/disclosure/lp_solver.h"
 #include "enclave/disclosure/secondary.h"
@@ -523,13 +525,355 @@ TEST_CASE("differencing attack: two requests whose populations differ by one per
   INFO(broader.status().ToString());
   CHECK(broader.ok());
 
-  // Another project (researcher1) has its own history: its first request of P(m+1) is answered.
+  // Another principal (researcher1, another project) shares the history: SDC releases are
+  // publishable, so analyst1's release is public and P(m+1) is refused to everyone.
   auto other = w.Client(*server, "researcher1");
   auto other_first =
       other->RunQuery("test_geboren_voor", {{"born_before_month", std::to_string(m + 1)}});
-  INFO(other_first.status().ToString());
-  CHECK(other_first.ok());
+  CHECK(absl::IsFailedPrecondition(other_first.status()));
   CHECK(server->Stop() == 0);
+
+  // Control: an enclave whose history does not hold analyst1's release (as when each project had
+  // its own) answers P(m+1), and the two answers together describe the persons born in month m.
+  auto control = w.StartServer(policies, "state-differencing-control");
+  REQUIRE(control->port() > 0);
+  auto control_client = w.Client(*control, "researcher1");
+  auto leaked =
+      control_client->RunQuery("test_geboren_voor", {{"born_before_month", std::to_string(m + 1)}});
+  INFO(leaked.status().ToString());
+  CHECK(leaked.ok());
+  CHECK(control->Stop() == 0);
+}
+
+// Differencing through cross-classified cells (issue 10 §1): bijstand_stand by wijk and a second
+// breakdown at adjacent reference dates. A wijk's and a category's populations change by many
+// residents a quarter, but a (wijk, category) cell's by a handful: the old guard, which compared
+// only the universe and one-dimensional groups, released both tables, and the difference of the
+// two released counts described the few residents who moved in or out of the cell. The guard now
+// compares every cell of every dimension combination, for every caller alike.
+namespace {
+
+templates::BoundQuery BindT3(const std::string& date, const std::string& breakdown) {
+  auto bound = templates::Bind(ShippedTemplate("bijstand_stand"),
+                               {{"peildatum", date}, {"geo", "wijk"}, {"breakdown1", breakdown}});
+  REQUIRE(bound.ok());
+  return *std::move(bound);
+}
+
+std::size_t SymmetricDifference(const std::set<std::string>& a, const std::set<std::string>& b) {
+  std::vector<std::string> out;
+  std::set_symmetric_difference(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out));
+  return out.size();
+}
+
+}  // namespace
+
+TEST_CASE("differencing attack through cross-classified cells: adjacent dates, two principals") {
+  World& w = TheWorld();
+  const std::vector<std::string> dates = {"20190331", "20190630", "20190930", "20191231",
+                                          "20200331", "20200630"};
+  const std::vector<std::string> breakdowns = {"herkomst", "opleidingsniveau"};
+  const std::string policies = w.dir.path().string() + "/test-policies-cross";
+  std::filesystem::copy(kSourceDir + "/policies", policies,
+                        std::filesystem::copy_options::recursive);
+  auto guarded = w.StartServer(policies, "state-cross-guarded");
+  INFO(guarded->stderr_text());
+  REQUIRE(guarded->port() > 0);
+  auto analyst = w.Client(*guarded, "analyst1");
+  auto researcher = w.Client(*guarded, "researcher1");
+
+  // The truth per (breakdown, date): every cell's population, from plain SQLite.
+  std::map<std::pair<std::string, std::string>, testing::CellUnitSets> truth;
+  for (const std::string& b : breakdowns) {
+    for (const std::string& d : dates) {
+      auto cells = testing::IndependentCellUnits(w.db, BindT3(d, b), "op_bijstand");
+      REQUIRE(cells.ok());
+      truth[{b, d}] = *std::move(cells);
+    }
+  }
+  // Which cells of a table sit on a wijk and a category (inner cells), and which are margins.
+  const templates::BoundQuery shape = BindT3(dates[0], breakdowns[0]);
+  REQUIRE(shape.dimensions.size() == 2);
+  auto inner = [&](const std::vector<std::uint32_t>& c) {
+    return c.size() == 2 && c[0] < shape.dimensions[0]->codes.codes.size() &&
+           c[1] < shape.dimensions[1]->codes.codes.size();
+  };
+
+  std::size_t vulnerable_pairs = 0;      // adjacent-date pairs with a cell differing by 1..T-1
+  std::size_t missed_by_one_dim = 0;     // ... whose one-dimensional groups all differ by >= T
+  std::size_t both_released = 0;         // vulnerable pairs the guarded enclave released both of
+  std::size_t refusals = 0;
+  std::optional<std::pair<std::string, std::size_t>> control_pair;  // (breakdown, date index)
+  for (const std::string& b : breakdowns) {
+    std::optional<std::size_t> last_released;
+    for (std::size_t i = 0; i < dates.size(); ++i) {
+      // Alternate principals: the history is one for everyone.
+      auto& who = i % 2 == 0 ? analyst : researcher;
+      auto r = who->RunQuery("bijstand_stand",
+                             {{"peildatum", dates[i]}, {"geo", "wijk"}, {"breakdown1", b}});
+      if (!r.ok()) {
+        INFO(r.status().ToString());
+        REQUIRE(absl::IsFailedPrecondition(r.status()));
+        CHECK(r.status().message().find("differs") != std::string::npos);
+        ++refusals;
+      }
+      if (i > 0) {
+        const auto& before = truth[{b, dates[i - 1]}];
+        const auto& now = truth[{b, dates[i]}];
+        std::size_t close_inner = 0;
+        bool one_dim_close = false;
+        for (const auto& [coords, cell] : now) {
+          auto old = before.find(coords);
+          if (old == before.end() || cell.units.size() < 10 || old->second.units.size() < 10) {
+            continue;
+          }
+          const std::size_t d = SymmetricDifference(cell.units, old->second.units);
+          if (d == 0 || d >= 10) continue;
+          if (inner(coords)) {
+            ++close_inner;
+          } else {
+            one_dim_close = true;
+          }
+        }
+        if (close_inner > 0) {
+          ++vulnerable_pairs;
+          if (!one_dim_close) {
+            ++missed_by_one_dim;
+            if (!control_pair.has_value()) control_pair = {b, i};
+          }
+          if (r.ok() && last_released == i - 1) ++both_released;
+        }
+      }
+      if (r.ok()) last_released = i;
+    }
+  }
+  MESSAGE("cross-classified differencing: " << vulnerable_pairs << " adjacent pairs with a cell "
+          << "differing by 1..9 persons, " << missed_by_one_dim
+          << " of them invisible to one-dimensional groups; " << refusals << " refusals, "
+          << both_released << " vulnerable pairs released");
+  CHECK(vulnerable_pairs >= 1);  // the attack surface exists in this data
+  CHECK(missed_by_one_dim >= 1);  // ... where the old guard saw nothing
+  CHECK(both_released == 0);     // the guard released no vulnerable pair, to anyone
+  CHECK(guarded->Stop() == 0);
+
+  // Control, with the protection switched off: two enclaves without a shared history (as two
+  // projects had before) each release one date of a pair the old guard missed, and the attacker
+  // holds two released counts of cells whose populations differ by 1..9 persons.
+  REQUIRE(control_pair.has_value());
+  const auto& [b, i] = *control_pair;
+  auto first_server = w.StartServer(policies, "state-cross-control-a");
+  auto second_server = w.StartServer(policies, "state-cross-control-b");
+  REQUIRE(first_server->port() > 0);
+  REQUIRE(second_server->port() > 0);
+  auto first = w.Client(*first_server, "analyst1")
+                   ->RunQuery("bijstand_stand", {{"peildatum", dates[i - 1]}, {"geo", "wijk"},
+                                                 {"breakdown1", b}});
+  auto second = w.Client(*second_server, "researcher1")
+                    ->RunQuery("bijstand_stand",
+                               {{"peildatum", dates[i]}, {"geo", "wijk"}, {"breakdown1", b}});
+  INFO(first.status().ToString());
+  INFO(second.status().ToString());
+  REQUIRE(first.ok());
+  REQUIRE(second.ok());
+  // The textbook attacker: a cell pair differing by 1..9 persons, both counts released; the
+  // persons who differ carry bijstand iff the released values differ.
+  const auto& before = truth[{b, dates[i - 1]}];
+  const auto& now = truth[{b, dates[i]}];
+  std::size_t described = 0;
+  std::size_t right = 0;
+  for (const auto& c1 : first->cells) {
+    if (c1.statistic != 0 || !c1.value.has_value() || !inner(c1.coordinates)) continue;
+    for (const auto& c2 : second->cells) {
+      if (c2.statistic != 0 || c2.coordinates != c1.coordinates || !c2.value.has_value()) continue;
+      std::vector<std::uint32_t> key(c1.coordinates.begin(), c1.coordinates.end());
+      auto a = before.find(key);
+      auto z = now.find(key);
+      if (a == before.end() || z == now.end()) continue;
+      const std::size_t d = SymmetricDifference(a->second.units, z->second.units);
+      if (d == 0 || d >= 10) continue;
+      ++described;
+      const bool changed = a->second.flagged != z->second.flagged;
+      if (changed == (*c1.value != *c2.value)) ++right;
+    }
+  }
+  MESSAGE("control: " << described << " released cell pairs describe 1..9 persons; the textbook "
+          "attacker is right on " << right);
+  CHECK(described >= 1);
+  CHECK(first_server->Stop() == 0);
+  CHECK(second_server->Stop() == 0);
+}
+
+// A refusal is no oracle about a sensitive fact: bijstand_stand by leefvorm (an attribute of
+// bijstand) is guarded on the wijk populations only. Its categories' populations (who is on
+// bijstand in what household situation) change by a handful a quarter; the decision follows the
+// non-sensitive populations exactly.
+TEST_CASE("differencing guard: a refusal is decided on non-sensitive populations only") {
+  World& w = TheWorld();
+  // Where leefvorm sits among the table's dimensions, and its total's coordinate.
+  const templates::BoundQuery shape = BindT3("20190331", "leefvorm");
+  std::size_t at = 0;
+  while (at < shape.dimensions.size() && shape.dimensions[at]->name != "leefvorm") ++at;
+  REQUIRE(at < shape.dimensions.size());
+  const auto leefvorm_total = static_cast<std::uint32_t>(shape.dimensions[at]->codes.codes.size());
+  // Adjacent dates where no wijk population (nor the universe) changes by 1..T-1 persons, but a
+  // (wijk, leefvorm) category of bijstand recipients does.
+  const std::vector<std::string> dates = {"20190331", "20190630", "20190930", "20191231",
+                                          "20200331", "20200630", "20200930", "20201231",
+                                          "20210331", "20210630", "20210930", "20211231"};
+  std::optional<std::size_t> pick;
+  for (std::size_t i = 1; i < dates.size() && !pick.has_value(); ++i) {
+    auto a = testing::IndependentCellUnits(w.db, BindT3(dates[i - 1], "leefvorm"), "op_bijstand");
+    auto b = testing::IndependentCellUnits(w.db, BindT3(dates[i], "leefvorm"), "op_bijstand");
+    REQUIRE(a.ok());
+    REQUIRE(b.ok());
+    bool wijk_close = false;
+    bool category_close = false;
+    for (const auto& [coords, cell] : *b) {
+      auto old = a->find(coords);
+      if (old == a->end() || cell.units.size() < 10 || old->second.units.size() < 10) continue;
+      const std::size_t d = SymmetricDifference(cell.units, old->second.units);
+      if (d == 0 || d >= 10) continue;
+      (coords[at] == leefvorm_total ? wijk_close : category_close) = true;
+    }
+    if (!wijk_close && category_close) pick = i;
+  }
+  REQUIRE(pick.has_value());
+  const std::string d0 = dates[*pick - 1];
+  const std::string d1 = dates[*pick];
+  MESSAGE("leefvorm: " << d0 << " -> " << d1 << ": wijken differ by 0 or >= 10, a bijstand "
+          "category by 1..9");
+  auto ask = [&](const std::string& policies, const std::string& state) {
+    auto server = w.StartServer(policies, state);
+    REQUIRE(server->port() > 0);
+    auto c = w.Client(*server, "analyst1");
+    auto first = c->RunQuery("bijstand_stand",
+                             {{"peildatum", d0}, {"geo", "wijk"}, {"breakdown1", "leefvorm"}});
+    REQUIRE(first.ok());
+    auto second = c->RunQuery("bijstand_stand",
+                              {{"peildatum", d1}, {"geo", "wijk"}, {"breakdown1", "leefvorm"}});
+    CHECK(server->Stop() == 0);
+    return second.status();
+  };
+  // The shipped template: the categories are no populations of the guard, so the second date is
+  // answered; its refusal could only have said something about who is on bijstand.
+  const std::string policies = w.dir.path().string() + "/test-policies-oracle";
+  std::filesystem::copy(kSourceDir + "/policies", policies,
+                        std::filesystem::copy_options::recursive);
+  const absl::Status shipped = ask(policies, "state-oracle");
+  INFO(shipped.ToString());
+  CHECK(shipped.ok());
+  // Control: the same template without its sensitive_dimension declarations is refused, keyed on
+  // a population of bijstand recipients.
+  const std::string undeclared = w.dir.path().string() + "/test-policies-oracle-undeclared";
+  std::filesystem::copy(kSourceDir + "/policies", undeclared,
+                        std::filesystem::copy_options::recursive);
+  {
+    const std::string path = undeclared + "/templates/t03_bijstand_stand.textproto";
+    std::ifstream in(path);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string kept;
+    std::istringstream lines(text);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.find("sensitive_dimension") == std::string::npos) kept += line + "\n";
+    }
+    REQUIRE(kept.size() < text.size());
+    std::ofstream out(path, std::ios::trunc);
+    out << kept;
+    REQUIRE(out.good());
+  }
+  const absl::Status control = ask(undeclared, "state-oracle-undeclared");
+  CHECK(absl::IsFailedPrecondition(control));
+}
+
+// The decomposition quota (disclosure-control.md §6.2): averaging the sums of many partitions of
+// one population recovers its exact count (Asghar and Kaafar). The enclave shows a population in
+// at most 10 distinct partitions (rule set cbs-default), counted across templates, parameters and
+// principals, durably.
+TEST_CASE("decomposition quota: an eleventh partition of one population is refused, also after a restart") {
+  World& w = TheWorld();
+  const std::string policies = w.dir.path().string() + "/test-policies-quota";
+  std::filesystem::copy(kSourceDir + "/policies", policies,
+                        std::filesystem::copy_options::recursive);
+  auto server = w.StartServer(policies, "state-quota");
+  REQUIRE(server->port() > 0);
+  auto analyst = w.Client(*server, "analyst1");
+  auto researcher = w.Client(*server, "researcher1");
+  const std::string date = "20220630";
+  auto run = [&](client::EnclaveClient& who, const std::string& b1, const std::string& b2) {
+    return who.RunQuery("bijstand_stand", {{"peildatum", date}, {"geo", "geen"},
+                                           {"breakdown1", b1}, {"breakdown2", b2}});
+  };
+  // Six one-way breakdowns of the gemeente's residents: six partitions of that population.
+  const std::vector<std::string> ways = {"leeftijdsgroep", "geslacht", "herkomst",
+                                         "opleidingsniveau", "leefvorm", "duurklasse"};
+  for (const std::string& b : ways) {
+    auto r = run(*analyst, b, "geen");
+    INFO(b << ": " << r.status().ToString());
+    REQUIRE(r.ok());
+  }
+  // Two-way breakdowns add one partition each of the whole population: the 7th to 10th pass.
+  const std::vector<std::pair<std::string, std::string>> pairs = {
+      {"leeftijdsgroep", "geslacht"}, {"leeftijdsgroep", "herkomst"},
+      {"geslacht", "herkomst"},       {"geslacht", "opleidingsniveau"},
+      {"leeftijdsgroep", "opleidingsniveau"}};
+  std::size_t answered = 0;
+  std::optional<std::pair<std::string, std::string>> refused;
+  for (const auto& [b1, b2] : pairs) {
+    auto r = run(*researcher, b1, b2);
+    if (r.ok()) {
+      ++answered;
+      continue;
+    }
+    INFO(r.status().ToString());
+    REQUIRE(absl::IsFailedPrecondition(r.status()));
+    CHECK(r.status().message().find("different ways") != std::string::npos);
+    refused = {b1, b2};
+    break;
+  }
+  MESSAGE("quota: " << answered << " two-way breakdowns answered after the six one-way ones");
+  REQUIRE(refused.has_value());
+  CHECK(answered == 4);  // partitions 7-10
+  // Asked again, by the other principal: still refused; a breakdown shown before is free.
+  CHECK(absl::IsFailedPrecondition(run(*analyst, refused->first, refused->second).status()));
+  CHECK(run(*analyst, "geslacht", "geen").ok());
+  CHECK(run(*researcher, "geslacht", "leeftijdsgroep").ok());  // the same partition as (age, sex)
+
+  // The refusal is in the query log with its reason, for the privacy officer.
+  {
+    client::ConnectOptions o;
+    o.target = server->target();
+    o.ca_file = w.pki + "/ca.pem";
+    o.cert_file = w.pki + "/officer1.pem";
+    o.key_file = w.pki + "/officer1.key";
+    auto audit = client::ConnectAudit(o);
+    REQUIRE(audit.ok());
+    client::AuditFilter filter;
+    filter.template_id = "bijstand_stand";
+    auto page = (*audit)->ListEntries(0, 0, filter, 1000, 0);
+    REQUIRE(page.ok());
+    std::size_t quota_entries = 0;
+    for (const auto& e : page->entries) {
+      auto leaf = audit::DecodeLeaf(e.leaf);
+      REQUIRE(leaf.ok());
+      if (leaf->reason.find("decomposition quota") != std::string::npos) ++quota_entries;
+    }
+    CHECK(quota_entries >= 2);
+  }
+
+  // The quota survives a restart of the enclave.
+  CHECK(server->Stop() == 0);
+  auto restarted = w.StartServer(policies, "state-quota");
+  REQUIRE(restarted->port() > 0);
+  auto again = w.Client(*restarted, "analyst1");
+  CHECK(absl::IsFailedPrecondition(run(*again, refused->first, refused->second).status()));
+  CHECK(restarted->Stop() == 0);
+
+  // Control: an enclave without that history answers the same breakdown.
+  auto control = w.StartServer(policies, "state-quota-control");
+  REQUIRE(control->port() > 0);
+  auto fresh = w.Client(*control, "analyst1");
+  CHECK(run(*fresh, refused->first, refused->second).ok());
+  CHECK(control->Stop() == 0);
 }
 
 // Linked tables (disclosure-control.md §4.6): the attacker asks T1 by wijk and by wijkcluster with

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <memory>
+#include <set>
+#include <variant>
 
 namespace enclave::testing {
 namespace {
@@ -17,7 +19,91 @@ struct StmtCloser {
 
 std::string Quote(const std::string& name) { return "\"" + name + "\""; }
 
+void BindParams(sqlite3_stmt* stmt, const templates::BoundQuery& q) {
+  for (const auto& p : q.params) {
+    int idx = sqlite3_bind_parameter_index(stmt, (":" + p.name).c_str());
+    if (idx == 0) continue;
+    if (const auto* i = std::get_if<std::int64_t>(&p.value)) {
+      sqlite3_bind_int64(stmt, idx, *i);
+    } else {
+      const auto& s = std::get<std::string>(p.value);
+      sqlite3_bind_text(stmt, idx, s.c_str(), -1, SQLITE_TRANSIENT);
+    }
+  }
+}
+
+std::string InnerSql(const templates::BoundQuery& q) {
+  std::string inner = q.tmpl->sql;
+  while (!inner.empty() && (inner.back() == ';' || inner.back() == ' ' || inner.back() == '\n')) {
+    inner.pop_back();
+  }
+  return inner;
+}
+
 }  // namespace
+
+absl::StatusOr<CellUnitSets> IndependentCellUnits(const std::string& db_path,
+                                                  const templates::BoundQuery& q,
+                                                  const std::string& flag) {
+  sqlite3* raw = nullptr;
+  if (sqlite3_open_v2(db_path.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    sqlite3_close(raw);
+    return absl::UnavailableError("cannot open the database");
+  }
+  std::unique_ptr<sqlite3, DbCloser> db(raw);
+  const std::size_t d = q.dimensions.size();
+  std::string cols = Quote(q.tmpl->unit_column);
+  for (std::size_t i = 0; i < d; ++i) cols += ", " + Quote(q.dimensions[i]->column);
+  cols += ", " + (flag.empty() ? std::string("1") : Quote(flag));
+  const std::string sql = "SELECT " + cols + " FROM (" + InnerSql(q) + ")";
+  sqlite3_stmt* raw_stmt = nullptr;
+  if (sqlite3_prepare_v2(db.get(), sql.c_str(), -1, &raw_stmt, nullptr) != SQLITE_OK) {
+    return absl::InternalError(std::string("prepare: ") + sqlite3_errmsg(db.get()));
+  }
+  std::unique_ptr<sqlite3_stmt, StmtCloser> stmt(raw_stmt);
+  BindParams(stmt.get(), q);
+  // unit -> (its inner cells, flagged anywhere)
+  std::map<std::string, std::pair<std::set<std::vector<std::uint32_t>>, bool>> units;
+  int rc;
+  while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
+    const unsigned char* u = sqlite3_column_text(stmt.get(), 0);
+    auto& entry = units[u == nullptr ? "" : reinterpret_cast<const char*>(u)];
+    std::vector<std::uint32_t> coord(d);
+    for (std::size_t i = 0; i < d; ++i) {
+      const auto& codes = q.dimensions[i]->codes.codes;
+      const unsigned char* v = sqlite3_column_text(stmt.get(), static_cast<int>(i) + 1);
+      const std::string value = v == nullptr ? "" : reinterpret_cast<const char*>(v);
+      auto it = std::find_if(codes.begin(), codes.end(),
+                             [&](const templates::Code& c) { return c.code == value; });
+      if (it == codes.end()) return absl::InternalError("value outside the code list");
+      coord[i] = static_cast<std::uint32_t>(it - codes.begin());
+    }
+    entry.first.insert(coord);
+    entry.second = entry.second || sqlite3_column_int64(stmt.get(), static_cast<int>(d) + 1) != 0;
+  }
+  if (rc != SQLITE_DONE) return absl::InternalError(sqlite3_errmsg(db.get()));
+  CellUnitSets out;
+  for (const auto& [unit, info] : units) {
+    std::set<std::vector<std::uint32_t>> cells;
+    for (const auto& inner : info.first) {
+      for (std::uint32_t mask = 0; mask < (1u << d); ++mask) {
+        std::vector<std::uint32_t> c = inner;
+        for (std::size_t i = 0; i < d; ++i) {
+          if ((mask & (1u << i)) != 0) {
+            c[i] = static_cast<std::uint32_t>(q.dimensions[i]->codes.codes.size());
+          }
+        }
+        cells.insert(c);
+      }
+    }
+    for (const auto& c : cells) {
+      CellUnitSet& cell = out[c];
+      cell.units.insert(unit);
+      if (info.second) ++cell.flagged;
+    }
+  }
+  return out;
+}
 
 absl::StatusOr<CellCounts> IndependentCounts(const std::string& db_path,
                                              const templates::BoundQuery& q,
@@ -28,10 +114,7 @@ absl::StatusOr<CellCounts> IndependentCounts(const std::string& db_path,
     return absl::UnavailableError("cannot open the database");
   }
   std::unique_ptr<sqlite3, DbCloser> db(raw);
-  std::string inner = q.tmpl->sql;
-  while (!inner.empty() && (inner.back() == ';' || inner.back() == ' ' || inner.back() == '\n')) {
-    inner.pop_back();
-  }
+  const std::string inner = InnerSql(q);
   CellCounts out;
   const std::size_t d = q.dimensions.size();
   for (std::uint32_t mask = 0; mask < (1u << d); ++mask) {
@@ -50,16 +133,7 @@ absl::StatusOr<CellCounts> IndependentCounts(const std::string& db_path,
       return absl::InternalError(std::string("prepare: ") + sqlite3_errmsg(db.get()));
     }
     std::unique_ptr<sqlite3_stmt, StmtCloser> stmt(raw_stmt);
-    for (const auto& p : q.params) {
-      int idx = sqlite3_bind_parameter_index(stmt.get(), (":" + p.name).c_str());
-      if (idx == 0) continue;
-      if (const auto* i = std::get_if<std::int64_t>(&p.value)) {
-        sqlite3_bind_int64(stmt.get(), idx, *i);
-      } else {
-        const auto& s = std::get<std::string>(p.value);
-        sqlite3_bind_text(stmt.get(), idx, s.c_str(), -1, SQLITE_TRANSIENT);
-      }
-    }
+    BindParams(stmt.get(), q);
     int rc;
     while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
       std::vector<std::uint32_t> coord(d);

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -20,5 +21,17 @@ using CellCounts = std::map<std::vector<std::uint32_t>, std::int64_t>;
 absl::StatusOr<CellCounts> IndependentCounts(const std::string& db_path,
                                              const templates::BoundQuery& q,
                                              const std::string& flag);
+
+// Per cell (margins included, coordinates as above): the units in it and how many of them have
+// `flag` (all of them when empty). Cells with no units are absent. For the differencing attack,
+// which compares the populations of two releases.
+struct CellUnitSet {
+  std::set<std::string> units;
+  std::int64_t flagged = 0;
+};
+using CellUnitSets = std::map<std::vector<std::uint32_t>, CellUnitSet>;
+absl::StatusOr<CellUnitSets> IndependentCellUnits(const std::string& db_path,
+                                                  const templates::BoundQuery& q,
+                                                  const std::string& flag);
 
 }  // namespace enclave::testing
