@@ -19,12 +19,28 @@ namespace {
 constexpr char kDelta = 0x01;
 constexpr char kBitmap = 0x02;
 
-void PutVarint(std::string& out, std::uint64_t v) {
+std::size_t VarintSize(std::uint64_t v) {
+  std::size_t n = 1;
   while (v >= 0x80) {
-    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+    ++n;
+  }
+  return n;
+}
+
+// Writes v at p (room for 10 bytes); returns the end.
+char* PutVarint(char* p, std::uint64_t v) {
+  while (v >= 0x80) {
+    *p++ = static_cast<char>((v & 0x7f) | 0x80);
     v >>= 7;
   }
-  out.push_back(static_cast<char>(v));
+  *p++ = static_cast<char>(v);
+  return p;
+}
+
+void PutVarint(std::string& out, std::uint64_t v) {
+  char buf[10];
+  out.append(buf, static_cast<std::size_t>(PutVarint(buf, v) - buf));
 }
 
 // Reads a LEB128 varint of at most 5 bytes (values < 2^35); false if truncated or too long.
@@ -43,12 +59,30 @@ bool GetVarint(std::string_view& in, std::uint64_t* v) {
   return false;
 }
 
-std::string EncodeDelta(std::span<const std::uint32_t> u) {
-  std::string out(1, kDelta);
-  PutVarint(out, u.size());
-  for (std::size_t i = 0; i < u.size(); ++i) {
-    PutVarint(out, i == 0 ? u[0] : u[i] - u[i - 1] - 1);
-  }
+// The same, refusing an overlong form (a last byte of 0 after the first): the canonical one.
+bool GetCanonicalVarint(std::string_view& in, std::uint64_t* v) {
+  const std::size_t before = in.size();
+  if (!GetVarint(in, v)) return false;
+  return before - in.size() == VarintSize(*v);
+}
+
+std::size_t DeltaSize(std::span<const std::uint32_t> u) {
+  std::size_t n = 1 + VarintSize(u.size());
+  for (std::size_t i = 0; i < u.size(); ++i) n += VarintSize(i == 0 ? u[0] : u[i] - u[i - 1] - 1);
+  return n;
+}
+
+std::size_t BitmapSize(std::uint64_t count, std::uint64_t first, std::uint64_t nbits) {
+  return 1 + VarintSize(count) + VarintSize(first) + VarintSize(nbits) +
+         static_cast<std::size_t>((nbits + 7) / 8);
+}
+
+std::string EncodeDelta(std::span<const std::uint32_t> u, std::size_t size) {
+  std::string out(size, '\0');
+  char* p = out.data();
+  *p++ = kDelta;
+  p = PutVarint(p, u.size());
+  for (std::size_t i = 0; i < u.size(); ++i) p = PutVarint(p, i == 0 ? u[0] : u[i] - u[i - 1] - 1);
   return out;
 }
 
@@ -61,11 +95,10 @@ std::string EncodeBitmap(std::span<const std::uint32_t> u) {
   PutVarint(out, nbits);
   const std::size_t header = out.size();
   out.resize(header + static_cast<std::size_t>((nbits + 7) / 8), '\0');
+  auto* bits = reinterpret_cast<unsigned char*>(out.data() + header);
   for (std::uint32_t x : u) {
     const std::uint64_t bit = x - first;
-    out[header + static_cast<std::size_t>(bit / 8)] =
-        static_cast<char>(static_cast<std::uint8_t>(out[header + static_cast<std::size_t>(bit / 8)]) |
-                          (1U << (bit % 8)));
+    bits[bit / 8] = static_cast<unsigned char>(bits[bit / 8] | (1U << (bit % 8)));
   }
   return out;
 }
@@ -120,25 +153,23 @@ std::uint64_t SymmetricDifferenceSize(const Population& a, const Population& b,
 
 std::string EncodePopulation(const Population& population) {
   const std::span<const std::uint32_t> u = population.units();
-  std::string delta = EncodeDelta(u);
-  if (u.empty()) return delta;
-  // The bitmap's size is known without building it: compare first.
-  const std::uint64_t nbits = std::uint64_t{u.back()} - u.front() + 1;
-  std::string header(1, kBitmap);
-  PutVarint(header, u.size());
-  PutVarint(header, u.front());
-  PutVarint(header, nbits);
-  if (header.size() + (nbits + 7) / 8 < delta.size()) return EncodeBitmap(u);
-  return delta;
+  const std::size_t delta = DeltaSize(u);
+  if (!u.empty()) {
+    const std::uint64_t nbits = std::uint64_t{u.back()} - u.front() + 1;
+    if (BitmapSize(u.size(), u.front(), nbits) < delta) return EncodeBitmap(u);
+  }
+  return EncodeDelta(u, delta);
 }
 
+// Decodes and checks, in one pass, that the bytes are exactly what EncodePopulation gives for
+// the population: minimal varints, the shorter form, a tight bitmap with no stray bits.
 absl::StatusOr<Population> DecodePopulation(std::string_view bytes) {
-  const std::string_view original = bytes;
   if (bytes.empty()) return Corrupt("empty");
+  const std::size_t total = bytes.size();
   const char kind = bytes.front();
   bytes.remove_prefix(1);
   std::uint64_t count = 0;
-  if (!GetVarint(bytes, &count)) return Corrupt("bad count");
+  if (!GetCanonicalVarint(bytes, &count)) return Corrupt("bad count");
   std::vector<std::uint32_t> units;
   if (kind == kDelta) {
     if (count > bytes.size()) return Corrupt("count beyond the data");
@@ -146,38 +177,49 @@ absl::StatusOr<Population> DecodePopulation(std::string_view bytes) {
     std::uint64_t prev = 0;
     for (std::uint64_t i = 0; i < count; ++i) {
       std::uint64_t v = 0;
-      if (!GetVarint(bytes, &v)) return Corrupt("truncated");
+      if (!GetCanonicalVarint(bytes, &v)) return Corrupt("truncated or overlong");
       const std::uint64_t x = i == 0 ? v : prev + v + 1;
       if (x > std::numeric_limits<std::uint32_t>::max()) return Corrupt("index out of range");
       units.push_back(static_cast<std::uint32_t>(x));
       prev = x;
     }
+    if (!bytes.empty()) return Corrupt("trailing bytes");
+    // The bitmap would not have been shorter.
+    if (count > 0 &&
+        BitmapSize(count, units.front(), std::uint64_t{units.back()} - units.front() + 1) < total) {
+      return Corrupt("not canonical");
+    }
   } else if (kind == kBitmap) {
     std::uint64_t first = 0;
     std::uint64_t nbits = 0;
-    if (!GetVarint(bytes, &first) || !GetVarint(bytes, &nbits)) return Corrupt("bad header");
+    if (!GetCanonicalVarint(bytes, &first) || !GetCanonicalVarint(bytes, &nbits)) {
+      return Corrupt("bad header");
+    }
     if (nbits == 0 || (nbits + 7) / 8 != bytes.size() || count > nbits ||
         first + nbits - 1 > std::numeric_limits<std::uint32_t>::max()) {
       return Corrupt("bad bitmap size");
     }
     units.reserve(static_cast<std::size_t>(count));
-    for (std::uint64_t bit = 0; bit < nbits; ++bit) {
-      const auto byte = static_cast<unsigned>(static_cast<unsigned char>(bytes[static_cast<std::size_t>(bit / 8)]));
-      if (((byte >> (bit % 8)) & 1U) != 0U) {
+    const auto* bits = reinterpret_cast<const unsigned char*>(bytes.data());
+    for (std::size_t byte = 0; byte < bytes.size(); ++byte) {
+      unsigned b = bits[byte];
+      while (b != 0) {
+        const std::uint64_t bit = byte * 8 + static_cast<std::uint64_t>(std::countr_zero(b));
+        b &= b - 1;
+        if (bit >= nbits) return Corrupt("stray padding bits");
         units.push_back(static_cast<std::uint32_t>(first + bit));
       }
     }
-    if (units.size() != count) return Corrupt("bitmap count mismatch");
-    bytes = std::string_view();
+    if (units.size() != count || units.empty()) return Corrupt("bitmap count mismatch");
+    // Tight (first and last bits set) and shorter than the delta form.
+    if (units.front() != first || units.back() != first + nbits - 1 ||
+        DeltaSize(units) <= total) {
+      return Corrupt("not canonical");
+    }
   } else {
     return Corrupt("unknown kind");
   }
-  if (!bytes.empty()) return Corrupt("trailing bytes");
-  Population p = Population::FromSorted(std::move(units));
-  // Canonical form only: exactly what EncodePopulation gives (shorter form, no overlong varints,
-  // no stray padding bits).
-  if (EncodePopulation(p) != original) return Corrupt("not canonical");
-  return p;
+  return Population::FromSorted(std::move(units));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -197,19 +239,26 @@ std::uint32_t Mix(std::uint32_t x) {
   return x;
 }
 
-std::uint64_t Fold(std::uint64_t h, std::uint64_t v, std::uint64_t k) {
-  h ^= v + k + (h << 6) + (h >> 2);
-  h *= 0xbf58476d1ce4e5b9ULL;
-  return h ^ (h >> 31);
-}
+// One pass over a population: its 128-bit digest and its `k` first units in Mix order (the
+// prefix of the index), sorted by Mix.
+struct Fingerprint {
+  PopulationDigest digest;
+  std::vector<std::uint32_t> prefix;
+};
 
-// The units of `p` that come first in Mix order, at most `k` of them (all when p is smaller).
-std::vector<std::uint32_t> Prefix(const Population& p, std::size_t k) {
+Fingerprint Fingerprints(const Population& p, std::size_t k) {
+  std::uint64_t hi = 0x6a09e667f3bcc908ULL ^ p.size();
+  std::uint64_t lo = 0xbb67ae8584caa73bULL ^ (p.size() * 0x9e3779b97f4a7c15ULL);
   // (mix, unit) max-heap of the k smallest mixes seen so far.
   std::vector<std::pair<std::uint32_t, std::uint32_t>> heap;
   heap.reserve(k + 1);
   for (std::uint32_t u : p.units()) {
     const std::uint32_t m = Mix(u);
+    hi = (hi ^ u) * 0x9e3779b97f4a7c15ULL;
+    hi ^= hi >> 29;
+    lo = (lo ^ m) * 0xc2b2ae3d27d4eb4fULL;
+    lo ^= lo >> 31;
+    if (k == 0) continue;
     if (heap.size() < k) {
       heap.emplace_back(m, u);
       std::push_heap(heap.begin(), heap.end());
@@ -219,10 +268,87 @@ std::vector<std::uint32_t> Prefix(const Population& p, std::size_t k) {
       std::push_heap(heap.begin(), heap.end());
     }
   }
-  std::vector<std::uint32_t> out;
-  out.reserve(heap.size());
-  for (const auto& [m, u] : heap) out.push_back(u);
-  return out;
+  std::sort_heap(heap.begin(), heap.end());
+  Fingerprint f;
+  f.digest = {hi * 0xbf58476d1ce4e5b9ULL ^ (hi >> 32), lo * 0x94d049bb133111ebULL ^ (lo >> 32)};
+  f.prefix.reserve(heap.size());
+  for (const auto& [m, u] : heap) f.prefix.push_back(u);
+  return f;
+}
+
+// The units of an encoding made by EncodePopulation (held in memory: trusted), one at a time.
+class EncodedUnits {
+ public:
+  explicit EncodedUnits(std::string_view e) : in_(e) {
+    kind_ = in_.front();
+    in_.remove_prefix(1);
+    std::uint64_t v = 0;
+    GetVarint(in_, &v);
+    left_ = v;
+    if (kind_ == kBitmap && left_ > 0) {
+      GetVarint(in_, &v);
+      first_ = v;
+      GetVarint(in_, &v);  // bit length
+      byte_ = 0;
+      bits_ = static_cast<unsigned char>(in_[0]);
+    }
+  }
+  std::uint64_t left() const { return left_; }
+  // REQUIRES: left() > 0.
+  std::uint32_t Next() {
+    --left_;
+    if (kind_ == kDelta) {
+      std::uint64_t v = 0;
+      GetVarint(in_, &v);
+      prev_ = started_ ? prev_ + v + 1 : v;
+      started_ = true;
+      return static_cast<std::uint32_t>(prev_);
+    }
+    while (bits_ == 0) bits_ = static_cast<unsigned char>(in_[++byte_]);
+    const int bit = std::countr_zero(static_cast<unsigned>(bits_));
+    bits_ = static_cast<unsigned char>(bits_ & (bits_ - 1));
+    return static_cast<std::uint32_t>(first_ + byte_ * 8 + static_cast<std::uint64_t>(bit));
+  }
+
+ private:
+  std::string_view in_;
+  char kind_ = 0;
+  std::uint64_t left_ = 0;
+  std::uint64_t prev_ = 0;
+  bool started_ = false;
+  std::uint64_t first_ = 0;
+  std::size_t byte_ = 0;
+  unsigned char bits_ = 0;
+};
+
+// |p Δ q| for q given by its encoding, exact below `limit` (SymmetricDifferenceSize's contract).
+std::uint64_t SymmetricDifferenceToEncoded(const Population& p, std::string_view q_encoding,
+                                           std::uint64_t q_size, std::uint64_t limit) {
+  const std::span<const std::uint32_t> x = p.units();
+  const std::uint64_t size_gap = x.size() > q_size ? x.size() - q_size : q_size - x.size();
+  if (size_gap >= limit) return size_gap;
+  EncodedUnits y(q_encoding);
+  std::uint64_t diff = 0;
+  std::size_t i = 0;
+  bool have = y.left() > 0;
+  std::uint32_t yv = have ? y.Next() : 0;
+  while (i < x.size() && have) {
+    if (x[i] == yv) {
+      ++i;
+      have = y.left() > 0;
+      if (have) yv = y.Next();
+      continue;
+    }
+    if (x[i] < yv) {
+      ++i;
+    } else {
+      have = y.left() > 0;
+      if (have) yv = y.Next();
+    }
+    if (++diff >= limit) return diff;
+  }
+  diff += (x.size() - i) + (have ? 1 + y.left() : 0);
+  return diff;
 }
 
 std::string Hex16(std::uint64_t v) {
@@ -259,13 +385,7 @@ absl::StatusOr<PopulationDigest> PopulationDigest::FromHex(std::string_view hex)
 }
 
 PopulationDigest DigestOf(const Population& population) {
-  PopulationDigest d{0x6a09e667f3bcc908ULL ^ population.size(),
-                     0xbb67ae8584caa73bULL ^ (population.size() * 0x9e3779b97f4a7c15ULL)};
-  for (std::uint32_t u : population.units()) {
-    d.hi = Fold(d.hi, u, 0x9e3779b97f4a7c15ULL);
-    d.lo = Fold(d.lo, Mix(u), 0xc2b2ae3d27d4eb4fULL);
-  }
-  return d;
+  return Fingerprints(population, 0).digest;
 }
 
 struct DifferencingGuard::Impl {
@@ -276,6 +396,8 @@ struct DifferencingGuard::Impl {
   struct Bucket {
     std::vector<std::string> encodings;  // by population id
     std::vector<std::uint32_t> sizes;    // by population id
+    // Populations are identified by their 128-bit digest (the units come from the store, not
+    // from callers: a collision is as likely as 2^-128 per pair).
     absl::flat_hash_map<std::pair<std::uint64_t, std::uint64_t>, std::uint32_t> by_digest;
     // Prefix index: (unit << 32 | size / kPrefix) -> first posting; postings chain by `next`.
     struct Posting {
@@ -295,27 +417,17 @@ struct DifferencingGuard::Impl {
   static std::pair<std::uint64_t, std::uint64_t> Key(const PopulationDigest& d) {
     return {d.hi, d.lo};
   }
-  std::uint64_t PostingKey(std::uint32_t unit, std::uint64_t size) const {
-    return (static_cast<std::uint64_t>(unit) << 32) | (size / kPrefix);
-  }
 
-  // The stored population equal to `p` (same digest and encoding), if any.
-  static std::optional<std::uint32_t> Find(const Bucket& b, const Population& p,
-                                           const PopulationDigest& d, const std::string* encoding) {
-    auto it = b.by_digest.find(Key(d));
-    if (it == b.by_digest.end()) return std::nullopt;
-    const std::string e = encoding != nullptr ? *encoding : EncodePopulation(p);
-    if (b.encodings[it->second] != e) return std::nullopt;  // a digest collision: not equal
-    return it->second;
-  }
-
-  // True when a stored population differs from `p` by 1..t-1 units.
-  bool TooClose(const Bucket& b, const Population& p, std::uint64_t t) {
+  // True when a kept population differs from `p` by 1..t-1 units. `f.prefix` is p's first
+  // kPrefix units in Mix order: its first t are the probe.
+  bool TooClose(const Bucket& b, const Population& p, const Fingerprint& f, std::uint64_t t) const {
     const std::uint64_t n = p.size();
     const std::uint64_t lo = n >= t ? n - t + 1 : 0;
     const std::uint64_t hi = n + t - 1;
     std::vector<std::uint32_t> seen;
-    for (std::uint32_t u : Prefix(p, static_cast<std::size_t>(t))) {
+    const std::size_t probes = std::min<std::size_t>(f.prefix.size(), static_cast<std::size_t>(t));
+    for (std::size_t k = 0; k < probes; ++k) {
+      const std::uint32_t u = f.prefix[k];
       for (std::uint64_t bucket = lo / kPrefix; bucket <= hi / kPrefix; ++bucket) {
         auto head = b.heads.find((static_cast<std::uint64_t>(u) << 32) | bucket);
         if (head == b.heads.end()) continue;
@@ -325,9 +437,7 @@ struct DifferencingGuard::Impl {
           if (size < lo || size > hi) continue;
           if (std::find(seen.begin(), seen.end(), id) != seen.end()) continue;
           seen.push_back(id);
-          absl::StatusOr<Population> q = DecodePopulation(b.encodings[id]);
-          ENCLAVE_CHECK(q.ok());  // encoded by us, held in memory
-          const std::uint64_t d = SymmetricDifferenceSize(p, *q, t);
+          const std::uint64_t d = SymmetricDifferenceToEncoded(p, b.encodings[id], size, t);
           if (d > 0 && d < t) return true;
         }
       }
@@ -335,13 +445,14 @@ struct DifferencingGuard::Impl {
     return false;
   }
 
-  void Add(Bucket& b, const Population& p, const PopulationDigest& d, std::string encoding,
-                  std::vector<std::string>* added) {
+  void Add(Bucket& b, const Population& p, const Fingerprint& f, std::string encoding,
+           std::vector<std::string>* added) const {
     const auto id = static_cast<std::uint32_t>(b.encodings.size());
-    b.by_digest.emplace(Key(d), id);  // keeps the first on a digest collision
+    b.by_digest.emplace(Key(f.digest), id);
     b.sizes.push_back(static_cast<std::uint32_t>(p.size()));
-    for (std::uint32_t u : Prefix(p, kPrefix)) {
-      std::uint32_t& head = b.heads[PostingKey(u, p.size())];
+    const std::uint64_t bucket = p.size() / kPrefix;
+    for (std::uint32_t u : f.prefix) {
+      std::uint32_t& head = b.heads[(static_cast<std::uint64_t>(u) << 32) | bucket];
       b.postings.push_back({id, head});
       head = static_cast<std::uint32_t>(b.postings.size());
     }
@@ -384,14 +495,11 @@ absl::Status DifferencingGuard::CheckAndRecord(const GuardKey& key,
     return absl::InternalError("the differencing guard serves thresholds from 1 to " +
                                std::to_string(impl_->kPrefix) + " units");
   }
-  // Outside the lock: digests and encodings of this release's populations.
-  std::vector<PopulationDigest> digests;
-  std::vector<std::string> encodings;
-  digests.reserve(populations.size());
-  encodings.reserve(populations.size());
+  // Outside the lock: one pass over each population for its digest and index prefix.
+  std::vector<Fingerprint> prints;
+  prints.reserve(populations.size());
   for (const GuardedPopulation& g : populations) {
-    digests.push_back(DigestOf(g.units));
-    encodings.push_back(EncodePopulation(g.units));
+    prints.push_back(Fingerprints(g.units, impl_->kPrefix));
   }
 
   std::lock_guard<std::mutex> lock(impl_->mu);
@@ -399,46 +507,40 @@ absl::Status DifferencingGuard::CheckAndRecord(const GuardKey& key,
   // 1. The guard: every population new to the history differs from each kept one by 0 or >= T.
   std::vector<bool> known(populations.size(), false);
   for (std::size_t i = 0; i < populations.size(); ++i) {
-    known[i] = Impl::Find(bucket, populations[i].units, digests[i], &encodings[i]).has_value();
+    known[i] = bucket.by_digest.contains(Impl::Key(prints[i].digest));
     if (known[i]) continue;
-    if (impl_->TooClose(bucket, populations[i].units, limits.min_units)) {
+    if (impl_->TooClose(bucket, populations[i].units, prints[i], limits.min_units)) {
       return absl::FailedPreconditionError(DifferencingRefusal(limits.min_units));
     }
   }
   // 2. The decomposition quota: the partitions each population would then have.
   std::vector<std::pair<PopulationDigest, std::string>> new_partitions;
-  if (limits.max_partitions > 0) {
-    std::map<std::pair<std::uint64_t, std::uint64_t>, std::vector<std::string>> fresh;
-    for (std::size_t i = 0; i < populations.size(); ++i) {
-      const auto k = Impl::Key(digests[i]);
-      auto seen = bucket.partitions.find(k);
-      for (const std::string& part : populations[i].partitions) {
-        if (seen != bucket.partitions.end() &&
-            std::binary_search(seen->second.begin(), seen->second.end(), part)) {
-          continue;
-        }
-        std::vector<std::string>& f = fresh[k];
-        if (std::find(f.begin(), f.end(), part) != f.end()) continue;
-        f.push_back(part);
-        new_partitions.emplace_back(digests[i], part);
-        const std::size_t total = f.size() + (seen != bucket.partitions.end() ? seen->second.size() : 0);
-        if (total > limits.max_partitions) {
-          return absl::FailedPreconditionError(QuotaRefusal(limits.max_partitions));
-        }
+  std::map<std::pair<std::uint64_t, std::uint64_t>, std::vector<std::string>> fresh;
+  for (std::size_t i = 0; i < populations.size(); ++i) {
+    const auto k = Impl::Key(prints[i].digest);
+    auto seen = bucket.partitions.find(k);
+    for (const std::string& part : populations[i].partitions) {
+      if (seen != bucket.partitions.end() &&
+          std::binary_search(seen->second.begin(), seen->second.end(), part)) {
+        continue;
       }
-    }
-  } else {
-    for (std::size_t i = 0; i < populations.size(); ++i) {
-      for (const std::string& part : populations[i].partitions) {
-        new_partitions.emplace_back(digests[i], part);
+      std::vector<std::string>& f = fresh[k];
+      if (std::find(f.begin(), f.end(), part) != f.end()) continue;
+      f.push_back(part);
+      new_partitions.emplace_back(prints[i].digest, part);
+      const std::size_t total =
+          f.size() + (seen != bucket.partitions.end() ? seen->second.size() : 0);
+      if (limits.max_partitions > 0 && total > limits.max_partitions) {
+        return absl::FailedPreconditionError(QuotaRefusal(limits.max_partitions));
       }
     }
   }
   // 3. Record both.
   GuardRecord record;
   for (std::size_t i = 0; i < populations.size(); ++i) {
-    if (known[i] || Impl::Find(bucket, populations[i].units, digests[i], &encodings[i])) continue;
-    impl_->Add(bucket, populations[i].units, digests[i], std::move(encodings[i]), &record.populations);
+    if (known[i] || bucket.by_digest.contains(Impl::Key(prints[i].digest))) continue;
+    impl_->Add(bucket, populations[i].units, prints[i], EncodePopulation(populations[i].units),
+               &record.populations);
   }
   for (auto& [digest, part] : new_partitions) {
     if (Impl::AddPartition(bucket, digest, part)) record.partitions.emplace_back(digest, std::move(part));
@@ -451,18 +553,20 @@ absl::Status DifferencingGuard::Restore(
     const GuardKey& key, std::span<const std::string> populations,
     std::span<const std::pair<PopulationDigest, std::string>> partitions) {
   std::vector<Population> decoded;
+  std::vector<Fingerprint> prints;
   decoded.reserve(populations.size());
+  prints.reserve(populations.size());
   for (const std::string& e : populations) {
     absl::StatusOr<Population> p = DecodePopulation(e);
     if (!p.ok()) return p.status();
+    prints.push_back(Fingerprints(*p, impl_->kPrefix));
     decoded.push_back(*std::move(p));
   }
   std::lock_guard<std::mutex> lock(impl_->mu);
   Impl::Bucket& bucket = impl_->buckets[key];
   for (std::size_t i = 0; i < decoded.size(); ++i) {
-    const PopulationDigest d = DigestOf(decoded[i]);
-    if (Impl::Find(bucket, decoded[i], d, &populations[i])) continue;
-    impl_->Add(bucket, decoded[i], d, populations[i], nullptr);
+    if (bucket.by_digest.contains(Impl::Key(prints[i].digest))) continue;
+    impl_->Add(bucket, decoded[i], prints[i], populations[i], nullptr);
   }
   for (const auto& [digest, part] : partitions) Impl::AddPartition(bucket, digest, part);
   return absl::OkStatus();
