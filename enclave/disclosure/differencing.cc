@@ -389,17 +389,17 @@ PopulationDigest DigestOf(const Population& population) {
 }
 
 struct DifferencingGuard::Impl {
-  // The prefix length and size-bucket width of the index: the largest T the guard serves.
-  explicit Impl(std::size_t prefix) : kPrefix(prefix) {}
-  const std::size_t kPrefix;
+  // Width of the size buckets of the prefix index.
+  static constexpr std::uint64_t kBucket = 16;
 
   struct Bucket {
     std::vector<std::string> encodings;  // by population id
     std::vector<std::uint32_t> sizes;    // by population id
+    std::vector<std::uint32_t> t;        // by population id: its T, the prefix length indexed
     // Populations are identified by their 128-bit digest (the units come from the store, not
     // from callers: a collision is as likely as 2^-128 per pair).
     absl::flat_hash_map<std::pair<std::uint64_t, std::uint64_t>, std::uint32_t> by_digest;
-    // Prefix index: (unit << 32 | size / kPrefix) -> first posting; postings chain by `next`.
+    // Prefix index: (unit << 32 | size / kBucket) -> first posting; postings chain by `next`.
     struct Posting {
       std::uint32_t id = 0;
       std::uint32_t next = 0;  // index + 1 into postings; 0 ends the chain
@@ -418,46 +418,64 @@ struct DifferencingGuard::Impl {
     return {d.hi, d.lo};
   }
 
-  // True when a kept population differs from `p` by 1..t-1 units. `f.prefix` is p's first
-  // kPrefix units in Mix order: its first t are the probe.
-  bool TooClose(const Bucket& b, const Population& p, const Fingerprint& f, std::uint64_t t) const {
+  // True when a kept population Q differs from `p` by 1..min(t, T_Q)-1 units. `f.prefix` holds
+  // p's first t units in Mix order (the probe); Q is indexed under its first T_Q units, and both
+  // are at least the pair's threshold, so the prefix filter misses no such Q.
+  static bool TooClose(const Bucket& b, const Population& p, const Fingerprint& f,
+                       std::uint64_t t) {
     const std::uint64_t n = p.size();
     const std::uint64_t lo = n >= t ? n - t + 1 : 0;
     const std::uint64_t hi = n + t - 1;
     std::vector<std::uint32_t> seen;
-    const std::size_t probes = std::min<std::size_t>(f.prefix.size(), static_cast<std::size_t>(t));
-    for (std::size_t k = 0; k < probes; ++k) {
-      const std::uint32_t u = f.prefix[k];
-      for (std::uint64_t bucket = lo / kPrefix; bucket <= hi / kPrefix; ++bucket) {
+    for (std::uint32_t u : f.prefix) {
+      for (std::uint64_t bucket = lo / kBucket; bucket <= hi / kBucket; ++bucket) {
         auto head = b.heads.find((static_cast<std::uint64_t>(u) << 32) | bucket);
         if (head == b.heads.end()) continue;
         for (std::uint32_t at = head->second; at != 0; at = b.postings[at - 1].next) {
           const std::uint32_t id = b.postings[at - 1].id;
+          const std::uint64_t pair_t = std::min<std::uint64_t>(t, b.t[id]);
           const std::uint64_t size = b.sizes[id];
-          if (size < lo || size > hi) continue;
+          if (size + pair_t <= n || n + pair_t <= size) continue;  // sizes alone differ by >= T
           if (std::find(seen.begin(), seen.end(), id) != seen.end()) continue;
           seen.push_back(id);
-          const std::uint64_t d = SymmetricDifferenceToEncoded(p, b.encodings[id], size, t);
-          if (d > 0 && d < t) return true;
+          const std::uint64_t d = SymmetricDifferenceToEncoded(p, b.encodings[id], size, pair_t);
+          if (d > 0 && d < pair_t) return true;
         }
       }
     }
     return false;
   }
 
-  void Add(Bucket& b, const Population& p, const Fingerprint& f, std::string encoding,
-           std::vector<std::string>* added) const {
-    const auto id = static_cast<std::uint32_t>(b.encodings.size());
-    b.by_digest.emplace(Key(f.digest), id);
-    b.sizes.push_back(static_cast<std::uint32_t>(p.size()));
-    const std::uint64_t bucket = p.size() / kPrefix;
-    for (std::uint32_t u : f.prefix) {
-      std::uint32_t& head = b.heads[(static_cast<std::uint64_t>(u) << 32) | bucket];
+  static void Index(Bucket& b, std::uint32_t id, std::span<const std::uint32_t> units,
+                    std::uint64_t size) {
+    for (std::uint32_t u : units) {
+      std::uint32_t& head = b.heads[(static_cast<std::uint64_t>(u) << 32) | (size / kBucket)];
       b.postings.push_back({id, head});
       head = static_cast<std::uint32_t>(b.postings.size());
     }
-    if (added != nullptr) added->push_back(encoding);
-    b.encodings.push_back(std::move(encoding));
+  }
+
+  // Keeps `p` with threshold t (its fingerprint's prefix has at least t units), or raises the
+  // threshold of the kept equal population. Returns true when something changed.
+  static bool Keep(Bucket& b, const Population& p, const Fingerprint& f, std::uint32_t t,
+                   const std::string* encoding) {
+    auto known = b.by_digest.find(Key(f.digest));
+    const std::span<const std::uint32_t> prefix(f.prefix.data(),
+                                                std::min<std::size_t>(f.prefix.size(), t));
+    if (known != b.by_digest.end()) {
+      const std::uint32_t id = known->second;
+      if (b.t[id] >= t) return false;
+      if (prefix.size() > b.t[id]) Index(b, id, prefix.subspan(b.t[id]), b.sizes[id]);
+      b.t[id] = t;
+      return true;
+    }
+    const auto id = static_cast<std::uint32_t>(b.encodings.size());
+    b.by_digest.emplace(Key(f.digest), id);
+    b.sizes.push_back(static_cast<std::uint32_t>(p.size()));
+    b.t.push_back(t);
+    Index(b, id, prefix, p.size());
+    b.encodings.push_back(encoding != nullptr ? *encoding : EncodePopulation(p));
+    return true;
   }
 
   static bool AddPartition(Bucket& b, const PopulationDigest& d, const std::string& partition) {
@@ -469,8 +487,7 @@ struct DifferencingGuard::Impl {
   }
 };
 
-DifferencingGuard::DifferencingGuard(std::uint64_t max_min_units)
-    : impl_(std::make_unique<Impl>(static_cast<std::size_t>(std::max<std::uint64_t>(max_min_units, 1)))) {}
+DifferencingGuard::DifferencingGuard() : impl_(std::make_unique<Impl>()) {}
 DifferencingGuard::~DifferencingGuard() = default;
 
 std::string DifferencingGuard::DifferencingRefusal(std::uint64_t min_units) {
@@ -491,25 +508,22 @@ std::string DifferencingGuard::QuotaRefusal(std::uint32_t max_partitions) {
 absl::Status DifferencingGuard::CheckAndRecord(const GuardKey& key,
                                                std::span<const GuardedPopulation> populations,
                                                const GuardLimits& limits, GuardRecord* added) {
-  if (limits.min_units < 1 || limits.min_units > impl_->kPrefix) {
+  if (limits.min_units < 1 || limits.min_units > kMaxMinUnits) {
     return absl::InternalError("the differencing guard serves thresholds from 1 to " +
-                               std::to_string(impl_->kPrefix) + " units");
+                               std::to_string(kMaxMinUnits) + " units");
   }
-  // Outside the lock: one pass over each population for its digest and index prefix.
+  const auto t = static_cast<std::uint32_t>(limits.min_units);
+  // Outside the lock: one pass over each population for its digest and its first T units.
   std::vector<Fingerprint> prints;
   prints.reserve(populations.size());
-  for (const GuardedPopulation& g : populations) {
-    prints.push_back(Fingerprints(g.units, impl_->kPrefix));
-  }
+  for (const GuardedPopulation& g : populations) prints.push_back(Fingerprints(g.units, t));
 
   std::lock_guard<std::mutex> lock(impl_->mu);
   Impl::Bucket& bucket = impl_->buckets[key];
   // 1. The guard: every population new to the history differs from each kept one by 0 or >= T.
-  std::vector<bool> known(populations.size(), false);
   for (std::size_t i = 0; i < populations.size(); ++i) {
-    known[i] = bucket.by_digest.contains(Impl::Key(prints[i].digest));
-    if (known[i]) continue;
-    if (impl_->TooClose(bucket, populations[i].units, prints[i], limits.min_units)) {
+    if (bucket.by_digest.contains(Impl::Key(prints[i].digest))) continue;
+    if (Impl::TooClose(bucket, populations[i].units, prints[i], t)) {
       return absl::FailedPreconditionError(DifferencingRefusal(limits.min_units));
     }
   }
@@ -538,9 +552,10 @@ absl::Status DifferencingGuard::CheckAndRecord(const GuardKey& key,
   // 3. Record both.
   GuardRecord record;
   for (std::size_t i = 0; i < populations.size(); ++i) {
-    if (known[i] || bucket.by_digest.contains(Impl::Key(prints[i].digest))) continue;
-    impl_->Add(bucket, populations[i].units, prints[i], EncodePopulation(populations[i].units),
-               &record.populations);
+    if (Impl::Keep(bucket, populations[i].units, prints[i], t, nullptr)) {
+      const std::uint32_t id = bucket.by_digest.at(Impl::Key(prints[i].digest));
+      record.populations.push_back({bucket.encodings[id], bucket.t[id]});
+    }
   }
   for (auto& [digest, part] : new_partitions) {
     if (Impl::AddPartition(bucket, digest, part)) record.partitions.emplace_back(digest, std::move(part));
@@ -550,23 +565,23 @@ absl::Status DifferencingGuard::CheckAndRecord(const GuardKey& key,
 }
 
 absl::Status DifferencingGuard::Restore(
-    const GuardKey& key, std::span<const std::string> populations,
+    const GuardKey& key, std::span<const KeptPopulation> populations,
     std::span<const std::pair<PopulationDigest, std::string>> partitions) {
   std::vector<Population> decoded;
   std::vector<Fingerprint> prints;
   decoded.reserve(populations.size());
   prints.reserve(populations.size());
-  for (const std::string& e : populations) {
-    absl::StatusOr<Population> p = DecodePopulation(e);
+  for (const KeptPopulation& k : populations) {
+    if (k.min_units < 1 || k.min_units > kMaxMinUnits) return Corrupt("threshold out of range");
+    absl::StatusOr<Population> p = DecodePopulation(k.encoding);
     if (!p.ok()) return p.status();
-    prints.push_back(Fingerprints(*p, impl_->kPrefix));
+    prints.push_back(Fingerprints(*p, k.min_units));
     decoded.push_back(*std::move(p));
   }
   std::lock_guard<std::mutex> lock(impl_->mu);
   Impl::Bucket& bucket = impl_->buckets[key];
   for (std::size_t i = 0; i < decoded.size(); ++i) {
-    if (bucket.by_digest.contains(Impl::Key(prints[i].digest))) continue;
-    impl_->Add(bucket, decoded[i], prints[i], populations[i], nullptr);
+    Impl::Keep(bucket, decoded[i], prints[i], populations[i].min_units, &populations[i].encoding);
   }
   for (const auto& [digest, part] : partitions) Impl::AddPartition(bucket, digest, part);
   return absl::OkStatus();

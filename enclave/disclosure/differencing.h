@@ -22,8 +22,8 @@
 // from Q (and vice versa), that P's T first units and Q's T first units share one, in any fixed
 // global order of units (prefix filtering, Chaudhuri et al. 2006). The guard orders units by a
 // fixed bijective mix of their index, indexes each kept population under its T first units and its
-// size bucket, and confirms candidates exactly. No false negatives; cost per new population: T
-// mixes per unit scanned, 3T hash lookups, and an exact merge per candidate.
+// size bucket, and confirms candidates exactly. No false negatives; cost per new population: one
+// pass over its units, about 3T hash lookups, and an exact merge per candidate.
 #pragma once
 
 #include <compare>
@@ -101,9 +101,19 @@ struct GuardLimits {
   std::uint32_t max_partitions = 10;  // distinct partitions of one population; 0: no quota
 };
 
-// What one release added to the history: to persist before it is sent.
+// A kept population: its encoding (EncodePopulation) and the largest threshold T it was released
+// under. Two populations are compared with the smaller of their thresholds: a table released at
+// T = 100 (income) and one at T = 10 (counts) differing by 50 persons describe those 50 by a count,
+// which T = 10 allows; two income tables differing by 50 would describe their income.
+struct KeptPopulation {
+  std::string encoding;
+  std::uint32_t min_units = 10;
+};
+
+// What one release added to the history: to persist before it is sent. A population kept before
+// under a smaller T appears again with the larger one.
 struct GuardRecord {
-  std::vector<std::string> populations;                             // EncodePopulation
+  std::vector<KeptPopulation> populations;
   std::vector<std::pair<PopulationDigest, std::string>> partitions;  // (population, partition)
   bool empty() const { return populations.empty() && partitions.empty(); }
 };
@@ -111,26 +121,28 @@ struct GuardRecord {
 // Thread-safe.
 class DifferencingGuard {
  public:
-  // `max_min_units`: the largest T any release will be checked with (the index is built for it).
-  explicit DifferencingGuard(std::uint64_t max_min_units = 16);
+  // The largest threshold the guard serves.
+  static constexpr std::uint64_t kMaxMinUnits = 1000;
+
+  DifferencingGuard();
   ~DifferencingGuard();
   DifferencingGuard(const DifferencingGuard&) = delete;
   DifferencingGuard& operator=(const DifferencingGuard&) = delete;
 
   // OK when every population in `populations` either equals one already recorded under `key` or
-  // differs from each recorded one by 0 or at least limits.min_units units, and no population
+  // differs from each recorded one by 0 or at least min(limits.min_units, that one's T) units,
+  // and no population
   // would then have more than limits.max_partitions distinct partitions; then records them (and
   // fills `added`, may be null). Otherwise kFailedPrecondition with DifferencingRefusal or
   // QuotaRefusal (no counts, no unit ids, nothing about earlier releases' callers) and nothing is
   // recorded. Populations of the same call are not compared with each other (secondary suppression
-  // protects within one table). kInternal when limits.min_units is 0 or above the constructor's
-  // max_min_units.
+  // protects within one table). kInternal when limits.min_units is 0 or above kMaxMinUnits.
   absl::Status CheckAndRecord(const GuardKey& key, std::span<const GuardedPopulation> populations,
                               const GuardLimits& limits, GuardRecord* added = nullptr);
 
   // Restores recorded populations and partitions (start-up, from the history store).
   // All-or-nothing: kDataLoss on any undecodable encoding, and then nothing is added.
-  absl::Status Restore(const GuardKey& key, std::span<const std::string> populations,
+  absl::Status Restore(const GuardKey& key, std::span<const KeptPopulation> populations,
                        std::span<const std::pair<PopulationDigest, std::string>> partitions);
 
   std::size_t RecordedCount(const GuardKey& key) const;

@@ -264,16 +264,7 @@ absl::StatusOr<std::shared_ptr<DisclosureState>> StartDisclosure(
                                : std::make_unique<core::UnitIndex>(type, *state->keys);
   }
 
-  // The guard's index serves the largest threshold any template is checked with.
-  std::int64_t max_min_units = 1;
-  for (const templates::Template& t : loaded.policies.catalog->templates) {
-    max_min_units = std::max(max_min_units, t.disclosure.min_units);
-  }
-  for (const auto& [id, rules] : loaded.policies.catalog->rule_sets) {
-    max_min_units = std::max(max_min_units, rules.min_units);
-  }
-  state->guard =
-      std::make_shared<disclosure::DifferencingGuard>(static_cast<std::uint64_t>(max_min_units));
+  state->guard = std::make_shared<disclosure::DifferencingGuard>();
   absl::StatusOr<std::unique_ptr<adapters::sqlite::SqliteReleaseHistory>> history =
       adapters::sqlite::SqliteReleaseHistory::Open((dir / "release_history.db").string());
   if (!history.ok()) return WithContext("release history in state_dir", history.status());

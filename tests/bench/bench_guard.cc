@@ -40,7 +40,7 @@ using enclave::disclosure::GuardKey;
 using enclave::disclosure::GuardLimits;
 using enclave::disclosure::Population;
 
-constexpr std::uint64_t kT = 10;
+constexpr std::uint32_t kT = 10;
 
 struct Person {
   std::uint8_t wijk, cluster, age, sex, herkomst, opl;
@@ -211,7 +211,7 @@ int main(int argc, char** argv) {
   const GuardLimits limits{kT, 0};  // the quota is measured too, without refusing on it
 
   // The history: every table of date 0, 1, ... until it holds the asked number of populations.
-  DifferencingGuard guard(kT);
+  DifferencingGuard guard;
   ScanGuard scan;
   std::size_t tables = 0;
   std::size_t populations = 0;
@@ -226,10 +226,10 @@ int main(int argc, char** argv) {
       const auto g0 = Clock::now();
       std::vector<GuardedPopulation> t = Table(persons, resident.back(), shape);
       generate_ms += Ms(Clock::now() - g0);
-      std::vector<std::string> encodings;
+      std::vector<enclave::disclosure::KeptPopulation> encodings;
       std::vector<std::pair<enclave::disclosure::PopulationDigest, std::string>> parts;
       for (const GuardedPopulation& g : t) {
-        encodings.push_back(enclave::disclosure::EncodePopulation(g.units));
+        encodings.push_back({enclave::disclosure::EncodePopulation(g.units), kT});
         const enclave::disclosure::PopulationDigest digest = enclave::disclosure::DigestOf(g.units);
         for (const std::string& p : g.partitions) parts.emplace_back(digest, p);
         scan.Add(g.units);

@@ -154,11 +154,44 @@ TEST_CASE("guard: 0 < |P delta Q| < T is refused; 0 and >= T are allowed") {
   CHECK(Release(*fresh(), kA, {Range(1, 40)}).ok());
   // The threshold follows the rule set.
   CHECK_FALSE(Release(*fresh(), kA, {Without(q, 10)}, 11).ok());
-  // A threshold the index was not built for fails closed.
-  CHECK(Release(*fresh(), kA, {Range(1, 40)}, 17).code() == absl::StatusCode::kInternal);
-  DifferencingGuard wide(60);
+  // A threshold outside 1..kMaxMinUnits fails closed.
+  CHECK(Release(*fresh(), kA, {Range(1, 40)}, 0).code() == absl::StatusCode::kInternal);
+  CHECK(Release(*fresh(), kA, {Range(1, 40)}, 1001).code() == absl::StatusCode::kInternal);
+  DifferencingGuard wide;
   CHECK(Release(wide, kA, {Range(1, 40)}, 60).ok());
   CHECK_FALSE(Release(wide, kA, {Range(1, 80)}, 60).ok());
+}
+
+TEST_CASE("guard: two populations are compared with the smaller of their thresholds") {
+  const Population q = Range(0, 500);
+  const Population fifty_fewer = Range(50, 500);
+  // Kept at T = 10 (a count), asked at T = 100 (income): 50 persons apart is a count of 50.
+  {
+    DifferencingGuard guard;
+    REQUIRE(Release(guard, kA, {q}, 10).ok());
+    CHECK(Release(guard, kA, {fifty_fewer}, 100).ok());
+  }
+  // Both at T = 100: their difference of 50 would describe 50 persons' income.
+  {
+    DifferencingGuard guard;
+    REQUIRE(Release(guard, kA, {q}, 100).ok());
+    CHECK_FALSE(Release(guard, kA, {fifty_fewer}, 100).ok());
+    CHECK(Release(guard, kA, {fifty_fewer}, 10).ok());  // the pair's T is 10
+  }
+  // Kept at 10, then released again at 100: the larger threshold is kept.
+  {
+    DifferencingGuard guard;
+    REQUIRE(Release(guard, kA, {q}, 10).ok());
+    GuardRecord added;
+    REQUIRE(Release(guard, kA, {q}, 100, &added).ok());
+    REQUIRE(added.populations.size() == 1);
+    CHECK(added.populations[0].min_units == 100);
+    CHECK_FALSE(Release(guard, kA, {fifty_fewer}, 100).ok());
+    // ... and survives a restore.
+    DifferencingGuard restarted;
+    REQUIRE(restarted.Restore(kA, added.populations, {}).ok());
+    CHECK_FALSE(Release(restarted, kA, {fifty_fewer}, 100).ok());
+  }
 }
 
 TEST_CASE("guard: finds every near-duplicate among many populations (against brute force)") {
@@ -263,8 +296,8 @@ TEST_CASE("guard: restore is all-or-nothing and restores the protection and the 
   CHECK(restarted.PartitionsOf(kA, Range(0, 57)) == 1);
 
   DifferencingGuard corrupt;
-  std::vector<std::string> bad = added.populations;
-  bad.push_back("\x09garbage");
+  std::vector<KeptPopulation> bad = added.populations;
+  bad.push_back({"\x09garbage", 10});
   CHECK(corrupt.Restore(kA, bad, added.partitions).code() == absl::StatusCode::kDataLoss);
   CHECK(corrupt.RecordedCount(kA) == 0);
   CHECK(corrupt.PartitionsOf(kA, Range(0, 57)) == 0);

@@ -40,7 +40,7 @@ const GuardKey kA{"dv1", "person"};
 
 disclosure::GuardRecord Record(std::vector<Population> pops) {
   disclosure::GuardRecord r;
-  for (const Population& p : pops) r.populations.push_back(disclosure::EncodePopulation(p));
+  for (const Population& p : pops) r.populations.push_back({disclosure::EncodePopulation(p), 10});
   return r;
 }
 
@@ -120,6 +120,44 @@ TEST_CASE("rows written per project before the guard became global are one histo
   CHECK(guard.RecordedCount(kA) == 2);
   CHECK_FALSE(Check(guard, Range(0, 56)).ok());
   CHECK_FALSE(Check(guard, Range(500, 601)).ok());
+}
+
+TEST_CASE("a population's threshold is kept, raised to the largest, and restored") {
+  TempDir dir;
+  const std::string path = dir.path + "/release_history.db";
+  {
+    auto h = SqliteReleaseHistory::Open(path);
+    REQUIRE(h.ok());
+    disclosure::GuardRecord r = Record({Range(0, 500)});
+    REQUIRE((*h)->Append(kA, kBasis, r).ok());
+    r.populations[0].min_units = 100;
+    REQUIRE((*h)->Append(kA, kBasis, r).ok());
+    r.populations[0].min_units = 10;  // a later release at the smaller T keeps 100
+    REQUIRE((*h)->Append(kA, kBasis, r).ok());
+  }
+  auto h = SqliteReleaseHistory::Open(path);
+  REQUIRE(h.ok());
+  DifferencingGuard guard;
+  REQUIRE((*h)->LoadInto("dv1", Basis, guard).ok());
+  CHECK(guard.RecordedCount(kA) == 1);
+  // 50 apart at T = 100 is refused (the kept population's T is 100), at T = 10 allowed.
+  CHECK_FALSE(Check(guard, Range(50, 500), 100).ok());
+  CHECK(Check(guard, Range(50, 500), 10).ok());
+}
+
+TEST_CASE("a history written before thresholds were stored loads with T = 10") {
+  TempDir dir;
+  const std::string path = dir.path + "/release_history.db";
+  Exec(path, "CREATE TABLE released_population (id INTEGER PRIMARY KEY, project TEXT NOT NULL, "
+             "data_version TEXT NOT NULL, unit_type TEXT NOT NULL, index_basis TEXT NOT NULL, "
+             "population BLOB NOT NULL, population_sha256 TEXT NOT NULL, created TEXT NOT NULL, "
+             "UNIQUE (project, data_version, unit_type, population_sha256))");
+  auto h = SqliteReleaseHistory::Open(path);
+  REQUIRE(h.ok());
+  REQUIRE((*h)->Append(kA, kBasis, Record({Range(0, 57)})).ok());
+  DifferencingGuard guard;
+  REQUIRE((*h)->LoadInto("dv1", Basis, guard).ok());
+  CHECK_FALSE(Check(guard, Range(0, 56)).ok());
 }
 
 TEST_CASE("a malformed partition record fails the load closed") {

@@ -53,7 +53,7 @@ struct FakeDisclosure {
   std::mutex mu;
   std::map<std::string, std::unique_ptr<core::UnitIndex>> indices;  // growing, per unit type
   std::shared_ptr<disclosure::DifferencingGuard> guard =
-      std::make_shared<disclosure::DifferencingGuard>(64);
+      std::make_shared<disclosure::DifferencingGuard>();
   std::shared_ptr<FakeReleaseHistory> history = std::make_shared<FakeReleaseHistory>();
 
   core::UnitIndex* IndexFor(const std::string& unit_type);

@@ -4,6 +4,7 @@
 
 #include <initializer_list>
 #include <map>
+#include <optional>
 #include <set>
 #include <mutex>
 #include <utility>
@@ -57,14 +58,22 @@ SELECT unit_type, population_digest, partition_name
 FROM released_partition WHERE data_version = ?1 ORDER BY id
 )sql";
 
+// The threshold a population was released under (its largest), added after the first layout:
+// rows without it were released at T = 10.
+constexpr char kAddMinUnits[] =
+    "ALTER TABLE released_population ADD COLUMN min_units INTEGER NOT NULL DEFAULT 10";
+
 constexpr char kInsert[] = R"sql(
-INSERT OR IGNORE INTO released_population
-  (project, data_version, unit_type, index_basis, population, population_sha256, created)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+INSERT INTO released_population
+  (project, data_version, unit_type, index_basis, population, population_sha256, created,
+   min_units)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+ON CONFLICT (project, data_version, unit_type, population_sha256)
+DO UPDATE SET min_units = max(min_units, excluded.min_units)
 )sql";
 
 constexpr char kSelect[] = R"sql(
-SELECT unit_type, index_basis, population, population_sha256
+SELECT unit_type, index_basis, population, population_sha256, min_units
 FROM released_population WHERE data_version = ?1 ORDER BY id
 )sql";
 
@@ -108,6 +117,21 @@ absl::StatusOr<std::unique_ptr<SqliteReleaseHistory>> SqliteReleaseHistory::Open
   }
   int rc = SQLITE_OK;
   if ((rc = impl->Exec(kSchema)) != SQLITE_OK) return Unavailable("cannot create the schema", rc);
+  {
+    bool has_min_units = false;
+    sqlite3_stmt* info = nullptr;
+    if (sqlite3_prepare_v2(impl->db, "PRAGMA table_info(released_population)", -1, &info,
+                           nullptr) == SQLITE_OK) {
+      while (sqlite3_step(info) == SQLITE_ROW) {
+        const auto* name = reinterpret_cast<const char*>(sqlite3_column_text(info, 1));
+        has_min_units = has_min_units || (name != nullptr && std::string_view(name) == "min_units");
+      }
+    }
+    sqlite3_finalize(info);
+    if (!has_min_units && (rc = impl->Exec(kAddMinUnits)) != SQLITE_OK) {
+      return Unavailable("cannot add the threshold column", rc);
+    }
+  }
   if ((rc = sqlite3_prepare_v2(impl->db, kInsert, -1, &impl->insert, nullptr)) != SQLITE_OK ||
       (rc = sqlite3_prepare_v2(impl->db, kSelect, -1, &impl->select, nullptr)) != SQLITE_OK ||
       (rc = sqlite3_prepare_v2(impl->db, kInsertPartition, -1, &impl->insert_partition,
@@ -136,7 +160,8 @@ absl::Status SqliteReleaseHistory::Append(const disclosure::GuardKey& key,
   const std::string created = UtcNowText();
   absl::Status status = absl::OkStatus();
   auto run = [&](sqlite3_stmt* s, std::initializer_list<std::string_view> texts,
-                 const std::string* blob, int blob_at, const char* what) {
+                 const std::string* blob, int blob_at, const char* what,
+                 std::optional<std::pair<int, std::int64_t>> int_at = std::nullopt) {
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
     int i = 0;
@@ -151,15 +176,19 @@ absl::Status SqliteReleaseHistory::Append(const disclosure::GuardKey& key,
                                       SQLITE_TRANSIENT);
       if (b != SQLITE_OK) return Unavailable(what, b);
     }
+    if (int_at.has_value()) {
+      const int b = sqlite3_bind_int64(s, int_at->first, int_at->second);
+      if (b != SQLITE_OK) return Unavailable(what, b);
+    }
     const int stepped = sqlite3_step(s);
     sqlite3_reset(s);
     return stepped == SQLITE_DONE ? absl::OkStatus() : Unavailable(what, stepped);
   };
-  for (const std::string& e : added.populations) {
-    const std::string sha = crypto::Sha256Hex(e);
+  for (const disclosure::KeptPopulation& k : added.populations) {
+    const std::string sha = crypto::Sha256Hex(k.encoding);
     status = run(impl_->insert,
-                 {kGlobalProject, key.data_version, key.unit_type, index_basis, sha, created}, &e, 5,
-                 "cannot insert a population");
+                 {kGlobalProject, key.data_version, key.unit_type, index_basis, sha, created},
+                 &k.encoding, 5, "cannot insert a population", std::pair<int, std::int64_t>{8, k.min_units});
     if (!status.ok()) break;
   }
   for (std::size_t i = 0; status.ok() && i < added.partitions.size(); ++i) {
@@ -182,7 +211,7 @@ absl::Status SqliteReleaseHistory::LoadInto(
     std::string_view data_version,
     const std::function<std::string(std::string_view unit_type)>& basis_for,
     disclosure::DifferencingGuard& guard) {
-  std::map<std::string, std::vector<std::string>> populations;  // by unit type
+  std::map<std::string, std::vector<disclosure::KeptPopulation>> populations;  // by unit type
   std::map<std::string, std::vector<std::pair<disclosure::PopulationDigest, std::string>>> parts;
   std::map<std::string, std::string, std::less<>> basis_cache;
   {
@@ -201,6 +230,7 @@ absl::Status SqliteReleaseHistory::LoadInto(
       const std::string basis = ColumnBytes(s, 1);
       std::string population = ColumnBytes(s, 2);
       const std::string sha = ColumnBytes(s, 3);
+      const std::int64_t min_units = sqlite3_column_int64(s, 4);
       if (crypto::Sha256Hex(population) != sha) {
         status = absl::DataLossError(
             "release history: a stored population does not match its SHA-256 (it was altered)");
@@ -215,7 +245,13 @@ absl::Status SqliteReleaseHistory::LoadInto(
             "start with a void differencing history");
         break;
       }
-      populations[std::move(unit_type)].push_back(std::move(population));
+      if (min_units < 1 ||
+          min_units > static_cast<std::int64_t>(disclosure::DifferencingGuard::kMaxMinUnits)) {
+        status = absl::DataLossError("release history: a stored threshold is out of range");
+        break;
+      }
+      populations[std::move(unit_type)].push_back(
+          {std::move(population), static_cast<std::uint32_t>(min_units)});
     }
     if (status.ok() && rc != SQLITE_DONE) status = Unavailable("cannot read the history", rc);
     sqlite3_reset(s);
@@ -242,9 +278,10 @@ absl::Status SqliteReleaseHistory::LoadInto(
     }
   }
   // Decode everything first, so that the guard gets all or nothing.
-  for (const auto& [unit_type, encodings] : populations) {
-    for (const std::string& e : encodings) {
-      if (absl::StatusOr<disclosure::Population> p = disclosure::DecodePopulation(e); !p.ok()) {
+  for (const auto& [unit_type, kept] : populations) {
+    for (const disclosure::KeptPopulation& k : kept) {
+      if (absl::StatusOr<disclosure::Population> p = disclosure::DecodePopulation(k.encoding);
+          !p.ok()) {
         base::LogError("release_history_load_failed", {{"code", p.status().code()}});
         return p.status();
       }
@@ -255,7 +292,7 @@ absl::Status SqliteReleaseHistory::LoadInto(
   for (const auto& [t, p] : parts) types.insert(t);
   for (const std::string& t : types) {
     const disclosure::GuardKey key{std::string(data_version), t};
-    static const std::vector<std::string> kNoPopulations;
+    static const std::vector<disclosure::KeptPopulation> kNoPopulations;
     static const std::vector<std::pair<disclosure::PopulationDigest, std::string>> kNoPartitions;
     auto pe = populations.find(t);
     auto pa = parts.find(t);
