@@ -9,7 +9,8 @@
 #
 # Environment: ENCLAVE_BUILD_DIR (default build/dev, configured with `cmake --preset dev` when
 # missing), USEFULNESS_DIR (default $ENCLAVE_BUILD_DIR/usefulness: PKI, the database, state),
-# USEFULNESS_POLICIES (default policies/ of this checkout: e.g. another branch's, to compare).
+# USEFULNESS_POLICIES (default policies/ of this checkout: e.g. another branch's, to compare),
+# USEFULNESS_NO_BUILD=1 (use the binaries as built: the CTest test integration/usefulness sets it).
 # The database is generated once per enclave-datagen binary and reused (its name carries the
 # binary's hash); the state directory is new on every run. Exit status: the walk's (0 aims met,
 # 1 an aim missed, 2 usage or connection error).
@@ -19,11 +20,13 @@ build="${ENCLAVE_BUILD_DIR:-$root/build/dev}"
 work="${USEFULNESS_DIR:-$build/usefulness}"
 policies="${USEFULNESS_POLICIES:-$root/policies}"
 
-if [ ! -f "$build/CMakeCache.txt" ]; then
-  (cd "$root" && cmake --preset dev >/dev/null)
+if [ "${USEFULNESS_NO_BUILD:-0}" != 1 ]; then
+  if [ ! -f "$build/CMakeCache.txt" ]; then
+    (cd "$root" && cmake --preset dev >/dev/null)
+  fi
+  echo "==> building enclaved, enclavectl, enclave-datagen, usefulness_walk in $build (2 jobs)"
+  cmake --build "$build" -j2 --target enclaved enclavectl enclave-datagen usefulness_walk >/dev/null
 fi
-echo "==> building enclaved, enclavectl, enclave-datagen, usefulness_walk in $build (2 jobs)"
-cmake --build "$build" -j2 --target enclaved enclavectl enclave-datagen usefulness_walk >/dev/null
 enclaved="$build/enclave/server/enclaved"
 enclavectl="$build/client/enclavectl"
 datagen="$build/enclave/datagen/enclave-datagen"
