@@ -19,9 +19,9 @@
 //      --geo3d, the rest at their defaults.
 // A table is useful when at least one inner cell (no coordinate a total) is released.
 // Refusals are counted by kind: unsafe table (FAILED_PRECONDITION "cannot be released safely"),
-// differencing guard (FAILED_PRECONDITION naming the population), quota (RESOURCE_EXHAUSTED, a
-// decomposition quota or a privacy budget), other. A per-principal or enclave-wide limit
-// ("retry after N s") is waited out and the request repeated.
+// quota (FAILED_PRECONDITION naming the decomposition quota, or RESOURCE_EXHAUSTED: a privacy
+// budget), differencing guard (another FAILED_PRECONDITION naming a population), other. A
+// per-principal or enclave-wide limit ("retry after N s") is waited out and the request repeated.
 //
 // Exit status: 0 when both aims are met, 1 when one is missed, 2 on a usage or connection error.
 #include <algorithm>
@@ -79,6 +79,7 @@ Outcome Classify(const absl::Status& s) {
   const std::string m(s.message());
   if (absl::IsFailedPrecondition(s)) {
     if (Contains(m, "cannot be released safely")) return Outcome::kUnsafe;
+    if (Contains(m, "decomposition quota")) return Outcome::kQuota;
     if (Contains(m, "population")) return Outcome::kGuard;
     return Outcome::kOther;
   }
