@@ -186,31 +186,38 @@ Outcome Ask(TemplateWalk& t, const Params& params, const Options& o, std::string
 double Pct(int part, int whole) { return whole == 0 ? 100.0 : 100.0 * part / whole; }
 
 bool ParseArgs(int argc, char** argv, Options& o) {
+  std::string min_values, min_3d, timeout;
+  const std::map<std::string, std::string*> flags = {
+      {"--target", &o.target},
+      {"--ca", &o.ca},
+      {"--cert", &o.cert},
+      {"--key", &o.key},
+      {"--researcher-cert", &o.researcher_cert},
+      {"--researcher-key", &o.researcher_key},
+      {"--geo3d", &o.geo3d},
+      {"--min-values-pct", &min_values},
+      {"--min-3d-pct", &min_3d},
+      {"--timeout", &timeout}};
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::cerr << "usefulness_walk: " << a << " needs a value\n";
-        std::exit(2);
-      }
-      return argv[++i];
-    };
-    if (a == "--target") o.target = value();
-    else if (a == "--ca") o.ca = value();
-    else if (a == "--cert") o.cert = value();
-    else if (a == "--key") o.key = value();
-    else if (a == "--researcher-cert") o.researcher_cert = value();
-    else if (a == "--researcher-key") o.researcher_key = value();
-    else if (a == "--geo3d") o.geo3d = value();
-    else if (a == "--min-values-pct") o.min_values_pct = std::atof(value().c_str());
-    else if (a == "--min-3d-pct") o.min_3d_pct = std::atof(value().c_str());
-    else if (a == "--timeout") o.timeout_s = std::atoi(value().c_str());
-    else if (a == "--verbose") o.verbose = true;
-    else {
+    if (a == "--verbose") {
+      o.verbose = true;
+      continue;
+    }
+    auto it = flags.find(a);
+    if (it == flags.end()) {
       std::cerr << "usefulness_walk: unknown argument '" << a << "'\n";
       return false;
     }
+    if (i + 1 >= argc) {
+      std::cerr << "usefulness_walk: " << a << " needs a value\n";
+      return false;
+    }
+    *it->second = argv[++i];
   }
+  if (!min_values.empty()) o.min_values_pct = std::atof(min_values.c_str());
+  if (!min_3d.empty()) o.min_3d_pct = std::atof(min_3d.c_str());
+  if (!timeout.empty()) o.timeout_s = std::max(1, std::atoi(timeout.c_str()));
   if (o.target.empty() || o.ca.empty() || o.cert.empty() || o.key.empty()) {
     std::cerr << "usage: usefulness_walk --target HOST:PORT --ca CA --cert CERT --key KEY\n"
                  "         [--researcher-cert CERT --researcher-key KEY] [--min-values-pct 95]\n"
