@@ -226,9 +226,10 @@ struct DisclosureState {
 };
 
 // Start-up of the disclosure services; any failure refuses the start (fail closed).
-// Persons: a universe-mode index over every person of the data version (stable numbering, so the
-// guard's history is persisted). Other unit types (establishments): a first-seen index; their
-// populations are guarded in memory only (not across restarts).
+// Persons and establishments (T10's vestiging-periods): a universe-mode index over every unit of
+// the data version that the store lists (stable numbering, so the guard's history is persisted).
+// Other unit types: a first-seen index; their populations are guarded in memory only (not across
+// restarts).
 absl::StatusOr<std::shared_ptr<DisclosureState>> StartDisclosure(
     const Config& config, const Loaded& loaded) {
   auto state = std::make_shared<DisclosureState>();

@@ -1019,4 +1019,303 @@ TEST_CASE("linked tables attack: wijk and wijkcluster releases") {
   CHECK(control_recovered >= 1);
 }
 
+
+// Events (issue 10 §4): T10 must answer every event of the code list, in any order, on one
+// enclave whose differencing guard sees every release. Version 3 gives every cell the same fixed
+// panel of vestigingen whatever the event, window, baseline or measure. Negative control: version
+// 2's SQL (areas relative to the event, only the vestigingen with PIN rows on the days asked),
+// kept here as a test-only template, walked the same way on a server of its own, is refused by
+// the guard for many events.
+namespace {
+
+constexpr const char* kEventAreaCodeList = R"pb(# proto-file: proto/enclave/v1/policy.proto
+# proto-message: enclave.v1.policy.CodeListFile
+# Test-only (tests/integration/attack_test.cc): T10 version 2's areas, relative to the event.
+code_list {
+  name: "test_event_area"
+  code { code: "event_area" label { nl: "Evenementgebied" en: "Event area" } }
+  code { code: "adjacent_areas" label { nl: "Aangrenzende winkelgebieden" en: "Adjacent shopping areas" } }
+  code { code: "rest_LV" label { nl: "Rest van Leidschendam-Voorburg" en: "Rest of Leidschendam-Voorburg" } }
+}
+)pb";
+
+constexpr const char* kEventImpactV2Template = R"pb(# proto-file: proto/enclave/v1/policy.proto
+# proto-message: enclave.v1.policy.TemplateFile
+# Test-only (tests/integration/attack_test.cc): T10 version 2, whose populations depend on the event.
+id: "test_event_impact_pin_v2"
+version: 1
+author: "spiffe://udc-lv.local/data_steward/steward1"
+theme: "test"
+title {
+  nl: "Effect van evenementen (versie 2)"
+  en: "Did the event boost shops and horeca? (version 2)"
+}
+description {
+  nl: "T10 versie 2, voor de negatieve controle."
+  en: "T10 version 2, for the negative control."
+}
+roles: MUNICIPAL_ANALYST
+unit: "establishment"
+parameter {
+  name: "event_id"
+  type: CODE
+  description { nl: "Het evenement." en: "The event." }
+  allowed_code_list: "evenement"
+  default_value: "EV2023-001"
+}
+parameter {
+  name: "window"
+  type: CODE
+  description { nl: "Periode." en: "Period." }
+  allowed { code: "event_days" label { nl: "Evenementdagen" en: "Event days" } }
+  allowed { code: "event_week" label { nl: "Week" en: "Week" } }
+  allowed { code: "week_after" label { nl: "Week erna" en: "Week after" } }
+  default_value: "event_days"
+}
+parameter {
+  name: "baseline"
+  type: CODE
+  description { nl: "Vergelijkingsperiode." en: "Baseline." }
+  allowed { code: "same_weekdays_prev_4_weeks" label { nl: "Vier weken" en: "Four weeks" } }
+  allowed { code: "same_week_prev_year" label { nl: "Jaar eerder" en: "Year before" } }
+  default_value: "same_weekdays_prev_4_weeks"
+}
+parameter {
+  name: "measure"
+  type: CODE
+  description { nl: "Maat." en: "Measure." }
+  allowed { code: "omzet" label { nl: "Omzet" en: "Turnover" } }
+  allowed { code: "transacties" label { nl: "Transacties" en: "Transactions" } }
+  default_value: "omzet"
+}
+dimension {
+  name: "area"
+  label { nl: "Gebied" en: "Area" }
+  column: "area"
+  code_list: "test_event_area"
+}
+dimension {
+  name: "sector_group"
+  label { nl: "Sectorgroep" en: "Sector group" }
+  column: "sector_group"
+  code_list: "sector_group"
+}
+fixed_dimension: "area"
+fixed_dimension: "sector_group"
+sql:
+  "WITH RECURSIVE\n"
+  "ev AS (\n"
+  "  SELECT e.winkelgebied AS gebied, (substr(e.start, 1, 4) || '-' || substr(e.start, 5, 2) || '-' || substr(e.start, 7, 2)) AS s, (substr(e.eind, 1, 4) || '-' || substr(e.eind, 5, 2) || '-' || substr(e.eind, 7, 2)) AS e\n"
+  "  FROM evenement e WHERE e.event_id = :event_id\n"
+  "),\n"
+  "win AS (\n"
+  "  SELECT ev.gebied AS gebied,\n"
+  "         CASE :window WHEN 'event_week' THEN date(ev.s, 'weekday 0', '-6 days')\n"
+  "                      WHEN 'week_after' THEN date(ev.e, '+1 day') ELSE ev.s END AS ws,\n"
+  "         CASE :window WHEN 'event_week' THEN date(ev.s, 'weekday 0')\n"
+  "                      WHEN 'week_after' THEN date(ev.e, '+7 days') ELSE ev.e END AS we\n"
+  "  FROM ev\n"
+  "),\n"
+  "wdays(d) AS (\n"
+  "  SELECT ws FROM win\n"
+  "  UNION ALL\n"
+  "  SELECT date(wdays.d, '+1 day') FROM wdays, win WHERE wdays.d < win.we\n"
+  "),\n"
+  "weeks(k) AS (VALUES (1), (2), (3), (4)),\n"
+  "periods(datum, in_window, weight) AS (\n"
+  "  SELECT strftime('%Y%m%d', d), 1,\n"
+  "         CASE WHEN :baseline = 'same_week_prev_year' THEN 1 ELSE 4 END\n"
+  "  FROM wdays\n"
+  "  UNION ALL\n"
+  "  SELECT strftime('%Y%m%d', d, '-' || (7 * k) || ' days'), 0, 1\n"
+  "  FROM wdays, weeks WHERE :baseline = 'same_weekdays_prev_4_weeks'\n"
+  "  UNION ALL\n"
+  "  SELECT strftime('%Y%m%d', d, '-364 days'), 0, 1\n"
+  "  FROM wdays WHERE :baseline = 'same_week_prev_year'\n"
+  "),\n"
+  "adjacent(a, b) AS (VALUES\n"
+  "  ('huygenskwartier', 'julianabaan'), ('julianabaan', 'huygenskwartier'),\n"
+  "  ('damcentrum', 'mall_leidsenhage'), ('mall_leidsenhage', 'damcentrum'),\n"
+  "  ('mall_leidsenhage', 'prinsenhof'), ('prinsenhof', 'mall_leidsenhage'),\n"
+  "  ('damcentrum', 'prinsenhof'), ('prinsenhof', 'damcentrum'),\n"
+  "  ('stompwijk', 'damcentrum'), ('damcentrum', 'stompwijk'))\n"
+  "SELECT v.vestiging_id || CASE WHEN p.in_window = 1 THEN '@window' ELSE '@baseline' END AS establishment,\n"
+  "       CASE WHEN v.winkelgebied = win.gebied THEN 'event_area'\n"
+  "            WHEN EXISTS (SELECT 1 FROM adjacent WHERE adjacent.a = win.gebied\n"
+  "                                                  AND adjacent.b = v.winkelgebied)\n"
+  "              THEN 'adjacent_areas'\n"
+  "            ELSE 'rest_LV' END AS area,\n"
+  "       r.sector_group AS sector_group,\n"
+  "       (CASE :measure WHEN 'transacties' THEN pd.n_transacties ELSE pd.omzet_cent END) * p.weight\n"
+  "         AS pin,\n"
+  "       p.in_window AS in_window,\n"
+  "       1 - p.in_window AS in_baseline,\n"
+  "       v.be_id AS be_id\n"
+  "FROM win\n"
+  "CROSS JOIN periods p\n"
+  "JOIN pin_dag pd ON pd.datum = p.datum\n"
+  "JOIN vestiging v ON v.vestiging_id = pd.vestiging_id\n"
+  "JOIN ref_sbi r ON r.sbi_code = v.sbi_code\n"
+  "WHERE r.sector_group IN ('horeca_restaurant', 'horeca_cafe', 'retail_food', 'retail_nonfood')\n"
+unit_column: "establishment"
+measure_column: "pin"
+flag_column: "in_window"
+flag_column: "in_baseline"
+statistic {
+  name: "index"
+  kind: RATIO
+  label { nl: "Index" en: "Index" }
+  flag: "in_window"
+  denominator_flag: "in_baseline"
+}
+statistic {
+  name: "n_vestigingen"
+  kind: COUNT
+  label { nl: "Vestigingen" en: "Establishments" }
+  flag: "in_window"
+}
+disclosure {
+  rule_set: "cbs-business"
+  min_units: 10
+  min_share_denominator: 100
+  holding_column: "be_id"
+}
+)pb";
+
+// The other parameters vary with the position in the walk, so that every window, baseline and
+// measure meets many events.
+Params EventParams(const std::string& event, std::size_t i) {
+  static const char* kWindows[] = {"event_days", "event_week", "week_after"};
+  static const char* kBaselines[] = {"same_weekdays_prev_4_weeks", "same_week_prev_year"};
+  static const char* kMeasures[] = {"omzet", "transacties"};
+  return {{"event_id", event},
+          {"window", kWindows[i % 3]},
+          {"baseline", kBaselines[(i / 3) % 2]},
+          {"measure", kMeasures[(i / 6) % 2]}};
+}
+
+struct EventWalk {
+  std::size_t asked = 0;
+  std::size_t answered = 0;
+  std::size_t with_inner = 0;        // at least one released inner cell (any statistic)
+  std::size_t with_inner_index = 0;  // at least one released inner index cell
+  std::size_t guard_refused = 0;
+  std::vector<std::string> other_errors;
+};
+
+// Asks `id` for each event in turn (parameters EventParams(event, offset + position)).
+void WalkEvents(client::EnclaveClient& c, const std::string& id,
+                const std::vector<std::string>& events, std::size_t offset, EventWalk& walk) {
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    ++walk.asked;
+    auto r = c.RunQuery(id, EventParams(events[i], offset + i));
+    if (!r.ok()) {
+      const std::string m(r.status().message());
+      if (absl::IsFailedPrecondition(r.status()) && m.find("population") != std::string::npos &&
+          m.find("decomposition quota") == std::string::npos) {
+        ++walk.guard_refused;
+      } else {
+        walk.other_errors.push_back(events[i] + ": " + r.status().ToString());
+      }
+      continue;
+    }
+    ++walk.answered;
+    bool inner = false;
+    bool inner_index = false;
+    for (const auto& cell : r->cells) {
+      bool is_inner = cell.value.has_value();
+      for (std::size_t d = 0; d < cell.coordinates.size() && is_inner; ++d) {
+        is_inner = !r->dimensions[d].codes[cell.coordinates[d]].is_total;
+      }
+      inner = inner || is_inner;
+      inner_index = inner_index || (is_inner && r->statistics[cell.statistic].name == "index");
+    }
+    if (inner) ++walk.with_inner;
+    if (inner_index) ++walk.with_inner_index;
+  }
+}
+
+}  // namespace
+
+TEST_CASE("events: every event of the code list is answered on one enclave, in any order") {
+  World& w = TheWorld();
+  const templates::Template& t10 = ShippedTemplate("event_impact_pin");
+  std::vector<std::string> events;
+  for (const auto& p : t10.params) {
+    if (p.name != "event_id") continue;
+    for (const auto& code : p.allowed) events.push_back(code.code);
+  }
+  REQUIRE(events.size() >= 100);
+
+  // The design property itself, straight from the data: every unit lies in the same cell for
+  // every event and every other parameter, so every cell and margin of every dimension
+  // combination has one population (what a guard comparing all of them needs).
+  std::optional<UnitCodes> first;
+  for (std::size_t i = 0; i < events.size(); i += 7) {
+    auto bound = templates::Bind(t10, EventParams(events[i], i));
+    REQUIRE(bound.ok());
+    auto units = UnitDimensionCodes(w.db, *bound);
+    REQUIRE(units.ok());
+    if (!first.has_value()) {
+      first = *units;
+      CHECK(first->size() >= 100);
+    }
+    CHECK(*units == *first);
+  }
+
+  const std::string policies = w.dir.path().string() + "/event-policies";
+  std::filesystem::copy(kSourceDir + "/policies", policies,
+                        std::filesystem::copy_options::recursive);
+  for (const auto& [path, text] :
+       {std::pair<std::string, const char*>{"/codelists/test_event_area.textproto",
+                                             kEventAreaCodeList},
+        {"/templates/t98_test_event_impact_pin_v2.textproto", kEventImpactV2Template}}) {
+    std::ofstream f(policies + path);
+    f << text;
+    REQUIRE(f.good());
+  }
+
+  // Version 3 on one enclave: the events in code-list order, then again in reverse order with
+  // the other parameters shifted; nothing is refused and each table has a released inner cell.
+  {
+    auto server = w.StartServer(policies, "state-events");
+    INFO(server->stderr_text());
+    REQUIRE(server->port() > 0);
+    auto c = w.Client(*server, "analyst1");
+    EventWalk walk;
+    WalkEvents(*c, "event_impact_pin", events, 0, walk);
+    std::vector<std::string> reversed(events.rbegin(), events.rend());
+    WalkEvents(*c, "event_impact_pin", reversed, 1, walk);
+    MESSAGE("events, T10 v3: " << walk.asked << " asked, " << walk.answered << " answered, "
+            << walk.with_inner << " with a released inner cell, " << walk.with_inner_index
+            << " with a released inner index cell, " << walk.guard_refused
+            << " refused by the guard");
+    for (const auto& e : walk.other_errors) MESSAGE(e);
+    CHECK(walk.other_errors.empty());
+    CHECK(walk.guard_refused == 0);
+    CHECK(walk.answered == walk.asked);
+    CHECK(walk.with_inner == walk.asked);
+    // The index itself is there for most events (a few windows or year-earlier baselines of the
+    // test data have too few vestigingen with PIN, or none at all before 2020).
+    CHECK(walk.with_inner_index * 2 >= walk.asked);
+    CHECK(server->Stop() == 0);
+  }
+
+  // Negative control: version 2 walked the same way on a server of its own.
+  {
+    auto server = w.StartServer(policies, "state-events-v2");
+    INFO(server->stderr_text());
+    REQUIRE(server->port() > 0);
+    auto c = w.Client(*server, "analyst1");
+    EventWalk walk;
+    WalkEvents(*c, "test_event_impact_pin_v2", events, 0, walk);
+    MESSAGE("events, T10 v2 (control): " << walk.asked << " asked, " << walk.answered
+            << " answered, " << walk.guard_refused << " refused by the guard");
+    for (const auto& e : walk.other_errors) MESSAGE(e);
+    CHECK(walk.other_errors.empty());
+    CHECK(walk.guard_refused * 4 >= walk.asked);  // many events unanswerable
+    CHECK(server->Stop() == 0);
+  }
+}
+
 }  // namespace enclave::testing
