@@ -437,7 +437,7 @@ struct TableBuilder::Impl {
   std::vector<std::int64_t> cell_units;
   std::vector<Accumulator> acc;                           // cell * stats + s
   std::vector<std::vector<std::vector<std::int64_t>>> quantile_values;  // slot, cell
-  std::vector<disclosure::Population> populations;
+  std::vector<disclosure::GuardedPopulation> populations;
 
   void Init(const templates::BoundQuery& q);
   std::string TemplateName() const { return tmpl != nullptr ? tmpl->id : std::string("?"); }
@@ -454,11 +454,27 @@ struct TableBuilder::Impl {
   struct ZeroPlan {
     std::vector<std::pair<std::size_t, std::size_t>> coords;  // (table dimension, code index)
   };
+  // A table dimension that is an attribute of a flag (DisclosureSettings::sensitive_dimensions
+  // with a flag: the leefvorm of a bijstand spell): its codes imply the flag, its none code the
+  // flag's absence.
+  struct AttributeDim {
+    std::size_t dim = 0;            // table dimension
+    std::uint64_t flag_mask = 0;    // the flag it describes
+    std::uint32_t none_coord = 0;   // coordinate of the none code
+  };
   struct GroupPlan {
     std::vector<std::vector<bool>> sensitive_code;  // per table dimension, per code
     std::vector<bool> sensitive_stat;               // per statistic: its flag is sensitive
     std::vector<ZeroPlan> zeros;                    // only those whose dimensions are all in the table
+    std::vector<AttributeDim> attributes;
   };
+  enum class AttributeCell { kNone, kCategory, kAbsent };
+  // Where a cell lies on the attribute dimensions of a flag: on a category of one (kCategory: the
+  // cell is a part of the flag's units by definition), on the none code of one (kAbsent: the
+  // flag's count is zero by definition), or neither. `group` receives the cell with every such
+  // attribute dimension at its total (the group a category is part of).
+  AttributeCell OnAttributes(const GroupPlan& plan, std::uint64_t flag_mask, std::size_t cell,
+                             const std::vector<std::size_t>& coords, std::size_t* group) const;
   GroupPlan PlanGroups() const;
   // The groups a COUNT cell of statistic s belongs to: one per sensitive dimension code it lies in,
   // one when the statistic's flag is sensitive, and a non-sensitive one carrying a structural zero.
@@ -509,7 +525,39 @@ TableBuilder::Impl::GroupPlan TableBuilder::Impl::PlanGroups() const {
     }
     if (complete) plan.zeros.push_back(std::move(zp));
   }
+  for (const templates::SensitiveDimension& a : ds.sensitive_dimensions) {
+    if (a.flag.empty()) continue;
+    std::uint64_t mask = 0;
+    for (std::size_t f = 0; f < tmpl->flag_columns.size(); ++f) {
+      if (tmpl->flag_columns[f] == a.flag) mask = std::uint64_t{1} << f;
+    }
+    for (std::size_t d = 0; d < dims.size() && mask != 0; ++d) {
+      if (dims[d].dim->name != a.dimension || dims[d].hierarchical) continue;
+      for (std::size_t k = 0; k + 1 < radix[d]; ++k) {
+        if (dims[d].dim->codes.codes[k].code == a.none_code) {
+          plan.attributes.push_back({d, mask, static_cast<std::uint32_t>(k)});
+        }
+      }
+    }
+  }
   return plan;
+}
+
+TableBuilder::Impl::AttributeCell TableBuilder::Impl::OnAttributes(
+    const GroupPlan& plan, std::uint64_t flag_mask, std::size_t cell,
+    const std::vector<std::size_t>& coords, std::size_t* group) const {
+  AttributeCell where = AttributeCell::kNone;
+  std::size_t g = cell;
+  for (const AttributeDim& a : plan.attributes) {
+    if (a.flag_mask != flag_mask) continue;
+    const std::size_t total = radix[a.dim] - 1;
+    if (coords[a.dim] == total) continue;
+    if (coords[a.dim] == a.none_coord) return AttributeCell::kAbsent;
+    where = AttributeCell::kCategory;
+    g += (total - coords[a.dim]) * strides[a.dim];
+  }
+  if (group != nullptr) *group = g;
+  return where;
 }
 
 std::vector<disclosure::GroupFacts> TableBuilder::Impl::CellGroups(
@@ -530,8 +578,17 @@ std::vector<disclosure::GroupFacts> TableBuilder::Impl::CellGroups(
     const std::size_t group = cell + (total - coords[d]) * strides[d];
     out.push_back(disclosure::GroupFacts{acc[group * stat_count + s].units_a, units, true, structural});
   }
+  std::size_t group = cell;
+  const AttributeCell on = OnAttributes(plan, stats[s].flag_mask, cell, coords, &group);
+  if (on == AttributeCell::kAbsent) {
+    // The flag's none code: nobody there has the flag, by definition (a structural zero).
+    out.push_back(disclosure::GroupFacts{units, units, false, true});
+    return out;
+  }
   if (plan.sensitive_stat[s]) {
-    out.push_back(disclosure::GroupFacts{cell_units[cell], units, true, structural});
+    // A category of an attribute of the flag is all-flagged by definition; its group is the cell
+    // without the attribute breakdown (all units there), as for a sensitive code (§3.4).
+    out.push_back(disclosure::GroupFacts{cell_units[group], units, true, structural});
   }
   if (out.empty() && structural) {
     out.push_back(disclosure::GroupFacts{units, units, false, true});
@@ -774,15 +831,12 @@ void TableBuilder::Impl::Emit(const Contribution& c, std::uint32_t record_key,
 }
 
 // Looks each distinct unit up once (index for the guard, record key for the cell keys) and
-// collects the guarded populations.
+// collects the guarded populations: every cell of the table over its non-sensitive dimensions
+// (released level of a hierarchy, and the total), with the partitions of it the table shows.
 absl::Status TableBuilder::Impl::IndexUnits(UnitIndex& units) {
   const std::size_t unit_count = unit_start.size() - 1;
   unit_entry.resize(unit_count);
   const std::size_t dim_count = dims.size();
-  std::vector<std::uint32_t> all;
-  all.reserve(unit_count);
-  std::vector<std::vector<std::vector<std::uint32_t>>> groups(dim_count);
-  for (std::size_t d = 0; d < dim_count; ++d) groups[d].resize(dims[d].released.back());
   for (std::size_t u = 0; u < unit_count; ++u) {
     const std::string_view key = keys[records[order[unit_start[u]]].key];
     std::optional<UnitIndex::Entry> entry = units.Lookup(key);
@@ -791,25 +845,87 @@ absl::Status TableBuilder::Impl::IndexUnits(UnitIndex& units) {
                                  " that is not in the unit index of the loaded data");
     }
     unit_entry[u] = *entry;
-    all.push_back(entry->index);
+  }
+
+  // The sub-cube over the guarded (non-sensitive) dimensions: released codes and the total.
+  std::vector<std::size_t> guarded;
+  for (std::size_t d = 0; d < dim_count; ++d) {
+    if (!tmpl->disclosure.IsSensitiveDimension(dims[d].dim->name)) guarded.push_back(d);
+  }
+  std::vector<std::uint32_t> g_total(guarded.size());
+  std::vector<std::size_t> g_stride(guarded.size());
+  std::size_t g_cells = 1;
+  for (std::size_t i = guarded.size(); i-- > 0;) {
+    g_total[i] = dims[guarded[i]].released.back();  // the released level's code count
+    g_stride[i] = g_cells;
+    g_cells *= g_total[i] + 1;
+    if (g_cells > kMaxCells) return absl::InternalError("template " + TemplateName() + ": too many cells");
+  }
+
+  // Units in index order, so that each cell's members come out sorted.
+  std::vector<std::uint32_t> by_index(unit_count);
+  std::iota(by_index.begin(), by_index.end(), 0U);
+  std::sort(by_index.begin(), by_index.end(), [&](std::uint32_t a, std::uint32_t b) {
+    return unit_entry[a].index < unit_entry[b].index;
+  });
+  std::vector<std::vector<std::uint32_t>> members(g_cells);
+  std::vector<std::uint32_t> stamp(g_cells, kNoUnit);
+  std::vector<std::size_t> targets;
+  for (std::uint32_t u : by_index) {
+    const std::uint32_t index = unit_entry[u].index;
     for (std::uint32_t i = unit_start[u]; i < unit_start[u + 1]; ++i) {
       const std::uint32_t* rc = codes.data() + static_cast<std::size_t>(order[i]) * dim_count;
-      for (std::size_t d = 0; d < dim_count; ++d) {
+      // The record's cell and every cell above it (any guarded coordinates at the total).
+      targets.assign(1, 0);
+      for (std::size_t k = 0; k < guarded.size(); ++k) {
+        const DimLookup& lookup = dims[guarded[k]];
         // The released code the record lies in: its own, or its parent's on the parent level.
-        std::uint32_t g = dims[d].released[rc[d]];
-        if (g == kDropped) g = dims[d].released[dims[d].up[rc[d]]];
-        groups[d][g].push_back(entry->index);
+        std::uint32_t g = lookup.released[rc[guarded[k]]];
+        if (g == kDropped) g = lookup.released[lookup.up[rc[guarded[k]]]];
+        const std::size_t n = targets.size();
+        for (std::size_t t = 0; t < n; ++t) {
+          targets.push_back(targets[t] + g_total[k] * g_stride[k]);
+          targets[t] += g * g_stride[k];
+        }
+      }
+      for (std::size_t cell : targets) {
+        if (stamp[cell] == u) continue;
+        stamp[cell] = u;
+        members[cell].push_back(index);
       }
     }
   }
+
+  // The partitions a cell's population is shown in: every non-empty set of the table's
+  // dimensions at their total there (sensitive dimensions are always at their total in a guarded
+  // cell), named by the released levels' code lists.
   populations.clear();
-  populations.push_back(disclosure::Population::FromIndices(std::move(all)));
-  for (auto& per_dim : groups) {
-    for (auto& members : per_dim) {
-      if (!members.empty()) {
-        populations.push_back(disclosure::Population::FromIndices(std::move(members)));
-      }
+  std::vector<std::string> names;
+  for (std::size_t cell = 0; cell < g_cells; ++cell) {
+    if (members[cell].empty()) continue;
+    names.clear();
+    for (std::size_t d = 0; d < dim_count; ++d) {
+      const auto k = std::find(guarded.begin(), guarded.end(), d);
+      const bool at_total =
+          k == guarded.end() ||
+          (cell / g_stride[static_cast<std::size_t>(k - guarded.begin())]) %
+                  (g_total[static_cast<std::size_t>(k - guarded.begin())] + 1) ==
+              g_total[static_cast<std::size_t>(k - guarded.begin())];
+      if (at_total) names.push_back(dims[d].dim->codes.name);
     }
+    std::sort(names.begin(), names.end());
+    disclosure::GuardedPopulation p;
+    for (std::size_t subset = 1; subset < (std::size_t{1} << names.size()); ++subset) {
+      std::string partition;
+      for (std::size_t b = 0; b < names.size(); ++b) {
+        if ((subset >> b & 1U) == 0) continue;
+        if (!partition.empty()) partition += '+';
+        partition += names[b];
+      }
+      p.partitions.push_back(std::move(partition));
+    }
+    p.units = disclosure::Population::FromSorted(std::move(members[cell]));
+    populations.push_back(std::move(p));
   }
   return absl::OkStatus();
 }
@@ -1146,14 +1262,28 @@ absl::StatusOr<Release> TableBuilder::Impl::Disclose(const DisclosureTools& tool
           }
           break;
         case StatisticKind::kShare: {
-          const bool sensitive = groups.sensitive_stat[s];
+          for (std::size_t dd = 0; dd < dims.size(); ++dd) {
+            coords_of[dd] = (cell / strides[dd]) % radix[dd];
+          }
+          const AttributeCell on = OnAttributes(groups, plan.flag_mask, cell, coords_of, nullptr);
+          if (on == AttributeCell::kAbsent && a.units_a == 0) {
+            d = disclosure::Decision{disclosure::CellStatus::kReleased, "structural-zero", ""};
+            break;
+          }
+          // On a category of an attribute of the flag the share is 100% by definition: the
+          // group rule is the count's, against the cell without the attribute breakdown.
+          const bool sensitive = groups.sensitive_stat[s] && on == AttributeCell::kNone;
           d = disclosure::ShareDecision(rules, a.units_a, a.units_b, sensitive);
           if (d.status == disclosure::CellStatus::kReleased) break;
           if (d.rule == "group" || d.rule == "sensitive-zero") {
             primary[i] = true;
             requirement[i] = disclosure::GroupProtection(
                 rules, disclosure::GroupFacts{a.units_b, a.units_a, true, false});
-          } else if (a.units_a > 0) {
+          } else if (a.units_a > 0 && a.units_a < rules.min_units) {
+            // A small numerator must not be recomputable from the table's margins. A share
+            // withheld only for its denominator (< min_share_denominator) or its complement
+            // (< T units without the flag) hides the percentage; its numerator of at least T units
+            // is publishable and its cell is not a primary of the audit.
             primary[i] = true;
             requirement[i] = disclosure::ThresholdProtection(rules, sensitive);
           }

@@ -37,10 +37,12 @@ struct DisclosureTools {
 
 struct FinishedTable {
   Release release;
-  // The populations the differencing guard compares (§6.1): the whole filtered universe, then per
-  // table dimension and code the units with that code (the table's one-dimensional groups). Empty
-  // groups are left out.
-  std::vector<disclosure::Population> populations;
+  // The populations the differencing guard and the decomposition quota see (§6.1, §6.2): every
+  // cell of the table over its non-sensitive dimensions (templates::DisclosureSettings::
+  // IsSensitiveDimension), margins and the whole filtered universe included, each with the
+  // partitions of it the table shows (named by code lists: every non-empty set of the table's
+  // dimensions at their total in that cell). Empty cells are left out.
+  std::vector<disclosure::GuardedPopulation> populations;
   std::int64_t disclosure_micros = 0;  // the disclosure step alone (steps 4, 6-9)
 };
 

@@ -77,13 +77,14 @@ class MicrodataSource {
 };
 
 // Persistence of the differencing guard's history (adapters/sqlite/release_history_store.h):
-// the populations newly recorded by a release are appended, durably, before it is sent.
+// the populations and partitions newly recorded by a release are appended, durably, before it is
+// sent.
 class ReleaseHistory {
  public:
   virtual ~ReleaseHistory() = default;
   // kInvalidArgument for an empty basis; kUnavailable when the write fails (release nothing).
   virtual absl::Status Append(const disclosure::GuardKey& key, std::string_view index_basis,
-                              std::span<const std::string> encodings) = 0;
+                              const disclosure::GuardRecord& added) = 0;
 };
 
 }  // namespace enclave::core

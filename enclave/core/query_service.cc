@@ -510,33 +510,25 @@ absl::StatusOr<RunResult> QueryService::RunQuery(
   Release release = std::move(finished->release);
   release.record_key_version = options_.record_key_version;
 
-  // 9. The differencing guard: the last refusable step (§6.1).
+  // 9. The differencing guard and the decomposition quota: the last refusable step (§6.1, §6.2).
+  // One history per data version and unit type for every caller: SDC releases are publishable.
   const auto guard_start = std::chrono::steady_clock::now();
-  disclosure::GuardKey guard_key;
-  if (!principal->projects.empty()) {
-    guard_key.project = "project:";
-    for (std::size_t i = 0; i < principal->projects.size(); ++i) {
-      if (i > 0) guard_key.project += '+';
-      guard_key.project += principal->projects[i];
-    }
-  } else if (!principal->organisation.empty()) {
-    guard_key.project = "org:" + principal->organisation;
-  } else {
-    guard_key.project = "principal:" + principal->id;
-  }
-  guard_key.data_version = data_version;
-  guard_key.unit_type = tmpl->unit;
+  disclosure::GuardKey guard_key{data_version, tmpl->unit};
   // Populations below T carry no released statistic (their counts fail the threshold), and two
   // disjoint small groups would otherwise "differ" by fewer than T: only populations of at least
   // T units are guarded.
-  const auto guard_t = static_cast<std::uint64_t>(std::max<std::int64_t>(rules.min_units, 1));
-  std::vector<disclosure::Population> guarded_sets;
-  for (disclosure::Population& p : finished->populations) {
-    if (p.size() >= guard_t) guarded_sets.push_back(std::move(p));
+  disclosure::GuardLimits limits;
+  limits.min_units = static_cast<std::uint64_t>(std::max<std::int64_t>(rules.min_units, 1));
+  limits.max_partitions = static_cast<std::uint32_t>(
+      tmpl->disclosure.max_partitions > 0 ? tmpl->disclosure.max_partitions
+                                          : std::max<std::int64_t>(rules.decomposition_quota, 1));
+  std::vector<disclosure::GuardedPopulation> guarded_sets;
+  for (disclosure::GuardedPopulation& p : finished->populations) {
+    if (p.units.size() >= limits.min_units) guarded_sets.push_back(std::move(p));
   }
-  std::vector<std::string> newly_recorded;
+  disclosure::GuardRecord newly_recorded;
   absl::Status guarded =
-      options_.guard->CheckAndRecord(guard_key, guarded_sets, guard_t, &newly_recorded);
+      options_.guard->CheckAndRecord(guard_key, guarded_sets, limits, &newly_recorded);
   const std::int64_t disclosure_us =
       finished->disclosure_micros +
       std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -

@@ -258,6 +258,33 @@ JOIN d_persoon p ON p.pnr = i.pnr
 LEFT JOIN jgdhulpbus j ON j.rinpersoon = p.rinpersoon AND j.begin <= q.peil AND j.einde >= q.van
 ORDER BY 1, 2, 3, 4;
 
+-- Days as integers, so that templates do date arithmetic with + and - only (portable SQL, no
+-- SQLite date functions in a template): every day from 371 days before the first PIN day or event
+-- (a window starts at most 6 days before its event, and T10's year-earlier baseline lies 364 days
+-- before its window) to 14 days after the last (T10's week after an event).
+CREATE TABLE d_dag (
+  datum TEXT PRIMARY KEY,              -- YYYYMMDD
+  dagnr INTEGER NOT NULL UNIQUE,       -- days since 1970-01-01: consecutive days differ by 1
+  weekdag INTEGER NOT NULL             -- 1 Monday .. 7 Sunday (as kalender.weekdag)
+) WITHOUT ROWID;
+WITH RECURSIVE
+grens(van, tot) AS (
+  SELECT date(substr(lo, 1, 4) || '-' || substr(lo, 5, 2) || '-' || substr(lo, 7, 2), '-371 days'),
+         date(substr(hi, 1, 4) || '-' || substr(hi, 5, 2) || '-' || substr(hi, 7, 2), '+14 days')
+  FROM (SELECT min(lo) AS lo, max(hi) AS hi
+        FROM (SELECT min(datum) AS lo, max(datum) AS hi FROM pin_dag
+              UNION ALL SELECT min(start), max(eind) FROM evenement))
+),
+dag(d) AS (
+  SELECT van FROM grens WHERE van IS NOT NULL
+  UNION ALL
+  SELECT date(dag.d, '+1 day') FROM dag, grens WHERE dag.d < grens.tot
+)
+INSERT INTO d_dag
+SELECT replace(d, '-', ''), CAST(julianday(d) - julianday('1970-01-01') AS INTEGER),
+       (CAST(strftime('%w', d) AS INTEGER) + 6) % 7 + 1
+FROM dag;
+
 DROP TABLE d_tmp_adres;
 DROP TABLE d_tmp_peil;
 DROP TABLE d_tmp_jaar;
@@ -266,3 +293,4 @@ ANALYZE d_peildatum;
 ANALYZE d_ingezetene;
 ANALYZE d_zzp_jaar;
 ANALYZE d_jeugdhulp_periode;
+ANALYZE d_dag;

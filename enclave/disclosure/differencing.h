@@ -2,24 +2,37 @@
 // in memory, no I/O; adapters/sqlite/release_history_store.h persists what it records.
 //
 // A population is a set of units given as dense, per-data-version-stable indices
-// (core::UnitIndex). Per project, data version and unit type the guard keeps every released
-// population and refuses a new one that differs from a kept one by 1 to T-1 units: two such
-// releases would give, by subtraction, a statistic about fewer than T units.
+// (core::UnitIndex). Per data version and unit type — for every principal and project alike, since
+// SDC releases are treated as publishable — the guard keeps every released population and
+//   1. refuses a release with a population that differs from a kept one by 1 to T-1 units (two such
+//      releases would give, by subtraction, a statistic about fewer than T units);
+//   2. refuses a release that would show a population broken down in more distinct partitions than
+//      the quota (averaging the sums of many partitions recovers exact counts, §6.2).
+// Check and record are one atomic step, so two concurrent releases cannot both pass without
+// seeing each other.
 //
 //   DifferencingGuard guard;
-//   ENCLAVE_RETURN_IF_ERROR(guard.CheckAndRecord(key, populations_of_this_release, rules.min_units));
-//   // ... release; persist the newly recorded populations before sending.
+//   GuardRecord added;
+//   ENCLAVE_RETURN_IF_ERROR(guard.CheckAndRecord(key, populations, {.min_units = 10,
+//                                                                   .max_partitions = 10}, &added));
+//   // ... log the release; persist `added` (ReleaseHistory) before sending.
+//
+// Finding the populations within T-1 of a new one among 10^6 kept ones is a set-similarity join:
+// |P Δ Q| < T implies |Q| ∈ (|P| - T, |P| + T) and, because at most T-1 of P's units are missing
+// from Q (and vice versa), that P's T first units and Q's T first units share one, in any fixed
+// global order of units (prefix filtering, Chaudhuri et al. 2006). The guard orders units by a
+// fixed bijective mix of their index, indexes each kept population under its T first units and its
+// size bucket, and confirms candidates exactly. No false negatives; cost per new population: one
+// pass over its units, about 3T hash lookups, and an exact merge per candidate.
 #pragma once
 
+#include <compare>
 #include <cstdint>
-#include <map>
 #include <memory>
-#include <mutex>
-#include <set>
 #include <span>
 #include <string>
 #include <string_view>
-#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -57,75 +70,91 @@ std::uint64_t SymmetricDifferenceSize(const Population& a, const Population& b,
 std::string EncodePopulation(const Population& population);
 absl::StatusOr<Population> DecodePopulation(std::string_view bytes);
 
-// Where populations are compared: only within one project, data version and unit type.
+// A 128-bit fingerprint of a population's units (not cryptographic: the units come from the
+// store, not from callers). Names a population in the decomposition quota's records.
+struct PopulationDigest {
+  std::uint64_t hi = 0;
+  std::uint64_t lo = 0;
+  auto operator<=>(const PopulationDigest&) const = default;
+  std::string Hex() const;  // 32 lower-case hex digits
+  static absl::StatusOr<PopulationDigest> FromHex(std::string_view hex);
+};
+PopulationDigest DigestOf(const Population& population);
+
+// Where populations are compared: per data version and unit type, across all principals.
 struct GuardKey {
-  std::string project;
   std::string data_version;
   std::string unit_type;
   auto operator<=>(const GuardKey&) const = default;
 };
 
+// One population a release shows, with the partitions of it the release shows: each partition
+// is named by the code lists it breaks the population down by, canonical ("herkomst+wijk"), so
+// that the same breakdown through another template is the same partition.
+struct GuardedPopulation {
+  Population units;
+  std::vector<std::string> partitions;
+};
+
+struct GuardLimits {
+  std::uint64_t min_units = 10;       // T: populations differing by 1..T-1 are refused
+  std::uint32_t max_partitions = 10;  // distinct partitions of one population; 0: no quota
+};
+
+// A kept population: its encoding (EncodePopulation) and the largest threshold T it was released
+// under. Two populations are compared with the smaller of their thresholds: a table released at
+// T = 100 (income) and one at T = 10 (counts) differing by 50 persons describe those 50 by a count,
+// which T = 10 allows; two income tables differing by 50 would describe their income.
+struct KeptPopulation {
+  std::string encoding;
+  std::uint32_t min_units = 10;
+};
+
+// What one release added to the history: to persist before it is sent. A population kept before
+// under a smaller T appears again with the larger one.
+struct GuardRecord {
+  std::vector<KeptPopulation> populations;
+  std::vector<std::pair<PopulationDigest, std::string>> partitions;  // (population, partition)
+  bool empty() const { return populations.empty() && partitions.empty(); }
+};
+
 // Thread-safe.
 class DifferencingGuard {
  public:
+  // The largest threshold the guard serves.
+  static constexpr std::uint64_t kMaxMinUnits = 1000;
+
   DifferencingGuard();
   ~DifferencingGuard();
   DifferencingGuard(const DifferencingGuard&) = delete;
   DifferencingGuard& operator=(const DifferencingGuard&) = delete;
 
   // OK when every population in `populations` either equals one already recorded under `key` or
-  // differs from each recorded one by 0 or at least `min_units` (T) units; otherwise
-  // kFailedPrecondition with RefusalMessage (no counts, no unit ids, no other project's data).
-  // Populations of the same call are not compared with each other (secondary suppression
-  // protects within one table). REQUIRES: min_units >= 1.
-  absl::Status Check(const GuardKey& key, std::span<const Population> populations,
-                     std::uint64_t min_units) const;
+  // differs from each recorded one by 0 or at least min(limits.min_units, that one's T) units,
+  // and no population
+  // would then have more than limits.max_partitions distinct partitions; then records them (and
+  // fills `added`, may be null). Otherwise kFailedPrecondition with DifferencingRefusal or
+  // QuotaRefusal (no counts, no unit ids, nothing about earlier releases' callers) and nothing is
+  // recorded. Populations of the same call are not compared with each other (secondary suppression
+  // protects within one table). kInternal when limits.min_units is 0 or above kMaxMinUnits.
+  absl::Status CheckAndRecord(const GuardKey& key, std::span<const GuardedPopulation> populations,
+                              const GuardLimits& limits, GuardRecord* added = nullptr);
 
-  // Records the populations (repeats of recorded ones are ignored). Returns the ones that were
-  // new, encoded (EncodePopulation), for the caller to persist.
-  std::vector<std::string> Record(const GuardKey& key, std::span<const Population> populations);
-
-  // Check and, if OK, Record, atomically: two concurrent releases cannot both pass against the
-  // history without seeing each other. USE THIS in the query path. On OK, `newly_recorded`
-  // receives the encodings to persist (may be null).
-  absl::Status CheckAndRecord(const GuardKey& key, std::span<const Population> populations,
-                              std::uint64_t min_units,
-                              std::vector<std::string>* newly_recorded = nullptr);
-
-  // Restores recorded populations from their encodings (start-up, from the history store).
+  // Restores recorded populations and partitions (start-up, from the history store).
   // All-or-nothing: kDataLoss on any undecodable encoding, and then nothing is added.
-  absl::Status Restore(const GuardKey& key, std::span<const std::string> encodings);
+  absl::Status Restore(const GuardKey& key, std::span<const KeptPopulation> populations,
+                       std::span<const std::pair<PopulationDigest, std::string>> partitions);
 
   std::size_t RecordedCount(const GuardKey& key) const;
+  std::size_t PartitionsOf(const GuardKey& key, const Population& population) const;
 
-  // The refusal message: names the caller's own project and the public threshold, never a count,
-  // a unit or which earlier release.
-  static std::string RefusalMessage(std::string_view project, std::uint64_t min_units);
+  // The refusals: the public threshold and quota, never a count, a unit or which earlier release.
+  static std::string DifferencingRefusal(std::uint64_t min_units);
+  static std::string QuotaRefusal(std::uint32_t max_partitions);
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
-};
-
-// The decomposition quota (§6.2): distinct partitions (breakdowns) of one population per project,
-// default 10; beyond that, a privacy officer must approve. A partition is identified by a
-// canonical string the caller builds (e.g. "template@version|dim1,dim2|canonical filters").
-// Thread-safe.
-class DecompositionQuota {
- public:
-  explicit DecompositionQuota(std::uint32_t max_partitions = 10);
-  ~DecompositionQuota();
-
-  // OK if `partition` was seen before for this population, or fewer than max_partitions were;
-  // then records it. Otherwise kResourceExhausted with a fixed message.
-  absl::Status Use(const GuardKey& key, const Population& population, std::string_view partition);
-  std::size_t PartitionsOf(const GuardKey& key, const Population& population) const;
-
- private:
-  std::uint32_t max_partitions_;
-  mutable std::mutex mu_;
-  // (key, population encoding) -> partitions seen.
-  std::map<std::pair<GuardKey, std::string>, std::set<std::string, std::less<>>> seen_;
 };
 
 }  // namespace enclave::disclosure

@@ -73,6 +73,9 @@ std::vector<RuleSetProblem> ValidateRuleSet(const RuleSetParams& r) {
     add("model_min_residual_df",
         "must be at least " + Str(kModelMinResidualDfFloor));
   }
+  if (r.decomposition_quota < 1 || r.decomposition_quota > 1000) {
+    add("decomposition_quota", "must be between 1 and 1000");
+  }
   if (r.sum_precision < 1) add("precision.sum", "must be at least 1");
   if (r.mean_precision < 1) add("precision.mean", "must be at least 1");
   if (r.quantile_precision < 1) add("precision.quantile", "must be at least 1");
@@ -120,6 +123,7 @@ std::string CanonicalText(const RuleSetParams& r) {
   s += " group=" + Str(r.group_max_permille);
   s += r.sensitive_zeros_unsafe ? " zeros=unsafe" : " zeros=safe";
   s += " df=" + Str(r.model_min_residual_df);
+  s += " quota=" + Str(r.decomposition_quota);
   s += " precision=(" + Str(r.sum_precision) + "," + Str(r.mean_precision) + "," +
        Str(r.quantile_precision) + ")";
   s += " counts=";
@@ -141,14 +145,14 @@ std::string CanonicalText(const RuleSetParams& r) {
 RuleSetParams CbsDefaultRuleSet() {
   RuleSetParams r;
   r.id = "cbs-default";
-  r.version = 2;
+  r.version = 3;
   return r;
 }
 
 RuleSetParams CbsBusinessRuleSet() {
   RuleSetParams r;
   r.id = "cbs-business";
-  r.version = 1;
+  r.version = 2;
   r.dominance = {NkRule{1, 50}, NkRule{2, 85}};
   return r;
 }
@@ -156,7 +160,7 @@ RuleSetParams CbsBusinessRuleSet() {
 RuleSetParams CbsIncomeRuleSet() {
   RuleSetParams r;
   r.id = "cbs-income";
-  r.version = 1;
+  r.version = 2;
   r.income_rule = true;
   return r;
 }

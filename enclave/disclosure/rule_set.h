@@ -6,7 +6,7 @@
 //
 //   std::vector<RuleSetProblem> problems = ValidateRuleSet(params);
 //   for (const RuleSetProblem& p : problems) report(p.field, p.message);  // e.g. "p_percent"
-//   log.Record("rule_set", CanonicalText(params));  // "cbs-business@1 T=10 share=100 nk=(1,50)..."
+//   log.Record("rule_set", CanonicalText(params));  // "cbs-business@2 T=10 share=100 nk=(1,50)..."
 #pragma once
 
 #include <cstdint>

@@ -50,6 +50,10 @@ struct RuleSetParams {
 
   std::int64_t model_min_residual_df = 10;  // §3.6; parameter only
 
+  // Decomposition quota (§6.2): distinct partitions of one population shown across all releases
+  // of a data version; a template's officer-approved max_partitions may raise it.
+  std::int64_t decomposition_quota = 10;
+
   // Release precision (§8): released magnitudes are multiples of these; percentages are whole.
   std::int64_t sum_precision = 1000;
   std::int64_t mean_precision = 100;

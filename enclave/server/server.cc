@@ -207,8 +207,8 @@ class HistoryAdapter final : public core::ReleaseHistory {
   explicit HistoryAdapter(std::unique_ptr<adapters::sqlite::SqliteReleaseHistory> store)
       : store_(std::move(store)) {}
   absl::Status Append(const disclosure::GuardKey& key, std::string_view basis,
-                      std::span<const std::string> encodings) override {
-    return store_->Append(key, basis, encodings);
+                      const disclosure::GuardRecord& added) override {
+    return store_->Append(key, basis, added);
   }
 
  private:
@@ -227,9 +227,10 @@ struct DisclosureState {
 };
 
 // Start-up of the disclosure services; any failure refuses the start (fail closed).
-// Persons: a universe-mode index over every person of the data version (stable numbering, so the
-// guard's history is persisted). Other unit types (establishments): a first-seen index; their
-// populations are guarded in memory only (not across restarts).
+// Persons and establishments (T10's vestiging-periods): a universe-mode index over every unit of
+// the data version that the store lists (stable numbering, so the guard's history is persisted).
+// Other unit types: a first-seen index; their populations are guarded in memory only (not across
+// restarts).
 absl::StatusOr<std::shared_ptr<DisclosureState>> StartDisclosure(
     const Config& config, const Loaded& loaded) {
   auto state = std::make_shared<DisclosureState>();

@@ -53,6 +53,16 @@ const Dimension* Template::FindDimension(const std::string& name) const {
   return nullptr;
 }
 
+bool DisclosureSettings::IsSensitiveDimension(const std::string& name) const {
+  for (const SensitiveDimension& d : sensitive_dimensions) {
+    if (d.dimension == name) return true;
+  }
+  for (const SensitiveCategory& c : sensitive) {
+    if (c.flag.empty() && c.dimension == name) return true;
+  }
+  return false;
+}
+
 bool Template::AllowsRole(Role role) const {
   return std::find(roles.begin(), roles.end(), role) != roles.end();
 }

@@ -100,6 +100,18 @@ struct StructuralZero {
   std::vector<std::pair<std::string, std::string>> codes;  // (dimension, code), all must match
 };
 
+// A dimension that describes a sensitive fact rather than a group of the population
+// (disclosure-control.md §3.4, §6.1): never used for the differencing guard's populations. With
+// `flag`: every code but `none_code` implies the flag (the leefvorm of a bijstand spell) and
+// `none_code` ("geen_bijstand") its absence. A count of flagged units in a category is then
+// checked for group disclosure against the cell with this dimension at its total, and counts and
+// shares of the flag in `none_code` are structural zeros.
+struct SensitiveDimension {
+  std::string dimension;
+  std::string flag;       // optional
+  std::string none_code;  // with flag
+};
+
 struct DisclosureSettings {
   std::string rule_set = "cbs-default";
   std::int64_t min_units = 10;
@@ -110,6 +122,13 @@ struct DisclosureSettings {
   std::string holding_column;
   std::vector<SensitiveCategory> sensitive;
   std::vector<StructuralZero> structural_zeros;
+  std::vector<SensitiveDimension> sensitive_dimensions;
+  // Partitions of one population the officer approved for this template beyond the rule set's
+  // decomposition quota (§6.2); 0: the rule set's quota applies.
+  std::int32_t max_partitions = 0;
+
+  // True when the dimension is declared in sensitive_dimensions or has a sensitive code.
+  bool IsSensitiveDimension(const std::string& name) const;
 };
 
 // Differential privacy for researcher templates (disclosure-control.md §7). All integers: no

@@ -407,6 +407,38 @@ void CheckGroups(const Template& t, Problems& p) {
   }
 }
 
+// Sensitive dimensions name declared dimensions, once each; a flag is a declared flag column and
+// then needs its none code, a code of the dimension.
+void CheckSensitiveDimensions(const Template& t, Problems& p) {
+  std::set<std::string> seen;
+  for (std::size_t i = 0; i < t.disclosure.sensitive_dimensions.size(); ++i) {
+    const SensitiveDimension& s = t.disclosure.sensitive_dimensions[i];
+    const std::string field = "disclosure.sensitive_dimension[" + std::to_string(i) + "]";
+    const Dimension* d = t.FindDimension(s.dimension);
+    if (d == nullptr) {
+      p.Add(field, "'" + s.dimension.substr(0, 64) + "' is not a declared dimension");
+      continue;
+    }
+    if (!seen.insert(s.dimension).second) p.Add(field, "names dimension " + d->name + " twice");
+    if (s.flag.empty()) {
+      if (!s.none_code.empty()) p.Add(field, "a none_code needs the flag it is the absence of");
+      continue;
+    }
+    if (!IsDeclaredFlag(t, s.flag)) {
+      p.Add(field, "flag '" + s.flag.substr(0, 64) + "' is not a declared flag column");
+    }
+    if (s.none_code.empty()) {
+      p.Add(field, "with a flag, name the code of units without it (none_code)");
+    } else if (!HasCode(*d, s.none_code)) {
+      p.Add(field, "none_code '" + s.none_code.substr(0, 64) + "' is not a code of dimension " +
+                       d->name);
+    }
+  }
+  if (t.disclosure.max_partitions < 0) {
+    p.Add("disclosure.max_partitions", "must be 0 (the rule set's quota) or positive");
+  }
+}
+
 // Differential privacy (disclosure-control.md §7): researcher-only, COUNT/SUM/MEAN, a positive
 // budget within the per-table maximum, and bounds small enough for exact integer noise.
 void CheckDp(const Template& t, Problems& p) {
@@ -527,6 +559,7 @@ std::vector<TemplateProblem> Validate(const Template& t) {
   CheckColumns(t, p);
   CheckStatistics(t, p);
   CheckGroups(t, p);
+  CheckSensitiveDimensions(t, p);
   if (t.disclosure.rule_set.empty()) p.Add("disclosure.rule_set", "must name a rule set");
   if (t.disclosure.min_units < kMinUnitsFloor) {
     p.Add("disclosure.min_units",

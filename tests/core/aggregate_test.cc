@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <set>
@@ -683,6 +684,155 @@ TEST_CASE("a sensitive flag is checked against all units of the cell") {
   CHECK(Rule(Build(t, rows(19, 2)), 0, 0) == "released");
 }
 
+
+// ---------------------------------------------------------------------------------------------
+// A breakdown by an attribute of the counted flag (templates::SensitiveDimension with a flag):
+// leefvorm of a bijstand spell. Flag zzp stands for op_bijstand here.
+
+templates::Template AttributeTemplate(bool declared) {
+  templates::Template t = test::MakeTemplate(
+      {test::MakeStatistic("n", StatisticKind::kCount, "zzp"),
+       test::MakeStatistic("pct", StatisticKind::kShare, "zzp")});
+  t.dimensions = {test::MakeDimension("wijk", {"W1", "W2"}),
+                  test::MakeDimension("leefvorm", {"alleen", "paar", "geen"})};
+  t.fixed_dimensions = {"wijk", "leefvorm"};
+  t.disclosure.sensitive.push_back({"", "", "zzp"});
+  t.disclosure.min_share_denominator = 10;
+  if (declared) t.disclosure.sensitive_dimensions.push_back({"leefvorm", "zzp", "geen"});
+  return t;
+}
+
+// Cell (wijk, leefvorm) of statistic `stat`; leefvorm 3 is the total.
+const ReleasedCell& CellL(const Release& r, std::uint32_t w, std::uint32_t l, std::uint32_t stat = 0) {
+  return r.cells.at((static_cast<std::size_t>(w) * 4 + l) * r.tmpl->statistics.size() + stat);
+}
+const std::string& RuleL(const Release& r, std::uint32_t w, std::uint32_t l, std::uint32_t stat = 0) {
+  return r.provenance.at((static_cast<std::size_t>(w) * 4 + l) * r.tmpl->statistics.size() + stat).rule;
+}
+std::int64_t ValueL(const Release& r, std::uint32_t w, std::uint32_t l, std::uint32_t stat = 0) {
+  const ReleasedCell& c = CellL(r, w, l, stat);
+  REQUIRE(c.value.has_value());
+  return *c.value;
+}
+
+void AddLeefvorm(std::vector<FakeRow>& rows, const std::string& prefix, int count,
+                 const std::string& wijk, const std::string& leefvorm) {
+  for (int i = 0; i < count; ++i) {
+    rows.push_back({prefix + std::to_string(i), {wijk, leefvorm}, std::nullopt,
+                    {leefvorm == "geen" ? 0 : 1, 0}});
+  }
+}
+
+TEST_CASE("a breakdown by an attribute of the flag is not group disclosure; its none code is 0") {
+  std::vector<FakeRow> rows;
+  AddLeefvorm(rows, "a", 15, "W1", "alleen");
+  AddLeefvorm(rows, "p", 12, "W1", "paar");
+  AddLeefvorm(rows, "g", 300, "W1", "geen");
+  AddLeefvorm(rows, "b", 20, "W2", "alleen");
+  AddLeefvorm(rows, "q", 11, "W2", "paar");
+  AddLeefvorm(rows, "h", 250, "W2", "geen");
+  const templates::Template declared = AttributeTemplate(true);
+  const templates::Template plain = AttributeTemplate(false);
+  // Undeclared (the behaviour the issue found): every category is 100% bijstand, so the group
+  // rule withholds every inner cell of a category.
+  const Release before = Build(plain, rows);
+  CHECK(RuleL(before, 0, 0) == "group");
+  CHECK(RuleL(before, 1, 1) == "group");
+  // Declared: the category is checked against the wijk's residents (15 of 327), and released.
+  const Release r = Build(declared, rows);
+  CHECK(ValueL(r, 0, 0) == 15);
+  CHECK(ValueL(r, 1, 1) == 11);
+  // The none code holds no bijstand by definition: a structural zero, count and share.
+  CHECK(RuleL(r, 0, 2) == "structural-zero");
+  CHECK(ValueL(r, 0, 2) == 0);
+  CHECK(RuleL(r, 0, 2, 1) == "structural-zero");
+  CHECK(ValueL(r, 0, 2, 1) == 0);
+  // The share on a category is 100% by definition: withheld (its complement is 0 units), not a
+  // group disclosure, and not a reason to withhold the count beside it.
+  CHECK(RuleL(r, 0, 0, 1) != "group");
+  CHECK_FALSE(CellL(r, 0, 0, 1).value.has_value());
+  // The margins are ordinary: W1's bijstand share is 27 of 327.
+  CHECK(ValueL(r, 0, 3) == 27);
+  CHECK(ValueL(r, 0, 3, 1) == 8);
+}
+
+TEST_CASE("group disclosure through an attribute breakdown still fires on the wijk's residents") {
+  std::vector<FakeRow> rows;
+  AddLeefvorm(rows, "a", 95, "W1", "alleen");  // 95 of W1's 100 residents: group disclosure
+  AddLeefvorm(rows, "g", 5, "W1", "geen");
+  AddLeefvorm(rows, "b", 20, "W2", "alleen");
+  AddLeefvorm(rows, "q", 20, "W2", "paar");
+  AddLeefvorm(rows, "h", 250, "W2", "geen");
+  const templates::Template t = AttributeTemplate(true);
+  const Release r = Build(t, rows);
+  CHECK(RuleL(r, 0, 0) == "group");
+  CHECK_FALSE(CellL(r, 0, 0).value.has_value());
+  // And the wijk's own count (95 of 100) too, so the category cannot be recomputed from it.
+  CHECK(RuleL(r, 0, 3) == "group");
+  // A zero in a category (nobody in W1 on bijstand as "paar") is a sensitive zero.
+  CHECK(RuleL(r, 0, 1) == "sensitive-zero");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The populations the differencing guard and the decomposition quota see (§6.1, §6.2).
+
+absl::StatusOr<FinishedTable> Finished(const templates::Template& t, const std::vector<FakeRow>& rows) {
+  return TryBuild(t, rows, testing::ExactRules(), testing::NoMagnitudeNoise());
+}
+
+std::vector<std::string> PartitionsOfSize(const FinishedTable& f, std::size_t size) {
+  for (const disclosure::GuardedPopulation& p : f.populations) {
+    if (p.units.size() != size) continue;
+    std::vector<std::string> sorted = p.partitions;
+    std::sort(sorted.begin(), sorted.end());
+    return sorted;
+  }
+  return {"<none of that size>"};
+}
+
+TEST_CASE("the guard sees every cell of the table, margins included, with its partitions") {
+  std::vector<FakeRow> rows;
+  AddUnits(rows, "a", 11, "W1", "M");
+  AddUnits(rows, "b", 12, "W1", "V");
+  AddUnits(rows, "c", 14, "W2", "M");
+  AddUnits(rows, "d", 18, "W2", "V");
+  absl::StatusOr<FinishedTable> f = Finished(kCountOnly, rows);
+  REQUIRE(f.ok());
+  // 4 inner cells, 2 + 2 margins and the universe: each its own population.
+  REQUIRE(f->populations.size() == 9);
+  std::set<std::size_t> sizes;
+  for (const auto& p : f->populations) sizes.insert(p.units.size());
+  CHECK(sizes == std::set<std::size_t>{11, 12, 14, 18, 23, 32, 25, 30, 55});
+  // The universe is shown broken down by wijk, by sex and by both; W1 by sex; an inner cell not.
+  CHECK(PartitionsOfSize(*f, 55) ==
+        std::vector<std::string>{"sex_codes", "sex_codes+wijk_codes", "wijk_codes"});
+  CHECK(PartitionsOfSize(*f, 23) == std::vector<std::string>{"sex_codes"});
+  CHECK(PartitionsOfSize(*f, 25) == std::vector<std::string>{"wijk_codes"});
+  CHECK(PartitionsOfSize(*f, 11).empty());
+  // Every population is the exact unit set: W1/M's 11 units lie in W1, M and the universe.
+  for (const auto& p : f->populations) {
+    CHECK(std::is_sorted(p.units.units().begin(), p.units.units().end()));
+  }
+}
+
+TEST_CASE("the guard's populations leave out sensitive dimensions") {
+  std::vector<FakeRow> rows;
+  AddLeefvorm(rows, "a", 15, "W1", "alleen");
+  AddLeefvorm(rows, "g", 300, "W1", "geen");
+  AddLeefvorm(rows, "b", 20, "W2", "alleen");
+  AddLeefvorm(rows, "h", 250, "W2", "geen");
+  absl::StatusOr<FinishedTable> f = Finished(AttributeTemplate(true), rows);
+  REQUIRE(f.ok());
+  // Only W1, W2 and the universe: no population is keyed on who has bijstand.
+  REQUIRE(f->populations.size() == 3);
+  CHECK(PartitionsOfSize(*f, 315) == std::vector<std::string>{"leefvorm_codes"});
+  CHECK(PartitionsOfSize(*f, 585) ==
+        std::vector<std::string>{"leefvorm_codes", "leefvorm_codes+wijk_codes", "wijk_codes"});
+  // Undeclared, the categories would be populations (and refusals an oracle on bijstand).
+  absl::StatusOr<FinishedTable> g = Finished(AttributeTemplate(false), rows);
+  REQUIRE(g.ok());
+  CHECK(g->populations.size() > 3);
+}
 
 // ---------------------------------------------------------------------------------------------
 // Linked tables (disclosure-control.md §4.6): one template releases the count by wijk in one

@@ -224,7 +224,7 @@ TEST_CASE("an allowed query logs accepted and result entries and returns the rel
   // A growing (first-seen) unit index has no stable basis: its populations stay in memory.
   CHECK(env.disclosure->history->appended() == 0);
   CHECK(env.disclosure->guard->RecordedCount(
-            disclosure::GuardKey{"principal:" + std::string(kAnalyst), "fake-data-v1", "person"}) > 0);
+            disclosure::GuardKey{"fake-data-v1", "person"}) > 0);
 }
 
 TEST_CASE("the accepted entry is written before the source is scanned") {
@@ -840,7 +840,7 @@ TEST_CASE("a DP template runs through the DpReleaser and charges every ledger") 
   CHECK_FALSE(dp.env.log->OfType(Type::kBudget).empty());
   // The cell key pipeline did not run: no guard history for this query.
   CHECK(dp.env.disclosure->guard->RecordedCount(
-            disclosure::GuardKey{"project:P1", "fake-data-v1", "person"}) == 0);
+            disclosure::GuardKey{"fake-data-v1", "person"}) == 0);
 
   // An identical repeat is served free.
   auto repeat = dp.Run(kResearcher, "2022");

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <numeric>
 #include <random>
 #include <string>
@@ -26,8 +27,7 @@ Population Without(const Population& p, std::size_t k) {  // drops the first k u
   return Population::FromSorted(std::move(v));
 }
 
-const GuardKey kA{"project-a", "dv1", "person"};
-const GuardKey kB{"project-b", "dv1", "person"};
+const GuardKey kA{"dv1", "person"};
 
 TEST_CASE("populations are sorted sets") {
   const Population p = Population::FromIndices({5, 1, 3, 1, 5});
@@ -113,117 +113,241 @@ TEST_CASE("a corrupt encoding fails to decode (kDataLoss), never a silent wrong 
   CHECK(DecodePopulation(flipped).status().code() == absl::StatusCode::kDataLoss);
 }
 
+// Checks one population (no partitions) without recording it: a guard copy is not possible, so
+// the check records into `guard` only when it passes. Tests that must not record use a fresh key.
+GuardedPopulation G(Population p, std::vector<std::string> partitions = {}) {
+  return GuardedPopulation{std::move(p), std::move(partitions)};
+}
+
+absl::Status Release(DifferencingGuard& guard, const GuardKey& key, std::vector<Population> pops,
+                     std::uint64_t t = 10, GuardRecord* added = nullptr) {
+  std::vector<GuardedPopulation> g;
+  for (Population& p : pops) g.push_back(G(std::move(p)));
+  return guard.CheckAndRecord(key, g, GuardLimits{t, 0}, added);
+}
+
 TEST_CASE("guard: 0 < |P delta Q| < T is refused; 0 and >= T are allowed") {
-  DifferencingGuard guard;
   const Population q = Range(1000, 1057);  // 57 bijstand recipients aged >= 18
-  REQUIRE(guard.CheckAndRecord(kA, {&q, 1}, 10).ok());
+  auto fresh = [&] {
+    auto guard = std::make_unique<DifferencingGuard>();
+    REQUIRE(Release(*guard, kA, {q}).ok());
+    return guard;
+  };
   // Identical population again (a repeat, or the same set through another template): allowed.
-  CHECK(guard.Check(kA, {&q, 1}, 10).ok());
+  CHECK(Release(*fresh(), kA, {q}).ok());
   // Aged >= 19: one person fewer -> refused, for every difference 1..9.
   for (std::size_t k = 1; k <= 9; ++k) {
-    const Population p = Without(q, k);
-    const absl::Status s = guard.Check(kA, {&p, 1}, 10);
+    const absl::Status s = Release(*fresh(), kA, {Without(q, k)});
     CHECK(s.code() == absl::StatusCode::kFailedPrecondition);
-    // The message names the caller's project and the public threshold; no count, no size.
-    CHECK(s.message().find("project-a") != std::string::npos);
+    // The message names the public threshold; no count, no size, no earlier caller.
+    CHECK(s.message().find("fewer than 10") != std::string::npos);
     CHECK(s.message().find("57") == std::string::npos);
     CHECK(s.message().find(std::to_string(57 - k)) == std::string::npos);
   }
   // One added person, or one swapped (difference 2): refused.
-  const Population plus = Range(1000, 1058);
-  CHECK_FALSE(guard.Check(kA, {&plus, 1}, 10).ok());
+  CHECK_FALSE(Release(*fresh(), kA, {Range(1000, 1058)}).ok());
   std::vector<std::uint32_t> swapped(q.units().begin(), q.units().end());
   swapped.front() = 5000;
-  const Population sw = Population::FromIndices(swapped);
-  CHECK_FALSE(guard.Check(kA, {&sw, 1}, 10).ok());
+  CHECK_FALSE(Release(*fresh(), kA, {Population::FromIndices(swapped)}).ok());
   // Exactly T = 10 apart: allowed. Far apart: allowed.
-  const Population ten = Without(q, 10);
-  CHECK(guard.Check(kA, {&ten, 1}, 10).ok());
-  const Population other = Range(1, 40);
-  CHECK(guard.Check(kA, {&other, 1}, 10).ok());
+  CHECK(Release(*fresh(), kA, {Without(q, 10)}).ok());
+  CHECK(Release(*fresh(), kA, {Range(1, 40)}).ok());
   // The threshold follows the rule set.
-  CHECK_FALSE(guard.Check(kA, {&ten, 1}, 11).ok());
+  CHECK_FALSE(Release(*fresh(), kA, {Without(q, 10)}, 11).ok());
+  // A threshold outside 1..kMaxMinUnits fails closed.
+  CHECK(Release(*fresh(), kA, {Range(1, 40)}, 0).code() == absl::StatusCode::kInternal);
+  CHECK(Release(*fresh(), kA, {Range(1, 40)}, 1001).code() == absl::StatusCode::kInternal);
+  DifferencingGuard wide;
+  CHECK(Release(wide, kA, {Range(1, 40)}, 60).ok());
+  CHECK_FALSE(Release(wide, kA, {Range(1, 80)}, 60).ok());
+}
+
+TEST_CASE("guard: two populations are compared with the smaller of their thresholds") {
+  const Population q = Range(0, 500);
+  const Population fifty_fewer = Range(50, 500);
+  // Kept at T = 10 (a count), asked at T = 100 (income): 50 persons apart is a count of 50.
+  {
+    DifferencingGuard guard;
+    REQUIRE(Release(guard, kA, {q}, 10).ok());
+    CHECK(Release(guard, kA, {fifty_fewer}, 100).ok());
+  }
+  // Both at T = 100: their difference of 50 would describe 50 persons' income.
+  {
+    DifferencingGuard guard;
+    REQUIRE(Release(guard, kA, {q}, 100).ok());
+    CHECK_FALSE(Release(guard, kA, {fifty_fewer}, 100).ok());
+    CHECK(Release(guard, kA, {fifty_fewer}, 10).ok());  // the pair's T is 10
+  }
+  // Kept at 10, then released again at 100: the larger threshold is kept.
+  {
+    DifferencingGuard guard;
+    REQUIRE(Release(guard, kA, {q}, 10).ok());
+    GuardRecord added;
+    REQUIRE(Release(guard, kA, {q}, 100, &added).ok());
+    REQUIRE(added.populations.size() == 1);
+    CHECK(added.populations[0].min_units == 100);
+    CHECK_FALSE(Release(guard, kA, {fifty_fewer}, 100).ok());
+    // ... and survives a restore.
+    DifferencingGuard restarted;
+    REQUIRE(restarted.Restore(kA, added.populations, {}).ok());
+    CHECK_FALSE(Release(restarted, kA, {fifty_fewer}, 100).ok());
+  }
+}
+
+TEST_CASE("guard: finds every near-duplicate among many populations (against brute force)") {
+  // Random populations around a few "bases" (cells at adjacent reference dates: many near each
+  // other), checked against a brute-force comparison with every recorded population. Sparse
+  // (kept delta-encoded) and dense (kept as bitmaps) unit ranges.
+  for (const std::uint32_t range : {5000U, 400U}) {
+  CAPTURE(range);
+  std::mt19937_64 rng(11);
+  DifferencingGuard guard;
+  std::vector<Population> kept;
+  std::vector<std::vector<std::uint32_t>> bases;
+  for (int b = 0; b < 20; ++b) {
+    std::vector<std::uint32_t> v;
+    const std::uint32_t size = 10 + static_cast<std::uint32_t>(rng() % 300);
+    for (std::uint32_t i = 0; i < size; ++i) v.push_back(static_cast<std::uint32_t>(rng() % range));
+    bases.push_back(v);
+  }
+  int refused = 0;
+  int allowed = 0;
+  for (int trial = 0; trial < 3000; ++trial) {
+    std::vector<std::uint32_t> v = bases[rng() % bases.size()];
+    const int changes = static_cast<int>(rng() % 40);
+    for (int c = 0; c < changes; ++c) {
+      if (rng() % 2 == 0 && v.size() > 10) {
+        v.erase(v.begin() + static_cast<std::ptrdiff_t>(rng() % v.size()));
+      } else {
+        v.push_back(static_cast<std::uint32_t>(rng() % range));
+      }
+    }
+    const Population p = Population::FromIndices(v);
+    if (p.size() < 10) continue;
+    bool expect_refused = false;
+    for (const Population& q : kept) {
+      const std::uint64_t d = SymmetricDifferenceSize(p, q, 10);
+      expect_refused = expect_refused || (d > 0 && d < 10);
+    }
+    const absl::Status s = Release(guard, kA, {p});
+    REQUIRE(s.ok() == !expect_refused);
+    if (s.ok()) {
+      kept.push_back(p);
+      ++allowed;
+    } else {
+      ++refused;
+    }
+  }
+  CHECK(refused > 100);  // the scenario exercises both outcomes
+  CHECK(allowed > 50);
+  }
 }
 
 TEST_CASE("guard: a refused release records nothing; an allowed one records its new populations") {
   DifferencingGuard guard;
   const Population q = Range(0, 100);
-  std::vector<std::string> added;
-  REQUIRE(guard.CheckAndRecord(kA, {&q, 1}, 10, &added).ok());
-  CHECK(added.size() == 1);
-  const std::vector<Population> release = {Range(500, 600), Without(q, 1)};
-  CHECK_FALSE(guard.CheckAndRecord(kA, release, 10, &added).ok());
+  GuardRecord added;
+  REQUIRE(Release(guard, kA, {q}, 10, &added).ok());
+  CHECK(added.populations.size() == 1);
+  CHECK_FALSE(Release(guard, kA, {Range(500, 600), Without(q, 1)}, 10, &added).ok());
   CHECK(guard.RecordedCount(kA) == 1);
   // Populations of one release are not compared with each other (a margin and its big cell).
   const std::vector<Population> table = {Range(200, 260), Range(200, 255), Range(255, 260)};
-  REQUIRE(guard.CheckAndRecord(kA, table, 10, &added).ok());
-  CHECK(added.size() == 3);
+  REQUIRE(Release(guard, kA, table, 10, &added).ok());
+  CHECK(added.populations.size() == 3);
   // Repeating that table is allowed and records nothing new.
-  REQUIRE(guard.CheckAndRecord(kA, table, 10, &added).ok());
+  REQUIRE(Release(guard, kA, table, 10, &added).ok());
   CHECK(added.empty());
   CHECK(guard.RecordedCount(kA) == 4);
 }
 
-TEST_CASE("guard: projects, data versions and unit types are separate") {
+TEST_CASE("guard: one history per data version and unit type, whoever asks") {
   DifferencingGuard guard;
-  const Population q = Range(0, 57);
-  const Population p = Range(0, 56);
-  REQUIRE(guard.CheckAndRecord(kA, {&q, 1}, 10).ok());
-  CHECK(guard.Check(kB, {&p, 1}, 10).ok());
-  CHECK(guard.Check(GuardKey{"project-a", "dv2", "person"}, {&p, 1}, 10).ok());
-  CHECK(guard.Check(GuardKey{"project-a", "dv1", "household"}, {&p, 1}, 10).ok());
-  CHECK_FALSE(guard.Check(kA, {&p, 1}, 10).ok());
-  // Project b's release does not reveal a's history through its message.
-  REQUIRE(guard.CheckAndRecord(kB, {&p, 1}, 10).ok());
-  const Population p2 = Range(0, 55);
-  const absl::Status s = guard.Check(kB, {&p2, 1}, 10);
-  CHECK(s.message().find("project-a") == std::string::npos);
+  REQUIRE(Release(guard, kA, {Range(0, 57)}).ok());
+  CHECK(Release(guard, GuardKey{"dv2", "person"}, {Range(0, 56)}).ok());
+  CHECK(Release(guard, GuardKey{"dv1", "household"}, {Range(0, 56)}).ok());
+  // The key has no caller or project: the same key is the same history for everyone.
+  CHECK_FALSE(Release(guard, kA, {Range(0, 56)}).ok());
 }
 
 TEST_CASE("guard: concurrent near-duplicate releases cannot both pass") {
   for (int trial = 0; trial < 50; ++trial) {
     DifferencingGuard guard;
-    const Population p = Range(0, 57);
-    const Population q = Range(0, 56);
     std::atomic<int> ok{0};
-    std::thread a([&] { ok += guard.CheckAndRecord(kA, {&p, 1}, 10).ok() ? 1 : 0; });
-    std::thread b([&] { ok += guard.CheckAndRecord(kA, {&q, 1}, 10).ok() ? 1 : 0; });
+    std::thread a([&] { ok += Release(guard, kA, {Range(0, 57)}).ok() ? 1 : 0; });
+    std::thread b([&] { ok += Release(guard, kA, {Range(0, 56)}).ok() ? 1 : 0; });
     a.join();
     b.join();
     REQUIRE(ok.load() == 1);
   }
 }
 
-TEST_CASE("guard: restore is all-or-nothing and restores the protection") {
+TEST_CASE("guard: restore is all-or-nothing and restores the protection and the quota") {
   DifferencingGuard first;
-  const std::vector<Population> pops = {Range(0, 57), Range(100, 300)};
-  std::vector<std::string> encodings;
-  REQUIRE(first.CheckAndRecord(kA, pops, 10, &encodings).ok());
+  std::vector<GuardedPopulation> pops = {G(Range(0, 57), {"wijk"}), G(Range(100, 300), {"wijk"})};
+  GuardRecord added;
+  REQUIRE(first.CheckAndRecord(kA, pops, GuardLimits{10, 10}, &added).ok());
+  REQUIRE(added.populations.size() == 2);
+  REQUIRE(added.partitions.size() == 2);
 
   DifferencingGuard restarted;
-  REQUIRE(restarted.Restore(kA, encodings).ok());
-  const Population p = Range(0, 56);
-  CHECK_FALSE(restarted.Check(kA, {&p, 1}, 10).ok());
+  REQUIRE(restarted.Restore(kA, added.populations, added.partitions).ok());
+  CHECK_FALSE(Release(restarted, kA, {Range(0, 56)}).ok());
+  CHECK(restarted.PartitionsOf(kA, Range(0, 57)) == 1);
 
   DifferencingGuard corrupt;
-  std::vector<std::string> bad = encodings;
-  bad.push_back("\x09garbage");
-  CHECK(corrupt.Restore(kA, bad).code() == absl::StatusCode::kDataLoss);
+  std::vector<KeptPopulation> bad = added.populations;
+  bad.push_back({"\x09garbage", 10});
+  CHECK(corrupt.Restore(kA, bad, added.partitions).code() == absl::StatusCode::kDataLoss);
   CHECK(corrupt.RecordedCount(kA) == 0);
+  CHECK(corrupt.PartitionsOf(kA, Range(0, 57)) == 0);
 }
 
-TEST_CASE("decomposition quota: 10 distinct partitions per population, repeats free") {
-  DecompositionQuota quota;
+TEST_CASE("decomposition quota: at most N distinct partitions per population, repeats free") {
+  DifferencingGuard guard;
   const Population p = Range(0, 500);
-  for (int i = 0; i < 10; ++i) REQUIRE(quota.Use(kA, p, "breakdown-" + std::to_string(i)).ok());
-  CHECK(quota.Use(kA, p, "breakdown-3").ok());
-  const absl::Status s = quota.Use(kA, p, "breakdown-10");
-  CHECK(s.code() == absl::StatusCode::kResourceExhausted);
-  CHECK(quota.PartitionsOf(kA, p) == 10);
-  // Other projects and other populations have their own quota.
-  CHECK(quota.Use(kB, p, "breakdown-10").ok());
-  const Population other = Range(0, 501);
-  CHECK(quota.Use(kA, other, "breakdown-10").ok());
+  auto use = [&](std::vector<std::string> parts, std::uint32_t quota = 10) {
+    std::vector<GuardedPopulation> g = {G(p, std::move(parts))};
+    return guard.CheckAndRecord(kA, g, GuardLimits{10, quota});
+  };
+  for (int i = 0; i < 10; ++i) REQUIRE(use({"breakdown-" + std::to_string(i)}).ok());
+  CHECK(use({"breakdown-3"}).ok());
+  const absl::Status s = use({"breakdown-10"});
+  CHECK(s.code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(s.message().find("10 different ways") != std::string::npos);
+  CHECK(guard.PartitionsOf(kA, p) == 10);
+  // A refused release records nothing, and a release showing several new partitions at once is
+  // counted whole.
+  DifferencingGuard g2;
+  std::vector<GuardedPopulation> nine = {G(p, {"a", "b", "c", "d", "e", "f", "g", "h", "i"})};
+  REQUIRE(g2.CheckAndRecord(kA, nine, GuardLimits{10, 10}).ok());
+  std::vector<GuardedPopulation> two = {G(p, {"j", "k"})};
+  CHECK_FALSE(g2.CheckAndRecord(kA, two, GuardLimits{10, 10}).ok());
+  CHECK(g2.PartitionsOf(kA, p) == 9);
+  // The same partition of the same population counted once, also through two cells of one table.
+  std::vector<GuardedPopulation> twice = {G(p, {"j"}), G(p, {"j"})};
+  CHECK(g2.CheckAndRecord(kA, twice, GuardLimits{10, 10}).ok());
+  CHECK(g2.PartitionsOf(kA, p) == 10);
+  // Other populations and data versions have their own quota; an officer-approved higher quota
+  // (a template's max_partitions) allows more.
+  CHECK(use({"breakdown-10"}, 11).ok());
+  std::vector<GuardedPopulation> other = {G(Range(1000, 1600), {"breakdown-11"})};
+  CHECK(guard.CheckAndRecord(kA, other, GuardLimits{10, 10}).ok());
+  CHECK(guard.CheckAndRecord(GuardKey{"dv2", "person"}, std::vector<GuardedPopulation>{G(p, {"x"})},
+                             GuardLimits{10, 1})
+            .ok());
+}
+
+TEST_CASE("population digests are stable, differ for different sets, and round-trip as hex") {
+  const PopulationDigest a = DigestOf(Range(0, 100));
+  CHECK(a == DigestOf(Range(0, 100)));
+  CHECK_FALSE(a == DigestOf(Range(0, 99)));
+  CHECK_FALSE(a == DigestOf(Range(1, 101)));
+  absl::StatusOr<PopulationDigest> back = PopulationDigest::FromHex(a.Hex());
+  REQUIRE(back.ok());
+  CHECK(*back == a);
+  CHECK(a.Hex().size() == 32);
+  CHECK(PopulationDigest::FromHex("xyz").status().code() == absl::StatusCode::kDataLoss);
 }
 
 }  // namespace

@@ -121,7 +121,7 @@ TEST_SUITE("ValidateRuleSet") {
   }
 
   TEST_CASE("tag and canonical text name the version and every parameter") {
-    CHECK(Tag(CbsBusinessRuleSet()) == "cbs-business@1");
+    CHECK(Tag(CbsBusinessRuleSet()) == "cbs-business@2");
     const std::string text = CanonicalText(CbsBusinessRuleSet());
     CHECK(text.find("nk=(1,50) nk=(2,85)") != std::string::npos);
     CHECK(text.find("p=10") != std::string::npos);

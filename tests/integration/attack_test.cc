@@ -17,6 +17,7 @@
 #include <numeric>
 #include <optional>
 #include <set>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -25,6 +26,7 @@
 #include "enclave/adapters/cbc/cbc_solver.h"
 #include "enclave/adapters/clp/clp_solver.h"
 #include "enclave/adapters/policy_files/loader.h"
+#include "enclave/audit/leaf.h"
 #include "enclave/client/client.h"
 #include "enclave/disclosure/integer_solver.h"
 #include "enclave/disclosure/lp_solver.h"
@@ -542,13 +544,355 @@ TEST_CASE("differencing attack: two requests whose populations differ by one per
   INFO(broader.status().ToString());
   CHECK(broader.ok());
 
-  // Another project (researcher1) has its own history: its first request of P(m+1) is answered.
+  // Another principal (researcher1, another project) shares the history: SDC releases are
+  // publishable, so analyst1's release is public and P(m+1) is refused to everyone.
   auto other = w.Client(*server, "researcher1");
   auto other_first =
       other->RunQuery("test_geboren_voor", {{"born_before_month", std::to_string(m + 1)}});
-  INFO(other_first.status().ToString());
-  CHECK(other_first.ok());
+  CHECK(absl::IsFailedPrecondition(other_first.status()));
   CHECK(server->Stop() == 0);
+
+  // Control: an enclave whose history does not hold analyst1's release (as when each project had
+  // its own) answers P(m+1), and the two answers together describe the persons born in month m.
+  auto control = w.StartServer(policies, "state-differencing-control");
+  REQUIRE(control->port() > 0);
+  auto control_client = w.Client(*control, "researcher1");
+  auto leaked =
+      control_client->RunQuery("test_geboren_voor", {{"born_before_month", std::to_string(m + 1)}});
+  INFO(leaked.status().ToString());
+  CHECK(leaked.ok());
+  CHECK(control->Stop() == 0);
+}
+
+// Differencing through cross-classified cells (issue 10 §1): bijstand_stand by wijk and a second
+// breakdown at adjacent reference dates. A wijk's and a category's populations change by many
+// residents a quarter, but a (wijk, category) cell's by a handful: the old guard, which compared
+// only the universe and one-dimensional groups, released both tables, and the difference of the
+// two released counts described the few residents who moved in or out of the cell. The guard now
+// compares every cell of every dimension combination, for every caller alike.
+namespace {
+
+templates::BoundQuery BindT3(const std::string& date, const std::string& breakdown) {
+  auto bound = templates::Bind(ShippedTemplate("bijstand_stand"),
+                               {{"peildatum", date}, {"geo", "wijk"}, {"breakdown1", breakdown}});
+  REQUIRE(bound.ok());
+  return *std::move(bound);
+}
+
+std::size_t SymmetricDifference(const std::set<std::string>& a, const std::set<std::string>& b) {
+  std::vector<std::string> out;
+  std::set_symmetric_difference(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out));
+  return out.size();
+}
+
+}  // namespace
+
+TEST_CASE("differencing attack through cross-classified cells: adjacent dates, two principals") {
+  World& w = TheWorld();
+  const std::vector<std::string> dates = {"20190331", "20190630", "20190930", "20191231",
+                                          "20200331", "20200630"};
+  const std::vector<std::string> breakdowns = {"herkomst", "opleidingsniveau"};
+  const std::string policies = w.dir.path().string() + "/test-policies-cross";
+  std::filesystem::copy(kSourceDir + "/policies", policies,
+                        std::filesystem::copy_options::recursive);
+  auto guarded = w.StartServer(policies, "state-cross-guarded");
+  INFO(guarded->stderr_text());
+  REQUIRE(guarded->port() > 0);
+  auto analyst = w.Client(*guarded, "analyst1");
+  auto researcher = w.Client(*guarded, "researcher1");
+
+  // The truth per (breakdown, date): every cell's population, from plain SQLite.
+  std::map<std::pair<std::string, std::string>, testing::CellUnitSets> truth;
+  for (const std::string& b : breakdowns) {
+    for (const std::string& d : dates) {
+      auto cells = testing::IndependentCellUnits(w.db, BindT3(d, b), "op_bijstand");
+      REQUIRE(cells.ok());
+      truth[{b, d}] = *std::move(cells);
+    }
+  }
+  // Which cells of a table sit on a wijk and a category (inner cells), and which are margins.
+  const templates::BoundQuery shape = BindT3(dates[0], breakdowns[0]);
+  REQUIRE(shape.dimensions.size() == 2);
+  auto inner = [&](const std::vector<std::uint32_t>& c) {
+    return c.size() == 2 && c[0] < shape.dimensions[0]->codes.codes.size() &&
+           c[1] < shape.dimensions[1]->codes.codes.size();
+  };
+
+  std::size_t vulnerable_pairs = 0;      // adjacent-date pairs with a cell differing by 1..T-1
+  std::size_t missed_by_one_dim = 0;     // ... whose one-dimensional groups all differ by >= T
+  std::size_t both_released = 0;         // vulnerable pairs the guarded enclave released both of
+  std::size_t refusals = 0;
+  std::optional<std::pair<std::string, std::size_t>> control_pair;  // (breakdown, date index)
+  for (const std::string& b : breakdowns) {
+    std::optional<std::size_t> last_released;
+    for (std::size_t i = 0; i < dates.size(); ++i) {
+      // Alternate principals: the history is one for everyone.
+      auto& who = i % 2 == 0 ? analyst : researcher;
+      auto r = who->RunQuery("bijstand_stand",
+                             {{"peildatum", dates[i]}, {"geo", "wijk"}, {"breakdown1", b}});
+      if (!r.ok()) {
+        INFO(r.status().ToString());
+        REQUIRE(absl::IsFailedPrecondition(r.status()));
+        CHECK(r.status().message().find("differs") != std::string::npos);
+        ++refusals;
+      }
+      if (i > 0) {
+        const auto& before = truth[{b, dates[i - 1]}];
+        const auto& now = truth[{b, dates[i]}];
+        std::size_t close_inner = 0;
+        bool one_dim_close = false;
+        for (const auto& [coords, cell] : now) {
+          auto old = before.find(coords);
+          if (old == before.end() || cell.units.size() < 10 || old->second.units.size() < 10) {
+            continue;
+          }
+          const std::size_t d = SymmetricDifference(cell.units, old->second.units);
+          if (d == 0 || d >= 10) continue;
+          if (inner(coords)) {
+            ++close_inner;
+          } else {
+            one_dim_close = true;
+          }
+        }
+        if (close_inner > 0) {
+          ++vulnerable_pairs;
+          if (!one_dim_close) {
+            ++missed_by_one_dim;
+            if (!control_pair.has_value()) control_pair = {b, i};
+          }
+          if (r.ok() && last_released == i - 1) ++both_released;
+        }
+      }
+      if (r.ok()) last_released = i;
+    }
+  }
+  MESSAGE("cross-classified differencing: " << vulnerable_pairs << " adjacent pairs with a cell "
+          << "differing by 1..9 persons, " << missed_by_one_dim
+          << " of them invisible to one-dimensional groups; " << refusals << " refusals, "
+          << both_released << " vulnerable pairs released");
+  CHECK(vulnerable_pairs >= 1);  // the attack surface exists in this data
+  CHECK(missed_by_one_dim >= 1);  // ... where the old guard saw nothing
+  CHECK(both_released == 0);     // the guard released no vulnerable pair, to anyone
+  CHECK(guarded->Stop() == 0);
+
+  // Control, with the protection switched off: two enclaves without a shared history (as two
+  // projects had before) each release one date of a pair the old guard missed, and the attacker
+  // holds two released counts of cells whose populations differ by 1..9 persons.
+  REQUIRE(control_pair.has_value());
+  const auto& [b, i] = *control_pair;
+  auto first_server = w.StartServer(policies, "state-cross-control-a");
+  auto second_server = w.StartServer(policies, "state-cross-control-b");
+  REQUIRE(first_server->port() > 0);
+  REQUIRE(second_server->port() > 0);
+  auto first = w.Client(*first_server, "analyst1")
+                   ->RunQuery("bijstand_stand", {{"peildatum", dates[i - 1]}, {"geo", "wijk"},
+                                                 {"breakdown1", b}});
+  auto second = w.Client(*second_server, "researcher1")
+                    ->RunQuery("bijstand_stand",
+                               {{"peildatum", dates[i]}, {"geo", "wijk"}, {"breakdown1", b}});
+  INFO(first.status().ToString());
+  INFO(second.status().ToString());
+  REQUIRE(first.ok());
+  REQUIRE(second.ok());
+  // The textbook attacker: a cell pair differing by 1..9 persons, both counts released; the
+  // persons who differ carry bijstand iff the released values differ.
+  const auto& before = truth[{b, dates[i - 1]}];
+  const auto& now = truth[{b, dates[i]}];
+  std::size_t described = 0;
+  std::size_t right = 0;
+  for (const auto& c1 : first->cells) {
+    if (c1.statistic != 0 || !c1.value.has_value() || !inner(c1.coordinates)) continue;
+    for (const auto& c2 : second->cells) {
+      if (c2.statistic != 0 || c2.coordinates != c1.coordinates || !c2.value.has_value()) continue;
+      std::vector<std::uint32_t> key(c1.coordinates.begin(), c1.coordinates.end());
+      auto a = before.find(key);
+      auto z = now.find(key);
+      if (a == before.end() || z == now.end()) continue;
+      const std::size_t d = SymmetricDifference(a->second.units, z->second.units);
+      if (d == 0 || d >= 10) continue;
+      ++described;
+      const bool changed = a->second.flagged != z->second.flagged;
+      if (changed == (*c1.value != *c2.value)) ++right;
+    }
+  }
+  MESSAGE("control: " << described << " released cell pairs describe 1..9 persons; the textbook "
+          "attacker is right on " << right);
+  CHECK(described >= 1);
+  CHECK(first_server->Stop() == 0);
+  CHECK(second_server->Stop() == 0);
+}
+
+// A refusal is no oracle about a sensitive fact: bijstand_stand by leefvorm (an attribute of
+// bijstand) is guarded on the wijk populations only. Its categories' populations (who is on
+// bijstand in what household situation) change by a handful a quarter; the decision follows the
+// non-sensitive populations exactly.
+TEST_CASE("differencing guard: a refusal is decided on non-sensitive populations only") {
+  World& w = TheWorld();
+  // Where leefvorm sits among the table's dimensions, and its total's coordinate.
+  const templates::BoundQuery shape = BindT3("20190331", "leefvorm");
+  std::size_t at = 0;
+  while (at < shape.dimensions.size() && shape.dimensions[at]->name != "leefvorm") ++at;
+  REQUIRE(at < shape.dimensions.size());
+  const auto leefvorm_total = static_cast<std::uint32_t>(shape.dimensions[at]->codes.codes.size());
+  // Adjacent dates where no wijk population (nor the universe) changes by 1..T-1 persons, but a
+  // (wijk, leefvorm) category of bijstand recipients does.
+  const std::vector<std::string> dates = {"20190331", "20190630", "20190930", "20191231",
+                                          "20200331", "20200630", "20200930", "20201231",
+                                          "20210331", "20210630", "20210930", "20211231"};
+  std::optional<std::size_t> pick;
+  for (std::size_t i = 1; i < dates.size() && !pick.has_value(); ++i) {
+    auto a = testing::IndependentCellUnits(w.db, BindT3(dates[i - 1], "leefvorm"), "op_bijstand");
+    auto b = testing::IndependentCellUnits(w.db, BindT3(dates[i], "leefvorm"), "op_bijstand");
+    REQUIRE(a.ok());
+    REQUIRE(b.ok());
+    bool wijk_close = false;
+    bool category_close = false;
+    for (const auto& [coords, cell] : *b) {
+      auto old = a->find(coords);
+      if (old == a->end() || cell.units.size() < 10 || old->second.units.size() < 10) continue;
+      const std::size_t d = SymmetricDifference(cell.units, old->second.units);
+      if (d == 0 || d >= 10) continue;
+      (coords[at] == leefvorm_total ? wijk_close : category_close) = true;
+    }
+    if (!wijk_close && category_close) pick = i;
+  }
+  REQUIRE(pick.has_value());
+  const std::string d0 = dates[*pick - 1];
+  const std::string d1 = dates[*pick];
+  MESSAGE("leefvorm: " << d0 << " -> " << d1 << ": wijken differ by 0 or >= 10, a bijstand "
+          "category by 1..9");
+  auto ask = [&](const std::string& policies, const std::string& state) {
+    auto server = w.StartServer(policies, state);
+    REQUIRE(server->port() > 0);
+    auto c = w.Client(*server, "analyst1");
+    auto first = c->RunQuery("bijstand_stand",
+                             {{"peildatum", d0}, {"geo", "wijk"}, {"breakdown1", "leefvorm"}});
+    REQUIRE(first.ok());
+    auto second = c->RunQuery("bijstand_stand",
+                              {{"peildatum", d1}, {"geo", "wijk"}, {"breakdown1", "leefvorm"}});
+    CHECK(server->Stop() == 0);
+    return second.status();
+  };
+  // The shipped template: the categories are no populations of the guard, so the second date is
+  // answered; its refusal could only have said something about who is on bijstand.
+  const std::string policies = w.dir.path().string() + "/test-policies-oracle";
+  std::filesystem::copy(kSourceDir + "/policies", policies,
+                        std::filesystem::copy_options::recursive);
+  const absl::Status shipped = ask(policies, "state-oracle");
+  INFO(shipped.ToString());
+  CHECK(shipped.ok());
+  // Control: the same template without its sensitive_dimension declarations is refused, keyed on
+  // a population of bijstand recipients.
+  const std::string undeclared = w.dir.path().string() + "/test-policies-oracle-undeclared";
+  std::filesystem::copy(kSourceDir + "/policies", undeclared,
+                        std::filesystem::copy_options::recursive);
+  {
+    const std::string path = undeclared + "/templates/t03_bijstand_stand.textproto";
+    std::ifstream in(path);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string kept;
+    std::istringstream lines(text);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.find("sensitive_dimension") == std::string::npos) kept += line + "\n";
+    }
+    REQUIRE(kept.size() < text.size());
+    std::ofstream out(path, std::ios::trunc);
+    out << kept;
+    REQUIRE(out.good());
+  }
+  const absl::Status control = ask(undeclared, "state-oracle-undeclared");
+  CHECK(absl::IsFailedPrecondition(control));
+}
+
+// The decomposition quota (disclosure-control.md §6.2): averaging the sums of many partitions of
+// one population recovers its exact count (Asghar and Kaafar). The enclave shows a population in
+// at most 10 distinct partitions (rule set cbs-default), counted across templates, parameters and
+// principals, durably.
+TEST_CASE("decomposition quota: an eleventh partition of one population is refused, also after a restart") {
+  World& w = TheWorld();
+  const std::string policies = w.dir.path().string() + "/test-policies-quota";
+  std::filesystem::copy(kSourceDir + "/policies", policies,
+                        std::filesystem::copy_options::recursive);
+  auto server = w.StartServer(policies, "state-quota");
+  REQUIRE(server->port() > 0);
+  auto analyst = w.Client(*server, "analyst1");
+  auto researcher = w.Client(*server, "researcher1");
+  const std::string date = "20220630";
+  auto run = [&](client::EnclaveClient& who, const std::string& b1, const std::string& b2) {
+    return who.RunQuery("bijstand_stand", {{"peildatum", date}, {"geo", "geen"},
+                                           {"breakdown1", b1}, {"breakdown2", b2}});
+  };
+  // Six one-way breakdowns of the gemeente's residents: six partitions of that population.
+  const std::vector<std::string> ways = {"leeftijdsgroep", "geslacht", "herkomst",
+                                         "opleidingsniveau", "leefvorm", "duurklasse"};
+  for (const std::string& b : ways) {
+    auto r = run(*analyst, b, "geen");
+    INFO(b << ": " << r.status().ToString());
+    REQUIRE(r.ok());
+  }
+  // Two-way breakdowns add one partition each of the whole population: the 7th to 10th pass.
+  const std::vector<std::pair<std::string, std::string>> pairs = {
+      {"leeftijdsgroep", "geslacht"}, {"leeftijdsgroep", "herkomst"},
+      {"geslacht", "herkomst"},       {"geslacht", "opleidingsniveau"},
+      {"leeftijdsgroep", "opleidingsniveau"}};
+  std::size_t answered = 0;
+  std::optional<std::pair<std::string, std::string>> refused;
+  for (const auto& [b1, b2] : pairs) {
+    auto r = run(*researcher, b1, b2);
+    if (r.ok()) {
+      ++answered;
+      continue;
+    }
+    INFO(r.status().ToString());
+    REQUIRE(absl::IsFailedPrecondition(r.status()));
+    CHECK(r.status().message().find("different ways") != std::string::npos);
+    refused = {b1, b2};
+    break;
+  }
+  MESSAGE("quota: " << answered << " two-way breakdowns answered after the six one-way ones");
+  REQUIRE(refused.has_value());
+  CHECK(answered == 4);  // partitions 7-10
+  // Asked again, by the other principal: still refused; a breakdown shown before is free.
+  CHECK(absl::IsFailedPrecondition(run(*analyst, refused->first, refused->second).status()));
+  CHECK(run(*analyst, "geslacht", "geen").ok());
+  CHECK(run(*researcher, "geslacht", "leeftijdsgroep").ok());  // the same partition as (age, sex)
+
+  // The refusal is in the query log with its reason, for the privacy officer.
+  {
+    client::ConnectOptions o;
+    o.target = server->target();
+    o.ca_file = w.pki + "/ca.pem";
+    o.cert_file = w.pki + "/officer1.pem";
+    o.key_file = w.pki + "/officer1.key";
+    auto audit = client::ConnectAudit(o);
+    REQUIRE(audit.ok());
+    client::AuditFilter filter;
+    filter.template_id = "bijstand_stand";
+    auto page = (*audit)->ListEntries(0, 0, filter, 1000, 0);
+    REQUIRE(page.ok());
+    std::size_t quota_entries = 0;
+    for (const auto& e : page->entries) {
+      auto leaf = audit::DecodeLeaf(e.leaf);
+      REQUIRE(leaf.ok());
+      if (leaf->reason.find("decomposition quota") != std::string::npos) ++quota_entries;
+    }
+    CHECK(quota_entries >= 2);
+  }
+
+  // The quota survives a restart of the enclave.
+  CHECK(server->Stop() == 0);
+  auto restarted = w.StartServer(policies, "state-quota");
+  REQUIRE(restarted->port() > 0);
+  auto again = w.Client(*restarted, "analyst1");
+  CHECK(absl::IsFailedPrecondition(run(*again, refused->first, refused->second).status()));
+  CHECK(restarted->Stop() == 0);
+
+  // Control: an enclave without that history answers the same breakdown.
+  auto control = w.StartServer(policies, "state-quota-control");
+  REQUIRE(control->port() > 0);
+  auto fresh = w.Client(*control, "analyst1");
+  CHECK(run(*fresh, refused->first, refused->second).ok());
+  CHECK(control->Stop() == 0);
 }
 
 // Linked tables (disclosure-control.md §4.6): the attacker asks T1 by wijk and by wijkcluster with
@@ -694,6 +1038,304 @@ TEST_CASE("linked tables attack: wijk and wijkcluster releases") {
   CHECK(control_recovered >= 1);
 }
 
+
+// Events (issue 10 §4): T10 must answer every event of the code list, in any order, on one
+// enclave whose differencing guard sees every release. Version 3 gives every cell the same fixed
+// panel of vestigingen whatever the event, window, baseline or measure. Negative control: version
+// 2's SQL (areas relative to the event, only the vestigingen with PIN rows on the days asked),
+// kept here as a test-only template, walked the same way on a server of its own, is refused by
+// the guard for many events.
+namespace {
+
+constexpr const char* kEventAreaCodeList = R"pb(# proto-file: proto/enclave/v1/policy.proto
+# proto-message: enclave.v1.policy.CodeListFile
+# Test-only (tests/integration/attack_test.cc): T10 version 2's areas, relative to the event.
+code_list {
+  name: "test_event_area"
+  code { code: "event_area" label { nl: "Evenementgebied" en: "Event area" } }
+  code { code: "adjacent_areas" label { nl: "Aangrenzende winkelgebieden" en: "Adjacent shopping areas" } }
+  code { code: "rest_LV" label { nl: "Rest van Leidschendam-Voorburg" en: "Rest of Leidschendam-Voorburg" } }
+}
+)pb";
+
+constexpr const char* kEventImpactV2Template = R"pb(# proto-file: proto/enclave/v1/policy.proto
+# proto-message: enclave.v1.policy.TemplateFile
+# Test-only (tests/integration/attack_test.cc): T10 version 2, whose populations depend on the event.
+id: "test_event_impact_pin_v2"
+version: 1
+author: "spiffe://udc-lv.local/data_steward/steward1"
+theme: "test"
+title {
+  nl: "Effect van evenementen (versie 2)"
+  en: "Did the event boost shops and horeca? (version 2)"
+}
+description {
+  nl: "T10 versie 2, voor de negatieve controle."
+  en: "T10 version 2, for the negative control."
+}
+roles: MUNICIPAL_ANALYST
+unit: "establishment"
+parameter {
+  name: "event_id"
+  type: CODE
+  description { nl: "Het evenement." en: "The event." }
+  allowed_code_list: "evenement"
+  default_value: "EV2023-001"
+}
+parameter {
+  name: "window"
+  type: CODE
+  description { nl: "Periode." en: "Period." }
+  allowed { code: "event_days" label { nl: "Evenementdagen" en: "Event days" } }
+  allowed { code: "event_week" label { nl: "Week" en: "Week" } }
+  allowed { code: "week_after" label { nl: "Week erna" en: "Week after" } }
+  default_value: "event_days"
+}
+parameter {
+  name: "baseline"
+  type: CODE
+  description { nl: "Vergelijkingsperiode." en: "Baseline." }
+  allowed { code: "same_weekdays_prev_4_weeks" label { nl: "Vier weken" en: "Four weeks" } }
+  allowed { code: "same_week_prev_year" label { nl: "Jaar eerder" en: "Year before" } }
+  default_value: "same_weekdays_prev_4_weeks"
+}
+parameter {
+  name: "measure"
+  type: CODE
+  description { nl: "Maat." en: "Measure." }
+  allowed { code: "omzet" label { nl: "Omzet" en: "Turnover" } }
+  allowed { code: "transacties" label { nl: "Transacties" en: "Transactions" } }
+  default_value: "omzet"
+}
+dimension {
+  name: "area"
+  label { nl: "Gebied" en: "Area" }
+  column: "area"
+  code_list: "test_event_area"
+}
+dimension {
+  name: "sector_group"
+  label { nl: "Sectorgroep" en: "Sector group" }
+  column: "sector_group"
+  code_list: "sector_group"
+}
+fixed_dimension: "area"
+fixed_dimension: "sector_group"
+sql:
+  "WITH RECURSIVE\n"
+  "ev AS (\n"
+  "  SELECT e.winkelgebied AS gebied, (substr(e.start, 1, 4) || '-' || substr(e.start, 5, 2) || '-' || substr(e.start, 7, 2)) AS s, (substr(e.eind, 1, 4) || '-' || substr(e.eind, 5, 2) || '-' || substr(e.eind, 7, 2)) AS e\n"
+  "  FROM evenement e WHERE e.event_id = :event_id\n"
+  "),\n"
+  "win AS (\n"
+  "  SELECT ev.gebied AS gebied,\n"
+  "         CASE :window WHEN 'event_week' THEN date(ev.s, 'weekday 0', '-6 days')\n"
+  "                      WHEN 'week_after' THEN date(ev.e, '+1 day') ELSE ev.s END AS ws,\n"
+  "         CASE :window WHEN 'event_week' THEN date(ev.s, 'weekday 0')\n"
+  "                      WHEN 'week_after' THEN date(ev.e, '+7 days') ELSE ev.e END AS we\n"
+  "  FROM ev\n"
+  "),\n"
+  "wdays(d) AS (\n"
+  "  SELECT ws FROM win\n"
+  "  UNION ALL\n"
+  "  SELECT date(wdays.d, '+1 day') FROM wdays, win WHERE wdays.d < win.we\n"
+  "),\n"
+  "weeks(k) AS (VALUES (1), (2), (3), (4)),\n"
+  "periods(datum, in_window, weight) AS (\n"
+  "  SELECT strftime('%Y%m%d', d), 1,\n"
+  "         CASE WHEN :baseline = 'same_week_prev_year' THEN 1 ELSE 4 END\n"
+  "  FROM wdays\n"
+  "  UNION ALL\n"
+  "  SELECT strftime('%Y%m%d', d, '-' || (7 * k) || ' days'), 0, 1\n"
+  "  FROM wdays, weeks WHERE :baseline = 'same_weekdays_prev_4_weeks'\n"
+  "  UNION ALL\n"
+  "  SELECT strftime('%Y%m%d', d, '-364 days'), 0, 1\n"
+  "  FROM wdays WHERE :baseline = 'same_week_prev_year'\n"
+  "),\n"
+  "adjacent(a, b) AS (VALUES\n"
+  "  ('huygenskwartier', 'julianabaan'), ('julianabaan', 'huygenskwartier'),\n"
+  "  ('damcentrum', 'mall_leidsenhage'), ('mall_leidsenhage', 'damcentrum'),\n"
+  "  ('mall_leidsenhage', 'prinsenhof'), ('prinsenhof', 'mall_leidsenhage'),\n"
+  "  ('damcentrum', 'prinsenhof'), ('prinsenhof', 'damcentrum'),\n"
+  "  ('stompwijk', 'damcentrum'), ('damcentrum', 'stompwijk'))\n"
+  "SELECT v.vestiging_id || CASE WHEN p.in_window = 1 THEN '@window' ELSE '@baseline' END AS establishment,\n"
+  "       CASE WHEN v.winkelgebied = win.gebied THEN 'event_area'\n"
+  "            WHEN EXISTS (SELECT 1 FROM adjacent WHERE adjacent.a = win.gebied\n"
+  "                                                  AND adjacent.b = v.winkelgebied)\n"
+  "              THEN 'adjacent_areas'\n"
+  "            ELSE 'rest_LV' END AS area,\n"
+  "       r.sector_group AS sector_group,\n"
+  "       (CASE :measure WHEN 'transacties' THEN pd.n_transacties ELSE pd.omzet_cent END) * p.weight\n"
+  "         AS pin,\n"
+  "       p.in_window AS in_window,\n"
+  "       1 - p.in_window AS in_baseline,\n"
+  "       v.be_id AS be_id\n"
+  "FROM win\n"
+  "CROSS JOIN periods p\n"
+  "JOIN pin_dag pd ON pd.datum = p.datum\n"
+  "JOIN vestiging v ON v.vestiging_id = pd.vestiging_id\n"
+  "JOIN ref_sbi r ON r.sbi_code = v.sbi_code\n"
+  "WHERE r.sector_group IN ('horeca_restaurant', 'horeca_cafe', 'retail_food', 'retail_nonfood')\n"
+unit_column: "establishment"
+measure_column: "pin"
+flag_column: "in_window"
+flag_column: "in_baseline"
+statistic {
+  name: "index"
+  kind: RATIO
+  label { nl: "Index" en: "Index" }
+  flag: "in_window"
+  denominator_flag: "in_baseline"
+}
+statistic {
+  name: "n_vestigingen"
+  kind: COUNT
+  label { nl: "Vestigingen" en: "Establishments" }
+  flag: "in_window"
+}
+disclosure {
+  rule_set: "cbs-business"
+  min_units: 10
+  min_share_denominator: 100
+  holding_column: "be_id"
+}
+)pb";
+
+// The other parameters vary with the position in the walk, so that every window, baseline and
+// measure meets many events.
+Params EventParams(const std::string& event, std::size_t i) {
+  static const char* kWindows[] = {"event_days", "event_week", "week_after"};
+  static const char* kBaselines[] = {"same_weekdays_prev_4_weeks", "same_week_prev_year"};
+  static const char* kMeasures[] = {"omzet", "transacties"};
+  return {{"event_id", event},
+          {"window", kWindows[i % 3]},
+          {"baseline", kBaselines[(i / 3) % 2]},
+          {"measure", kMeasures[(i / 6) % 2]}};
+}
+
+struct EventWalk {
+  std::size_t asked = 0;
+  std::size_t answered = 0;
+  std::size_t with_inner = 0;        // at least one released inner cell (any statistic)
+  std::size_t with_inner_index = 0;  // at least one released inner index cell
+  std::size_t guard_refused = 0;
+  std::vector<std::string> other_errors;
+};
+
+// Asks `id` for each event in turn (parameters EventParams(event, offset + position)).
+void WalkEvents(client::EnclaveClient& c, const std::string& id,
+                const std::vector<std::string>& events, std::size_t offset, EventWalk& walk) {
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    ++walk.asked;
+    auto r = c.RunQuery(id, EventParams(events[i], offset + i));
+    if (!r.ok()) {
+      const std::string m(r.status().message());
+      if (absl::IsFailedPrecondition(r.status()) && m.find("population") != std::string::npos &&
+          m.find("decomposition quota") == std::string::npos) {
+        ++walk.guard_refused;
+      } else {
+        walk.other_errors.push_back(events[i] + ": " + r.status().ToString());
+      }
+      continue;
+    }
+    ++walk.answered;
+    bool inner = false;
+    bool inner_index = false;
+    for (const auto& cell : r->cells) {
+      bool is_inner = cell.value.has_value();
+      for (std::size_t d = 0; d < cell.coordinates.size() && is_inner; ++d) {
+        is_inner = !r->dimensions[d].codes[cell.coordinates[d]].is_total;
+      }
+      inner = inner || is_inner;
+      inner_index = inner_index || (is_inner && r->statistics[cell.statistic].name == "index");
+    }
+    if (inner) ++walk.with_inner;
+    if (inner_index) ++walk.with_inner_index;
+  }
+}
+
+}  // namespace
+
+TEST_CASE("events: every event of the code list is answered on one enclave, in any order") {
+  World& w = TheWorld();
+  const templates::Template& t10 = ShippedTemplate("event_impact_pin");
+  std::vector<std::string> events;
+  for (const auto& p : t10.params) {
+    if (p.name != "event_id") continue;
+    for (const auto& code : p.allowed) events.push_back(code.code);
+  }
+  REQUIRE(events.size() >= 100);
+
+  // The design property itself, straight from the data: every unit lies in the same cell for
+  // every event and every other parameter, so every cell and margin of every dimension
+  // combination has one population (what a guard comparing all of them needs).
+  std::optional<UnitCodes> first;
+  for (std::size_t i = 0; i < events.size(); i += 7) {
+    auto bound = templates::Bind(t10, EventParams(events[i], i));
+    REQUIRE(bound.ok());
+    auto units = UnitDimensionCodes(w.db, *bound);
+    REQUIRE(units.ok());
+    if (!first.has_value()) {
+      first = *units;
+      CHECK(first->size() >= 100);
+    }
+    CHECK(*units == *first);
+  }
+
+  const std::string policies = w.dir.path().string() + "/event-policies";
+  std::filesystem::copy(kSourceDir + "/policies", policies,
+                        std::filesystem::copy_options::recursive);
+  for (const auto& [path, text] :
+       {std::pair<std::string, const char*>{"/codelists/test_event_area.textproto",
+                                             kEventAreaCodeList},
+        {"/templates/t98_test_event_impact_pin_v2.textproto", kEventImpactV2Template}}) {
+    std::ofstream f(policies + path);
+    f << text;
+    REQUIRE(f.good());
+  }
+
+  // Version 3 on one enclave: the events in code-list order, then again in reverse order with
+  // the other parameters shifted; nothing is refused and each table has a released inner cell.
+  {
+    auto server = w.StartServer(policies, "state-events");
+    INFO(server->stderr_text());
+    REQUIRE(server->port() > 0);
+    auto c = w.Client(*server, "analyst1");
+    EventWalk walk;
+    WalkEvents(*c, "event_impact_pin", events, 0, walk);
+    std::vector<std::string> reversed(events.rbegin(), events.rend());
+    WalkEvents(*c, "event_impact_pin", reversed, 1, walk);
+    MESSAGE("events, T10 v3: " << walk.asked << " asked, " << walk.answered << " answered, "
+            << walk.with_inner << " with a released inner cell, " << walk.with_inner_index
+            << " with a released inner index cell, " << walk.guard_refused
+            << " refused by the guard");
+    for (const auto& e : walk.other_errors) MESSAGE(e);
+    CHECK(walk.other_errors.empty());
+    CHECK(walk.guard_refused == 0);
+    CHECK(walk.answered == walk.asked);
+    CHECK(walk.with_inner == walk.asked);
+    // The index itself is there for most events (a few windows or year-earlier baselines of the
+    // test data have too few vestigingen with PIN, or none at all before 2020).
+    CHECK(walk.with_inner_index * 2 >= walk.asked);
+    CHECK(server->Stop() == 0);
+  }
+
+  // Negative control: version 2 walked the same way on a server of its own.
+  {
+    auto server = w.StartServer(policies, "state-events-v2");
+    INFO(server->stderr_text());
+    REQUIRE(server->port() > 0);
+    auto c = w.Client(*server, "analyst1");
+    EventWalk walk;
+    WalkEvents(*c, "test_event_impact_pin_v2", events, 0, walk);
+    MESSAGE("events, T10 v2 (control): " << walk.asked << " asked, " << walk.answered
+            << " answered, " << walk.guard_refused << " refused by the guard");
+    for (const auto& e : walk.other_errors) MESSAGE(e);
+    CHECK(walk.other_errors.empty());
+    CHECK(walk.guard_refused * 4 >= walk.asked);  // many events unanswerable
+    CHECK(server->Stop() == 0);
+  }
+}
 
 // ---------------------------------------------------------------------------------------------
 // The integer attacker (issue 10 §4, disclosure-control.md §4.6): three-dimensional tables and

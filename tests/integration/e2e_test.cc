@@ -5,6 +5,8 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -174,6 +176,92 @@ TEST_CASE("cells below the threshold are suppressed, checked against counts comp
   // The comparison is only meaningful if the data has cells on both sides of the threshold.
   CHECK(suppressed > 0);
   CHECK(released > 0);
+}
+
+// T10 v3 (issue 10 §4): every cell and margin counts the fixed panel of its winkelgebied and
+// sector group, and the index follows the PIN sums computed with plain SQL (EventImpactTruth: its
+// own date arithmetic, not the template's SQL). R5's threshold applies to the vestigingen with PIN
+// turnover in each part; released counts are within one rounding base of the panel, released
+// indices within the magnitude noise of 100 * window / baseline.
+TEST_CASE("T10: each cell counts the fixed panel and the index follows plain SQL") {
+  World& w = TheWorld();
+  auto client = w.Client("analyst1");
+  struct Combo {
+    std::string event, window, baseline, measure;
+  };
+  const std::vector<Combo> combos = {
+      {"EV2023-001", "event_days", "same_weekdays_prev_4_weeks", "omzet"},
+      {"EV2023-001", "event_week", "same_week_prev_year", "omzet"},
+      {"EV2022-010", "week_after", "same_weekdays_prev_4_weeks", "transacties"},
+      {"EV2024-020", "event_days", "same_week_prev_year", "transacties"}};
+  std::int64_t released_index = 0;
+  std::int64_t released_panel = 0;
+  std::int64_t withheld_index = 0;
+  for (const Combo& c : combos) {
+    CAPTURE(c.event);
+    CAPTURE(c.window);
+    CAPTURE(c.baseline);
+    auto result = client->RunQuery("event_impact_pin", {{"event_id", c.event},
+                                                        {"window", c.window},
+                                                        {"baseline", c.baseline},
+                                                        {"measure", c.measure}});
+    INFO(result.status().ToString());
+    REQUIRE(result.ok());
+    CHECK(result->template_version == 3);
+    auto truth = EventImpactTruth(w.db, c.event, c.window, c.baseline, c.measure);
+    REQUIRE(truth.ok());
+    REQUIRE(result->dimensions.size() == 2);
+    std::uint32_t index_stat = 99, panel_stat = 99;
+    for (std::uint32_t s = 0; s < result->statistics.size(); ++s) {
+      if (result->statistics[s].name == "index") index_stat = s;
+      if (result->statistics[s].name == "n_vestigingen") panel_stat = s;
+    }
+    REQUIRE(index_stat != 99);
+    REQUIRE(panel_stat != 99);
+    for (const auto& cell : result->cells) {
+      const client::Code& area = result->dimensions[0].codes.at(cell.coordinates.at(0));
+      const client::Code& sector = result->dimensions[1].codes.at(cell.coordinates.at(1));
+      CAPTURE(area.code);
+      CAPTURE(sector.code);
+      PinCellTruth t;  // the cell's truth: the sum over the panel cells below it
+      for (const auto& [key, v] : *truth) {
+        if ((area.is_total || key.first == area.code) && (sector.is_total || key.second == sector.code)) {
+          t.panel += v.panel;
+          t.window_units += v.window_units;
+          t.baseline_units += v.baseline_units;
+          t.window_sum += v.window_sum;
+          t.baseline_sum += v.baseline_sum;
+        }
+      }
+      if (cell.statistic == panel_stat) {
+        if (t.panel < 10) CHECK_FALSE(cell.value.has_value());
+        if (cell.value.has_value()) {
+          CHECK(*cell.value % 5 == 0);
+          CHECK(std::abs(*cell.value - t.panel) < 5);
+          ++released_panel;
+        }
+      } else if (cell.statistic == index_stat) {
+        if (t.window_units < 10 || t.baseline_units < 10 || t.baseline_sum == 0) {
+          CHECK_FALSE(cell.value.has_value());
+        }
+        if (cell.value.has_value()) {
+          const double truth_index = 100.0 * static_cast<double>(t.window_sum) /
+                                     static_cast<double>(t.baseline_sum);
+          CAPTURE(truth_index);
+          CHECK(std::abs(static_cast<double>(*cell.value) - truth_index) <=
+                std::max(3.0, 0.3 * truth_index));
+          ++released_index;
+        } else {
+          ++withheld_index;
+        }
+      }
+    }
+  }
+  MESSAGE("T10 truth: " << released_index << " index cells released, " << withheld_index
+                        << " withheld; " << released_panel << " panel counts released");
+  CHECK(released_index > 0);
+  CHECK(withheld_index > 0);
+  CHECK(released_panel > 0);
 }
 
 TEST_CASE("bad input is refused with a message naming the parameter and what is allowed") {

@@ -4,6 +4,10 @@
 
 #include <algorithm>
 #include <memory>
+#include <set>
+#include <string>
+#include <variant>
+#include <vector>
 
 namespace enclave::testing {
 namespace {
@@ -17,7 +21,91 @@ struct StmtCloser {
 
 std::string Quote(const std::string& name) { return "\"" + name + "\""; }
 
+void BindParams(sqlite3_stmt* stmt, const templates::BoundQuery& q) {
+  for (const auto& p : q.params) {
+    int idx = sqlite3_bind_parameter_index(stmt, (":" + p.name).c_str());
+    if (idx == 0) continue;
+    if (const auto* i = std::get_if<std::int64_t>(&p.value)) {
+      sqlite3_bind_int64(stmt, idx, *i);
+    } else {
+      const auto& s = std::get<std::string>(p.value);
+      sqlite3_bind_text(stmt, idx, s.c_str(), -1, SQLITE_TRANSIENT);
+    }
+  }
+}
+
+std::string InnerSql(const templates::BoundQuery& q) {
+  std::string inner = q.tmpl->sql;
+  while (!inner.empty() && (inner.back() == ';' || inner.back() == ' ' || inner.back() == '\n')) {
+    inner.pop_back();
+  }
+  return inner;
+}
+
 }  // namespace
+
+absl::StatusOr<CellUnitSets> IndependentCellUnits(const std::string& db_path,
+                                                  const templates::BoundQuery& q,
+                                                  const std::string& flag) {
+  sqlite3* raw = nullptr;
+  if (sqlite3_open_v2(db_path.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    sqlite3_close(raw);
+    return absl::UnavailableError("cannot open the database");
+  }
+  std::unique_ptr<sqlite3, DbCloser> db(raw);
+  const std::size_t d = q.dimensions.size();
+  std::string cols = Quote(q.tmpl->unit_column);
+  for (std::size_t i = 0; i < d; ++i) cols += ", " + Quote(q.dimensions[i]->column);
+  cols += ", " + (flag.empty() ? std::string("1") : Quote(flag));
+  const std::string sql = "SELECT " + cols + " FROM (" + InnerSql(q) + ")";
+  sqlite3_stmt* raw_stmt = nullptr;
+  if (sqlite3_prepare_v2(db.get(), sql.c_str(), -1, &raw_stmt, nullptr) != SQLITE_OK) {
+    return absl::InternalError(std::string("prepare: ") + sqlite3_errmsg(db.get()));
+  }
+  std::unique_ptr<sqlite3_stmt, StmtCloser> stmt(raw_stmt);
+  BindParams(stmt.get(), q);
+  // unit -> (its inner cells, flagged anywhere)
+  std::map<std::string, std::pair<std::set<std::vector<std::uint32_t>>, bool>> units;
+  int rc;
+  while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
+    const unsigned char* u = sqlite3_column_text(stmt.get(), 0);
+    auto& entry = units[u == nullptr ? "" : reinterpret_cast<const char*>(u)];
+    std::vector<std::uint32_t> coord(d);
+    for (std::size_t i = 0; i < d; ++i) {
+      const auto& codes = q.dimensions[i]->codes.codes;
+      const unsigned char* v = sqlite3_column_text(stmt.get(), static_cast<int>(i) + 1);
+      const std::string value = v == nullptr ? "" : reinterpret_cast<const char*>(v);
+      auto it = std::find_if(codes.begin(), codes.end(),
+                             [&](const templates::Code& c) { return c.code == value; });
+      if (it == codes.end()) return absl::InternalError("value outside the code list");
+      coord[i] = static_cast<std::uint32_t>(it - codes.begin());
+    }
+    entry.first.insert(coord);
+    entry.second = entry.second || sqlite3_column_int64(stmt.get(), static_cast<int>(d) + 1) != 0;
+  }
+  if (rc != SQLITE_DONE) return absl::InternalError(sqlite3_errmsg(db.get()));
+  CellUnitSets out;
+  for (const auto& [unit, info] : units) {
+    std::set<std::vector<std::uint32_t>> cells;
+    for (const auto& inner : info.first) {
+      for (std::uint32_t mask = 0; mask < (1u << d); ++mask) {
+        std::vector<std::uint32_t> c = inner;
+        for (std::size_t i = 0; i < d; ++i) {
+          if ((mask & (1u << i)) != 0) {
+            c[i] = static_cast<std::uint32_t>(q.dimensions[i]->codes.codes.size());
+          }
+        }
+        cells.insert(c);
+      }
+    }
+    for (const auto& c : cells) {
+      CellUnitSet& cell = out[c];
+      cell.units.insert(unit);
+      if (info.second) ++cell.flagged;
+    }
+  }
+  return out;
+}
 
 absl::StatusOr<CellCounts> IndependentCounts(const std::string& db_path,
                                              const templates::BoundQuery& q,
@@ -28,10 +116,7 @@ absl::StatusOr<CellCounts> IndependentCounts(const std::string& db_path,
     return absl::UnavailableError("cannot open the database");
   }
   std::unique_ptr<sqlite3, DbCloser> db(raw);
-  std::string inner = q.tmpl->sql;
-  while (!inner.empty() && (inner.back() == ';' || inner.back() == ' ' || inner.back() == '\n')) {
-    inner.pop_back();
-  }
+  const std::string inner = InnerSql(q);
   CellCounts out;
   const std::size_t d = q.dimensions.size();
   for (std::uint32_t mask = 0; mask < (1u << d); ++mask) {
@@ -50,16 +135,7 @@ absl::StatusOr<CellCounts> IndependentCounts(const std::string& db_path,
       return absl::InternalError(std::string("prepare: ") + sqlite3_errmsg(db.get()));
     }
     std::unique_ptr<sqlite3_stmt, StmtCloser> stmt(raw_stmt);
-    for (const auto& p : q.params) {
-      int idx = sqlite3_bind_parameter_index(stmt.get(), (":" + p.name).c_str());
-      if (idx == 0) continue;
-      if (const auto* i = std::get_if<std::int64_t>(&p.value)) {
-        sqlite3_bind_int64(stmt.get(), idx, *i);
-      } else {
-        const auto& s = std::get<std::string>(p.value);
-        sqlite3_bind_text(stmt.get(), idx, s.c_str(), -1, SQLITE_TRANSIENT);
-      }
-    }
+    BindParams(stmt.get(), q);
     int rc;
     while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
       std::vector<std::uint32_t> coord(d);
@@ -82,6 +158,123 @@ absl::StatusOr<CellCounts> IndependentCounts(const std::string& db_path,
     }
     if (rc != SQLITE_DONE) return absl::InternalError(sqlite3_errmsg(db.get()));
   }
+  return out;
+}
+
+absl::StatusOr<UnitCodes> UnitDimensionCodes(const std::string& db_path,
+                                             const templates::BoundQuery& q) {
+  sqlite3* raw = nullptr;
+  if (sqlite3_open_v2(db_path.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    sqlite3_close(raw);
+    return absl::UnavailableError("cannot open the database");
+  }
+  std::unique_ptr<sqlite3, DbCloser> db(raw);
+  std::string cols = Quote(q.tmpl->unit_column);
+  for (const auto& d : q.tmpl->dimensions) cols += ", " + Quote(d.column);
+  const std::string sql = "SELECT DISTINCT " + cols + " FROM (" + InnerSql(q) + ")";
+  sqlite3_stmt* raw_stmt = nullptr;
+  if (sqlite3_prepare_v2(db.get(), sql.c_str(), -1, &raw_stmt, nullptr) != SQLITE_OK) {
+    return absl::InternalError(std::string("prepare: ") + sqlite3_errmsg(db.get()));
+  }
+  std::unique_ptr<sqlite3_stmt, StmtCloser> stmt(raw_stmt);
+  BindParams(stmt.get(), q);
+  UnitCodes out;
+  int rc;
+  while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
+    auto text = [&](int col) {
+      const unsigned char* v = sqlite3_column_text(stmt.get(), col);
+      return v == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(v));
+    };
+    std::vector<std::string> codes;
+    for (std::size_t d = 0; d < q.tmpl->dimensions.size(); ++d) {
+      codes.push_back(text(static_cast<int>(d) + 1));
+    }
+    auto [it, fresh] = out.emplace(text(0), codes);
+    if (!fresh && it->second != codes) return absl::InternalError("a unit lies in two cells");
+  }
+  if (rc != SQLITE_DONE) return absl::InternalError(sqlite3_errmsg(db.get()));
+  return out;
+}
+
+namespace {
+
+// Window days as in T10 v2 (date() modifiers), baseline days 7..28 or 364 days earlier; per
+// vestiging of the panel its weighted sums (NULL: no PIN row in that part).
+constexpr char kEventImpactSql[] = R"sql(
+WITH RECURSIVE
+ev AS (
+  SELECT date(substr(start, 1, 4) || '-' || substr(start, 5, 2) || '-' || substr(start, 7, 2)) AS s,
+         date(substr(eind, 1, 4) || '-' || substr(eind, 5, 2) || '-' || substr(eind, 7, 2)) AS e
+  FROM evenement WHERE event_id = ?1
+),
+win AS (
+  SELECT CASE ?2 WHEN 'event_week' THEN date(s, 'weekday 0', '-6 days')
+                 WHEN 'week_after' THEN date(e, '+1 day') ELSE s END AS ws,
+         CASE ?2 WHEN 'event_week' THEN date(s, 'weekday 0')
+                 WHEN 'week_after' THEN date(e, '+7 days') ELSE e END AS we
+  FROM ev
+),
+dagen(d) AS (SELECT ws FROM win UNION ALL SELECT date(d, '+1 day') FROM dagen, win WHERE d < we),
+weken(k) AS (VALUES (1), (2), (3), (4)),
+periode(datum, in_window, gewicht) AS (
+  SELECT replace(d, '-', ''), 1, CASE ?3 WHEN 'same_week_prev_year' THEN 1 ELSE 4 END FROM dagen
+  UNION ALL
+  SELECT replace(date(d, '-' || (7 * k) || ' days'), '-', ''), 0, 1 FROM dagen, weken
+  WHERE ?3 = 'same_weekdays_prev_4_weeks'
+  UNION ALL
+  SELECT replace(date(d, '-364 days'), '-', ''), 0, 1 FROM dagen WHERE ?3 = 'same_week_prev_year'
+),
+per AS (
+  SELECT v.winkelgebied AS gebied, r.sector_group AS sector,
+         (SELECT sum(CASE ?4 WHEN 'transacties' THEN pd.n_transacties ELSE pd.omzet_cent END * t.gewicht)
+          FROM periode t JOIN pin_dag pd ON pd.datum = t.datum
+          WHERE pd.vestiging_id = v.vestiging_id AND t.in_window = 1) AS w,
+         (SELECT sum(CASE ?4 WHEN 'transacties' THEN pd.n_transacties ELSE pd.omzet_cent END * t.gewicht)
+          FROM periode t JOIN pin_dag pd ON pd.datum = t.datum
+          WHERE pd.vestiging_id = v.vestiging_id AND t.in_window = 0) AS b
+  FROM vestiging v JOIN ref_sbi r ON r.sbi_code = v.sbi_code
+  WHERE r.sector_group IN ('horeca_restaurant', 'horeca_cafe', 'retail_food', 'retail_nonfood')
+    AND v.vestiging_id IN (SELECT vestiging_id FROM pin_dag)
+)
+SELECT gebied, sector, count(*), count(w), count(b), coalesce(sum(w), 0), coalesce(sum(b), 0)
+FROM per GROUP BY gebied, sector
+)sql";
+
+}  // namespace
+
+absl::StatusOr<PinTruth> EventImpactTruth(const std::string& db_path, const std::string& event_id,
+                                          const std::string& window, const std::string& baseline,
+                                          const std::string& measure) {
+  sqlite3* raw = nullptr;
+  if (sqlite3_open_v2(db_path.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    sqlite3_close(raw);
+    return absl::UnavailableError("cannot open the database");
+  }
+  std::unique_ptr<sqlite3, DbCloser> db(raw);
+  sqlite3_stmt* raw_stmt = nullptr;
+  if (sqlite3_prepare_v2(db.get(), kEventImpactSql, -1, &raw_stmt, nullptr) != SQLITE_OK) {
+    return absl::InternalError(std::string("prepare: ") + sqlite3_errmsg(db.get()));
+  }
+  std::unique_ptr<sqlite3_stmt, StmtCloser> stmt(raw_stmt);
+  const std::string* values[] = {&event_id, &window, &baseline, &measure};
+  for (int i = 0; i < 4; ++i) {
+    sqlite3_bind_text(stmt.get(), i + 1, values[i]->c_str(), -1, SQLITE_TRANSIENT);
+  }
+  PinTruth out;
+  int rc;
+  while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
+    auto text = [&](int col) {
+      const unsigned char* v = sqlite3_column_text(stmt.get(), col);
+      return v == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(v));
+    };
+    PinCellTruth& c = out[{text(0), text(1)}];
+    c.panel = sqlite3_column_int64(stmt.get(), 2);
+    c.window_units = sqlite3_column_int64(stmt.get(), 3);
+    c.baseline_units = sqlite3_column_int64(stmt.get(), 4);
+    c.window_sum = sqlite3_column_int64(stmt.get(), 5);
+    c.baseline_sum = sqlite3_column_int64(stmt.get(), 6);
+  }
+  if (rc != SQLITE_DONE) return absl::InternalError(sqlite3_errmsg(db.get()));
   return out;
 }
 

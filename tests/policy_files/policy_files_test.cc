@@ -316,18 +316,18 @@ TEST_SUITE("LoadPolicies") {
     // Structural zeros and sensitive codes load into the template and are validated.
     PolicyCopy zeros;
     zeros.Edit(t10, "holding_column: \"be_id\"",
-               "holding_column: \"be_id\"\n  sensitive { dimension: \"area\" code: \"event_area\" }\n"
-               "  structural_zero { code { dimension: \"area\" code: \"rest_LV\" } "
+               "holding_column: \"be_id\"\n  sensitive { dimension: \"area\" code: \"stompwijk\" }\n"
+               "  structural_zero { code { dimension: \"area\" code: \"verspreid\" } "
                "code { dimension: \"sector_group\" code: \"horeca_cafe\" } }");
     auto loaded_zeros = LoadPolicies(zeros.dir(), nullptr);
     REQUIRE_MESSAGE(loaded_zeros.ok(), loaded_zeros.status().message());
     const templates::Template* z = loaded_zeros->catalog->Find("event_impact_pin");
     REQUIRE(z != nullptr);
     REQUIRE(z->disclosure.sensitive.size() == 1);
-    CHECK(z->disclosure.sensitive[0].code == "event_area");
+    CHECK(z->disclosure.sensitive[0].code == "stompwijk");
     REQUIRE(z->disclosure.structural_zeros.size() == 1);
     CHECK(z->disclosure.structural_zeros[0].codes.size() == 2);
-    zeros.Edit(t10, "code: \"event_area\"", "code: \"no_such_area\"");
+    zeros.Edit(t10, "code: \"stompwijk\"", "code: \"no_such_area\"");
     CHECK(LoadError(zeros).find("sensitive") != std::string::npos);
   }
 }

@@ -6,6 +6,8 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -369,6 +371,66 @@ TEST_SUITE("SqliteMicrodataSource") {
       if (t.id == "zzp_inkomen_verdeling") CHECK(rows == 14);  // p0, p3, ..., p39
       if (t.id == "event_impact_pin") CHECK(rows > 0);
     }
+  }
+
+  // T10 v3 (issue 10): the fixed panel. Its units are in the establishment universe that enclaved
+  // numbers them by (UnitIndex::FromUniverse over ListUnits), and every parameter combination
+  // returns the same units in the same cells; the day arithmetic on d_dag gives version 2's sums.
+  TEST_CASE("T10's panel is the same for every event and lies in the establishment universe") {
+    Fixture f;
+    auto source = OpenSource(f);
+    auto listed = source->ListUnits("establishment");
+    REQUIRE(listed.ok());
+    std::set<std::string> universe;
+    for (const auto& u : *listed) {
+      CHECK(u.unit == u.pseudonym);
+      universe.insert(u.unit);
+    }
+    CHECK(universe == std::set<std::string>{"V1@baseline", "V1@window", "V2@baseline", "V2@window"});
+    CHECK(source->ListUnits("no_such_unit").status().code() == absl::StatusCode::kNotFound);
+
+    auto loaded = policy_files::LoadPolicies(std::string(ENCLAVE_SOURCE_DIR) + "/policies",
+                                             source.get());
+    REQUIRE_MESSAGE(loaded.ok(), loaded.status().message());
+    const Template* t10 = loaded->catalog->Find("event_impact_pin");
+    REQUIRE(t10 != nullptr);
+    CHECK(t10->version == 3);
+    using Cells = std::map<std::string, std::string>;                  // unit -> area/sector
+    using Sums = std::map<std::string, std::int64_t>;                   // unit -> summed PIN
+    auto scan = [&](const std::vector<std::pair<std::string, std::string>>& params, Sums* sums) {
+      auto q = templates::Bind(*t10, params);
+      REQUIRE(q.ok());
+      Cells cells;
+      absl::Status s = source->Scan(*q, {}, [&](const core::RowView& row) {
+        const std::string unit(row.unit);
+        const std::string cell = std::string(row.dimensions[0]) + "/" + std::string(row.dimensions[1]);
+        auto [it, fresh] = cells.emplace(unit, cell);
+        if (!fresh && it->second != cell) return absl::InternalError("a unit in two cells");
+        if (sums != nullptr) (*sums)[unit] += row.measure.value_or(0);
+        return absl::OkStatus();
+      });
+      REQUIRE_MESSAGE(s.ok(), s.message());
+      return cells;
+    };
+    Sums sums;
+    const Cells panel = scan({}, &sums);  // EV2023-001: 10-11 June 2023 in huygenskwartier
+    CHECK(panel == Cells{{"V1@baseline", "huygenskwartier/horeca_restaurant"},
+                         {"V1@window", "huygenskwartier/horeca_restaurant"},
+                         {"V2@baseline", "mall_leidsenhage/retail_food"},
+                         {"V2@window", "mall_leidsenhage/retail_food"}});
+    for (const auto& [unit, cell] : panel) CHECK(universe.count(unit) == 1);
+    // Window: 2 days x 100,000 cents, weighted by 4. Baseline: the same weekdays 1-4 weeks
+    // earlier: 13/14, 20/21, 27/28 May at 50,000 and 3/4 June at 100,000.
+    CHECK(sums["V1@window"] == 800000);
+    CHECK(sums["V1@baseline"] == 500000);
+    CHECK(sums["V2@window"] == 8 * 300000);
+    CHECK(sums["V2@baseline"] == 8 * 300000);
+    // Another window and baseline, an event outside the data: the same units in the same cells.
+    CHECK(scan({{"window", "event_week"}, {"baseline", "same_week_prev_year"}}, nullptr) == panel);
+    CHECK(scan({{"window", "week_after"}, {"measure", "transacties"}}, nullptr) == panel);
+    Sums none;
+    CHECK(scan({{"event_id", "EV2020-001"}}, &none) == panel);
+    for (const auto& [unit, sum] : none) CHECK(sum == 0);
   }
 }
 

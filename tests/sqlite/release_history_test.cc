@@ -36,7 +36,18 @@ Population Range(std::uint32_t from, std::uint32_t to) {
   return Population::FromSorted(std::move(v));
 }
 
-const GuardKey kA{"project-a", "dv1", "person"};
+const GuardKey kA{"dv1", "person"};
+
+disclosure::GuardRecord Record(std::vector<Population> pops) {
+  disclosure::GuardRecord r;
+  for (const Population& p : pops) r.populations.push_back({disclosure::EncodePopulation(p), 10});
+  return r;
+}
+
+absl::Status Check(DifferencingGuard& guard, const Population& p, std::uint64_t t = 10) {
+  std::vector<disclosure::GuardedPopulation> g = {{p, {}}};
+  return guard.CheckAndRecord(kA, g, disclosure::GuardLimits{t, 0});
+}
 const std::string kBasis = "universe/78000/0123456789abcdef";
 std::string Basis(std::string_view) { return kBasis; }
 
@@ -58,32 +69,115 @@ TEST_CASE("the history is durable: WAL and synchronous=FULL") {
 TEST_CASE("round trip: a restarted guard refuses what the first one would have refused") {
   TempDir dir;
   const std::string path = dir.path + "/release_history.db";
-  const std::vector<Population> release = {Range(0, 57), Range(1000, 2000)};
+  const std::vector<disclosure::GuardedPopulation> release = {{Range(0, 57), {"wijk"}},
+                                                              {Range(1000, 2000), {"geslacht"}}};
   {
     DifferencingGuard guard;
-    std::vector<std::string> added;
-    REQUIRE(guard.CheckAndRecord(kA, release, 10, &added).ok());
+    disclosure::GuardRecord added;
+    REQUIRE(guard.CheckAndRecord(kA, release, disclosure::GuardLimits{10, 10}, &added).ok());
+    REQUIRE(added.partitions.size() == 2);
     auto h = SqliteReleaseHistory::Open(path);
     REQUIRE(h.ok());
     REQUIRE((*h)->Append(kA, kBasis, added).ok());
     REQUIRE((*h)->Append(kA, kBasis, added).ok());  // repeats are skipped
     // Another data version's history is kept but not loaded for dv1.
-    const Population other = Range(0, 30);
-    const std::vector<std::string> e = {disclosure::EncodePopulation(other)};
-    REQUIRE((*h)->Append(GuardKey{"project-a", "dv0", "person"}, kBasis, e).ok());
+    REQUIRE((*h)->Append(GuardKey{"dv0", "person"}, kBasis, Record({Range(0, 30)})).ok());
   }
   auto h = SqliteReleaseHistory::Open(path);
   REQUIRE(h.ok());
   DifferencingGuard restarted;
   REQUIRE((*h)->LoadInto("dv1", Basis, restarted).ok());
   CHECK(restarted.RecordedCount(kA) == 2);
-  CHECK(restarted.RecordedCount(GuardKey{"project-a", "dv0", "person"}) == 0);
-  const Population near = Range(0, 56);
-  CHECK(restarted.Check(kA, {&near, 1}, 10).code() == absl::StatusCode::kFailedPrecondition);
-  CHECK(restarted.Check(kA, {&release[0], 1}, 10).ok());
+  CHECK(restarted.RecordedCount(GuardKey{"dv0", "person"}) == 0);
+  CHECK(restarted.PartitionsOf(kA, Range(0, 57)) == 1);
+  CHECK(Check(restarted, Range(0, 56)).code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(Check(restarted, Range(0, 57)).ok());
   // Without the history, the same release would pass: the store is what protects it.
   DifferencingGuard empty;
-  CHECK(empty.Check(kA, {&near, 1}, 10).ok());
+  CHECK(Check(empty, Range(0, 56)).ok());
+}
+
+TEST_CASE("rows written per project before the guard became global are one history") {
+  TempDir dir;
+  const std::string path = dir.path + "/release_history.db";
+  {
+    auto h = SqliteReleaseHistory::Open(path);
+    REQUIRE(h.ok());
+  }
+  // The old layout wrote the caller's project; both rows now protect everyone.
+  {
+    auto h = SqliteReleaseHistory::Open(path);
+    REQUIRE(h.ok());
+    REQUIRE((*h)->Append(kA, kBasis, Record({Range(0, 57)})).ok());
+    REQUIRE((*h)->Append(kA, kBasis, Record({Range(500, 600)})).ok());
+  }
+  Exec(path, "UPDATE released_population SET project = 'project:P1' WHERE id = 1");
+  Exec(path, "UPDATE released_population SET project = 'org:gemeente' WHERE id = 2");
+  auto h = SqliteReleaseHistory::Open(path);
+  REQUIRE(h.ok());
+  DifferencingGuard guard;
+  REQUIRE((*h)->LoadInto("dv1", Basis, guard).ok());
+  CHECK(guard.RecordedCount(kA) == 2);
+  CHECK_FALSE(Check(guard, Range(0, 56)).ok());
+  CHECK_FALSE(Check(guard, Range(500, 601)).ok());
+}
+
+TEST_CASE("a population's threshold is kept, raised to the largest, and restored") {
+  TempDir dir;
+  const std::string path = dir.path + "/release_history.db";
+  {
+    auto h = SqliteReleaseHistory::Open(path);
+    REQUIRE(h.ok());
+    disclosure::GuardRecord r = Record({Range(0, 500)});
+    REQUIRE((*h)->Append(kA, kBasis, r).ok());
+    r.populations[0].min_units = 100;
+    REQUIRE((*h)->Append(kA, kBasis, r).ok());
+    r.populations[0].min_units = 10;  // a later release at the smaller T keeps 100
+    REQUIRE((*h)->Append(kA, kBasis, r).ok());
+  }
+  auto h = SqliteReleaseHistory::Open(path);
+  REQUIRE(h.ok());
+  DifferencingGuard guard;
+  REQUIRE((*h)->LoadInto("dv1", Basis, guard).ok());
+  CHECK(guard.RecordedCount(kA) == 1);
+  // 50 apart at T = 100 is refused (the kept population's T is 100), at T = 10 allowed.
+  CHECK_FALSE(Check(guard, Range(50, 500), 100).ok());
+  CHECK(Check(guard, Range(50, 500), 10).ok());
+}
+
+TEST_CASE("a history written before thresholds were stored loads with T = 10") {
+  TempDir dir;
+  const std::string path = dir.path + "/release_history.db";
+  Exec(path, "CREATE TABLE released_population (id INTEGER PRIMARY KEY, project TEXT NOT NULL, "
+             "data_version TEXT NOT NULL, unit_type TEXT NOT NULL, index_basis TEXT NOT NULL, "
+             "population BLOB NOT NULL, population_sha256 TEXT NOT NULL, created TEXT NOT NULL, "
+             "UNIQUE (project, data_version, unit_type, population_sha256))");
+  auto h = SqliteReleaseHistory::Open(path);
+  REQUIRE(h.ok());
+  REQUIRE((*h)->Append(kA, kBasis, Record({Range(0, 57)})).ok());
+  DifferencingGuard guard;
+  REQUIRE((*h)->LoadInto("dv1", Basis, guard).ok());
+  CHECK_FALSE(Check(guard, Range(0, 56)).ok());
+}
+
+TEST_CASE("a malformed partition record fails the load closed") {
+  TempDir dir;
+  const std::string path = dir.path + "/release_history.db";
+  {
+    DifferencingGuard guard;
+    disclosure::GuardRecord added;
+    const std::vector<disclosure::GuardedPopulation> release = {{Range(0, 57), {"wijk"}}};
+    REQUIRE(guard.CheckAndRecord(kA, release, disclosure::GuardLimits{10, 10}, &added).ok());
+    auto h = SqliteReleaseHistory::Open(path);
+    REQUIRE(h.ok());
+    REQUIRE((*h)->Append(kA, kBasis, added).ok());
+  }
+  Exec(path, "UPDATE released_partition SET population_digest = 'not-a-digest'");
+  auto h = SqliteReleaseHistory::Open(path);
+  REQUIRE(h.ok());
+  DifferencingGuard guard;
+  CHECK((*h)->LoadInto("dv1", Basis, guard).code() == absl::StatusCode::kDataLoss);
+  CHECK(guard.RecordedCount(kA) == 0);
 }
 
 TEST_CASE("a corrupt population fails the whole load closed") {
@@ -92,9 +186,7 @@ TEST_CASE("a corrupt population fails the whole load closed") {
   {
     auto h = SqliteReleaseHistory::Open(path);
     REQUIRE(h.ok());
-    const std::vector<std::string> e = {disclosure::EncodePopulation(Range(0, 57)),
-                                        disclosure::EncodePopulation(Range(5, 500))};
-    REQUIRE((*h)->Append(kA, kBasis, e).ok());
+    REQUIRE((*h)->Append(kA, kBasis, Record({Range(0, 57), Range(5, 500)})).ok());
   }
   SUBCASE("an altered blob") {
     Exec(path, "UPDATE released_population SET population = X'01020304' WHERE id = 2");
@@ -118,7 +210,7 @@ TEST_CASE("a changed unit numbering refuses the history") {
   const std::string path = dir.path + "/release_history.db";
   auto h = SqliteReleaseHistory::Open(path);
   REQUIRE(h.ok());
-  const std::vector<std::string> e = {disclosure::EncodePopulation(Range(0, 57))};
+  const disclosure::GuardRecord e = Record({Range(0, 57)});
   REQUIRE((*h)->Append(kA, kBasis, e).ok());
   DifferencingGuard guard;
   const absl::Status s =

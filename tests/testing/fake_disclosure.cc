@@ -29,11 +29,11 @@ std::uint32_t FakeMagnitudeKey(std::string_view variable, std::uint32_t j, std::
 }
 
 absl::Status FakeReleaseHistory::Append(const disclosure::GuardKey&, std::string_view index_basis,
-                                        std::span<const std::string> encodings) {
+                                        const disclosure::GuardRecord& added) {
   if (failure.has_value()) return *failure;
   if (index_basis.empty()) return absl::InvalidArgumentError("empty basis");
   std::lock_guard<std::mutex> lock(mu_);
-  appended_ += encodings.size();
+  appended_ += added.populations.size();
   return absl::OkStatus();
 }
 

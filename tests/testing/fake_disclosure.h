@@ -39,7 +39,7 @@ std::uint32_t FakeMagnitudeKey(std::string_view variable, std::uint32_t j, std::
 class FakeReleaseHistory final : public core::ReleaseHistory {
  public:
   absl::Status Append(const disclosure::GuardKey& key, std::string_view index_basis,
-                      std::span<const std::string> encodings) override;
+                      const disclosure::GuardRecord& added) override;
   std::optional<absl::Status> failure;  // returned instead of storing
   std::size_t appended() const;
 

@@ -428,6 +428,7 @@ disclosure::RuleSetParams ToRuleSetParams(const v1p::RuleSetFile& r, bool* metho
     if (g.has_sensitive_zeros_unsafe()) params.sensitive_zeros_unsafe = g.sensitive_zeros_unsafe();
   }
   if (r.has_model_min_residual_df()) params.model_min_residual_df = r.model_min_residual_df();
+  if (r.has_decomposition_quota()) params.decomposition_quota = r.decomposition_quota();
   if (r.has_precision()) {
     const auto& p = r.precision();
     if (p.has_sum()) params.sum_precision = p.sum();
@@ -615,6 +616,10 @@ bool ConvertTemplate(const Parsed<v1p::TemplateFile>& f, const CodeLists& lists,
     for (const v1p::DimensionCode& c : z.code()) zero.codes.emplace_back(c.dimension(), c.code());
     t->disclosure.structural_zeros.push_back(std::move(zero));
   }
+  for (const v1p::SensitiveDimensionSpec& d : ds.sensitive_dimension()) {
+    t->disclosure.sensitive_dimensions.push_back({d.dimension(), d.flag(), d.none_code()});
+  }
+  t->disclosure.max_partitions = ds.max_partitions();
   if (t->disclosure.min_units < rs->second.min_units) {
     fail("disclosure.min_units", "disclosure.min_units must be at least the rule set's " +
                                      std::to_string(rs->second.min_units));

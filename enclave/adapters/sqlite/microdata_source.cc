@@ -350,26 +350,38 @@ std::string SqliteMicrodataSource::DataVersion() const { return impl_->data_vers
 
 // Persons: the derived layer's pnr (what the v2 templates return as their unit) with the
 // rinpersoon pseudonym the record key is derived from; without the derived layer, rinpersoon for
-// both. Other unit types, or a database with neither table, cannot be enumerated (kNotFound).
+// both. Establishments: T10's units, every vestiging in each of its two periods
+// ("<vestiging_id>@window", "<vestiging_id>@baseline"), keyed by that name itself (as a first-seen
+// index would key them); the universe makes T10's populations persistable like persons' (the
+// fixed panel of T10 v3 is a subset of it). Other unit types, or a database without the table,
+// cannot be enumerated (kNotFound).
 absl::StatusOr<std::vector<core::MicrodataSource::UnitKey>> SqliteMicrodataSource::ListUnits(
     const std::string& unit_type) {
-  if (unit_type != "person") {
+  std::vector<const char*> queries;  // the first that prepares is used
+  if (unit_type == "person") {
+    queries = {"SELECT pnr, rinpersoon FROM d_persoon ORDER BY pnr",
+               "SELECT rinpersoon, rinpersoon FROM gbapersoontab"};
+  } else if (unit_type == "establishment") {
+    queries = {
+        "SELECT vestiging_id || '@window', vestiging_id || '@window' FROM vestiging "
+        "UNION ALL SELECT vestiging_id || '@baseline', vestiging_id || '@baseline' FROM vestiging"};
+  } else {
     return absl::NotFoundError("the microdata store cannot list units of type " + unit_type);
   }
   sqlite3* db = impl_->db;
   sqlite3_stmt* raw = nullptr;
-  int rc = sqlite3_prepare_v2(db, "SELECT pnr, rinpersoon FROM d_persoon ORDER BY pnr", -1, &raw,
-                              nullptr);
-  if (rc != SQLITE_OK) {
+  int rc = SQLITE_ERROR;
+  for (const char* sql : queries) {
+    rc = sqlite3_prepare_v2(db, sql, -1, &raw, nullptr);
+    if (rc == SQLITE_OK) break;
     sqlite3_finalize(raw);
     raw = nullptr;
-    rc = sqlite3_prepare_v2(db, "SELECT rinpersoon, rinpersoon FROM gbapersoontab", -1, &raw,
-                            nullptr);
   }
   StmtPtr stmt(raw);
   if (rc != SQLITE_OK) {
-    // Neither table: a store without the person registers (e.g. a test database).
-    return absl::NotFoundError("microdata database: no person table to list units from");
+    // No such table: a store without these registers (e.g. a test database).
+    return absl::NotFoundError("microdata database: no table to list units of type " + unit_type +
+                               " from");
   }
   std::vector<core::MicrodataSource::UnitKey> out;
   while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
@@ -380,7 +392,9 @@ absl::StatusOr<std::vector<core::MicrodataSource::UnitKey>> SqliteMicrodataSourc
     };
     out.push_back({text(0), text(1)});
   }
-  if (rc != SQLITE_DONE) return absl::UnavailableError("microdata database: cannot list persons");
+  if (rc != SQLITE_DONE) {
+    return absl::UnavailableError("microdata database: cannot list units of type " + unit_type);
+  }
   return out;
 }
 

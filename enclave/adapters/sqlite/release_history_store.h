@@ -1,11 +1,12 @@
 // The release history in SQLite: the populations the differencing guard has recorded
-// (disclosure-control.md §6.1), per project × data version × unit type, so that the guard survives
+// (disclosure-control.md §6.1) and the partitions of them the decomposition quota has counted
+// (§6.2), per data version × unit type (one history for all callers), so that both survive
 // restarts. WAL, synchronous=FULL, in the state directory (state_dir/release_history.db).
 //
 //   auto history = SqliteReleaseHistory::Open(state_dir + "/release_history.db");
 //   ENCLAVE_RETURN_IF_ERROR((*history)->LoadInto(data_version, basis_of_unit_type, guard));  // start-up
 //   ...
-//   ENCLAVE_RETURN_IF_ERROR(guard.CheckAndRecord(key, populations, t, &added));               // per release
+//   ENCLAVE_RETURN_IF_ERROR(guard.CheckAndRecord(key, populations, limits, &added));          // per release
 //   ENCLAVE_RETURN_IF_ERROR((*history)->Append(key, unit_index.basis(), added));               // before sending
 //
 // Populations are stored as disclosure::EncodePopulation bytes with their SHA-256; unit indices
@@ -15,7 +16,6 @@
 
 #include <functional>
 #include <memory>
-#include <span>
 #include <string>
 #include <string_view>
 
@@ -33,15 +33,16 @@ class SqliteReleaseHistory {
   SqliteReleaseHistory(const SqliteReleaseHistory&) = delete;
   SqliteReleaseHistory& operator=(const SqliteReleaseHistory&) = delete;
 
-  // Appends populations (encodings) in one transaction; durable when it returns OK; a population
-  // already stored under the same key is skipped. kInvalidArgument for an empty basis (a growing
+  // Appends a release's new populations (encodings) and partitions in one transaction; durable
+  // when it returns OK; what is already stored under the same key is skipped. kInvalidArgument for an empty basis (a growing
   // UnitIndex's numbering does not survive a restart), kUnavailable on a write failure.
   // Thread-safe.
   absl::Status Append(const disclosure::GuardKey& key, std::string_view index_basis,
-                      std::span<const std::string> encodings);
+                      const disclosure::GuardRecord& added);
 
-  // Restores every population stored for `data_version` into `guard`, all-or-nothing: on any
-  // error the guard is untouched.
+  // Restores every population and partition stored for `data_version` into `guard`,
+  // all-or-nothing: on any error the guard is untouched. Rows written per project by earlier
+  // versions are read into the one history.
   //   kDataLoss            a stored population does not match its SHA-256 or does not decode;
   //   kFailedPrecondition  a row's index basis differs from basis_for(unit_type) (the unit
   //                        numbering changed within a data version: its populations are void);
