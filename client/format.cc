@@ -390,9 +390,9 @@ std::string FormatSuggestions(const std::vector<Suggestion>& suggestions, Langua
                  : Tr(lang, "Alle cellen van deze tabel behalve de totalen zijn vertrouwelijk.",
                       "All cells of this table except totals are confidential.");
   out += Tr(lang,
-            " Een van deze aanvragen kan meer opleveren (voorgesteld op grond van uw parameters, "
+            "\nEen van deze aanvragen kan meer opleveren (voorgesteld op grond van uw parameters, "
             "niet van de gegevens):\n",
-            " One of these requests may give more (suggested from your parameters only, not "
+            "\nOne of these requests may give more (suggested from your parameters only, not "
             "from the data):\n");
   std::vector<std::string> commands;
   std::size_t width = 0;
