@@ -19,7 +19,8 @@ bool AllInnerCellsWithheld(const Release& release);
 
 // `outcome` with alternatives attached:
 //  - a kFailedPrecondition refusal of a template without differential privacy (the table cannot
-//    be released safely, or the differencing guard refuses it): templates::WithSuggestions;
+//    be released safely, or the differencing guard or decomposition quota refuses it):
+//    templates::WithSuggestions;
 //  - a release whose inner cells are all withheld: RunResult::suggestions.
 // Anything else, an unknown template (`tmpl` null) or parameters that do not bind, is returned
 // unchanged.

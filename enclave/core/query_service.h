@@ -141,7 +141,7 @@ class QueryService {
       const policy::CallerIdentity& caller, const std::string& template_id,
       const std::vector<std::pair<std::string, std::string>>& params, const Cancellation& cancel);
   // A FAILED_PRECONDITION refusal (the table cannot be released safely, or the differencing
-  // guard refuses it) carries alternatives (templates::WithSuggestions), and so does a release
+  // guard or decomposition quota refuses it) carries alternatives (templates::WithSuggestions), and so does a release
   // whose inner cells are all withheld (RunResult::suggestions): core/alternatives.h.
 
   // The caller's privacy budgets: for a researcher, every ledger of each of their agreements
