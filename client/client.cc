@@ -13,6 +13,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/status/status.h"
+#include "absl/strings/cord.h"
 #include "enclave/v1/audit.grpc.pb.h"
 #include "enclave/v1/service.grpc.pb.h"
 #include "enclave/v1/service.pb.h"
@@ -112,8 +113,50 @@ TemplateInfo FromProto(const v1::TemplateDescription& d) {
   out.unit = d.unit();
   out.min_units = d.min_units();
   out.rule_set = d.rule_set();
+  if (d.has_dp()) {
+    const v1::DifferentialPrivacyDescription& p = d.dp();
+    DpInfo dp;
+    dp.mechanism = p.mechanism();
+    dp.charge_micro = p.charge_micro();
+    dp.epsilon_micro = p.epsilon_micro();
+    dp.rho_micro = p.rho_micro();
+    dp.max_cells_per_unit = p.max_cells_per_unit();
+    dp.cells_public = p.cells_public();
+    dp.display_threshold = p.display_threshold();
+    dp.selection_epsilon_micro = p.selection_epsilon_micro();
+    dp.selection_threshold = p.selection_threshold();
+    dp.delta_exponent = p.delta_exponent();
+    dp.ledgers.assign(p.ledgers().begin(), p.ledgers().end());
+    out.dp = std::move(dp);
+  }
   return out;
 }
+
+Suggestion FromProto(const v1::Suggestion& s) {
+  Suggestion out;
+  switch (s.kind()) {
+    case v1::Suggestion::COARSER_GEOGRAPHY:
+      out.kind = "coarser_geography";
+      break;
+    case v1::Suggestion::FEWER_BREAKDOWNS:
+      out.kind = "fewer_breakdowns";
+      break;
+    case v1::Suggestion::OTHER_PERIOD:
+      out.kind = "other_period";
+      break;
+    default:
+      break;
+  }
+  for (const v1::Parameter& p : s.changes()) out.changes.emplace_back(p.name(), p.value());
+  return out;
+}
+
+BudgetLedger FromProto(const v1::BudgetLedger& l) {
+  return {l.ledger(), l.cap_micro(), l.spent_micro(), l.reserved_micro(), l.remaining_micro()};
+}
+
+// The refusal's details travel on the absl::Status as this payload (the serialized proto).
+constexpr char kRefusalDetailsPayload[] = "type.googleapis.com/enclave.v1.RefusalDetails";
 
 // A table whose cells point outside its dimensions cannot be shown faithfully; refuse it rather
 // than guess which cell a value belongs to.
@@ -140,6 +183,16 @@ absl::StatusOr<QueryResult> FromProto(const v1::RunQueryResponse& response) {
     out.dimensions.push_back(std::move(dim));
   }
   for (const v1::StatisticDescription& s : t.statistics()) out.statistics.push_back(FromProto(s));
+  if (response.has_budget_charge()) {
+    BudgetCharge charge;
+    charge.charged_micro = response.budget_charge().charged_micro();
+    charge.repeat = response.budget_charge().repeat();
+    for (const v1::BudgetLedger& l : response.budget_charge().ledgers()) {
+      charge.ledgers.push_back(FromProto(l));
+    }
+    out.budget_charge = std::move(charge);
+  }
+  for (const v1::Suggestion& s : response.suggestions()) out.suggestions.push_back(FromProto(s));
 
   out.cells.reserve(static_cast<std::size_t>(t.cells_size()));
   for (const v1::Cell& c : t.cells()) {
@@ -236,7 +289,14 @@ class GrpcEnclaveClient final : public EnclaveClient {
     }
     v1::RunQueryResponse response;
     const grpc::Status status = stub_->RunQuery(&context, request, &response);
-    if (!status.ok()) return ToAbsl(status);
+    if (!status.ok()) {
+      absl::Status refused = ToAbsl(status);
+      if (status.error_code() == grpc::StatusCode::FAILED_PRECONDITION &&
+          !status.error_details().empty()) {
+        refused.SetPayload(kRefusalDetailsPayload, absl::Cord(status.error_details()));
+      }
+      return refused;
+    }
     return FromProto(response);
   }
 
@@ -247,10 +307,7 @@ class GrpcEnclaveClient final : public EnclaveClient {
     const grpc::Status status = stub_->GetBudget(&context, v1::GetBudgetRequest(), &response);
     if (!status.ok()) return ToAbsl(status);
     std::vector<BudgetLedger> out;
-    for (const v1::BudgetLedger& l : response.ledgers()) {
-      out.push_back({l.ledger(), l.cap_micro(), l.spent_micro(), l.reserved_micro(),
-                     l.remaining_micro()});
-    }
+    for (const v1::BudgetLedger& l : response.ledgers()) out.push_back(FromProto(l));
     return out;
   }
 
@@ -274,6 +331,16 @@ void DiscardLog(gpr_log_func_args* /*args*/) {}
 }  // namespace
 
 void SilenceTransportLogs() { gpr_set_log_function(&DiscardLog); }
+
+std::vector<Suggestion> SuggestionsOf(const absl::Status& status) {
+  std::vector<Suggestion> out;
+  const auto payload = status.GetPayload(kRefusalDetailsPayload);
+  if (!payload.has_value()) return out;
+  v1::RefusalDetails details;
+  if (!details.ParseFromString(std::string(*payload))) return out;  // unreadable: no hints
+  for (const v1::Suggestion& s : details.suggestions()) out.push_back(FromProto(s));
+  return out;
+}
 
 namespace {
 

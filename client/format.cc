@@ -245,7 +245,171 @@ std::string JsonText(const Text& text) {
   return "{\"nl\":" + JsonString(text.nl) + ",\"en\":" + JsonString(text.en) + "}";
 }
 
+// micro-ε as a short decimal in `lang`: 250000 -> "0.25" / "0,25", 4000000 -> "4.0" / "4,0".
+std::string EpsilonText(std::int64_t micro, Language lang) {
+  const bool negative = micro < 0;
+  const std::uint64_t m = negative ? static_cast<std::uint64_t>(-(micro + 1)) + 1
+                                   : static_cast<std::uint64_t>(micro);
+  std::string frac = std::to_string(m % 1000000);
+  frac.insert(0, 6 - frac.size(), '0');
+  while (frac.size() > 1 && frac.back() == '0') frac.pop_back();
+  return (negative ? "-" : "") + std::to_string(m / 1000000) + (lang == Language::kNl ? "," : ".") +
+         frac;
+}
+
+// "agreement:OVK-1" -> "overeenkomst OVK-1" (nl) / "agreement OVK-1" (en).
+std::string LedgerText(const std::string& ledger, Language lang) {
+  const std::size_t colon = ledger.find(':');
+  const std::string kind = ledger.substr(0, colon);
+  std::string shown = kind;
+  if (kind == "agreement") shown = std::string(Tr(lang, "overeenkomst", "agreement"));
+  if (kind == "project") shown = "project";
+  if (kind == "data-version") shown = std::string(Tr(lang, "dataversie", "data version"));
+  return colon == std::string::npos ? shown : shown + " " + ledger.substr(colon + 1);
+}
+
+// "a, b and c" / "a, b en c".
+std::string JoinAnd(const std::vector<std::string>& parts, Language lang) {
+  std::string out;
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    if (i > 0) out += i + 1 == parts.size() ? std::string(Tr(lang, " en ", " and ")) : ", ";
+    out += parts[i];
+  }
+  return out;
+}
+
+std::string ChargeText(const BudgetCharge& charge, Language lang) {
+  std::string out;
+  if (charge.repeat || charge.charged_micro == 0) {
+    out += Tr(lang, "Privacybudget: identieke herhaling van een eerdere tabel; niets afgeschreven (ε 0).",
+              "Privacy budget: identical repeat of an earlier table; nothing charged (ε 0).");
+  } else {
+    out += std::string(Tr(lang, "Privacybudget: deze tabel kostte ε ",
+                          "Privacy budget: this table charged ε ")) +
+           EpsilonText(charge.charged_micro, lang) +
+           std::string(Tr(lang, " op elk budget hieronder.", " to each budget below."));
+  }
+  out += "\n";
+  if (!charge.ledgers.empty()) {
+    std::vector<std::string> left;
+    for (const BudgetLedger& l : charge.ledgers) {
+      left.push_back(LedgerText(l.ledger, lang) + " ε " + EpsilonText(l.remaining_micro, lang));
+    }
+    out += Printable(std::string(Tr(lang, "Resterend: ", "Remaining: ")) + JoinAnd(left, lang)) +
+           "\n";
+  }
+  return out;
+}
+
+std::string SuggestionReason(const std::string& kind, Language lang) {
+  if (kind == "coarser_geography") {
+    return std::string(Tr(lang, "een grovere gebiedsindeling", "a coarser geography"));
+  }
+  if (kind == "fewer_breakdowns") {
+    return std::string(Tr(lang, "één uitsplitsing minder", "one breakdown fewer"));
+  }
+  if (kind == "other_period") return std::string(Tr(lang, "een andere periode", "another period"));
+  return std::string(Tr(lang, "een andere aanvraag", "another request"));
+}
+
+std::string JsonSuggestions(const std::vector<Suggestion>& suggestions) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < suggestions.size(); ++i) {
+    if (i > 0) out += ",";
+    out += "{\"kind\":" + JsonString(suggestions[i].kind) + ",\"changes\":[";
+    for (std::size_t c = 0; c < suggestions[i].changes.size(); ++c) {
+      if (c > 0) out += ",";
+      out += "{\"name\":" + JsonString(suggestions[i].changes[c].first) +
+             ",\"value\":" + JsonString(suggestions[i].changes[c].second) + "}";
+    }
+    out += "]}";
+  }
+  return out + "]";
+}
+
+// What a differentially private template promises and costs, instead of a minimum cell size and
+// a rule set (docs/differential-privacy.md).
+std::string DpInfoText(const DpInfo& dp, std::int64_t min_units, Language lang) {
+  std::string out;
+  const bool laplace = dp.mechanism == "discrete_laplace";
+  out += std::string(Tr(lang, "Differentiële privacy: ruis volgens het ",
+                        "Differential privacy: noise from the ")) +
+         (laplace ? std::string(Tr(lang, "discrete Laplace-mechanisme", "discrete Laplace mechanism"))
+                  : std::string(Tr(lang, "discrete Gauss-mechanisme", "discrete Gaussian mechanism"))) +
+         std::string(Tr(lang, " op elke cel (", " on every cell (")) +
+         (laplace ? "ε " + EpsilonText(dp.epsilon_micro, lang)
+                  : "ρ " + EpsilonText(dp.rho_micro, lang)) +
+         std::string(Tr(lang, " per tabel; een eenheid telt mee in hoogstens ",
+                        " per table; a unit counts in at most ")) +
+         std::to_string(dp.max_cells_per_unit) +
+         std::string(Tr(lang, dp.max_cells_per_unit == 1 ? " cel)" : " cellen)",
+                        dp.max_cells_per_unit == 1 ? " cell)" : " cells)")) +
+         "\n";
+  if (dp.cells_public) {
+    out += std::string(Tr(lang, "  Elke cel wordt met ruis getoond; een aantal met ruis onder ",
+                          "  Every cell is shown with noise; a noisy count below ")) +
+           GroupedNumber(dp.display_threshold, lang) +
+           std::string(Tr(lang, " wordt als '.' getoond. Totalen zijn sommen van de cellen met ruis.",
+                          " is shown as '.'. Totals are sums of the noisy cells.")) +
+           "\n";
+  } else {
+    out += std::string(Tr(lang, "  Een cel wordt alleen getoond als die minstens ",
+                          "  A cell is shown only if it has at least ")) +
+           GroupedNumber(min_units, lang) +
+           std::string(Tr(lang, " eenheden telt en het aantal met ruis boven ",
+                          " units and its noisy count exceeds ")) +
+           GroupedNumber(dp.selection_threshold, lang) +
+           std::string(Tr(lang, " ligt (selectie-ε ", " (selection ε ")) +
+           EpsilonText(dp.selection_epsilon_micro, lang) + ", δ = 10^-" +
+           std::to_string(dp.delta_exponent) +
+           std::string(Tr(lang, "); een totaal alleen als al zijn cellen getoond worden.",
+                          "); a total only when all its cells are shown.")) +
+           "\n";
+  }
+  std::vector<std::string> ledgers;
+  for (const std::string& l : dp.ledgers) ledgers.push_back(LedgerText(l, lang));
+  out += std::string(Tr(lang, "  Elke tabel kost ε ", "  Each table charges ε ")) +
+         EpsilonText(dp.charge_micro, lang) +
+         (laplace ? std::string() : std::string(Tr(lang, " (ρ omgerekend bij δ = 10^-8)",
+                                                   " (ρ converted at δ = 10^-8)"))) +
+         std::string(Tr(lang, " van het budget van uw ", " to your ")) + JoinAnd(ledgers, lang) +
+         std::string(Tr(lang, "; een identieke herhaling is gratis (zie enclavectl budget).",
+                        " budgets; an identical repeat is free (see enclavectl budget).")) +
+         "\n";
+  return out;
+}
+
 }  // namespace
+
+std::string FormatSuggestions(const std::vector<Suggestion>& suggestions, Language lang,
+                              bool refused) {
+  if (suggestions.empty()) return "";
+  std::string out;
+  out += refused ? Tr(lang, "Deze tabel kan zo niet worden vrijgegeven.",
+                      "This table cannot be released as asked.")
+                 : Tr(lang, "Alle cellen van deze tabel behalve de totalen zijn vertrouwelijk.",
+                      "All cells of this table except totals are confidential.");
+  out += Tr(lang,
+            "\nEen van deze aanvragen kan meer opleveren (voorgesteld op grond van uw parameters, "
+            "niet van de gegevens):\n",
+            "\nOne of these requests may give more (suggested from your parameters only, not "
+            "from the data):\n");
+  std::vector<std::string> commands;
+  std::size_t width = 0;
+  for (const Suggestion& s : suggestions) {
+    std::string command;
+    for (const auto& [name, value] : s.changes) {
+      command += (command.empty() ? "" : " ") + std::string("--param ") + name + "=" + value;
+    }
+    commands.push_back(Printable(command));
+    width = std::max(width, DisplayWidth(commands.back()));
+  }
+  for (std::size_t i = 0; i < suggestions.size(); ++i) {
+    out += std::string(Tr(lang, "  Probeer: ", "  Try: ")) + PadRight(commands[i], width) +
+           "  (" + SuggestionReason(suggestions[i].kind, lang) + ")\n";
+  }
+  return out;
+}
 
 std::string FormatTable(const QueryResult& result, Language lang) {
   std::string out;
@@ -295,6 +459,10 @@ std::string FormatTable(const QueryResult& result, Language lang) {
                    "   " + std::string(Tr(lang, "Verzoek-id: ", "Request id: ")) +
                    result.request_id) +
          "\n";
+  if (result.budget_charge.has_value()) out += ChargeText(*result.budget_charge, lang);
+  if (!result.suggestions.empty()) {
+    out += "\n" + FormatSuggestions(result.suggestions, lang, /*refused=*/false);
+  }
   return out;
 }
 
@@ -361,6 +529,24 @@ std::string FormatJson(const QueryResult& result) {
            ",\"kind\":" + JsonString(s.kind) + ",\"precision\":" + std::to_string(s.precision) + "}";
   }
   out += result.statistics.empty() ? "],\n" : "\n  ],\n";
+  if (result.budget_charge.has_value()) {
+    const BudgetCharge& c = *result.budget_charge;
+    out += "  \"budget_charge\": {\"charged_micro\":" + std::to_string(c.charged_micro) +
+           ",\"repeat\":" + (c.repeat ? "true" : "false") + ",\"ledgers\":[";
+    for (std::size_t i = 0; i < c.ledgers.size(); ++i) {
+      const BudgetLedger& l = c.ledgers[i];
+      if (i > 0) out += ",";
+      out += "{\"ledger\":" + JsonString(l.ledger) +
+             ",\"cap_micro\":" + std::to_string(l.cap_micro) +
+             ",\"spent_micro\":" + std::to_string(l.spent_micro) +
+             ",\"reserved_micro\":" + std::to_string(l.reserved_micro) +
+             ",\"remaining_micro\":" + std::to_string(l.remaining_micro) + "}";
+    }
+    out += "]},\n";
+  }
+  if (!result.suggestions.empty()) {
+    out += "  \"suggestions\": " + JsonSuggestions(result.suggestions) + ",\n";
+  }
   out += "  \"cells\": [";
   const CellLookup lookup(result);
   bool first = true;
@@ -423,13 +609,15 @@ std::string FormatTemplateInfo(const TemplateInfo& info, Language lang) {
   if (!info.unit.empty()) {
     out += Printable(std::string(Tr(lang, "Eenheid: ", "Unit: ")) + info.unit) + "\n";
   }
-  if (info.min_units > 0) {
+  if (info.dp.has_value()) {
+    out += DpInfoText(*info.dp, info.min_units, lang);
+  } else if (info.min_units > 0) {
     out += std::string(Tr(lang, "Gepubliceerde cellen tellen minstens ",
                           "Published cells count at least ")) +
            GroupedNumber(info.min_units, lang) +
            std::string(Tr(lang, " eenheden", " units")) + "\n";
   }
-  if (!info.rule_set.empty()) {
+  if (!info.rule_set.empty() && !info.dp.has_value()) {
     out += Printable(std::string(Tr(lang, "Regelset: ", "Rule set: ")) + info.rule_set) + "\n";
   }
 

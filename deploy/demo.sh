@@ -113,5 +113,6 @@ Stopped cleanly. To run it by hand:
   $enclavectl --config $run/enclavectl.conf describe bijstand_stand
   $enclavectl --config $run/enclavectl.conf run bijstand_stand --format csv
   kill %1      # SIGTERM: graceful shutdown
-Other roles: use $run/pki/<name>.pem/.key with --cert/--key (researcher1, officer1, steward1, operator1).
+Other roles: use $run/pki/<name>.pem/.key with --cert/--key (researcher1: cell-key templates;
+researcher2: the differentially private bijstand_dp_wijk_leeftijd; officer1, steward1, operator1).
 EOF2

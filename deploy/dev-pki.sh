@@ -187,6 +187,7 @@ issue ca server localhost "$(( DAYS > 90 ? DAYS : 90 ))" \
 
 issue_client ca analyst1 "$TRUST_DOMAIN/municipal_analyst/analyst1" "$DAYS"
 issue_client ca researcher1 "$TRUST_DOMAIN/researcher/researcher1" "$DAYS"
+issue_client ca researcher2 "$TRUST_DOMAIN/researcher/researcher2" "$DAYS"
 issue_client ca officer1 "$TRUST_DOMAIN/privacy_officer/officer1" "$DAYS"
 issue_client ca steward1 "$TRUST_DOMAIN/data_steward/steward1" "$DAYS"
 issue_client ca operator1 "$TRUST_DOMAIN/operator/operator1" "$DAYS"
@@ -200,7 +201,7 @@ issue_client rogue-ca rogue1 "$TRUST_DOMAIN/municipal_analyst/analyst1" "$DAYS"
 rm -f "$OUTDIR/approvers.textproto"
 officer_key officer1 "$TRUST_DOMAIN/privacy_officer/officer1" "$DAYS"
 
-for name in server analyst1 researcher1 officer1 steward1 operator1 unknown1; do
+for name in server analyst1 researcher1 researcher2 officer1 steward1 operator1 unknown1; do
   openssl verify -CAfile "$OUTDIR/ca.pem" "$OUTDIR/$name.pem" >/dev/null 2>&1 \
     || die "self-check failed: $name.pem does not verify against ca.pem"
 done

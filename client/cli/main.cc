@@ -187,7 +187,13 @@ int Run(const std::vector<std::string>& args) {
     }
     case Command::kRun: {
       auto result = enclave.RunQuery(parsed->template_id, parsed->params);
-      if (!result.ok()) return Fail(result.status());
+      if (!result.ok()) {
+        const int code = Fail(result.status());
+        // What would work instead (from the parameters only), in the user's language.
+        std::cerr << client::FormatSuggestions(client::SuggestionsOf(result.status()), lang,
+                                               /*refused=*/true);
+        return code;
+      }
       switch (settings->format) {
         case cli::OutputFormat::kTable:
           text = client::FormatTable(*result, lang);

@@ -202,6 +202,11 @@ std::string Ledgers(const std::vector<LedgerLimit>& limits) {
 
 }  // namespace
 
+absl::StatusOr<std::int64_t> DpChargeMicro(const DpSettings& dp) {
+  ENCLAVE_ASSIGN_OR_RETURN(const Budget budget, BudgetOf(dp));
+  return budget.charged_micro + (dp.cells_public ? 0 : dp.selection_epsilon_micro);
+}
+
 DpReleaser::DpReleaser(std::shared_ptr<BudgetLedger> ledger,
                        std::shared_ptr<dp::RandomSource> random, std::shared_ptr<QueryLog> log,
                        NoiseSampler sampler)

@@ -51,6 +51,11 @@ struct DpOutcome {
   bool repeat = false;
 };
 
+// What one release of a template with these settings charges every ledger, micro-ε: the query's
+// ε (a Gaussian's ρ converted at δ = 1e-8) plus selection_epsilon_micro when cells are not public.
+// kInternal for settings without a budget. The same amount DpReleaser::Run reserves.
+absl::StatusOr<std::int64_t> DpChargeMicro(const templates::DpSettings& dp);
+
 class DpReleaser {
  public:
   // Draws one noise value; production uses dp::Sample. Tests force noise values through it.

@@ -11,6 +11,7 @@
 #include "enclave/base/log.h"
 #include "enclave/base/status_macros.h"
 #include "enclave/core/aggregate.h"
+#include "enclave/core/alternatives.h"
 #include "enclave/templates/binding.h"
 
 namespace enclave::core {
@@ -273,6 +274,14 @@ absl::StatusOr<RunResult> QueryService::RunQuery(
 absl::StatusOr<RunResult> QueryService::RunQuery(
     const policy::CallerIdentity& caller, const std::string& template_id,
     const std::vector<std::pair<std::string, std::string>>& params, const Cancellation& cancel) {
+  // What would work instead, from the parameters only (core/alternatives.h).
+  return AddAlternatives(catalog_->Find(template_id), params,
+                         Run(caller, template_id, params, cancel));
+}
+
+absl::StatusOr<RunResult> QueryService::Run(
+    const policy::CallerIdentity& caller, const std::string& template_id,
+    const std::vector<std::pair<std::string, std::string>>& params, const Cancellation& cancel) {
   const std::string request_id = NextRequestId();
   QueryLogEntry entry;
   entry.request_id = request_id;
@@ -473,7 +482,12 @@ absl::StatusOr<RunResult> QueryService::RunQuery(
                                                           entry.cells_confidential}},
                                  {"charged_micro", base::RowCount{outcome->charged_micro}},
                                  {"code", absl::StatusCode::kOk}});
-    return RunResult{std::move(release), request_id};
+    // What the caller was charged, and what is left (best effort: the charge is durable).
+    DpCharge charge{outcome->charged_micro, outcome->repeat, {}};
+    if (auto balances = options_.dp_releaser->Balances(request.limits); balances.ok()) {
+      charge.balances = *std::move(balances);
+    }
+    return RunResult{std::move(release), request_id, std::move(charge), {}};
   }
 
   TableBuilder builder(*bound);
@@ -580,7 +594,7 @@ absl::StatusOr<RunResult> QueryService::RunQuery(
                                                         entry.cells_confidential}},
                                {"disclosure_us", base::RowCount{disclosure_us}},
                                {"code", absl::StatusCode::kOk}});
-  return RunResult{std::move(release), request_id};
+  return RunResult{std::move(release), request_id, std::nullopt, {}};
 }
 
 }  // namespace enclave::core

@@ -4,9 +4,11 @@
 // returns anything; if the log write fails, the call fails and nothing is released.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <functional>
@@ -27,6 +29,7 @@
 #include "enclave/disclosure/threshold.h"
 #include "enclave/policy/access.h"
 #include "enclave/policy/principals.h"
+#include "enclave/templates/hints.h"
 #include "enclave/templates/template.h"
 
 namespace enclave::core {
@@ -37,9 +40,23 @@ struct TemplateCatalog {
   const templates::Template* Find(const std::string& id) const;
 };
 
+// What a differentially private release charged the caller (docs/differential-privacy.md §4).
+struct DpCharge {
+  std::int64_t charged_micro = 0;  // micro-ε; 0 for an identical repeat served from the store
+  bool repeat = false;
+  // The request's ledgers after the charge; empty when the ledger could not be read then (the
+  // release stands: the charge itself is durable).
+  std::vector<LedgerBalance> balances;
+};
+
 struct RunResult {
   Release release;
   std::string request_id;
+  // Set for differentially private releases only.
+  std::optional<DpCharge> dp_charge;
+  // Alternatives when every inner cell is withheld (core/alternatives.h); from the template and
+  // the parameters only, never from the data.
+  std::vector<templates::Suggestion> suggestions;
 };
 
 struct QueryServiceOptions {
@@ -131,6 +148,9 @@ class QueryService {
   absl::StatusOr<RunResult> RunQuery(
       const policy::CallerIdentity& caller, const std::string& template_id,
       const std::vector<std::pair<std::string, std::string>>& params, const Cancellation& cancel);
+  // A FAILED_PRECONDITION refusal (the table cannot be released safely, or the differencing
+  // guard or decomposition quota refuses it) carries alternatives (templates::WithSuggestions), and so does a release
+  // whose inner cells are all withheld (RunResult::suggestions): core/alternatives.h.
 
   // The caller's privacy budgets: for a researcher, every ledger of each of their agreements
   // (agreement, project, current data version) with cap, spent, reserved and remaining, micro-ε.
@@ -141,6 +161,10 @@ class QueryService {
   const TemplateCatalog& catalog() const { return *catalog_; }
 
  private:
+  // RunQuery without the alternatives (AddAlternatives adds them).
+  absl::StatusOr<RunResult> Run(
+      const policy::CallerIdentity& caller, const std::string& template_id,
+      const std::vector<std::pair<std::string, std::string>>& params, const Cancellation& cancel);
   std::string NextRequestId();
   std::vector<LedgerLimit> BudgetLimits(const policy::Agreement& agreement,
                                         const std::string& data_version) const;

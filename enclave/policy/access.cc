@@ -80,6 +80,13 @@ absl::StatusOr<AgreementBook> AgreementBook::Create(std::vector<Agreement> agree
   return book;
 }
 
+std::vector<const Agreement*> AgreementBook::All() const {
+  std::vector<const Agreement*> out;
+  out.reserve(agreements_.size());
+  for (const Agreement& a : agreements_) out.push_back(&a);
+  return out;
+}
+
 std::vector<const Agreement*> AgreementBook::AgreementsOf(const Principal& principal) const {
   std::vector<const Agreement*> out;
   for (const Agreement& a : agreements_) {

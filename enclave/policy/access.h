@@ -81,6 +81,8 @@ class AgreementBook {
                                              const CallerIdentity& caller,
                                              const std::string& template_id, absl::Time now) const;
 
+  // Every agreement, in id order.
+  std::vector<const Agreement*> All() const;
   // Every agreement of the principal (organisation and one of its projects), in id order.
   std::vector<const Agreement*> AgreementsOf(const Principal& principal) const;
 

@@ -33,6 +33,13 @@ absl::StatusOr<Principal> PrincipalDirectory::Find(const std::string& uri_san) c
   return it->second;
 }
 
+std::vector<const Principal*> PrincipalDirectory::All() const {
+  std::vector<const Principal*> out;
+  out.reserve(by_id_.size());
+  for (const auto& [id, principal] : by_id_) out.push_back(&principal);
+  return out;
+}
+
 bool MayListTemplates(Role role) {
   switch (role) {
     case Role::kMunicipalAnalyst:

@@ -38,6 +38,8 @@ class PrincipalDirectory {
   // kPermissionDenied ("unknown caller") when the id is not in the policy.
   absl::StatusOr<Principal> Find(const std::string& uri_san) const;
   std::size_t size() const { return by_id_.size(); }
+  // Every principal, in id order (for checks of the whole policy at load).
+  std::vector<const Principal*> All() const;
 
  private:
   std::map<std::string, Principal> by_id_;

@@ -8,6 +8,8 @@
 #include <variant>
 
 #include "absl/status/status.h"
+#include "enclave/core/dp_release.h"
+#include "enclave/dp/selection.h"
 
 namespace enclave::rpc {
 namespace {
@@ -65,7 +67,69 @@ void AddNote(const char* nl, const char* en, enclave::v1::ReleaseMetadata* metad
   note->set_en(en);
 }
 
+void SetDpDescription(const templates::DpSettings& d, enclave::v1::TemplateDescription* out) {
+  const bool laplace = d.mechanism == templates::DpSettings::Mechanism::kDiscreteLaplace;
+  // The names DpReleaser gives its releases' rule_set (core/dp_release.cc).
+  out->set_rule_set(laplace ? "dp-discrete-laplace" : "dp-discrete-gaussian");
+  out->set_min_units(d.cells_public ? 0 : d.min_units);
+  enclave::v1::DifferentialPrivacyDescription* dp = out->mutable_dp();
+  dp->set_mechanism(laplace ? "discrete_laplace" : "discrete_gaussian");
+  // Settings the loader accepted always have a charge; 0 would only show a broken template.
+  dp->set_charge_micro(core::DpChargeMicro(d).value_or(0));
+  if (laplace) {
+    dp->set_epsilon_micro(d.epsilon_micro);
+  } else {
+    dp->set_rho_micro(d.rho_micro);
+  }
+  dp->set_max_cells_per_unit(d.max_cells_per_unit);
+  dp->set_cells_public(d.cells_public);
+  dp->set_display_threshold(d.display_threshold);
+  if (!d.cells_public) {
+    dp->set_selection_epsilon_micro(d.selection_epsilon_micro);
+    dp->set_selection_threshold(dp::SelectionThreshold(d.min_units, d.max_cells_per_unit,
+                                                       d.selection_epsilon_micro, d.delta_exponent)
+                                    .value_or(0));
+    dp->set_delta_exponent(d.delta_exponent);
+  }
+  // core::BudgetLimits: agreement, project and data-version ledgers.
+  for (const char* ledger : {"agreement", "project", "data-version"}) dp->add_ledgers(ledger);
+}
+
+enclave::v1::Suggestion::Kind SuggestionKindToProto(templates::Suggestion::Kind kind) {
+  switch (kind) {
+    case templates::Suggestion::Kind::kCoarserGeography:
+      return enclave::v1::Suggestion::COARSER_GEOGRAPHY;
+    case templates::Suggestion::Kind::kFewerBreakdowns:
+      return enclave::v1::Suggestion::FEWER_BREAKDOWNS;
+    case templates::Suggestion::Kind::kOtherPeriod:
+      return enclave::v1::Suggestion::OTHER_PERIOD;
+  }
+  return enclave::v1::Suggestion::KIND_UNSPECIFIED;
+}
+
 }  // namespace
+
+void ToSuggestion(const templates::Suggestion& in, enclave::v1::Suggestion* out) {
+  out->set_kind(SuggestionKindToProto(in.kind));
+  for (const auto& [name, value] : in.changes) {
+    enclave::v1::Parameter* p = out->add_changes();
+    p->set_name(name);
+    p->set_value(value);
+  }
+}
+
+void ToBudgetCharge(const core::DpCharge& in, enclave::v1::BudgetCharge* out) {
+  out->set_charged_micro(in.charged_micro);
+  out->set_repeat(in.repeat);
+  for (const core::LedgerBalance& b : in.balances) {
+    enclave::v1::BudgetLedger* l = out->add_ledgers();
+    l->set_ledger(b.ledger);
+    l->set_cap_micro(b.cap_micro);
+    l->set_spent_micro(b.spent_micro);
+    l->set_reserved_micro(b.reserved_micro);
+    l->set_remaining_micro(b.remaining_micro());
+  }
+}
 
 enclave::v1::TemplateSummary ToTemplateSummary(const templates::Template& tmpl) {
   enclave::v1::TemplateSummary out;
@@ -99,6 +163,11 @@ enclave::v1::TemplateDescription ToTemplateDescription(const templates::Template
   }
   for (const templates::Statistic& stat : tmpl.statistics) SetStatistic(stat, out.add_statistics());
   out.set_unit(tmpl.unit);
+  if (tmpl.dp.has_value()) {
+    // A DP template promises noise and a charge, not a minimum cell size under a rule set.
+    SetDpDescription(*tmpl.dp, &out);
+    return out;
+  }
   std::int64_t min_units = tmpl.disclosure.min_units;
   if (rule_set != nullptr) {
     min_units = std::max(min_units, rule_set->min_units);
@@ -178,6 +247,15 @@ absl::StatusOr<enclave::v1::RunQueryResponse> ToRunQueryResponse(const core::Rel
       out->set_withheld(enclave::v1::CONFIDENTIAL);
     }
   }
+  return response;
+}
+
+absl::StatusOr<enclave::v1::RunQueryResponse> ToRunQueryResponse(const core::RunResult& result) {
+  absl::StatusOr<enclave::v1::RunQueryResponse> response =
+      ToRunQueryResponse(result.release, result.request_id);
+  if (!response.ok()) return response;
+  if (result.dp_charge.has_value()) ToBudgetCharge(*result.dp_charge, response->mutable_budget_charge());
+  for (const templates::Suggestion& s : result.suggestions) ToSuggestion(s, response->add_suggestions());
   return response;
 }
 

@@ -8,8 +8,10 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "enclave/core/query_service.h"
 #include "enclave/core/release.h"
 #include "enclave/disclosure/threshold.h"
+#include "enclave/templates/hints.h"
 #include "enclave/templates/template.h"
 #include "enclave/v1/service.pb.h"
 
@@ -43,5 +45,12 @@ enclave::v1::TemplateDescription ToTemplateDescription(const templates::Template
 // of range.
 absl::StatusOr<enclave::v1::RunQueryResponse> ToRunQueryResponse(const core::Release& release,
                                                                  const std::string& request_id);
+
+// The same for a whole RunQuery outcome: also what a DP release charged (budget_charge) and the
+// alternatives of an all-withheld table (suggestions).
+absl::StatusOr<enclave::v1::RunQueryResponse> ToRunQueryResponse(const core::RunResult& result);
+
+void ToSuggestion(const templates::Suggestion& in, enclave::v1::Suggestion* out);
+void ToBudgetCharge(const core::DpCharge& in, enclave::v1::BudgetCharge* out);
 
 }  // namespace enclave::rpc

@@ -71,8 +71,7 @@ grpc::Status QueryServiceImpl::RunQuery(grpc::ServerContext* context,
     absl::StatusOr<core::RunResult> result =
         service_->RunQuery(*caller, request->template_id(), params, cancel);
     if (!result.ok()) return result.status();
-    absl::StatusOr<enclave::v1::RunQueryResponse> marshalled =
-        ToRunQueryResponse(result->release, result->request_id);
+    absl::StatusOr<enclave::v1::RunQueryResponse> marshalled = ToRunQueryResponse(*result);
     if (!marshalled.ok()) return marshalled.status();
     *response = *std::move(marshalled);
     return absl::OkStatus();

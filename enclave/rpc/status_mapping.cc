@@ -2,8 +2,12 @@
 #include "enclave/rpc/status_mapping.h"
 
 #include <string>
+#include <vector>
 
 #include "enclave/base/log.h"
+#include "enclave/rpc/marshalling.h"
+#include "enclave/templates/hints.h"
+#include "enclave/v1/service.pb.h"
 
 namespace enclave::rpc {
 namespace {
@@ -40,6 +44,15 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
       code == grpc::StatusCode::DATA_LOSS) {
     base::LogError("rpc_internal_error", {{"code", status.code()}});
     return grpc::Status(code, kInternalErrorMessage);
+  }
+  // Alternatives to a refused table (templates/hints.h) travel as structured error details.
+  if (code == grpc::StatusCode::FAILED_PRECONDITION) {
+    const std::vector<templates::Suggestion> suggestions = templates::SuggestionsOf(status);
+    if (!suggestions.empty()) {
+      enclave::v1::RefusalDetails details;
+      for (const templates::Suggestion& s : suggestions) ToSuggestion(s, details.add_suggestions());
+      return grpc::Status(code, std::string(status.message()), details.SerializeAsString());
+    }
   }
   return grpc::Status(code, std::string(status.message()));
 }

@@ -13,7 +13,8 @@ inline constexpr char kInternalErrorMessage[] = "internal error; the request has
 
 // Same code (gRPC and Abseil share the numbering); the message is kept for codes whose messages
 // are written for callers, and blanked for the three above, whose occurrence is logged (code
-// only) via enclave/base/log.h.
+// only) via enclave/base/log.h. A kFailedPrecondition that carries alternatives
+// (templates::WithSuggestions) gets them as error_details: a serialized enclave.v1.RefusalDetails.
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
 }  // namespace enclave::rpc

@@ -3,6 +3,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cctype>
 #include <string>
 #include <string_view>
@@ -450,6 +451,168 @@ TEST_SUITE("FormatTemplates") {
     CHECK(LineContaining(en, "bijstand_stroom").find("Inflow") != std::string::npos);
     CHECK(FormatTemplateList(list, Language::kNl).find("Instroom") != std::string::npos);
     CHECK(FormatTemplateList({}, Language::kEn).find("No templates") != std::string::npos);
+  }
+}
+
+// English words that must not be left in Dutch output (whole words; the command lines aside).
+static void CheckNoEnglish(const std::string& nl) {
+  std::string text = nl;
+  // Parameter names and values are the user's own input, not text.
+  for (std::size_t at = text.find("--param "); at != std::string::npos;
+       at = text.find("--param ", at)) {
+    const std::size_t end = text.find_first_of(" \n", at + 8);
+    text.erase(at, (end == std::string::npos ? text.size() : end) - at);
+  }
+  std::vector<std::string> words;
+  std::string word;
+  for (const char c : text + " ") {
+    if (std::isalpha(static_cast<unsigned char>(c)) != 0 || static_cast<unsigned char>(c) >= 0x80) {
+      word.push_back(c);
+    } else if (!word.empty()) {
+      words.push_back(word);
+      word.clear();
+    }
+  }
+  for (const char* english :
+       {"Try", "This", "table", "cannot", "released", "coarser", "breakdown", "fewer", "another",
+        "period", "requests", "charged", "Remaining", "agreement", "version", "identical",
+        "repeat", "noise", "Every", "shown", "charges", "free", "units", "cell", "cells",
+        "confidential", "suggested", "from", "mechanism", "Differential", "the", "and",
+        "to", "below", "each", "your"}) {
+    const std::string english_word = english;
+    CAPTURE(english_word);
+    CHECK(std::find(words.begin(), words.end(), english_word) == words.end());
+  }
+}
+
+const std::vector<Suggestion> kSuggestions = {
+    Suggestion{"coarser_geography", {{"geo", "wijkcluster"}}},
+    Suggestion{"fewer_breakdowns", {{"breakdown1", "geen"}}},
+    Suggestion{"other_period", {{"peildatum", "20230331"}}},
+};
+
+TEST_SUITE("Alternatives and DP charges") {
+  TEST_CASE("a refusal's alternatives are worded in the user's language, Dutch complete") {
+    const std::string en = FormatSuggestions(kSuggestions, Language::kEn, /*refused=*/true);
+    CHECK(en.find("This table cannot be released as asked.") != std::string::npos);
+    CHECK(LineContaining(en, "--param geo=wijkcluster").find("Try:") != std::string::npos);
+    CHECK(LineContaining(en, "--param geo=wijkcluster").find("(a coarser geography)") !=
+          std::string::npos);
+    CHECK(LineContaining(en, "breakdown1=geen").find("(one breakdown fewer)") != std::string::npos);
+    CHECK(LineContaining(en, "peildatum=20230331").find("(another period)") != std::string::npos);
+    const std::string nl = FormatSuggestions(kSuggestions, Language::kNl, /*refused=*/true);
+    CHECK(nl.find("Deze tabel kan zo niet worden vrijgegeven.") != std::string::npos);
+    CHECK(LineContaining(nl, "--param geo=wijkcluster").find("Probeer:") != std::string::npos);
+    CHECK(LineContaining(nl, "--param geo=wijkcluster").find("(een grovere gebiedsindeling)") !=
+          std::string::npos);
+    CHECK(LineContaining(nl, "breakdown1=geen").find("(één uitsplitsing minder)") !=
+          std::string::npos);
+    CHECK(LineContaining(nl, "peildatum=20230331").find("(een andere periode)") !=
+          std::string::npos);
+    CheckNoEnglish(nl);
+    // No numbers of the table in a hint: only the parameters appear.
+    CHECK(FormatSuggestions({}, Language::kNl, true).empty());
+  }
+
+  TEST_CASE("an all-confidential table ends with its alternatives, in table and JSON output") {
+    QueryResult r = OneDimensional();
+    for (Cell& c : r.cells) c.value.reset();
+    r.suggestions = kSuggestions;
+    const std::string en = FormatTable(r, Language::kEn);
+    CHECK(en.find("All cells of this table except totals are confidential.") != std::string::npos);
+    CHECK(en.find("Try: --param geo=wijkcluster") != std::string::npos);
+    const std::string nl = FormatTable(r, Language::kNl);
+    CHECK(nl.find("Alle cellen van deze tabel behalve de totalen zijn vertrouwelijk.") !=
+          std::string::npos);
+    CHECK(nl.find("Probeer: --param geo=wijkcluster") != std::string::npos);
+    const std::string json = FormatJson(r);
+    CHECK(JsonChecker(json).Valid());
+    CHECK(json.find("\"suggestions\": [{\"kind\":\"coarser_geography\",\"changes\":[{\"name\":\"geo\","
+                    "\"value\":\"wijkcluster\"}]}") != std::string::npos);
+    // A table without alternatives prints and serialises none.
+    CHECK(FormatTable(OneDimensional(), Language::kEn).find("Try:") == std::string::npos);
+    CHECK(FormatJson(OneDimensional()).find("suggestions") == std::string::npos);
+  }
+
+  TEST_CASE("a DP run prints what it charged and what is left, or that a repeat was free") {
+    QueryResult r = OneDimensional();
+    r.rule_set = "dp-discrete-laplace";
+    r.budget_charge = BudgetCharge{
+        250'000, false,
+        {BudgetLedger{"agreement:OVK-2026-002", 4'000'000, 250'000, 0, 3'750'000},
+         BudgetLedger{"project:P2026-002", 6'000'000, 250'000, 0, 5'750'000},
+         BudgetLedger{"data-version:v1", 12'000'000, 250'000, 0, 11'750'000}}};
+    const std::string en = FormatTable(r, Language::kEn);
+    CHECK(en.find("Privacy budget: this table charged ε 0.25 to each budget below.") !=
+          std::string::npos);
+    CHECK(en.find("Remaining: agreement OVK-2026-002 ε 3.75, project P2026-002 ε 5.75 and data "
+                  "version v1 ε 11.75") != std::string::npos);
+    const std::string nl = FormatTable(r, Language::kNl);
+    CHECK(nl.find("Privacybudget: deze tabel kostte ε 0,25 op elk budget hieronder.") !=
+          std::string::npos);
+    CHECK(nl.find("Resterend: overeenkomst OVK-2026-002 ε 3,75, project P2026-002 ε 5,75 en "
+                  "dataversie v1 ε 11,75") != std::string::npos);
+    CheckNoEnglish(nl.substr(nl.find("Privacybudget")));
+    const std::string json = FormatJson(r);
+    CHECK(JsonChecker(json).Valid());
+    CHECK(json.find("\"budget_charge\": {\"charged_micro\":250000,\"repeat\":false,") !=
+          std::string::npos);
+    CHECK(json.find("\"remaining_micro\":3750000") != std::string::npos);
+
+    r.budget_charge = BudgetCharge{0, true, {}};
+    CHECK(FormatTable(r, Language::kEn)
+              .find("identical repeat of an earlier table; nothing charged (ε 0)") !=
+          std::string::npos);
+    CHECK(FormatTable(r, Language::kNl).find("identieke herhaling") != std::string::npos);
+    CHECK(FormatJson(r).find("\"charged_micro\":0,\"repeat\":true,\"ledgers\":[]") !=
+          std::string::npos);
+    // A release without DP says nothing about a budget.
+    CHECK(FormatTable(OneDimensional(), Language::kEn).find("Privacy budget") == std::string::npos);
+  }
+
+  TEST_CASE("describe of a DP template shows noise, charge, display rule and ledgers, not the SDC promise") {
+    TemplateInfo info;
+    info.summary = TemplateSummary{"bijstand_dp_wijk_leeftijd", 1, "bijstand", Text{"T11", "T11"}};
+    info.unit = "person";
+    info.min_units = 0;
+    info.rule_set = "dp-discrete-laplace";
+    DpInfo dp;
+    dp.mechanism = "discrete_laplace";
+    dp.charge_micro = 250'000;
+    dp.epsilon_micro = 250'000;
+    dp.max_cells_per_unit = 1;
+    dp.cells_public = true;
+    dp.display_threshold = 10;
+    dp.ledgers = {"agreement", "project", "data-version"};
+    info.dp = dp;
+    const std::string en = FormatTemplateInfo(info, Language::kEn);
+    CHECK(en.find("count at least") == std::string::npos);
+    CHECK(en.find("cbs-default") == std::string::npos);
+    CHECK(en.find("Differential privacy: noise from the discrete Laplace mechanism on every cell "
+                  "(ε 0.25 per table; a unit counts in at most 1 cell)") != std::string::npos);
+    CHECK(en.find("a noisy count below 10 is shown as '.'") != std::string::npos);
+    CHECK(en.find("Each table charges ε 0.25 to your agreement, project and data version budgets; "
+                  "an identical repeat is free") != std::string::npos);
+    const std::string nl = FormatTemplateInfo(info, Language::kNl);
+    CHECK(nl.find("Differentiële privacy: ruis volgens het discrete Laplace-mechanisme op elke cel "
+                  "(ε 0,25 per tabel") != std::string::npos);
+    CHECK(nl.find("Elke tabel kost ε 0,25 van het budget van uw overeenkomst, project en "
+                  "dataversie") != std::string::npos);
+    CheckNoEnglish(nl.substr(nl.find("Differentiële")));
+
+    // Cells not public: the raw minimum, τ, the selection's ε and δ.
+    info.min_units = 10;
+    info.dp->cells_public = false;
+    info.dp->charge_micro = 750'000;
+    info.dp->selection_epsilon_micro = 500'000;
+    info.dp->selection_threshold = 37;
+    info.dp->delta_exponent = 6;
+    const std::string sel = FormatTemplateInfo(info, Language::kEn);
+    CHECK(sel.find("A cell is shown only if it has at least 10 units and its noisy count exceeds 37 "
+                   "(selection ε 0.5, δ = 10^-6)") != std::string::npos);
+    CHECK(sel.find("Each table charges ε 0.75") != std::string::npos);
+    CheckNoEnglish(FormatTemplateInfo(info, Language::kNl).substr(
+        FormatTemplateInfo(info, Language::kNl).find("Differentiële")));
   }
 }
 

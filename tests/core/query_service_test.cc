@@ -14,7 +14,9 @@
 #include <thread>
 #include <vector>
 
+#include "enclave/core/alternatives.h"
 #include "enclave/disclosure/rule_set.h"
+#include "enclave/templates/hints.h"
 #include "tests/core/fixtures.h"
 #include "tests/testing/fake_disclosure.h"
 #include "tests/testing/fake_query_log.h"
@@ -896,6 +898,145 @@ TEST_CASE("DP templates: analysts never, and nothing without a releaser") {
     CHECK(dp.env.service->GetBudget(dp.env.Id(kResearcher)).status().code() ==
           absl::StatusCode::kFailedPrecondition);
   }
+}
+
+
+// --- What a DP release charged, and alternatives to unusable tables (issue 10 §2 and §4) -------
+
+TEST_CASE("a DP release reports what it charged and what is left; a repeat charged nothing") {
+  DpEnv dp;
+  auto first = dp.Run(kResearcher, "2022");
+  REQUIRE(first.ok());
+  REQUIRE(first->dp_charge.has_value());
+  CHECK(first->dp_charge->charged_micro == 250'000);
+  CHECK_FALSE(first->dp_charge->repeat);
+  REQUIRE(first->dp_charge->balances.size() == 3);
+  CHECK(first->dp_charge->balances[0].ledger == "agreement:A1");
+  CHECK(first->dp_charge->balances[0].remaining_micro() == 750'000);
+  CHECK(first->dp_charge->balances[1].remaining_micro() == 4'750'000);
+
+  auto repeat = dp.Run(kResearcher, "2022");
+  REQUIRE(repeat.ok());
+  REQUIRE(repeat->dp_charge.has_value());
+  CHECK(repeat->dp_charge->charged_micro == 0);
+  CHECK(repeat->dp_charge->repeat);
+  CHECK(repeat->dp_charge->balances[0].remaining_micro() == 750'000);
+
+  // A release without DP carries no charge.
+  auto plain = dp.env.Run(kResearcher, "main_template", {{"year", "2022"}});
+  REQUIRE(plain.ok());
+  CHECK_FALSE(plain->dp_charge.has_value());
+  // The charge every release of the template costs, as DescribeTemplate reports it.
+  const templates::Template* t = dp.env.catalog->Find("dp_template");
+  REQUIRE(t != nullptr);
+  CHECK(DpChargeMicro(*t->dp).value_or(-1) == 250'000);
+}
+
+namespace {
+
+// A template with a geography and an extra breakdown to choose, and a period (year): what
+// templates::SuggestAlternatives works on. Dimensions wijk {W1, W2} and sex {M, V}, as the rows.
+templates::Template HintTemplate() {
+  templates::Template t = MainTemplate();
+  t.id = "hint_template";
+  t.statistics = {test::MakeStatistic("n", StatisticKind::kCount)};
+  t.fixed_dimensions = {};
+  templates::ParamSpec geo;
+  geo.name = "geo";
+  geo.type = templates::ParamType::kBreakdown;
+  geo.allowed = {{"geen", {"Gemeente", "Municipality"}}, {"wijk", {"Wijk", "District"}}};
+  geo.default_value = "wijk";
+  templates::ParamSpec extra;
+  extra.name = "breakdown";
+  extra.type = templates::ParamType::kBreakdown;
+  extra.allowed = {{"geen", {"Geen", "None"}}, {"sex", {"Geslacht", "Sex"}}};
+  extra.default_value = "geen";
+  t.params.push_back(geo);
+  t.params.push_back(extra);
+  return t;
+}
+
+const std::vector<std::pair<std::string, std::string>> kHintRequest = {
+    {"year", "2022"}, {"geo", "wijk"}, {"breakdown", "sex"}};
+
+std::vector<templates::Suggestion> Expected(const templates::Template& t) {
+  auto bound = templates::Bind(t, kHintRequest);
+  REQUIRE(bound.ok());
+  return templates::SuggestAlternatives(*bound);
+}
+
+// An Env whose catalog has HintTemplate and whose data has `per_cell` units in each of the four
+// wijk x sex cells.
+std::unique_ptr<Env> HintEnv(int per_cell) {
+  auto env = std::make_unique<Env>();
+  env->catalog->templates.push_back(HintTemplate());
+  env->state->rows.clear();
+  int n = 0;
+  for (const char* wijk : {"W1", "W2"}) {
+    for (const char* sex : {"M", "V"}) {
+      test::AddUnits(env->state->rows, "u" + std::to_string(n++) + "_", per_cell, wijk, sex, 100);
+    }
+  }
+  env->Restart();
+  return env;
+}
+
+}  // namespace
+
+TEST_CASE("a table whose inner cells are all withheld carries alternatives from its parameters") {
+  const templates::Template t = HintTemplate();
+  const std::vector<templates::Suggestion> want = Expected(t);
+  REQUIRE(want.size() == 4);  // geo=geen, breakdown=geen, year 2021 and 2023
+  CHECK(want[0].kind == templates::Suggestion::Kind::kFewerBreakdowns);
+  CHECK(want[0].changes == std::vector<std::pair<std::string, std::string>>{{"geo", "geen"}});
+  CHECK(want[2].kind == templates::Suggestion::Kind::kOtherPeriod);
+
+  // The same request on two databases with different small counts: both all-withheld, both with
+  // the same alternatives (nothing in them depends on a count).
+  std::vector<std::vector<templates::Suggestion>> seen;
+  for (int per_cell : {3, 6}) {
+    CAPTURE(per_cell);
+    auto env = HintEnv(per_cell);
+    auto result = env->Run(kAnalyst, "hint_template", kHintRequest);
+    REQUIRE(result.ok());
+    CHECK(AllInnerCellsWithheld(result->release));
+    seen.push_back(result->suggestions);
+  }
+  CHECK(seen[0] == want);
+  CHECK(seen[1] == want);
+
+  // Negative control: a table with released inner cells carries none.
+  auto full = HintEnv(40);
+  auto released = full->Run(kAnalyst, "hint_template", kHintRequest);
+  REQUIRE(released.ok());
+  CHECK_FALSE(AllInnerCellsWithheld(released->release));
+  CHECK(released->suggestions.empty());
+}
+
+TEST_CASE("a refusal by the differencing guard carries alternatives; other refusals none") {
+  auto env = HintEnv(40);
+  REQUIRE(env->Run(kAnalyst, "hint_template", kHintRequest).ok());
+  // Two more persons: every population differs from the released one by 2 < T.
+  test::AddUnits(env->state->rows, "late", 2, "W1", "M", 100);
+  auto refused = env->Run(kAnalyst, "hint_template", kHintRequest);
+  REQUIRE(refused.status().code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(templates::SuggestionsOf(refused.status()) == Expected(HintTemplate()));
+  // The refusal's message is unchanged by the payload.
+  CHECK(env->log->OfType(Type::kAborted).back().reason == std::string(refused.status().message()));
+
+  // Refusals that are not about the table: no alternatives.
+  auto bad = env->Run(kAnalyst, "hint_template", {{"geo", "gemeente"}});
+  CHECK(bad.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(templates::SuggestionsOf(bad.status()).empty());
+  auto unknown = env->Run(kAnalyst, "no_such_template", kHintRequest);
+  CHECK(templates::SuggestionsOf(unknown.status()).empty());
+  auto denied = env->Run(kOfficer, "hint_template", kHintRequest);
+  CHECK(templates::SuggestionsOf(denied.status()).empty());
+  // A DP template refused for want of a releaser (FAILED_PRECONDITION) gets none either.
+  DpEnv dp(1'000'000, false);
+  auto dp_refused = dp.Run(kResearcher, "2022");
+  CHECK(dp_refused.status().code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(templates::SuggestionsOf(dp_refused.status()).empty());
 }
 
 }  // namespace

@@ -36,6 +36,7 @@ const std::string kTrust = "spiffe://udc-lv.local";
 const std::map<std::string, std::string> kPeople = {
     {"analyst1", kTrust + "/municipal_analyst/analyst1"},
     {"researcher1", kTrust + "/researcher/researcher1"},
+    {"researcher2", kTrust + "/researcher/researcher2"},
     {"officer1", kTrust + "/privacy_officer/officer1"},
     {"steward1", kTrust + "/data_steward/steward1"},
     {"operator1", kTrust + "/operator/operator1"},
@@ -323,7 +324,10 @@ TEST_CASE("authorisation matrix: every role x every RPC x sample templates equal
 
     for (core::AuditMethod method : core::kAllAuditMethods) {
       CAPTURE(core::AuditMethodName(method));
-      const bool may = known && core::AuditPermitted(p->role, method);
+      // The receipt is researcher1's request: another researcher may not fetch it.
+      const bool own = method != core::AuditMethod::kGetReceipt || !known ||
+                       p->role != policy::Role::kResearcher || who == "researcher1";
+      const bool may = known && core::AuditPermitted(p->role, method) && own;
       grpc::Status s = calls.Audit(method, receipt_id);
       CHECK_MESSAGE(IsDenial(s.error_code()) == !may,
                     core::AuditMethodName(method) << ": " << s.error_message());
@@ -485,12 +489,13 @@ TEST_CASE("a researcher's DP release charges the budget that enclavectl budget s
   REQUIRE(t->dp.has_value());
   const std::int64_t charge = t->dp->epsilon_micro;
 
-  Calls researcher(w.Channel("researcher1"));
+  // researcher2 holds the DP agreement (researcher1's cell-key agreement may not: §7.1).
+  Calls researcher(w.Channel("researcher2"));
   v1::GetBudgetResponse before;
   REQUIRE(researcher.Budget(&before).ok());
   REQUIRE(before.ledgers_size() == 3);
-  CHECK(before.ledgers(0).ledger() == "agreement:OVK-2026-001");
-  CHECK(before.ledgers(1).ledger() == "project:P2026-001");
+  CHECK(before.ledgers(0).ledger() == "agreement:OVK-2026-002");
+  CHECK(before.ledgers(1).ledger() == "project:P2026-002");
   CHECK(before.ledgers(2).ledger().rfind("data-version:", 0) == 0);
   CHECK(before.ledgers(2).cap_micro() == 12'000'000);
 
@@ -512,10 +517,10 @@ TEST_CASE("a researcher's DP release charges the budget that enclavectl budget s
   CHECK(repeat.ledgers(0).spent_micro() == after.ledgers(0).spent_micro());
 
   // enclavectl budget shows the same numbers; other roles are refused (exit code 3).
-  ProcessResult shown = w.Ctl("researcher1", {"budget"});
+  ProcessResult shown = w.Ctl("researcher2", {"budget"});
   INFO(shown.err);
   CHECK(shown.exit_code == 0);
-  CHECK(shown.out.find("agreement:OVK-2026-001") != std::string::npos);
+  CHECK(shown.out.find("agreement:OVK-2026-002") != std::string::npos);
   const std::int64_t spent = after.ledgers(0).spent_micro();
   const std::string spent_text = std::to_string(spent / 1000000) + "." +
                                  std::string(6 - std::to_string(spent % 1000000).size(), '0') +
@@ -531,6 +536,37 @@ TEST_CASE("a researcher's DP release charges the budget that enclavectl budget s
   // Analysts never run a DP template.
   Calls analyst(w.Channel("analyst1"));
   CHECK(analyst.Run(dp_template).error_code() == grpc::StatusCode::NOT_FOUND);
+
+  // enclavectl run prints what the release charged and what is left; an identical repeat 0.
+  const std::int64_t left = after.ledgers(0).remaining_micro() - charge;
+  const std::string left_text = std::to_string(left / 1000000) + "," +
+                                std::to_string(left % 1000000 + 1000000).substr(1);
+  ProcessResult run = w.Ctl("researcher2", {"--lang", "nl", "run", dp_template, "--param",
+                                            "peildatum=20221231"});
+  INFO(run.err);
+  REQUIRE(run.exit_code == 0);
+  CHECK(run.out.find("Privacybudget: deze tabel kostte ε 0,25 op elk budget hieronder.") !=
+        std::string::npos);
+  std::string trimmed = left_text;
+  while (trimmed.back() == '0' && trimmed[trimmed.size() - 2] != ',') trimmed.pop_back();
+  CHECK(run.out.find("Resterend: overeenkomst OVK-2026-002 ε " + trimmed) != std::string::npos);
+  ProcessResult again = w.Ctl("researcher2", {"run", dp_template, "--param",
+                                              "peildatum=20221231", "--format", "json"});
+  REQUIRE(again.exit_code == 0);
+  CHECK(again.out.find("\"budget_charge\": {\"charged_micro\":0,\"repeat\":true,") !=
+        std::string::npos);
+  CHECK(again.out.find("\"remaining_micro\":" + std::to_string(left)) != std::string::npos);
+
+  // describe says what a DP release promises, not the cell-key minimum and rule set.
+  ProcessResult described = w.Ctl("researcher2", {"describe", dp_template});
+  REQUIRE(described.exit_code == 0);
+  CHECK(described.out.find("Differential privacy: noise from the discrete Laplace mechanism on "
+                           "every cell (ε 0.25 per table") != std::string::npos);
+  CHECK(described.out.find("a noisy count below 10 is shown as '.'") != std::string::npos);
+  CHECK(described.out.find("Each table charges ε 0.25 to your agreement, project and data "
+                           "version budgets") != std::string::npos);
+  CHECK(described.out.find("count at least") == std::string::npos);
+  CHECK(described.out.find("cbs-default") == std::string::npos);
 }
 
 TEST_CASE("enclaved --check names a malformed deny-list before it would refuse everyone") {

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <set>
@@ -19,6 +20,7 @@
 #include "enclave/client/client.h"
 #include "enclave/disclosure/threshold.h"
 #include "enclave/templates/binding.h"
+#include "enclave/templates/hints.h"
 #include "enclave/v1/service.grpc.pb.h"
 #include "tests/integration/process.h"
 #include "tests/integration/sqlite_truth.h"
@@ -407,6 +409,238 @@ TEST_CASE("SIGTERM stops the server gracefully and a second instance cannot shar
   // The shared server stops cleanly on SIGTERM, with exit code 0.
   CHECK(w.server->Stop() == 0);
   CHECK_FALSE(w.server->Running());
+}
+
+
+// Refusal hints (issue 10 §4), end to end: a refused table and an all-confidential one carry the
+// alternatives SuggestAlternatives computes from the request's parameters, and enclavectl prints
+// them in the user's language. A test-only template in a policy copy makes both happen on purpose:
+// residents born before a month (a small, slowly growing population), by wijk or wijkcluster.
+namespace {
+
+constexpr const char* kBornBeforeTemplate = R"pb(# proto-file: proto/enclave/v1/policy.proto
+# proto-message: enclave.v1.policy.TemplateFile
+# Test-only (tests/integration/e2e_test.cc): residents born before a month, by geography.
+id: "test_hint_geboren_voor"
+version: 1
+author: "spiffe://udc-lv.local/data_steward/steward1"
+theme: "test"
+title { nl: "Inwoners geboren voor een maand" en: "Residents born before a month" }
+description { nl: "Test." en: "Test." }
+roles: MUNICIPAL_ANALYST
+unit: "person"
+parameter {
+  name: "period"
+  type: INTEGER
+  description { nl: "Maanden sinds januari 1900." en: "Months since January 1900." }
+  min: 0
+  max: 1500
+  default_value: "600"
+}
+parameter {
+  name: "geo"
+  type: BREAKDOWN
+  description { nl: "Gebied." en: "Area." }
+  allowed { code: "geen" label { nl: "Hele gemeente" en: "Whole municipality" } }
+  allowed { code: "wijkcluster" label { nl: "Wijkcluster" en: "District cluster" } }
+  allowed { code: "wijk" label { nl: "Wijk" en: "District" } }
+  default_value: "geen"
+}
+dimension {
+  name: "wijkcluster"
+  label { nl: "Wijkcluster" en: "District cluster" }
+  column: "wijkcluster"
+  code_list: "wijkcluster"
+}
+dimension {
+  name: "wijk"
+  label { nl: "Wijk" en: "District" }
+  column: "wijk"
+  code_list: "wijk"
+}
+sql:
+  "SELECT i.pnr AS person, i.kern AS wijkcluster, i.wijk_code AS wijk\n"
+  "FROM d_ingezetene i JOIN d_persoon p ON p.pnr = i.pnr\n"
+  "WHERE i.peildatum = '20231231' AND i.volgnr = 1\n"
+  "  AND (p.geboortejaar - 1900) * 12 + p.geboortemaand - 1 < :period\n"
+unit_column: "person"
+statistic {
+  name: "n"
+  kind: COUNT
+  label { nl: "Aantal inwoners" en: "Number of residents" }
+}
+disclosure {
+  rule_set: "cbs-default"
+  min_units: 10
+}
+)pb";
+
+// Residents (as the template selects them) per birth month and per (birth month, wijk).
+struct Births {
+  std::map<std::int64_t, std::int64_t> per_month;
+  std::map<std::int64_t, std::map<std::string, std::int64_t>> per_month_wijk;
+};
+
+Births ResidentBirths(const std::string& db_path) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db,
+                             "SELECT (p.geboortejaar - 1900) * 12 + p.geboortemaand - 1, i.wijk_code, "
+                             "count(DISTINCT i.pnr) FROM d_ingezetene i JOIN d_persoon p "
+                             "ON p.pnr = i.pnr WHERE i.peildatum = '20231231' AND i.volgnr = 1 "
+                             "GROUP BY 1, 2",
+                             -1, &stmt, nullptr) == SQLITE_OK);
+  Births out;
+  while (sqlite3_step(stmt) == SQLITE_ROW) {
+    const std::int64_t month = sqlite3_column_int64(stmt, 0);
+    const std::string wijk = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 1));
+    const std::int64_t n = sqlite3_column_int64(stmt, 2);
+    out.per_month[month] += n;
+    out.per_month_wijk[month][wijk] += n;
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a refused or all-confidential table suggests what would work instead, in nl and en") {
+  World& w = TheWorld();
+  const std::string policies = w.dir.path().string() + "/hint-policies";
+  std::filesystem::copy(kSourceDir + "/policies", policies,
+                        std::filesystem::copy_options::recursive);
+  {
+    std::ofstream f(policies + "/templates/t98_test_hint_geboren_voor.textproto");
+    f << kBornBeforeTemplate;
+    REQUIRE(f.good());
+  }
+  auto loaded = adapters::policy_files::LoadPolicies(policies, nullptr);
+  REQUIRE_MESSAGE(loaded.ok(), loaded.status().message());
+  const templates::Template* tmpl = loaded->catalog->Find("test_hint_geboren_voor");
+  REQUIRE(tmpl != nullptr);
+
+  // A month m with at least T residents born before it, fewer than T of them in every wijk (all
+  // inner cells of the wijk table withheld), and 1..T-1 born in month m itself (the request for
+  // m + 1 differs from the one for m by fewer than T residents: the guard refuses it).
+  const Births births = ResidentBirths(w.db);
+  std::int64_t m = -1;
+  std::int64_t before = 0;
+  std::map<std::string, std::int64_t> per_wijk;
+  for (std::int64_t month = 0; month < 1500; ++month) {
+    auto at = births.per_month.find(month);
+    const std::int64_t in_month = at == births.per_month.end() ? 0 : at->second;
+    std::int64_t max_wijk = 0;
+    for (const auto& [wijk, n] : per_wijk) max_wijk = std::max(max_wijk, n);
+    if (before >= 10 && max_wijk < 10 && in_month >= 1 && in_month < 10) {
+      m = month;
+      break;
+    }
+    before += in_month;
+    if (at != births.per_month.end()) {
+      for (const auto& [wijk, n] : births.per_month_wijk.at(month)) per_wijk[wijk] += n;
+    }
+  }
+  REQUIRE(m >= 0);
+  MESSAGE("refusal hints: " << before << " residents born before month " << m);
+
+  const std::string state = w.dir.path().string() + "/hint-state";
+  std::filesystem::create_directories(state);
+  ServerProcess server(
+      ENCLAVED_PATH,
+      {"--database", w.db, "--policies", policies, "--state-dir", state, "--client-ca",
+       w.pki + "/ca.pem", "--cert", w.pki + "/server.pem", "--key", w.pki + "/server.key"},
+      state);
+  INFO(server.stderr_text());
+  REQUIRE(server.port() > 0);
+  auto ctl = [&](const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {ENCLAVECTL_PATH, "--target", server.target(), "--ca",
+                                     w.pki + "/ca.pem", "--cert", w.pki + "/analyst1.pem",
+                                     "--key", w.pki + "/analyst1.key"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunProcess(argv);
+  };
+  client::ConnectOptions o;
+  o.target = server.target();
+  o.ca_file = w.pki + "/ca.pem";
+  o.cert_file = w.pki + "/analyst1.pem";
+  o.key_file = w.pki + "/analyst1.key";
+  auto connected = client::Connect(o);
+  REQUIRE(connected.ok());
+  client::EnclaveClient& c = **connected;
+  auto expected = [&](const std::vector<std::pair<std::string, std::string>>& params) {
+    auto bound = templates::Bind(*tmpl, params);
+    REQUIRE(bound.ok());
+    std::vector<std::pair<std::string, std::vector<std::pair<std::string, std::string>>>> out;
+    for (const templates::Suggestion& s : templates::SuggestAlternatives(*bound)) {
+      out.emplace_back(templates::SuggestionKindName(s.kind), s.changes);
+    }
+    return out;
+  };
+  auto seen = [](const std::vector<client::Suggestion>& list) {
+    std::vector<std::pair<std::string, std::vector<std::pair<std::string, std::string>>>> out;
+    for (const client::Suggestion& s : list) out.emplace_back(s.kind, s.changes);
+    return out;
+  };
+
+  // 1. By wijk: every inner cell withheld; the table carries the alternatives.
+  const std::string month = std::to_string(m);
+  const std::vector<std::pair<std::string, std::string>> by_wijk = {{"period", month},
+                                                                    {"geo", "wijk"}};
+  auto table = c.RunQuery("test_hint_geboren_voor", by_wijk);
+  INFO(table.status().ToString());
+  REQUIRE(table.ok());
+  for (const client::Cell& cell : table->cells) {
+    if (!table->dimensions[0].codes[cell.coordinates[0]].is_total) CHECK_FALSE(cell.value.has_value());
+  }
+  CHECK(seen(table->suggestions) == expected(by_wijk));
+  REQUIRE_FALSE(table->suggestions.empty());
+  CHECK(table->suggestions[0].kind == "coarser_geography");
+  CHECK(table->suggestions[0].changes ==
+        std::vector<std::pair<std::string, std::string>>{{"geo", "wijkcluster"}});
+  ProcessResult nl = ctl({"--lang", "nl", "run", "test_hint_geboren_voor", "--param",
+                          "period=" + month, "--param", "geo=wijk"});
+  INFO(nl.err);
+  CHECK(nl.exit_code == 0);
+  CHECK(nl.out.find("Alle cellen van deze tabel behalve de totalen zijn vertrouwelijk.") !=
+        std::string::npos);
+  CHECK(nl.out.find("Probeer: --param geo=wijkcluster") != std::string::npos);
+  ProcessResult json = ctl({"run", "test_hint_geboren_voor", "--param", "period=" + month,
+                            "--param", "geo=wijk", "--format", "json"});
+  CHECK(json.out.find("\"suggestions\": [{\"kind\":\"coarser_geography\"") != std::string::npos);
+
+  // 2. By wijkcluster one month later: the population differs from the released one by 1..T-1
+  // residents, and the guard refuses it, with the alternatives as error details.
+  const std::vector<std::pair<std::string, std::string>> later = {
+      {"period", std::to_string(m + 1)}, {"geo", "wijkcluster"}};
+  auto refused = c.RunQuery("test_hint_geboren_voor", later);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(absl::IsFailedPrecondition(refused.status()));
+  CHECK(seen(client::SuggestionsOf(refused.status())) == expected(later));
+  REQUIRE_FALSE(client::SuggestionsOf(refused.status()).empty());
+  CHECK(client::SuggestionsOf(refused.status())[0].changes ==
+        std::vector<std::pair<std::string, std::string>>{{"geo", "geen"}});
+  ProcessResult en = ctl({"--lang", "en", "run", "test_hint_geboren_voor", "--param",
+                          "period=" + std::to_string(m + 1), "--param", "geo=wijkcluster"});
+  CHECK(en.exit_code != 0);
+  CHECK(en.out.empty());
+  CHECK(en.err.find("This table cannot be released as asked.") != std::string::npos);
+  CHECK(en.err.find("Try: --param geo=geen") != std::string::npos);
+  CHECK(en.err.find("(a coarser geography)") != std::string::npos);
+  CHECK(en.err.find("--param period=" + std::to_string(m)) != std::string::npos);
+  ProcessResult nl_refused = ctl({"--lang", "nl", "run", "test_hint_geboren_voor", "--param",
+                                  "period=" + std::to_string(m + 1), "--param", "geo=wijkcluster"});
+  CHECK(nl_refused.err.find("Deze tabel kan zo niet worden vrijgegeven.") != std::string::npos);
+  CHECK(nl_refused.err.find("Probeer: --param geo=geen") != std::string::npos);
+  CHECK(nl_refused.err.find("(een andere periode)") != std::string::npos);
+
+  // Negative control: a released table says nothing of alternatives.
+  auto whole = c.RunQuery("test_hint_geboren_voor", {{"period", month}, {"geo", "geen"}});
+  INFO(whole.status().ToString());
+  REQUIRE(whole.ok());
+  CHECK(whole->suggestions.empty());
+  CHECK(server.Stop() == 0);
 }
 
 }  // namespace enclave::testing

@@ -8,6 +8,7 @@
 #include <regex>
 #include <string>
 
+#include "enclave/adapters/policy_files/access_files.h"
 #include "enclave/adapters/policy_files/loader.h"
 
 namespace enclave::adapters::policy_files {
@@ -91,7 +92,7 @@ TEST_SUITE("LoadPolicies") {
     REQUIRE(loaded->catalog->rule_sets.count("cbs-default") == 1);
     CHECK(loaded->catalog->rule_sets.at("cbs-default").min_units == 10);
     REQUIRE(loaded->principals != nullptr);
-    CHECK(loaded->principals->size() == 5);
+    CHECK(loaded->principals->size() == 6);
     auto analyst = loaded->principals->Find("spiffe://udc-lv.local/municipal_analyst/analyst1");
     REQUIRE(analyst.ok());
     CHECK(analyst->role == templates::Role::kMunicipalAnalyst);
@@ -99,6 +100,10 @@ TEST_SUITE("LoadPolicies") {
     auto researcher = loaded->principals->Find("spiffe://udc-lv.local/researcher/researcher1");
     REQUIRE(researcher.ok());
     CHECK(researcher->projects == std::vector<std::string>{"P2026-001"});
+    // The DP template's researcher is another principal in another project (§7.1).
+    auto dp_researcher = loaded->principals->Find("spiffe://udc-lv.local/researcher/researcher2");
+    REQUIRE(dp_researcher.ok());
+    CHECK(dp_researcher->projects == std::vector<std::string>{"P2026-002"});
   }
 
   TEST_CASE("T1 has the declared parameters and defaults") {
@@ -329,6 +334,88 @@ TEST_SUITE("LoadPolicies") {
     CHECK(z->disclosure.structural_zeros[0].codes.size() == 2);
     zeros.Edit(t10, "code: \"stompwijk\"", "code: \"no_such_area\"");
     CHECK(LoadError(zeros).find("sensitive") != std::string::npos);
+  }
+}
+
+// DP and SDC apart (disclosure-control.md §7.1): an agreement, a project's agreements and a
+// researcher's agreements cover DP templates or templates without DP over a unit type, not both.
+TEST_SUITE("CheckDpSeparation") {
+  const char kAgreements[] = "access/agreements.textproto";
+  const char kPrincipals[] = "access/principals.textproto";
+  const char kDpLine[] = "  template: \"bijstand_dp_wijk_leeftijd\"\n";
+
+  TEST_CASE("the shipped agreements keep DP and SDC apart") {
+    auto loaded = LoadPolicies(kShipped.string(), nullptr);
+    REQUIRE_MESSAGE(loaded.ok(), loaded.status().message());
+    CHECK(CheckDpSeparation(loaded->catalog->templates, *loaded->principals,
+                            *loaded->agreements)
+              .ok());
+  }
+
+  TEST_CASE("one agreement with the DP template and a cell-key template over persons is refused") {
+    PolicyCopy copy;
+    copy.Edit(kAgreements, kDpLine,
+              std::string(kDpLine) + "  template: \"bijstand_stand\"\n");
+    const std::string error = LoadError(copy);
+    CHECK(error.find("policies/access/agreements.textproto: agreement OVK-2026-002 covers") !=
+          std::string::npos);
+    CHECK(error.find("differentially private template 'bijstand_dp_wijk_leeftijd'") !=
+          std::string::npos);
+    CHECK(error.find("cell-key (SDC) template 'bijstand_stand'") != std::string::npos);
+    CHECK(error.find("unit 'person'") != std::string::npos);
+    CHECK(error.find("not both (disclosure-control.md §7.1)") != std::string::npos);
+    // Reported once: the project's and the researcher's groups hold the same conflict.
+    CHECK(error.find('\n') == std::string::npos);
+  }
+
+  TEST_CASE("a researcher in two projects cannot combine a DP and an SDC agreement") {
+    PolicyCopy copy;
+    copy.Edit(kPrincipals, "  project: \"P2026-001\"\n",
+              "  project: \"P2026-001\"\n  project: \"P2026-002\"\n");
+    const std::string error = LoadError(copy);
+    CHECK(error.find("the agreements of researcher spiffe://udc-lv.local/researcher/researcher1 "
+                     "(OVK-2026-001, OVK-2026-002) cover") != std::string::npos);
+    CHECK(error.find("'bijstand_dp_wijk_leeftijd' (agreement OVK-2026-002)") != std::string::npos);
+    CHECK(error.find("'bijstand_stand' (agreement OVK-2026-001)") != std::string::npos);
+  }
+
+  TEST_CASE("two agreements of one project cannot split DP and SDC between them") {
+    PolicyCopy copy;
+    copy.Edit(kAgreements, "  project: \"P2026-002\"\n  valid_from",
+              "  project: \"P2026-001\"\n  valid_from");
+    const std::string error = LoadError(copy);
+    CHECK(error.find("the agreements of project P2026-001 (OVK-2026-001, OVK-2026-002) cover") !=
+          std::string::npos);
+  }
+
+  TEST_CASE("data versions do not separate them") {
+    PolicyCopy copy;
+    copy.Edit(kAgreements, kDpLine,
+              std::string(kDpLine) + "  template: \"bijstand_stand\"\n  dataset: \"v2\"\n");
+    CHECK(LoadError(copy).find("agreement OVK-2026-002 covers") != std::string::npos);
+  }
+
+  TEST_CASE("DP over persons and SDC over establishments may share an agreement") {
+    PolicyCopy copy;
+    copy.Edit(kAgreements, kDpLine,
+              std::string(kDpLine) + "  template: \"event_impact_pin\"\n");
+    auto loaded = LoadPolicies(copy.dir(), nullptr);
+    CHECK_MESSAGE(loaded.ok(), loaded.status().message());
+  }
+
+  TEST_CASE("negative control: the same mixing agreement passes when the check is not asked") {
+    // AgreementBook::Create knows no templates: the check is the loader's, and without it the
+    // mixing agreement would be in force.
+    PolicyCopy copy;
+    copy.Edit(kAgreements, kDpLine,
+              std::string(kDpLine) + "  template: \"bijstand_stand\"\n");
+    auto book = LoadAgreements(copy.dir());
+    REQUIRE(book.ok());
+    auto shipped = LoadPolicies(kShipped.string(), nullptr);
+    REQUIRE(shipped.ok());
+    absl::Status checked =
+        CheckDpSeparation(shipped->catalog->templates, *shipped->principals, **book);
+    CHECK(checked.code() == absl::StatusCode::kInvalidArgument);
   }
 }
 

@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <string>
+#include <vector>
 
 #include "enclave/core/release.h"
 #include "enclave/rpc/marshalling.h"
@@ -242,6 +243,84 @@ TEST_SUITE("Marshalling") {
     const enclave::v1::TemplateDescription unversioned = ToTemplateDescription(t, nullptr);
     CHECK(unversioned.rule_set() == "cbs-default");
     CHECK(unversioned.min_units() == 10);
+  }
+
+  TEST_CASE("a DP template is described by its mechanism, charge, display rule and ledgers") {
+    templates::Template t = MakeTemplate();
+    templates::DpSettings dp;
+    dp.epsilon_micro = 250'000;
+    dp.display_threshold = 10;
+    t.dp = dp;
+    disclosure::RuleSetParams rules;
+    rules.id = "cbs-default";
+    rules.version = 1;
+    rules.min_units = 10;
+    const enclave::v1::TemplateDescription d = ToTemplateDescription(t, &rules);
+    // Not the cell-key promise: no minimum cell size, no cbs-default rule set.
+    CHECK(d.rule_set() == "dp-discrete-laplace");
+    CHECK(d.min_units() == 0);
+    REQUIRE(d.has_dp());
+    CHECK(d.dp().mechanism() == "discrete_laplace");
+    CHECK(d.dp().charge_micro() == 250'000);
+    CHECK(d.dp().epsilon_micro() == 250'000);
+    CHECK(d.dp().max_cells_per_unit() == 1);
+    CHECK(d.dp().cells_public());
+    CHECK(d.dp().display_threshold() == 10);
+    CHECK(d.dp().selection_threshold() == 0);
+    CHECK(std::vector<std::string>(d.dp().ledgers().begin(), d.dp().ledgers().end()) ==
+          std::vector<std::string>{"agreement", "project", "data-version"});
+
+    // Cells not public: the raw minimum, τ and the selection's ε, charged on top.
+    t.dp->cells_public = false;
+    t.dp->min_units = 10;
+    t.dp->selection_epsilon_micro = 500'000;
+    t.dp->delta_exponent = 6;
+    const enclave::v1::TemplateDescription s = ToTemplateDescription(t, &rules);
+    CHECK(s.min_units() == 10);
+    CHECK_FALSE(s.dp().cells_public());
+    CHECK(s.dp().charge_micro() == 750'000);
+    CHECK(s.dp().selection_epsilon_micro() == 500'000);
+    CHECK(s.dp().selection_threshold() == 37);  // §7.7: ε_sel = 0.5, δ = 10^-6 -> 36.2 -> 37
+    CHECK(s.dp().delta_exponent() == 6);
+
+    // A template without DP has no dp section and keeps its rule set and minimum.
+    const enclave::v1::TemplateDescription plain = ToTemplateDescription(MakeTemplate(), &rules);
+    CHECK_FALSE(plain.has_dp());
+    CHECK(plain.rule_set() == "cbs-default@1");
+    CHECK(plain.min_units() == 10);
+  }
+
+  TEST_CASE("a run's charge and an all-withheld table's alternatives are marshalled") {
+    const templates::Template t = MakeTemplate();
+    core::RunResult result;
+    result.release = MakeRelease(t);
+    result.request_id = "q-1";
+    result.dp_charge = core::DpCharge{250'000, false, {{"agreement:A", 4'000'000, 250'000, 0}}};
+    result.suggestions = {
+        {templates::Suggestion::Kind::kCoarserGeography, {{"geo", "wijkcluster"}}},
+        {templates::Suggestion::Kind::kOtherPeriod, {{"year", "2022"}}}};
+    auto r = ToRunQueryResponse(result);
+    REQUIRE(r.ok());
+    CHECK(r->metadata().request_id() == "q-1");
+    REQUIRE(r->has_budget_charge());
+    CHECK(r->budget_charge().charged_micro() == 250'000);
+    CHECK_FALSE(r->budget_charge().repeat());
+    REQUIRE(r->budget_charge().ledgers_size() == 1);
+    CHECK(r->budget_charge().ledgers(0).ledger() == "agreement:A");
+    CHECK(r->budget_charge().ledgers(0).remaining_micro() == 3'750'000);
+    REQUIRE(r->suggestions_size() == 2);
+    CHECK(r->suggestions(0).kind() == enclave::v1::Suggestion::COARSER_GEOGRAPHY);
+    CHECK(r->suggestions(0).changes(0).name() == "geo");
+    CHECK(r->suggestions(0).changes(0).value() == "wijkcluster");
+    CHECK(r->suggestions(1).kind() == enclave::v1::Suggestion::OTHER_PERIOD);
+
+    // Without DP and with released cells: neither field.
+    core::RunResult plain;
+    plain.release = MakeRelease(t);
+    auto p = ToRunQueryResponse(plain);
+    REQUIRE(p.ok());
+    CHECK_FALSE(p->has_budget_charge());
+    CHECK(p->suggestions_size() == 0);
   }
 }
 

@@ -1,7 +1,11 @@
 // The one absl → gRPC status translation.
 #include <doctest/doctest.h>
 
+#include <vector>
+
 #include "enclave/rpc/status_mapping.h"
+#include "enclave/templates/hints.h"
+#include "enclave/v1/service.pb.h"
 
 namespace enclave::rpc {
 
@@ -35,6 +39,31 @@ TEST_SUITE("StatusMapping") {
   }
 
   TEST_CASE("OK maps to OK") { CHECK(ToGrpcStatus(absl::OkStatus()).ok()); }
+
+  TEST_CASE("a refused table's alternatives become RefusalDetails in error_details") {
+    const std::vector<templates::Suggestion> list = {
+        {templates::Suggestion::Kind::kCoarserGeography, {{"geo", "wijkcluster"}}},
+        {templates::Suggestion::Kind::kFewerBreakdowns, {{"breakdown1", "geen"}}}};
+    const grpc::Status g = ToGrpcStatus(
+        templates::WithSuggestions(absl::FailedPreconditionError("cannot be released"), list));
+    CHECK(g.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
+    CHECK(g.error_message() == "cannot be released");
+    enclave::v1::RefusalDetails details;
+    REQUIRE(details.ParseFromString(g.error_details()));
+    REQUIRE(details.suggestions_size() == 2);
+    CHECK(details.suggestions(0).kind() == enclave::v1::Suggestion::COARSER_GEOGRAPHY);
+    CHECK(details.suggestions(0).changes(0).name() == "geo");
+    CHECK(details.suggestions(0).changes(0).value() == "wijkcluster");
+    CHECK(details.suggestions(1).kind() == enclave::v1::Suggestion::FEWER_BREAKDOWNS);
+    // No payload, another code, or an internal error: no details.
+    CHECK(ToGrpcStatus(absl::FailedPreconditionError("x")).error_details().empty());
+    CHECK(ToGrpcStatus(templates::WithSuggestions(absl::InvalidArgumentError("x"), list))
+              .error_details()
+              .empty());
+    CHECK(ToGrpcStatus(templates::WithSuggestions(absl::InternalError("x"), list))
+              .error_details()
+              .empty());
+  }
 }
 
 }  // namespace enclave::rpc

@@ -8,6 +8,7 @@
 #include <cctype>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <utility>
 #include <vector>
@@ -129,6 +130,104 @@ absl::StatusOr<std::shared_ptr<const policy::AgreementBook>> LoadAgreements(
     return absl::InvalidArgumentError(display + ": " + std::string(book.status().message()));
   }
   return std::make_shared<const policy::AgreementBook>(*std::move(book));
+}
+
+namespace {
+
+// One template an agreement of a group covers.
+struct Reach {
+  std::string tmpl;
+  std::string agreement;
+  bool operator<(const Reach& o) const {
+    return tmpl != o.tmpl ? tmpl < o.tmpl : agreement < o.agreement;
+  }
+};
+
+std::string Names(const std::vector<Reach>& reach, bool with_agreement) {
+  std::string out;
+  for (std::size_t i = 0; i < reach.size(); ++i) {
+    if (i > 0) out += ", ";
+    out += "'" + reach[i].tmpl + "'";
+    if (with_agreement) out += " (agreement " + reach[i].agreement + ")";
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::Status CheckDpSeparation(const std::vector<templates::Template>& templates,
+                               const policy::PrincipalDirectory& principals,
+                               const policy::AgreementBook& agreements) {
+  std::map<std::string, const templates::Template*> by_id;
+  for (const templates::Template& t : templates) by_id.emplace(t.id, &t);
+
+  // The groups whose templates one researcher can combine: each agreement, each project's
+  // agreements, each researcher's agreements.
+  struct Group {
+    std::string label;
+    std::vector<const policy::Agreement*> members;
+    const char* verb = " cover";
+  };
+  std::vector<Group> groups;
+  std::map<std::string, std::vector<const policy::Agreement*>> by_project;
+  for (const policy::Agreement* a : agreements.All()) {
+    groups.push_back({"agreement " + a->id, {a}, " covers"});
+    by_project[a->project].push_back(a);
+  }
+  auto ids = [](const std::vector<const policy::Agreement*>& members) {
+    std::string out;
+    for (const policy::Agreement* a : members) out += (out.empty() ? "" : ", ") + a->id;
+    return out;
+  };
+  for (const auto& [project, members] : by_project) {
+    groups.push_back(
+        {"the agreements of project " + project + " (" + ids(members) + ")", members, " cover"});
+  }
+  for (const policy::Principal* p : principals.All()) {
+    if (p->role != templates::Role::kResearcher) continue;
+    std::vector<const policy::Agreement*> members = agreements.AgreementsOf(*p);
+    if (members.empty()) continue;
+    groups.push_back({"the agreements of researcher " + p->id + " (" + ids(members) + ")",
+                      std::move(members), " cover"});
+  }
+
+  std::set<std::string> reported;  // one message per distinct conflict
+  std::string problems;
+  for (const Group& g : groups) {
+    std::map<std::string, std::pair<std::set<Reach>, std::set<Reach>>> by_unit;  // dp, sdc
+    for (const policy::Agreement* a : g.members) {
+      for (const std::string& id : a->templates) {
+        auto it = by_id.find(id);
+        if (it == by_id.end()) continue;
+        auto& [dp, sdc] = by_unit[it->second->unit];
+        (it->second->dp.has_value() ? dp : sdc).insert({id, a->id});
+      }
+    }
+    for (const auto& [unit, reach] : by_unit) {
+      if (reach.first.empty() || reach.second.empty()) continue;
+      const std::vector<Reach> dp(reach.first.begin(), reach.first.end());
+      const std::vector<Reach> sdc(reach.second.begin(), reach.second.end());
+      const bool several = g.members.size() > 1;
+      std::string key = unit;
+      for (const Reach& r : dp) key += "|" + r.tmpl + "@" + r.agreement;
+      key += "|/";
+      for (const Reach& r : sdc) key += "|" + r.tmpl + "@" + r.agreement;
+      if (!reported.insert(key).second) continue;
+      if (!problems.empty()) problems += '\n';
+      problems += std::string("policies/") + kAgreementsFile + ": " + g.label + g.verb +
+                  " the differentially private template" + (dp.size() > 1 ? "s " : " ") +
+                  Names(dp, several) + " and the cell-key (SDC) template" +
+                  (sdc.size() > 1 ? "s " : " ") + Names(sdc, several) + ", all over unit '" +
+                  unit +
+                  "': the SDC tables answer the same population more precisely and charge no "
+                  "privacy budget, so the budget would bound nothing. An agreement, and all "
+                  "agreements of one project or one researcher, may cover DP templates or "
+                  "templates without DP of a unit type, not both (disclosure-control.md §7.1): "
+                  "give one kind to an agreement of another project and researcher";
+    }
+  }
+  if (problems.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(problems);
 }
 
 absl::StatusOr<policy::RevocationList> ParseRevocations(const std::string& text) {

@@ -13,9 +13,12 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "enclave/policy/access.h"
+#include "enclave/policy/principals.h"
+#include "enclave/templates/template.h"
 
 namespace enclave::adapters::policy_files {
 
@@ -27,6 +30,20 @@ inline constexpr char kRevokedFile[] = "access/revoked.textproto";
 // agreements (AgreementBook::Create).
 absl::StatusOr<std::shared_ptr<const policy::AgreementBook>> LoadAgreements(
     const std::string& policies_dir);
+
+// Differential privacy's budget bounds what a researcher learns only if nothing else tells them
+// the same for free (disclosure-control.md §7.1; docs/differential-privacy.md §1a). An agreement,
+// all agreements of one project, and all agreements of one researcher principal (its organisation
+// and projects, AgreementBook::AgreementsOf) may cover differentially private templates
+// (Template::dp) or templates without DP (cell key method and suppression) over a unit type
+// ("person", "establishment"), never both: the SDC table would answer the DP template's cells more
+// precisely and charge nothing. Data versions (Agreement::datasets) do not separate the two: every
+// version holds the same persons. Templates an agreement names that `templates` lacks are ignored
+// here. kInvalidArgument, one line per conflict, each naming the agreement(s), the DP template(s),
+// the SDC template(s), the unit type, and what is allowed; LoadPolicies calls it after loading.
+absl::Status CheckDpSeparation(const std::vector<templates::Template>& templates,
+                               const policy::PrincipalDirectory& principals,
+                               const policy::AgreementBook& agreements);
 
 // Parses a deny-list file's text. kInvalidArgument with "revoked.textproto:LINE:COL: problem" for
 // a syntax error, an entry naming none of serial, cert_sha256, principal, or a malformed hex value.

@@ -774,6 +774,13 @@ absl::StatusOr<LoadedPolicies> LoadPolicies(const std::string& policies_dir,
   absl::StatusOr<std::shared_ptr<const policy::AgreementBook>> agreements =
       LoadAgreements(root.string());
   if (!agreements.ok()) return agreements.status();
+  // A DP budget bounds nothing if the same researcher can ask the same population through an SDC
+  // template for free (disclosure-control.md §7.1): such agreements stop the start.
+  if (absl::Status s = CheckDpSeparation(loaded.catalog->templates, *loaded.principals,
+                                         **agreements);
+      !s.ok()) {
+    return s;
+  }
   loaded.agreements = *std::move(agreements);
   return loaded;
 }

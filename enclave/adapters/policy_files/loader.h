@@ -30,7 +30,9 @@ struct LoadedPolicies {
 // kInvalidArgument with "FILE:LINE:COLUMN: problem" (several problems joined by newlines) for a
 // malformed file, an unknown code list or rule set, a template that fails templates::Validate, or
 // one whose SQL `source` rejects (source->CheckTemplate). When `source` is null the SQL is not
-// checked (offline linting).
+// checked (offline linting). Also kInvalidArgument when an agreement, a project's agreements or a
+// researcher's agreements cover both a differentially private template and one without DP over
+// the same unit type (CheckDpSeparation in access_files.h), naming the agreements and templates.
 absl::StatusOr<LoadedPolicies> LoadPolicies(const std::string& policies_dir,
                                             core::MicrodataSource* source);
 

@@ -60,14 +60,30 @@ struct StatisticInfo {
   std::int64_t precision = 1;
 };
 
+// A differentially private template's promise and cost (docs/differential-privacy.md).
+struct DpInfo {
+  std::string mechanism;            // "discrete_laplace" or "discrete_gaussian"
+  std::int64_t charge_micro = 0;    // micro-ε each release (not an identical repeat) charges
+  std::int64_t epsilon_micro = 0;   // Laplace: the query's ε
+  std::int64_t rho_micro = 0;       // Gaussian: the query's ρ
+  std::int64_t max_cells_per_unit = 1;
+  bool cells_public = true;         // every cell noised and shown (below display_threshold: '.')
+  std::int64_t display_threshold = 0;
+  std::int64_t selection_epsilon_micro = 0;  // cells not public: the selection's ε (in charge)
+  std::int64_t selection_threshold = 0;      // cells not public: τ
+  std::int64_t delta_exponent = 0;           // cells not public: δ = 10^-delta_exponent
+  std::vector<std::string> ledgers;          // "agreement", "project", "data-version"
+};
+
 struct TemplateInfo {
   TemplateSummary summary;
   Text description;
   std::vector<ParameterInfo> parameters;
   std::vector<StatisticInfo> statistics;
   std::string unit;
-  std::int64_t min_units = 0;
+  std::int64_t min_units = 0;  // DP templates: the raw minimum of the cells-not-public mode, or 0
   std::string rule_set;
+  std::optional<DpInfo> dp;    // set for differentially private templates
 };
 
 struct Code {
@@ -89,6 +105,29 @@ struct Cell {
   std::optional<std::int64_t> value;
 };
 
+// One privacy-budget ledger of the caller (researchers), in micro-ε (1000000 = ε 1.0).
+struct BudgetLedger {
+  std::string ledger;  // "agreement:<id>", "project:<id>", "data-version:<version>"
+  std::int64_t cap_micro = 0;
+  std::int64_t spent_micro = 0;
+  std::int64_t reserved_micro = 0;
+  std::int64_t remaining_micro = 0;
+};
+
+// What a differentially private release charged (RunQuery of a DP template only).
+struct BudgetCharge {
+  std::int64_t charged_micro = 0;  // micro-ε on every ledger; 0 for an identical repeat
+  bool repeat = false;
+  std::vector<BudgetLedger> ledgers;  // after the charge; empty when the enclave could not read them
+};
+
+// Another request that may give a usable table: the same request with `changes` applied. The
+// enclave derives it from the template and the parameters only, never from the data.
+struct Suggestion {
+  std::string kind;  // "coarser_geography", "fewer_breakdowns", "other_period" (or "" if unknown)
+  std::vector<std::pair<std::string, std::string>> changes;  // parameter name, new value
+};
+
 struct QueryResult {
   std::string template_id;
   std::uint32_t template_version = 0;
@@ -101,6 +140,8 @@ struct QueryResult {
   std::vector<Dimension> dimensions;
   std::vector<StatisticInfo> statistics;
   std::vector<Cell> cells;
+  std::optional<BudgetCharge> budget_charge;  // differentially private releases only
+  std::vector<Suggestion> suggestions;        // when every inner cell is confidential
 };
 
 struct ConnectOptions {
@@ -111,15 +152,6 @@ struct ConnectOptions {
   // Name to verify the server certificate against, when it differs from the target's host.
   std::string server_name;
   std::chrono::milliseconds deadline{30000};
-};
-
-// One privacy-budget ledger of the caller (researchers), in micro-ε (1000000 = ε 1.0).
-struct BudgetLedger {
-  std::string ledger;  // "agreement:<id>", "project:<id>", "data-version:<version>"
-  std::int64_t cap_micro = 0;
-  std::int64_t spent_micro = 0;
-  std::int64_t reserved_micro = 0;
-  std::int64_t remaining_micro = 0;
 };
 
 class EnclaveClient {
@@ -135,6 +167,10 @@ class EnclaveClient {
       const std::string& template_id,
       const std::vector<std::pair<std::string, std::string>>& parameters) = 0;
 };
+
+// The alternatives a refusal of RunQuery carries (FAILED_PRECONDITION: the table cannot be
+// released safely, or it differs too little from an earlier one); empty when there are none.
+std::vector<Suggestion> SuggestionsOf(const absl::Status& status);
 
 // Reads the PEM files and opens a mutual-TLS channel (lazily: a bad server shows on first call).
 // kInvalidArgument naming the file when one cannot be read.
