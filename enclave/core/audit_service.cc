@@ -1,5 +1,6 @@
 // The audit use cases: authorise, read the log through the AuditReader port, prove.
 #include "enclave/core/audit_service.h"
+#include "enclave/core/request_record.h"
 
 #include <algorithm>
 #include <chrono>
@@ -122,22 +123,12 @@ absl::Status AuditService::Refuse(const std::string& caller_uri, const std::stri
                                   AuditMethod method, const std::string& subject,
                                   absl::Status status) {
   if (status.ok() || !IsRefusal(status.code())) return status;
-  QueryLogEntry entry;
-  entry.type = QueryLogEntry::Type::kRefused;
-  entry.request_id = NextRequestId();
-  entry.caller = caller_uri;
-  entry.role = role;
-  entry.rpc = std::string("AuditService/") + AuditMethodName(method);
-  entry.canonical_params = Bounded(subject);
-  entry.decision = absl::StatusCodeToString(status.code());
-  entry.reason = std::string(status.message());
-  // A refusal is durable in the log before the caller hears of it.
-  if (!log_->Append(entry).ok()) {
-    base::LogError("query_log_write_failed", {{"rpc", base::Word("AuditService")},
-                                              {"entry", base::Word("query-refused")}});
-    return absl::UnavailableError("the query log is unavailable; the request was not served");
-  }
-  return status;
+  RequestRecord record(*log_, std::string("AuditService/") + AuditMethodName(method),
+                       NextRequestId());
+  record.entry().caller = caller_uri;
+  record.entry().role = role;
+  record.entry().canonical_params = Bounded(subject);
+  return record.Refuse(std::move(status));
 }
 
 absl::StatusOr<policy::Principal> AuditService::Authorize(const std::string& caller_uri,

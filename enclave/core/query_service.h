@@ -17,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "enclave/core/aggregate.h"
 #include "enclave/core/dp_release.h"
 #include "enclave/core/ports.h"
 #include "enclave/core/query_log.h"
@@ -161,10 +162,39 @@ class QueryService {
   const TemplateCatalog& catalog() const { return *catalog_; }
 
  private:
+  // One RunQuery on its way through the steps of disclosure-control.md §2 (run_query.cc), each a
+  // method that either moves the request on or refuses it through its RequestRecord.
+  struct Request;
   // RunQuery without the alternatives (AddAlternatives adds them).
   absl::StatusOr<RunResult> Run(
       const policy::CallerIdentity& caller, const std::string& template_id,
       const std::vector<std::pair<std::string, std::string>>& params, const Cancellation& cancel);
+  // Step 0, admit: who asks, whether their role may run queries, which template (unknown and
+  // not-for-this-role are told apart by no one), and a researcher's agreement.
+  absl::Status Admit(Request& r, const std::string& template_id);
+  // Step 1, bind: the parameters checked against their declared domains.
+  absl::Status BindParameters(Request& r,
+                              const std::vector<std::pair<std::string, std::string>>& params);
+  // What must hold before anything runs: the release path of the template is configured, and the
+  // effective rule set (the template's floors applied).
+  absl::Status CheckConfiguration(Request& r);
+  // The principal's rate and concurrency limits, then the enclave's.
+  absl::Status TakeSlot(Request& r);
+  // Step 2-10 for a differentially private template: DpReleaser (reserve, query, noise, charge).
+  absl::StatusOr<RunResult> ReleaseDp(Request& r, std::unique_ptr<MicrodataSource> source);
+  // Steps 3-4 and 6-9 for a cell-key template: scan the unit rows, aggregate, primary rules,
+  // secondary suppression, perturbation (aggregate.h).
+  absl::StatusOr<FinishedTable> BuildTable(Request& r, std::unique_ptr<MicrodataSource> source);
+  // Step 5 (§6.1, §6.2): the differencing guard and decomposition quota over every SDC release
+  // of the data version; records what the release adds to the history.
+  absl::Status Guard(Request& r, FinishedTable& table, disclosure::GuardRecord* added);
+  // Step 10: the query-result entry, then the history durable, then the answer.
+  absl::StatusOr<RunResult> Publish(Request& r, FinishedTable table,
+                                    const disclosure::GuardRecord& added);
+
+  // A microdata source from the pool (or the factory), and back into the pool after a clean use.
+  absl::StatusOr<std::unique_ptr<MicrodataSource>> TakeSource();
+  void ReturnSource(std::unique_ptr<MicrodataSource> source);
   std::string NextRequestId();
   std::vector<LedgerLimit> BudgetLimits(const policy::Agreement& agreement,
                                         const std::string& data_version) const;

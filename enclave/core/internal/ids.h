@@ -13,6 +13,12 @@ inline std::string Bounded(const std::string& s, std::size_t max = 64) {
   return s.substr(0, max) + "...";
 }
 
+// The answer for a template the caller may not see or that does not exist (not told apart).
+inline std::string NotFoundMessage(const std::string& template_id) {
+  return "unknown template '" + Bounded(template_id) +
+         "'; use ListTemplates to see the templates you may run";
+}
+
 // Lower-case base 36, for compact request-id prefixes.
 inline std::string Base36(std::uint64_t v) {
   static constexpr char kDigits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
