@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "enclave/base/status_macros.h"
 #include "enclave/disclosure/primary.h"
 #include "enclave/disclosure/rule_set.h"
@@ -1321,7 +1322,9 @@ absl::StatusOr<Release> TableBuilder::Impl::Disclose(const DisclosureTools& tool
         break;
     }
   }
-  std::optional<disclosure::TableStructure> cube;
+  // Two cubes: unit counts, where a multi-valued dimension's relations are distinct-unit unions
+  // (code <= margin <= sum of codes, §4.6), and sums, which stay additive.
+  std::array<std::optional<disclosure::TableStructure>, 2> cubes;
   for (const auto& [table, members] : additive) {
     std::vector<disclosure::PrimaryCell> primaries;
     bool any_primary = false;
@@ -1365,11 +1368,15 @@ absl::StatusOr<Release> TableBuilder::Impl::Disclose(const DisclosureTools& tool
         cost[cell] = acc[cell * stat_count + members.front()].units_a;
       }
     }
+    std::optional<disclosure::TableStructure>& cube = cubes[sums ? 1 : 0];
     if (!cube.has_value()) {
       std::vector<disclosure::DimensionShape> shapes;
+      int multi_valued = 0;
       for (std::size_t d = 0; d < dims.size(); ++d) {
         disclosure::DimensionShape shape;
         shape.codes = radix[d] - 1;
+        shape.multi_valued = !sums && (dims[d].dim->multi_valued || dims[d].child->multi_valued);
+        if (shape.multi_valued) ++multi_valued;
         if (dims[d].hierarchical) {
           for (std::size_t k = 0; k < shape.codes; ++k) {
             shape.parent.push_back(k < dims[d].n_child ? static_cast<int>(dims[d].up[k])
@@ -1378,21 +1385,37 @@ absl::StatusOr<Release> TableBuilder::Impl::Disclose(const DisclosureTools& tool
         }
         shapes.push_back(std::move(shape));
       }
+      // With two, the relations per dimension no longer describe every table the margins allow
+      // (docs/disclosure-control.md §4.6): the audit could be optimistic.
+      if (multi_valued > 1) {
+        return Unsafe("two breakdowns in which one person can fall in several categories, with "
+                      "withheld cells");
+      }
       absl::StatusOr<disclosure::TableStructure> built = disclosure::BuildCube(shapes);
       if (!built.ok()) return Unsafe("the table is too large to audit");
       cube = *std::move(built);
     }
-    if (!disclosure::LpIsExact(*cube)) return Unsafe("more than two breakdowns with withheld cells");
     if (!disclosure::CheckValues(*cube, values).ok()) {
-      return Unsafe("units fall in several cells, so margins are not sums");
+      return Unsafe("units fall in several categories of a breakdown, so margins are not sums");
+    }
+    const bool integer = !disclosure::LpIsExact(*cube);
+    if (integer && tools.integer.solver == nullptr) {
+      return Unsafe("more than two breakdowns with withheld cells");
     }
     disclosure::ProtectOptions options;
     options.cost = std::move(cost);
+    options.audit.integer = tools.integer;
     absl::StatusOr<disclosure::Protection> protection =
         disclosure::ProtectTable(*cube, values, primaries, *tools.solver, options);
-    if (!protection.ok()) return Unsafe("withheld cells could be recomputed from the margins");
+    if (!protection.ok()) {
+      if (absl::StrContains(protection.status().message(), "ran out of time")) {
+        return Unsafe("checking the withheld cells took too long");
+      }
+      return Unsafe("withheld cells could be recomputed from the margins");
+    }
     const std::string params = std::string(sums ? "sums" : "units") + "/flags=" +
-                               std::to_string(table.second) + "/lp-audit";
+                               std::to_string(table.second) +
+                               (integer ? "/lp-audit+integer" : "/lp-audit");
     for (std::size_t cell = 0; cell < cell_count; ++cell) {
       if (!protection->suppressed[cell]) continue;
       for (std::size_t s : members) {

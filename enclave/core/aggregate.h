@@ -16,6 +16,7 @@
 #include "enclave/disclosure/cell_key.h"
 #include "enclave/disclosure/differencing.h"
 #include "enclave/disclosure/lp_solver.h"
+#include "enclave/disclosure/secondary.h"
 #include "enclave/disclosure/threshold.h"
 
 namespace enclave::core {
@@ -26,6 +27,10 @@ struct DisclosureTools {
   const disclosure::RuleSetParams* rules = nullptr;  // the effective rule set (template floors applied)
   UnitIndex* units = nullptr;                        // of the template's unit type
   disclosure::LpSolver* solver = nullptr;            // one per worker: not thread-safe
+  // The integer check (§4.6) of tables whose LP bounds may not be integral (more than two
+  // dimensions, a multi-valued dimension): its solver (one per worker) and time limits. Optional:
+  // without integer.solver such a table with withheld cells is refused.
+  disclosure::IntegerCheck integer;
   disclosure::MagnitudeKeyFn magnitude_key;          // crypto::RecordKeyer::MagnitudeKey
   disclosure::MagnitudeParams magnitude;             // §5.7 defaults: k = 2, w = (1, .5), m = .10
 };
@@ -67,7 +72,12 @@ class TableBuilder {
   //   RATIO     RatioDecision; 100 * perturbed numerator / perturbed denominator.
   // Secondary suppression (ProtectTable with the LP audit) runs per additive table: the unit
   // counts of one flag combination (COUNT, SHARE numerators) and the sums of one flag (SUM, MEAN);
-  // every statistic on that table shares its pattern. A table dimension on one level of a
+  // every statistic on that table shares its pattern. Where the LP may overstate (more than two
+  // dimensions, counting a hierarchy as one; a multi-valued dimension) the pattern is confirmed
+  // by the integer check (tools.integer). A dimension declared multi_valued (a unit may lie in
+  // several of its codes) enters the unit counts' audit as "code <= margin <= sum of codes";
+  // sums stay additive; at most one such dimension per table with withheld counts. A table
+  // dimension on one level of a
   // declared hierarchy (a code list with parent_list, and the other level among the template's
   // dimensions: wijk -> wijkcluster) is aggregated, ruled and protected as the full hierarchy
   // (both levels and the total), and only the requested level is released (§4.6): the wijk and
@@ -75,8 +85,10 @@ class TableBuilder {
   // code's parent is kInternal. Cell keys cover the units of each released
   // statistic. Errors (nothing may be released):
   //   kFailedPrecondition  "this table cannot be released safely ...": a table with primary
-  //                        suppressions that cannot be protected (not additive, negative values,
-  //                        more than two dimensions, no pattern, or the solver not optimal);
+  //                        suppressions that cannot be protected (units in several codes of a
+  //                        dimension not declared multi-valued, two multi-valued dimensions,
+  //                        negative values, no integer solver where one is needed, no pattern,
+  //                        a solver not optimal, the integer check out of time);
   //   kInternal            a unit outside the unit index, missing tools, a broken template.
   absl::StatusOr<FinishedTable> Finish(const DisclosureTools& tools,
                                        const std::string& data_version) &&;

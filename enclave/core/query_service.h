@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "enclave/core/aggregate.h"
 #include "enclave/core/dp_release.h"
 #include "enclave/core/ports.h"
@@ -23,6 +24,7 @@
 #include "enclave/core/record_keys.h"
 #include "enclave/disclosure/cell_key.h"
 #include "enclave/disclosure/differencing.h"
+#include "enclave/disclosure/integer_solver.h"
 #include "enclave/disclosure/lp_solver.h"
 #include "enclave/core/release.h"
 #include "enclave/disclosure/threshold.h"
@@ -70,6 +72,12 @@ struct QueryServiceOptions {
   std::function<UnitIndex*(const std::string& unit_type)> unit_index;
   // One LP solver per query (solvers are not thread-safe).
   std::function<std::unique_ptr<disclosure::LpSolver>()> solver_factory;
+  // One integer solver per query for the integer check (§4.6), and its time limits. Optional:
+  // without it, a table whose LP bounds may not be integral (more than two dimensions, a
+  // multi-valued dimension) is refused when it has withheld cells.
+  std::function<std::unique_ptr<disclosure::IntegerSolver>()> integer_solver_factory;
+  absl::Duration integer_per_solve = absl::Seconds(2);
+  absl::Duration integer_per_table = absl::Seconds(10);
   // crypto::RecordKeyer::MagnitudeKey, and the key's public id (logged and in the metadata).
   disclosure::MagnitudeKeyFn magnitude_key;
   std::string record_key_version;

@@ -290,10 +290,15 @@ absl::StatusOr<FinishedTable> QueryService::BuildTable(Request& r,
   // Steps 4 and 6-9: primary rules, secondary suppression, perturbation (aggregate.h).
   std::unique_ptr<disclosure::LpSolver> solver = options_.solver_factory();
   if (solver == nullptr) return absl::InternalError("no LP solver available");
+  std::unique_ptr<disclosure::IntegerSolver> integer_solver;
+  if (options_.integer_solver_factory) integer_solver = options_.integer_solver_factory();
   DisclosureTools tools;
   tools.rules = &r.rules;
   tools.units = r.units;
   tools.solver = solver.get();
+  tools.integer.solver = integer_solver.get();  // null: tables that need it are refused
+  tools.integer.per_solve = options_.integer_per_solve;
+  tools.integer.per_table = options_.integer_per_table;
   tools.magnitude_key = options_.magnitude_key;
   ENCLAVE_ASSIGN_OR_RETURN(FinishedTable table, std::move(builder).Finish(tools, r.data_version));
   table.release.record_key_version = options_.record_key_version;

@@ -2,8 +2,9 @@
 // Pure interface: enclave/adapters/clp implements it with COIN-OR CLP; only enclaved links that
 // adapter (style.md §2.3). Tests use a fake or the adapter.
 //
-// The problem: variables x_0..x_{n-1} with bounds lo_j <= x_j <= hi_j, and equalities
-// Σ_j a_ij x_j = b_i. The audit loads one problem and then minimises and maximises single
+// The problem: variables x_0..x_{n-1} with bounds lo_j <= x_j <= hi_j, and rows
+// Σ_j a_ij x_j = b_i (or <= b_i: the distinct-unit relations of a multi-valued dimension). The
+// audit loads one problem and then minimises and maximises single
 // variables in turn, so an implementation may warm-start each solve from the previous basis.
 //
 //   LpProblem p;  p.lower = {0, 0};  p.upper = {30, 30};
@@ -21,11 +22,14 @@
 
 namespace enclave::disclosure {
 
-// Σ coefficients[k] · x_{variables[k]} = rhs.
+enum class LpRowSense { kEqual, kLessEqual };
+
+// Σ coefficients[k] · x_{variables[k]} = rhs (kEqual) or <= rhs (kLessEqual).
 struct LpRow {
   std::vector<std::size_t> variables;
   std::vector<double> coefficients;  // parallel to variables
   double rhs = 0;
+  LpRowSense sense = LpRowSense::kEqual;
 };
 
 struct LpProblem {
@@ -44,6 +48,9 @@ enum class LpStatus { kOptimal, kInfeasible, kOther };
 struct LpResult {
   LpStatus status = LpStatus::kOther;
   double value = 0;
+  // kOptimal: the optimal vertex, one value per variable (the audit keeps it as a witness when it
+  // happens to be integral). May be left empty by an implementation.
+  std::vector<double> solution;
 };
 
 // Not thread-safe: one instance per worker thread.

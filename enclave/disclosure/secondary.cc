@@ -4,21 +4,34 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "enclave/base/status_macros.h"
 
 // How the audit and the greedy search work (contracts in secondary.h, rules in
 // disclosure-control.md §4).
 //
-// The attacker LP has one variable per suppressed cell and one equality per relation with at least
-// one suppressed member (relations among released cells only hold already: CheckValues). It
-// separates into independent problems, one per group of suppressed cells linked by relations; each
-// group is loaded once per suppression pattern and each interval end is one solve, so the solver
-// can warm-start between objectives.
+// The attacker LP has one variable per suppressed cell and, per relation with at least one
+// suppressed member, one equality (kSum) or its inequalities (kUnion: x_total - Σ x_parts <= 0 and
+// x_part - x_total <= 0 for each part; relations among released cells only hold already:
+// CheckValues). It separates into independent problems, one per group of suppressed cells linked
+// by relations; each group is loaded once per suppression pattern and each interval end is one
+// solve, so the solver can warm-start between objectives.
+//
+// The integer check (!LpIsExact) keeps, per cell, the smallest and largest value it takes in any
+// verified integer table (IntegerJudge): a table is the true values with one group's cells
+// replaced, and is verified exactly (integral, within [0, U], every relation in integer
+// arithmetic) before it counts. Since the groups are independent and suppressing more cells keeps
+// every such table feasible, these values only widen as the pattern grows, and one table serves
+// every primary cell it touches. A primary cell whose requirement these values do not meet gets an
+// integer solve of its group (the side it needs); a proven optimum that still does not meet it
+// means unprotected.
 //
 // ProtectTable keeps, per primary, whether it is known to be protected. Protection is monotone:
 // suppressing more cells only removes knowledge (the old feasible set is the slice of the new one
@@ -107,6 +120,8 @@ Groups GroupSuppressed(const TableStructure& structure, const std::vector<bool>&
   return g;
 }
 
+class IntegerJudge;
+
 // The attacker's LP for one group of suppressed cells, loaded into the solver.
 class AttackerLp {
  public:
@@ -123,11 +138,13 @@ class AttackerLp {
 
   // Loads the LP of `cells`, one group of GroupSuppressed(structure, suppressed).
   absl::Status Load(const std::vector<bool>& suppressed, const std::vector<std::size_t>& cells) {
+    Invalidate();
     for (std::size_t c : cell_of_) var_of_[c] = kReleased;
     cell_of_ = cells;
     for (std::size_t v = 0; v < cell_of_.size(); ++v) var_of_[cell_of_[v]] = v;
     ++load_;
-    LpProblem problem;
+    LpProblem& problem = problem_;
+    problem = LpProblem{};
     problem.lower.assign(cell_of_.size(), 0.0);
     problem.upper.assign(cell_of_.size(), static_cast<double>(upper_));
     for (std::size_t c : cell_of_) {
@@ -136,22 +153,36 @@ class AttackerLp {
         stamp_[ri] = load_;
         const Relation& r = structure_.relations[ri];
         LpRow row;
-        // x_total - Σ x_parts = 0, released cells moved to the right-hand side.
+        // x_total - Σ x_parts = 0 (kUnion: <= 0), released cells moved to the right-hand side.
         std::int64_t rhs = 0;
+        bool ok = true;
         auto add = [&](std::size_t cell, double sign) {
           if (var_of_[cell] != kReleased) {
             row.variables.push_back(var_of_[cell]);
             row.coefficients.push_back(sign);
-            return true;
+            return;
           }
           rhs -= static_cast<std::int64_t>(sign) * values_[cell];
-          return !suppressed[cell];  // a suppressed cell outside the group: a bug
+          ok = ok && !suppressed[cell];  // a suppressed cell outside the group: a bug
         };
-        bool ok = add(r.total, 1.0);
-        for (std::size_t p : r.parts) ok = add(p, -1.0) && ok;
+        add(r.total, 1.0);
+        for (std::size_t p : r.parts) add(p, -1.0);
         if (!ok) return absl::InternalError("attacker LP: a relation spans two groups");
         row.rhs = static_cast<double>(rhs);
+        if (r.kind == RelationKind::kUnion) row.sense = LpRowSense::kLessEqual;
         problem.rows.push_back(std::move(row));
+        if (r.kind != RelationKind::kUnion) continue;
+        // Each part at most the total: x_part - x_total <= 0.
+        for (std::size_t p : r.parts) {
+          if (var_of_[p] == kReleased && var_of_[r.total] == kReleased) continue;
+          row = LpRow{};
+          rhs = 0;
+          add(p, 1.0);
+          add(r.total, -1.0);
+          row.rhs = static_cast<double>(rhs);
+          row.sense = LpRowSense::kLessEqual;
+          problem.rows.push_back(std::move(row));
+        }
       }
     }
     if (absl::Status s = solver_.Load(problem); !s.ok()) {
@@ -160,6 +191,13 @@ class AttackerLp {
     return absl::OkStatus();
   }
 
+  // Every optimal LP vertex is offered to `judge` as an integer witness (kept when integral).
+  void Harvest(IntegerJudge* judge) { judge_ = judge; }
+
+  const LpProblem& problem() const { return problem_; }
+  const std::vector<std::size_t>& cells() const { return cell_of_; }  // per variable
+  std::size_t VariableOf(std::size_t cell) const { return var_of_[cell]; }
+
   // The integer bound of a suppressed cell, rounded inward. kInternal unless optimal and
   // consistent with the true value.
   absl::StatusOr<std::int64_t> Bound(std::size_t cell, LpSense sense) {
@@ -167,6 +205,7 @@ class AttackerLp {
     if (r.status != LpStatus::kOptimal || !std::isfinite(r.value)) {
       return absl::InternalError("attacker LP: the solver did not reach an optimum");
     }
+    Offer(r.solution);
     const double v = static_cast<double>(values_[cell]);
     double bound = 0;
     if (sense == LpSense::kMinimize) {
@@ -208,7 +247,159 @@ class AttackerLp {
   std::vector<std::vector<std::size_t>> relations_of_;  // per cell
   std::vector<std::uint64_t> stamp_;                    // per relation: last load that took it
   std::uint64_t load_ = 0;
+  LpProblem problem_;               // the loaded group's problem
+  IntegerJudge* judge_ = nullptr;   // Harvest
+
+  void Offer(const std::vector<double>& solution);
+  void Invalidate();
 };
+
+// The integer check (see the top of this file and secondary.h).
+class IntegerJudge {
+ public:
+  IntegerJudge(const TableStructure& structure, const std::vector<std::int64_t>& values,
+               std::int64_t upper, const IntegerCheck& check)
+      : structure_(structure), values_(values), upper_(upper), check_(check),
+        lo_(values), hi_(values), point_(values) {
+    deadline_ = Now() + check_.per_table;
+  }
+
+  // Records `x` (one value per variable of the group `cells`, the rest at their true values) when
+  // it is an integer table satisfying every relation and bound exactly. Returns whether it was.
+  bool Offer(const std::vector<std::size_t>& cells, const std::vector<double>& x) {
+    if (x.size() != cells.size() || cells.empty()) return false;
+    bool ok = true;
+    for (std::size_t v = 0; v < cells.size() && ok; ++v) {
+      const double r = std::round(x[v]);
+      ok = std::isfinite(x[v]) && std::fabs(x[v] - r) <= 1e-6 && r >= 0 &&
+           r <= static_cast<double>(upper_);
+      if (ok) point_[cells[v]] = static_cast<std::int64_t>(r);
+    }
+    ok = ok && Feasible();
+    if (ok) {
+      for (std::size_t c : cells) {
+        lo_[c] = std::min(lo_[c], point_[c]);
+        hi_[c] = std::max(hi_[c], point_[c]);
+      }
+    }
+    for (std::size_t c : cells) point_[c] = values_[c];
+    return ok;
+  }
+
+  // A table shifted along a hypercube (pattern (cell, sign) by delta); sums-only structures.
+  // Every cell of the hypercube must be suppressed (a released cell cannot move).
+  void OfferShift(const std::vector<std::pair<std::size_t, int>>& cube, std::int64_t delta,
+                  const std::vector<bool>& suppressed) {
+    std::vector<std::size_t> cells;
+    std::vector<double> x;
+    for (const auto& [c, sign] : cube) {
+      if (!suppressed[c]) return;
+      cells.push_back(c);
+      x.push_back(static_cast<double>(values_[c] + sign * delta));
+    }
+    Offer(cells, x);
+  }
+
+  bool Meets(std::size_t cell, const ProtectionRequirement& req) const {
+    return Satisfied(req, lo_[cell], hi_[cell]);
+  }
+  std::int64_t lo(std::size_t cell) const { return lo_[cell]; }
+  std::int64_t hi(std::size_t cell) const { return hi_[cell]; }
+
+  absl::Status CheckTime() const {
+    if (Now() >= deadline_) {
+      return absl::DeadlineExceededError("the integer check ran out of time for this table");
+    }
+    return absl::OkStatus();
+  }
+
+  // Whether the requirement of a suppressed primary cell holds on the integer interval; solves
+  // the integer program of the cell's group (loaded in `lp`) only for the sides still needed.
+  absl::StatusOr<bool> Check(std::size_t cell, const ProtectionRequirement& req, AttackerLp& lp) {
+    if (Meets(cell, req)) return true;
+    if (check_.solver == nullptr) {
+      return absl::FailedPreconditionError("the table needs the integer check and no integer "
+                                           "solver is configured");
+    }
+    if (loaded_for_ != &lp) {
+      loaded_for_ = nullptr;
+      if (!check_.solver->Load(lp.problem()).ok()) {
+        return absl::InternalError("integer check: the solver refused the problem");
+      }
+      loaded_for_ = &lp;
+    }
+    auto solve = [&](LpSense sense) -> absl::Status {
+      const absl::Time now = Now();
+      if (now >= deadline_) {
+        return absl::DeadlineExceededError("the integer check ran out of time for this table");
+      }
+      const absl::Duration limit = std::min(check_.per_solve, deadline_ - now);
+      const IntegerResult r = check_.solver->Optimize(lp.VariableOf(cell), sense, limit);
+      const bool verified = Offer(lp.cells(), r.solution);
+      switch (r.status) {
+        case IntegerStatus::kOptimal:
+          if (!verified) return absl::InternalError("integer check: an optimum does not verify");
+          return absl::OkStatus();
+        case IntegerStatus::kTimeLimit:
+          return absl::DeadlineExceededError("the integer check ran out of time for one solve");
+        case IntegerStatus::kInfeasible:
+        case IntegerStatus::kOther:
+          break;
+      }
+      return absl::InternalError("integer check: the solver did not reach an optimum");
+    };
+    // A verified table that reaches the requirement settles it even when the solve then failed.
+    if (req.has_upper && hi_[cell] < req.upper) {
+      const absl::Status s = solve(LpSense::kMaximize);
+      if (Meets(cell, req)) return true;
+      ENCLAVE_RETURN_IF_ERROR(s);
+      if (req.require_both) return false;  // the upper end is proven out of reach
+    }
+    if (req.has_lower && lo_[cell] > req.lower) {
+      const absl::Status s = solve(LpSense::kMinimize);
+      if (Meets(cell, req)) return true;
+      ENCLAVE_RETURN_IF_ERROR(s);
+    }
+    return false;
+  }
+
+ private:
+  absl::Time Now() const { return check_.clock ? check_.clock() : absl::Now(); }
+
+  bool Feasible() const {
+    for (const Relation& r : structure_.relations) {
+      std::int64_t sum = 0;
+      const std::int64_t total = point_[r.total];
+      for (std::size_t p : r.parts) {
+        if (__builtin_add_overflow(sum, point_[p], &sum)) return false;
+        if (r.kind == RelationKind::kUnion && point_[p] > total) return false;
+      }
+      if (r.kind == RelationKind::kUnion ? total > sum : total != sum) return false;
+    }
+    return true;
+  }
+
+  const TableStructure& structure_;
+  const std::vector<std::int64_t>& values_;
+  std::int64_t upper_;
+  const IntegerCheck& check_;
+  std::vector<std::int64_t> lo_;     // per cell: smallest value in a verified integer table
+  std::vector<std::int64_t> hi_;     // largest
+  std::vector<std::int64_t> point_;  // scratch: the values, one group replaced
+  absl::Time deadline_;
+  const AttackerLp* loaded_for_ = nullptr;  // whose current group the integer solver holds
+ public:
+  // Called by AttackerLp::Load: the integer solver's problem is stale.
+  void Invalidate() { loaded_for_ = nullptr; }
+};
+
+void AttackerLp::Offer(const std::vector<double>& solution) {
+  if (judge_ != nullptr) judge_->Offer(cell_of_, solution);
+}
+
+void AttackerLp::Invalidate() {
+  if (judge_ != nullptr) judge_->Invalidate();
+}
 
 // One dimension as a tree: nodes 0..codes-1 are codes, node `codes` is the total (the root).
 class DimTree {
@@ -279,6 +470,9 @@ struct Candidate {
   std::int64_t cost = 0;
   std::vector<std::size_t> new_cells;  // ascending
   bool found = false;
+  std::vector<std::pair<std::size_t, int>> cube;  // (cell, sign) of the whole hypercube
+  std::int64_t up = 0;    // the pre-check: how far the cell can rise by the shift
+  std::int64_t down = 0;  // ... and fall
 };
 
 bool Better(const Candidate& a, const Candidate& b) {
@@ -341,6 +535,8 @@ Candidate BestHypercube(const TableStructure& structure, const std::vector<DimTr
     if (!c.new_cells.empty()) {
       std::sort(c.new_cells.begin(), c.new_cells.end());
       c.found = true;
+      c.up = up;
+      c.down = down;
       if (Satisfied(req, v - down, v + up)) {
         c.tier = 0;
       } else if ((req.has_upper && up > 0) || (req.has_lower && down > 0)) {
@@ -348,7 +544,10 @@ Candidate BestHypercube(const TableStructure& structure, const std::vector<DimTr
       } else {
         c.tier = 2;
       }
-      if (Better(c, best)) best = std::move(c);
+      if (Better(c, best)) {
+        c.cube = cube;
+        best = std::move(c);
+      }
     }
     std::size_t d = 0;
     while (d < dims && ++choice[d] == patterns[d].size()) choice[d++] = 0;
@@ -357,12 +556,90 @@ Candidate BestHypercube(const TableStructure& structure, const std::vector<DimTr
   return best;
 }
 
+// The audit of one pattern (AuditTable); `judge` is the integer check's state when the
+// structure needs it (!LpIsExact), shared with ProtectTable so that its verified tables count.
+absl::StatusOr<AuditResult> Audit(const TableStructure& structure,
+                                  const std::vector<std::int64_t>& values,
+                                  const std::vector<bool>& suppressed,
+                                  const std::vector<PrimaryCell>& primaries, std::int64_t upper,
+                                  LpSolver& solver, IntegerJudge* judge) {
+  AttackerLp lp(structure, values, upper, solver);
+  if (judge != nullptr) lp.Harvest(judge);
+  const Groups groups = GroupSuppressed(structure, suppressed);
+  AuditResult result;
+  for (const std::vector<std::size_t>& group : groups.cells) {
+    ENCLAVE_RETURN_IF_ERROR(lp.Load(suppressed, group));
+    for (std::size_t cell : group) {
+      if (judge != nullptr) ENCLAVE_RETURN_IF_ERROR(judge->CheckTime());
+      ENCLAVE_ASSIGN_OR_RETURN(const std::int64_t lo, lp.Bound(cell, LpSense::kMinimize));
+      ENCLAVE_ASSIGN_OR_RETURN(const std::int64_t hi, lp.Bound(cell, LpSense::kMaximize));
+      result.intervals.push_back(CellInterval{cell, lo, hi});
+    }
+  }
+  std::sort(result.intervals.begin(), result.intervals.end(),
+            [](const CellInterval& a, const CellInterval& b) { return a.cell < b.cell; });
+  for (const PrimaryCell& p : primaries) {
+    const CellInterval* interval = result.Find(p.cell);
+    if (!Satisfied(p.requirement, interval->lo, interval->hi)) result.unprotected.push_back(p.cell);
+  }
+  std::sort(result.unprotected.begin(), result.unprotected.end());
+  result.unprotected.erase(std::unique(result.unprotected.begin(), result.unprotected.end()),
+                           result.unprotected.end());
+  if (judge != nullptr) {
+    // The integer check, group by group, for the primaries the LP calls protected.
+    result.integer_checked = true;
+    const std::vector<std::size_t> lp_unprotected = result.unprotected;
+    std::vector<std::size_t> order(primaries.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+      return groups.of[primaries[a].cell] < groups.of[primaries[b].cell];
+    });
+    std::size_t loaded = Groups::kNone;
+    for (std::size_t i : order) {
+      const PrimaryCell& p = primaries[i];
+      if (std::binary_search(lp_unprotected.begin(), lp_unprotected.end(), p.cell)) continue;
+      if (!judge->Meets(p.cell, p.requirement) && groups.of[p.cell] != loaded) {
+        ENCLAVE_RETURN_IF_ERROR(lp.Load(suppressed, groups.cells[groups.of[p.cell]]));
+        loaded = groups.of[p.cell];
+      }
+      ENCLAVE_ASSIGN_OR_RETURN(const bool ok, judge->Check(p.cell, p.requirement, lp));
+      if (!ok) result.unprotected.push_back(p.cell);
+    }
+    for (const PrimaryCell& p : primaries) {
+      result.integer.push_back(CellInterval{p.cell, judge->lo(p.cell), judge->hi(p.cell)});
+    }
+    std::sort(result.integer.begin(), result.integer.end(),
+              [](const CellInterval& a, const CellInterval& b) { return a.cell < b.cell; });
+    result.integer.erase(std::unique(result.integer.begin(), result.integer.end(),
+                                     [](const CellInterval& a, const CellInterval& b) {
+                                       return a.cell == b.cell;
+                                     }),
+                         result.integer.end());
+  }
+  std::sort(result.unprotected.begin(), result.unprotected.end());
+  result.unprotected.erase(std::unique(result.unprotected.begin(), result.unprotected.end()),
+                           result.unprotected.end());
+  return result;
+}
+
+bool SumsOnly(const TableStructure& structure) {
+  return std::all_of(structure.relations.begin(), structure.relations.end(),
+                     [](const Relation& r) { return r.kind == RelationKind::kSum; });
+}
+
 }  // namespace
 
 const CellInterval* AuditResult::Find(std::size_t cell) const {
   auto it = std::lower_bound(intervals.begin(), intervals.end(), cell,
                              [](const CellInterval& i, std::size_t c) { return i.cell < c; });
   if (it == intervals.end() || it->cell != cell) return nullptr;
+  return &*it;
+}
+
+const CellInterval* AuditResult::FindInteger(std::size_t cell) const {
+  auto it = std::lower_bound(integer.begin(), integer.end(), cell,
+                             [](const CellInterval& i, std::size_t c) { return i.cell < c; });
+  if (it == integer.end() || it->cell != cell) return nullptr;
   return &*it;
 }
 
@@ -379,27 +656,16 @@ absl::StatusOr<AuditResult> AuditTable(const TableStructure& structure,
   for (const PrimaryCell& p : primaries) {
     if (!suppressed[p.cell]) return absl::InvalidArgumentError("a primary cell is not suppressed");
   }
-  AttackerLp lp(structure, values, upper, solver);
-  const Groups groups = GroupSuppressed(structure, suppressed);
-  AuditResult result;
-  for (const std::vector<std::size_t>& group : groups.cells) {
-    ENCLAVE_RETURN_IF_ERROR(lp.Load(suppressed, group));
-    for (std::size_t cell : group) {
-      ENCLAVE_ASSIGN_OR_RETURN(const std::int64_t lo, lp.Bound(cell, LpSense::kMinimize));
-      ENCLAVE_ASSIGN_OR_RETURN(const std::int64_t hi, lp.Bound(cell, LpSense::kMaximize));
-      result.intervals.push_back(CellInterval{cell, lo, hi});
-    }
+  if (LpIsExact(structure)) {
+    return Audit(structure, values, suppressed, primaries, upper, solver, nullptr);
   }
-  std::sort(result.intervals.begin(), result.intervals.end(),
-            [](const CellInterval& a, const CellInterval& b) { return a.cell < b.cell; });
-  for (const PrimaryCell& p : primaries) {
-    const CellInterval* interval = result.Find(p.cell);
-    if (!Satisfied(p.requirement, interval->lo, interval->hi)) result.unprotected.push_back(p.cell);
+  if (options.integer.solver == nullptr) {
+    return absl::FailedPreconditionError("the table needs the integer check (more than two "
+                                         "dimensions or a multi-valued one) and no integer solver "
+                                         "is configured");
   }
-  std::sort(result.unprotected.begin(), result.unprotected.end());
-  result.unprotected.erase(std::unique(result.unprotected.begin(), result.unprotected.end()),
-                           result.unprotected.end());
-  return result;
+  IntegerJudge judge(structure, values, upper, options.integer);
+  return Audit(structure, values, suppressed, primaries, upper, solver, &judge);
 }
 
 absl::StatusOr<Protection> ProtectTable(const TableStructure& structure,
@@ -424,6 +690,20 @@ absl::StatusOr<Protection> ProtectTable(const TableStructure& structure,
       return Refusal("a primary cell has no protection requirement");
     }
   }
+  // The integer check (§4.6) where the LP may overstate intervals.
+  const bool exact = LpIsExact(structure);
+  if (!exact && options.audit.integer.solver == nullptr) {
+    return Refusal("the table needs the integer check and no integer solver is configured");
+  }
+  // A hypercube's pre-check is a proof (and an integer witness) only where every relation is a sum.
+  const bool sums_only = SumsOnly(structure);
+  std::optional<IntegerJudge> judge;
+  if (!exact) judge.emplace(structure, values, upper, options.audit.integer);
+  auto refuse = [](const absl::Status& s, const std::string& otherwise) {
+    if (absl::IsDeadlineExceeded(s)) return Refusal("the integer check ran out of time");
+    return Refusal(otherwise);
+  };
+
   std::vector<std::size_t> order(primaries.size());
   for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
@@ -436,30 +716,38 @@ absl::StatusOr<Protection> ProtectTable(const TableStructure& structure,
   Protection out;
   out.suppressed.assign(structure.cell_count, false);
   for (const PrimaryCell& p : primaries) out.suppressed[p.cell] = true;
-  std::vector<bool> known(primaries.size(), false);
+  std::vector<bool> known(primaries.size(), false);          // LP-protected
+  std::vector<bool> known_integer(primaries.size(), false);  // protected on the integer interval
   AttackerLp lp(structure, values, upper, solver);
+  if (judge.has_value()) lp.Harvest(&*judge);
   Groups groups;
   bool grouped = false;
   std::size_t loaded = Groups::kNone;  // the group whose LP the solver holds
   bool audit_failed = false;  // the last full audit disagreed and nothing was added since
 
+  auto load = [&](std::size_t cell) -> absl::Status {
+    if (!grouped) {
+      groups = GroupSuppressed(structure, out.suppressed);
+      grouped = true;
+      loaded = Groups::kNone;
+    }
+    const std::size_t group = groups.of[cell];
+    if (group != loaded) {
+      ENCLAVE_RETURN_IF_ERROR(lp.Load(out.suppressed, groups.cells[group]));
+      loaded = group;
+    }
+    return absl::OkStatus();
+  };
+
   for (;;) {
+    if (judge.has_value()) {
+      if (absl::Status s = judge->CheckTime(); !s.ok()) return refuse(s, "");
+    }
     // The first primary not known to be protected, according to the LP.
     std::size_t target = primaries.size();
     for (std::size_t i : order) {
       if (known[i]) continue;
-      if (!grouped) {
-        groups = GroupSuppressed(structure, out.suppressed);
-        grouped = true;
-        loaded = Groups::kNone;
-      }
-      const std::size_t group = groups.of[primaries[i].cell];
-      if (group != loaded) {
-        if (!lp.Load(out.suppressed, groups.cells[group]).ok()) {
-          return Refusal("the LP solver refused the problem");
-        }
-        loaded = group;
-      }
+      if (!load(primaries[i].cell).ok()) return Refusal("the LP solver refused the problem");
       absl::StatusOr<bool> ok = lp.Protected(primaries[i].cell, primaries[i].requirement);
       if (!ok.ok()) return Refusal("the LP solver did not reach an optimum");
       if (*ok) {
@@ -469,11 +757,31 @@ absl::StatusOr<Protection> ProtectTable(const TableStructure& structure,
       target = i;
       break;
     }
+    // Then, where the LP may overstate, the first primary not protected on the integer interval.
+    if (target == primaries.size() && judge.has_value()) {
+      for (std::size_t i : order) {
+        if (known_integer[i]) continue;
+        const PrimaryCell& p = primaries[i];
+        if (!judge->Meets(p.cell, p.requirement)) {
+          if (!load(p.cell).ok()) return Refusal("the LP solver refused the problem");
+        }
+        absl::StatusOr<bool> ok = judge->Check(p.cell, p.requirement, lp);
+        if (!ok.ok()) return refuse(ok.status(), "the integer solver did not reach an optimum");
+        if (*ok) {
+          known_integer[i] = true;
+          continue;
+        }
+        target = i;
+        break;
+      }
+    }
     if (target == primaries.size()) {
       absl::StatusOr<AuditResult> audit =
-          AuditTable(structure, values, out.suppressed, primaries, solver, options.audit);
-      if (!audit.ok()) return Refusal("the LP solver did not reach an optimum");
-      loaded = Groups::kNone;  // AuditTable loaded its own problems
+          Audit(structure, values, out.suppressed, primaries, upper, solver,
+                judge.has_value() ? &*judge : nullptr);
+      if (!audit.ok()) return refuse(audit.status(), "the LP solver did not reach an optimum");
+      loaded = Groups::kNone;  // the audit loaded its own problems
+      if (judge.has_value()) judge->Invalidate();
       if (audit->AllProtected()) {
         out.audit = *std::move(audit);
         return out;
@@ -486,6 +794,7 @@ absl::StatusOr<Protection> ProtectTable(const TableStructure& structure,
         if (std::binary_search(audit->unprotected.begin(), audit->unprotected.end(),
                                primaries[i].cell)) {
           known[i] = false;
+          known_integer[i] = false;
         }
       }
       continue;
@@ -502,12 +811,20 @@ absl::StatusOr<Protection> ProtectTable(const TableStructure& structure,
     }
     grouped = false;
     audit_failed = false;
-    if (best.tier == 0) known[target] = true;
+    if (best.tier == 0 && sums_only) {
+      known[target] = true;
+      // The shift itself is an integer table reaching the requirement.
+      if (judge.has_value()) {
+        judge->OfferShift(best.cube, best.up, out.suppressed);
+        judge->OfferShift(best.cube, -best.down, out.suppressed);
+      }
+    }
   }
 }
 
 bool LpIsExact(const TableStructure& structure) {
   if (structure.dimensions.empty()) return structure.relations.empty();
+  if (!SumsOnly(structure)) return false;
   int active = 0;
   int hierarchical = 0;
   for (const DimensionShape& d : structure.dimensions) {

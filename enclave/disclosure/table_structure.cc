@@ -90,6 +90,7 @@ absl::StatusOr<TableStructure> BuildCube(const std::vector<DimensionShape>& dime
         if ((cell / stride) % radix != node) continue;
         Relation r;
         r.total = cell;
+        r.kind = dim.multi_valued ? RelationKind::kUnion : RelationKind::kSum;
         r.parts.reserve(children[node].size());
         for (std::size_t child : children[node]) r.parts.push_back(cell - node * stride + child * stride);
         t.relations.push_back(std::move(r));
@@ -118,8 +119,15 @@ absl::Status CheckValues(const TableStructure& structure, const std::vector<std:
       if (__builtin_add_overflow(sum, values[p], &sum)) {
         return absl::InvalidArgumentError("a relation's parts overflow");
       }
+      if (r.kind == RelationKind::kUnion && values[p] > values[r.total]) {
+        return absl::InvalidArgumentError("a part exceeds its distinct-unit total");
+      }
     }
-    if (sum != values[r.total]) {
+    if (r.kind == RelationKind::kUnion) {
+      if (values[r.total] > sum) {
+        return absl::InvalidArgumentError("a distinct-unit total exceeds the sum of its parts");
+      }
+    } else if (sum != values[r.total]) {
       return absl::InvalidArgumentError("a total differs from the sum of its parts (the table is "
                                         "not additive)");
     }

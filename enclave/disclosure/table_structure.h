@@ -1,5 +1,7 @@
 // The additive structure of a table for secondary suppression (disclosure-control.md §4): cells
-// 0..N-1 and relations cell[total] = Σ cell[parts]. Pure: no I/O.
+// 0..N-1 and relations cell[total] = Σ cell[parts], or, for the distinct-unit counts of a
+// multi-valued dimension (a unit may lie in several of its codes), part <= total <= Σ parts.
+// Pure: no I/O.
 //
 // A cube is laid out as enclave/core lays out a release (core/aggregate.cc, core/release.h): each
 // dimension has its codes 0..n-1 and then its total at index n; cell index = Σ coord[d]·stride[d],
@@ -9,6 +11,11 @@
 // clusters: codes {w1, w2, w3, w4, c1, c2}, parent {4, 4, 5, 5, kRoot, kRoot}: relations
 // c1 = w1 + w2, c2 = w3 + w4 and total = c1 + c2 (not total = Σ wijken: the total's parts are the
 // codes whose parent is kRoot). A flat dimension leaves `parent` empty (every code under the total).
+//
+// A multi-valued dimension (disclosure-control.md §4.6: T7's verblijf, a young person with two
+// trajectories lies in two codes) gives kUnion relations: its total counts each unit once, so it
+// is at least every part and at most their sum. Its other relations (along the other dimensions)
+// stay sums as long as each unit has one code in each other dimension.
 //
 //   absl::StatusOr<TableStructure> t = BuildCube({{.codes = 13}, {.codes = 50}});
 //   std::size_t cell = t->CellIndex({3, 50});  // wijk 3, total over the second dimension
@@ -22,10 +29,15 @@
 
 namespace enclave::disclosure {
 
-// cell[total] = Σ cell[parts].
+enum class RelationKind {
+  kSum,    // cell[total] = Σ cell[parts]
+  kUnion,  // cell[part] <= cell[total] for every part, and cell[total] <= Σ cell[parts]
+};
+
 struct Relation {
   std::size_t total = 0;
   std::vector<std::size_t> parts;
+  RelationKind kind = RelationKind::kSum;
 };
 
 inline constexpr int kRoot = -1;
@@ -33,6 +45,7 @@ inline constexpr int kRoot = -1;
 struct DimensionShape {
   std::size_t codes = 0;    // codes, not counting the total
   std::vector<int> parent;  // empty (flat) or one entry per code: a code index or kRoot
+  bool multi_valued = false;  // its relations are kUnion (distinct-unit counts)
 };
 
 struct TableStructure {
@@ -54,13 +67,14 @@ inline constexpr std::size_t kMaxCubeCells = std::size_t{1} << 22;
 
 // Relations of the full cube with every margin: for each dimension, each of its parent nodes (the
 // total and every code with children) and each combination of the other dimensions' coordinates
-// (codes and totals): parent cell = Σ child cells. kInvalidArgument for a parent list of the
+// (codes and totals): parent cell = Σ child cells (kUnion for a multi-valued dimension).
+// kInvalidArgument for a parent list of the
 // wrong length, a parent index out of range or pointing at itself, a cycle, or a cube larger than
 // kMaxCubeCells. Zero dimensions give the one-cell table with no relations.
 absl::StatusOr<TableStructure> BuildCube(const std::vector<DimensionShape>& dimensions);
 
 // kInvalidArgument unless values has cell_count entries, each in [0, 2^52] (exact as a double),
-// and every relation holds exactly.
+// and every relation holds exactly (a kUnion relation: every part <= total <= Σ parts).
 absl::Status CheckValues(const TableStructure& structure, const std::vector<std::int64_t>& values);
 
 }  // namespace enclave::disclosure

@@ -19,6 +19,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "enclave/adapters/cbc/cbc_solver.h"
 #include "enclave/adapters/clp/clp_solver.h"
 #include "enclave/adapters/policy_files/approvals.h"
 #include "enclave/adapters/policy_files/access_files.h"
@@ -484,6 +485,9 @@ absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(const Config& config)
     };
     options.solver_factory = []() -> std::unique_ptr<disclosure::LpSolver> {
       return std::make_unique<adapters::clp::ClpSolver>();
+    };
+    options.integer_solver_factory = []() -> std::unique_ptr<disclosure::IntegerSolver> {
+      return std::make_unique<adapters::cbc::CbcSolver>();
     };
     options.magnitude_key = [raw](std::string_view variable, std::uint32_t j, std::uint32_t ck) {
       return raw->keyer->MagnitudeKey(variable, j, ck);

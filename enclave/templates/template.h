@@ -59,6 +59,9 @@ struct Dimension {
   LocalizedText label;
   std::string column;  // result column of the template's SQL
   CodeList codes;      // closed domain, resolved from the named code list at load
+  // A unit may lie in several codes (its rows differ): margins over this dimension count distinct
+  // units and are not sums (disclosure-control.md §4.6). Otherwise each unit has one code.
+  bool multi_valued = false;
 };
 
 // kShare: 100 * (units with `flag`) / (units with `denominator_flag`, or all units of the cell).

@@ -3,16 +3,21 @@
 // log records as disclosure_us) against the whole in-process query (SQLite scan, aggregation,
 // disclosure), issue 3 "Performance". In process, no gRPC, TLS or audit log: those only add to the
 // query time, so the fraction printed is an upper bound of the disclosure step's share of a
-// RunQuery. Two workloads:
+// RunQuery. Three workloads:
 //   1. every shipped template at municipality scale (DP templates excepted: they run through
 //      core::DpReleaser) with its default parameters, and with each BREAKDOWN parameter set to
 //      "wijk" where it allows it;
-//   2. a synthetic 13 x 50 two-dimensional table with margins (14 x 51 = 714 cells per statistic,
+//   2. three-dimensional tables, which need the integer check (COIN-OR CBC, disclosure-control.md
+//      §4.6): bijstand_stand by wijk with every ordered pair of two different breakdowns (30
+//      tables), and jeugdhulp_gebruik by wijk and the multi-valued verblijf or verwijzer, alone
+//      and with a second breakdown; one line per table with released_inner (inner cells with a
+//      released value) and a summary line with how many tables have at least one;
+//   3. a synthetic 13 x 50 two-dimensional table with margins (14 x 51 = 714 cells per statistic,
 //      COUNT and SUM), units spread unevenly so that many cells are primary-unsafe.
 // One line per workload:
 //   bench=disclosure case=T cells=… withheld=… query_p50_ms=… disclosure_p50_ms=… fraction=…
 //
-//   bench_disclosure [--db PATH] [--persons N] [--repeats N] [--units N]
+//   bench_disclosure [--db PATH] [--persons N] [--repeats N] [--units N] [--only-3d]
 #include <algorithm>
 #include <array>
 #include <chrono>
@@ -26,6 +31,7 @@
 #include <string_view>
 #include <vector>
 
+#include "enclave/adapters/cbc/cbc_solver.h"
 #include "enclave/adapters/clp/clp_solver.h"
 #include "enclave/adapters/policy_files/loader.h"
 #include "enclave/adapters/sqlite/microdata_source.h"
@@ -54,11 +60,39 @@ struct Sample {
   double disclosure_ms = 0;
   std::size_t cells = 0;
   std::int64_t withheld = 0;
+  std::int64_t released_inner = 0;  // inner cells (no coordinate a total) with a released value
+  int ip_solves = 0;                // CBC solves of the integer check
+  double ip_ms = 0;
+};
+
+// CBC as the server wires it, counting its solves and their time (the integer check's share of the
+// disclosure step).
+class CountingCbc final : public enclave::disclosure::IntegerSolver {
+ public:
+  absl::Status Load(const enclave::disclosure::LpProblem& problem) override {
+    return real_.Load(problem);
+  }
+  enclave::disclosure::IntegerResult Optimize(std::size_t variable,
+                                              enclave::disclosure::LpSense sense,
+                                              absl::Duration limit) override {
+    const auto t0 = Clock::now();
+    enclave::disclosure::IntegerResult r = real_.Optimize(variable, sense, limit);
+    ms += Ms(Clock::now() - t0);
+    ++solves;
+    return r;
+  }
+  int solves = 0;
+  double ms = 0;
+
+ private:
+  enclave::adapters::cbc::CbcSolver real_;
 };
 
 // Everything the disclosure step needs, as the server sets it up (server.cc StartDisclosure), with
 // a fresh random record-key secret and growing unit indices.
 struct Tools {
+  int ip_solves = 0;     // of the last Finish
+  double ip_ms = 0;
   std::unique_ptr<enclave::crypto::Secret> secret;
   std::unique_ptr<enclave::crypto::RecordKeyer> keyer;
   std::unique_ptr<enclave::crypto::RecordKeyerSource> keys;
@@ -88,18 +122,23 @@ struct Tools {
     rules.min_share_denominator =
         std::max(rules.min_share_denominator, t.disclosure.min_share_denominator);
     enclave::adapters::clp::ClpSolver solver;
+    CountingCbc integer;  // as the server wires it (server.cc)
     enclave::core::DisclosureTools tools;
     tools.rules = &rules;
     tools.units = Index(t.unit);
     tools.solver = &solver;
+    tools.integer.solver = &integer;
     tools.magnitude_key = [this](std::string_view variable, std::uint32_t j, std::uint32_t ck) {
       return keyer->MagnitudeKey(variable, j, ck);
     };
-    return std::move(builder).Finish(tools, "bench");
+    absl::StatusOr<FinishedTable> done = std::move(builder).Finish(tools, "bench");
+    ip_solves = integer.solves;
+    ip_ms = integer.ms;
+    return done;
   }
 };
 
-void Print(const std::string& name, const std::vector<Sample>& samples) {
+void Print(const std::string& name, const std::vector<Sample>& samples, bool inner = false) {
   std::vector<double> query;
   std::vector<double> disclosure;
   std::vector<double> fraction;
@@ -110,10 +149,20 @@ void Print(const std::string& name, const std::vector<Sample>& samples) {
   }
   std::printf(
       "bench=disclosure case=%s cells=%zu withheld=%lld query_p50_ms=%.2f disclosure_p50_ms=%.2f "
-      "fraction=%.3f\n",
+      "fraction=%.3f",
       name.c_str(), samples.empty() ? 0 : samples.front().cells,
       static_cast<long long>(samples.empty() ? 0 : samples.front().withheld), Median(query),
       Median(disclosure), Median(fraction));
+  if (inner) {
+    std::vector<double> d = disclosure;
+    std::sort(d.begin(), d.end());
+    std::printf(" disclosure_max_ms=%.2f released_inner=%lld ip_solves=%d ip_ms=%.2f",
+                d.empty() ? 0.0 : d.back(),
+                static_cast<long long>(samples.empty() ? 0 : samples.front().released_inner),
+                samples.empty() ? 0 : samples.front().ip_solves,
+                samples.empty() ? 0.0 : samples.front().ip_ms);
+  }
+  std::printf("\n");
   std::fflush(stdout);
 }
 
@@ -123,6 +172,13 @@ Sample Measure(const FinishedTable& done, Clock::duration whole) {
   s.disclosure_ms = static_cast<double>(done.disclosure_micros) / 1000.0;
   s.cells = done.release.cells.size();
   s.withheld = done.release.CountConfidential();
+  for (const enclave::core::ReleasedCell& cell : done.release.cells) {
+    bool inner = cell.status == enclave::disclosure::CellStatus::kReleased;
+    for (std::size_t d = 0; d < cell.coordinates.size() && inner; ++d) {
+      inner = !done.release.dimensions[d].codes[cell.coordinates[d]].is_total;
+    }
+    if (inner) ++s.released_inner;
+  }
   return s;
 }
 
@@ -201,6 +257,98 @@ int RunSynthetic(Tools& tools, const enclave::disclosure::RuleSetParams& rules, 
   return 0;
 }
 
+// One template with the given parameters, `repeats` timed runs after a warm-up. Returns the
+// samples (empty when the table was refused: printed as such).
+std::vector<Sample> RunTemplate(Tools& tools, enclave::adapters::sqlite::SqliteMicrodataSource& source,
+                                const enclave::core::TemplateCatalog& catalog,
+                                const enclave::templates::Template& tmpl,
+                                const std::vector<std::pair<std::string, std::string>>& raw,
+                                const std::string& name, int repeats, bool* failed) {
+  std::vector<Sample> samples;
+  auto rules = catalog.rule_sets.find(tmpl.disclosure.rule_set);
+  auto bound = enclave::templates::Bind(tmpl, raw);
+  if (rules == catalog.rule_sets.end() || !bound.ok()) {
+    std::fprintf(stderr, "%s: cannot bind\n", name.c_str());
+    *failed = true;
+    return samples;
+  }
+  for (int r = 0; r < repeats + 1; ++r) {
+    const auto t0 = Clock::now();
+    TableBuilder builder(*bound);
+    absl::Status scanned = source.Scan(
+        *bound, enclave::core::Cancellation{},
+        [&](const enclave::core::RowView& row) { return builder.Add(row); });
+    if (!scanned.ok()) {
+      std::fprintf(stderr, "%s: %s\n", name.c_str(), std::string(scanned.message()).c_str());
+      *failed = true;
+      return {};
+    }
+    const auto d0 = Clock::now();
+    absl::StatusOr<FinishedTable> done = tools.Finish(builder, tmpl, rules->second);
+    if (!done.ok()) {
+      std::printf("bench=disclosure case=%s refused=\"%s\" disclosure_ms=%.2f\n", name.c_str(),
+                  std::string(done.status().message()).c_str(), Ms(Clock::now() - d0));
+      std::fflush(stdout);
+      return {};
+    }
+    if (r > 0) {
+      samples.push_back(Measure(*done, Clock::now() - t0));
+      samples.back().ip_solves = tools.ip_solves;
+      samples.back().ip_ms = tools.ip_ms;
+    }
+  }
+  return samples;
+}
+
+// Workload 2: the three-dimensional tables (integer check).
+int RunThreeD(Tools& tools, enclave::adapters::sqlite::SqliteMicrodataSource& source,
+              const enclave::core::TemplateCatalog& catalog, int repeats) {
+  bool failed = false;
+  const enclave::templates::Template* t3 = catalog.Find("bijstand_stand");
+  const enclave::templates::Template* t7 = catalog.Find("jeugdhulp_gebruik");
+  if (t3 == nullptr || t7 == nullptr) return 1;
+  const std::vector<std::string> breakdowns = {"leeftijdsgroep", "geslacht", "leefvorm",
+                                               "herkomst", "opleidingsniveau", "duurklasse"};
+  int tables = 0;
+  int with_inner = 0;
+  std::vector<double> disclosure;
+  for (const std::string& b1 : breakdowns) {
+    for (const std::string& b2 : breakdowns) {
+      if (b1 == b2) continue;
+      ++tables;
+      const std::string name = "bijstand_stand/wijk/" + b1 + "x" + b2;
+      const std::vector<Sample> samples = RunTemplate(
+          tools, source, catalog, *t3, {{"geo", "wijk"}, {"breakdown1", b1}, {"breakdown2", b2}},
+          name, repeats, &failed);
+      if (failed) return 1;
+      if (samples.empty()) continue;
+      Print(name, samples, true);
+      if (samples.front().released_inner > 0) ++with_inner;
+      for (const Sample& s : samples) disclosure.push_back(s.disclosure_ms);
+    }
+  }
+  std::sort(disclosure.begin(), disclosure.end());
+  std::printf("bench=disclosure3d template=bijstand_stand geo=wijk tables=%d "
+              "with_released_inner_cell=%d disclosure_p50_ms=%.2f disclosure_max_ms=%.2f\n",
+              tables, with_inner, Median(disclosure), disclosure.empty() ? 0.0 : disclosure.back());
+  const std::vector<std::vector<std::pair<std::string, std::string>>> t7_variants = {
+      {{"geo", "wijk"}, {"breakdown1", "verblijf"}},
+      {{"geo", "wijk"}, {"breakdown1", "verwijzer"}},
+      {{"geo", "wijk"}, {"breakdown1", "verblijf"}, {"breakdown2", "leeftijdsgroep"}},
+      {{"geo", "wijk"}, {"breakdown1", "verwijzer"}, {"breakdown2", "geslacht"}},
+      {{"geo", "wijkcluster"}, {"breakdown1", "verblijf"}, {"breakdown2", "verwijzer"}},
+  };
+  for (const auto& raw : t7_variants) {
+    std::string name = "jeugdhulp_gebruik";
+    for (const auto& [k, v] : raw) name += "/" + v;
+    const std::vector<Sample> samples = RunTemplate(tools, source, catalog, *t7, raw, name, repeats,
+                                                    &failed);
+    if (failed) return 1;
+    if (!samples.empty()) Print(name, samples, true);
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -208,6 +356,7 @@ int main(int argc, char** argv) {
   std::string persons;
   int repeats = 5;
   int units = 75000;
+  bool only_3d = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -221,9 +370,10 @@ int main(int argc, char** argv) {
     else if (a == "--persons") persons = next();
     else if (a == "--repeats") repeats = std::atoi(next().c_str());
     else if (a == "--units") units = std::atoi(next().c_str());
+    else if (a == "--only-3d") only_3d = true;
     else {
-      std::fprintf(stderr,
-                   "usage: bench_disclosure [--db PATH] [--persons N] [--repeats N] [--units N]\n");
+      std::fprintf(stderr, "usage: bench_disclosure [--db PATH] [--persons N] [--repeats N] "
+                           "[--units N] [--only-3d]\n");
       return 2;
     }
   }
@@ -255,6 +405,7 @@ int main(int argc, char** argv) {
   }
   Tools tools;
   const enclave::core::TemplateCatalog& catalog = *policies->catalog;
+  if (only_3d) return RunThreeD(tools, **source, catalog, repeats);
   for (const enclave::templates::Template& tmpl : catalog.templates) {
     // Researcher templates under differential privacy run through core::DpReleaser, not this step.
     if (tmpl.dp.has_value()) continue;
@@ -297,5 +448,6 @@ int main(int argc, char** argv) {
       if (!samples.empty()) Print(tmpl.id + (raw.empty() ? "" : "/wijk"), samples);
     }
   }
+  if (int rc = RunThreeD(tools, **source, catalog, repeats); rc != 0) return rc;
   return RunSynthetic(tools, catalog.rule_sets.at("cbs-default"), units, repeats);
 }

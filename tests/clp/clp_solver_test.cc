@@ -16,6 +16,7 @@ namespace {
 using disclosure::LpProblem;
 using disclosure::LpResult;
 using disclosure::LpRow;
+using disclosure::LpRowSense;
 using disclosure::LpSense;
 using disclosure::LpStatus;
 
@@ -60,6 +61,24 @@ TEST_SUITE("ClpSolver") {
     REQUIRE(solver.Load(p).ok());
     CHECK(Solve(solver, 0, LpSense::kMaximize) == doctest::Approx(12));
     CHECK(Solve(solver, 1, LpSense::kMinimize) == doctest::Approx(18));
+  }
+
+  TEST_CASE("<= rows (distinct-unit margins) and the optimal vertex") {
+    // met + zonder >= 42 (as -met - zonder <= -42), met <= 42, zonder = 40 by its bounds.
+    LpProblem p;
+    p.lower = {0, 40};
+    p.upper = {100, 40};
+    p.rows.push_back(LpRow{{0, 1}, {-1.0, -1.0}, -42.0, LpRowSense::kLessEqual});
+    p.rows.push_back(LpRow{{0}, {1.0}, 42.0, LpRowSense::kLessEqual});
+    ClpSolver solver;
+    REQUIRE(solver.Load(p).ok());
+    const LpResult lo = solver.Optimize(0, LpSense::kMinimize);
+    REQUIRE(lo.status == LpStatus::kOptimal);
+    CHECK(lo.value == doctest::Approx(2));
+    REQUIRE(lo.solution.size() == 2);  // the whole vertex, for the integer check's witnesses
+    CHECK(lo.solution[0] == doctest::Approx(2));
+    CHECK(lo.solution[1] == doctest::Approx(40));
+    CHECK(Solve(solver, 0, LpSense::kMaximize) == doctest::Approx(42));
   }
 
   TEST_CASE("a variable in no row ranges over its bounds") {

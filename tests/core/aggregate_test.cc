@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "enclave/base/status_macros.h"
+#include "enclave/adapters/cbc/cbc_solver.h"
 #include "enclave/adapters/clp/clp_solver.h"
 #include "enclave/disclosure/protection.h"
 #include "enclave/disclosure/secondary.h"
@@ -26,9 +27,11 @@ using testing::FakeRow;
 using test::AddUnits;
 
 // The full pipeline with fakes: growing unit index over fake record keys, CLP for the audit.
+// `integer`: the integer check's solver (none: tables that need it are refused).
 absl::StatusOr<FinishedTable> FinishWith(TableBuilder& builder, const disclosure::RuleSetParams& rules,
                                          const disclosure::MagnitudeParams& magnitude,
-                                         const std::string& unit_type = "person") {
+                                         const std::string& unit_type = "person",
+                                         disclosure::IntegerSolver* integer = nullptr) {
   static testing::FakeRecordKeys keys;
   UnitIndex units(unit_type, keys);
   adapters::clp::ClpSolver solver;
@@ -36,6 +39,7 @@ absl::StatusOr<FinishedTable> FinishWith(TableBuilder& builder, const disclosure
   tools.rules = &rules;
   tools.units = &units;
   tools.solver = &solver;
+  tools.integer.solver = integer;
   tools.magnitude_key = testing::FakeMagnitudeKey;
   tools.magnitude = magnitude;
   return std::move(builder).Finish(tools, "data-v1");
@@ -949,6 +953,260 @@ TEST_CASE("linked tables: a row whose wijkcluster is not its wijk's parent fails
   const absl::Status status = builder.Add(RowView{"u2", bad, std::nullopt, flags, {}});
   CHECK(status.code() == absl::StatusCode::kInternal);
   CHECK(std::string(status.message()).find("K2") == std::string::npos);
+}
+
+
+// ---------------------------------------------------------------------------------------------
+// The integer check (disclosure-control.md §4.6): three breakdowns, and a multi-valued one.
+
+struct Row3 {
+  std::string unit;
+  std::vector<std::string> dims;
+  std::int64_t flag = 1;
+  std::optional<std::int64_t> measure;
+};
+
+// Builds the table of `t` (every dimension) from `rows`, with or without the integer solver.
+absl::StatusOr<FinishedTable> Build3(const templates::Template& t, const std::vector<Row3>& rows,
+                                     bool with_integer_check) {
+  templates::BoundQuery q = test::BindAll(t);
+  TableBuilder builder(q);
+  std::vector<std::string_view> dims;
+  for (const Row3& r : rows) {
+    dims.assign(r.dims.begin(), r.dims.end());
+    const std::vector<std::int64_t> flags = {r.flag, 0};
+    ENCLAVE_RETURN_IF_ERROR(builder.Add(RowView{r.unit, dims, r.measure, flags, {}}));
+  }
+  adapters::cbc::CbcSolver cbc;
+  return FinishWith(builder, testing::ExactRules(), testing::NoMagnitudeNoise(), "person",
+                    with_integer_check ? &cbc : nullptr);
+}
+
+// The cube of a release of one COUNT statistic: released values (nullopt: withheld) and, from
+// the rows, the truth; cells in canonical (release) order.
+struct Cube {
+  disclosure::TableStructure structure;
+  std::vector<bool> withheld;
+  std::vector<std::int64_t> truth;
+};
+
+Cube CountCube(const Release& r, std::uint32_t stat, std::vector<disclosure::DimensionShape> shapes,
+               const std::vector<std::int64_t>& truth) {
+  Cube c;
+  absl::StatusOr<disclosure::TableStructure> cube = disclosure::BuildCube(shapes);
+  REQUIRE(cube.ok());
+  c.structure = *cube;
+  c.truth = truth;
+  const std::size_t stats = r.tmpl->statistics.size();
+  REQUIRE(r.cells.size() == c.structure.cell_count * stats);
+  for (std::size_t cell = 0; cell < c.structure.cell_count; ++cell) {
+    const ReleasedCell& x = r.cells[cell * stats + stat];
+    c.withheld.push_back(x.status != disclosure::CellStatus::kReleased);
+    if (!c.withheld.back()) CHECK(x.value == truth[cell]);  // exact rules: released = true
+  }
+  return c;
+}
+
+// Distinct-unit counts of `rows` (flag set) per cell of the full cube over `codes`.
+std::vector<std::int64_t> TrueCounts(const std::vector<Row3>& rows,
+                                     const std::vector<std::vector<std::string>>& codes) {
+  std::vector<std::size_t> radix;
+  std::size_t n = 1;
+  for (const auto& c : codes) {
+    radix.push_back(c.size() + 1);
+    n *= c.size() + 1;
+  }
+  std::vector<std::set<std::string>> units(n);
+  for (const Row3& r : rows) {
+    if (r.flag == 0) continue;
+    std::vector<std::size_t> code(codes.size());
+    for (std::size_t d = 0; d < codes.size(); ++d) {
+      code[d] = static_cast<std::size_t>(
+          std::find(codes[d].begin(), codes[d].end(), r.dims[d]) - codes[d].begin());
+    }
+    for (std::size_t mask = 0; mask < (std::size_t{1} << codes.size()); ++mask) {
+      std::size_t cell = 0;
+      for (std::size_t d = 0; d < codes.size(); ++d) {
+        cell = cell * radix[d] + ((mask >> d) & 1U ? codes[d].size() : code[d]);
+      }
+      units[cell].insert(r.unit);
+    }
+  }
+  std::vector<std::int64_t> out;
+  for (const auto& u : units) out.push_back(static_cast<std::int64_t>(u.size()));
+  return out;
+}
+
+// Whether the integer audit of a release (its withheld pattern, the true counts) finds every
+// small withheld cell protected (not narrowed into [1, T-1]).
+bool IntegerAuditProtects(const Cube& c) {
+  std::vector<disclosure::PrimaryCell> primaries;
+  for (std::size_t cell = 0; cell < c.truth.size(); ++cell) {
+    if (c.withheld[cell] && c.truth[cell] >= 1 && c.truth[cell] < 10) {
+      primaries.push_back({cell, disclosure::ProtectionRequirement{true, 0, true, 10}});
+    }
+  }
+  REQUIRE_FALSE(primaries.empty());
+  adapters::clp::ClpSolver clp;
+  adapters::cbc::CbcSolver cbc;
+  disclosure::AuditOptions options;
+  options.integer.solver = &cbc;
+  absl::StatusOr<disclosure::AuditResult> a =
+      disclosure::AuditTable(c.structure, c.truth, c.withheld, primaries, clp, options);
+  REQUIRE_MESSAGE(a.ok(), a.status().message());
+  return a->AllProtected();
+}
+
+TEST_CASE("three breakdowns with withheld cells: released with audited suppression (integer check)") {
+  templates::Template t = test::MakeTemplate({test::MakeStatistic("n", StatisticKind::kCount, "zzp")});
+  const std::vector<std::vector<std::string>> codes = {
+      {"W1", "W2", "W3"}, {"A1", "A2", "A3"}, {"M", "V"}};
+  t.dimensions = {test::MakeDimension("wijk", codes[0]), test::MakeDimension("age", codes[1]),
+                  test::MakeDimension("sex", codes[2])};
+  t.fixed_dimensions = {"wijk", "age", "sex"};
+  std::vector<Row3> rows;
+  int next = 0;
+  for (std::size_t w = 0; w < 3; ++w) {
+    for (std::size_t a = 0; a < 3; ++a) {
+      for (std::size_t x = 0; x < 2; ++x) {
+        // Small cells on a diagonal; the rest 12 to 40 units.
+        const int n = (w == a && x == 0) ? static_cast<int>(3 + w) : static_cast<int>(12 + 7 * ((w + 2 * a + x) % 5));
+        for (int i = 0; i < n; ++i) {
+          rows.push_back({"p" + std::to_string(next++), {codes[0][w], codes[1][a], codes[2][x]}, 1, std::nullopt});
+        }
+      }
+    }
+  }
+  // Without the integer solver the table is refused, as before.
+  absl::StatusOr<FinishedTable> refused = Build3(t, rows, false);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.status().code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(std::string(refused.status().message()).find("more than two breakdowns") != std::string::npos);
+  // With it: released, the small cells and some complements withheld, audited on whole numbers.
+  absl::StatusOr<FinishedTable> done = Build3(t, rows, true);
+  REQUIRE_MESSAGE(done.ok(), done.status().message());
+  const Release& r = done->release;
+  const std::vector<std::int64_t> truth = TrueCounts(rows, codes);
+  const Cube c = CountCube(r, 0, {{3, {}}, {3, {}}, {2, {}}}, truth);
+  int withheld = 0;
+  int secondary = 0;
+  for (std::size_t cell = 0; cell < truth.size(); ++cell) {
+    if (truth[cell] >= 1 && truth[cell] < 10) CHECK(c.withheld[cell]);
+    if (c.withheld[cell]) ++withheld;
+    if (r.provenance[cell].rule == "secondary") {
+      ++secondary;
+      CHECK(r.provenance[cell].params.find("lp-audit+integer") != std::string::npos);
+    }
+  }
+  CHECK(secondary >= 1);
+  CHECK(withheld < static_cast<int>(truth.size()));  // not everything
+  CHECK(IntegerAuditProtects(c));
+  // Negative control: only the small cells withheld, the integer attacker recovers one.
+  Cube primary_only = c;
+  for (std::size_t cell = 0; cell < truth.size(); ++cell) {
+    primary_only.withheld[cell] = truth[cell] >= 1 && truth[cell] < 10;
+  }
+  CHECK_FALSE(IntegerAuditProtects(primary_only));
+  // Deterministic.
+  absl::StatusOr<FinishedTable> again = Build3(t, rows, true);
+  REQUIRE(again.ok());
+  for (std::size_t i = 0; i < r.cells.size(); ++i) CHECK(again->release.cells[i].status == r.cells[i].status);
+}
+
+// wijk {W1, W2} x verblijf {met, zonder}: young people with one or two trajectories; COUNT of
+// persons (flag jeugdhulp = the first flag) and SUM of trajectories (one per row).
+templates::Template VerblijfTemplate(bool multi_valued) {
+  templates::Template t = test::MakeTemplate(
+      {test::MakeStatistic("n", StatisticKind::kCount, "zzp"),
+       test::MakeStatistic("trajecten", StatisticKind::kSum, "zzp")});
+  templates::Dimension verblijf = test::MakeDimension("verblijf", {"met", "zonder"});
+  verblijf.multi_valued = multi_valued;
+  t.dimensions = {test::MakeDimension("wijk", {"W1", "W2"}), verblijf};
+  t.fixed_dimensions = {"wijk", "verblijf"};
+  return t;
+}
+
+// W1: 3 with stay only, 30 without only, 2 with both; W2: 15 with stay only, 20 without only,
+// 4 with both. Margins count persons once: W1 total 35 (not 37).
+std::vector<Row3> VerblijfRows() {
+  std::vector<Row3> rows;
+  auto add = [&](const std::string& wijk, const std::string& prefix, int n, bool met, bool zonder) {
+    for (int i = 0; i < n; ++i) {
+      const std::string unit = prefix + std::to_string(i);
+      if (met) rows.push_back({unit, {wijk, "met"}, 1, 1});
+      if (zonder) rows.push_back({unit, {wijk, "zonder"}, 1, 1});
+    }
+  };
+  add("W1", "a", 3, true, false);
+  add("W1", "b", 30, false, true);
+  add("W1", "c", 2, true, true);
+  add("W2", "d", 15, true, false);
+  add("W2", "e", 20, false, true);
+  add("W2", "f", 4, true, true);
+  return rows;
+}
+
+TEST_CASE("a multi-valued breakdown: released with distinct-unit margins and audited suppression") {
+  const std::vector<std::vector<std::string>> codes = {{"W1", "W2"}, {"met", "zonder"}};
+  const std::vector<Row3> rows = VerblijfRows();
+  const std::vector<std::int64_t> truth = TrueCounts(rows, codes);
+  // Rows W1 (5, 32 | 35), W2 (19, 24 | 39), total (24, 56 | 74).
+  REQUIRE(truth == std::vector<std::int64_t>{5, 32, 35, 19, 24, 39, 24, 56, 74});
+  // Not declared multi-valued: a person in two codes fails the table closed.
+  absl::StatusOr<FinishedTable> refused = Build3(VerblijfTemplate(false), rows, true);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.status().code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(std::string(refused.status().message()).find("several categories") != std::string::npos);
+  // Declared, but without the integer solver: refused (the union relations need it).
+  CHECK(Build3(VerblijfTemplate(true), rows, false).status().code() ==
+        absl::StatusCode::kFailedPrecondition);
+  const templates::Template t = VerblijfTemplate(true);
+  absl::StatusOr<FinishedTable> done = Build3(t, rows, true);
+  REQUIRE_MESSAGE(done.ok(), done.status().message());
+  const Release& r = done->release;
+  // W1 with stay (5 persons) is withheld; the margins are released as distinct persons.
+  CHECK(Cell(r, 0, 0, 0).status == disclosure::CellStatus::kConfidential);
+  CHECK(Rule(r, 0, 0, 0) == "threshold");
+  const Cube c = CountCube(r, 0, {{2, {}}, {2, {}, true}}, truth);
+  for (std::size_t cell = 0; cell < truth.size(); ++cell) {
+    if (!c.withheld[cell]) CHECK(r.cells[cell * 2].value == truth[cell]);
+  }
+  CHECK_FALSE(c.withheld[8]);  // the grand total, 74 persons
+  CHECK(IntegerAuditProtects(c));
+  // Trajectories are a sum over rows and stay additive (W1: 3 + 30 + 2 * 2 = 37): their table
+  // is audited as sums, on the LP alone (2-D, exact).
+  CHECK(Cell(r, 0, 0, 1).status == disclosure::CellStatus::kConfidential);
+  for (std::size_t cell = 0; cell < truth.size(); ++cell) {
+    const CellProvenance& count = r.provenance[cell * 2];
+    const CellProvenance& sum = r.provenance[cell * 2 + 1];
+    if (count.rule == "secondary") CHECK(count.params.find("units/flags=1/lp-audit+integer") == 0);
+    if (sum.rule == "secondary") CHECK(sum.params.find("sums/flags=1/lp-audit") == 0);
+  }
+  if (Cell(r, 0, 2, 1).status == disclosure::CellStatus::kReleased) CHECK(Value(r, 0, 2, 1) == 37);
+  // Negative control: with only the small cell withheld, the column (wijk has one code per
+  // person, so it is a sum) gives it back: 24 - 19 = 5.
+  Cube primary_only = c;
+  primary_only.withheld.assign(truth.size(), false);
+  primary_only.withheld[0] = true;
+  CHECK_FALSE(IntegerAuditProtects(primary_only));
+}
+
+TEST_CASE("two multi-valued breakdowns with withheld cells are refused") {
+  templates::Template t = VerblijfTemplate(true);
+  templates::Dimension verwijzer = test::MakeDimension("verwijzer", {"huisarts", "jeugdarts"});
+  verwijzer.multi_valued = true;
+  t.dimensions.push_back(verwijzer);
+  t.fixed_dimensions.push_back("verwijzer");
+  std::vector<Row3> rows;
+  for (const Row3& r : VerblijfRows()) {
+    Row3 x = r;
+    x.dims.push_back(r.unit[0] == 'c' ? "jeugdarts" : "huisarts");
+    rows.push_back(x);
+  }
+  absl::StatusOr<FinishedTable> done = Build3(t, rows, true);
+  REQUIRE_FALSE(done.ok());
+  CHECK(done.status().code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(std::string(done.status().message()).find("several categories") != std::string::npos);
 }
 
 }  // namespace

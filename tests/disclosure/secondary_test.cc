@@ -12,11 +12,16 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "CbcModel.hpp"
 #include "ClpSimplex.hpp"
+#include "CoinFinite.hpp"
 #include "CoinPackedMatrix.hpp"
+#include "OsiClpSolverInterface.hpp"
+#include "enclave/adapters/cbc/cbc_solver.h"
 #include "enclave/adapters/clp/clp_solver.h"
 #include "enclave/disclosure/lp_solver.h"
 #include "enclave/disclosure/protection.h"
@@ -39,7 +44,7 @@ class FailingSolver final : public LpSolver {
   FailingSolver(int optimal_calls, LpStatus failure) : left_(optimal_calls), failure_(failure) {}
   absl::Status Load(const LpProblem& problem) override { return real_.Load(problem); }
   LpResult Optimize(std::size_t variable, LpSense sense) override {
-    if (left_ <= 0) return LpResult{failure_, 0.0};
+    if (left_ <= 0) return LpResult{failure_, 0.0, {}};
     --left_;
     return real_.Optimize(variable, sense);
   }
@@ -415,6 +420,37 @@ TEST_SUITE("TableStructure") {
     CHECK(LpIsExact(*BuildCube({{13, {}}, {50, {}}})));
     CHECK_FALSE(LpIsExact(*BuildCube({{13, {}}, {2, {}}, {3, {}}})));
     CHECK_FALSE(LpIsExact(*BuildCube({{16, Wijken13()}, {16, Wijken13()}})));
+    // Distinct-unit relations of a multi-valued dimension: even 1-D goes to the integer check.
+    CHECK_FALSE(LpIsExact(*BuildCube({{3, {}, true}})));
+    CHECK_FALSE(LpIsExact(*BuildCube({{13, {}}, {3, {}, true}})));
+  }
+
+  TEST_CASE("a multi-valued dimension relates distinct-unit counts: part <= total <= sum of parts") {
+    // met verblijf 3, zonder 40, total 42: one young person has both kinds of trajectory.
+    absl::StatusOr<TableStructure> t = BuildCube({{3, {}, true}});
+    REQUIRE(t.ok());
+    REQUIRE(t->relations.size() == 1);
+    CHECK(t->relations[0].kind == RelationKind::kUnion);
+    CHECK(CheckValues(*t, {3, 40, 0, 42}).ok());
+    CHECK(CheckValues(*t, {3, 40, 0, 43}).ok());  // nobody in two codes: still a union
+    CHECK(CheckValues(*t, {3, 40, 0, 44}).code() == absl::StatusCode::kInvalidArgument);  // > sum
+    CHECK(CheckValues(*t, {3, 40, 0, 39}).code() == absl::StatusCode::kInvalidArgument);  // < part
+    // The same counts under a dimension that is not multi-valued are not a table.
+    absl::StatusOr<TableStructure> flat = BuildCube({{3, {}}});
+    REQUIRE(flat.ok());
+    CHECK(CheckValues(*flat, {3, 40, 0, 42}).code() == absl::StatusCode::kInvalidArgument);
+    // wijk (2, one code each) x verblijf (2, multi-valued): the wijk relations stay sums.
+    absl::StatusOr<TableStructure> two = BuildCube({{2, {}}, {2, {}, true}});
+    REQUIRE(two.ok());
+    int sums = 0;
+    int unions = 0;
+    for (const Relation& r : two->relations) (r.kind == RelationKind::kSum ? sums : unions)++;
+    CHECK(sums == 3);    // one per verblijf column (2 codes and the total)
+    CHECK(unions == 3);  // one per wijk row (2 codes and the total)
+    // Rows: (2, 5 | 6), (4, 4 | 7); total (6, 9 | 13): 1 and 1 persons in both codes.
+    CHECK(CheckValues(*two, {2, 5, 6, 4, 4, 7, 6, 9, 13}).ok());
+    CHECK(CheckValues(*two, {2, 5, 6, 4, 4, 7, 6, 9, 12}).code() ==
+          absl::StatusCode::kInvalidArgument);  // the column of totals must add up
   }
 }
 
@@ -745,8 +781,11 @@ TEST_SUITE("ProtectTable") {
         if (values[i] > 0 && values[i] < kT) primaries.push_back({i, ZerosSafe()});
       }
       adapters::clp::ClpSolver solver;
+      adapters::cbc::CbcSolver cbc;  // the 3-D shapes need the integer check
+      ProtectOptions options;
+      options.audit.integer.solver = &cbc;
       const auto start = std::chrono::steady_clock::now();
-      absl::StatusOr<Protection> p = ProtectTable(*t, values, primaries, solver);
+      absl::StatusOr<Protection> p = ProtectTable(*t, values, primaries, solver, options);
       const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::steady_clock::now() - start)
                           .count();
@@ -949,6 +988,535 @@ TEST_SUITE("linked tables: wijk and wijkcluster releases") {
     CHECK(tables >= 30);
     CHECK(leaky_separately >= 1);
     CHECK(refused * 10 <= tables);
+  }
+}
+
+
+// ---------------------------------------------------------------------------------------------
+// The integer check (disclosure-control.md §4.6): 3-D tables and multi-valued dimensions, where
+// the LP may call a cell protected that an attacker who uses whole numbers pins down.
+
+// An independent integer attacker, sharing no code with the audit: every cell is an integer CBC
+// column (released cells fixed by their bounds, suppressed ones in [0, U]), relations enumerated
+// here from coordinate tuples; those of a multi-valued dimension as part <= total <= Σ parts.
+// nullopt when CBC does not prove an optimum within 60 s.
+std::optional<std::int64_t> IndependentIntegerBound(const Shape& s, const std::vector<bool>& multi,
+                                                    const std::vector<std::int64_t>& values,
+                                                    const std::vector<bool>& suppressed,
+                                                    std::size_t cell, bool maximise) {
+  const std::size_t n = CellCount(s);
+  std::int64_t upper = 0;
+  for (std::int64_t v : values) upper = std::max(upper, v);
+  std::vector<double> col_lo(n), col_hi(n), obj(n, 0.0);
+  for (std::size_t c = 0; c < n; ++c) {
+    col_lo[c] = suppressed[c] ? 0.0 : static_cast<double>(values[c]);
+    col_hi[c] = suppressed[c] ? static_cast<double>(upper) : static_cast<double>(values[c]);
+  }
+  obj[cell] = maximise ? -1.0 : 1.0;
+  CoinPackedMatrix m(false, 0, 0);
+  m.setDimensions(0, static_cast<int>(n));
+  std::vector<double> row_lo, row_hi;
+  auto add_row = [&](std::vector<int> idx, std::vector<double> el, double lo, double hi) {
+    m.appendRow(static_cast<int>(idx.size()), idx.data(), el.data());
+    row_lo.push_back(lo);
+    row_hi.push_back(hi);
+  };
+  ForEachTuple(s, [&](const std::vector<std::size_t>& t) {
+    for (std::size_t d = 0; d < t.size(); ++d) {
+      const std::vector<std::size_t> kids = ChildrenOf(s, d, t[d]);
+      if (kids.empty()) continue;
+      std::vector<int> idx{static_cast<int>(Horner(s, t))};
+      std::vector<double> el{-1.0};
+      std::vector<std::size_t> u = t;
+      for (std::size_t k : kids) {
+        u[d] = k;
+        idx.push_back(static_cast<int>(Horner(s, u)));
+        el.push_back(1.0);
+        if (multi[d]) add_row({static_cast<int>(Horner(s, u)), idx[0]}, {1.0, -1.0}, -COIN_DBL_MAX, 0.0);
+      }
+      if (multi[d]) {
+        add_row(idx, el, 0.0, COIN_DBL_MAX);  // Σ parts - total >= 0
+      } else {
+        add_row(idx, el, 0.0, 0.0);
+      }
+    }
+  });
+  OsiClpSolverInterface osi;
+  osi.messageHandler()->setLogLevel(0);
+  osi.loadProblem(m, col_lo.data(), col_hi.data(), obj.data(), row_lo.data(), row_hi.data());
+  for (std::size_t c = 0; c < n; ++c) osi.setInteger(static_cast<int>(c));
+  CbcModel model(osi);
+  model.setLogLevel(0);
+  model.solver()->messageHandler()->setLogLevel(0);
+  model.setMaximumSeconds(60);
+  model.initialSolve();
+  model.branchAndBound();
+  if (!model.isProvenOptimal()) return std::nullopt;
+  return static_cast<std::int64_t>(std::llround(model.bestSolution()[cell]));
+}
+
+// A 4 x 3 x 3 table and a pattern (26 withheld cells) found by search: the LP lets cell 34 (true
+// value 23) fall to 0, but no integer table does: its integer minimum is 1.
+const std::vector<std::int64_t> kGapValues = {
+    82,  131, 17,  230, 56,  8,   27,  91,  7,   139, 22,  168, 145, 278, 66,  489,
+    0,   101, 3,   104, 0,   50,  104, 154, 9,   1,   135, 145, 9,   152, 242, 403,
+    28,  66,  23,  117, 73,  146, 115, 334, 85,  125, 101, 311, 186, 337, 239, 762,
+    121, 25,  0,   146, 4,   80,  43,  127, 0,   93,  0,   93,  125, 198, 43,  366,
+    231, 323, 43,  597, 133, 284, 289, 706, 101, 358, 258, 717, 465, 965, 590, 2020};
+const std::vector<std::size_t> kGapSuppressed = {1,  2,  4,  9,  10, 17, 20, 21, 24,
+                                                 32, 33, 34, 37, 38, 40, 42, 48, 50,
+                                                 52, 53, 54, 56, 57, 63, 70, 78};
+constexpr std::size_t kGapCell = 34;
+
+std::vector<bool> GapPattern() {
+  std::vector<bool> s(kGapValues.size(), false);
+  for (std::size_t c : kGapSuppressed) s[c] = true;
+  return s;
+}
+
+// Requirement "the attacker must not exclude 0" (a group-disclosure style lower bound).
+ProtectionRequirement ReachZero() { return ProtectionRequirement{true, 0, false, 0}; }
+
+// Every withheld cell of the gap pattern as a primary: the gap cell needing ReachZero, the others
+// a requirement their true value already meets (so only the gap cell can need more).
+std::vector<PrimaryCell> GapPrimaries() {
+  std::vector<PrimaryCell> out;
+  for (std::size_t c : kGapSuppressed) {
+    if (c == kGapCell) {
+      out.push_back({c, ReachZero()});
+    } else {
+      out.push_back({c, ProtectionRequirement{false, 0, true, kGapValues[c]}});
+    }
+  }
+  return out;
+}
+
+// Delegates to CBC, then reports `status` instead (keeping or dropping CBC's solution).
+class ScriptedIntegerSolver final : public IntegerSolver {
+ public:
+  ScriptedIntegerSolver(IntegerStatus status, bool keep_solution, int honest_calls = 0)
+      : status_(status), keep_(keep_solution), honest_(honest_calls) {}
+  absl::Status Load(const LpProblem& problem) override { return real_.Load(problem); }
+  IntegerResult Optimize(std::size_t variable, LpSense sense, absl::Duration limit) override {
+    ++calls;
+    IntegerResult r = real_.Optimize(variable, sense, limit);
+    if (honest_ > 0) {
+      --honest_;
+      return r;
+    }
+    r.status = status_;
+    if (!keep_) r.solution.clear();
+    return r;
+  }
+  int calls = 0;
+
+ private:
+  adapters::cbc::CbcSolver real_;
+  IntegerStatus status_;
+  bool keep_;
+  int honest_;
+};
+
+// Returns a solution that does not satisfy the problem, claiming it optimal.
+class LyingIntegerSolver final : public IntegerSolver {
+ public:
+  absl::Status Load(const LpProblem& problem) override {
+    n_ = problem.lower.size();
+    return absl::OkStatus();
+  }
+  IntegerResult Optimize(std::size_t, LpSense, absl::Duration) override {
+    return IntegerResult{IntegerStatus::kOptimal, std::vector<double>(n_, 0.0)};
+  }
+
+ private:
+  std::size_t n_ = 0;
+};
+
+TEST_SUITE("integer check") {
+  TEST_CASE("3-D: the LP calls the cell protected, the integer interval does not (and CBC agrees)") {
+    const Shape s = Flat({4, 3, 3});
+    absl::StatusOr<TableStructure> t = BuildCube(ToDimensions(s));
+    REQUIRE(t.ok());
+    REQUIRE_FALSE(LpIsExact(*t));
+    REQUIRE(CheckValues(*t, kGapValues).ok());
+    adapters::clp::ClpSolver clp;
+    const std::vector<bool> pattern = GapPattern();
+    const std::vector<PrimaryCell> primary = {{kGapCell, ReachZero()}};
+    // Without an integer solver the audit refuses to judge a 3-D table.
+    CHECK(AuditTable(*t, kGapValues, pattern, primary, clp).status().code() ==
+          absl::StatusCode::kFailedPrecondition);
+    adapters::cbc::CbcSolver cbc;
+    AuditOptions options;
+    options.integer.solver = &cbc;
+    absl::StatusOr<AuditResult> a = AuditTable(*t, kGapValues, pattern, primary, clp, options);
+    REQUIRE(a.ok());
+    CHECK(a->integer_checked);
+    // Negative control: the LP interval reaches 0, so an LP-only audit accepts the pattern ...
+    REQUIRE(a->Find(kGapCell) != nullptr);
+    CHECK(a->Find(kGapCell)->lo == 0);
+    CHECK(Satisfied(ReachZero(), a->Find(kGapCell)->lo, a->Find(kGapCell)->hi));
+    // ... but in whole numbers the cell is at least 1: the integer check refuses it.
+    CHECK(a->unprotected == std::vector<std::size_t>{kGapCell});
+    REQUIRE(a->FindInteger(kGapCell) != nullptr);
+    CHECK(a->FindInteger(kGapCell)->lo == 1);
+    CHECK(a->FindInteger(kGapCell)->hi >= kGapValues[kGapCell]);
+    // The independent integer attacker agrees.
+    const std::vector<bool> no_multi(3, false);
+    CHECK(IndependentIntegerBound(s, no_multi, kGapValues, pattern, kGapCell, false) ==
+          std::optional<std::int64_t>(1));
+  }
+
+  TEST_CASE("ProtectTable continues the greedy until the integer interval is protected") {
+    const Shape s = Flat({4, 3, 3});
+    absl::StatusOr<TableStructure> t = BuildCube(ToDimensions(s));
+    REQUIRE(t.ok());
+    adapters::clp::ClpSolver clp;
+    adapters::cbc::CbcSolver cbc;
+    ProtectOptions options;
+    options.audit.integer.solver = &cbc;
+    const std::vector<PrimaryCell> primaries = GapPrimaries();
+    // Without the integer solver: refused, never released on the LP alone.
+    absl::StatusOr<Protection> lp_only = ProtectTable(*t, kGapValues, primaries, clp);
+    CHECK(lp_only.status().code() == absl::StatusCode::kFailedPrecondition);
+    absl::StatusOr<Protection> p = ProtectTable(*t, kGapValues, primaries, clp, options);
+    REQUIRE_MESSAGE(p.ok(), p.status().message());
+    // The starting pattern (the primaries) was LP-protected; the integer check added cells.
+    CHECK(p->iterations >= 1);
+    CHECK_FALSE(p->secondary.empty());
+    CHECK(p->audit.integer_checked);
+    CHECK(p->audit.AllProtected());
+    REQUIRE(p->audit.FindInteger(kGapCell) != nullptr);
+    CHECK(p->audit.FindInteger(kGapCell)->lo == 0);
+    const std::vector<bool> no_multi(3, false);
+    CHECK(IndependentIntegerBound(s, no_multi, kGapValues, p->suppressed, kGapCell, false) ==
+          std::optional<std::int64_t>(0));
+    // Deterministic: a fresh pair of solvers gives the same pattern.
+    adapters::clp::ClpSolver clp2;
+    adapters::cbc::CbcSolver cbc2;
+    ProtectOptions again = options;
+    again.audit.integer.solver = &cbc2;
+    absl::StatusOr<Protection> q = ProtectTable(*t, kGapValues, primaries, clp2, again);
+    REQUIRE(q.ok());
+    CHECK(q->suppressed == p->suppressed);
+    CHECK(q->secondary == p->secondary);
+  }
+
+  TEST_CASE("fails closed: out of time, a solver that stops or lies") {
+    const Shape s = Flat({4, 3, 3});
+    absl::StatusOr<TableStructure> t = BuildCube(ToDimensions(s));
+    REQUIRE(t.ok());
+    adapters::clp::ClpSolver clp;
+    const std::vector<PrimaryCell> primaries = GapPrimaries();
+    auto protect = [&](IntegerSolver& ip, const IntegerCheck& base = {}) {
+      ProtectOptions options;
+      options.audit.integer = base;
+      options.audit.integer.solver = &ip;
+      return ProtectTable(*t, kGapValues, primaries, clp, options);
+    };
+    auto refused_for_time = [](const absl::StatusOr<Protection>& p) {
+      return p.status().code() == absl::StatusCode::kFailedPrecondition &&
+             std::string(p.status().message()).find("ran out of time") != std::string::npos;
+    };
+    SUBCASE("a solve that hits its time limit without a solution") {
+      ScriptedIntegerSolver ip(IntegerStatus::kTimeLimit, false);
+      CHECK(refused_for_time(protect(ip)));
+      CHECK(ip.calls == 1);
+      AuditOptions audit;
+      audit.integer.solver = &ip;
+      CHECK(AuditTable(*t, kGapValues, GapPattern(), {{kGapCell, ReachZero()}}, clp, audit)
+                .status()
+                .code() == absl::StatusCode::kDeadlineExceeded);
+    }
+    SUBCASE("a best point that is not proven optimal is no proof of 'unprotected'") {
+      // CBC's own optimum (the cell at 1), reported as a time-out: the cell stays undecided.
+      ScriptedIntegerSolver ip(IntegerStatus::kTimeLimit, true);
+      CHECK(refused_for_time(protect(ip)));
+    }
+    SUBCASE("the per-table limit") {
+      adapters::cbc::CbcSolver cbc;
+      IntegerCheck none;
+      none.per_table = absl::ZeroDuration();
+      CHECK(refused_for_time(protect(cbc, none)));
+      // A clock that moves 1 s per reading, with 5 s for the table.
+      IntegerCheck slow;
+      slow.per_table = absl::Seconds(5);
+      auto now = std::make_shared<absl::Time>(absl::UnixEpoch());
+      slow.clock = [now] { return *now += absl::Seconds(1); };
+      CHECK(refused_for_time(protect(cbc, slow)));
+      // The same table with time enough is released.
+      CHECK(protect(cbc).ok());
+    }
+    SUBCASE("any other status, or an 'optimum' that does not verify") {
+      for (IntegerStatus status : {IntegerStatus::kOther, IntegerStatus::kInfeasible}) {
+        ScriptedIntegerSolver ip(status, false);
+        absl::StatusOr<Protection> p = protect(ip);
+        CHECK(p.status().code() == absl::StatusCode::kFailedPrecondition);
+        CHECK_FALSE(refused_for_time(p));
+      }
+      LyingIntegerSolver liar;
+      CHECK(protect(liar).status().code() == absl::StatusCode::kFailedPrecondition);
+      AuditOptions audit;
+      audit.integer.solver = &liar;
+      CHECK(AuditTable(*t, kGapValues, GapPattern(), {{kGapCell, ReachZero()}}, clp, audit)
+                .status()
+                .code() == absl::StatusCode::kInternal);
+    }
+  }
+
+  TEST_CASE("inequality relations: a multi-valued row gives the right intervals") {
+    // met 3 (withheld), zonder 40, total 42: as a union, 42 <= met + 40 and met <= 42, so met lies
+    // in [2, 42]; had the row been a sum it would read 2 exactly (and the table be inconsistent).
+    absl::StatusOr<TableStructure> t = BuildCube({{3, {}, true}});
+    REQUIRE(t.ok());
+    adapters::clp::ClpSolver clp;
+    adapters::cbc::CbcSolver cbc;
+    AuditOptions options;
+    options.integer.solver = &cbc;
+    absl::StatusOr<AuditResult> a =
+        AuditTable(*t, {3, 40, 0, 42}, {true, false, false, false}, {{0, Sensitive()}}, clp, options);
+    REQUIRE(a.ok());
+    CHECK(a->Find(0)->lo == 2);
+    CHECK(a->Find(0)->hi == 42);
+    CHECK(a->AllProtected());
+    // met 3 and zonder 6 withheld, total 8: met in [0, 8]. A sensitive count needs 10: unprotected;
+    // a count whose zero is safe is protected (the attacker cannot exclude 0).
+    a = AuditTable(*t, {3, 6, 0, 8}, {true, true, false, false}, {{0, Sensitive()}}, clp, options);
+    REQUIRE(a.ok());
+    CHECK(a->Find(0)->lo == 0);
+    CHECK(a->Find(0)->hi == 8);
+    CHECK(a->FindInteger(0)->hi == 8);
+    CHECK(a->unprotected == std::vector<std::size_t>{0});
+    a = AuditTable(*t, {3, 6, 0, 8}, {true, true, false, false}, {{0, ZerosSafe()}}, clp, options);
+    REQUIRE(a.ok());
+    CHECK(a->AllProtected());
+    // The total is withheld too: met <= total, total <= met + 6 and total <= U (the largest value).
+    a = AuditTable(*t, {3, 6, 0, 8}, {true, false, false, true}, {{0, Sensitive()}}, clp, options);
+    REQUIRE(a.ok());
+    CHECK(a->Find(0)->lo == 0);
+    CHECK(a->Find(3)->lo == 6);
+  }
+}
+
+// Why one multi-valued dimension is modelled exactly and two are refused (disclosure-control.md
+// §4.6): the tables units can produce, enumerated, against the integer points of the relations.
+TEST_SUITE("multi-valued relations") {
+  TEST_CASE("one multi-valued dimension: the relations allow exactly the tables units can make") {
+    // verblijf-like dimension (3 codes, multi-valued) x wijk-like dimension (2 codes), at most 4
+    // units. A unit: one wijk and a non-empty set of verblijf codes. Cube (3+1) x (2+1).
+    absl::StatusOr<TableStructure> t = BuildCube({{3, {}, true}, {2, {}}});
+    REQUIRE(t.ok());
+    constexpr int kUnits = 4;
+    std::set<std::vector<std::int64_t>> made;
+    std::vector<std::pair<int, int>> profiles;  // (wijk, verblijf bit set)
+    for (int w = 0; w < 2; ++w) {
+      for (int set = 1; set < 8; ++set) profiles.emplace_back(w, set);
+    }
+    std::function<void(std::size_t, int, std::vector<std::int64_t>&)> grow =
+        [&](std::size_t from, int left, std::vector<std::int64_t>& v) {
+          made.insert(v);
+          if (left == 0) return;
+          for (std::size_t p = from; p < profiles.size(); ++p) {
+            const auto [w, set] = profiles[p];
+            std::vector<std::int64_t> before = v;
+            for (std::size_t vb = 0; vb <= 3; ++vb) {
+              const bool in = vb == 3 ? true : ((set >> vb) & 1) != 0;
+              if (!in) continue;
+              ++v[t->CellIndex({vb, static_cast<std::size_t>(w)})];
+              ++v[t->CellIndex({vb, 2})];
+            }
+            grow(p, left - 1, v);
+            v = before;
+          }
+        };
+    std::vector<std::int64_t> empty(t->cell_count, 0);
+    grow(0, kUnits, empty);
+    // Every integer point of the relations with at most 4 units is a table units can make. Free
+    // cells: the 3 x 2 inner cells and the 2 wijk totals (the rest follow by the sum relations).
+    std::size_t points = 0;
+    std::vector<std::int64_t> free(8, 0);
+    for (;;) {
+      std::vector<std::int64_t> v(t->cell_count, 0);
+      for (std::size_t vb = 0; vb < 3; ++vb) {
+        for (std::size_t w = 0; w < 2; ++w) v[t->CellIndex({vb, w})] = free[vb * 2 + w];
+      }
+      v[t->CellIndex({3, 0})] = free[6];
+      v[t->CellIndex({3, 1})] = free[7];
+      for (std::size_t vb = 0; vb <= 3; ++vb) {
+        v[t->CellIndex({vb, 2})] = v[t->CellIndex({vb, 0})] + v[t->CellIndex({vb, 1})];
+      }
+      if (v[t->CellIndex({3, 2})] <= kUnits && CheckValues(*t, v).ok()) {
+        ++points;
+        CAPTURE(points);
+        CHECK(made.count(v) == 1);
+      }
+      std::size_t k = 0;
+      while (k < free.size() && ++free[k] > kUnits) free[k++] = 0;
+      if (k == free.size()) break;
+    }
+    CHECK(points == made.size());
+    MESSAGE("one multi-valued dimension: " << points << " tables, all made by units");
+  }
+
+  TEST_CASE("two multi-valued dimensions: the relations allow a table no units can make") {
+    // verblijf x verwijzer, 2 codes each, both multi-valued. Pairs (met, huisarts) = 1,
+    // (met, jeugdarts) = 1, (zonder, huisarts) = 2, (zonder, jeugdarts) = 0; margins met 1,
+    // zonder 2, huisarts 2, jeugdarts 1, total 3.
+    absl::StatusOr<TableStructure> t = BuildCube({{2, {}, true}, {2, {}, true}});
+    REQUIRE(t.ok());
+    const std::vector<std::int64_t> v = {1, 1, 1, 2, 0, 2, 2, 1, 3};
+    CHECK(CheckValues(*t, v).ok());  // every part <= margin <= sum of parts
+    // A unit is a non-empty set of (verblijf, verwijzer) pairs (4 bits); no 3 units give these
+    // counts (met = 1 forces one unit to hold both met pairs, and the margins then leave no
+    // third unit). Every multiset of 3 units is tried.
+    auto counts = [](const std::vector<int>& units) {
+      std::vector<std::int64_t> c(9, 0);
+      for (int set : units) {
+        for (std::size_t a = 0; a <= 2; ++a) {
+          for (std::size_t b = 0; b <= 2; ++b) {
+            bool in = false;
+            for (std::size_t pa = 0; pa < 2; ++pa) {
+              for (std::size_t pb = 0; pb < 2; ++pb) {
+                const bool has = ((set >> (pa * 2 + pb)) & 1) != 0;
+                in = in || (has && (a == 2 || a == pa) && (b == 2 || b == pb));
+              }
+            }
+            if (in) ++c[a * 3 + b];
+          }
+        }
+      }
+      return c;
+    };
+    int tried = 0;
+    for (int x = 1; x < 16; ++x) {
+      for (int y = x; y < 16; ++y) {
+        for (int z = y; z < 16; ++z) {
+          ++tried;
+          CHECK(counts({x, y, z}) != v);
+        }
+      }
+    }
+    CHECK(tried == 680);
+  }
+}
+
+// Generated 3-D tables: with the hierarchy (16 geo codes) or flat, and with one multi-valued
+// dimension whose counts come from generated units (each unit one code in the other dimensions and
+// one or two codes in the multi-valued one). Protected with the integer check, the independent
+// integer attacker narrows no primary into its protection range; with only the primaries withheld
+// it does.
+struct Units3D {
+  Shape shape;
+  std::vector<bool> multi;
+  std::vector<std::int64_t> values;
+};
+
+Units3D GenerateUnits(const Shape& shape, std::size_t multi_dim, int units, Rng& rng) {
+  Units3D out;
+  out.shape = shape;
+  out.multi.assign(shape.codes.size(), false);
+  if (multi_dim < shape.codes.size()) out.multi[multi_dim] = true;
+  const std::size_t n = CellCount(shape);
+  out.values.assign(n, 0);
+  for (int u = 0; u < units; ++u) {
+    // Leaves: in each dimension a code without children; skewed so that some cells are small.
+    std::vector<std::vector<std::size_t>> codes(shape.codes.size());
+    for (std::size_t d = 0; d < shape.codes.size(); ++d) {
+      const std::vector<std::size_t> leaves = LeavesUnder(shape, d, shape.codes[d]);
+      const std::size_t a = static_cast<std::size_t>(rng.Uniform(0, static_cast<std::int64_t>(leaves.size()) - 1));
+      const std::size_t b = static_cast<std::size_t>(rng.Uniform(0, static_cast<std::int64_t>(leaves.size()) - 1));
+      codes[d].push_back(leaves[std::min(a, b)]);
+      if (out.multi[d] && rng.Uniform(0, 3) == 0) {
+        const std::size_t c = leaves[static_cast<std::size_t>(rng.Uniform(0, static_cast<std::int64_t>(leaves.size()) - 1))];
+        if (c != codes[d][0]) codes[d].push_back(c);
+      }
+    }
+    // The unit counts once in every cell whose coordinate in each dimension is an ancestor (or
+    // equal) of one of its codes there.
+    ForEachTuple(shape, [&](const std::vector<std::size_t>& t) {
+      for (std::size_t d = 0; d < t.size(); ++d) {
+        bool in = false;
+        for (std::size_t leaf : codes[d]) {
+          const std::vector<std::size_t> under = LeavesUnder(shape, d, t[d]);
+          in = in || std::find(under.begin(), under.end(), leaf) != under.end();
+        }
+        if (!in) return;
+      }
+      ++out.values[Horner(shape, t)];
+    });
+  }
+  return out;
+}
+
+TEST_SUITE("integer check: generated 3-D tables") {
+  TEST_CASE("protected on whole numbers, recoverable with only the primaries withheld") {
+    Rng rng(505);
+    adapters::clp::ClpSolver clp;
+    adapters::cbc::CbcSolver cbc;
+    int tables = 0, refused = 0, control_hits = 0, attacked = 0;
+    std::int64_t slowest_ms = 0;
+    for (int i = 0; i < 24; ++i) {
+      Shape shape;
+      std::size_t multi_dim = 99;
+      if (i % 3 == 0) {
+        shape = Hierarchical({2, 2});
+      } else {
+        shape = Flat({static_cast<std::size_t>(rng.Uniform(3, 5)),
+                      static_cast<std::size_t>(rng.Uniform(2, 3)),
+                      static_cast<std::size_t>(rng.Uniform(2, 4))});
+      }
+      if (i % 2 == 1) multi_dim = shape.codes.size() - 1;
+      const Units3D u = GenerateUnits(shape, multi_dim, static_cast<int>(rng.Uniform(60, 400)), rng);
+      std::vector<DimensionShape> dims = ToDimensions(shape);
+      for (std::size_t d = 0; d < dims.size(); ++d) dims[d].multi_valued = u.multi[d];
+      absl::StatusOr<TableStructure> t = BuildCube(dims);
+      REQUIRE(t.ok());
+      REQUIRE(CheckValues(*t, u.values).ok());
+      std::vector<PrimaryCell> primaries;
+      for (std::size_t c = 0; c < u.values.size(); ++c) {
+        if (Unsafe(u.values[c])) primaries.push_back({c, ZerosSafe()});
+      }
+      if (primaries.empty()) continue;
+      ++tables;
+      CAPTURE(i);
+      // Negative control: only the primaries withheld.
+      std::vector<bool> only(u.values.size(), false);
+      for (const PrimaryCell& p : primaries) only[p.cell] = true;
+      for (const PrimaryCell& p : primaries) {
+        const auto lo = IndependentIntegerBound(shape, u.multi, u.values, only, p.cell, false);
+        const auto hi = IndependentIntegerBound(shape, u.multi, u.values, only, p.cell, true);
+        REQUIRE((lo.has_value() && hi.has_value()));
+        if (!Satisfied(p.requirement, *lo, *hi)) {
+          ++control_hits;
+          break;
+        }
+      }
+      ProtectOptions options;
+      options.audit.integer.solver = &cbc;
+      const auto start = std::chrono::steady_clock::now();
+      absl::StatusOr<Protection> p = ProtectTable(*t, u.values, primaries, clp, options);
+      slowest_ms = std::max<std::int64_t>(
+          slowest_ms, std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now() - start).count());
+      if (!p.ok()) {
+        CHECK(p.status().code() == absl::StatusCode::kFailedPrecondition);
+        ++refused;
+        continue;
+      }
+      for (const PrimaryCell& q : primaries) {
+        CAPTURE(q.cell);
+        const auto lo = IndependentIntegerBound(shape, u.multi, u.values, p->suppressed, q.cell, false);
+        const auto hi = IndependentIntegerBound(shape, u.multi, u.values, p->suppressed, q.cell, true);
+        REQUIRE((lo.has_value() && hi.has_value()));
+        CHECK(Satisfied(q.requirement, *lo, *hi));
+        ++attacked;
+      }
+    }
+    MESSAGE("3-D: tables=" << tables << " refused=" << refused << " primaries_attacked=" << attacked
+                           << " control_tables_recovered=" << control_hits
+                           << " slowest_ms=" << slowest_ms);
+    CHECK(tables >= 20);
+    CHECK(refused * 5 <= tables);
+    CHECK(control_hits * 2 >= tables);
   }
 }
 

@@ -301,6 +301,13 @@ TEST_SUITE("LoadPolicies") {
         CHECK(t.ExpectedColumns().back() == "be_id");
       }
       if (t.id == "zzp_inkomen_verdeling") CHECK(t.disclosure.rule_set == "cbs-income");
+      // T7 v4: a trajectory's verblijf and verwijzer are multi-valued; nothing else is.
+      for (const auto& d : t.dimensions) {
+        CAPTURE(t.id);
+        CAPTURE(d.name);
+        CHECK(d.multi_valued == (t.id == "jeugdhulp_gebruik" &&
+                                 (d.name == "verblijf" || d.name == "verwijzer")));
+      }
       if (t.id == "bijstand_stand" || t.id == "jeugdhulp_gebruik") {
         REQUIRE(t.disclosure.sensitive.size() == 1);
         CHECK(t.disclosure.sensitive[0].flag == (t.id == "bijstand_stand" ? "op_bijstand" : "jeugdhulp"));

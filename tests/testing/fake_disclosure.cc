@@ -1,5 +1,6 @@
 #include "tests/testing/fake_disclosure.h"
 
+#include "enclave/adapters/cbc/cbc_solver.h"
 #include "enclave/adapters/clp/clp_solver.h"
 
 namespace enclave::testing {
@@ -54,6 +55,9 @@ void FakeDisclosure::Configure(const std::shared_ptr<FakeDisclosure>& self,
   options.unit_index = [raw](const std::string& type) { return raw->IndexFor(type); };
   options.solver_factory = []() -> std::unique_ptr<disclosure::LpSolver> {
     return std::make_unique<adapters::clp::ClpSolver>();
+  };
+  options.integer_solver_factory = []() -> std::unique_ptr<disclosure::IntegerSolver> {
+    return std::make_unique<adapters::cbc::CbcSolver>();
   };
   options.magnitude_key = FakeMagnitudeKey;
   options.record_key_version = "rk-test";

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "ClpSimplex.hpp"
+#include "CoinFinite.hpp"
 #include "CoinPackedMatrix.hpp"
 #include "absl/status/status.h"
 
@@ -33,8 +34,10 @@ absl::Status ClpSolver::Load(const disclosure::LpProblem& problem) {
   try {
     CoinPackedMatrix matrix(false, 0, 0);  // row-ordered
     matrix.setDimensions(0, static_cast<int>(n));
-    std::vector<double> row_bound;
-    row_bound.reserve(problem.rows.size());
+    std::vector<double> row_lower;
+    std::vector<double> row_upper;
+    row_lower.reserve(problem.rows.size());
+    row_upper.reserve(problem.rows.size());
     std::vector<int> index;
     for (const disclosure::LpRow& row : problem.rows) {
       index.assign(row.variables.size(), 0);
@@ -42,13 +45,15 @@ absl::Status ClpSolver::Load(const disclosure::LpProblem& problem) {
         index[k] = static_cast<int>(row.variables[k]);
       }
       matrix.appendRow(static_cast<int>(index.size()), index.data(), row.coefficients.data());
-      row_bound.push_back(row.rhs);
+      row_lower.push_back(row.sense == disclosure::LpRowSense::kLessEqual ? -COIN_DBL_MAX
+                                                                           : row.rhs);
+      row_upper.push_back(row.rhs);
     }
     const std::vector<double> objective(n, 0.0);
     auto model = std::make_unique<ClpSimplex>();
     model->setLogLevel(0);
     model->loadProblem(matrix, problem.lower.data(), problem.upper.data(), objective.data(),
-                       row_bound.data(), row_bound.data());
+                       row_lower.data(), row_upper.data());
     impl_->model = std::move(model);
     impl_->columns = n;
   } catch (...) {  // CoinError, std::bad_alloc: nothing of CLP escapes
@@ -71,7 +76,9 @@ disclosure::LpResult ClpSolver::Optimize(std::size_t variable, disclosure::LpSen
     m.model->primal(0, 1);  // keep work areas between solves of one load
     if (m.model->isProvenOptimal()) {
       result.status = disclosure::LpStatus::kOptimal;
-      result.value = m.model->getColSolution()[variable];
+      const double* x = m.model->getColSolution();
+      result.value = x[variable];
+      result.solution.assign(x, x + m.columns);
     } else if (m.model->isProvenPrimalInfeasible()) {
       result.status = disclosure::LpStatus::kInfeasible;
     }

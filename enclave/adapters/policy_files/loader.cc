@@ -564,6 +564,7 @@ bool ConvertTemplate(const Parsed<v1p::TemplateFile>& f, const CodeLists& lists,
     dim.name = d.name();
     dim.label = ToText(d.label());
     dim.column = d.column();
+    dim.multi_valued = d.multi_valued();
     if (d.code_list().empty()) {
       fail("dimension[" + d.name() + "]",
            "dimension '" + d.name() + "': code_list must name a code list (a closed domain)");
