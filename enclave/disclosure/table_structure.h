@@ -3,7 +3,7 @@
 // multi-valued dimension (a unit may lie in several of its codes), part <= total <= Σ parts.
 // Pure: no I/O.
 //
-// A cube is laid out as enclave/core lays out a release (core/aggregate.cc, core/release.h): each
+// A cube is laid out as enclave/core lays out a release (core/table_builder.cc, core/release.h): each
 // dimension has its codes 0..n-1 and then its total at index n; cell index = Σ coord[d]·stride[d],
 // the first dimension slowest. A hierarchical dimension (wijk → wijkcluster → gemeente) lists the
 // codes of every level in one code list and gives each code its parent: the index of another code

@@ -1,0 +1,177 @@
+// The disclosure pipeline in order (Disclose), the release's skeleton and count treatment, and steps
+// 7-9 of disclosure-control.md §2: perturb released cells, derive means and percentages from
+// released parts, assemble in canonical order.
+#include "enclave/core/internal/table.h"
+
+namespace enclave::core {
+
+// The disclosure pipeline of disclosure-control.md §2 on the aggregated table, in order. (Step 5,
+// the differencing guard and decomposition quota, runs in QueryService on `populations`.)
+absl::StatusOr<Release> TableBuilder::Impl::Disclose(const DisclosureTools& tools,
+                                                     const std::string& data_version) {
+  Pipeline p;
+  p.tools = &tools;
+  p.rules = tools.rules;
+  ENCLAVE_RETURN_IF_ERROR(StartRelease(p, data_version));
+  PrimaryRules(p);
+  ENCLAVE_RETURN_IF_ERROR(SecondarySuppression(p));
+  ENCLAVE_RETURN_IF_ERROR(PerturbAndAssemble(p));
+  return std::move(p.release);
+}
+
+absl::Status TableBuilder::Impl::StartRelease(Pipeline& p, const std::string& data_version) {
+  const disclosure::RuleSetParams& rules = *p.rules;
+  Release& release = p.release;
+  std::optional<disclosure::Ptable>& rounding = p.rounding;
+  const disclosure::Ptable*& count_table = p.count_table;
+  release.tmpl = tmpl;
+  release.params = query->params;
+  release.data_version = data_version;
+  release.rule_set = disclosure::Tag(rules);
+  release.rule_set_text = disclosure::CanonicalText(rules);
+  for (const DimLookup& lookup : dims) {
+    ReleasedDimension rd;
+    rd.name = lookup.dim->name;
+    rd.label = lookup.dim->label;
+    rd.codes.reserve(lookup.dim->codes.codes.size() + 1);
+    for (const templates::Code& code : lookup.dim->codes.codes) {
+      rd.codes.push_back(ReleasedCode{code.code, code.label, false});
+    }
+    rd.codes.push_back(ReleasedCode{"total", {"Totaal", "Total"}, true});
+    release.dimensions.push_back(std::move(rd));
+  }
+
+  // The one count treatment of the rule set (§5.5: never stack CKM and rounding).
+  switch (rules.count_perturbation) {
+    case disclosure::CountPerturbation::kNone:
+      release.treatment = "EXACT";
+      release.ptable = "none";
+      break;
+    case disclosure::CountPerturbation::kRandomRounding:
+      if (rules.rounding_base < 2 || rules.rounding_base > 1000) {
+        return absl::InternalError("rule set " + release.rule_set + ": rounding base out of range");
+      }
+      rounding = disclosure::RandomRoundingPtable(rules.rounding_base);
+      count_table = &*rounding;
+      release.treatment = "ROUNDED_" + std::to_string(rules.rounding_base);
+      break;
+    case disclosure::CountPerturbation::kPtable: {
+      const disclosure::Ptable& t = disclosure::PtableD3V1Js2();
+      if (rules.ptable_max_deviation != t.spec().max_deviation || rules.ptable_js != t.spec().js ||
+          rules.ptable_variance_permille != 1000) {
+        return absl::InternalError("rule set " + release.rule_set +
+                                   ": no perturbation table is built for its parameters");
+      }
+      count_table = &t;
+      release.treatment = "CKM";
+      break;
+    }
+  }
+  if (count_table != nullptr) {
+    release.ptable = count_table->id() + "@" + std::to_string(count_table->version());
+  }
+
+  return absl::OkStatus();
+}
+
+absl::Status TableBuilder::Impl::PerturbAndAssemble(Pipeline& p) {
+  const DisclosureTools& tools = *p.tools;
+  const disclosure::RuleSetParams& rules = *p.rules;
+  Release& release = p.release;
+  const disclosure::Ptable* count_table = p.count_table;
+  const std::size_t stat_count = stats.size();
+  const std::size_t cells = cell_count * stat_count;
+  std::vector<disclosure::Decision>& decisions = p.decisions;
+  std::vector<std::int64_t>& quantile = p.quantile;
+  // Steps 7-9: perturb released cells (cell keys over the units of each statistic), derive means
+  // and percentages from released parts, assemble in canonical order.
+  const std::string variable = tmpl->measure_column.empty() ? "measure" : tmpl->measure_column;
+  auto released_count = [&](std::int64_t n, std::uint32_t key) {
+    return count_table != nullptr ? count_table->Perturb(n, key) : n;
+  };
+  auto perturb_sum = [&](Int128 sum, const MagnitudePart& part, std::uint32_t key,
+                         std::int64_t precision) {
+    const std::vector<std::int64_t> largest(part.top.v.begin(),
+                                            part.top.v.begin() + std::min<std::uint32_t>(part.top.n, 2));
+    return disclosure::PerturbMagnitude(Saturate(sum), largest, key, variable, tools.magnitude,
+                                        tools.magnitude_key, precision);
+  };
+  std::vector<std::optional<disclosure::Ptable>> stat_rounding(stat_count);
+  release.cells.reserve(cells);
+  release.provenance.reserve(cells);
+  std::vector<std::uint32_t> coords(dims.size(), 0);
+  for (std::size_t cell = 0; cell < cell_count; ++cell) {
+    // Only the requested level of a hierarchy (and its total) is released.
+    bool dropped = false;
+    for (std::size_t d = 0; d < dims.size(); ++d) {
+      coords[d] = dims[d].released[(cell / strides[d]) % radix[d]];
+      dropped = dropped || coords[d] == kDropped;
+    }
+    if (dropped) continue;
+    for (std::size_t s = 0; s < stat_count; ++s) {
+      const std::size_t i = cell * stat_count + s;
+      const StatPlan& plan = stats[s];
+      const Accumulator& a = acc[i];
+      disclosure::Decision& d = decisions[i];
+      std::optional<std::int64_t> value;
+      if (d.status == disclosure::CellStatus::kReleased) {
+        switch (plan.kind) {
+          case StatisticKind::kCount: {
+            const disclosure::Ptable* table = count_table;
+            if (rules.count_perturbation == disclosure::CountPerturbation::kRandomRounding &&
+                plan.precision > 1) {
+              // A coarser template precision is the rounding base itself: one treatment.
+              if (!stat_rounding[s].has_value()) {
+                const std::int64_t base = std::lcm(rules.rounding_base, plan.precision);
+                if (base > 1000) return absl::InternalError("count precision too coarse");
+                stat_rounding[s] = disclosure::RandomRoundingPtable(base);
+              }
+              table = &*stat_rounding[s];
+            }
+            value = table != nullptr ? disclosure::PerturbCount(a.units_a, a.key_a, *table)
+                                     : disclosure::RoundToPrecision(a.units_a, plan.precision);
+            break;
+          }
+          case StatisticKind::kSum:
+            value = perturb_sum(a.sum_a, a.mag_a, a.key_a, plan.magnitude_precision).released;
+            break;
+          case StatisticKind::kMean: {
+            const disclosure::PerturbedMagnitude x =
+                perturb_sum(a.sum_a, a.mag_a, a.key_a, plan.magnitude_precision);
+            value = disclosure::DerivedMean(x.perturbed, released_count(a.units_a, a.key_a),
+                                            plan.magnitude_precision);
+            break;
+          }
+          case StatisticKind::kQuantile:
+            value = disclosure::RoundToPrecision(quantile[i], plan.magnitude_precision);
+            break;
+          case StatisticKind::kShare: {
+            const std::int64_t num = released_count(a.units_a, a.key_a);
+            const std::int64_t den = released_count(a.units_b, a.key_b);
+            if (den > 0) value = RoundRational(static_cast<Int128>(num) * 100, den, plan.precision);
+            break;
+          }
+          case StatisticKind::kRatio: {
+            const std::int64_t num = perturb_sum(a.sum_a, a.mag_a, a.key_a, 1).perturbed;
+            const std::int64_t den = perturb_sum(a.sum_b, a.mag_b, a.key_b, 1).perturbed;
+            if (den != 0) value = RoundRational(static_cast<Int128>(num) * 100, den, plan.precision);
+            break;
+          }
+        }
+        if (!value.has_value()) {
+          d = disclosure::Decision{disclosure::CellStatus::kConfidential, "derived-undefined"};
+        }
+      }
+      ReleasedCell out;
+      out.coordinates = coords;
+      out.statistic = static_cast<std::uint32_t>(s);
+      out.status = d.status;
+      if (d.status == disclosure::CellStatus::kReleased) out.value = value;
+      release.cells.push_back(std::move(out));
+      release.provenance.push_back(CellProvenance{std::move(d.rule), SafeParams(std::move(d.params))});
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace enclave::core
