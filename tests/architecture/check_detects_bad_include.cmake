@@ -37,6 +37,10 @@ set(cases
   "policy|  #  include <openssl/evp.h>"
   "core|#include <sqlite3.h>"
   "core|#include \"coin/ClpSimplex.hpp\""
+  "disclosure|#include \"ClpSimplex.hpp\""
+  "disclosure|#include \"CbcModel.hpp\""
+  "core|#include <CoinPackedMatrix.hpp>"
+  "core|#include \"OsiClpSolverInterface.hpp\""
   "core|#include \"enclave/v1/service.pb.h\""
   "core/sub|#include <openssl/sha.h>")
 set(i 0)

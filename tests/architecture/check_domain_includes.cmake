@@ -11,7 +11,9 @@ if(NOT DEFINED DOMAIN_DIRS)
   set(DOMAIN_DIRS base templates disclosure dp policy core)
 endif()
 
-set(forbidden "grpcpp/|grpc/|google/protobuf/|openssl/|sqlite3\\.h|coin/|enclave/v1/")
+# COIN-OR headers are included by their bare names too ("ClpSimplex.hpp", "CbcModel.hpp",
+# "CoinPackedMatrix.hpp", "OsiClpSolverInterface.hpp").
+set(forbidden "grpcpp/|grpc/|google/protobuf/|openssl/|sqlite3\\.h|coin/|coin-or/|Clp[A-Za-z_]*\\.hpp|Cbc[A-Za-z_]*\\.hpp|Coin[A-Za-z_]*\\.hpp|Osi[A-Za-z_]*\\.hpp|enclave/v1/")
 set(include_re "^[ \t]*#[ \t]*include[ \t]*[<\"](${forbidden})")
 
 set(files "")
