@@ -344,6 +344,16 @@ TEST_SUITE("CheckDpSeparation") {
   const char kPrincipals[] = "access/principals.textproto";
   const char kDpLine[] = "  template: \"bijstand_dp_wijk_leeftijd\"\n";
 
+  TEST_CASE("an agreement naming a template that is not loaded is refused, naming both") {
+    PolicyCopy copy;
+    copy.Edit(kAgreements, kDpLine, std::string(kDpLine) + "  template: \"bijstand_stnad\"\n");
+    const std::string error = LoadError(copy);
+    CHECK(error.find("agreement OVK-2026-002 names template 'bijstand_stnad', which is not loaded") !=
+          std::string::npos);
+    CHECK(error.find("may only name loaded templates (") != std::string::npos);
+    CHECK(error.find("bijstand_stand") != std::string::npos);  // the known ones are listed
+  }
+
   TEST_CASE("the shipped agreements keep DP and SDC apart") {
     auto loaded = LoadPolicies(kShipped.string(), nullptr);
     REQUIRE_MESSAGE(loaded.ok(), loaded.status().message());

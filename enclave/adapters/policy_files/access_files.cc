@@ -161,6 +161,24 @@ absl::Status CheckDpSeparation(const std::vector<templates::Template>& templates
   std::map<std::string, const templates::Template*> by_id;
   for (const templates::Template& t : templates) by_id.emplace(t.id, &t);
 
+  // An agreement naming a template that is not loaded is a mistake in the file (a typo, or a
+  // template removed without amending the agreement), not something to ignore.
+  std::string unknown;
+  for (const policy::Agreement* a : agreements.All()) {
+    for (const std::string& id : a->templates) {
+      if (by_id.count(id) != 0) continue;
+      unknown += "\n  agreement " + a->id + " names template '" + id.substr(0, 64) +
+                 "', which is not loaded";
+    }
+  }
+  if (!unknown.empty()) {
+    std::string known;
+    for (const auto& [id, t] : by_id) known += (known.empty() ? "" : ", ") + id;
+    return absl::InvalidArgumentError(
+        "policies/access/agreements.textproto: an agreement may only name loaded templates (" + known +
+        "):" + unknown);
+  }
+
   // The groups whose templates one researcher can combine: each agreement, each project's
   // agreements, each researcher's agreements.
   struct Group {
