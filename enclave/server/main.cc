@@ -2,6 +2,7 @@
 // starts the mutual-TLS gRPC server and stops it cleanly on SIGTERM or SIGINT.
 //
 // Exit codes: 0 clean stop (or --check passed), 1 start-up failure, 2 usage or configuration error.
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <exception>
@@ -16,6 +17,7 @@
 #include "enclave/base/log.h"
 #include "enclave/server/config.h"
 #include "enclave/server/server.h"
+#include "enclave/server/systemd_notify.h"
 
 namespace {
 
@@ -186,10 +188,19 @@ int Run(int argc, char** argv) {
     return kExitStartFailure;
   }
   enclave::base::LogInfo("listening", {{"port", enclave::base::RowCount{(*server)->port()}}});
+  // systemd (Type=notify, WatchdogSec=): ready once listening; pings only while the self-check
+  // passes. No-ops without $NOTIFY_SOCKET.
+  enclave::server::NotifyReady((*server)->port());
+  std::optional<enclave::server::Watchdog> watchdog;
+  if (std::optional<std::chrono::microseconds> interval = enclave::server::WatchdogInterval()) {
+    watchdog.emplace(*interval / 2, [&server] { return (*server)->CheckAlive(); });
+  }
 
   int received = 0;
   signals.async_wait([&](const boost::system::error_code& error, int signal_number) {
     if (!error) received = signal_number;
+    enclave::server::NotifyStopping();
+    watchdog.reset();
     (*server)->Shutdown();
   });
   io.run();

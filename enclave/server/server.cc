@@ -400,6 +400,8 @@ class RunningServerImpl final : public RunningServer {
     cv_.wait(lock, [&] { return stopped_; });
   }
 
+  absl::Status CheckAlive() override { return log_->Ping(); }
+
  private:
   // Destruction order matters: the gRPC server goes first, then the service it calls, the core,
   // the log, and the lock last.

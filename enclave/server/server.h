@@ -20,6 +20,10 @@ class RunningServer {
   virtual void Shutdown() = 0;
   // Blocks until Shutdown has completed.
   virtual void Wait() = 0;
+  // A cheap liveness self-check for the systemd watchdog (systemd_notify.h): a round trip
+  // through the query log's writer. Not OK once the log failed or closed; blocks while the
+  // writer is stuck.
+  virtual absl::Status CheckAlive() = 0;
 };
 
 // Loads policies and data, checks every template against the database, opens the query log, takes

@@ -393,6 +393,7 @@ absl::StatusOr<audit::LogLeaf> LeafFromEntry(const core::QueryLogEntry& entry) {
 struct AuditLogStore::Impl {
   struct Pending {
     bool sign = false;  // a checkpoint request instead of a leaf
+    bool ping = false;  // a round trip through the writer only (Ping)
     audit::LogLeaf leaf;
     bool done = false;
     absl::Status status;
@@ -790,11 +791,11 @@ void AuditLogStore::Impl::WriterLoop() {
       queue_cv.wait_for(lock, options.group_commit_delay,
                         [&] { return stop || queue.size() >= last_batch; });
     }
-    std::vector<Pending*> leaves, signs;
+    std::vector<Pending*> leaves, signs, pings;
     while (!queue.empty() && leaves.size() < options.max_batch) {
       Pending* p = queue.front();
       queue.pop_front();
-      (p->sign ? signs : leaves).push_back(p);
+      (p->ping ? pings : p->sign ? signs : leaves).push_back(p);
     }
     lock.unlock();
     last_batch = leaves.size();
@@ -811,9 +812,13 @@ void AuditLogStore::Impl::WriterLoop() {
       }
     }
     for (Pending* p : signs) p->status = signed_status;
+    for (Pending* p : pings) {
+      if (failed) p->status = absl::UnavailableError("audit log: an earlier commit failed");
+    }
     lock.lock();
     for (Pending* p : leaves) p->done = true;
     for (Pending* p : signs) p->done = true;
+    for (Pending* p : pings) p->done = true;
     done_cv.notify_all();
   }
 }
@@ -896,6 +901,12 @@ absl::StatusOr<std::uint64_t> AuditLogStore::AppendLeaf(audit::LogLeaf leaf) {
 absl::Status AuditLogStore::SignCheckpointNow() {
   Impl::Pending p;
   p.sign = true;
+  return impl_->Submit(p);
+}
+
+absl::Status AuditLogStore::Ping() {
+  Impl::Pending p;
+  p.ping = true;
   return impl_->Submit(p);
 }
 
