@@ -18,6 +18,10 @@
 # modes; the service is installed but neither enabled nor started; nothing in the state directory,
 # the microdata or the operator's keys and policies is ever deleted (not on remove, not on purge).
 include(GNUInstallDirs)
+# `cmake --install` and cpack install the four programs without first building `all` (in a dev or
+# CI tree that is every test too): build them first, e.g.
+#   cmake --build build/release --target enclaved enclave-steward enclave-datagen enclavectl
+set(CMAKE_SKIP_INSTALL_ALL_DEPENDENCY ON)
 
 set(ENCLAVE_DOC_SERVER ${CMAKE_INSTALL_DATAROOTDIR}/doc/enclave-server)
 set(ENCLAVE_DOC_CLIENT ${CMAKE_INSTALL_DATAROOTDIR}/doc/enclavectl)
