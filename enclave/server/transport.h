@@ -26,7 +26,11 @@ inline constexpr int kMaxConnectionIdleMs = 5 * 60 * 1000;
 absl::StatusOr<std::string> ReadPemFile(const std::string& setting, const std::string& path);
 
 // SslServerCredentials with REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY; pem_root_certs is the
-// client CA file only (never the system roots). Errors as ReadPemFile, naming tls.* settings.
+// client CA file only (never the system roots). Errors as ReadPemFile, naming tls.* settings; the
+// private key (tls.server_key_file) is read with crypto::ReadSecretFile, so a key reached through
+// a symbolic link, with any group or other permission bit (wider than 0600), or owned by another
+// user is refused (kFailedPrecondition naming the path, the mode found and the mode allowed), as
+// the log-signing key and the record-key secret are.
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
     const Config& config);
 
