@@ -8,12 +8,16 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <sstream>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "enclave/base/status_macros.h"
 #include "enclave/crypto/secret_file.h"
+#include "enclave/rpc/malformed_request.h"
 
 namespace enclave::server {
 
@@ -80,6 +84,10 @@ void ConfigureServerBuilder(const Config& config, grpc::ServerBuilder& builder) 
                              config.max_connection_age_grace_ms);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, kMaxConnectionIdleMs);
   builder.AddChannelArgument(GRPC_ARG_MAX_METADATA_SIZE, kMaxMetadataBytes);
+  // An undecodable request is INVALID_ARGUMENT with a message, not gRPC's INTERNAL with none.
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(rpc::MakeMalformedRequestInterceptorFactory(config.max_receive_message_bytes));
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
 }
 
 }  // namespace enclave::server

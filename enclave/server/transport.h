@@ -36,7 +36,8 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
 
 // Message-size limits and channel arguments: grpc.so_reuseport=0 (a second server on the port
 // fails to bind), max concurrent streams, handshake timeout, connection age/grace/idle, metadata
-// size.
+// size; and the interceptor that answers an undecodable request with INVALID_ARGUMENT
+// (rpc/malformed_request.h).
 void ConfigureServerBuilder(const Config& config, grpc::ServerBuilder& builder);
 
 }  // namespace enclave::server
