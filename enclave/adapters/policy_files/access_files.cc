@@ -173,6 +173,9 @@ absl::StatusOr<std::shared_ptr<const policy::AgreementBook>> LoadAgreements(
     const v1p::Agreement& a = file.agreement(i);
     const Pos at = PosOf(tree.GetLocation(agreement_field, i));
     const pb::TextFormat::ParseInfoTree* nested = tree.GetTreeForNested(agreement_field, i);
+    if (!where.agreement.emplace(a.id(), at).second) {
+      return AtPos(display, at, "agreement '" + a.id() + "' is listed more than once");
+    }
     policy::Agreement out;
     out.id = a.id();
     out.organisation = a.organisation();
@@ -190,9 +193,6 @@ absl::StatusOr<std::shared_ptr<const policy::AgreementBook>> LoadAgreements(
     out.budget_micro = a.budget_micro();
     out.suspended = a.suspended();
     out.suspension_reason = a.suspension_reason();
-    if (!where.agreement.emplace(a.id(), at).second) {
-      return AtPos(display, at, "agreement '" + a.id() + "' is listed more than once");
-    }
     for (int k = 0; k < a.template__size(); ++k) {
       where.template_entry.emplace(std::make_pair(a.id(), a.template_(k)),
                                    FieldPos(nested, agreement_type, "template", k, at));
