@@ -96,6 +96,7 @@ struct World {
     loaded = *std::move(l);
     const std::string state = dir.File("state");
     fs::create_directories(state);
+    fs::permissions(state, fs::perms::owner_all);  // enclaved requires 0700
     server = std::make_unique<ServerProcess>(
         ENCLAVED_PATH,
         std::vector<std::string>{"--database", db, "--policies", policies, "--state-dir", state,
@@ -581,6 +582,7 @@ TEST_CASE("enclaved --check names a malformed deny-list before it would refuse e
                                    w.pki + "/server.key"};
   for (const std::string& f : approvals.Flags()) argv.push_back(f);
   fs::create_directories(w.dir.File("check-state"));
+  fs::permissions(w.dir.File("check-state"), fs::perms::owner_all);
   ProcessResult ok = RunProcess(argv);
   INFO(ok.err);
   CHECK(ok.exit_code == 0);
