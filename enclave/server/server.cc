@@ -420,7 +420,7 @@ class RunningServerImpl final : public RunningServer {
           what, " (", !logged.ok() ? logged.message() : closed.message(),
           "); entries after the last signed checkpoint are not covered by a signature: check "
           "the disk, then start enclaved, whose start-up re-checks the query log"));
-      base::LogInfo("stopped_unclean", {});
+      base::LogWarning("stopped_unclean", {});
     } else {
       base::LogInfo("stopped", {});
     }
