@@ -35,6 +35,7 @@ for program in "$enclaved" "$enclavectl" "$datagen" "$steward"; do
 done
 
 mkdir -p "$run/state" "$run/data"
+chmod 700 "$run/state"  # enclaved refuses a state directory that group or others may use
 if [ ! -f "$run/pki/ca.pem" ]; then
   echo "==> development PKI in $run/pki (CA, server and one certificate per principal)"
   "$root/deploy/dev-pki.sh" "$run/pki" >/dev/null

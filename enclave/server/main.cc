@@ -1,7 +1,10 @@
 // enclaved: the enclave's server process. Loads the configuration (file, then flags), checks it,
 // starts the mutual-TLS gRPC server and stops it cleanly on SIGTERM or SIGINT.
 //
-// Exit codes: 0 clean stop (or --check passed), 1 start-up failure, 2 usage or configuration error.
+// Exit codes: 0 clean stop (or --check passed), 1 start-up failure, 2 usage or configuration error,
+// 3 stopped without logging the stop or signing the final checkpoint (the query log had failed).
+#include <sys/stat.h>
+
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -24,6 +27,7 @@ namespace {
 constexpr int kExitOk = 0;
 constexpr int kExitStartFailure = 1;
 constexpr int kExitUsage = 2;
+constexpr int kExitUncleanStop = 3;
 
 constexpr char kUsage[] =
     "usage: enclaved [--config FILE] [options]\n"
@@ -45,7 +49,8 @@ constexpr char kUsage[] =
     "  --version          print the version\n"
     "  --help             show this help\n"
     "\n"
-    "Exit status: 0 clean stop, 1 start-up failure, 2 usage or configuration error.\n";
+    "Exit status: 0 clean stop, 1 start-up failure, 2 usage or configuration error, 3 stopped\n"
+    "without logging the stop or signing the final checkpoint (the query log had failed).\n";
 
 struct Flags {
   std::optional<std::string> config_file;
@@ -123,6 +128,8 @@ void ApplyOverrides(const Flags& flags, enclave::server::Config& config) {
 }
 
 int Run(int argc, char** argv) {
+  // Everything enclaved creates is for its own user only, inside systemd (UMask=0077) or not.
+  ::umask(077);
   Flags flags;
   if (std::string error = ParseFlags(argc, argv, flags); !error.empty()) {
     std::fprintf(stderr, "enclaved: %s\n%s", error.c_str(), kUsage);
@@ -205,6 +212,13 @@ int Run(int argc, char** argv) {
   });
   io.run();
   (*server)->Wait();
+  if (absl::Status stopped = (*server)->StopStatus(); !stopped.ok()) {
+    // E.g. after a full disk: the log refused every write since, so this stop is not on record.
+    std::fprintf(stderr, "enclaved: unclean stop: %s\n", std::string(stopped.message()).c_str());
+    enclave::base::LogInfo("exit", {{"signal", enclave::base::RowCount{received}},
+                                    {"exit_code", enclave::base::RowCount{kExitUncleanStop}}});
+    return kExitUncleanStop;
+  }
   enclave::base::LogInfo("exit", {{"signal", enclave::base::RowCount{received}}});
   return kExitOk;
 }
