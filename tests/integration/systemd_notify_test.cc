@@ -135,6 +135,7 @@ std::unique_ptr<ServerProcess> StartWith(const World& w, const std::string& stat
                                          const std::string& notify_socket,
                                          const char* watchdog_usec, const char* watchdog_pid) {
   std::filesystem::create_directories(state);
+  std::filesystem::permissions(state, std::filesystem::perms::owner_all);  // enclaved refuses wider
   ::setenv("NOTIFY_SOCKET", notify_socket.c_str(), 1);
   if (watchdog_usec != nullptr) ::setenv("WATCHDOG_USEC", watchdog_usec, 1);
   if (watchdog_pid != nullptr) ::setenv("WATCHDOG_PID", watchdog_pid, 1);
@@ -151,6 +152,7 @@ TEST_CASE("READY=1 only once listening, WATCHDOG=1 every half interval, STOPPING
   World& w = TheWorld();
   const std::string state = w.dir.File("state-watchdog");
   std::filesystem::create_directories(state);
+  std::filesystem::permissions(state, std::filesystem::perms::owner_all);  // enclaved refuses wider
   FakeManager manager(state, state + "/enclaved.port");
   auto server = StartWith(w, state, manager.path(), "1000000", nullptr);  // WatchdogSec=1s
   INFO(server->stderr_text());
@@ -187,6 +189,7 @@ TEST_CASE("no WatchdogSec, or a watchdog meant for another process: READY=1 but 
   for (const char* pid : {static_cast<const char*>(nullptr), "1"}) {
     const std::string state = w.dir.File(pid == nullptr ? "state-nowatchdog" : "state-otherpid");
     std::filesystem::create_directories(state);
+    std::filesystem::permissions(state, std::filesystem::perms::owner_all);  // enclaved refuses wider
     FakeManager manager(state, state + "/enclaved.port");
     auto server = StartWith(w, state, manager.path(), pid == nullptr ? nullptr : "1000000", pid);
     INFO(server->stderr_text());
