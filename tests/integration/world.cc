@@ -164,8 +164,7 @@ absl::Status BuildLocked(const std::string& dir) {
                                    ReadFile(next + "/" + data->name + ".datagen.log"));
     }
     // Read-only: every test shares it; one that must change it copies it first.
-    fs::permissions(DatabasePath(next, *data),
-                    fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read, ec);
+    fs::permissions(DatabasePath(next, *data), fs::perms::owner_read, ec);
   }
   if (!status.ok()) return status;
   std::ofstream(next + "/" + kReadyStamp)

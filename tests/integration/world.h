@@ -25,7 +25,7 @@
 namespace enclave::testing {
 
 // A synthetic microdata database of the shared world: enclave-datagen --seed S --persons N,
-// written to <shared world>/<name>.db, mode 0444.
+// written to <shared world>/<name>.db, mode 0400.
 struct Dataset {
   const char* name;
   int seed;
