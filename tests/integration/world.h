@@ -1,5 +1,5 @@
-// Test worlds for the integration tests (e2e, crash, attack, authz): the PKI, the generated
-// microdata and the binaries they share, and per test binary its own directory for state
+// Test worlds for the integration tests (e2e, crash, attack, authz, systemd_notify): the PKI, the
+// generated microdata and the binaries they share, and per test binary its own directory for state
 // directories and policy copies, enclaved on 127.0.0.1:0, client settings per principal and
 // enclavectl runs.
 //
@@ -33,7 +33,7 @@ struct Dataset {
 };
 // e2e and attack: 20,000 persons, cells on both sides of every threshold.
 inline constexpr Dataset kStandardData = {"lv-s7-p20000", 7, 20000};
-// crash and authz: 3,000 persons, fast queries.
+// crash, authz and systemd_notify: 3,000 persons, fast queries.
 inline constexpr Dataset kSmallData = {"lv-s11-p3000", 11, 3000};
 
 // The shared world's PKI: deploy/dev-pki.sh's whole set (ca, server, one client certificate per
