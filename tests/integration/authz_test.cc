@@ -26,6 +26,7 @@
 #include "enclave/v1/audit.grpc.pb.h"
 #include "enclave/v1/service.grpc.pb.h"
 #include "tests/integration/process.h"
+#include "tests/integration/world.h"
 
 namespace enclave::testing {
 namespace {
@@ -54,40 +55,17 @@ void WriteFile(const fs::path& path, const std::string& text) {
   std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
 }
 
-// PKI (with extra certificates), a small database, a copy of policies/ the test may change (the
-// deny-list, a rate-limited principal) and one running server.
-struct World {
-  TempDir dir;
-  std::string pki;
-  std::string db;
+// The shared PKI (with authz's extra certificates: analyst2, revoked by serial during the test;
+// limited1, 2 queries a minute; researcher1long, researcher1's identity on a certificate valid for
+// 1000 days, beyond its agreement's end) and small dataset, a copy of policies/ the test may change
+// (the deny-list, a rate-limited principal) and one running server.
+struct World : TestWorld {
   std::string policies;
   std::unique_ptr<ServerProcess> server;
   adapters::policy_files::LoadedPolicies loaded;
 
-  World() {
-    pki = dir.File("pki");
-    db = dir.File("microdata.db");
+  World() : TestWorld(kSmallData) {
     policies = dir.File("policies");
-    ProcessResult p = RunProcess({"/bin/bash", kSourceDir + "/deploy/dev-pki.sh", pki});
-    INFO(p.err);
-    REQUIRE(p.exit_code == 0);
-    // analyst2: revoked by serial during the test; limited1: 2 queries a minute; researcher1long:
-    // researcher1's identity on a certificate valid for 1000 days, beyond its agreement's end.
-    for (const auto& [name, uri, days] :
-         std::vector<std::tuple<std::string, std::string, std::string>>{
-             {"analyst2", kTrust + "/municipal_analyst/analyst2", "30"},
-             {"limited1", kTrust + "/municipal_analyst/limited1", "30"},
-             {"researcher1long", kTrust + "/researcher/researcher1", "1000"}}) {
-      ProcessResult c = RunProcess(
-          {"/bin/bash", kSourceDir + "/deploy/dev-pki.sh", pki, "client", name, uri, days});
-      INFO(c.err);
-      REQUIRE(c.exit_code == 0);
-    }
-    ProcessResult g = RunProcess(
-        {ENCLAVE_DATAGEN_PATH, "--out", db, "--seed", "11", "--persons", "3000"},
-        std::chrono::seconds(300));
-    INFO(g.err);
-    REQUIRE(g.exit_code == 0);
     fs::copy(kSourceDir + "/policies", policies, fs::copy_options::recursive);
     AppendFile(fs::path(policies) / "access/principals.textproto",
                "principal { id: \"" + kTrust + "/municipal_analyst/analyst2\" role: "
@@ -98,15 +76,7 @@ struct World {
     auto l = adapters::policy_files::LoadPolicies(policies, nullptr);
     REQUIRE(l.ok());
     loaded = *std::move(l);
-    const std::string state = dir.File("state");
-    fs::create_directories(state);
-    fs::permissions(state, fs::perms::owner_all);  // enclaved requires 0700
-    server = std::make_unique<ServerProcess>(
-        ENCLAVED_PATH,
-        std::vector<std::string>{"--database", db, "--policies", policies, "--state-dir", state,
-                                 "--client-ca", pki + "/ca.pem", "--cert", pki + "/server.pem",
-                                 "--key", pki + "/server.key"},
-        state);
+    server = StartEnclaved(policies, StateDir("state"));
     INFO(server->stderr_text());
     REQUIRE(server->port() > 0);
   }
@@ -120,12 +90,7 @@ struct World {
   }
 
   ProcessResult Ctl(const std::string& who, std::vector<std::string> args) const {
-    std::vector<std::string> argv = {ENCLAVECTL_PATH,  "--target", server->target(),
-                                     "--ca",           pki + "/ca.pem",
-                                     "--cert",         pki + "/" + who + ".pem",
-                                     "--key",          pki + "/" + who + ".key"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return RunProcess(argv);
+    return Enclavectl(server->target(), who, args);
   }
 
   // `openssl x509 -noout -serial` of a certificate, the value after "serial=".
@@ -580,13 +545,9 @@ TEST_CASE("enclaved --check names a malformed deny-list before it would refuse e
   fs::copy(w.policies, copy, fs::copy_options::recursive);
   TestApprovals approvals = SignAllTemplates(copy, w.dir.File("check-approvals"));
   REQUIRE(approvals.error.empty());
-  std::vector<std::string> argv = {ENCLAVED_PATH, "--check", "--database", w.db, "--policies",
-                                   copy, "--state-dir", w.dir.File("check-state"), "--client-ca",
-                                   w.pki + "/ca.pem", "--cert", w.pki + "/server.pem", "--key",
-                                   w.pki + "/server.key"};
+  std::vector<std::string> argv = {EnclavedPath(), "--check"};
+  for (const std::string& f : w.ServerFlags(copy, w.StateDir("check-state"))) argv.push_back(f);
   for (const std::string& f : approvals.Flags()) argv.push_back(f);
-  fs::create_directories(w.dir.File("check-state"));
-  fs::permissions(w.dir.File("check-state"), fs::perms::owner_all);
   ProcessResult ok = RunProcess(argv);
   INFO(ok.err);
   CHECK(ok.exit_code == 0);
@@ -604,15 +565,7 @@ TEST_CASE("enclaved --check names a malformed deny-list before it would refuse e
 TEST_CASE("after a failed log write, SIGTERM exits 3 saying the stop was neither logged nor signed") {
   World& w = TheWorld();
   const auto start = [&](const std::string& name) {
-    const std::string state = w.dir.File(name);
-    fs::create_directories(state);
-    fs::permissions(state, fs::perms::owner_all);
-    return std::make_unique<ServerProcess>(
-        ENCLAVED_PATH,
-        std::vector<std::string>{"--database", w.db, "--policies", w.policies, "--state-dir", state,
-                                 "--client-ca", w.pki + "/ca.pem", "--cert", w.pki + "/server.pem",
-                                 "--key", w.pki + "/server.key"},
-        state);
+    return w.StartEnclaved(w.policies, w.StateDir(name));
   };
   // The child of this process whose command line names `state`.
   const auto pid_of = [](const std::string& state) -> pid_t {

@@ -21,6 +21,7 @@
 #include "enclave/adapters/sqlite/audit_log_store.h"
 #include "enclave/client/client.h"
 #include "tests/integration/process.h"
+#include "tests/integration/world.h"
 
 namespace enclave::testing {
 namespace {
@@ -29,48 +30,19 @@ const std::string kSourceDir = ENCLAVE_SOURCE_DIR;
 constexpr int kKills = 20;
 constexpr auto kBudget = std::chrono::seconds(90);
 
-// One generated world (PKI, data) per test binary; each test case has its own state directory.
-struct World {
-  TempDir dir;
-  std::string pki, db, state;
+// The shared PKI and small dataset; each test case has its own state directory.
+struct World : TestWorld {
+  std::string state;
 
-  World() {
-    pki = dir.path().string() + "/pki";
-    db = dir.path().string() + "/microdata.db";
-    state = dir.path().string() + "/state";
-    std::filesystem::create_directories(state);
-  std::filesystem::permissions(state, std::filesystem::perms::owner_all);  // 0700: required
-    std::filesystem::permissions(state, std::filesystem::perms::owner_all);  // 0700: required
-    ProcessResult p = RunProcess({"/bin/bash", kSourceDir + "/deploy/dev-pki.sh", pki});
-    INFO(p.err);
-    REQUIRE(p.exit_code == 0);
-    ProcessResult g = RunProcess(
-        {ENCLAVE_DATAGEN_PATH, "--out", db, "--seed", "11", "--persons", "3000"},
-        std::chrono::seconds(300));
-    INFO(g.err);
-    REQUIRE(g.exit_code == 0);
-  }
+  World() : TestWorld(kSmallData) { state = StateDir("state"); }
 
   std::unique_ptr<ServerProcess> Start() const { return Start(state); }
   std::unique_ptr<ServerProcess> Start(const std::string& state_dir) const {
-    return std::make_unique<ServerProcess>(
-        ENCLAVED_PATH,
-        std::vector<std::string>{"--database", db, "--policies", kSourceDir + "/policies",
-                                 "--state-dir", state_dir, "--client-ca", pki + "/ca.pem",
-                                 "--cert", pki + "/server.pem", "--key", pki + "/server.key"},
-        state_dir);
+    return StartEnclaved(ShippedPolicies(), state_dir);
   }
 
   std::unique_ptr<client::EnclaveClient> Client(int port) const {
-    client::ConnectOptions o;
-    o.target = "127.0.0.1:" + std::to_string(port);
-    o.ca_file = pki + "/ca.pem";
-    o.cert_file = pki + "/analyst1.pem";
-    o.key_file = pki + "/analyst1.key";
-    o.deadline = std::chrono::milliseconds(5000);
-    auto c = client::Connect(o);
-    REQUIRE(c.ok());
-    return std::move(*c);
+    return Connect("127.0.0.1:" + std::to_string(port), "analyst1", std::chrono::milliseconds(5000));
   }
 };
 

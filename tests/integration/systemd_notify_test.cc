@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "tests/integration/process.h"
+#include "tests/integration/world.h"
 #include "tests/testing/notify_socket.h"
 
 namespace enclave::testing {
@@ -29,24 +30,11 @@ namespace {
 using namespace std::chrono_literals;
 const std::string kSourceDir = ENCLAVE_SOURCE_DIR;
 
-struct World {
-  TempDir dir;
-  std::string pki, db;
-  World() {
-    pki = dir.File("pki");
-    db = dir.File("microdata.db");
-    ProcessResult p = RunProcess({"/bin/bash", kSourceDir + "/deploy/dev-pki.sh", pki});
-    INFO(p.err);
-    REQUIRE(p.exit_code == 0);
-    ProcessResult g = RunProcess(
-        {ENCLAVE_DATAGEN_PATH, "--out", db, "--seed", "11", "--persons", "3000"}, 300s);
-    INFO(g.err);
-    REQUIRE(g.exit_code == 0);
-  }
+// The shared PKI and small dataset (tests/integration/world.h).
+struct World : TestWorld {
+  World() : TestWorld(kSmallData) {}
   std::vector<std::string> Args(const std::string& state) const {
-    return {"--database", db, "--policies", kSourceDir + "/policies", "--state-dir", state,
-            "--client-ca", pki + "/ca.pem", "--cert", pki + "/server.pem", "--key",
-            pki + "/server.key"};
+    return ServerFlags(ShippedPolicies(), state);
   }
 };
 
