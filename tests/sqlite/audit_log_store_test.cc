@@ -17,6 +17,7 @@
 #include "client/verifier/verifier.h"
 #include "enclave/audit/leaf.h"
 #include "enclave/audit/merkle.h"
+#include "tests/testing/audit_tamper.h"
 #include "tests/testing/temp_dir.h"
 
 namespace enclave::adapters::sqlite {
@@ -258,12 +259,13 @@ bool Contains(const absl::Status& s, const std::string& text) {
   return std::string(s.message()).find(text) != std::string::npos;
 }
 
-// The issue-11 probe: an insider rewrites the caller in the bytes of entries that a signed
-// checkpoint covers (same length, so they still decode) and keeps the stored hashes.
-const char kRewriteCallers[] =
-    "DROP TRIGGER leaves_no_update;"
-    "UPDATE leaves SET bytes = CAST(replace(CAST(bytes AS TEXT), 'lv/analyst', 'lv/analysx') "
-    "AS BLOB) WHERE seq >= 17 AND seq < 30;";
+// The issue-11 probe: an insider rewrites the caller in the bytes of entries 17..29, which a
+// signed checkpoint covers (they still decode), and keeps the stored hashes.
+void RewriteCallers(const std::string& db) {
+  REQUIRE(testing::RewriteLeafBytes(db, 17, 30, [](audit::LogLeaf& l) {
+            l.caller = "spiffe://lv/analyst9";
+          }).ok());
+}
 
 TEST_CASE("start-up re-hashes every entry: rewritten bytes under kept hashes are refused") {
   TempDir dir;
@@ -276,13 +278,13 @@ TEST_CASE("start-up re-hashes every entry: rewritten bytes under kept hashes are
     CHECK(store->Size() == 50);
   }
   SUBCASE("the callers of checkpointed entries rewritten, hashes kept") {
-    RawExec(dir.File("audit_log.db"), kRewriteCallers);
+    RewriteCallers(dir.File("audit_log.db"));
     auto store = AuditLogStore::Open(Options(dir));
     REQUIRE_FALSE(store.ok());
     CHECK(store.status().code() == absl::StatusCode::kFailedPrecondition);
     CHECK_MESSAGE(Contains(store.status(), "entry 17 in "), store.status().message());
     CHECK(Contains(store.status(), "do not hash to its stored leaf hash"));
-    CHECK_FALSE(Contains(store.status(), "analys"));  // names the entry, never its content
+    CHECK_FALSE(Contains(store.status(), "analyst"));  // names the entry, never its content
   }
   SUBCASE("the stored hash rewritten as well: the signed root no longer matches") {
     RawExec(dir.File("audit_log.db"),
@@ -315,93 +317,12 @@ TEST_CASE("negative control: without the start-up check the exported bundle stil
   auto store = MustOpen(Options(dir));
   AppendPairs(*store, "r", 25);
   REQUIRE(store->SignCheckpointNow().ok());
-  RawExec(dir.File("audit_log.db"), kRewriteCallers);
+  RewriteCallers(dir.File("audit_log.db"));
   auto bundle = store->ExportBundle(0);
   REQUIRE(bundle.ok());
   auto report = verifier::VerifyBundle(*bundle, VerifierOptions(*store));
   REQUIRE_FALSE(report.ok());
   CHECK(report.status().code() == absl::StatusCode::kDataLoss);
-}
-
-// What an insider with the database can do to the tail without the signing key: rewrite the
-// bytes of entries [from, n) and make everything derived from them consistent again (leaf hashes,
-// every tree node, the tree state), as the writer would have built it.
-void RewriteTailConsistently(const std::string& db, std::uint64_t from) {
-  sqlite3* raw = nullptr;
-  REQUIRE(sqlite3_open(db.c_str(), &raw) == SQLITE_OK);
-  auto exec = [&](const std::string& sql) {
-    char* err = nullptr;
-    const int rc = sqlite3_exec(raw, sql.c_str(), nullptr, nullptr, &err);
-    const std::string message = err != nullptr ? err : "";
-    sqlite3_free(err);
-    REQUIRE_MESSAGE(rc == SQLITE_OK, message);
-  };
-  exec("DROP TRIGGER leaves_no_update; DROP TRIGGER nodes_no_delete; BEGIN");
-  std::vector<std::string> leaves;
-  {
-    sqlite3_stmt* stmt = nullptr;
-    REQUIRE(sqlite3_prepare_v2(raw, "SELECT bytes FROM leaves ORDER BY seq", -1, &stmt, nullptr) ==
-            SQLITE_OK);
-    while (sqlite3_step(stmt) == SQLITE_ROW) {
-      leaves.emplace_back(static_cast<const char*>(sqlite3_column_blob(stmt, 0)),
-                          static_cast<std::size_t>(sqlite3_column_bytes(stmt, 0)));
-    }
-    sqlite3_finalize(stmt);
-  }
-  REQUIRE(from < leaves.size());
-  sqlite3_stmt* update = nullptr;
-  REQUIRE(sqlite3_prepare_v2(raw, "UPDATE leaves SET bytes = ?1, hash = ?2 WHERE seq = ?3", -1,
-                             &update, nullptr) == SQLITE_OK);
-  for (std::uint64_t i = from; i < leaves.size(); ++i) {
-    auto leaf = audit::DecodeLeaf(leaves[i]);
-    REQUIRE(leaf.ok());
-    leaf->caller = "spiffe://lv/someone-else";
-    auto bytes = audit::EncodeLeaf(*leaf);
-    REQUIRE(bytes.ok());
-    leaves[i] = *bytes;
-    const audit::Hash h = audit::HashLeaf(*bytes);
-    sqlite3_reset(update);
-    sqlite3_bind_blob(update, 1, bytes->data(), static_cast<int>(bytes->size()), SQLITE_TRANSIENT);
-    sqlite3_bind_blob(update, 2, h.data(), static_cast<int>(h.size()), SQLITE_TRANSIENT);
-    sqlite3_bind_int64(update, 3, static_cast<sqlite3_int64>(i));
-    REQUIRE(sqlite3_step(update) == SQLITE_DONE);
-  }
-  sqlite3_finalize(update);
-  exec("DELETE FROM nodes");
-  sqlite3_stmt* node = nullptr;
-  REQUIRE(sqlite3_prepare_v2(raw, "INSERT INTO nodes (level, idx, hash) VALUES (?1, ?2, ?3)", -1,
-                             &node, nullptr) == SQLITE_OK);
-  audit::CompactRange range;
-  std::vector<audit::Hash> stack;
-  for (std::uint64_t seq = 0; seq < leaves.size(); ++seq) {
-    audit::Hash h = audit::HashLeaf(leaves[seq]);
-    range.Append(h);
-    std::uint64_t idx = seq;
-    int level = 0;
-    while ((idx & 1U) == 1U) {
-      h = audit::HashChildren(stack.back(), h);
-      stack.pop_back();
-      ++level;
-      idx >>= 1U;
-      sqlite3_reset(node);
-      sqlite3_bind_int(node, 1, level);
-      sqlite3_bind_int64(node, 2, static_cast<sqlite3_int64>(idx));
-      sqlite3_bind_blob(node, 3, h.data(), static_cast<int>(h.size()), SQLITE_TRANSIENT);
-      REQUIRE(sqlite3_step(node) == SQLITE_DONE);
-    }
-    stack.push_back(h);
-  }
-  sqlite3_finalize(node);
-  std::string compact;
-  for (const audit::Hash& h : range.hashes()) compact.append(reinterpret_cast<const char*>(h.data()), h.size());
-  sqlite3_stmt* state = nullptr;
-  REQUIRE(sqlite3_prepare_v2(raw, "UPDATE state SET compact = ?1 WHERE id = 1", -1, &state,
-                             nullptr) == SQLITE_OK);
-  sqlite3_bind_blob(state, 1, compact.data(), static_cast<int>(compact.size()), SQLITE_TRANSIENT);
-  REQUIRE(sqlite3_step(state) == SQLITE_DONE);
-  sqlite3_finalize(state);
-  exec("COMMIT");
-  sqlite3_close(raw);
 }
 
 // The state directory as a crash would leave it: the database and its WAL copied while the store
@@ -429,7 +350,9 @@ absl::StatusOr<std::uint64_t> RestartAfter(TailAttack attack, bool every_commit)
     }
     CrashImage(dir, image);
   }
-  if (attack != TailAttack::kNone) RewriteTailConsistently(image.File("audit_log.db"), 20);
+  if (attack != TailAttack::kNone) {
+    REQUIRE(testing::RewriteTailConsistently(image.File("audit_log.db"), 20).ok());
+  }
   if (attack == TailAttack::kRewriteAndDeleteHead) {
     RawExec(image.File("audit_log.db"),
             "DROP TRIGGER signed_head_no_delete; DELETE FROM signed_head;");
