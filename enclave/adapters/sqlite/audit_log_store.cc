@@ -517,7 +517,7 @@ absl::Status AuditLogStore::Impl::OpenDatabase() {
   return absl::OkStatus();
 }
 
-// Checks every stored leaf against its own bytes (hash, decoding, the indexed columns), rebuilds
+// Checks every stored leaf against its own bytes (hash, head fields, the indexed columns), rebuilds
 // the tree from them, and checks it against the stored state and against every signed copy of the
 // latest checkpoint: the signed head (one per commit), the checkpoint history and the file.
 absl::Status AuditLogStore::Impl::CheckAndLoad() {
@@ -600,17 +600,22 @@ absl::Status AuditLogStore::Impl::CheckAndLoad() {
             "it was written (the first such entry; restore the state directory from a backup and "
             "tell the privacy officer)"));
       }
-      absl::StatusOr<audit::LogLeaf> leaf = audit::DecodeLeaf(bytes);
-      if (!leaf.ok()) {
+      // The fields the row repeats (for the recovery below and the request index) must be the
+      // bytes' own; the rest of each leaf is the officer's verifier's to check, strictly.
+      absl::StatusOr<audit::LeafHead> head = audit::DecodeLeafHead(bytes);
+      if (!head.ok()) {
         return Refuse(absl::StrCat("entry ", seq, " in ", db_path, " does not decode (",
-                                   std::string(leaf.status().message()), ")"));
+                                   std::string(head.status().message()), ")"));
       }
       const auto type = static_cast<int>(sqlite3_column_int64(stmt.get(), 1));
-      const std::string request_id = ColumnBlob(stmt.get(), 2);
+      const void* id_data = sqlite3_column_blob(stmt.get(), 2);
+      const std::string_view request_id(
+          static_cast<const char*>(id_data),
+          id_data == nullptr ? 0 : static_cast<std::size_t>(sqlite3_column_bytes(stmt.get(), 2)));
       const std::int64_t time_ms = sqlite3_column_int64(stmt.get(), 4);
-      if (leaf->sequence != seq || leaf->origin != options.origin ||
-          static_cast<int>(leaf->type) != type || leaf->request_id != request_id ||
-          leaf->time_unix_ms != time_ms) {
+      if (head->sequence != seq || head->origin != options.origin ||
+          static_cast<int>(head->type) != type || head->request_id != request_id ||
+          head->time_unix_ms != time_ms) {
         return Refuse(absl::StrCat("entry ", seq, " in ", db_path,
                                    ": its row (sequence, origin, type, request id or time) does "
                                    "not match its bytes"));
@@ -620,11 +625,17 @@ absl::Status AuditLogStore::Impl::CheckAndLoad() {
         if (c.cp.size == range.size()) c.root_here = range.Root();
       }
       last_time_ms = std::max(last_time_ms, time_ms);
-      if (leaf->type == EntryType::kQueryAccepted) {
-        open_requests[request_id] = seq;
-      } else if (leaf->type == EntryType::kQueryResult || leaf->type == EntryType::kQueryAborted) {
-        open_requests.erase(request_id);
-      } else if (leaf->type == EntryType::kRecovery) {
+      if (head->type == EntryType::kQueryAccepted) {
+        open_requests[std::string(request_id)] = seq;
+      } else if (head->type == EntryType::kQueryResult ||
+                 head->type == EntryType::kQueryAborted) {
+        open_requests.erase(std::string(request_id));
+      } else if (head->type == EntryType::kRecovery) {
+        absl::StatusOr<audit::LogLeaf> leaf = audit::DecodeLeaf(bytes);
+        if (!leaf.ok()) {
+          return Refuse(absl::StrCat("recovery entry ", seq, " in ", db_path, " does not decode (",
+                                     std::string(leaf.status().message()), ")"));
+        }
         const std::set<std::uint64_t> done_seqs(leaf->related.begin(), leaf->related.end());
         std::erase_if(open_requests, [&](const auto& kv) { return done_seqs.contains(kv.second); });
       }
