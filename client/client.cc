@@ -265,6 +265,7 @@ class GrpcEnclaveClient final : public EnclaveClient {
   }
 
   absl::StatusOr<TemplateInfo> DescribeTemplate(const std::string& template_id) override {
+    if (absl::Status checked = CheckRequest(template_id, {}); !checked.ok()) return checked;
     grpc::ClientContext context;
     SetDeadline(context);
     v1::DescribeTemplateRequest request;
@@ -278,6 +279,11 @@ class GrpcEnclaveClient final : public EnclaveClient {
   absl::StatusOr<QueryResult> RunQuery(
       const std::string& template_id,
       const std::vector<std::pair<std::string, std::string>>& parameters) override {
+    // Checked here, before anything is sent: protobuf would refuse to serialise a value that is
+    // not UTF-8 with no useful message, and the server refuses the rest anyway.
+    if (absl::Status checked = CheckRequest(template_id, parameters); !checked.ok()) {
+      return checked;
+    }
     grpc::ClientContext context;
     SetDeadline(context);
     v1::RunQueryRequest request;
@@ -331,6 +337,98 @@ void DiscardLog(gpr_log_func_args* /*args*/) {}
 }  // namespace
 
 void SilenceTransportLogs() { gpr_set_log_function(&DiscardLog); }
+
+namespace {
+
+// Well-formed UTF-8 (as protobuf requires of a string field): no overlong forms, surrogates or
+// code points above U+10FFFF.
+bool IsUtf8(std::string_view text) {
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const unsigned char* end = p + text.size();
+  while (p < end) {
+    const unsigned char c = *p;
+    if (c < 0x80) {
+      ++p;
+      continue;
+    }
+    int extra = 0;
+    std::uint32_t cp = 0;
+    if (c >= 0xC2 && c <= 0xDF) {
+      extra = 1;
+      cp = c & 0x1FU;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      extra = 2;
+      cp = c & 0x0FU;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      extra = 3;
+      cp = c & 0x07U;
+    } else {
+      return false;
+    }
+    if (end - p <= extra) return false;
+    for (int i = 1; i <= extra; ++i) {
+      if ((p[i] & 0xC0U) != 0x80U) return false;
+      cp = (cp << 6U) | (p[i] & 0x3FU);
+    }
+    if ((extra == 2 && cp < 0x800) || (extra == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+        (cp >= 0xD800 && cp <= 0xDFFF)) {
+      return false;
+    }
+    p += extra + 1;
+  }
+  return true;
+}
+
+// A name fit to quote in a one-line message: short UTF-8 without control characters.
+bool Quotable(std::string_view text) {
+  if (text.size() > kMaxParameterNameBytes || !IsUtf8(text)) return false;
+  for (char c : text) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return false;
+  }
+  return true;
+}
+
+constexpr char kSeeDescribe[] = " (see 'enclavectl describe TEMPLATE' for the values allowed)";
+
+}  // namespace
+
+absl::Status CheckRequest(const std::string& template_id,
+                          const std::vector<std::pair<std::string, std::string>>& parameters) {
+  if (template_id.size() > kMaxTemplateIdBytes || !IsUtf8(template_id)) {
+    return absl::InvalidArgumentError(
+        "the template id of " + std::to_string(template_id.size()) + " bytes" +
+        (IsUtf8(template_id) ? "" : " is not valid UTF-8") + "; allowed: an id of at most " +
+        std::to_string(kMaxTemplateIdBytes) +
+        " bytes of UTF-8 (see 'enclavectl templates' for the ids)");
+  }
+  if (parameters.size() > kMaxParameters) {
+    return absl::InvalidArgumentError("too many parameters (" + std::to_string(parameters.size()) +
+                                      "); allowed: at most " + std::to_string(kMaxParameters));
+  }
+  for (const auto& [name, value] : parameters) {
+    if (!Quotable(name)) {
+      return absl::InvalidArgumentError(
+          "a parameter name of " + std::to_string(name.size()) + " bytes" +
+          (IsUtf8(name) ? "" : " that is not valid UTF-8") +
+          "; allowed: a name of at most " + std::to_string(kMaxParameterNameBytes) +
+          " bytes of printable UTF-8 (see 'enclavectl describe TEMPLATE' for the names)");
+    }
+    if (value.size() > kMaxParameterValueBytes) {
+      return absl::InvalidArgumentError(
+          "parameter '" + name + "': the value is " + std::to_string(value.size()) +
+          " bytes long; allowed: at most " + std::to_string(kMaxParameterValueBytes) + " bytes" +
+          kSeeDescribe);
+    }
+    if (!IsUtf8(value)) {
+      return absl::InvalidArgumentError("parameter '" + name +
+                                        "': the value is not valid UTF-8; allowed: UTF-8 text of "
+                                        "at most " +
+                                        std::to_string(kMaxParameterValueBytes) + " bytes" +
+                                        kSeeDescribe);
+    }
+  }
+  return absl::OkStatus();
+}
 
 std::vector<Suggestion> SuggestionsOf(const absl::Status& status) {
   std::vector<Suggestion> out;

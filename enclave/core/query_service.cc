@@ -124,6 +124,8 @@ absl::StatusOr<policy::Principal> QueryService::Identify(const policy::CallerIde
                                                          QueryLogEntry& entry) {
   entry.caller = caller.uri;
   entry.caller_cert_sha256 = caller.cert_sha256;
+  // A certificate without extendedKeyUsage clientAuth is refused, and logged as any refusal.
+  ENCLAVE_RETURN_IF_ERROR(policy::CheckClientCertificateUsage(caller));
   absl::StatusOr<policy::Principal> principal = principals_->Find(caller.uri);
   if (!principal.ok()) {
     return absl::PermissionDeniedError("caller is not a registered principal");

@@ -31,6 +31,14 @@ absl::Time Agreement::End() const {
   return absl::FromCivil(valid_until + 1, absl::UTCTimeZone());
 }
 
+absl::Status CheckClientCertificateUsage(const CallerIdentity& caller) {
+  if (caller.client_auth) return absl::OkStatus();
+  return absl::PermissionDeniedError(
+      "the client certificate is not for client authentication: its extendedKeyUsage must "
+      "include clientAuth (TLS Web Client Authentication); ask the operator for a certificate "
+      "issued as docs/operator.md describes");
+}
+
 absl::StatusOr<AgreementBook> AgreementBook::Create(std::vector<Agreement> agreements,
                                                     std::map<std::string, std::int64_t> project_caps,
                                                     std::int64_t data_version_cap_micro) {

@@ -82,6 +82,7 @@ struct World {
                                              const std::string& state_name) const {
     const std::string state = dir.path().string() + "/" + state_name;
     std::filesystem::create_directories(state);
+    std::filesystem::permissions(state, std::filesystem::perms::owner_all);  // 0700: required
     return std::make_unique<ServerProcess>(
         ENCLAVED_PATH,
         std::vector<std::string>{"--database", db, "--policies", policies, "--state-dir", state,
@@ -1451,6 +1452,7 @@ TEST_CASE("DP budget bypass: no researcher gets the DP template's cells through 
   {
     const std::string state = w.dir.path().string() + "/state-mixing";
     std::filesystem::create_directories(state);
+    std::filesystem::permissions(state, std::filesystem::perms::owner_all);  // 0700: required
     TestApprovals approvals = SignAllTemplates(mixed, w.dir.path().string() + "/mixing-approvals");
     REQUIRE(approvals.error.empty());
     std::vector<std::string> argv = {ENCLAVED_PATH, "--check", "--database", w.db, "--policies",

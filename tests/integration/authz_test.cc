@@ -6,7 +6,11 @@
 #include <doctest/doctest.h>
 #include <grpcpp/grpcpp.h>
 
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -96,6 +100,7 @@ struct World {
     loaded = *std::move(l);
     const std::string state = dir.File("state");
     fs::create_directories(state);
+    fs::permissions(state, fs::perms::owner_all);  // enclaved requires 0700
     server = std::make_unique<ServerProcess>(
         ENCLAVED_PATH,
         std::vector<std::string>{"--database", db, "--policies", policies, "--state-dir", state,
@@ -581,6 +586,7 @@ TEST_CASE("enclaved --check names a malformed deny-list before it would refuse e
                                    w.pki + "/server.key"};
   for (const std::string& f : approvals.Flags()) argv.push_back(f);
   fs::create_directories(w.dir.File("check-state"));
+  fs::permissions(w.dir.File("check-state"), fs::perms::owner_all);
   ProcessResult ok = RunProcess(argv);
   INFO(ok.err);
   CHECK(ok.exit_code == 0);
@@ -589,6 +595,72 @@ TEST_CASE("enclaved --check names a malformed deny-list before it would refuse e
   CHECK(bad.exit_code == 2);
   CHECK(bad.err.find("deny-list") != std::string::npos);
   CHECK(bad.err.find("serial must be hexadecimal") != std::string::npos);
+}
+
+// issue 11 §2: a stop after a failed log write (a full disk) is not a clean stop. The enclaved
+// process gets RLIMIT_FSIZE 0 (every file write fails, as on a full disk; SIGXFSZ ignored) for one
+// query, then the limit back: the log refuses every write since, so SIGTERM cannot log the stop
+// nor sign the final checkpoint, and enclaved says so and exits 3 (0 for the control).
+TEST_CASE("after a failed log write, SIGTERM exits 3 saying the stop was neither logged nor signed") {
+  World& w = TheWorld();
+  const auto start = [&](const std::string& name) {
+    const std::string state = w.dir.File(name);
+    fs::create_directories(state);
+    fs::permissions(state, fs::perms::owner_all);
+    return std::make_unique<ServerProcess>(
+        ENCLAVED_PATH,
+        std::vector<std::string>{"--database", w.db, "--policies", w.policies, "--state-dir", state,
+                                 "--client-ca", w.pki + "/ca.pem", "--cert", w.pki + "/server.pem",
+                                 "--key", w.pki + "/server.key"},
+        state);
+  };
+  // The child of this process whose command line names `state`.
+  const auto pid_of = [](const std::string& state) -> pid_t {
+    for (const fs::directory_entry& e : fs::directory_iterator("/proc")) {
+      const std::string name = e.path().filename().string();
+      if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+      std::string cmdline = ReadFile(e.path().string() + "/cmdline");
+      std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+      if (cmdline.find(ENCLAVED_PATH) == 0 && cmdline.find(" " + state + " ") != std::string::npos) {
+        return static_cast<pid_t>(std::stoi(name));
+      }
+    }
+    return -1;
+  };
+  const auto run = [&](const ServerProcess& server) {
+    grpc::SslCredentialsOptions o;
+    o.pem_root_certs = ReadFile(w.pki + "/ca.pem");
+    o.pem_cert_chain = ReadFile(w.pki + "/analyst1.pem");
+    o.pem_private_key = ReadFile(w.pki + "/analyst1.key");
+    Calls calls(grpc::CreateChannel(server.target(), grpc::SslCredentials(o)));
+    return calls.Run("zzp_aantal_per_wijk");
+  };
+  {
+    auto control = start("state-clean-stop");
+    INFO(control->stderr_text());
+    REQUIRE(control->port() > 0);
+    CHECK(run(*control).ok());
+    CHECK(control->Stop() == 0);
+  }
+  const auto previous = std::signal(SIGXFSZ, SIG_IGN);  // inherited by the child
+  auto server = start("state-disk-full");
+  std::signal(SIGXFSZ, previous);
+  INFO(server->stderr_text());
+  REQUIRE(server->port() > 0);
+  CHECK(run(*server).ok());
+  const pid_t pid = pid_of(w.dir.File("state-disk-full"));
+  REQUIRE(pid > 0);
+  struct rlimit saved {};
+  REQUIRE(::prlimit(pid, RLIMIT_FSIZE, nullptr, &saved) == 0);
+  struct rlimit full = saved;
+  full.rlim_cur = 0;
+  REQUIRE(::prlimit(pid, RLIMIT_FSIZE, &full, nullptr) == 0);
+  CHECK(run(*server).error_code() == grpc::StatusCode::UNAVAILABLE);
+  REQUIRE(::prlimit(pid, RLIMIT_FSIZE, &saved, nullptr) == 0);  // the disk has room again
+  CHECK(run(*server).error_code() == grpc::StatusCode::UNAVAILABLE);  // fail closed until restart
+  CHECK(server->Stop() == 3);
+  CHECK(server->stderr_text().find("enclaved: unclean stop: the stop was not logged and the final "
+                                   "checkpoint was not signed") != std::string::npos);
 }
 
 }  // namespace enclave::testing

@@ -45,6 +45,8 @@ struct World {
     db = dir.path().string() + "/microdata.db";
     state = dir.path().string() + "/state";
     std::filesystem::create_directories(state);
+  std::filesystem::permissions(state, std::filesystem::perms::owner_all);  // 0700: required
+    std::filesystem::permissions(state, std::filesystem::perms::owner_all);  // 0700: required
     ProcessResult p = RunProcess({"/bin/bash", kSourceDir + "/deploy/dev-pki.sh", pki});
     INFO(p.err);
     REQUIRE(p.exit_code == 0);
@@ -209,6 +211,7 @@ TEST_CASE("a state directory restored from an older copy makes enclaved refuse t
   const std::string state = w.dir.path().string() + "/state-rollback";
   const std::string backup = w.dir.path().string() + "/backup";
   std::filesystem::create_directories(state);
+  std::filesystem::permissions(state, std::filesystem::perms::owner_all);  // 0700: required
   std::filesystem::create_directories(backup);
   auto run_and_stop = [&] {
     std::unique_ptr<ServerProcess> server = w.Start(state);
@@ -263,6 +266,7 @@ TEST_CASE("leaf bytes rewritten under a running enclaved: log, verify and export
   client::SilenceTransportLogs();
   const std::string state = w.dir.path().string() + "/state-bytes";
   std::filesystem::create_directories(state);
+  std::filesystem::permissions(state, std::filesystem::perms::owner_all);  // 0700: required
   std::unique_ptr<ServerProcess> server = w.Start(state);
   REQUIRE_MESSAGE(server->port() > 0, server->stderr_text());
   {
@@ -341,6 +345,7 @@ TEST_CASE("a tail rewritten after acknowledged queries and a SIGKILL makes encla
   client::SilenceTransportLogs();
   const std::string state = w.dir.path().string() + "/state-tail";
   std::filesystem::create_directories(state);
+  std::filesystem::permissions(state, std::filesystem::perms::owner_all);  // 0700: required
   auto run_and_kill = [&] {
     std::unique_ptr<ServerProcess> server = w.Start(state);
     REQUIRE_MESSAGE(server->port() > 0, server->stderr_text());

@@ -43,6 +43,8 @@ struct World {
     db = dir.path().string() + "/microdata.db";
     state = dir.path().string() + "/state";
     std::filesystem::create_directories(state);
+  std::filesystem::permissions(state, std::filesystem::perms::owner_all);  // 0700: required
+    std::filesystem::permissions(state, std::filesystem::perms::owner_all);  // 0700: required
     ProcessResult p = RunProcess({"/bin/bash", kSourceDir + "/deploy/dev-pki.sh", pki});
     INFO(p.err);
     REQUIRE(p.exit_code == 0);
@@ -547,6 +549,7 @@ TEST_CASE("a refused or all-confidential table suggests what would work instead,
 
   const std::string state = w.dir.path().string() + "/hint-state";
   std::filesystem::create_directories(state);
+  std::filesystem::permissions(state, std::filesystem::perms::owner_all);  // 0700: required
   ServerProcess server(
       ENCLAVED_PATH,
       {"--database", w.db, "--policies", policies, "--state-dir", state, "--client-ca",

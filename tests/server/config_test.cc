@@ -1,6 +1,7 @@
 // enclaved's configuration file: parsing, defaults, relative paths, validation messages.
 #include <doctest/doctest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -144,7 +145,11 @@ TEST_SUITE("LoadConfigFile") {
     // Keeps deploy/enclaved.example.textproto in step with config.proto.
     const fs::path example = fs::path(ENCLAVE_SOURCE_DIR) / "deploy" / "enclaved.example.textproto";
     REQUIRE(fs::exists(example));
+    // The example (the packaged /etc/enclaved/enclaved.textproto) takes the log-signing key from
+    // the unit's credential, as systemd would deliver it.
+    ::setenv("CREDENTIALS_DIRECTORY", "/run/credentials/enclaved.service", 1);
     auto config = LoadConfigFile(example.string());
+    ::unsetenv("CREDENTIALS_DIRECTORY");
     REQUIRE_MESSAGE(config.ok(), config.status().ToString());
     CHECK(ValidateConfig(*config).ok());
   }

@@ -504,6 +504,49 @@ TEST_CASE("a failed commit fails its appends and every later one (fail closed)")
   CHECK(store->Append(Entry("z", Type::kAccepted)).ok());  // a restart resumes
 }
 
+TEST_CASE("Ping: a round trip through the writer, OK while it runs, refused once failed or closed") {
+  // enclaved's systemd watchdog pings only while this passes (enclave/server/systemd_notify.h).
+  TempDir dir;
+  AuditLogOptions o = Options(dir);
+  std::atomic<bool> fail{false};
+  std::atomic<bool> stall{false};
+  o.before_commit_for_test = [&](std::uint64_t) {
+    while (stall) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    return fail ? absl::UnavailableError("injected I/O error") : absl::OkStatus();
+  };
+  auto store = MustOpen(o);
+  AppendPairs(*store, "r", 2);
+  const std::uint64_t size = store->Size();
+  CHECK(store->Ping().ok());
+  CHECK(store->Size() == size);  // writes nothing
+  // A stuck writer: the ping waits behind the stuck commit instead of answering OK.
+  stall = true;
+  std::thread appender([&] { store->Append(Entry("slow", Type::kAccepted)).IgnoreError(); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  std::atomic<bool> pinged{false};
+  std::thread pinger([&] {
+    store->Ping().IgnoreError();
+    pinged = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  CHECK_FALSE(pinged.load());
+  stall = false;
+  appender.join();
+  pinger.join();
+  CHECK(pinged.load());
+  // A failed commit: the log refuses everything from now on, and so does the ping.
+  fail = true;
+  CHECK(store->Append(Entry("x", Type::kAccepted)).code() == absl::StatusCode::kUnavailable);
+  fail = false;
+  CHECK(store->Ping().code() == absl::StatusCode::kUnavailable);
+  // Closed: refused too.
+  auto other_dir = std::make_unique<TempDir>();
+  auto other = MustOpen(Options(*other_dir));
+  CHECK(other->Ping().ok());
+  CHECK(other->Close().ok());
+  CHECK(other->Ping().code() == absl::StatusCode::kUnavailable);
+}
+
 TEST_CASE("an entry that cannot be encoded fails alone and takes no sequence number") {
   TempDir dir;
   auto store = MustOpen(Options(dir));

@@ -23,10 +23,12 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "enclave/adapters/sqlite/durable_database.h"
 #include "enclave/audit/bundle.h"
 #include "enclave/base/log.h"
 #include "enclave/base/status_macros.h"
 #include "enclave/crypto/ed25519.h"
+#include "enclave/crypto/secret_file.h"
 
 namespace enclave::adapters::sqlite {
 namespace {
@@ -184,9 +186,11 @@ absl::Status WriteAll(int fd, std::string_view data) {
 // Temporary file, fsync, rename over `path`, fsync the directory.
 absl::Status WriteFileAtomically(const std::string& path, std::string_view content, mode_t mode) {
   const std::string tmp = absl::StrCat(path, ".tmp");
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
   if (fd < 0) return absl::UnavailableError(absl::StrCat("audit log: cannot create ", tmp));
-  absl::Status s = WriteAll(fd, content);
+  // A leftover temporary file keeps its old mode through O_TRUNC: set it.
+  absl::Status s = ::fchmod(fd, mode) == 0 ? WriteAll(fd, content)
+                                           : absl::UnavailableError("chmod failed");
   if (s.ok() && ::fsync(fd) != 0) s = absl::UnavailableError("fsync failed");
   ::close(fd);
   if (s.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) s = absl::UnavailableError("rename failed");
@@ -227,12 +231,12 @@ absl::StatusOr<std::optional<std::string>> ReadFileIfExists(const std::string& p
 
 // Loads the Ed25519 signing key (PKCS#8 PEM or a note signer key string), or creates one
 // (0600, exclusive create, fsync, directory fsync) if none exists.
-// `systemd_credential`: the file is in $CREDENTIALS_DIRECTORY, which systemd keeps private to
-// the unit (read-only, owned by root with an ACL or by the unit's user, depending on the file
-// system), so the owner and mode checks below do not apply.
+// An existing key passes crypto::ReadSecretFile's checks (as the TLS key and the record-key
+// secret do). A file in $CREDENTIALS_DIRECTORY, which systemd keeps private to the unit
+// (read-only, owned by root with an ACL or by the unit's user, depending on the file system), is
+// exempt from the owner and mode checks there.
 absl::StatusOr<audit::NoteSigner> LoadOrCreateSigner(const std::string& path,
-                                                     const std::string& key_name,
-                                                     bool systemd_credential = false) {
+                                                     const std::string& key_name) {
   struct stat st {};
   if (::lstat(path.c_str(), &st) != 0) {
     if (errno != ENOENT) return absl::UnavailableError(absl::StrCat("audit log: cannot stat ", path));
@@ -263,22 +267,12 @@ absl::StatusOr<audit::NoteSigner> LoadOrCreateSigner(const std::string& path,
     base::LogInfo("audit_log_signing_key_created", {});
     return audit::NoteSigner::Create(key_name, std::move(key));
   }
-  if (!S_ISREG(st.st_mode)) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("audit log: the signing key ", path, " is not a regular file"));
-  }
-  if (!systemd_credential && (st.st_mode & 077) != 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "audit log: the signing key ", path, " is readable or writable by group or others (allowed: 0600)"));
-  }
-  if (!systemd_credential && st.st_uid != ::geteuid()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("audit log: the signing key ", path, " is owned by another user"));
-  }
-  ENCLAVE_ASSIGN_OR_RETURN(std::optional<std::string> text, ReadFileIfExists(path, 64 * 1024));
-  if (!text.has_value()) {
-    return absl::UnavailableError(absl::StrCat("audit log: cannot read the signing key ", path));
-  }
+  // The same rules as every secret file (crypto/secret_file.h): regular, no symbolic link, 0600
+  // or narrower, owned by the service user; a systemd credential is exempt from mode and owner.
+  absl::StatusOr<std::string> read = crypto::ReadSecretFile("audit log: the signing key", path,
+                                                            64 * 1024);
+  if (!read.ok()) return read.status();
+  std::string* text = &*read;
   absl::StatusOr<audit::NoteSigner> signer = absl::InvalidArgumentError("unreadable");
   if (text->rfind("PRIVATE+KEY+", 0) == 0) {
     std::string_view line(*text);
@@ -307,11 +301,7 @@ absl::StatusOr<audit::NoteSigner> LoadSigner(const std::string& path, const std:
     }
     return absl::UnavailableError(absl::StrCat("audit log: cannot stat ", path));
   }
-  const char* credentials = std::getenv("CREDENTIALS_DIRECTORY");
-  const bool systemd_credential =
-      credentials != nullptr && credentials[0] != '\0' &&
-      std::filesystem::path(path).parent_path() == std::filesystem::path(credentials);
-  return LoadOrCreateSigner(path, key_name, systemd_credential);
+  return LoadOrCreateSigner(path, key_name);
 }
 
 audit::EntryType TypeOf(core::QueryLogEntry::Type type) {
@@ -403,6 +393,7 @@ absl::StatusOr<audit::LogLeaf> LeafFromEntry(const core::QueryLogEntry& entry) {
 struct AuditLogStore::Impl {
   struct Pending {
     bool sign = false;  // a checkpoint request instead of a leaf
+    bool ping = false;  // a round trip through the writer only (Ping)
     audit::LogLeaf leaf;
     bool done = false;
     absl::Status status;
@@ -464,6 +455,8 @@ struct AuditLogStore::Impl {
 };
 
 absl::Status AuditLogStore::Impl::OpenDatabase() {
+  // Created 0600 if missing, refused if wider (durable_database.h); -wal and -shm follow its mode.
+  ENCLAVE_RETURN_IF_ERROR(PrepareStateFile(db_path, "query log"));
   int rc = sqlite3_open_v2(
       db_path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
       options.vfs_for_test.empty() ? nullptr : options.vfs_for_test.c_str());
@@ -721,7 +714,7 @@ absl::Status AuditLogStore::Impl::SignAndStore() {
     failed = true;  // the database failed a write: fail closed, as for a failed commit
     return Unavailable("cannot store a checkpoint", rc);
   }
-  ENCLAVE_RETURN_IF_ERROR(WriteFileAtomically(checkpoint_path, note, 0644));
+  ENCLAVE_RETURN_IF_ERROR(WriteFileAtomically(checkpoint_path, note, 0600));
   stored_size = cp.size;
   last_sign_time = std::chrono::steady_clock::now();
   return absl::OkStatus();
@@ -905,11 +898,11 @@ void AuditLogStore::Impl::WriterLoop() {
       queue_cv.wait_for(lock, options.group_commit_delay,
                         [&] { return stop || queue.size() >= last_batch; });
     }
-    std::vector<Pending*> leaves, signs;
+    std::vector<Pending*> leaves, signs, pings;
     while (!queue.empty() && leaves.size() < options.max_batch) {
       Pending* p = queue.front();
       queue.pop_front();
-      (p->sign ? signs : leaves).push_back(p);
+      (p->ping ? pings : p->sign ? signs : leaves).push_back(p);
     }
     lock.unlock();
     last_batch = leaves.size();
@@ -926,9 +919,13 @@ void AuditLogStore::Impl::WriterLoop() {
       }
     }
     for (Pending* p : signs) p->status = signed_status;
+    for (Pending* p : pings) {
+      if (failed) p->status = absl::UnavailableError("audit log: an earlier commit failed");
+    }
     lock.lock();
     for (Pending* p : leaves) p->done = true;
     for (Pending* p : signs) p->done = true;
+    for (Pending* p : pings) p->done = true;
     done_cv.notify_all();
   }
 }
@@ -961,7 +958,7 @@ absl::StatusOr<std::unique_ptr<AuditLogStore>> AuditLogStore::Open(AuditLogOptio
   ENCLAVE_ASSIGN_OR_RETURN(std::optional<std::string> existing,
                            ReadFileIfExists(verifier_path, 4096));
   if (existing != verifier_key) {
-    ENCLAVE_RETURN_IF_ERROR(WriteFileAtomically(verifier_path, verifier_key, 0644));
+    ENCLAVE_RETURN_IF_ERROR(WriteFileAtomically(verifier_path, verifier_key, 0600));
   }
   impl->options = std::move(options);
   ENCLAVE_RETURN_IF_ERROR(impl->OpenDatabase());
@@ -1011,6 +1008,12 @@ absl::StatusOr<std::uint64_t> AuditLogStore::AppendLeaf(audit::LogLeaf leaf) {
 absl::Status AuditLogStore::SignCheckpointNow() {
   Impl::Pending p;
   p.sign = true;
+  return impl_->Submit(p);
+}
+
+absl::Status AuditLogStore::Ping() {
+  Impl::Pending p;
+  p.ping = true;
   return impl_->Submit(p);
 }
 

@@ -114,6 +114,11 @@ class AuditLogStore final : public core::QueryLog, public audit::TreeHashStore {
   // origin, sequence and time are assigned here. Returns the sequence number.
   absl::StatusOr<std::uint64_t> AppendLeaf(audit::LogLeaf leaf);
 
+  // A round trip through the writer thread, queued behind pending appends: OK when the writer
+  // runs and no commit has failed; kUnavailable when a commit failed or the store is closed.
+  // Blocks while the writer is stuck (enclaved's systemd watchdog relies on that). Writes nothing.
+  absl::Status Ping();
+
   // Drains pending appends, signs a final checkpoint of every acknowledged entry, and stops the
   // writer. Later Appends fail with kUnavailable. Idempotent.
   absl::Status Close();

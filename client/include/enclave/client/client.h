@@ -13,6 +13,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -167,6 +168,21 @@ class EnclaveClient {
       const std::string& template_id,
       const std::vector<std::pair<std::string, std::string>>& parameters) = 0;
 };
+
+// What the enclave accepts in a request (docs/analyst.md, "Limits"; the server checks the same,
+// enclave/templates/binding.h): at most kMaxParameters parameters, names of at most
+// kMaxParameterNameBytes bytes, values of at most kMaxParameterValueBytes bytes, template ids of
+// at most kMaxTemplateIdBytes bytes, all valid UTF-8. RunQuery and DescribeTemplate check this
+// before sending anything and return kInvalidArgument naming the parameter, what was wrong (its
+// length, or that it is not UTF-8; never its bytes) and what is allowed.
+inline constexpr std::size_t kMaxParameters = 32;
+inline constexpr std::size_t kMaxParameterNameBytes = 64;
+inline constexpr std::size_t kMaxParameterValueBytes = 256;
+inline constexpr std::size_t kMaxTemplateIdBytes = 128;
+
+// OK, or the kInvalidArgument above for a request RunQuery would refuse to send.
+absl::Status CheckRequest(const std::string& template_id,
+                          const std::vector<std::pair<std::string, std::string>>& parameters);
 
 // The alternatives a refusal of RunQuery carries (FAILED_PRECONDITION: the table cannot be
 // released safely, or it differs too little from an earlier one); empty when there are none.
