@@ -547,13 +547,16 @@ class GrpcAuditClient final : public AuditClient {
     request.set_to_unix_ms(filter.to_unix_ms);
     request.set_page_size(page_size);
     request.set_page_token(page_token);
+    request.set_with_proofs(true);
     v1::ListEntriesResponse response;
     const grpc::Status status = stub_->ListEntries(&context, request, &response);
     if (!status.ok()) return ToAbsl(status);
     AuditPage out;
     for (const v1::LogEntry& e : response.entries()) {
-      out.entries.push_back(AuditLogEntry{e.sequence(), e.leaf()});
+      out.entries.push_back(AuditLogEntry{
+          e.sequence(), e.leaf(), {e.inclusion_path().begin(), e.inclusion_path().end()}});
     }
+    if (response.has_checkpoint()) out.checkpoint = FromProto(response.checkpoint());
     out.next_page_token = response.next_page_token();
     out.log_size = response.log_size();
     return out;

@@ -134,9 +134,8 @@ absl::Status CheckAuditFlags(const ParsedArgs& parsed) {
   };
   const AuditFlags& f = parsed.audit;
   const bool log = a == AuditAction::kLog;
-  const bool pinned = a == AuditAction::kCheckpoint || a == AuditAction::kVerify ||
-                      a == AuditAction::kVerifyBundle || a == AuditAction::kReceipt;
-  const bool state = a == AuditAction::kVerify || a == AuditAction::kVerifyBundle;
+  const bool state = a == AuditAction::kVerify || a == AuditAction::kVerifyBundle ||
+                     a == AuditAction::kLog || a == AuditAction::kExport;
   for (const auto& [given, flag] :
        std::initializer_list<std::pair<bool, std::string_view>>{
            {f.caller.has_value(), "--caller"},
@@ -149,19 +148,11 @@ absl::Status CheckAuditFlags(const ParsedArgs& parsed) {
     if (absl::Status s = only(given, log, flag, "'audit log'"); !s.ok()) return s;
   }
   if (absl::Status s = only(f.state.has_value(), state, "--state",
-                            "'audit verify' and 'audit verify-bundle'");
+                            "'audit verify', 'audit verify-bundle', 'audit log' and 'audit export'");
       !s.ok()) {
     return s;
   }
-  for (const auto& [given, flag] : std::initializer_list<std::pair<bool, std::string_view>>{
-           {f.log_key.has_value(), "--log-key"}, {f.origin.has_value(), "--origin"}}) {
-    if (absl::Status s = only(given, pinned, flag,
-                              "'audit checkpoint', 'audit verify', 'audit verify-bundle' and "
-                              "'audit receipt'");
-        !s.ok()) {
-      return s;
-    }
-  }
+  // --log-key and --origin apply to every audit command: each checks what it shows.
   if (absl::Status s = only(parsed.output_file.has_value(), a == AuditAction::kExport,
                             "--output", "'run' and 'audit export'");
       !s.ok()) {
@@ -290,8 +281,10 @@ Example:
 constexpr std::string_view kAuditHelp = R"(Usage: enclavectl [global flags] audit checkpoint [--log-key KEY] [--origin ORIGIN]
        enclavectl [global flags] audit log [--caller URI] [--template ID] [--from TIME]
                   [--to TIME] [--decision D] [--type TYPE] [--format table|json]
+                  [--log-key KEY] [--origin ORIGIN] [--state FILE]
        enclavectl [global flags] audit verify [--state FILE] [--log-key KEY] [--origin ORIGIN]
-       enclavectl [global flags] audit export --output FILE
+       enclavectl [global flags] audit export --output FILE [--log-key KEY] [--origin ORIGIN]
+                  [--state FILE]
        enclavectl audit verify-bundle FILE [--log-key KEY] [--origin ORIGIN] [--state FILE]
        enclavectl [global flags] audit receipt REQUEST_ID [--log-key KEY] [--origin ORIGIN]
 
@@ -303,15 +296,20 @@ is itself logged.
   log            list entries, filtered: --caller, --template, --decision
                  ("allowed", "PERMISSION_DENIED", ...), --type ("query-result",
                  ...), --from/--to (UTC: 2026-11-25, 2026-11-25T13:05[:09][Z],
-                 or ms since 1970; from inclusive, to exclusive)
+                 or ms since 1970; from inclusive, to exclusive). Every entry
+                 shown is re-hashed and proven included in a checkpoint signed
+                 by the pinned key (needs the log key); one not yet covered is
+                 marked NOT YET CHECKPOINTED. An entry whose bytes do not match
+                 fails the command (exit 8), naming it; nothing is shown then.
   verify         fetch the latest checkpoint, verify its signature with the pinned
                  key, prove it consistent with the checkpoint you stored last
                  (--state FILE, default ~/.config/enclavectl/checkpoint), then
-                 download and check every new entry; only then store the new
-                 checkpoint. A first run stores the checkpoint after checking the
-                 whole log.
-  export         write the export bundle of the whole log to FILE (written to a
-                 temporary file first, then renamed into place)
+                 download the whole log and re-hash every entry, old and new
+                 (the old ones must still fold to your stored checkpoint); only
+                 then store the new checkpoint. Names the first altered entry.
+  export         write the export bundle of the whole log to FILE: downloaded to
+                 a temporary file, verified as verify-bundle would (needs the
+                 log key), and only then renamed into place
   verify-bundle  check a bundle offline, without a server: signature, every
                  entry, the root, and (with --state) consistency with your
                  stored checkpoint
@@ -322,7 +320,9 @@ is itself logged.
 --log-key KEY is the log's verifier key "<name>+<hex id>+<base64 key>" that you
 received out of band; or set 'log_key = ...' in the config file. --origin (or
 'log_origin') pins the log's origin; without it the origin in the stored
-checkpoint, or else in the signed checkpoint itself, is used.
+checkpoint, or else in the signed checkpoint itself, is used. log and export
+only read the stored checkpoint (--state, default as for verify): what they
+show must extend it.
 
 Exit codes: as 'enclavectl --help'; 8 when the log fails verification.
 )";

@@ -29,9 +29,9 @@ struct AuditFlags {
   std::optional<std::string> to;           // log
   std::optional<std::string> decision;     // log
   std::optional<std::string> type;         // log: entry type
-  std::optional<std::string> state;        // verify, verify-bundle: the stored checkpoint file
-  std::optional<std::string> log_key;      // checkpoint, verify, verify-bundle (or config log_key)
-  std::optional<std::string> origin;       // checkpoint, verify, verify-bundle (or config log_origin)
+  std::optional<std::string> state;        // verify, verify-bundle, log, export: the stored checkpoint
+  std::optional<std::string> log_key;      // every audit command (or config log_key)
+  std::optional<std::string> origin;       // every audit command (or config log_origin)
 };
 enum class OutputFormat { kTable, kCsv, kJson };
 

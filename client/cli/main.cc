@@ -85,7 +85,9 @@ int RunAudit(const enclave::client::cli::ParsedArgs& parsed,
       if (parsed.audit.to.has_value()) {
         filter.to_unix_ms = cli::ParseAuditTime("--to", *parsed.audit.to).value_or(0);
       }
-      text = cli::ListLog(audit, filter, settings->format == cli::OutputFormat::kJson);
+      trust.state_path = parsed.audit.state.value_or(
+          cli::DefaultCheckpointStatePath(home == nullptr ? "" : home));
+      text = cli::ListLog(audit, filter, settings->format == cli::OutputFormat::kJson, trust);
       break;
     }
     case AuditAction::kVerify:
@@ -93,16 +95,11 @@ int RunAudit(const enclave::client::cli::ParsedArgs& parsed,
           cli::DefaultCheckpointStatePath(home == nullptr ? "" : home));
       text = cli::VerifyLog(audit, trust);
       break;
-    case AuditAction::kExport: {
-      const std::string path = parsed.output_file.value_or("");
-      absl::Status s = cli::ExportLog(audit, path);
-      if (s.ok()) {
-        text = "wrote the export bundle to '" + path + "'\n";
-      } else {
-        text = s;
-      }
+    case AuditAction::kExport:
+      trust.state_path = parsed.audit.state.value_or(
+          cli::DefaultCheckpointStatePath(home == nullptr ? "" : home));
+      text = cli::ExportLog(audit, parsed.output_file.value_or(""), trust);
       break;
-    }
     case AuditAction::kReceipt:
       text = cli::ShowReceipt(audit, parsed.receipt_request_id, trust);
       break;

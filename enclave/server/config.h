@@ -47,6 +47,9 @@ struct Config {
   // false: the query log does not sync (synchronous=OFF). ONLY for tests/bench/bench_server_qps's
   // baseline: deliberately not settable from the file or a flag.
   bool audit_log_durable = true;
+  // false: commits are not signed one by one (only every checkpoint_every_entries / interval, as
+  // before issue 11). ONLY for bench_server_qps's comparison: not settable from the file or a flag.
+  bool audit_log_checkpoint_every_commit = true;
 };
 
 // kInvalidArgument "FILE:LINE:COL: problem" for a malformed file or an out-of-range value.

@@ -502,6 +502,10 @@ absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(const Config& config)
   log_options.checkpoint_interval = std::chrono::milliseconds(config.checkpoint_interval_ms);
   log_options.durable = config.audit_log_durable;
   if (!config.audit_log_durable) base::LogWarning("query_log_not_durable_benchmark_only", {});
+  log_options.checkpoint_every_commit = config.audit_log_checkpoint_every_commit;
+  if (!config.audit_log_checkpoint_every_commit) {
+    base::LogWarning("query_log_commits_unsigned_benchmark_only", {});
+  }
   absl::StatusOr<std::unique_ptr<QueryLogStore>> opened_log = QueryLogStore::Open(log_options);
   if (!opened_log.ok()) return WithContext("query log in state_dir", opened_log.status());
   std::shared_ptr<QueryLogStore> log = *std::move(opened_log);

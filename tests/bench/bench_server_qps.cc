@@ -1,16 +1,22 @@
 // Benchmark (not a test): queries per second of the whole server with the durable query log
-// (WAL, synchronous=FULL, group commit) against the same server whose log does not sync
-// (synchronous=OFF), in one run (issue 4, "Performance"). Both servers are started in-process by
-// server::StartServer from the same configuration (real policies/, a municipality-scale database
-// from enclave-datagen, mutual TLS on loopback); only Config::audit_log_durable differs. Each
-// phase runs `--clients` concurrent clients (each its own channel) for `--seconds`; phases
-// alternate durable / not durable for `--rounds` rounds so that load from other processes hits
-// both alike. Prints one line per phase and a summary:
+// (WAL, synchronous=FULL, group commit, a signed checkpoint per commit) against the same server
+// whose log does not sync (synchronous=OFF), in one run (issue 4, "Performance"); with
+// --unsigned-commits also a third server whose durable log signs checkpoints only every 1,000
+// entries / 60 s, as before issue 11, to isolate the cost of signing each commit. All are started
+// in-process by server::StartServer from the same configuration (real policies/, a
+// municipality-scale database from enclave-datagen, mutual TLS on loopback); only
+// Config::audit_log_durable / audit_log_checkpoint_every_commit differ. Each phase runs
+// `--clients` concurrent clients (each its own channel) for `--seconds`; phases alternate between
+// the servers for `--rounds` rounds so that load from other processes hits all alike. Prints one
+// line per phase and a summary:
 //   bench=server_qps log=durable round=1 clients=8 queries=… qps=… p50_ms=… p99_ms=…
 //   bench=server_qps_summary template=T clients=8 durable_qps=… unsynced_qps=… cost_percent=…
-// cost_percent = 100 * (1 - durable_qps / unsynced_qps), over all rounds.
+//     [unsigned_commits_qps=… signing_cost_percent=…]
+// cost_percent = 100 * (1 - durable_qps / unsynced_qps), signing_cost_percent = 100 * (1 -
+// durable_qps / unsigned_commits_qps), over all rounds.
 //
 //   bench_server_qps [--db PATH] [--template ID] [--clients N] [--seconds S] [--rounds R]
+//                    [--unsigned-commits]
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -87,8 +93,13 @@ int main(int argc, char** argv) {
   int clients = 8;
   int seconds = 10;
   int rounds = 2;
+  bool unsigned_commits = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
+    if (a == "--unsigned-commits") {
+      unsigned_commits = true;
+      continue;
+    }
     auto next = [&]() -> std::string {
       if (i + 1 >= argc) {
         std::fprintf(stderr, "bench_server_qps: %s needs a value\n", a.c_str());
@@ -104,7 +115,7 @@ int main(int argc, char** argv) {
     else {
       std::fprintf(stderr,
                    "usage: bench_server_qps [--db PATH] [--template ID] [--clients N] "
-                   "[--seconds S] [--rounds R]\n");
+                   "[--seconds S] [--rounds R] [--unsigned-commits]\n");
       return 2;
     }
   }
@@ -156,12 +167,17 @@ int main(int argc, char** argv) {
   options.key_file = pki + "/analyst1.key";
   options.deadline = std::chrono::seconds(60);
 
-  double durable_queries = 0, durable_seconds = 0, unsynced_queries = 0, unsynced_seconds = 0;
+  enum Mode { kDurable, kUnsynced, kUnsignedCommits };
+  const char* const kModeNames[] = {"durable", "unsynced", "durable-unsigned-commits"};
+  std::vector<Mode> modes = {kDurable, kUnsynced};
+  if (unsigned_commits) modes.push_back(kUnsignedCommits);
+  double queries_by_mode[3] = {0, 0, 0}, seconds_by_mode[3] = {0, 0, 0};
   for (int round = 1; round <= rounds; ++round) {
-    for (const bool durable : {true, false}) {
+    for (const Mode mode : modes) {
       enclave::server::Config c = config;
-      c.audit_log_durable = durable;
-      c.state_dir = dir.path().string() + (durable ? "/state-durable" : "/state-unsynced");
+      c.audit_log_durable = mode != kUnsynced;
+      c.audit_log_checkpoint_every_commit = mode != kUnsignedCommits;
+      c.state_dir = dir.path().string() + "/state-" + kModeNames[mode];
       auto server = enclave::server::StartServer(c);
       if (!server.ok()) {
         std::fprintf(stderr, "StartServer: %s\n", std::string(server.status().message()).c_str());
@@ -187,19 +203,25 @@ int main(int argc, char** argv) {
       std::printf(
           "bench=server_qps log=%s round=%d template=%s clients=%d queries=%zu failures=%d "
           "qps=%.1f p50_ms=%.2f p99_ms=%.2f\n",
-          durable ? "durable" : "unsynced", round, template_id.c_str(), clients, phase.queries,
+          kModeNames[mode], round, template_id.c_str(), clients, phase.queries,
           phase.failures, qps, Percentile(phase.latencies_ms, 0.5),
           Percentile(phase.latencies_ms, 0.99));
       std::fflush(stdout);
-      (durable ? durable_queries : unsynced_queries) += static_cast<double>(phase.queries);
-      (durable ? durable_seconds : unsynced_seconds) += phase.seconds;
+      queries_by_mode[mode] += static_cast<double>(phase.queries);
+      seconds_by_mode[mode] += phase.seconds;
     }
   }
-  const double dq = durable_queries / durable_seconds;
-  const double uq = unsynced_queries / unsynced_seconds;
+  const double dq = queries_by_mode[kDurable] / seconds_by_mode[kDurable];
+  const double uq = queries_by_mode[kUnsynced] / seconds_by_mode[kUnsynced];
   std::printf(
       "bench=server_qps_summary template=%s clients=%d durable_qps=%.1f unsynced_qps=%.1f "
-      "cost_percent=%.1f\n",
+      "cost_percent=%.1f",
       template_id.c_str(), clients, dq, uq, uq > 0 ? 100.0 * (1.0 - dq / uq) : 0.0);
+  if (unsigned_commits) {
+    const double sq = queries_by_mode[kUnsignedCommits] / seconds_by_mode[kUnsignedCommits];
+    std::printf(" unsigned_commits_qps=%.1f signing_cost_percent=%.1f", sq,
+                sq > 0 ? 100.0 * (1.0 - dq / sq) : 0.0);
+  }
+  std::printf("\n");
   return 0;
 }

@@ -211,6 +211,8 @@ struct AuditCheckpoint {
 struct AuditLogEntry {
   std::uint64_t sequence = 0;
   std::string leaf;  // enclave-log-leaf/1 bytes
+  // For an entry below the page's checkpoint: its inclusion path there, 32 bytes each.
+  std::vector<std::string> inclusion_path;
 };
 
 // Empty strings and 0 match anything. Times: UTC ms since the epoch, from inclusive, to exclusive.
@@ -227,6 +229,9 @@ struct AuditPage {
   std::vector<AuditLogEntry> entries;
   std::uint64_t next_page_token = 0;  // 0: no more pages
   std::uint64_t log_size = 0;
+  // The latest signed checkpoint when the page was read, which the entries' paths lead to
+  // (unset if none was signed yet). Entries at or beyond its size carry no path.
+  std::optional<AuditCheckpoint> checkpoint;
 };
 
 struct AuditLeafProof {
@@ -247,8 +252,9 @@ class AuditClient {
  public:
   virtual ~AuditClient() = default;
   virtual absl::StatusOr<AuditCheckpoint> GetCheckpoint() = 0;
-  // Leaves [start, end) (end 0: to the log size) matching `filter`; page_token from the previous
-  // page (0: start at `start`); page_size 0: the server's default.
+  // Leaves [start, end) (end 0: to the log size) matching `filter`, each with its inclusion path
+  // under the page's checkpoint; page_token from the previous page (0: start at `start`);
+  // page_size 0: the server's default.
   virtual absl::StatusOr<AuditPage> ListEntries(std::uint64_t start, std::uint64_t end,
                                                 const AuditFilter& filter,
                                                 std::uint32_t page_size,
