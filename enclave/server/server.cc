@@ -380,6 +380,7 @@ class RunningServerImpl final : public RunningServer {
   }
 
   int port() const override { return port_; }
+  core::AdmissionStats admission_stats() const override { return core_->admission_stats(); }
 
   void Shutdown() override {
     {

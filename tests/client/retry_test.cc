@@ -202,7 +202,7 @@ class FakeEnclave final : public v1::QueryService::Service {
  public:
   std::atomic<int> busy{0};
   std::atomic<int> calls{0};
-  std::string hint_ms = "250";
+  std::string hint_ms = "250";  // set before any call
 
   grpc::Status RunQuery(grpc::ServerContext* context, const v1::RunQueryRequest* request,
                         v1::RunQueryResponse* response) override {
@@ -271,13 +271,21 @@ struct WireFixture {
   }
 };
 
+// One PKI and fake enclave per test process (subcases re-enter the test case); Reset() before use.
+WireFixture& Shared(int busy, std::string hint_ms = "250") {
+  static WireFixture fixture;
+  fixture.service.busy = busy;
+  fixture.service.calls = 0;
+  fixture.service.hint_ms = std::move(hint_ms);
+  return fixture;
+}
+
 }  // namespace
 
 TEST_SUITE("enclavectl retries a busy enclave") {
   TEST_CASE("the client library reads retry-after-ms into the status") {
-    WireFixture f;
+    WireFixture& f = Shared(1);
     REQUIRE_MESSAGE(f.error.empty(), f.error);
-    f.service.busy = 1;
     ConnectOptions o;
     o.target = "127.0.0.1:" + std::to_string(f.port);
     o.ca_file = f.Pki("ca.pem");
@@ -293,9 +301,8 @@ TEST_SUITE("enclavectl retries a busy enclave") {
   }
 
   TEST_CASE("a busy enclave is retried with 'retrying in N s' on stderr until it answers") {
-    WireFixture f;
+    WireFixture& f = Shared(1);
     REQUIRE_MESSAGE(f.error.empty(), f.error);
-    f.service.busy = 1;
     const auto start = Clock::now();
     testing::ProcessResult r = f.Ctl({"run", "zzp_aantal_per_wijk"});
     const auto took = Clock::now() - start;
@@ -309,9 +316,8 @@ TEST_SUITE("enclavectl retries a busy enclave") {
   }
 
   TEST_CASE("retries are bounded by --retries, and then the refusal is the error (exit 6)") {
-    WireFixture f;
+    WireFixture& f = Shared(1000);
     REQUIRE_MESSAGE(f.error.empty(), f.error);
-    f.service.busy = 1000;
     testing::ProcessResult r = f.Ctl({"--retries", "1", "run", "zzp_aantal_per_wijk"});
     CHECK(r.exit_code == 6);
     CHECK(f.service.calls.load() == 2);
@@ -338,10 +344,8 @@ TEST_SUITE("enclavectl retries a busy enclave") {
   }
 
   TEST_CASE("a RESOURCE_EXHAUSTED without retry-after-ms is not retried") {
-    WireFixture f;
+    WireFixture& f = Shared(1000, "");
     REQUIRE_MESSAGE(f.error.empty(), f.error);
-    f.service.busy = 1000;
-    f.service.hint_ms.clear();
     testing::ProcessResult r = f.Ctl({"run", "zzp_aantal_per_wijk"});
     CHECK(r.exit_code == 6);
     CHECK(f.service.calls.load() == 1);

@@ -167,9 +167,8 @@ TEST_SUITE("AdmissionQueue") {
     for (int i = 0; i < kWaiters; ++i) {
       threads.emplace_back([&, i] {
         auto slot = queue.Acquire({});
-        REQUIRE(slot.ok());
         std::lock_guard<std::mutex> lock(mu);
-        order.push_back(i);
+        order.push_back(slot.ok() ? i : -1);
         // The slot is handed on when `slot` goes out of scope here.
       });
       // Each joins the queue before the next arrives.
