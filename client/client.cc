@@ -1,10 +1,13 @@
 // EnclaveClient over gRPC with mutual TLS: the only file of the client that sees gRPC or protobuf.
 #include "enclave/client/client.h"
+#include "enclave/client/retry.h"
 
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
+#include <cstdint>
 #include <cstring>
 #include <string_view>
 
@@ -155,6 +158,9 @@ BudgetLedger FromProto(const v1::BudgetLedger& l) {
   return {l.ledger(), l.cap_micro(), l.spent_micro(), l.reserved_micro(), l.remaining_micro()};
 }
 
+// The enclave's "retry after" hint on a RESOURCE_EXHAUSTED: decimal milliseconds.
+constexpr char kRetryAfterMetadata[] = "retry-after-ms";
+
 // The refusal's details travel on the absl::Status as this payload (the serialized proto).
 constexpr char kRefusalDetailsPayload[] = "type.googleapis.com/enclave.v1.RefusalDetails";
 
@@ -257,7 +263,7 @@ class GrpcEnclaveClient final : public EnclaveClient {
     SetDeadline(context);
     v1::ListTemplatesResponse response;
     const grpc::Status status = stub_->ListTemplates(&context, v1::ListTemplatesRequest(), &response);
-    if (!status.ok()) return ToAbsl(status);
+    if (!status.ok()) return ToAbsl(status, context);
     std::vector<TemplateSummary> out;
     out.reserve(static_cast<std::size_t>(response.templates_size()));
     for (const v1::TemplateSummary& s : response.templates()) out.push_back(FromProto(s));
@@ -272,7 +278,7 @@ class GrpcEnclaveClient final : public EnclaveClient {
     request.set_template_id(template_id);
     v1::DescribeTemplateResponse response;
     const grpc::Status status = stub_->DescribeTemplate(&context, request, &response);
-    if (!status.ok()) return ToAbsl(status);
+    if (!status.ok()) return ToAbsl(status, context);
     return FromProto(response.template_());
   }
 
@@ -296,7 +302,7 @@ class GrpcEnclaveClient final : public EnclaveClient {
     v1::RunQueryResponse response;
     const grpc::Status status = stub_->RunQuery(&context, request, &response);
     if (!status.ok()) {
-      absl::Status refused = ToAbsl(status);
+      absl::Status refused = ToAbsl(status, context);
       if (status.error_code() == grpc::StatusCode::FAILED_PRECONDITION &&
           !status.error_details().empty()) {
         refused.SetPayload(kRefusalDetailsPayload, absl::Cord(status.error_details()));
@@ -311,7 +317,7 @@ class GrpcEnclaveClient final : public EnclaveClient {
     SetDeadline(context);
     v1::GetBudgetResponse response;
     const grpc::Status status = stub_->GetBudget(&context, v1::GetBudgetRequest(), &response);
-    if (!status.ok()) return ToAbsl(status);
+    if (!status.ok()) return ToAbsl(status, context);
     std::vector<BudgetLedger> out;
     for (const v1::BudgetLedger& l : response.ledgers()) out.push_back(FromProto(l));
     return out;
@@ -322,8 +328,20 @@ class GrpcEnclaveClient final : public EnclaveClient {
     context.set_deadline(std::chrono::system_clock::now() + deadline_);
   }
 
-  absl::Status ToAbsl(const grpc::Status& status) const {
-    return TransportStatus(status, *channel_, target_, deadline_);
+  // With the enclave's retry hint (trailing metadata retry-after-ms) on a RESOURCE_EXHAUSTED.
+  absl::Status ToAbsl(const grpc::Status& status, const grpc::ClientContext& context) const {
+    absl::Status out = TransportStatus(status, *channel_, target_, deadline_);
+    if (status.error_code() != grpc::StatusCode::RESOURCE_EXHAUSTED) return out;
+    const auto& trailers = context.GetServerTrailingMetadata();
+    const auto hint = trailers.find(kRetryAfterMetadata);
+    if (hint == trailers.end()) return out;
+    const std::string_view text(hint->second.data(), hint->second.size());
+    std::int64_t ms = 0;
+    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), ms);
+    if (text.empty() || ec != std::errc() || ptr != text.data() + text.size() || ms < 0) {
+      return out;  // not a number: no hint, no retry
+    }
+    return WithRetryAfter(std::move(out), std::chrono::milliseconds(ms));
   }
 
   std::shared_ptr<grpc::Channel> channel_;

@@ -44,6 +44,31 @@ absl::StatusOr<std::chrono::milliseconds> ParseTimeout(std::string_view what,
   return std::chrono::milliseconds(ms);
 }
 
+constexpr int kMaxRetries = 100;
+
+absl::StatusOr<int> ParseRetries(std::string_view what, std::string_view value) {
+  int n = -1;
+  const char* end = value.data() + value.size();
+  const auto [ptr, ec] = std::from_chars(value.data(), end, n);
+  if (ec != std::errc() || ptr != end || n < 0 || n > kMaxRetries) {
+    return absl::InvalidArgumentError(std::string(what) + ": '" + std::string(value) +
+                                      "' is not a whole number from 0 to 100");
+  }
+  return n;
+}
+
+// Seconds as for --timeout, but 0 (no retries) is allowed.
+absl::StatusOr<std::chrono::milliseconds> ParseRetryTime(std::string_view what,
+                                                         std::string_view value) {
+  if (value == "0") return std::chrono::milliseconds(0);
+  absl::StatusOr<std::chrono::milliseconds> ms = ParseTimeout(what, value);
+  if (!ms.ok()) {
+    return absl::InvalidArgumentError(std::string(what) + ": '" + std::string(value) +
+                                      "' is not a number of seconds in [0, 86400]");
+  }
+  return ms;
+}
+
 // Flags that take a value, and where the value goes. Nullptr: handled by the caller.
 std::optional<std::string>* ValueSlot(ParsedArgs& parsed, std::string_view flag) {
   if (flag == "--target") return &parsed.flags.target;
@@ -54,6 +79,8 @@ std::optional<std::string>* ValueSlot(ParsedArgs& parsed, std::string_view flag)
   if (flag == "--timeout") return &parsed.flags.timeout;
   if (flag == "--lang") return &parsed.flags.lang;
   if (flag == "--format") return &parsed.flags.format;
+  if (flag == "--retries") return &parsed.flags.retries;
+  if (flag == "--retry-max-time") return &parsed.flags.retry_max_time;
   if (flag == "--config") return &parsed.config_file;
   if (flag == "--output") return &parsed.output_file;
   if (flag == "--caller") return &parsed.audit.caller;
@@ -202,6 +229,14 @@ Global flags (also allowed after the command):
   --server-name NAME    name to verify the enclave's certificate against, when it
                         differs from HOST
   --timeout SECONDS     deadline for each call (default 30)
+  --retries N           when the enclave is busy (RESOURCE_EXHAUSTED with "retry
+                        after N s"), retry up to N times (default 4; 0: never)
+  --retry-max-time SECONDS
+                        give up retrying when the next wait would end later than
+                        this after the first attempt (default 20; 0: never retry).
+                        Each wait is at least what the enclave asked, doubles
+                        from 1 s, plus up to 50% jitter; "retrying in N s" goes
+                        to stderr
   --lang nl|en          language of labels and headings (default en)
   --config FILE         config file (default: $ENCLAVECTL_CONFIG, else
                         ~/.config/enclavectl/config if it exists)
@@ -209,8 +244,8 @@ Global flags (also allowed after the command):
   --version             print the version
 
 Config file: "key = value" lines and '#' comments. Keys: target, ca, cert, key,
-server_name, timeout, lang, format, log_key, log_origin. Relative paths are resolved against the
-config file's folder. Flags override the file.
+server_name, timeout, lang, format, log_key, log_origin, retries, retry_max_time. Relative paths
+are resolved against the config file's folder. Flags override the file.
 
   target = enclave.lv.local:7443
   ca     = pki/ca.pem
@@ -231,7 +266,8 @@ Exit codes:
   3  not allowed: PERMISSION_DENIED or UNAUTHENTICATED
   4  no such template (NOT_FOUND)
   5  cannot reach the enclave, or the TLS handshake failed (UNAVAILABLE)
-  6  a limit or budget is exhausted (RESOURCE_EXHAUSTED)
+  6  a limit or budget is exhausted (RESOURCE_EXHAUSTED; a busy enclave is
+     retried first, see --retries)
   7  the call timed out (DEADLINE_EXCEEDED)
   8  the audit log failed verification (DATA_LOSS)
 )";
@@ -391,6 +427,10 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args) {
       if (absl::Status s = CheckFormat("--format", *value); !s.ok()) return s;
     } else if (flag == "--timeout") {
       if (absl::Status s = ParseTimeout("--timeout", *value).status(); !s.ok()) return s;
+    } else if (flag == "--retries") {
+      if (absl::Status s = ParseRetries("--retries", *value).status(); !s.ok()) return s;
+    } else if (flag == "--retry-max-time") {
+      if (absl::Status s = ParseRetryTime("--retry-max-time", *value).status(); !s.ok()) return s;
     }
     *slot = std::move(*value);
   }
@@ -529,6 +569,9 @@ absl::StatusOr<Settings> ResolveSettings(const ParsedArgs& args, const ConfigVal
   const Merged timeout = merge(args.flags.timeout, "--timeout", file.timeout, "timeout");
   const Merged lang = merge(args.flags.lang, "--lang", file.lang, "lang");
   const Merged format = merge(args.flags.format, "--format", file.format, "format");
+  const Merged retries = merge(args.flags.retries, "--retries", file.retries, "retries");
+  const Merged retry_max_time =
+      merge(args.flags.retry_max_time, "--retry-max-time", file.retry_max_time, "retry_max_time");
 
   if (lang.value.has_value()) {
     if (absl::Status s = CheckLang(lang.what, *lang.value); !s.ok()) return s;
@@ -544,6 +587,17 @@ absl::StatusOr<Settings> ResolveSettings(const ParsedArgs& args, const ConfigVal
     absl::StatusOr<std::chrono::milliseconds> ms = ParseTimeout(timeout.what, *timeout.value);
     if (!ms.ok()) return ms.status();
     settings.connect.deadline = *ms;
+  }
+  if (retries.value.has_value()) {
+    absl::StatusOr<int> n = ParseRetries(retries.what, *retries.value);
+    if (!n.ok()) return n.status();
+    settings.retry.max_retries = *n;
+  }
+  if (retry_max_time.value.has_value()) {
+    absl::StatusOr<std::chrono::milliseconds> ms =
+        ParseRetryTime(retry_max_time.what, *retry_max_time.value);
+    if (!ms.ok()) return ms.status();
+    settings.retry.max_total = *ms;
   }
   const auto require = [](const Merged& m, std::string_view flag, std::string_view config_key,
                           std::string_view what) -> absl::StatusOr<std::string> {

@@ -1,4 +1,5 @@
 // enclavectl: browse and run the enclave's query templates from a shell.
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -13,6 +14,7 @@
 #include "client/cli/template_cmd.h"
 #include "enclave/client/client.h"
 #include "enclave/client/format.h"
+#include "enclave/client/retry.h"
 
 namespace {
 
@@ -168,22 +170,44 @@ int Run(const std::vector<std::string>& args) {
   client::EnclaveClient& enclave = **connection;
   const client::Language lang = settings->lang;
 
+  // A busy enclave (RESOURCE_EXHAUSTED with a retry hint) is asked again after the wait it gave,
+  // with back-off and jitter, within --retries and --retry-max-time.
+  client::RetryHooks hooks = client::SystemRetryHooks();
+  int retried = 0;
+  hooks.on_retry = [&](const absl::Status& status, std::chrono::milliseconds wait, int retry) {
+    retried = retry;
+    char seconds[32];
+    std::snprintf(seconds, sizeof seconds, "%.1f", static_cast<double>(wait.count()) / 1000.0);
+    std::cerr << "enclavectl: " << status.message() << "; retrying in " << seconds << " s (retry "
+              << retry << " of " << settings->retry.max_retries << ")\n";
+  };
+  const auto retrying = [&](auto call) {
+    auto result = client::CallWithRetries<typename decltype(call())::value_type>(
+        settings->retry, hooks, call);
+    if (!result.ok() && retried > 0 && client::RetryAfterOf(result.status()).has_value()) {
+      std::cerr << "enclavectl: still busy after " << retried + 1
+                << " attempts; giving up (see --retries and --retry-max-time)\n";
+    }
+    return result;
+  };
+
   std::string text;
   switch (parsed->command) {
     case Command::kTemplates: {
-      auto templates = enclave.ListTemplates();
+      auto templates = retrying([&] { return enclave.ListTemplates(); });
       if (!templates.ok()) return Fail(templates.status());
       text = client::FormatTemplateList(*templates, lang);
       break;
     }
     case Command::kDescribe: {
-      auto info = enclave.DescribeTemplate(parsed->template_id);
+      auto info = retrying([&] { return enclave.DescribeTemplate(parsed->template_id); });
       if (!info.ok()) return Fail(info.status());
       text = client::FormatTemplateInfo(*info, lang);
       break;
     }
     case Command::kRun: {
-      auto result = enclave.RunQuery(parsed->template_id, parsed->params);
+      auto result =
+          retrying([&] { return enclave.RunQuery(parsed->template_id, parsed->params); });
       if (!result.ok()) {
         const int code = Fail(result.status());
         // What would work instead (from the parameters only), in the user's language.
@@ -205,7 +229,7 @@ int Run(const std::vector<std::string>& args) {
       break;
     }
     case Command::kBudget: {
-      auto ledgers = enclave.GetBudget();
+      auto ledgers = retrying([&] { return enclave.GetBudget(); });
       if (!ledgers.ok()) return Fail(ledgers.status());
       text = client::FormatBudget(*ledgers);
       break;

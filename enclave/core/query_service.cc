@@ -105,7 +105,9 @@ QueryService::QueryService(std::shared_ptr<const TemplateCatalog> catalog,
       source_factory_(std::move(source_factory)),
       log_(std::move(log)),
       options_(std::move(options)),
-      limiter_(options_.steady_now) {
+      limiter_(options_.steady_now),
+      admission_(AdmissionOptions{options_.max_concurrent_queries, options_.max_queued_queries,
+                                  options_.max_queue_wait}) {
   const auto now = std::chrono::system_clock::now().time_since_epoch();
   const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now).count();
   request_prefix_ = "q-" + Base36(static_cast<std::uint64_t>(millis > 0 ? millis : 0)) + "-";

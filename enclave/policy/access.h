@@ -160,8 +160,9 @@ class PrincipalLimiter {
     std::string id_;
   };
 
-  // kResourceExhausted with "retry after N s" (N >= 1, whole seconds) when the principal has no
-  // token left or runs its maximum of queries; else a slot that ends the query when destroyed.
+  // kResourceExhausted with "retry after N s" (N >= 1, whole seconds; the same hint as a
+  // base/retry_hint.h payload) when the principal has no token left or runs its maximum of
+  // queries; else a slot that ends the query when destroyed.
   absl::StatusOr<Slot> Acquire(const std::string& principal_id, const PrincipalLimits& limits);
 
  private:

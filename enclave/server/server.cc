@@ -380,6 +380,7 @@ class RunningServerImpl final : public RunningServer {
   }
 
   int port() const override { return port_; }
+  core::AdmissionStats admission_stats() const override { return core_->admission_stats(); }
 
   void Shutdown() override {
     {
@@ -521,6 +522,8 @@ absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(const Config& config)
   };
   core::QueryServiceOptions options;
   options.max_concurrent_queries = config.max_concurrent_queries;
+  options.max_queued_queries = config.max_queued_queries;
+  options.max_queue_wait = std::chrono::milliseconds(config.max_queue_wait_ms);
   options.sha256_hex = [](std::string_view data) { return crypto::Sha256Hex(data); };
   ENCLAVE_ASSIGN_OR_RETURN(std::shared_ptr<DisclosureState> disclosure,
                            StartDisclosure(config, loaded));

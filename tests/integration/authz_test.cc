@@ -442,9 +442,26 @@ TEST_CASE("per-principal rate limit: RESOURCE_EXHAUSTED with a retry hint enclav
   grpc::Status third = limited.Run("zzp_aantal_per_wijk");
   CHECK(third.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
   CHECK(third.error_message().find("retry after ") != std::string::npos);
+  {
+    // The same wait, machine-readable (issue 11 §3): trailing metadata retry-after-ms.
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    v1::RunQueryRequest request;
+    request.set_template_id("zzp_aantal_per_wijk");
+    v1::RunQueryResponse response;
+    auto stub = v1::QueryService::NewStub(w.Channel("limited1"));
+    CHECK(stub->RunQuery(&ctx, request, &response).error_code() ==
+          grpc::StatusCode::RESOURCE_EXHAUSTED);
+    const auto& trailers = ctx.GetServerTrailingMetadata();
+    const auto hint = trailers.find("retry-after-ms");
+    REQUIRE(hint != trailers.end());
+    // Two queries a minute: about 30 s, longer than enclavectl's --retry-max-time of 20 s.
+    CHECK(std::stoll(std::string(hint->second.data(), hint->second.size())) >= 20000);
+  }
   ProcessResult ctl = w.Ctl("limited1", {"run", "zzp_aantal_per_wijk"});
   CHECK(ctl.exit_code == 6);
   CHECK(ctl.err.find("retry after ") != std::string::npos);
+  CHECK(ctl.err.find("retrying in") == std::string::npos);  // a wait beyond the budget: no retry
   CHECK(ctl.out.empty());
   // Others are not limited by limited1's use.
   Calls other(w.Channel("analyst1"));
