@@ -106,11 +106,11 @@ void CheckSuggestions(const templates::Template& t, const templates::BoundQuery&
   const std::vector<templates::Suggestion> suggestions = templates::SuggestAlternatives(q);
   for (const templates::Suggestion& s : suggestions) {
     Pairs changed = PairsOf(q);
-    for (const auto& [name, value] : s.changes) {
+    for (const auto& change : s.changes) {
       auto it = std::find_if(changed.begin(), changed.end(),
-                             [&](const auto& p) { return p.first == name; });
+                             [&](const auto& p) { return p.first == change.first; });
       FUZZ_CHECK(it != changed.end(), "a suggestion changes an undeclared parameter");
-      it->second = value;
+      it->second = change.second;
     }
     absl::StatusOr<templates::BoundQuery> b = templates::Bind(t, changed);
     FUZZ_CHECK(b.ok(), std::string("a ") + templates::SuggestionKindName(s.kind) +
