@@ -84,9 +84,15 @@ void CheckKeyStrings(std::string_view text) {
     absl::StatusOr<audit::NoteVerifier> back = audit::NoteVerifier::FromVerifierKey(s->VerifierKey());
     FUZZ_CHECK(back.ok(), "a signer key's verifier key does not parse");
   } else {
-    // A signer key is secret: its refusal must not quote it.
-    FUZZ_CHECK(text.size() < 16 || std::string(s.status().message()).find(text) == std::string::npos,
-               "a signer key refusal quotes the key");
+    // A signer key is secret: its refusal must not quote the key material (the part after the last
+    // '+'). Checked when that part is 16 or more base64 characters, which no fixed message holds.
+    const std::string_view secret = text.substr(text.rfind('+') + 1);
+    if (secret.size() >= 16 && secret.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmn"
+                                                        "opqrstuvwxyz0123456789/=") ==
+                                   std::string_view::npos) {
+      FUZZ_CHECK(std::string(s.status().message()).find(secret) == std::string::npos,
+                 "a signer key refusal quotes the key");
+    }
   }
 }
 

@@ -5,7 +5,7 @@
 // whose accepted descriptions then validate a small CSV of their own.
 // Properties:
 //   - the reader always advances and ends; every field it returns is valid UTF-8 without control
-//     characters other than line breaks; line numbers never go back;
+//     characters other than tab and line breaks; line numbers never go back;
 //   - the report counts every data record once and never more valid ones than records; a valid
 //     row has one typed value per column within its domain (canonical BSN, range, allowed list,
 //     length, real date);
@@ -52,7 +52,7 @@ bool CleanField(std::string_view f) {
     const std::size_t n = delivery::Utf8SequenceLength(f.substr(i));
     if (n == 0) return false;
     const auto c = static_cast<unsigned char>(f[i]);
-    if (n == 1 && (c < 0x20 || c == 0x7F) && c != '\n' && c != '\r') return false;
+    if (n == 1 && (c < 0x20 || c == 0x7F) && c != '\n' && c != '\r' && c != '\t') return false;
     i += n;
   }
   return true;

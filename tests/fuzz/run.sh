@@ -88,8 +88,8 @@ for t in "${targets[@]}"; do
   # shellcheck disable=SC2086
   "$bin" -max_total_time="$seconds" -print_final_stats=1 -timeout=20 -rss_limit_mb=2048 \
       -artifact_prefix="$artifacts/" ${FUZZ_ARGS:-} "$work" "$here/corpus/$t" >"$log" 2>&1 || status=$?
-  execs=$(awk -F': *' '/^stat::number_of_executed_units/ { print $2 }' "$log" | tail -1)
-  rate=$(awk -F': *' '/^stat::average_exec_per_sec/ { print $2 }' "$log" | tail -1)
+  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+  rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
   last=$(grep -E '^#[0-9]+' "$log" | tail -1 || true)
   cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
   ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")

@@ -96,6 +96,9 @@ void CheckRefused(const absl::Status& s, const Pairs& raw, const std::string& vo
   for (const auto& [name, value] : raw) {
     for (const std::string* text : {&name, &value}) {
       if (text->size() <= 64 || vocabulary.find(*text) != std::string::npos) continue;
+      // Bind shows an unknown name as its first 64 bytes and "...": a name that is 64 bytes and
+      // dots would look quoted.
+      if (text->size() <= 67 && text->find_first_not_of('.', 64) == std::string::npos) continue;
       FUZZ_CHECK(s.message().find(*text) == std::string_view::npos,
                  "a refusal quotes a caller's text of " + std::to_string(text->size()) + " bytes");
     }
