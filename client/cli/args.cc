@@ -523,6 +523,9 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args) {
                                           "' takes one TEMPLATE, got also '" + positional[2] +
                                           "' (parameters go in --param NAME=VALUE)");
       }
+      if (positional[1].empty()) {
+        return absl::InvalidArgumentError("'" + positional[0] + "' needs a TEMPLATE, got ''");
+      }
       parsed.template_id = positional[1];
       break;
     case Command::kHelp:
