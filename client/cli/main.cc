@@ -3,7 +3,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/time/clock.h"
@@ -19,6 +21,10 @@
 namespace {
 
 using enclave::client::cli::Command;
+
+// The connection of the command, kept by main() so that it is torn down after the outcome is
+// known and printed, under the exit watchdog there.
+using Connections = std::vector<std::shared_ptr<void>>;
 
 int Fail(const absl::Status& status) {
   std::cerr << "enclavectl: error: " << status.message() << "\n";
@@ -43,7 +49,8 @@ absl::Status Emit(const std::string& text, const std::optional<std::string>& out
 
 // enclavectl audit ...: verify-bundle runs offline; the others call the AuditService.
 int RunAudit(const enclave::client::cli::ParsedArgs& parsed,
-             const enclave::client::cli::ConfigValues& file, const char* home) {
+             const enclave::client::cli::ConfigValues& file, const char* home,
+             Connections& keep) {
   namespace cli = enclave::client::cli;
   namespace client = enclave::client;
   using cli::AuditAction;
@@ -68,6 +75,7 @@ int RunAudit(const enclave::client::cli::ParsedArgs& parsed,
       client::ConnectAudit(settings->connect);
   if (!connection.ok()) return Fail(connection.status());
   client::AuditClient& audit = **connection;
+  keep.push_back(std::shared_ptr<client::AuditClient>(*std::move(connection)));
 
   absl::StatusOr<std::string> text;
   switch (parsed.audit_action) {
@@ -115,7 +123,7 @@ int RunAudit(const enclave::client::cli::ParsedArgs& parsed,
   return 0;
 }
 
-int Run(const std::vector<std::string>& args) {
+int Run(const std::vector<std::string>& args, Connections& keep) {
   namespace cli = enclave::client::cli;
   namespace client = enclave::client;
 
@@ -156,7 +164,7 @@ int Run(const std::vector<std::string>& args) {
     if (!loaded.ok()) return Fail(loaded.status());
     file = *std::move(loaded);
   }
-  if (parsed->command == Command::kAudit) return RunAudit(*parsed, file, home);
+  if (parsed->command == Command::kAudit) return RunAudit(*parsed, file, home, keep);
   absl::StatusOr<cli::Settings> settings = cli::ResolveSettings(*parsed, file);
   if (!settings.ok()) return UsageError(settings.status());
 
@@ -168,6 +176,7 @@ int Run(const std::vector<std::string>& args) {
       client::Connect(settings->connect);
   if (!connection.ok()) return Fail(connection.status());
   client::EnclaveClient& enclave = **connection;
+  keep.push_back(std::shared_ptr<client::EnclaveClient>(*std::move(connection)));
   const client::Language lang = settings->lang;
 
   // A busy enclave (RESOURCE_EXHAUSTED with a retry hint) is asked again after the wait it gave,
@@ -248,5 +257,18 @@ int Run(const std::vector<std::string>& args) {
 int main(int argc, char** argv) {
   std::vector<std::string> args;
   for (int i = 1; i < argc; ++i) args.emplace_back(argv[i]);
-  return Run(args);
+  Connections keep;
+  const int code = Run(args, keep);
+  std::cout.flush();
+  std::cerr.flush();
+  std::fflush(nullptr);
+  // Every call had its deadline and the outcome is printed: tearing down gRPC (channels, its
+  // threads, static destructors) must not keep a script waiting: if that has not finished within
+  // 10 s, leave with the same exit code without it.
+  std::thread([code] {
+    std::this_thread::sleep_for(std::chrono::seconds(10));
+    std::_Exit(code);
+  }).detach();
+  keep.clear();
+  return code;
 }

@@ -290,7 +290,9 @@ TEST_CASE("mutual TLS refuses callers without a valid certificate from the encla
     CHECK(resp.templates_size() == 0);
   }
   SUBCASE("certificate from another CA") {
-    ProcessResult r = w.Ctl("rogue1", {"templates"});
+    ProcessResult r = w.Ctl("rogue1", {"--timeout", "20", "templates"});
+    CAPTURE(r.How());
+    CAPTURE(r.err);
     CHECK(r.exit_code == 5);
     CHECK(r.out.empty());
   }
