@@ -211,8 +211,11 @@ FROM (
          v.buurt_code AS buurt_code, v.wijk_code AS wijk_code, g.kern AS kern,
          p.geslacht AS geslacht, p.geboortejaar AS geboortejaar, p.herkomst AS herkomst,
          p.opleidingsniveau AS opleidingsniveau, p.eerste_jeugdhulp AS eerste_jeugdhulp
+  -- CROSS JOIN (an inner join whose left side SQLite keeps as the outer loop): dates in order,
+  -- so the ORDER BY sorts one date at a time instead of 2.7M rows at once (same rows; 12% less
+  -- time at the municipality's scale, docs/performance.md).
   FROM d_peildatum d
-  JOIN d_tmp_adres a ON a.aanvang <= d.peildatum AND a.einde >= d.peildatum
+  CROSS JOIN d_tmp_adres a ON a.aanvang <= d.peildatum AND a.einde >= d.peildatum
   JOIN vslgwbtab v ON v.rinobjectnummer = a.rinobjectnummer AND v.gem_code = 'GM1916'
   JOIN ref_gebied g ON g.buurt_code = v.buurt_code
   JOIN d_persoon p ON p.pnr = a.pnr

@@ -2,10 +2,17 @@
 #include "enclave/steward/steward.h"
 
 #include <sqlite3.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -14,11 +21,14 @@
 #include <set>
 #include <sstream>
 #include <system_error>
+#include <thread>
 #include <utility>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "enclave/adapters/sqlite/audit_log_store.h"
+#include "enclave/base/check.h"
 #include "enclave/base/status_macros.h"
 #include "enclave/core/query_log.h"
 #include "enclave/crypto/sha256.h"
@@ -560,35 +570,232 @@ std::string NamesOrNone(const std::vector<std::string>& names) {
 
 // --- Deliveries -----------------------------------------------------------------------------
 
+// Anonymous memory for large buffers: reserved, not committed, until written (so a generous
+// size costs nothing), in transparent huge pages where the kernel allows (2 MB pages: a few
+// hundred page faults instead of tens of thousands for a large delivery). Grows by mremap.
+class BigBuffer {
+ public:
+  BigBuffer() = default;
+  explicit BigBuffer(std::size_t capacity) { Grow(capacity); }
+  BigBuffer(BigBuffer&& o) noexcept { *this = std::move(o); }
+  BigBuffer& operator=(BigBuffer&& o) noexcept {
+    std::swap(data_, o.data_);
+    std::swap(capacity_, o.capacity_);
+    return *this;
+  }
+  BigBuffer(const BigBuffer&) = delete;
+  BigBuffer& operator=(const BigBuffer&) = delete;
+  ~BigBuffer() {
+    if (data_ != nullptr) ::munmap(data_, capacity_);
+  }
+  char* data() const { return data_; }
+  std::size_t capacity() const { return capacity_; }
+  // Makes room for at least `capacity` bytes (the contents are kept); aborts when out of memory.
+  void Grow(std::size_t capacity) {
+    constexpr std::size_t kHuge = std::size_t{2} << 20;
+    capacity = std::max(kHuge, (capacity + kHuge - 1) / kHuge * kHuge);
+    if (capacity <= capacity_) return;
+    void* p = data_ == nullptr
+                  ? ::mmap(nullptr, capacity, PROT_READ | PROT_WRITE,
+                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+                  : ::mremap(data_, capacity_, capacity, MREMAP_MAYMOVE);
+    ENCLAVE_CHECK(p != MAP_FAILED);
+    ::madvise(p, capacity, MADV_HUGEPAGE);  // advice only: fine if the kernel declines
+    data_ = static_cast<char*>(p);
+    capacity_ = capacity;
+  }
+
+ private:
+  char* data_ = nullptr;
+  std::size_t capacity_ = 0;
+};
+
+// A file's bytes, read in one go into a BigBuffer (not zero-filled first, no stream copies).
+struct FileBytes {
+  BigBuffer buffer;
+  std::size_t size = 0;
+  std::string_view view() const { return std::string_view(buffer.data(), size); }
+};
+
 struct Prepared {
   DeliveryDescription description;
-  std::string csv;  // the file's bytes
+  FileBytes file;
+  std::string_view csv;  // file.view()
   DeliveryOutcome outcome;
 };
 
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::error_code ec;
-  const std::uintmax_t size = std::filesystem::file_size(path, ec);
-  if (ec) return absl::NotFoundError("cannot read " + path);
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError("cannot read " + path);
-  std::string text(static_cast<std::size_t>(size), '\0');
-  in.read(text.data(), static_cast<std::streamsize>(size));
-  if (static_cast<std::uintmax_t>(in.gcount()) != size) {
-    return absl::UnavailableError("error reading " + path);
+absl::StatusOr<FileBytes> ReadFile(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return absl::NotFoundError("cannot read " + path);
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    return absl::NotFoundError("cannot read " + path + " (not a regular file)");
   }
-  return text;
+  FileBytes bytes;
+  bytes.size = static_cast<std::size_t>(st.st_size);
+  bytes.buffer.Grow(bytes.size + 1);
+  std::size_t got = 0;
+  while (got < bytes.size) {
+    const ssize_t n = ::read(fd, bytes.buffer.data() + got, bytes.size - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return absl::UnavailableError("error reading " + path);
+    got += static_cast<std::size_t>(n);
+  }
+  return bytes;
 }
 
-// Byte counts of all deliveries of an operation, for the time estimate of its one pass.
+// Valid records of (part of) a delivery as they will be bound to the INSERT, packed in one
+// BigBuffer: a tag byte per value ('N' null, 'I' 64-bit integer, 'R' double, 'T' text: its
+// length as a base-128 varint, then its bytes).
+class RowStore {
+ public:
+  explicit RowStore(std::size_t expected_bytes = 0) : data_(expected_bytes) {}
+  void Null() { Put('N', nullptr, 0); }
+  void Integer(std::int64_t v) { Put('I', &v, sizeof(v)); }
+  void Real(double v) { Put('R', &v, sizeof(v)); }
+  void Text(std::string_view t) {
+    char len[10];
+    std::size_t n = 0;
+    for (std::uint64_t v = t.size();; v >>= 7) {
+      len[n++] = static_cast<char>((v & 0x7f) | (v >= 0x80 ? 0x80 : 0));
+      if (v < 0x80) break;
+    }
+    Put('T', len, n);
+    Append(t.data(), t.size());
+  }
+  // Where the next record starts.
+  std::size_t end() const { return used_; }
+  const char* at(std::size_t offset) const { return data_.data() + offset; }
+
+  // Binds the `columns` values of the record at `offset` to parameters first_param... of
+  // `stmt`; the text stays in the store (SQLITE_STATIC) until the store is destroyed.
+  void Bind(std::size_t offset, sqlite3_stmt* stmt, int first_param, int columns) const {
+    const char* at = data_.data() + offset;
+    for (int param = first_param; param < first_param + columns; ++param) {
+      const char tag = *at++;
+      if (tag == 'N') {
+        sqlite3_bind_null(stmt, param);
+      } else if (tag == 'I') {
+        std::int64_t v = 0;
+        std::memcpy(&v, at, sizeof(v));
+        at += sizeof(v);
+        sqlite3_bind_int64(stmt, param, v);
+      } else if (tag == 'R') {
+        double v = 0;
+        std::memcpy(&v, at, sizeof(v));
+        at += sizeof(v);
+        sqlite3_bind_double(stmt, param, v);
+      } else {
+        std::uint64_t len = 0;
+        for (int shift = 0;; shift += 7) {
+          const auto byte = static_cast<unsigned char>(*at++);
+          len |= static_cast<std::uint64_t>(byte & 0x7f) << shift;
+          if ((byte & 0x80) == 0) break;
+        }
+        sqlite3_bind_text(stmt, param, at, static_cast<int>(len), SQLITE_STATIC);
+        at += len;
+      }
+    }
+  }
+
+ private:
+  void Append(const char* bytes, std::size_t n) {
+    if (used_ + n > data_.capacity()) data_.Grow(2 * (used_ + n));
+    std::memcpy(data_.data() + used_, bytes, n);
+    used_ += n;
+  }
+  void Put(char tag, const void* bytes, std::size_t n) {
+    Append(&tag, 1);
+    if (n > 0) Append(static_cast<const char*>(bytes), n);
+  }
+  BigBuffer data_;
+  std::size_t used_ = 0;
+};
+
+// A record in a RowStore, with the person it belongs to (its first pseudonym as a 128-bit
+// number: the order of the numbers is the order of the 32-hex texts).
+struct RowRef {
+  std::uint64_t hi = 0;
+  std::uint64_t lo = 0;
+  std::uint32_t part = 0;    // which part of the delivery (RowStore)
+  std::uint64_t offset = 0;  // in that store; increases with the line number
+};
+
+// Person order; the delivery's order within a person (parts are consecutive ranges of lines).
+bool PersonOrder(const RowRef& a, const RowRef& b) {
+  if (a.hi != b.hi) return a.hi < b.hi;
+  if (a.lo != b.lo) return a.lo < b.lo;
+  return a.part != b.part ? a.part < b.part : a.offset < b.offset;
+}
+
+// 32 lower-case hex characters as two 64-bit numbers; false for anything else.
+bool HexId(std::string_view hex, std::uint64_t* hi, std::uint64_t* lo) {
+  if (hex.size() != 32) return false;
+  std::uint64_t v[2] = {0, 0};
+  for (std::size_t i = 0; i < 32; ++i) {
+    const char c = hex[i];
+    std::uint64_t d = 0;
+    if (c >= '0' && c <= '9') {
+      d = static_cast<std::uint64_t>(c - '0');
+    } else if (c >= 'a' && c <= 'f') {
+      d = static_cast<std::uint64_t>(c - 'a' + 10);
+    } else {
+      return false;
+    }
+    v[i / 16] = (v[i / 16] << 4) | d;
+  }
+  *hi = v[0];
+  *lo = v[1];
+  return true;
+}
+
+// The population register's pseudonyms in memory, for linkage: one hash lookup per BSN instead
+// of a query. Read once per load, after a register delivered in the same load is inserted.
+class Register {
+ public:
+  static absl::StatusOr<Register> Read(sqlite3* db) {
+    Register r;
+    ENCLAVE_ASSIGN_OR_RETURN(StmtPtr stmt, Prepare(db, "SELECT rinpersoon FROM gbapersoontab"));
+    int rc = 0;
+    while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
+      const std::string id = ColumnText(stmt.get(), 0);
+      std::uint64_t hi = 0;
+      std::uint64_t lo = 0;
+      if (HexId(id, &hi, &lo)) {
+        r.ids_.insert({hi, lo});
+      } else {
+        r.other_.insert(id);
+      }
+    }
+    if (rc != SQLITE_DONE) return DbError(db, "cannot read the population register");
+    return r;
+  }
+  bool Contains(std::string_view pseudonym) const {
+    std::uint64_t hi = 0;
+    std::uint64_t lo = 0;
+    if (HexId(pseudonym, &hi, &lo)) return ids_.contains(std::make_pair(hi, lo));
+    return other_.contains(std::string(pseudonym));
+  }
+
+ private:
+  absl::flat_hash_set<std::pair<std::uint64_t, std::uint64_t>> ids_;
+  absl::flat_hash_set<std::string> other_;
+};
+
+// Work done over all deliveries of an operation, for its time estimate: each delivery counts
+// its bytes once for reading them and, in a load, once more for inserting its records.
 struct PassProgress {
   PhaseReporter* reporter = nullptr;
-  std::uint64_t bytes_total = 0;
-  std::uint64_t bytes_before = 0;  // of the deliveries already read
+  std::uint64_t units_total = 0;
+  std::uint64_t units_before = 0;  // of the deliveries already done
   std::size_t step = 0;
   std::size_t steps = 0;
 
-  void Tick(const std::string& dataset, std::uint64_t rows, std::uint64_t offset, bool done) {
+  void Tick(const std::string& dataset, std::uint64_t rows, std::uint64_t units, bool done) {
     if (!done && !reporter->Due()) return;
     Progress p;
     p.subject = dataset;
@@ -597,16 +804,22 @@ struct PassProgress {
     p.rows = rows;
     p.done = done;
     const double elapsed = reporter->Elapsed();
-    const double read = static_cast<double>(bytes_before + offset);
-    const double total = static_cast<double>(bytes_total);
+    const double read = static_cast<double>(units_before + units);
+    const double total = static_cast<double>(units_total);
     p.eta_s = read >= total ? 0 : read > 0 ? elapsed * (total - read) / read : -1;
     reporter->Report(p);
   }
 };
 
+// An upper bound on the records of a CSV file (for reserving room).
+std::size_t LineCount(std::string_view text) {
+  return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')) + 1;
+}
+
 // The validation of a delivery without a database (the `validate` command).
 void ValidateDelivery(Prepared* p, PassProgress* progress) {
   Validator validator(p->description);
+  validator.ReserveKeys(LineCount(p->csv));
   CsvReader reader(p->csv);
   CsvRecord record;
   CsvProblem problem;
@@ -631,20 +844,270 @@ void ValidateDelivery(Prepared* p, PassProgress* progress) {
   progress->Tick(p->description.dataset, p->outcome.report.records, p->csv.size(), true);
 }
 
-// The one pass over a delivery, inside the load's transaction: every record is validated (the
-// report counts every error), and while `*inserting` (no error so far in any delivery of the
-// load) each valid record is pseudonymised, linked and inserted into `physical`. The first
-// error clears `*inserting`: the remaining records are only validated, and the caller rolls
-// the transaction back.
-absl::Status LoadPass(sqlite3* db, const Pseudonymiser& pseudonymiser,
-                      const std::string& physical, Prepared* p, bool* inserting,
-                      PassProgress* progress) {
+
+// One part of a delivery (a range of whole lines), read by one thread: every record validated,
+// each valid record pseudonymised, linked and packed into `rows`, with counts for progress.
+struct Part {
+  std::string_view text;
+  bool has_header = false;
+  std::unique_ptr<Validator> validator;
+  std::unique_ptr<Pseudonymiser> pseudonymiser;
+  RowStore rows;
+  std::vector<RowRef> refs;
+  std::vector<LinkageCounts> linkage;
+  std::atomic<std::uint64_t> records{0};  // read so far (for progress)
+  std::atomic<std::uint64_t> bytes{0};
+};
+
+void ReadPart(const DeliveryDescription& d, const Register* register_ids, std::uint32_t index,
+              Part* part) {
+  Validator& validator = *part->validator;
+  if (!part->has_header) {
+    CsvRecord header;
+    for (const delivery::ColumnSpec& c : d.columns) header.fields.push_back(c.name);
+    validator.Header(header);
+  }
+  std::vector<std::size_t> bsn_slot(d.columns.size(), SIZE_MAX);
+  for (std::size_t i = 0; i < d.columns.size(); ++i) {
+    if (d.columns[i].type == ColumnType::kBsn) {
+      bsn_slot[i] = part->linkage.size();
+      part->linkage.push_back(LinkageCounts{d.columns[i].name});
+    }
+  }
+  CsvReader reader(part->text);
+  CsvRecord record;
+  CsvProblem problem;
+  ParsedRow row;
+  std::string pseudonym;
+  bool header = part->has_header;
+  bool keep = true;  // until the first error: afterwards records are only validated
+  std::uint64_t records = 0;
+  for (;;) {
+    const CsvReader::Result r = reader.Next(&record, &problem);
+    if (r == CsvReader::Result::kEnd) break;
+    if ((++records & 0x3FFF) == 0) {
+      part->records.store(records, std::memory_order_relaxed);
+      part->bytes.store(reader.offset(), std::memory_order_relaxed);
+    }
+    if (r == CsvReader::Result::kError) {
+      validator.CsvError(problem);
+      keep = false;
+      continue;
+    }
+    if (header) {
+      header = false;
+      keep = validator.Header(record) && keep;
+      continue;
+    }
+    if (!validator.Row(record, &row)) {
+      keep = false;
+      continue;
+    }
+    if (!keep) continue;
+    RowRef ref;
+    ref.part = index;
+    ref.offset = part->rows.end();
+    bool person = false;
+    for (std::size_t i = 0; i < d.columns.size(); ++i) {
+      const delivery::ColumnSpec& c = d.columns[i];
+      Value& v = row.values[i];
+      if (c.type == ColumnType::kBsn) {
+        LinkageCounts& counts = part->linkage[bsn_slot[i]];
+        if (v.kind == Value::Kind::kNull) {
+          ++counts.missing;
+          part->rows.Null();
+          if (!c.target_kind.empty()) part->rows.Null();
+          continue;
+        }
+        part->pseudonymiser->Pseudonym(v.text, &pseudonym);
+        std::fill(v.text.begin(), v.text.end(), '0');  // no BSN lingers in the buffer
+        const bool linked = d.population_register ||
+                            (register_ids != nullptr && register_ids->Contains(pseudonym));
+        ++(linked ? counts.linked : counts.not_in_register);
+        part->rows.Text(pseudonym);
+        if (!person) person = HexId(pseudonym, &ref.hi, &ref.lo);
+        if (!c.target_kind.empty()) part->rows.Text(linked ? "R" : "S");
+        continue;
+      }
+      switch (v.kind) {
+        case Value::Kind::kNull:
+          part->rows.Null();
+          break;
+        case Value::Kind::kInteger:
+          part->rows.Integer(v.integer);
+          break;
+        case Value::Kind::kReal:
+          part->rows.Real(v.real);
+          break;
+        case Value::Kind::kText:
+          part->rows.Text(v.text);
+          break;
+      }
+    }
+    part->refs.push_back(ref);
+  }
+  part->records.store(records, std::memory_order_relaxed);
+  part->bytes.store(part->text.size(), std::memory_order_relaxed);
+}
+
+// Where to cut `csv` into `n` parts of whole records: after a line break outside quotes (an even
+// number of quotes before it; a doubled quote inside a field counts twice). The cuts are right
+// for a well-formed file; a file with any error is read again in one part.
+std::vector<std::size_t> Cuts(std::string_view csv, std::size_t n) {
+  std::vector<std::size_t> cuts = {0};
+  std::size_t pos = 0;
+  std::size_t quotes = 0;  // before `pos`
+  for (std::size_t k = 1; k < n; ++k) {
+    const std::size_t target = csv.size() * k / n;
+    if (target <= pos) continue;
+    quotes += static_cast<std::size_t>(std::count(csv.begin() + static_cast<std::ptrdiff_t>(pos),
+                                                  csv.begin() + static_cast<std::ptrdiff_t>(target),
+                                                  '"'));
+    pos = target;
+    while (pos < csv.size()) {
+      const char c = csv[pos++];
+      if (c == '"') ++quotes;
+      if (c == '\n' && quotes % 2 == 0) break;
+    }
+    if (pos >= csv.size()) break;
+    cuts.push_back(pos);
+  }
+  cuts.push_back(csv.size());
+  return cuts;
+}
+
+// Validates, pseudonymises and links all records of a delivery, in parts read by `threads`
+// threads when the file is large. The report is exactly that of one reading from the first line
+// to the last: when any part finds an error, or two parts share a key, or there is no record,
+// the delivery is read again in one part, which reports every error with its line.
+struct ReadResult {
+  std::vector<std::unique_ptr<Part>> parts;
+  delivery::ValidationReport report;
+  std::vector<LinkageCounts> linkage;
+};
+
+ReadResult ReadDelivery(const DeliveryDescription& d, std::string_view csv,
+                        const Pseudonymiser& pseudonymiser, const Register* register_ids,
+                        std::size_t threads, std::size_t part_min_bytes,
+                        PassProgress* progress) {
+  const std::size_t lines = LineCount(csv);
+  for (;;) {
+    ReadResult result;
+    const std::vector<std::size_t> cuts = Cuts(csv, csv.size() < part_min_bytes ? 1 : threads);
+    const std::size_t n = cuts.size() - 1;
+    for (std::size_t k = 0; k < n; ++k) {
+      auto part = std::make_unique<Part>();
+      part->text = csv.substr(cuts[k], cuts[k + 1] - cuts[k]);
+      part->has_header = k == 0;
+      part->validator = std::make_unique<Validator>(d);
+      part->validator->ReserveKeys(lines / n + lines / 8 + 16);
+      part->pseudonymiser = pseudonymiser.Clone();
+      part->rows = RowStore(2 * part->text.size() + 4096);
+      part->refs.reserve(lines / n + lines / 8 + 16);
+      result.parts.push_back(std::move(part));
+    }
+    std::vector<std::thread> workers;
+    for (std::size_t k = 1; k < n; ++k) {
+      workers.emplace_back(ReadPart, std::cref(d), register_ids, static_cast<std::uint32_t>(k),
+                           result.parts[k].get());
+    }
+    std::thread first(ReadPart, std::cref(d), register_ids, 0u, result.parts[0].get());
+    // Progress from this thread while the parts are read.
+    for (;;) {
+      std::uint64_t records = 0;
+      std::uint64_t bytes = 0;
+      bool all = true;
+      for (const auto& part : result.parts) {
+        records += part->records.load(std::memory_order_relaxed);
+        const std::uint64_t b = part->bytes.load(std::memory_order_relaxed);
+        bytes += b;
+        all = all && b == part->text.size();
+      }
+      if (all) break;
+      progress->Tick(d.dataset, records, bytes, false);
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    first.join();
+    for (std::thread& w : workers) w.join();
+
+    bool clean = true;
+    std::uint64_t valid = 0;
+    for (const auto& part : result.parts) {
+      clean = clean && part->validator->report().ok();
+      valid += part->validator->report().valid_records;
+    }
+    // Keys shared across parts (each part against the earlier ones).
+    if (clean && n > 1) {
+      std::vector<char> shared(n, 0);
+      std::vector<std::thread> checks;
+      for (std::size_t k = 1; k < n; ++k) {
+        checks.emplace_back([&, k] {
+          for (std::size_t j = 0; j < k && !shared[k]; ++j) {
+            shared[k] = result.parts[k]->validator->SharesKeyWith(*result.parts[j]->validator) ? 1 : 0;
+          }
+        });
+      }
+      for (std::thread& t : checks) t.join();
+      clean = std::find(shared.begin(), shared.end(), 1) == shared.end();
+    }
+    if (n > 1 && (!clean || valid == 0)) {
+      threads = 1;  // read again in one part for the exact report
+      continue;
+    }
+    if (n == 1) {
+      result.parts[0]->validator->Finish();
+      result.report = result.parts[0]->validator->report();
+      result.linkage = result.parts[0]->linkage;
+    } else {
+      result.report = result.parts[0]->validator->report();
+      result.linkage = result.parts[0]->linkage;
+      for (std::size_t k = 1; k < n; ++k) {
+        const delivery::ValidationReport& r = result.parts[k]->validator->report();
+        result.report.records += r.records;
+        result.report.valid_records += r.valid_records;
+        for (std::size_t l = 0; l < result.linkage.size(); ++l) {
+          result.linkage[l].linked += result.parts[k]->linkage[l].linked;
+          result.linkage[l].not_in_register += result.parts[k]->linkage[l].not_in_register;
+          result.linkage[l].missing += result.parts[k]->linkage[l].missing;
+        }
+      }
+    }
+    return result;
+  }
+}
+
+// The first column of an index's SQL ("CREATE INDEX x ON t (a, b)" -> "a").
+std::string LeadingColumn(const std::string& index_sql) {
+  const std::size_t paren = index_sql.rfind('(');
+  if (paren == std::string::npos) return "";
+  std::size_t i = paren + 1;
+  while (i < index_sql.size() && index_sql[i] == ' ') ++i;
+  std::size_t j = i;
+  while (j < index_sql.size() && index_sql[j] != ',' && index_sql[j] != ')' && index_sql[j] != ' ') {
+    ++j;
+  }
+  return index_sql.substr(i, j - i);
+}
+
+// One delivery, inside the load's transaction: read in one pass (ReadDelivery); if it has an
+// error, `*inserting` becomes false (nothing of it is inserted; the caller rolls back).
+// Otherwise its records are inserted into `physical` in person order (pseudonym order), with
+// the indexes that start with the person column already in place: they are then filled in
+// their own order, at their right edge. The other indexes are left in `*indexes` for after the
+// insert (docs/performance.md, "Delivery loads").
+absl::Status LoadDelivery(sqlite3* db, const StewardOptions& options,
+                          const Pseudonymiser& pseudonymiser, const Register* register_ids,
+                          const std::string& physical, Prepared* p,
+                          std::vector<std::string>* indexes, bool* inserting,
+                          PassProgress* progress) {
   const DeliveryDescription& d = p->description;
   // Target columns: each column's target, and the kind column after a BSN with target_kind.
   std::vector<std::string> targets;
+  std::string person;
   for (const delivery::ColumnSpec& c : d.columns) {
     targets.push_back(c.Target());
     if (!c.target_kind.empty()) targets.push_back(c.target_kind);
+    if (c.type == ColumnType::kBsn && person.empty()) person = c.Target();
   }
   ENCLAVE_ASSIGN_OR_RETURN(std::vector<std::string> table_columns, TableColumns(db, physical));
   const std::set<std::string> want(targets.begin(), targets.end());
@@ -661,113 +1124,81 @@ absl::Status LoadPass(sqlite3* db, const Pseudonymiser& pseudonymiser,
           absl::StrCat("dataset ", d.dataset, ": the table has no column '", c, "'"));
     }
   }
-  std::string sql = absl::StrCat("INSERT INTO ", physical, " (");
-  for (std::size_t i = 0; i < targets.size(); ++i) absl::StrAppend(&sql, i ? ", " : "", targets[i]);
-  sql += ") VALUES (";
-  for (std::size_t i = 0; i < targets.size(); ++i) sql += i ? ", ?" : "?";
-  sql += ")";
-  ENCLAVE_ASSIGN_OR_RETURN(StmtPtr insert, Prepare(db, sql));
-  // Linkage against the population register as it stands in this transaction (a register in
-  // the same load is inserted first).
-  StmtPtr lookup;
-  if (!d.population_register && HasTable(db, "gbapersoontab")) {
-    ENCLAVE_ASSIGN_OR_RETURN(lookup,
-                             Prepare(db, "SELECT 1 FROM gbapersoontab WHERE rinpersoon = ?"));
-  }
-  std::vector<LinkageCounts>& linkage = p->outcome.linkage;
-  std::vector<std::size_t> bsn_slot(d.columns.size(), SIZE_MAX);
-  for (std::size_t i = 0; i < d.columns.size(); ++i) {
-    if (d.columns[i].type == ColumnType::kBsn) {
-      bsn_slot[i] = linkage.size();
-      linkage.push_back(LinkageCounts{d.columns[i].name});
-    }
+  const std::size_t threads =
+      options.read_threads > 0
+          ? options.read_threads
+          : std::max<std::size_t>(1, std::min<std::size_t>(4, std::thread::hardware_concurrency()));
+  ReadResult read = ReadDelivery(d, p->csv, pseudonymiser, register_ids, threads,
+                                 options.part_min_bytes, progress);
+  p->outcome.report = read.report;
+  p->outcome.linkage = read.linkage;
+  if (!read.report.ok()) *inserting = false;
+  if (!*inserting) {
+    progress->Tick(d.dataset, 0, 2 * p->csv.size(), true);
+    return absl::OkStatus();
   }
 
-  Validator validator(d);
-  CsvReader reader(p->csv);
-  CsvRecord record;
-  CsvProblem problem;
-  ParsedRow row;
-  std::string pseudonym;
-  bool header = true;
-  std::uint64_t records = 0;
-  for (;;) {
-    const CsvReader::Result r = reader.Next(&record, &problem);
-    if (r == CsvReader::Result::kEnd) break;
-    if ((++records & 0x3FFF) == 0) {
-      progress->Tick(d.dataset, p->outcome.rows_loaded, reader.offset(), false);
+  std::vector<std::string> after;
+  for (const std::string& index : *indexes) {
+    if (!person.empty() && LeadingColumn(index) == person) {
+      ENCLAVE_RETURN_IF_ERROR(Exec(db, index, "index on " + physical));
+    } else {
+      after.push_back(index);
     }
-    if (r == CsvReader::Result::kError) {
-      validator.CsvError(problem);
-      *inserting = false;
-      continue;
-    }
-    if (header) {
-      header = false;
-      if (!validator.Header(record)) *inserting = false;
-      continue;
-    }
-    if (!validator.Row(record, &row)) {
-      *inserting = false;
-      continue;
-    }
-    if (!*inserting) continue;
-    int param = 1;
-    for (std::size_t i = 0; i < d.columns.size(); ++i) {
-      const delivery::ColumnSpec& c = d.columns[i];
-      Value& v = row.values[i];
-      if (c.type == ColumnType::kBsn) {
-        LinkageCounts& counts = linkage[bsn_slot[i]];
-        if (v.kind == Value::Kind::kNull) {
-          ++counts.missing;
-          sqlite3_bind_null(insert.get(), param++);
-          if (!c.target_kind.empty()) sqlite3_bind_null(insert.get(), param++);
-          continue;
-        }
-        pseudonymiser.Pseudonym(v.text, &pseudonym);
-        std::fill(v.text.begin(), v.text.end(), '0');  // no BSN lingers in the buffer
-        bool linked = d.population_register;
-        if (lookup) {
-          sqlite3_reset(lookup.get());
-          sqlite3_bind_text(lookup.get(), 1, pseudonym.data(), 32, SQLITE_STATIC);
-          const int rc = sqlite3_step(lookup.get());
-          if (rc != SQLITE_ROW && rc != SQLITE_DONE) return DbError(db, "register lookup failed");
-          linked = rc == SQLITE_ROW;
-        }
-        ++(linked ? counts.linked : counts.not_in_register);
-        sqlite3_bind_text(insert.get(), param++, pseudonym.data(), 32, SQLITE_TRANSIENT);
-        if (!c.target_kind.empty()) {
-          sqlite3_bind_text(insert.get(), param++, linked ? "R" : "S", 1, SQLITE_STATIC);
-        }
-        continue;
-      }
-      switch (v.kind) {
-        case Value::Kind::kNull:
-          sqlite3_bind_null(insert.get(), param++);
-          break;
-        case Value::Kind::kInteger:
-          sqlite3_bind_int64(insert.get(), param++, v.integer);
-          break;
-        case Value::Kind::kReal:
-          sqlite3_bind_double(insert.get(), param++, v.real);
-          break;
-        case Value::Kind::kText:
-          sqlite3_bind_text(insert.get(), param++, v.text.data(), static_cast<int>(v.text.size()),
-                            SQLITE_STATIC);
-          break;
-      }
-    }
-    if (sqlite3_step(insert.get()) != SQLITE_DONE) {
-      return DbError(db, absl::StrCat("dataset ", d.dataset, ": insert failed at line ",
-                                      record.line));
-    }
-    sqlite3_reset(insert.get());
-    ++p->outcome.rows_loaded;
   }
-  validator.Finish();
-  p->outcome.report = validator.report();
-  if (!p->outcome.report.ok()) *inserting = false;
-  progress->Tick(d.dataset, p->outcome.rows_loaded, p->csv.size(), true);
+  *indexes = std::move(after);
+  std::vector<RowRef> order;
+  std::size_t total = 0;
+  for (const auto& part : read.parts) total += part->refs.size();
+  order.reserve(total);
+  for (const auto& part : read.parts) {
+    order.insert(order.end(), part->refs.begin(), part->refs.end());
+    std::vector<RowRef>().swap(part->refs);
+  }
+  std::sort(order.begin(), order.end(), PersonOrder);
+
+  // One INSERT of kBatch records at a time (the statement's start and end cost once per batch),
+  // and a one-record INSERT for the rest.
+  constexpr std::size_t kBatch = 64;
+  std::string sql = absl::StrCat("INSERT INTO ", physical, " (");
+  for (std::size_t i = 0; i < targets.size(); ++i) absl::StrAppend(&sql, i ? ", " : "", targets[i]);
+  sql += ") VALUES ";
+  std::string values = "(";
+  for (std::size_t i = 0; i < targets.size(); ++i) values += i ? ", ?" : "?";
+  values += ")";
+  ENCLAVE_ASSIGN_OR_RETURN(StmtPtr insert, Prepare(db, sql + values));
+  std::string batch_sql = sql;
+  for (std::size_t i = 0; i < kBatch; ++i) absl::StrAppend(&batch_sql, i ? ", " : "", values);
+  ENCLAVE_ASSIGN_OR_RETURN(StmtPtr insert_batch, Prepare(db, batch_sql));
+  const int columns = static_cast<int>(targets.size());
+  const double bytes_per_row =
+      static_cast<double>(p->csv.size()) / static_cast<double>(order.size() + 1);
+  for (std::size_t i = 0; i < order.size();) {
+    const bool batch = order.size() - i >= kBatch;
+    sqlite3_stmt* stmt = batch ? insert_batch.get() : insert.get();
+    const std::size_t n = batch ? kBatch : 1;
+    for (std::size_t k = 0; k < n; ++k) {
+      if (i + k + 16 < order.size()) {
+        const RowRef& ahead = order[i + k + 16];
+        __builtin_prefetch(read.parts[ahead.part]->rows.at(ahead.offset));
+      }
+      const RowRef& ref = order[i + k];
+      read.parts[ref.part]->rows.Bind(ref.offset, stmt, 1 + static_cast<int>(k) * columns,
+                                      columns);
+    }
+    if (sqlite3_step(stmt) != SQLITE_DONE) {
+      return DbError(db, absl::StrCat("dataset ", d.dataset, ": insert failed"));
+    }
+    sqlite3_reset(stmt);
+    i += n;
+    p->outcome.rows_loaded += n;
+    if ((i & 0x3FFF) < n) {
+      progress->Tick(d.dataset, p->outcome.rows_loaded,
+                     p->csv.size() + static_cast<std::uint64_t>(bytes_per_row * static_cast<double>(i)),
+                     false);
+    }
+  }
+  progress->Tick(d.dataset, p->outcome.rows_loaded, 2 * p->csv.size(), true);
   return absl::OkStatus();
 }
 
@@ -928,10 +1359,11 @@ absl::StatusOr<LoadOutcome> LoadDeliveries(const StewardOptions& options,
     if (!datasets.insert(p.description.dataset).second) {
       return absl::FailedPreconditionError("two deliveries fill dataset " + p.description.dataset);
     }
-    ENCLAVE_ASSIGN_OR_RETURN(p.csv, ReadFile(files[i].csv_path));
+    ENCLAVE_ASSIGN_OR_RETURN(p.file, ReadFile(files[i].csv_path));
+    p.csv = p.file.view();
     p.outcome.dataset = p.description.dataset;
     p.outcome.sha256 = crypto::Sha256Hex(p.csv);
-    pass.bytes_total += p.csv.size();
+    pass.units_total += 2 * p.csv.size();
   }
   // The register first, so the other deliveries link against the new one.
   std::stable_sort(prepared.begin(), prepared.end(), [](const Prepared& a, const Prepared& b) {
@@ -941,13 +1373,19 @@ absl::StatusOr<LoadOutcome> LoadDeliveries(const StewardOptions& options,
   LoadOutcome outcome;
   sqlite3* db = session.db.get();
   ENCLAVE_RETURN_IF_ERROR(Exec(db, "BEGIN IMMEDIATE", "begin"));
-  // Approximate statistics (at most 1000 rows per index) are enough for the planner.
-  ENCLAVE_RETURN_IF_ERROR(Exec(db, "PRAGMA analysis_limit=1000", "settings"));
+  // Approximate statistics (at most 1000 rows per index) are enough for the planner. The
+  // records go in in person order with the indexes in place: the pages written are the right
+  // edge of the table and of the person index and a few places in each other index, so a
+  // small page cache suffices; the pages it lets go of are written to the database file (only
+  // pages that existed before the transaction go to the journal) and reused, instead of
+  // hundreds of megabytes held to the commit. The derived layer gets a large cache back.
+  ENCLAVE_RETURN_IF_ERROR(Exec(db, "PRAGMA analysis_limit=1000; PRAGMA cache_size=-65536", "settings"));
   std::int64_t current = 0;
   std::int64_t version = 0;
   bool inserting = true;
   std::vector<std::vector<std::string>> indexes(prepared.size());
   std::vector<std::string> physical(prepared.size());
+  std::unique_ptr<Register> register_ids;  // read once, after a register in this load
   // One pass per delivery: validate, pseudonymise, link, insert.
   auto pass_all = [&]() -> absl::Status {
     ENCLAVE_ASSIGN_OR_RETURN(current, EnsureVersioned(db));
@@ -982,8 +1420,14 @@ absl::StatusOr<LoadOutcome> LoadDeliveries(const StewardOptions& options,
       physical[i] = absl::StrCat(dataset, "__v", version);
       ENCLAVE_RETURN_IF_ERROR(CloneTable(db, source, physical[i], &indexes[i]));
       pass.step = i + 1;
-      ENCLAVE_RETURN_IF_ERROR(LoadPass(db, *pseudonymiser, physical[i], &p, &inserting, &pass));
-      pass.bytes_before += p.csv.size();
+      if (!p.description.population_register && !register_ids &&
+          HasTable(db, "gbapersoontab")) {
+        ENCLAVE_ASSIGN_OR_RETURN(Register r, Register::Read(db));
+        register_ids = std::make_unique<Register>(std::move(r));
+      }
+      ENCLAVE_RETURN_IF_ERROR(LoadDelivery(db, options, *pseudonymiser, register_ids.get(),
+                                           physical[i], &p, &indexes[i], &inserting, &pass));
+      pass.units_before += 2 * p.csv.size();
       // The view now shows the new table: a register loaded here is what later deliveries of
       // this load link against.
       ENCLAVE_RETURN_IF_ERROR(SetPhysical(db, version, dataset, physical[i]));
@@ -1046,6 +1490,7 @@ absl::StatusOr<LoadOutcome> LoadDeliveries(const StewardOptions& options,
                       p.outcome.sha256, " records=", p.outcome.report.records,
                       " loaded=", p.outcome.rows_loaded, LinkageDetail(p.outcome));
     }
+    ENCLAVE_RETURN_IF_ERROR(Exec(db, "PRAGMA cache_size=-400000", "settings"));
     ENCLAVE_ASSIGN_OR_RETURN(DerivedResult derived,
                              RebuildDerived(db, datasets, options.progress));
     absl::StrAppend(&detail, " derived_rebuilt=", NamesOrNone(derived.rebuilt));
@@ -1091,8 +1536,9 @@ absl::StatusOr<std::vector<DeliveryOutcome>> ValidateDeliveries(
   PassProgress pass{&reporter, 0, 0, 0, files.size()};
   for (std::size_t i = 0; i < files.size(); ++i) {
     ENCLAVE_ASSIGN_OR_RETURN(prepared[i].description, LoadDescription(files[i].description_path));
-    ENCLAVE_ASSIGN_OR_RETURN(prepared[i].csv, ReadFile(files[i].csv_path));
-    pass.bytes_total += prepared[i].csv.size();
+    ENCLAVE_ASSIGN_OR_RETURN(prepared[i].file, ReadFile(files[i].csv_path));
+    prepared[i].csv = prepared[i].file.view();
+    pass.units_total += prepared[i].csv.size();
   }
   std::vector<DeliveryOutcome> out;
   for (std::size_t i = 0; i < prepared.size(); ++i) {
@@ -1101,7 +1547,7 @@ absl::StatusOr<std::vector<DeliveryOutcome>> ValidateDeliveries(
     p.outcome.sha256 = crypto::Sha256Hex(p.csv);
     pass.step = i + 1;
     ValidateDelivery(&p, &pass);
-    pass.bytes_before += p.csv.size();
+    pass.units_before += p.csv.size();
     out.push_back(std::move(p.outcome));
   }
   return out;

@@ -56,6 +56,11 @@ struct StewardOptions {
   // Optional: phases, steps, rows and time estimates (progress.h), several times a second
   // while work runs and once when each step is done.
   ProgressFn progress;
+  // A delivery of at least `part_min_bytes` is read by `read_threads` threads, each validating,
+  // pseudonymising and linking a part of it (0: as many as there are cores, at most 4); the
+  // result is the same as reading it in one part (tests set these low to check that).
+  std::size_t read_threads = 0;
+  std::size_t part_min_bytes = std::size_t{8} << 20;
   // Test hook: runs inside the transaction just before COMMIT (e.g. to be killed there).
   std::function<void()> before_commit_for_test;
 };

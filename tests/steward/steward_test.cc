@@ -725,6 +725,129 @@ key: "bsn"
 }
 
 
+
+TEST_SUITE("Reading in parts") {
+  // A bijstand delivery of `n` records over `people`, with quoted fields holding commas and line
+  // breaks, so that a cut between parts must respect the quotes.
+  static std::string BigRow(const std::vector<std::string>& people, std::size_t i) {
+    const std::string id = i % 7 == 0   ? "\"U" + std::to_string(i) + "\nline\""
+                           : i % 5 == 0 ? "\"U" + std::to_string(i) + ",x\""
+                                        : "U" + std::to_string(i);
+    return people[i % people.size()] + "," + id + (i % 3 ? ",persoon1,ALG," : ",persoon2,BBZ,") +
+           std::to_string(2015 + i % 9) + "0101,20991231,alleenstaand," + std::to_string(i % 2) +
+           "," + (i % 4 ? "" : "werk") + "\n";
+  }
+  static std::string BigBijstand(const std::vector<std::string>& people, std::size_t n) {
+    std::string csv = kBijstandHeader;
+    for (std::size_t i = 0; i < n; ++i) csv += BigRow(people, i);
+    return csv;
+  }
+
+  static std::string Ordered(Fixture& f, std::int64_t version) {
+    const std::string table = f.Query(
+        "SELECT physical FROM steward_table WHERE dataset = 'bijstandpersoonbus' AND version = " +
+        std::to_string(version));
+    return f.Query("SELECT group_concat(rinpersoons || rinpersoon || uitkering_id || rol || "
+                   "statistiekcode || aanvang || einde || leefvorm || inkomsten_naast_uitkering "
+                   "|| coalesce(uitstroomreden, '-'), ';') FROM (SELECT * FROM " + table +
+                   " ORDER BY rowid)");
+  }
+
+  TEST_CASE("a delivery read by several threads loads exactly as when read by one") {
+    Fixture one;
+    Fixture parts;
+    // The same key in both, so that the pseudonyms agree.
+    std::filesystem::remove(parts.options.key_path);
+    std::filesystem::copy_file(one.options.key_path, parts.options.key_path);
+    one.options.read_threads = 1;
+    parts.options.read_threads = 3;
+    parts.options.part_min_bytes = 1;
+    const std::vector<std::string> people = ValidBsns(400, 21);
+    const std::vector<std::string> registered(people.begin(), people.begin() + 300);
+    const std::string bij = BigBijstand(people, 3000);
+    for (Fixture* f : {&one, &parts}) {
+      REQUIRE(f->Load({{"gbapersoontab", RegisterCsv(registered)}})->loaded);
+    }
+    auto a = one.Load({{"bijstandpersoonbus", bij}});
+    auto b = parts.Load({{"bijstandpersoonbus", bij}});
+    REQUIRE(a.ok());
+    REQUIRE(b.ok());
+    REQUIRE(a->loaded);
+    REQUIRE(b->loaded);
+    const DeliveryOutcome& x = a->deliveries[0];
+    const DeliveryOutcome& y = b->deliveries[0];
+    CHECK(x.report.ToKeyValue() == y.report.ToKeyValue());
+    CHECK(x.report.records == 3000);
+    CHECK(x.rows_loaded == 3000);
+    CHECK(y.rows_loaded == 3000);
+    REQUIRE(y.linkage.size() == 1);
+    CHECK(y.linkage[0].linked == x.linkage[0].linked);
+    CHECK(y.linkage[0].not_in_register == x.linkage[0].not_in_register);
+    std::uint64_t linked = 0;
+    for (std::size_t i = 0; i < 3000; ++i) linked += i % 400 < 300 ? 1 : 0;
+    CHECK(x.linkage[0].linked == linked);
+    CHECK(a->data_version == b->data_version);
+    // Row for row, in the same (person) order.
+    const std::string rows = Ordered(one, 3);
+    CHECK(rows.size() > 100000);
+    CHECK(rows == Ordered(parts, 3));
+    CHECK(one.Query("SELECT count(*) FROM bijstandpersoonbus WHERE uitkering_id LIKE '%' || "
+                    "char(10) || 'line'") == "429");
+    const std::string table = parts.Query(
+        "SELECT physical FROM steward_table WHERE dataset = 'bijstandpersoonbus' AND version = 3");
+    CHECK(parts.Query("SELECT count(*) FROM (SELECT rinpersoon, lag(rinpersoon) OVER (ORDER BY "
+                      "rowid) AS prev FROM " + table + ") WHERE prev > rinpersoon") == "0");
+  }
+
+  TEST_CASE("errors in a delivery read by several threads are reported as one reading reports them") {
+    Fixture f;
+    f.options.read_threads = 4;
+    f.options.part_min_bytes = 1;
+    const std::vector<std::string> people = ValidBsns(200, 22);
+    REQUIRE(f.Load({{"gbapersoontab", RegisterCsv(people)}})->loaded);
+    const std::string before = ReadAll(f.options.database_path);
+    const std::string good = BigBijstand(people, 2000);
+    const std::string first_row = BigRow(people, 1);
+    struct Case {
+      const char* what;
+      std::string csv;
+    };
+    // Errors near the start, in the middle and at the end; a key repeated in another part.
+    std::string mixed = good;
+    mixed.insert(mixed.find('\n', mixed.size() / 2) + 1,
+                 people[1] + ",M1,persoon9,ALG,20200101,20991231,alleenstaand,0,\n");
+    mixed.insert(std::string(kBijstandHeader).size(),
+                 people[2] + ",S1,persoon1,ALG,20201301,20991231,alleenstaand,0,\n");
+    mixed += "123456781,E1,persoon1,ALG,20200101,20991231,alleenstaand,0,\n";
+    const std::vector<Case> cases = {
+        {"a key repeated in the last part", good + first_row},
+        {"errors in several parts", mixed},
+        {"a quote left open near the end", good + people[3] + ",\"open,persoon1\n"},
+    };
+    for (const Case& c : cases) {
+      CAPTURE(c.what);
+      const std::string csv = f.dir.Write("bad.csv", c.csv);
+      auto sequential = ValidateDeliveries({{Policy("bijstandpersoonbus"), csv}});
+      REQUIRE(sequential.ok());
+      const delivery::ValidationReport& want = sequential->at(0).report;
+      CHECK_FALSE(want.ok());
+      auto out = LoadDeliveries(f.options, {{Policy("bijstandpersoonbus"), csv}});
+      REQUIRE(out.ok());
+      CHECK_FALSE(out->loaded);
+      const delivery::ValidationReport& got = out->deliveries.at(0).report;
+      CHECK(got.ToKeyValue() == want.ToKeyValue());
+      for (std::size_t k = 0; k < delivery::kErrorKindCount; ++k) {
+        REQUIRE(got.samples[k].size() == want.samples[k].size());
+        for (std::size_t i = 0; i < got.samples[k].size(); ++i) {
+          CHECK(got.samples[k][i].line == want.samples[k][i].line);
+          CHECK(got.samples[k][i].message == want.samples[k][i].message);
+        }
+      }
+      CHECK(ReadAll(f.options.database_path) == before);
+    }
+  }
+}
+
 TEST_SUITE("State directory") {
   TEST_CASE("load and rollback refuse a state directory without a query log and create nothing") {
     Fixture f;
