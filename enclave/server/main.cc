@@ -1,7 +1,11 @@
 // enclaved: the enclave's server process. Loads the configuration (file, then flags), checks it,
 // starts the mutual-TLS gRPC server and stops it cleanly on SIGTERM or SIGINT.
 //
-// Exit codes: 0 clean stop (or --check passed), 1 start-up failure, 2 usage or configuration error.
+// Exit codes: 0 clean stop (or --check passed), 1 start-up failure, 2 usage or configuration error,
+// 3 stopped without logging the stop or signing the final checkpoint (the query log had failed).
+#include <sys/stat.h>
+
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <exception>
@@ -16,12 +20,14 @@
 #include "enclave/base/log.h"
 #include "enclave/server/config.h"
 #include "enclave/server/server.h"
+#include "enclave/server/systemd_notify.h"
 
 namespace {
 
 constexpr int kExitOk = 0;
 constexpr int kExitStartFailure = 1;
 constexpr int kExitUsage = 2;
+constexpr int kExitUncleanStop = 3;
 
 constexpr char kUsage[] =
     "usage: enclaved [--config FILE] [options]\n"
@@ -43,7 +49,8 @@ constexpr char kUsage[] =
     "  --version          print the version\n"
     "  --help             show this help\n"
     "\n"
-    "Exit status: 0 clean stop, 1 start-up failure, 2 usage or configuration error.\n";
+    "Exit status: 0 clean stop, 1 start-up failure, 2 usage or configuration error, 3 stopped\n"
+    "without logging the stop or signing the final checkpoint (the query log had failed).\n";
 
 struct Flags {
   std::optional<std::string> config_file;
@@ -121,6 +128,8 @@ void ApplyOverrides(const Flags& flags, enclave::server::Config& config) {
 }
 
 int Run(int argc, char** argv) {
+  // Everything enclaved creates is for its own user only, inside systemd (UMask=0077) or not.
+  ::umask(077);
   Flags flags;
   if (std::string error = ParseFlags(argc, argv, flags); !error.empty()) {
     std::fprintf(stderr, "enclaved: %s\n%s", error.c_str(), kUsage);
@@ -186,14 +195,30 @@ int Run(int argc, char** argv) {
     return kExitStartFailure;
   }
   enclave::base::LogInfo("listening", {{"port", enclave::base::RowCount{(*server)->port()}}});
+  // systemd (Type=notify, WatchdogSec=): ready once listening; pings only while the self-check
+  // passes. No-ops without $NOTIFY_SOCKET.
+  enclave::server::NotifyReady((*server)->port());
+  std::optional<enclave::server::Watchdog> watchdog;
+  if (std::optional<std::chrono::microseconds> interval = enclave::server::WatchdogInterval()) {
+    watchdog.emplace(*interval / 2, [&server] { return (*server)->CheckAlive(); });
+  }
 
   int received = 0;
   signals.async_wait([&](const boost::system::error_code& error, int signal_number) {
     if (!error) received = signal_number;
+    enclave::server::NotifyStopping();
+    watchdog.reset();
     (*server)->Shutdown();
   });
   io.run();
   (*server)->Wait();
+  if (absl::Status stopped = (*server)->StopStatus(); !stopped.ok()) {
+    // E.g. after a full disk: the log refused every write since, so this stop is not on record.
+    std::fprintf(stderr, "enclaved: unclean stop: %s\n", std::string(stopped.message()).c_str());
+    enclave::base::LogInfo("exit", {{"signal", enclave::base::RowCount{received}},
+                                    {"exit_code", enclave::base::RowCount{kExitUncleanStop}}});
+    return kExitUncleanStop;
+  }
   enclave::base::LogInfo("exit", {{"signal", enclave::base::RowCount{received}}});
   return kExitOk;
 }
