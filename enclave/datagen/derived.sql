@@ -212,8 +212,8 @@ FROM (
          p.geslacht AS geslacht, p.geboortejaar AS geboortejaar, p.herkomst AS herkomst,
          p.opleidingsniveau AS opleidingsniveau, p.eerste_jeugdhulp AS eerste_jeugdhulp
   -- CROSS JOIN (an inner join whose left side SQLite keeps as the outer loop): dates in order,
-  -- so the ORDER BY sorts one date at a time instead of 2.7M rows at once (same rows; 12% less
-  -- time at the municipality's scale, docs/performance.md).
+  -- so the ORDER BY can sort one date at a time instead of 2.7M rows at once (same rows: the
+  -- steward_datagen tests compare the tables with a whole rebuild).
   FROM d_peildatum d
   CROSS JOIN d_tmp_adres a ON a.aanvang <= d.peildatum AND a.einde >= d.peildatum
   JOIN vslgwbtab v ON v.rinobjectnummer = a.rinobjectnummer AND v.gem_code = 'GM1916'

@@ -14,9 +14,14 @@
 // from its progress events: insert_s (reading the file, its SHA-256, the one pass), index_s
 // (indexes and ANALYZE), derive_s (derived tables), commit_s (the durable commit); the rest of
 // candidate_s is opening the database and the query log and recording the version.
+// ratio_import_paired: the median of each run's candidate / import (the two run back to back, so
+// a change in the machine's load between runs counts less); candidate_cpu_s and
+// baseline_import_cpu_s: CPU seconds (user + system, all threads) of the load and of the sqlite3
+// child, which depend less on other work on the machine than wall-clock time does.
 //
 //   bench_load [--rows N (1000000)] [--runs R (3)] [--dir DIR]
 #include <sqlite3.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -47,6 +52,14 @@ using enclave::bench::Clock;
 
 double Seconds(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// CPU seconds (user + system) of this process (all its threads) or of its waited-for children.
+double CpuSeconds(int who) {
+  rusage u{};
+  ::getrusage(who, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6;
 }
 
 // `rows` bijstand records with valid, mostly distinct BSNs (some persons twice, other benefit).
@@ -114,12 +127,14 @@ double CapiImport(const std::string& db_path, const std::string& csv_path) {
   return Seconds(start);
 }
 
-double ShellImport(const std::string& db_path, const std::string& csv_path) {
+double ShellImport(const std::string& db_path, const std::string& csv_path, double* cpu_s) {
   fs::remove(db_path);
   const std::string cmd = "sqlite3 " + db_path + " '.import --csv " + csv_path + " plain'";
+  const double cpu = CpuSeconds(RUSAGE_CHILDREN);
   const auto start = Clock::now();
   const int rc = std::system(cmd.c_str());
   const double s = Seconds(start);
+  *cpu_s = CpuSeconds(RUSAGE_CHILDREN) - cpu;
   return rc == 0 ? s : -1;
 }
 
@@ -148,9 +163,14 @@ int main(int argc, char** argv) {
   const bool have_shell = std::system("command -v sqlite3 > /dev/null 2>&1") == 0;
 
   std::vector<double> candidate, validate_only, capi, shell;
+  std::vector<double> candidate_cpu, shell_cpu, paired;  // paired: candidate / import per run
   std::map<std::string, std::vector<double>> phase_seconds;
   for (int r = 0; r < runs; ++r) {
-    if (have_shell) shell.push_back(ShellImport((work / "shell.db").string(), csv_path));
+    if (have_shell) {
+      double cpu = 0;
+      shell.push_back(ShellImport((work / "shell.db").string(), csv_path, &cpu));
+      shell_cpu.push_back(cpu);
+    }
     capi.push_back(CapiImport((work / "capi.db").string(), csv_path));
 
     const std::string desc = std::string(ENCLAVE_SOURCE_DIR) + "/policies/deliveries/bijstandpersoonbus.textproto";
@@ -176,9 +196,12 @@ int main(int argc, char** argv) {
     options.progress = [&phase_end](const enclave::steward::Progress& p) {
       phase_end[p.phase] = p.elapsed_s;
     };
+    const double cpu = CpuSeconds(RUSAGE_SELF);
     start = Clock::now();
     auto out = enclave::steward::LoadDeliveries(options, {{desc, csv_path}});
     candidate.push_back(Seconds(start));
+    candidate_cpu.push_back(CpuSeconds(RUSAGE_SELF) - cpu);
+    if (have_shell && shell.back() > 0) paired.push_back(candidate.back() / shell.back());
     for (const char* phase : {"insert", "index", "derive", "commit"}) {
       phase_seconds[phase].push_back(phase_end[phase]);
     }
@@ -199,8 +222,12 @@ int main(int argc, char** argv) {
               Median(phase_seconds["commit"]), base_capi, n / base_capi, cand / base_capi);
   if (have_shell && Median(shell) > 0) {
     const double base_shell = Median(shell);
-    std::printf(" baseline_import_s=%.3f baseline_import_rows_per_s=%.0f ratio_import=%.2f",
-                base_shell, n / base_shell, cand / base_shell);
+    std::printf(" baseline_import_s=%.3f baseline_import_rows_per_s=%.0f ratio_import=%.2f"
+                " ratio_import_paired=%.2f candidate_cpu_s=%.3f baseline_import_cpu_s=%.3f"
+                " ratio_import_cpu=%.2f",
+                base_shell, n / base_shell, cand / base_shell, Median(paired),
+                Median(candidate_cpu), Median(shell_cpu),
+                Median(candidate_cpu) / Median(shell_cpu));
   } else {
     std::printf(" baseline_import=unavailable(no sqlite3 shell)");
   }
