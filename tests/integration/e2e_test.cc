@@ -13,6 +13,7 @@
 #include <memory>
 #include <set>
 #include <numeric>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -234,6 +235,230 @@ TEST_CASE("T10: each cell counts the fixed panel and the index follows plain SQL
   CHECK(released_index > 0);
   CHECK(withheld_index > 0);
   CHECK(released_panel > 0);
+}
+
+namespace {
+
+// A released table's cell by statistic name and the codes of some of its dimensions (by name);
+// every other dimension at its total.
+struct TableView {
+  const client::QueryResult* r;
+  std::optional<std::int64_t> Get(const std::string& stat,
+                                  const std::map<std::string, std::string>& codes = {}) const {
+    std::uint32_t s = 0;
+    while (s < r->statistics.size() && r->statistics[s].name != stat) ++s;
+    REQUIRE(s < r->statistics.size());
+    for (const auto& [name, code] : codes) {
+      CHECK(std::any_of(r->dimensions.begin(), r->dimensions.end(),
+                        [&](const client::Dimension& d) { return d.name == name; }));
+    }
+    for (const client::Cell& cell : r->cells) {
+      if (cell.statistic != s) continue;
+      bool match = true;
+      for (std::size_t d = 0; d < r->dimensions.size() && match; ++d) {
+        const client::Code& c = r->dimensions[d].codes.at(cell.coordinates.at(d));
+        auto want = codes.find(r->dimensions[d].name);
+        match = want == codes.end() ? c.is_total : (!c.is_total && c.code == want->second);
+      }
+      if (match) return cell.value;
+    }
+    FAIL("no cell " << stat);
+    return std::nullopt;
+  }
+};
+
+// Counts are randomly rounded to 5: a released count lies less than 5 from its truth.
+void CheckRounded(std::optional<std::int64_t> released, std::int64_t truth) {
+  CAPTURE(truth);
+  if (truth < 10) {
+    CHECK_FALSE(released.has_value());
+    return;
+  }
+  REQUIRE(released.has_value());
+  CHECK(*released % 5 == 0);
+  CHECK(std::abs(*released - truth) < 5);
+}
+
+}  // namespace
+
+// T4 (bijstand_stromen): inflow, outflow and the stock at the start of a period equal distinct
+// persons counted with plain SQL from bijstandpersoonbus (BijstandFlows, not the template's SQL),
+// within the rounding; the outflow share of the stock follows the released counts. Calibration
+// (domain.md §6, §3.5 C3): outflow is roughly 24% of the stock a year (NL 2021: 98k of 408k) and
+// inflow similar; werk is the most frequent reason; the stock's outflow falls with duration.
+TEST_CASE("T4: inflow and outflow follow plain SQL, and outflow is about a quarter of the stock a year") {
+  World& w = TheWorld();
+  auto client = w.Client("analyst1");
+  for (int year = 2019; year <= 2024; ++year) {
+    CAPTURE(year);
+    const std::string y = std::to_string(year);
+    auto truth = BijstandFlows(w.db, y + "0101", y + "1231");
+    REQUIRE(truth.ok());
+    auto out = client->RunQuery("bijstand_stromen", {{"period", y}, {"direction", "uitstroom"}});
+    INFO(out.status().ToString());
+    REQUIRE(out.ok());
+    CHECK(out->template_version == 1);
+    const TableView t{&*out};
+    CheckRounded(t.Get("n_stroom"), truth->uitstroom);
+    CheckRounded(t.Get("n_stand_begin"), truth->stand_begin);
+    const auto outflow = t.Get("n_stroom");
+    const auto stock = t.Get("n_stand_begin");
+    const auto pct = t.Get("pct_uitstroom_stand");
+    REQUIRE(outflow.has_value());
+    REQUIRE(stock.has_value());
+    REQUIRE(pct.has_value());
+    const double rate = 100.0 * static_cast<double>(*outflow) / static_cast<double>(*stock);
+    const double truth_pct = 100.0 * static_cast<double>(truth->uitstroom_uit_stand) /
+                             static_cast<double>(truth->stand_begin);
+    MESSAGE("T4 " << y << ": stock " << *stock << ", outflow " << *outflow << " (" << rate
+                  << "% of the stock; domain.md: ~24%), of the stock " << *pct << "% (truth "
+                  << truth_pct << "%)");
+    // The share is computed from the two rounded counts: within 3 points of the truth.
+    CHECK(std::abs(static_cast<double>(*pct) - truth_pct) <= 3.0);
+    // Calibration: roughly 24% of the stock a year.
+    CHECK(rate >= 15.0);
+    CHECK(rate <= 33.0);
+    // Inflow similar to outflow (within a third).
+    auto in = client->RunQuery("bijstand_stromen", {{"period", y}, {"direction", "instroom"}});
+    INFO(in.status().ToString());
+    REQUIRE(in.ok());
+    const TableView ti{&*in};
+    CheckRounded(ti.Get("n_stroom"), truth->instroom);
+    // The same population in both directions: the same stock and share.
+    CHECK(ti.Get("n_stand_begin") == stock);
+    CHECK(ti.Get("pct_uitstroom_stand") == pct);
+    const auto inflow = ti.Get("n_stroom");
+    REQUIRE(inflow.has_value());
+    CHECK(std::abs(*inflow - *outflow) * 3 <= *outflow);
+  }
+
+  // A quarter: about a quarter of the year's outflow.
+  auto quarter_truth = BijstandFlows(w.db, "20230401", "20230630");
+  REQUIRE(quarter_truth.ok());
+  auto year_truth = BijstandFlows(w.db, "20230101", "20231231");
+  REQUIRE(year_truth.ok());
+  auto quarter = client->RunQuery("bijstand_stromen", {{"period", "2023Q2"}});
+  REQUIRE(quarter.ok());
+  CheckRounded(TableView{&*quarter}.Get("n_stroom"), quarter_truth->uitstroom);
+  CHECK(quarter_truth->uitstroom * 8 > year_truth->uitstroom);
+  CHECK(quarter_truth->uitstroom * 8 < year_truth->uitstroom * 4);
+
+  // Reasons: each released count within the rounding of the truth; werk leads (domain.md §3.4:
+  // werk 50% of outflow); persons without an outflow hold no outflow.
+  auto reasons = client->RunQuery("bijstand_stromen", {{"period", "2023"}, {"breakdown", "uitstroomreden"}});
+  INFO(reasons.status().ToString());
+  REQUIRE(reasons.ok());
+  const TableView tr{&*reasons};
+  std::int64_t werk = 0, others_max = 0;
+  for (const auto& [reason, n] : year_truth->uitstroom_by_reason) {
+    CAPTURE(reason);
+    const std::string code =
+        (reason == "werk" || reason == "ander_inkomen" || reason == "verhuizing" ||
+         reason == "partner" || reason == "aow") ? reason : "overig";
+    if (code == reason) CheckRounded(tr.Get("n_stroom", {{"uitstroomreden", code}}), n);
+    if (reason == "werk") werk = n; else others_max = std::max(others_max, n);
+  }
+  CHECK(werk > others_max);
+  CHECK(werk * 100 >= year_truth->uitstroom * 30);
+  CHECK_FALSE(tr.Get("n_stroom", {{"uitstroomreden", "geen_uitstroom"}}).value_or(0) > 0);
+
+  // Duration (C3): the stock's outflow share falls with duration; 5 years or more below the whole.
+  auto duration = client->RunQuery("bijstand_stromen", {{"period", "2023"}, {"breakdown", "duurklasse"}});
+  INFO(duration.status().ToString());
+  REQUIRE(duration.ok());
+  const TableView td{&*duration};
+  const auto long_share = td.Get("pct_uitstroom_stand", {{"duurklasse", "5-plus"}});
+  const auto all_share = td.Get("pct_uitstroom_stand");
+  REQUIRE(long_share.has_value());
+  REQUIRE(all_share.has_value());
+  MESSAGE("T4 2023: outflow " << *long_share << "% of the stock on bijstand 5 years or more, "
+                              << *all_share << "% of the whole stock");
+  CHECK(*long_share < *all_share);
+}
+
+// T12 (bevolking_noemer): residents per buurt equal distinct persons counted with plain SQL from
+// the address spells (Residents, not the derived layer), within the rounding; the wijk table is
+// consistent with them. Calibration (domain.md §2, §3.4): about 48% men, 0-14 about 16%, 65+
+// about 23% of the population.
+TEST_CASE("T12: residents per buurt follow plain SQL; sex and age shares as domain.md") {
+  World& w = TheWorld();
+  auto client = w.Client("analyst1");
+  auto truth = Residents(w.db, "20240101");
+  REQUIRE(truth.ok());
+  std::map<std::string, std::int64_t> per_buurt, per_wijk;
+  std::int64_t total = 0, men = 0, young = 0, old = 0;
+  for (const auto& [key, n] : *truth) {
+    per_buurt[key.buurt] += n;
+    per_wijk["WK1916" + key.buurt.substr(6, 2)] += n;
+    total += n;
+    if (key.geslacht == "man") men += n;
+    if (key.leeftijd < 15) young += n;
+    if (key.leeftijd >= 65) old += n;
+  }
+  auto by_buurt = client->RunQuery("bevolking_noemer", {{"peildatum", "20240101"}, {"geo", "buurt"}});
+  INFO(by_buurt.status().ToString());
+  REQUIRE(by_buurt.ok());
+  CHECK(by_buurt->template_version == 1);
+  REQUIRE(by_buurt->dimensions.size() == 1);
+  const TableView tb{&*by_buurt};
+  std::int64_t released = 0;
+  for (const client::Code& c : by_buurt->dimensions[0].codes) {  // the only dimension: buurt
+    if (c.is_total) continue;
+    CAPTURE(c.code);
+    auto it = per_buurt.find(c.code);
+    const std::int64_t n = it == per_buurt.end() ? 0 : it->second;
+    const auto v = tb.Get("n_inwoners", {{"buurt", c.code}});
+    if (n == 0) {
+      CHECK_FALSE(v.has_value());  // a buurt the data do not have
+    } else {
+      CheckRounded(v, n);
+      released += v.has_value() ? 1 : 0;
+    }
+  }
+  CHECK(released == static_cast<std::int64_t>(per_buurt.size()));
+  CheckRounded(tb.Get("n_inwoners"), total);
+
+  auto by_wijk = client->RunQuery("bevolking_noemer",
+                                  {{"peildatum", "20240101"}, {"geo", "wijk"}, {"breakdown1", "geslacht"}});
+  INFO(by_wijk.status().ToString());
+  REQUIRE(by_wijk.ok());
+  const TableView tw{&*by_wijk};
+  for (const auto& [wijk, n] : per_wijk) {
+    CAPTURE(wijk);
+    CheckRounded(tw.Get("n_inwoners", {{"wijk", wijk}}), n);
+  }
+  // The code for buurten under 30 residents is empty outside a table by buurt: a structural 0.
+  CHECK(tw.Get("n_inwoners", {{"geslacht", "niet_uitgesplitst"}}) == std::optional<std::int64_t>(0));
+
+  auto by_age = client->RunQuery("bevolking_noemer",
+                                 {{"peildatum", "20240101"}, {"geo", "geen"}, {"breakdown1", "leeftijdsgroep"},
+                                  {"breakdown2", "geslacht"}});
+  INFO(by_age.status().ToString());
+  REQUIRE(by_age.ok());
+  const TableView ta{&*by_age};
+  const auto all = ta.Get("n_inwoners");
+  const auto man = ta.Get("n_inwoners", {{"geslacht", "man"}});
+  const auto kids = ta.Get("n_inwoners", {{"leeftijdsgroep", "0-14"}});
+  const auto elderly = ta.Get("n_inwoners", {{"leeftijdsgroep", "65-plus"}});
+  CheckRounded(all, total);
+  CheckRounded(man, men);
+  CheckRounded(kids, young);
+  CheckRounded(elderly, old);
+  REQUIRE(all.has_value());
+  REQUIRE(man.has_value());
+  REQUIRE(kids.has_value());
+  REQUIRE(elderly.has_value());
+  const double pct_men = 100.0 * static_cast<double>(*man) / static_cast<double>(*all);
+  const double pct_young = 100.0 * static_cast<double>(*kids) / static_cast<double>(*all);
+  const double pct_old = 100.0 * static_cast<double>(*elderly) / static_cast<double>(*all);
+  MESSAGE("T12 1 Jan 2024: " << *all << " residents, " << pct_men << "% men (domain.md 48.1%), "
+                             << pct_young << "% aged 0-14 (16%), " << pct_old << "% 65+ (23%)");
+  CHECK(pct_men > 45.0);
+  CHECK(pct_men < 51.0);
+  CHECK(pct_young > 12.0);
+  CHECK(pct_young < 21.0);
+  CHECK(pct_old > 18.0);
+  CHECK(pct_old < 28.0);
 }
 
 TEST_CASE("bad input is refused with a message naming the parameter and what is allowed") {

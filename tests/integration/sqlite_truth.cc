@@ -278,4 +278,105 @@ absl::StatusOr<PinTruth> EventImpactTruth(const std::string& db_path, const std:
   return out;
 }
 
+namespace {
+
+// Runs `sql` with the text parameters ?1, ?2, ... and hands every row to `row`.
+template <typename RowFn>
+absl::Status RunPlainSql(const std::string& db_path, const char* sql,
+                         const std::vector<std::string>& params, RowFn row) {
+  sqlite3* raw = nullptr;
+  if (sqlite3_open_v2(db_path.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    sqlite3_close(raw);
+    return absl::UnavailableError("cannot open the database");
+  }
+  std::unique_ptr<sqlite3, DbCloser> db(raw);
+  sqlite3_stmt* raw_stmt = nullptr;
+  if (sqlite3_prepare_v2(db.get(), sql, -1, &raw_stmt, nullptr) != SQLITE_OK) {
+    return absl::InternalError(std::string("prepare: ") + sqlite3_errmsg(db.get()));
+  }
+  std::unique_ptr<sqlite3_stmt, StmtCloser> stmt(raw_stmt);
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    sqlite3_bind_text(stmt.get(), static_cast<int>(i) + 1, params[i].c_str(), -1, SQLITE_TRANSIENT);
+  }
+  int rc;
+  while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) row(stmt.get());
+  if (rc != SQLITE_DONE) return absl::InternalError(sqlite3_errmsg(db.get()));
+  return absl::OkStatus();
+}
+
+std::string ColumnText(sqlite3_stmt* stmt, int col) {
+  const unsigned char* v = sqlite3_column_text(stmt, col);
+  return v == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(v));
+}
+
+// ?1 = van, ?2 = tot. ALG spells of registered persons overlapping the period.
+constexpr char kBijstandFlowSql[] = R"sql(
+WITH s AS (
+  SELECT b.rinpersoon AS rinpersoon, b.aanvang AS aanvang, b.einde AS einde
+  FROM bijstandpersoonbus b
+  WHERE b.statistiekcode = 'ALG' AND b.aanvang <= ?2 AND b.einde >= ?1
+    AND b.rinpersoon IN (SELECT rinpersoon FROM gbapersoontab)
+)
+SELECT (SELECT count(DISTINCT rinpersoon) FROM s WHERE aanvang < ?1),
+       (SELECT count(DISTINCT rinpersoon) FROM s WHERE aanvang >= ?1),
+       (SELECT count(DISTINCT rinpersoon) FROM s WHERE einde <= ?2),
+       (SELECT count(DISTINCT rinpersoon) FROM s WHERE aanvang < ?1 AND einde <= ?2)
+)sql";
+
+constexpr char kBijstandReasonSql[] = R"sql(
+SELECT (SELECT x.uitstroomreden FROM bijstandpersoonbus x
+        WHERE x.rinpersoon = l.rinpersoon AND x.statistiekcode = 'ALG'
+          AND x.einde BETWEEN ?1 AND ?2
+        ORDER BY x.einde, x.aanvang LIMIT 1) AS reden, count(*)
+FROM (SELECT DISTINCT b.rinpersoon AS rinpersoon FROM bijstandpersoonbus b
+      WHERE b.statistiekcode = 'ALG' AND b.einde BETWEEN ?1 AND ?2
+        AND b.rinpersoon IN (SELECT rinpersoon FROM gbapersoontab)) l
+GROUP BY 1
+)sql";
+
+// ?1 = peildatum.
+constexpr char kResidentSql[] = R"sql(
+SELECT v.buurt_code,
+       CASE p.gbageslacht WHEN '1' THEN 'man' ELSE 'vrouw' END,
+       CAST(substr(?1, 1, 4) AS INTEGER) - p.gbageboortejaar
+         - (p.gbageboortemaand > CAST(substr(?1, 5, 2) AS INTEGER)),
+       count(DISTINCT p.rinpersoon)
+FROM gbaadresobjectbus a
+JOIN vslgwbtab v ON v.rinobjectnummer = a.rinobjectnummer
+JOIN gbapersoontab p ON p.rinpersoon = a.rinpersoon
+WHERE v.gem_code = 'GM1916' AND a.gbadatumaanvangadreshouding <= ?1
+  AND a.gbadatumeindeadreshouding >= ?1
+  AND (p.gbadatumoverlijden IS NULL OR p.gbadatumoverlijden > ?1)
+GROUP BY 1, 2, 3
+)sql";
+
+}  // namespace
+
+absl::StatusOr<BijstandFlowTruth> BijstandFlows(const std::string& db_path, const std::string& van,
+                                                const std::string& tot) {
+  BijstandFlowTruth out;
+  absl::Status s = RunPlainSql(db_path, kBijstandFlowSql, {van, tot}, [&](sqlite3_stmt* st) {
+    out.stand_begin = sqlite3_column_int64(st, 0);
+    out.instroom = sqlite3_column_int64(st, 1);
+    out.uitstroom = sqlite3_column_int64(st, 2);
+    out.uitstroom_uit_stand = sqlite3_column_int64(st, 3);
+  });
+  if (!s.ok()) return s;
+  s = RunPlainSql(db_path, kBijstandReasonSql, {van, tot}, [&](sqlite3_stmt* st) {
+    out.uitstroom_by_reason[ColumnText(st, 0)] += sqlite3_column_int64(st, 1);
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<ResidentTruth> Residents(const std::string& db_path, const std::string& peildatum) {
+  ResidentTruth out;
+  absl::Status s = RunPlainSql(db_path, kResidentSql, {peildatum}, [&](sqlite3_stmt* st) {
+    out[ResidentKey{ColumnText(st, 0), ColumnText(st, 1), sqlite3_column_int64(st, 2)}] +=
+        sqlite3_column_int64(st, 3);
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
 }  // namespace enclave::testing

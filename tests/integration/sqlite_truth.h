@@ -3,6 +3,7 @@
 // truth; the benchmark uses it as its baseline.
 #pragma once
 
+#include <compare>
 #include <cstdint>
 #include <map>
 #include <set>
@@ -56,5 +57,33 @@ using PinTruth = std::map<std::pair<std::string, std::string>, PinCellTruth>;
 absl::StatusOr<PinTruth> EventImpactTruth(const std::string& db_path, const std::string& event_id,
                                           const std::string& window, const std::string& baseline,
                                           const std::string& measure);
+
+// T4 (bijstand_stromen) for the period van..tot (YYYYMMDD, inclusive), computed with plain SQL
+// straight from bijstandpersoonbus (ALG spells of persons in gbapersoontab), not from the
+// template's SQL: distinct persons with a spell running at the start (aanvang < van <= einde),
+// with a spell that started in the period, with one that ended in it, with a spell of the stock
+// that ended in it, and the leavers by the reason of the first spell that ended in the period.
+struct BijstandFlowTruth {
+  std::int64_t stand_begin = 0;
+  std::int64_t instroom = 0;
+  std::int64_t uitstroom = 0;
+  std::int64_t uitstroom_uit_stand = 0;
+  std::map<std::string, std::int64_t> uitstroom_by_reason;
+};
+absl::StatusOr<BijstandFlowTruth> BijstandFlows(const std::string& db_path, const std::string& van,
+                                                const std::string& tot);
+
+// T12 (bevolking_noemer): residents of GM1916 on `peildatum` (YYYYMMDD) with plain SQL straight
+// from gbaadresobjectbus, vslgwbtab and gbapersoontab (not the derived layer): distinct persons
+// with an address spell running that day at an address in GM1916, alive that day, by buurt, sex
+// (man, vrouw) and completed age in years (month precision).
+struct ResidentKey {
+  std::string buurt;
+  std::string geslacht;
+  std::int64_t leeftijd = 0;
+  auto operator<=>(const ResidentKey&) const = default;
+};
+using ResidentTruth = std::map<ResidentKey, std::int64_t>;
+absl::StatusOr<ResidentTruth> Residents(const std::string& db_path, const std::string& peildatum);
 
 }  // namespace enclave::testing

@@ -100,7 +100,8 @@ TEST_SUITE("LoadPolicies") {
                          [](const auto& a, const auto& b) { return a.id < b.id; }));
     for (const char* id : {"zzp_aantal_per_wijk", "zzp_inkomen_verdeling", "bijstand_stand",
                            "reintegratie_uitkomst_cohort", "jeugdhulp_gebruik",
-                           "jongeren_neet_werkloos", "event_impact_pin"}) {
+                           "jongeren_neet_werkloos", "event_impact_pin", "bijstand_stromen",
+                           "bevolking_noemer"}) {
       CAPTURE(id);
       auto it = std::find_if(templates.begin(), templates.end(),
                              [&](const auto& t) { return t.id == id; });

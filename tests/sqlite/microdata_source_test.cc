@@ -373,6 +373,41 @@ TEST_SUITE("SqliteMicrodataSource") {
     }
   }
 
+  // T12 (domain.md §5.2 R8): a buurt with fewer than 30 residents is never broken down. The
+  // fixture's two buurten have 20 residents each: in a table by buurt every resident has the code
+  // niet_uitgesplitst in every breakdown; by wijk (negative control) their own codes.
+  TEST_CASE("T12 does not break down a buurt of fewer than 30 residents") {
+    Fixture f;
+    auto source = OpenSource(f);
+    auto loaded = policy_files::LoadPolicies(std::string(ENCLAVE_SOURCE_DIR) + "/policies",
+                                             source.get());
+    REQUIRE_MESSAGE(loaded.ok(), loaded.status().message());
+    const Template* t = loaded->catalog->Find("bevolking_noemer");
+    REQUIRE(t != nullptr);
+    for (const char* geo : {"buurt", "wijk"}) {
+      CAPTURE(geo);
+      auto q = templates::Bind(*t, {{"peildatum", "20240101"}, {"geo", geo},
+                                    {"breakdown1", "geslacht"}, {"breakdown2", "leeftijdsgroep"}});
+      REQUIRE(q.ok());
+      std::map<std::string, int> codes;
+      std::int64_t rows = 0;
+      absl::Status s = source->Scan(*q, {}, [&](const core::RowView& row) {
+        ++rows;
+        for (std::size_t d = 2; d < t->dimensions.size(); ++d) ++codes[std::string(row.dimensions[d])];
+        return absl::OkStatus();
+      });
+      REQUIRE_MESSAGE(s.ok(), s.message());
+      CHECK(rows == 40);
+      if (std::string(geo) == "buurt") {
+        CHECK(codes == std::map<std::string, int>{{"niet_uitgesplitst", 160}});
+      } else {
+        CHECK(codes.count("niet_uitgesplitst") == 0);
+        CHECK(codes["man"] == 20);
+        CHECK(codes["vrouw"] == 20);
+      }
+    }
+  }
+
   // T10 v3 (issue 10): the fixed panel. Its units are in the establishment universe that enclaved
   // numbers them by (UnitIndex::FromUniverse over ListUnits), and every parameter combination
   // returns the same units in the same cells; the day arithmetic on d_dag gives version 2's sums.
