@@ -170,6 +170,14 @@ int Run(const std::vector<std::string>& args) {
   if (!connection.ok()) return Fail(connection.status());
   client::EnclaveClient& enclave = **connection;
   const client::Language lang = settings->lang;
+  if (parsed->command == Command::kHealth) {
+    // Exit 0 only when the enclave says SERVING (issue 13): monitoring and scripts rely on it.
+    absl::StatusOr<std::string> health =
+        client::CheckHealth(settings->connect, parsed->health_service);
+    if (!health.ok()) return Fail(health.status());
+    std::cout << *health << "\n";
+    return *health == "SERVING" ? 0 : cli::ExitCodeFor(absl::UnavailableError(*health));
+  }
 
   std::string text;
   switch (parsed->command) {
@@ -216,6 +224,7 @@ int Run(const std::vector<std::string>& args) {
     case Command::kHelp:
     case Command::kVersion:
     case Command::kAudit:
+    case Command::kHealth:
       break;
   }
   if (absl::Status s = Emit(text, parsed->output_file); !s.ok()) return Fail(s);
