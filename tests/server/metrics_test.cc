@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <optional>
+#include <span>
 #include <set>
 #include <string>
 #include <vector>
@@ -314,6 +316,51 @@ TEST_SUITE("metrics") {
     CHECK(h.counts[6] == 1);
   }
 
+  TEST_CASE("budget per ledger: only the policy's ledgers become labels, amounts in micro-epsilon") {
+    // A ledger store that also answers for a ledger the policy does not name (as a store shared
+    // with another configuration might): it must not become a label.
+    struct Ledger final : core::BudgetLedger {
+      absl::StatusOr<std::int64_t> Reserve(std::span<const core::LedgerLimit>, std::int64_t,
+                                           std::string_view) override {
+        return absl::UnimplementedError("");
+      }
+      absl::Status Charge(std::int64_t, std::string_view, std::string_view) override {
+        return absl::UnimplementedError("");
+      }
+      absl::Status Refund(std::int64_t) override { return absl::UnimplementedError(""); }
+      absl::StatusOr<std::optional<std::string>> FindAnswer(std::string_view) override {
+        return std::optional<std::string>();
+      }
+      absl::StatusOr<std::vector<core::LedgerBalance>> Balances(
+          std::span<const core::LedgerLimit> limits) override {
+        std::vector<core::LedgerBalance> out;
+        for (const core::LedgerLimit& l : limits) {
+          out.push_back({l.ledger, l.cap_micro, 250000, 50000});
+        }
+        out.push_back({"agreement:someone-else", 1, 2, 3});
+        return out;
+      }
+    };
+    MetricsSources sources;
+    sources.ledger = std::make_shared<Ledger>();
+    sources.ledgers = {{"agreement:a1", 3000000}, {"project:p1", 6000000},
+                       {"data-version:v1", 12000000}, {"project:p1", 6000000}};
+    sources.version = "1.0";
+    const std::vector<Sample> samples = Parse(RenderMetrics(sources));
+    std::set<std::string> ledgers;
+    for (const Sample& s : samples) {
+      if (s.name.rfind("enclave_budget_", 0) != 0 || s.labels.empty()) continue;
+      ledgers.insert(s.labels.at("ledger"));
+      if (s.name == "enclave_budget_spent_micro_epsilon") CHECK(s.value == 250000);
+      if (s.name == "enclave_budget_reserved_micro_epsilon") CHECK(s.value == 50000);
+    }
+    CHECK(ledgers == std::set<std::string>{"agreement:a1", "project:p1", "data-version:v1"});
+    const auto problems =
+        Leaks(samples, AllowedLabels("1.0", {"agreement:a1", "project:p1", "data-version:v1"}),
+              {"agreement:someone-else"}, {});
+    CHECK(problems.empty());
+  }
+
   TEST_CASE("the endpoint answers GET /metrics only, with the exposition content type") {
     auto endpoint = MetricsEndpoint::Start("127.0.0.1:0", [] { return "enclave_up 1\n"; });
     REQUIRE_MESSAGE(endpoint.ok(), endpoint.status().ToString());
@@ -362,6 +409,19 @@ TEST_SUITE("metrics") {
     Config c;
     c.metrics_listen = "0.0.0.0:9464";
     CHECK(ValidateConfig(c).message().find("metrics.listen") != std::string::npos);
+    // In the file, with its location.
+    testing::TempDir dir;
+    const fs::path file = dir.path() / "enclaved.textproto";
+    Put(file, "state_dir: \"s\"\nmetrics {\n  listen: \"0.0.0.0:9464\"\n}\n");
+    auto loaded = LoadConfigFile(file.string());
+    REQUIRE_FALSE(loaded.ok());
+    CHECK(loaded.status().message().find(file.string() + ":3:") != std::string::npos);
+    CHECK(loaded.status().message().find("never reachable from the network") != std::string::npos);
+    fs::remove(file);
+    Put(file, "metrics { listen: \"[::1]:9464\" }\n");
+    loaded = LoadConfigFile(file.string());
+    REQUIRE_MESSAGE(loaded.ok(), loaded.status().ToString());
+    CHECK(loaded->metrics_listen == "[::1]:9464");
   }
 }
 
