@@ -70,8 +70,8 @@ std::shared_ptr<const policy::PrincipalDirectory> Principals() {
 }  // namespace
 
 TEST_SUITE("health") {
-  TEST_CASE("operator: SERVING over mTLS; analyst: PERMISSION_DENIED, logged; no certificate: "
-            "handshake refused") {
+  TEST_CASE("operator gets SERVING over mTLS, other roles PERMISSION_DENIED (logged), no "
+            "certificate no handshake") {
     World& w = Shared();
     REQUIRE_MESSAGE(w.error.empty(), w.error);
     Config c = w.config;
@@ -191,7 +191,7 @@ TEST_SUITE("health") {
 }
 
 TEST_SUITE("health monitor") {
-  TEST_CASE("NOT_SERVING while starting and stopping; SERVING only in between") {
+  TEST_CASE("NOT_SERVING while starting and stopping, SERVING only in between") {
     core::HealthMonitor monitor(nullptr, nullptr);
     CHECK(monitor.Current().status == core::ServingStatus::kNotServing);
     CHECK(monitor.Current().reason == "starting");

@@ -147,7 +147,7 @@ std::set<double> BucketBounds() {
 }  // namespace
 
 TEST_SUITE("metrics") {
-  TEST_CASE("no metric carries a parameter, cell value, caller or request id; labels are a "
+  TEST_CASE("no metric carries a parameter, cell value, caller or request id, and labels are a "
             "closed vocabulary") {
     World& w = Shared();
     REQUIRE_MESSAGE(w.error.empty(), w.error);
