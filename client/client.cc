@@ -1,10 +1,13 @@
 // EnclaveClient over gRPC with mutual TLS: the only file of the client that sees gRPC or protobuf.
 #include "enclave/client/client.h"
+#include "enclave/client/retry.h"
 
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
+#include <cstdint>
 #include <cstring>
 #include <string_view>
 
@@ -156,6 +159,9 @@ BudgetLedger FromProto(const v1::BudgetLedger& l) {
   return {l.ledger(), l.cap_micro(), l.spent_micro(), l.reserved_micro(), l.remaining_micro()};
 }
 
+// The enclave's "retry after" hint on a RESOURCE_EXHAUSTED: decimal milliseconds.
+constexpr char kRetryAfterMetadata[] = "retry-after-ms";
+
 // The refusal's details travel on the absl::Status as this payload (the serialized proto).
 constexpr char kRefusalDetailsPayload[] = "type.googleapis.com/enclave.v1.RefusalDetails";
 
@@ -258,7 +264,7 @@ class GrpcEnclaveClient final : public EnclaveClient {
     SetDeadline(context);
     v1::ListTemplatesResponse response;
     const grpc::Status status = stub_->ListTemplates(&context, v1::ListTemplatesRequest(), &response);
-    if (!status.ok()) return ToAbsl(status);
+    if (!status.ok()) return ToAbsl(status, context);
     std::vector<TemplateSummary> out;
     out.reserve(static_cast<std::size_t>(response.templates_size()));
     for (const v1::TemplateSummary& s : response.templates()) out.push_back(FromProto(s));
@@ -266,19 +272,25 @@ class GrpcEnclaveClient final : public EnclaveClient {
   }
 
   absl::StatusOr<TemplateInfo> DescribeTemplate(const std::string& template_id) override {
+    if (absl::Status checked = CheckRequest(template_id, {}); !checked.ok()) return checked;
     grpc::ClientContext context;
     SetDeadline(context);
     v1::DescribeTemplateRequest request;
     request.set_template_id(template_id);
     v1::DescribeTemplateResponse response;
     const grpc::Status status = stub_->DescribeTemplate(&context, request, &response);
-    if (!status.ok()) return ToAbsl(status);
+    if (!status.ok()) return ToAbsl(status, context);
     return FromProto(response.template_());
   }
 
   absl::StatusOr<QueryResult> RunQuery(
       const std::string& template_id,
       const std::vector<std::pair<std::string, std::string>>& parameters) override {
+    // Checked here, before anything is sent: protobuf would refuse to serialise a value that is
+    // not UTF-8 with no useful message, and the server refuses the rest anyway.
+    if (absl::Status checked = CheckRequest(template_id, parameters); !checked.ok()) {
+      return checked;
+    }
     grpc::ClientContext context;
     SetDeadline(context);
     v1::RunQueryRequest request;
@@ -291,7 +303,7 @@ class GrpcEnclaveClient final : public EnclaveClient {
     v1::RunQueryResponse response;
     const grpc::Status status = stub_->RunQuery(&context, request, &response);
     if (!status.ok()) {
-      absl::Status refused = ToAbsl(status);
+      absl::Status refused = ToAbsl(status, context);
       if (status.error_code() == grpc::StatusCode::FAILED_PRECONDITION &&
           !status.error_details().empty()) {
         refused.SetPayload(kRefusalDetailsPayload, absl::Cord(status.error_details()));
@@ -306,7 +318,7 @@ class GrpcEnclaveClient final : public EnclaveClient {
     SetDeadline(context);
     v1::GetBudgetResponse response;
     const grpc::Status status = stub_->GetBudget(&context, v1::GetBudgetRequest(), &response);
-    if (!status.ok()) return ToAbsl(status);
+    if (!status.ok()) return ToAbsl(status, context);
     std::vector<BudgetLedger> out;
     for (const v1::BudgetLedger& l : response.ledgers()) out.push_back(FromProto(l));
     return out;
@@ -317,8 +329,20 @@ class GrpcEnclaveClient final : public EnclaveClient {
     context.set_deadline(std::chrono::system_clock::now() + deadline_);
   }
 
-  absl::Status ToAbsl(const grpc::Status& status) const {
-    return TransportStatus(status, *channel_, target_, deadline_);
+  // With the enclave's retry hint (trailing metadata retry-after-ms) on a RESOURCE_EXHAUSTED.
+  absl::Status ToAbsl(const grpc::Status& status, const grpc::ClientContext& context) const {
+    absl::Status out = TransportStatus(status, *channel_, target_, deadline_);
+    if (status.error_code() != grpc::StatusCode::RESOURCE_EXHAUSTED) return out;
+    const auto& trailers = context.GetServerTrailingMetadata();
+    const auto hint = trailers.find(kRetryAfterMetadata);
+    if (hint == trailers.end()) return out;
+    const std::string_view text(hint->second.data(), hint->second.size());
+    std::int64_t ms = 0;
+    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), ms);
+    if (text.empty() || ec != std::errc() || ptr != text.data() + text.size() || ms < 0) {
+      return out;  // not a number: no hint, no retry
+    }
+    return WithRetryAfter(std::move(out), std::chrono::milliseconds(ms));
   }
 
   std::shared_ptr<grpc::Channel> channel_;
@@ -332,6 +356,98 @@ void DiscardLog(gpr_log_func_args* /*args*/) {}
 }  // namespace
 
 void SilenceTransportLogs() { gpr_set_log_function(&DiscardLog); }
+
+namespace {
+
+// Well-formed UTF-8 (as protobuf requires of a string field): no overlong forms, surrogates or
+// code points above U+10FFFF.
+bool IsUtf8(std::string_view text) {
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const unsigned char* end = p + text.size();
+  while (p < end) {
+    const unsigned char c = *p;
+    if (c < 0x80) {
+      ++p;
+      continue;
+    }
+    int extra = 0;
+    std::uint32_t cp = 0;
+    if (c >= 0xC2 && c <= 0xDF) {
+      extra = 1;
+      cp = c & 0x1FU;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      extra = 2;
+      cp = c & 0x0FU;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      extra = 3;
+      cp = c & 0x07U;
+    } else {
+      return false;
+    }
+    if (end - p <= extra) return false;
+    for (int i = 1; i <= extra; ++i) {
+      if ((p[i] & 0xC0U) != 0x80U) return false;
+      cp = (cp << 6U) | (p[i] & 0x3FU);
+    }
+    if ((extra == 2 && cp < 0x800) || (extra == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+        (cp >= 0xD800 && cp <= 0xDFFF)) {
+      return false;
+    }
+    p += extra + 1;
+  }
+  return true;
+}
+
+// A name fit to quote in a one-line message: short UTF-8 without control characters.
+bool Quotable(std::string_view text) {
+  if (text.size() > kMaxParameterNameBytes || !IsUtf8(text)) return false;
+  for (char c : text) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return false;
+  }
+  return true;
+}
+
+constexpr char kSeeDescribe[] = " (see 'enclavectl describe TEMPLATE' for the values allowed)";
+
+}  // namespace
+
+absl::Status CheckRequest(const std::string& template_id,
+                          const std::vector<std::pair<std::string, std::string>>& parameters) {
+  if (template_id.size() > kMaxTemplateIdBytes || !IsUtf8(template_id)) {
+    return absl::InvalidArgumentError(
+        "the template id of " + std::to_string(template_id.size()) + " bytes" +
+        (IsUtf8(template_id) ? "" : " is not valid UTF-8") + "; allowed: an id of at most " +
+        std::to_string(kMaxTemplateIdBytes) +
+        " bytes of UTF-8 (see 'enclavectl templates' for the ids)");
+  }
+  if (parameters.size() > kMaxParameters) {
+    return absl::InvalidArgumentError("too many parameters (" + std::to_string(parameters.size()) +
+                                      "); allowed: at most " + std::to_string(kMaxParameters));
+  }
+  for (const auto& [name, value] : parameters) {
+    if (!Quotable(name)) {
+      return absl::InvalidArgumentError(
+          "a parameter name of " + std::to_string(name.size()) + " bytes" +
+          (IsUtf8(name) ? "" : " that is not valid UTF-8") +
+          "; allowed: a name of at most " + std::to_string(kMaxParameterNameBytes) +
+          " bytes of printable UTF-8 (see 'enclavectl describe TEMPLATE' for the names)");
+    }
+    if (value.size() > kMaxParameterValueBytes) {
+      return absl::InvalidArgumentError(
+          "parameter '" + name + "': the value is " + std::to_string(value.size()) +
+          " bytes long; allowed: at most " + std::to_string(kMaxParameterValueBytes) + " bytes" +
+          kSeeDescribe);
+    }
+    if (!IsUtf8(value)) {
+      return absl::InvalidArgumentError("parameter '" + name +
+                                        "': the value is not valid UTF-8; allowed: UTF-8 text of "
+                                        "at most " +
+                                        std::to_string(kMaxParameterValueBytes) + " bytes" +
+                                        kSeeDescribe);
+    }
+  }
+  return absl::OkStatus();
+}
 
 std::vector<Suggestion> SuggestionsOf(const absl::Status& status) {
   std::vector<Suggestion> out;
@@ -450,13 +566,16 @@ class GrpcAuditClient final : public AuditClient {
     request.set_to_unix_ms(filter.to_unix_ms);
     request.set_page_size(page_size);
     request.set_page_token(page_token);
+    request.set_with_proofs(true);
     v1::ListEntriesResponse response;
     const grpc::Status status = stub_->ListEntries(&context, request, &response);
     if (!status.ok()) return ToAbsl(status);
     AuditPage out;
     for (const v1::LogEntry& e : response.entries()) {
-      out.entries.push_back(AuditLogEntry{e.sequence(), e.leaf()});
+      out.entries.push_back(AuditLogEntry{
+          e.sequence(), e.leaf(), {e.inclusion_path().begin(), e.inclusion_path().end()}});
     }
+    if (response.has_checkpoint()) out.checkpoint = FromProto(response.checkpoint());
     out.next_page_token = response.next_page_token();
     out.log_size = response.log_size();
     return out;

@@ -5,33 +5,51 @@
 #   deploy/demo.sh [TEMPLATE [--param name=value ...]]     (default: zzp_aantal_per_wijk)
 #
 # Everything it makes lives in ./run (override with ENCLAVE_DEMO_DIR); a second run reuses it.
+# ENCLAVE_BIN_DIR=/usr/bin runs the installed programs (the enclave-server and enclavectl packages)
+# instead of building; ENCLAVE_POLICIES_DIR picks the policies (default: this repository's
+# policies/; the packaged copy is /usr/share/enclaved/policies).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 run="${ENCLAVE_DEMO_DIR:-$root/run}"
-build="$root/build/release"
+policies="${ENCLAVE_POLICIES_DIR:-$root/policies}"
 
-echo "==> building (cmake --preset release, 2 jobs)"
-cmake --preset release >/dev/null
-cmake --build --preset release
-enclaved="$build/enclave/server/enclaved"
-enclavectl="$build/client/enclavectl"
-datagen="$build/enclave/datagen/enclave-datagen"
-steward="$build/enclave/steward/enclave-steward"
+if [ -n "${ENCLAVE_BIN_DIR:-}" ]; then
+  echo "==> using the programs in $ENCLAVE_BIN_DIR"
+  enclaved="$ENCLAVE_BIN_DIR/enclaved"
+  enclavectl="$ENCLAVE_BIN_DIR/enclavectl"
+  datagen="$ENCLAVE_BIN_DIR/enclave-datagen"
+  steward="$ENCLAVE_BIN_DIR/enclave-steward"
+else
+  build="$root/build/release"
+  echo "==> building (cmake --preset release, 2 jobs)"
+  cmake --preset release >/dev/null
+  cmake --build --preset release
+  enclaved="$build/enclave/server/enclaved"
+  enclavectl="$build/client/enclavectl"
+  datagen="$build/enclave/datagen/enclave-datagen"
+  steward="$build/enclave/steward/enclave-steward"
+fi
+for program in "$enclaved" "$enclavectl" "$datagen" "$steward"; do
+  [ -x "$program" ] || { echo "demo.sh: $program is missing or not executable" >&2; exit 1; }
+done
 
 mkdir -p "$run/state" "$run/data"
+chmod 700 "$run/state"  # enclaved refuses a state directory that group or others may use
 if [ ! -f "$run/pki/ca.pem" ]; then
   echo "==> development PKI in $run/pki (CA, server and one certificate per principal)"
   "$root/deploy/dev-pki.sh" "$run/pki" >/dev/null
 fi
 if [ ! -f "$run/data/microdata.db" ]; then
   echo "==> synthetic microdata for Leidschendam-Voorburg (seed 42) in $run/data/microdata.db"
-  "$datagen" --out "$run/data/microdata.db" --seed 42 --deliveries-out "$run/deliveries"
+  # ENCLAVE_DEMO_PERSONS makes a smaller world (CI: deploy/package-test.sh); default ~100,000.
+  "$datagen" --out "$run/data/microdata.db" --seed 42 --deliveries-out "$run/deliveries" \
+    ${ENCLAVE_DEMO_PERSONS:+--persons "$ENCLAVE_DEMO_PERSONS"}
   echo "==> the municipal and CBS deliveries through enclave-steward: validate, pseudonymise, link,"
   echo "    load as one new dataset version (docs/data-steward.md)"
   deliveries=()
   for d in gbapersoontab bijstandpersoonbus srg_reintegratie gem_reintegratietraject jgdhulpbus; do
-    deliveries+=(--description "$root/policies/deliveries/$d.textproto" --csv "$run/deliveries/$d.csv")
+    deliveries+=(--description "$policies/deliveries/$d.textproto" --csv "$run/deliveries/$d.csv")
   done
   "$steward" load --db "$run/data/microdata.db" --state-dir "$run/state" \
     --key "$run/deliveries/pseudonym.key" "${deliveries[@]}"
@@ -43,13 +61,13 @@ echo "==> four eyes: privacy officer officer1 approves every template (enclavect
 [ -f "$run/pki/officer1.sign.key" ] || "$root/deploy/dev-pki.sh" "$run/pki" officer-key officer1 \
   "spiffe://udc-lv.local/privacy_officer/officer1" >/dev/null
 "$enclavectl" template sign --key "$run/pki/officer1.sign.key" \
-  --approvers "$run/pki/approvers.textproto" --out "$run/approvals" "$root/policies/templates" >/dev/null
+  --approvers "$run/pki/approvers.textproto" --out "$run/approvals" "$policies/templates" >/dev/null
 
 cat > "$run/enclaved.textproto" <<CONF
 # enclaved configuration written by deploy/demo.sh (all settings: deploy/enclaved.example.textproto)
 listen_address: "127.0.0.1:7443"
 database_path: "$run/data/microdata.db"
-policies_dir: "$root/policies"
+policies_dir: "$policies"
 state_dir: "$run/state"
 approvers_file: "$run/pki/approvers.textproto"
 approvals_dir: "$run/approvals"

@@ -44,6 +44,31 @@ absl::StatusOr<std::chrono::milliseconds> ParseTimeout(std::string_view what,
   return std::chrono::milliseconds(ms);
 }
 
+constexpr int kMaxRetries = 100;
+
+absl::StatusOr<int> ParseRetries(std::string_view what, std::string_view value) {
+  int n = -1;
+  const char* end = value.data() + value.size();
+  const auto [ptr, ec] = std::from_chars(value.data(), end, n);
+  if (ec != std::errc() || ptr != end || n < 0 || n > kMaxRetries) {
+    return absl::InvalidArgumentError(std::string(what) + ": '" + std::string(value) +
+                                      "' is not a whole number from 0 to 100");
+  }
+  return n;
+}
+
+// Seconds as for --timeout, but 0 (no retries) is allowed.
+absl::StatusOr<std::chrono::milliseconds> ParseRetryTime(std::string_view what,
+                                                         std::string_view value) {
+  if (value == "0") return std::chrono::milliseconds(0);
+  absl::StatusOr<std::chrono::milliseconds> ms = ParseTimeout(what, value);
+  if (!ms.ok()) {
+    return absl::InvalidArgumentError(std::string(what) + ": '" + std::string(value) +
+                                      "' is not a number of seconds in [0, 86400]");
+  }
+  return ms;
+}
+
 // Flags that take a value, and where the value goes. Nullptr: handled by the caller.
 std::optional<std::string>* ValueSlot(ParsedArgs& parsed, std::string_view flag) {
   if (flag == "--target") return &parsed.flags.target;
@@ -54,6 +79,8 @@ std::optional<std::string>* ValueSlot(ParsedArgs& parsed, std::string_view flag)
   if (flag == "--timeout") return &parsed.flags.timeout;
   if (flag == "--lang") return &parsed.flags.lang;
   if (flag == "--format") return &parsed.flags.format;
+  if (flag == "--retries") return &parsed.flags.retries;
+  if (flag == "--retry-max-time") return &parsed.flags.retry_max_time;
   if (flag == "--config") return &parsed.config_file;
   if (flag == "--output") return &parsed.output_file;
   if (flag == "--caller") return &parsed.audit.caller;
@@ -136,9 +163,8 @@ absl::Status CheckAuditFlags(const ParsedArgs& parsed) {
   };
   const AuditFlags& f = parsed.audit;
   const bool log = a == AuditAction::kLog;
-  const bool pinned = a == AuditAction::kCheckpoint || a == AuditAction::kVerify ||
-                      a == AuditAction::kVerifyBundle || a == AuditAction::kReceipt;
-  const bool state = a == AuditAction::kVerify || a == AuditAction::kVerifyBundle;
+  const bool state = a == AuditAction::kVerify || a == AuditAction::kVerifyBundle ||
+                     a == AuditAction::kLog || a == AuditAction::kExport;
   for (const auto& [given, flag] :
        std::initializer_list<std::pair<bool, std::string_view>>{
            {f.caller.has_value(), "--caller"},
@@ -151,19 +177,11 @@ absl::Status CheckAuditFlags(const ParsedArgs& parsed) {
     if (absl::Status s = only(given, log, flag, "'audit log'"); !s.ok()) return s;
   }
   if (absl::Status s = only(f.state.has_value(), state, "--state",
-                            "'audit verify' and 'audit verify-bundle'");
+                            "'audit verify', 'audit verify-bundle', 'audit log' and 'audit export'");
       !s.ok()) {
     return s;
   }
-  for (const auto& [given, flag] : std::initializer_list<std::pair<bool, std::string_view>>{
-           {f.log_key.has_value(), "--log-key"}, {f.origin.has_value(), "--origin"}}) {
-    if (absl::Status s = only(given, pinned, flag,
-                              "'audit checkpoint', 'audit verify', 'audit verify-bundle' and "
-                              "'audit receipt'");
-        !s.ok()) {
-      return s;
-    }
-  }
+  // --log-key and --origin apply to every audit command: each checks what it shows.
   if (absl::Status s = only(parsed.output_file.has_value(), a == AuditAction::kExport,
                             "--output", "'run' and 'audit export'");
       !s.ok()) {
@@ -215,6 +233,14 @@ Global flags (also allowed after the command):
   --server-name NAME    name to verify the enclave's certificate against, when it
                         differs from HOST
   --timeout SECONDS     deadline for each call (default 30)
+  --retries N           when the enclave is busy (RESOURCE_EXHAUSTED with "retry
+                        after N s"), retry up to N times (default 4; 0: never)
+  --retry-max-time SECONDS
+                        give up retrying when the next wait would end later than
+                        this after the first attempt (default 20; 0: never retry).
+                        Each wait is at least what the enclave asked, doubles
+                        from 1 s, plus up to 50% jitter; "retrying in N s" goes
+                        to stderr
   --lang nl|en          language of labels and headings (default en)
   --config FILE         config file (default: $ENCLAVECTL_CONFIG, else
                         ~/.config/enclavectl/config if it exists)
@@ -222,8 +248,8 @@ Global flags (also allowed after the command):
   --version             print the version
 
 Config file: "key = value" lines and '#' comments. Keys: target, ca, cert, key,
-server_name, timeout, lang, format, log_key, log_origin. Relative paths are resolved against the
-config file's folder. Flags override the file.
+server_name, timeout, lang, format, log_key, log_origin, retries, retry_max_time. Relative paths
+are resolved against the config file's folder. Flags override the file.
 
   target = enclave.lv.local:7443
   ca     = pki/ca.pem
@@ -244,7 +270,8 @@ Exit codes:
   3  not allowed: PERMISSION_DENIED or UNAUTHENTICATED
   4  no such template (NOT_FOUND)
   5  cannot reach the enclave, or the TLS handshake failed (UNAVAILABLE)
-  6  a limit or budget is exhausted (RESOURCE_EXHAUSTED)
+  6  a limit or budget is exhausted (RESOURCE_EXHAUSTED; a busy enclave is
+     retried first, see --retries)
   7  the call timed out (DEADLINE_EXCEEDED)
   8  the audit log failed verification (DATA_LOSS)
 )";
@@ -306,8 +333,10 @@ Example:
 constexpr std::string_view kAuditHelp = R"(Usage: enclavectl [global flags] audit checkpoint [--log-key KEY] [--origin ORIGIN]
        enclavectl [global flags] audit log [--caller URI] [--template ID] [--from TIME]
                   [--to TIME] [--decision D] [--type TYPE] [--format table|json]
+                  [--log-key KEY] [--origin ORIGIN] [--state FILE]
        enclavectl [global flags] audit verify [--state FILE] [--log-key KEY] [--origin ORIGIN]
-       enclavectl [global flags] audit export --output FILE
+       enclavectl [global flags] audit export --output FILE [--log-key KEY] [--origin ORIGIN]
+                  [--state FILE]
        enclavectl audit verify-bundle FILE [--log-key KEY] [--origin ORIGIN] [--state FILE]
        enclavectl [global flags] audit receipt REQUEST_ID [--log-key KEY] [--origin ORIGIN]
 
@@ -319,15 +348,20 @@ is itself logged.
   log            list entries, filtered: --caller, --template, --decision
                  ("allowed", "PERMISSION_DENIED", ...), --type ("query-result",
                  ...), --from/--to (UTC: 2026-11-25, 2026-11-25T13:05[:09][Z],
-                 or ms since 1970; from inclusive, to exclusive)
+                 or ms since 1970; from inclusive, to exclusive). Every entry
+                 shown is re-hashed and proven included in a checkpoint signed
+                 by the pinned key (needs the log key); one not yet covered is
+                 marked NOT YET CHECKPOINTED. An entry whose bytes do not match
+                 fails the command (exit 8), naming it; nothing is shown then.
   verify         fetch the latest checkpoint, verify its signature with the pinned
                  key, prove it consistent with the checkpoint you stored last
                  (--state FILE, default ~/.config/enclavectl/checkpoint), then
-                 download and check every new entry; only then store the new
-                 checkpoint. A first run stores the checkpoint after checking the
-                 whole log.
-  export         write the export bundle of the whole log to FILE (written to a
-                 temporary file first, then renamed into place)
+                 download the whole log and re-hash every entry, old and new
+                 (the old ones must still fold to your stored checkpoint); only
+                 then store the new checkpoint. Names the first altered entry.
+  export         write the export bundle of the whole log to FILE: downloaded to
+                 a temporary file, verified as verify-bundle would (needs the
+                 log key), and only then renamed into place
   verify-bundle  check a bundle offline, without a server: signature, every
                  entry, the root, and (with --state) consistency with your
                  stored checkpoint
@@ -338,7 +372,9 @@ is itself logged.
 --log-key KEY is the log's verifier key "<name>+<hex id>+<base64 key>" that you
 received out of band; or set 'log_key = ...' in the config file. --origin (or
 'log_origin') pins the log's origin; without it the origin in the stored
-checkpoint, or else in the signed checkpoint itself, is used.
+checkpoint, or else in the signed checkpoint itself, is used. log and export
+only read the stored checkpoint (--state, default as for verify): what they
+show must extend it.
 
 Exit codes: as 'enclavectl --help'; 8 when the log fails verification.
 )";
@@ -407,6 +443,10 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args) {
       if (absl::Status s = CheckFormat("--format", *value); !s.ok()) return s;
     } else if (flag == "--timeout") {
       if (absl::Status s = ParseTimeout("--timeout", *value).status(); !s.ok()) return s;
+    } else if (flag == "--retries") {
+      if (absl::Status s = ParseRetries("--retries", *value).status(); !s.ok()) return s;
+    } else if (flag == "--retry-max-time") {
+      if (absl::Status s = ParseRetryTime("--retry-max-time", *value).status(); !s.ok()) return s;
     }
     *slot = std::move(*value);
   }
@@ -506,6 +546,9 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args) {
                                           "' takes one TEMPLATE, got also '" + positional[2] +
                                           "' (parameters go in --param NAME=VALUE)");
       }
+      if (positional[1].empty()) {
+        return absl::InvalidArgumentError("'" + positional[0] + "' needs a TEMPLATE, got ''");
+      }
       parsed.template_id = positional[1];
       break;
     case Command::kHelp:
@@ -552,6 +595,9 @@ absl::StatusOr<Settings> ResolveSettings(const ParsedArgs& args, const ConfigVal
   const Merged timeout = merge(args.flags.timeout, "--timeout", file.timeout, "timeout");
   const Merged lang = merge(args.flags.lang, "--lang", file.lang, "lang");
   const Merged format = merge(args.flags.format, "--format", file.format, "format");
+  const Merged retries = merge(args.flags.retries, "--retries", file.retries, "retries");
+  const Merged retry_max_time =
+      merge(args.flags.retry_max_time, "--retry-max-time", file.retry_max_time, "retry_max_time");
 
   if (lang.value.has_value()) {
     if (absl::Status s = CheckLang(lang.what, *lang.value); !s.ok()) return s;
@@ -567,6 +613,17 @@ absl::StatusOr<Settings> ResolveSettings(const ParsedArgs& args, const ConfigVal
     absl::StatusOr<std::chrono::milliseconds> ms = ParseTimeout(timeout.what, *timeout.value);
     if (!ms.ok()) return ms.status();
     settings.connect.deadline = *ms;
+  }
+  if (retries.value.has_value()) {
+    absl::StatusOr<int> n = ParseRetries(retries.what, *retries.value);
+    if (!n.ok()) return n.status();
+    settings.retry.max_retries = *n;
+  }
+  if (retry_max_time.value.has_value()) {
+    absl::StatusOr<std::chrono::milliseconds> ms =
+        ParseRetryTime(retry_max_time.what, *retry_max_time.value);
+    if (!ms.ok()) return ms.status();
+    settings.retry.max_total = *ms;
   }
   const auto require = [](const Merged& m, std::string_view flag, std::string_view config_key,
                           std::string_view what) -> absl::StatusOr<std::string> {

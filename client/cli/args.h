@@ -14,6 +14,7 @@
 #include "client/cli/config.h"
 #include "enclave/client/client.h"
 #include "enclave/client/format.h"
+#include "enclave/client/retry.h"
 
 namespace enclave::client::cli {
 
@@ -29,9 +30,9 @@ struct AuditFlags {
   std::optional<std::string> to;           // log
   std::optional<std::string> decision;     // log
   std::optional<std::string> type;         // log: entry type
-  std::optional<std::string> state;        // verify, verify-bundle: the stored checkpoint file
-  std::optional<std::string> log_key;      // checkpoint, verify, verify-bundle (or config log_key)
-  std::optional<std::string> origin;       // checkpoint, verify, verify-bundle (or config log_origin)
+  std::optional<std::string> state;        // verify, verify-bundle, log, export: the stored checkpoint
+  std::optional<std::string> log_key;      // every audit command (or config log_key)
+  std::optional<std::string> origin;       // every audit command (or config log_origin)
 };
 enum class OutputFormat { kTable, kCsv, kJson };
 
@@ -60,12 +61,14 @@ struct ParsedArgs {
 // What a command needs to run, after merging flags over the config file.
 struct Settings {
   ConnectOptions connect;
+  RetryPolicy retry;  // --retries, --retry-max-time (or the config file)
   Language lang = Language::kEn;
   OutputFormat format = OutputFormat::kTable;
 };
 
-// Flags override `file`. kInvalidArgument for an invalid timeout, lang or format (naming whether
-// it came from a flag or the config file), or a missing target, ca, cert or key.
+// Flags override `file`. kInvalidArgument for an invalid timeout, lang, format, retries or
+// retry_max_time (naming whether it came from a flag or the config file), or a missing target,
+// ca, cert or key.
 [[nodiscard]] absl::StatusOr<Settings> ResolveSettings(const ParsedArgs& args,
                                                        const ConfigValues& file);
 

@@ -131,7 +131,7 @@ std::string Cell(std::string_view s) {
   return out.empty() ? "-" : out;
 }
 
-std::string LeafJson(const verifier::LeafView& l) {
+std::string LeafJson(const verifier::LeafView& l, bool checkpointed) {
   std::string o = "{";
   const auto field = [&](std::string_view name, const std::string& json_value) {
     if (o.size() > 1) o += ",";
@@ -171,6 +171,7 @@ std::string LeafJson(const verifier::LeafView& l) {
   }
   field("related", related + "]");
   field("detail", JsonString(l.detail));
+  field("checkpointed", checkpointed ? "true" : "false");
   return o + "}";
 }
 
@@ -258,6 +259,194 @@ std::string BundleSummary(const verifier::BundleReport& report) {
   return out;
 }
 
+
+// The officer's stored checkpoint (trust.state_path), verified, if the file exists. `origin` is
+// taken from it when empty.
+absl::StatusOr<std::optional<verifier::CheckpointView>> StoredCheckpoint(
+    const AuditTrust& trust, const verifier::PinnedKey& key, std::string& origin) {
+  if (trust.state_path.empty()) return std::optional<verifier::CheckpointView>();
+  absl::StatusOr<std::string> text = ReadWholeFile(trust.state_path, "--state");
+  if (!text.ok()) {
+    if (text.status().code() == absl::StatusCode::kNotFound) {
+      return std::optional<verifier::CheckpointView>();
+    }
+    return text.status();
+  }
+  if (origin.empty()) origin = FirstLine(*text);
+  absl::StatusOr<verifier::CheckpointView> view = verifier::VerifyCheckpointNote(*text, key, origin);
+  if (!view.ok()) {
+    return absl::Status(view.status().code(), "the stored checkpoint in '" + trust.state_path +
+                                                  "' does not verify: " +
+                                                  std::string(view.status().message()));
+  }
+  return std::optional<verifier::CheckpointView>(*view);
+}
+
+// The checkpoint note of the bundle at `path` ("" if its head is malformed).
+std::string NoteOfBundleFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::string head(kBundleHeader.size() + 4 + 64 * 1024, '\0');
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  head.resize(static_cast<std::size_t>(in.gcount()));
+  return NoteOfBundle(head);
+}
+
+// The origin line of the bundle at `path`, unverified (the verification then pins it).
+std::string OriginOfBundleFile(const std::string& path) { return FirstLine(NoteOfBundleFile(path)); }
+
+// Roots of every prefix of a list of leaf hashes, from all perfect subtrees kept in memory (2n
+// hashes): for the binary search below.
+class PrefixRoots {
+ public:
+  explicit PrefixRoots(std::vector<verifier::Hash> leaf_hashes) {
+    levels_.push_back(std::move(leaf_hashes));
+    while (levels_.back().size() > 1) {
+      const std::vector<verifier::Hash>& below = levels_.back();
+      std::vector<verifier::Hash> level;
+      level.reserve(below.size() / 2);
+      for (std::size_t i = 0; i + 1 < below.size(); i += 2) {
+        level.push_back(verifier::NodeHash(below[i], below[i + 1]));
+      }
+      levels_.push_back(std::move(level));
+    }
+  }
+  std::uint64_t size() const { return levels_[0].size(); }
+  // RFC 9162 MTH of the first k leaves: the perfect subtrees of k's set bits, folded from the right.
+  verifier::Hash Root(std::uint64_t k) const {
+    std::vector<verifier::Hash> parts;
+    std::uint64_t start = 0;
+    for (int level = static_cast<int>(levels_.size()) - 1; level >= 0; --level) {
+      const std::uint64_t width = std::uint64_t{1} << level;
+      if ((k & width) == 0) continue;
+      parts.push_back(levels_[static_cast<std::size_t>(level)][start >> level]);
+      start += width;
+    }
+    if (parts.empty()) return verifier::EmptyRoot();
+    verifier::Hash h = parts.back();
+    for (std::size_t i = parts.size() - 1; i-- > 0;) h = verifier::NodeHash(parts[i], h);
+    return h;
+  }
+
+ private:
+  std::vector<std::vector<verifier::Hash>> levels_;
+};
+
+// The first leaf whose bytes do not fold into the signed tree `signed_tree`: the smallest k such
+// that the first k local leaves are not a prefix of that tree, by binary search with the
+// enclave's consistency proofs (each checked here, so a lying enclave can only make the search
+// fail, never clear a leaf). nullopt when the local root matches or a proof cannot be had.
+std::optional<std::uint64_t> FirstAlteredLeaf(AuditClient& client, const PrefixRoots& roots,
+                                              const verifier::CheckpointView& signed_tree) {
+  const std::uint64_t n = signed_tree.size;
+  if (n == 0 || n > roots.size() || roots.Root(n) == signed_tree.root) return std::nullopt;
+  std::uint64_t good = 0, bad = n;  // the first `good` leaves match; the first `bad` do not
+  while (bad - good > 1) {
+    const std::uint64_t mid = good + (bad - good) / 2;
+    absl::StatusOr<std::vector<std::string>> proof = client.GetConsistencyProof(mid, n);
+    if (!proof.ok()) return std::nullopt;
+    std::vector<verifier::Hash> hashes;
+    for (const std::string& h : *proof) {
+      if (h.size() != 32) return std::nullopt;
+      verifier::Hash hash{};
+      std::copy(h.begin(), h.end(), reinterpret_cast<char*>(hash.data()));
+      hashes.push_back(hash);
+    }
+    if (verifier::CheckConsistency(mid, n, hashes, roots.Root(mid), signed_tree.root).ok()) {
+      good = mid;
+    } else {
+      bad = mid;
+    }
+  }
+  return bad - 1;
+}
+
+// A failed verification of the bundle at `bundle_path` (a whole-log bundle), with the first
+// altered entry named when the failure is that the bytes do not fold into a signed root.
+absl::Status NameAlteredEntry(AuditClient& client, const std::string& bundle_path,
+                              const verifier::BundleOptions& options, absl::Status failure) {
+  if (failure.code() != absl::StatusCode::kDataLoss) return failure;
+  absl::StatusOr<verifier::BundleLeaves> leaves = verifier::BundleLeafHashesFile(bundle_path);
+  if (!leaves.ok() || leaves->first_index != 0) return failure;
+  absl::StatusOr<verifier::CheckpointView> signed_tree =
+      verifier::VerifyCheckpointNote(NoteOfBundleFile(bundle_path), options.key, options.origin);
+  if (!signed_tree.ok()) return failure;
+  std::vector<verifier::CheckpointView> trees = {*signed_tree};
+  if (options.trusted.has_value()) trees.push_back(*options.trusted);
+  const PrefixRoots roots(std::move(leaves->leaf_hashes));
+  for (const verifier::CheckpointView& tree : trees) {
+    if (std::optional<std::uint64_t> entry = FirstAlteredLeaf(client, roots, tree)) {
+      return absl::DataLossError(
+          "entry " + std::to_string(*entry) +
+          ": its bytes are not the ones under the signed checkpoint of size " +
+          std::to_string(tree.size) +
+          ", so the entry was altered after it was written (the first such entry, located with "
+          "the enclave's consistency proofs; " + std::string(failure.message()) + ")");
+    }
+  }
+  return failure;
+}
+
+// Streams the export bundle from `from_size` into a new temporary file beside `near` (mode 0666
+// minus the umask), flushed. Returns its path; nothing is left behind on failure.
+absl::StatusOr<std::string> DownloadBundle(AuditClient& client, std::uint64_t from_size,
+                                           const std::string& near, std::string_view what) {
+  std::string pattern = near + ".tmp.XXXXXX";
+  std::vector<char> name(pattern.begin(), pattern.end());
+  name.push_back('\0');
+  const int fd = ::mkstemp(name.data());
+  if (fd < 0) {
+    return absl::InvalidArgumentError(std::string(what) + ": cannot create a temporary file '" +
+                                      pattern + "': " + std::strerror(errno));
+  }
+  const std::string temp(name.data());
+  const mode_t mask = ::umask(0);
+  ::umask(mask);
+  absl::Status s = ::fchmod(fd, static_cast<mode_t>(0666) & ~mask) == 0
+                       ? absl::OkStatus()
+                       : absl::UnavailableError(std::string(what) + ": cannot set the mode of '" +
+                                                temp + "'");
+  if (s.ok()) {
+    s = client.ExportBundle(from_size, [&](std::string_view chunk) -> absl::Status {
+      std::size_t written = 0;
+      while (written < chunk.size()) {
+        const ssize_t n = ::write(fd, chunk.data() + written, chunk.size() - written);
+        if (n < 0) {
+          if (errno == EINTR) continue;
+          return absl::UnavailableError(std::string(what) + ": cannot write '" + temp +
+                                        "': " + std::strerror(errno));
+        }
+        written += static_cast<std::size_t>(n);
+      }
+      return absl::OkStatus();
+    });
+  }
+  if (s.ok() && ::fsync(fd) != 0) {
+    s = absl::UnavailableError(std::string(what) + ": cannot flush '" + temp +
+                               "': " + std::strerror(errno));
+  }
+  if (::close(fd) != 0 && s.ok()) {
+    s = absl::UnavailableError(std::string(what) + ": cannot write '" + temp +
+                               "': " + std::strerror(errno));
+  }
+  if (!s.ok()) {
+    ::unlink(temp.c_str());
+    return s;
+  }
+  return temp;
+}
+
+
+// Verifies a downloaded whole-log bundle against the pinned key, the origin and the officer's
+// stored checkpoint, naming the first altered entry when the bytes do not fold into a signed root.
+absl::StatusOr<verifier::BundleReport> VerifyDownloaded(AuditClient& client,
+                                                        const std::string& bundle_path,
+                                                        const verifier::BundleOptions& options) {
+  absl::StatusOr<verifier::BundleReport> report =
+      verifier::VerifyBundleFile(bundle_path, options);
+  if (!report.ok()) return NameAlteredEntry(client, bundle_path, options, report.status());
+  return report;
+}
+
 }  // namespace
 
 std::string DefaultCheckpointStatePath(std::string_view home) {
@@ -291,23 +480,89 @@ absl::StatusOr<std::string> ShowCheckpoint(AuditClient& client, const AuditTrust
   return out;
 }
 
-absl::StatusOr<std::string> ListLog(AuditClient& client, const AuditFilter& filter, bool json) {
-  std::vector<verifier::LeafView> leaves;
+absl::StatusOr<std::string> ListLog(AuditClient& client, const AuditFilter& filter, bool json,
+                                    const AuditTrust& trust) {
+  absl::StatusOr<verifier::PinnedKey> key = PinnedKeyOf(trust);
+  if (!key.ok()) return key.status();
+  std::string origin = trust.origin;
+  std::string origin_note;
+  if (origin.empty() && !trust.state_path.empty()) origin_note = "stored checkpoint";
+  absl::StatusOr<std::optional<verifier::CheckpointView>> stored =
+      StoredCheckpoint(trust, *key, origin);
+  if (!stored.ok()) return stored.status();
+  if (origin.empty()) origin_note.clear();
+
+  struct Shown {
+    verifier::LeafView leaf;
+    bool checkpointed = false;
+  };
+  std::vector<Shown> shown;
+  std::optional<verifier::CheckpointView> latest;  // the largest checkpoint the pages came under
   std::uint64_t token = 0;
   for (;;) {
     absl::StatusOr<AuditPage> page = client.ListEntries(0, 0, filter, 0, token);
     if (!page.ok()) return page.status();
+    std::optional<verifier::CheckpointView> cp;
+    if (page->checkpoint.has_value()) {
+      if (origin.empty()) {
+        origin = FirstLine(page->checkpoint->note);
+        origin_note = "signed checkpoint";
+      }
+      absl::StatusOr<verifier::CheckpointView> view =
+          verifier::VerifyCheckpointNote(page->checkpoint->note, *key, origin);
+      if (!view.ok()) {
+        return absl::Status(view.status().code(),
+                            "the enclave's checkpoint does not verify: " +
+                                std::string(view.status().message()));
+      }
+      // Each new checkpoint extends the officer's stored one (never below it: rollback) and is
+      // consistent with the one the pages before it came under.
+      if (!latest.has_value() || !(*latest == *view)) {
+        if (stored->has_value()) {
+          if (absl::Status s = CheckProof(client, **stored, *view); !s.ok()) return s;
+        }
+        if (latest.has_value()) {
+          absl::Status s = view->size >= latest->size ? CheckProof(client, *latest, *view)
+                                                      : CheckProof(client, *view, *latest);
+          if (!s.ok()) return s;
+        }
+      }
+      if (!latest || view->size > latest->size) latest = *view;
+      cp = *view;
+    }
     for (const AuditLogEntry& e : page->entries) {
+      const std::string at = "entry " + std::to_string(e.sequence);
       absl::StatusOr<verifier::LeafView> leaf = verifier::ParseLeaf(e.leaf);
       if (!leaf.ok()) {
-        return absl::DataLossError("entry " + std::to_string(e.sequence) +
-                                   " does not decode: " + std::string(leaf.status().message()));
+        return absl::DataLossError(at + " does not decode: " + std::string(leaf.status().message()));
       }
       if (leaf->sequence != e.sequence) {
-        return absl::DataLossError("entry " + std::to_string(e.sequence) +
-                                   " carries sequence number " + std::to_string(leaf->sequence));
+        return absl::DataLossError(at + " carries sequence number " +
+                                   std::to_string(leaf->sequence));
       }
-      leaves.push_back(*std::move(leaf));
+      const bool checkpointed = cp.has_value() && e.sequence < cp->size;
+      if (!checkpointed && stored->has_value() && e.sequence < (*stored)->size) {
+        return absl::DataLossError(at + " is covered by your stored checkpoint of size " +
+                                   std::to_string((*stored)->size) +
+                                   " but came without a proof under a signed checkpoint");
+      }
+      if (checkpointed) {
+        std::vector<verifier::Hash> path;
+        for (const std::string& h : e.inclusion_path) {
+          absl::StatusOr<verifier::Hash> hash = HashOf(h, at + ": an inclusion proof element");
+          if (!hash.ok()) return hash.status();
+          path.push_back(*hash);
+        }
+        if (absl::Status s = verifier::CheckInclusion(e.sequence, cp->size,
+                                                      verifier::LeafHash(e.leaf), path, cp->root);
+            !s.ok()) {
+          return absl::DataLossError(
+              at + ": its bytes are not the ones under the signed checkpoint of size " +
+              std::to_string(cp->size) + " (" + std::string(s.message()) +
+              "), so the entry was altered after it was written; nothing is shown");
+        }
+      }
+      shown.push_back(Shown{*std::move(leaf), checkpointed});
     }
     if (page->next_page_token == 0) break;
     if (page->next_page_token <= token) {
@@ -317,19 +572,40 @@ absl::StatusOr<std::string> ListLog(AuditClient& client, const AuditFilter& filt
   }
   if (json) {
     std::string out = "[";
-    for (std::size_t i = 0; i < leaves.size(); ++i) {
-      out += (i == 0 ? "\n  " : ",\n  ") + LeafJson(leaves[i]);
+    for (std::size_t i = 0; i < shown.size(); ++i) {
+      out += (i == 0 ? "\n  " : ",\n  ") + LeafJson(shown[i].leaf, shown[i].checkpointed);
     }
-    return out + (leaves.empty() ? "]\n" : "\n]\n");
+    return out + (shown.empty() ? "]\n" : "\n]\n");
   }
-  std::vector<std::vector<std::string>> rows = {
-      {"SEQ", "TIME (UTC)", "TYPE", "CALLER", "ROLE", "RPC", "TEMPLATE", "DECISION", "REQUEST"}};
-  for (const verifier::LeafView& l : leaves) {
+  std::vector<std::vector<std::string>> rows = {{"SEQ", "TIME (UTC)", "TYPE", "CALLER", "ROLE",
+                                                 "RPC", "TEMPLATE", "DECISION", "REQUEST",
+                                                 "SIGNED"}};
+  std::size_t unsigned_count = 0;
+  for (const Shown& s : shown) {
+    const verifier::LeafView& l = s.leaf;
+    if (!s.checkpointed) ++unsigned_count;
     rows.push_back({std::to_string(l.sequence), TimeText(l.time_unix_ms), Cell(l.type_name),
                     Cell(l.caller), Cell(l.role), Cell(l.rpc), Cell(l.template_id),
-                    Cell(l.decision), Cell(l.request_id)});
+                    Cell(l.decision), Cell(l.request_id),
+                    s.checkpointed ? "yes" : "NOT YET CHECKPOINTED"});
   }
-  return Table(rows) + std::to_string(leaves.size()) + " entries\n";
+  std::string out = Table(rows) + std::to_string(shown.size()) + " entries";
+  if (shown.size() > unsigned_count) {
+    out += "; " + std::to_string(shown.size() - unsigned_count) +
+           " re-hashed and proven included in the checkpoint of size " +
+           std::to_string(latest->size) + " signed by '" + key->name + "', root " +
+           Hex(latest->root);
+  }
+  if (unsigned_count > 0) {
+    out += "; " + std::to_string(unsigned_count) +
+           " not yet covered by a signed checkpoint (marked NOT YET CHECKPOINTED: decoded, not "
+           "proven)";
+  }
+  out += "\n";
+  if (!origin_note.empty()) {
+    out += "origin " + origin + " (not pinned; taken from the " + origin_note + ")\n";
+  }
+  return out;
 }
 
 absl::StatusOr<std::string> VerifyLog(AuditClient& client, const AuditTrust& trust) {
@@ -338,35 +614,20 @@ absl::StatusOr<std::string> VerifyLog(AuditClient& client, const AuditTrust& tru
   if (trust.state_path.empty()) {
     return absl::InvalidArgumentError("no checkpoint file: give --state FILE (HOME is not set)");
   }
-  std::optional<std::string> stored;
-  {
-    absl::StatusOr<std::string> text = ReadWholeFile(trust.state_path, "--state");
-    if (text.ok()) {
-      stored = *std::move(text);
-    } else if (text.status().code() != absl::StatusCode::kNotFound) {
-      return text.status();
-    }
-  }
+  std::string origin = trust.origin;
+  const bool had_origin = !origin.empty();
+  absl::StatusOr<std::optional<verifier::CheckpointView>> stored =
+      StoredCheckpoint(trust, *key, origin);
+  if (!stored.ok()) return stored.status();
+  const std::optional<verifier::CheckpointView> trusted = *stored;
   absl::StatusOr<AuditCheckpoint> cp = client.GetCheckpoint();
   if (!cp.ok()) return cp.status();
 
   std::string out;
-  std::string origin = trust.origin;
-  if (origin.empty()) {
-    origin = FirstLine(stored.has_value() ? *stored : cp->note);
+  if (!had_origin) {
+    if (origin.empty()) origin = FirstLine(cp->note);
     out += "origin " + origin + " (not pinned; taken from the " +
-           (stored.has_value() ? "stored" : "signed") + " checkpoint)\n";
-  }
-  std::optional<verifier::CheckpointView> trusted;
-  if (stored.has_value()) {
-    absl::StatusOr<verifier::CheckpointView> view =
-        verifier::VerifyCheckpointNote(*stored, *key, origin);
-    if (!view.ok()) {
-      return absl::Status(view.status().code(), "the stored checkpoint in '" + trust.state_path +
-                                                    "' does not verify: " +
-                                                    std::string(view.status().message()));
-    }
-    trusted = *view;
+           (trusted.has_value() ? "stored" : "signed") + " checkpoint)\n";
   }
   absl::StatusOr<verifier::CheckpointView> latest =
       verifier::VerifyCheckpointNote(cp->note, *key, origin);
@@ -383,28 +644,26 @@ absl::StatusOr<std::string> VerifyLog(AuditClient& client, const AuditTrust& tru
     out += "no stored checkpoint in '" + trust.state_path + "': checking the whole log\n";
   }
 
-  // The entries: an export from the verified size, checked leaf by leaf against both checkpoints.
-  const std::uint64_t from = trusted.has_value() ? trusted->size : 0;
-  std::string bundle;
-  if (absl::Status s = client.ExportBundle(from,
-                                           [&](std::string_view chunk) {
-                                             bundle.append(chunk);
-                                             return absl::OkStatus();
-                                           });
-      !s.ok()) {
-    return s;
-  }
+  // Every entry, not only those after the stored checkpoint: their bytes are re-read, re-hashed
+  // and must fold to the stored root at its size and to the new root (an entry rewritten in the
+  // database after an earlier verify is caught here, and named).
+  const std::filesystem::path scratch =
+      std::filesystem::temp_directory_path() / "enclavectl-verify.bundle";
+  absl::StatusOr<std::string> bundle_path =
+      DownloadBundle(client, 0, scratch.string(), "audit verify");
+  if (!bundle_path.ok()) return bundle_path.status();
   verifier::BundleOptions options;
   options.key = *key;
   options.origin = origin;
   options.trusted = trusted;
-  absl::StatusOr<verifier::BundleReport> report = verifier::VerifyBundle(bundle, options);
+  absl::StatusOr<verifier::BundleReport> report = VerifyDownloaded(client, *bundle_path, options);
+  const std::string note = report.ok() ? NoteOfBundleFile(*bundle_path) : std::string();
+  ::unlink(bundle_path->c_str());
   if (!report.ok()) return report.status();
   // A checkpoint may have been signed between the two calls: the export's must extend `latest`.
   if (absl::Status s = CheckProof(client, *latest, report->checkpoint); !s.ok()) return s;
   out += BundleSummary(*report);
 
-  const std::string note = NoteOfBundle(bundle);
   if (note.empty()) return absl::DataLossError("the export has no checkpoint note");
   std::error_code ec;
   const std::filesystem::path parent = std::filesystem::path(trust.state_path).parent_path();
@@ -418,54 +677,50 @@ absl::StatusOr<std::string> VerifyLog(AuditClient& client, const AuditTrust& tru
   return out;
 }
 
-absl::Status ExportLog(AuditClient& client, const std::string& path) {
+absl::StatusOr<std::string> ExportLog(AuditClient& client, const std::string& path,
+                                      const AuditTrust& trust) {
   // Streamed: each chunk goes to a temporary file beside `path` as it arrives (a large log's
-  // bundle never sits in memory); fsync and rename only once the whole stream arrived.
+  // bundle never sits in memory); verified, then renamed into place: nothing unverified is left.
   if (path.empty()) return absl::InvalidArgumentError("--output: empty file name");
+  absl::StatusOr<verifier::PinnedKey> key = PinnedKeyOf(trust);
+  if (!key.ok()) return key.status();
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) {
     return absl::InvalidArgumentError("--output: '" + path + "' is a directory");
   }
-  std::string pattern = path + ".tmp.XXXXXX";
-  std::vector<char> name(pattern.begin(), pattern.end());
-  name.push_back('\0');
-  const int fd = ::mkstemp(name.data());
-  if (fd < 0) {
-    return absl::InvalidArgumentError("--output: cannot create a temporary file for '" + path +
-                                      "': " + std::strerror(errno));
+  std::string origin = trust.origin;
+  absl::StatusOr<std::optional<verifier::CheckpointView>> stored =
+      StoredCheckpoint(trust, *key, origin);
+  if (!stored.ok()) return stored.status();
+  absl::StatusOr<std::string> temp = DownloadBundle(client, 0, path, "--output");
+  if (!temp.ok()) return temp.status();
+  std::string out;
+  if (origin.empty()) {
+    origin = OriginOfBundleFile(*temp);
+    out += "origin " + origin + " (not pinned; taken from the bundle)\n";
   }
-  const std::string temp(name.data());
-  const mode_t mask = ::umask(0);
-  ::umask(mask);
-  absl::Status s = ::fchmod(fd, static_cast<mode_t>(0666) & ~mask) == 0
-                       ? absl::OkStatus()
-                       : absl::UnavailableError("--output: cannot set the mode of '" + temp + "'");
-  if (s.ok()) {
-    s = client.ExportBundle(0, [&](std::string_view chunk) -> absl::Status {
-      std::size_t written = 0;
-      while (written < chunk.size()) {
-        const ssize_t n = ::write(fd, chunk.data() + written, chunk.size() - written);
-        if (n < 0) {
-          if (errno == EINTR) continue;
-          return absl::UnavailableError("--output: cannot write '" + temp +
-                                        "': " + std::strerror(errno));
-        }
-        written += static_cast<std::size_t>(n);
-      }
-      return absl::OkStatus();
-    });
-  }
-  if (s.ok() && ::fsync(fd) != 0) {
-    s = absl::UnavailableError("--output: cannot flush '" + temp + "': " + std::strerror(errno));
-  }
-  if (::close(fd) != 0 && s.ok()) {
-    s = absl::UnavailableError("--output: cannot write '" + temp + "': " + std::strerror(errno));
-  }
-  if (s.ok() && ::rename(temp.c_str(), path.c_str()) != 0) {
+  verifier::BundleOptions options;
+  options.key = *key;
+  options.origin = origin;
+  options.trusted = *stored;
+  absl::StatusOr<verifier::BundleReport> report = VerifyDownloaded(client, *temp, options);
+  absl::Status s = report.status();
+  if (s.ok() && ::rename(temp->c_str(), path.c_str()) != 0) {
     s = absl::UnavailableError("--output: cannot replace '" + path + "': " + std::strerror(errno));
   }
-  if (!s.ok()) ::unlink(temp.c_str());
-  return s;
+  if (!s.ok()) {
+    ::unlink(temp->c_str());
+    return s;
+  }
+  out += "wrote the export bundle to '" + path + "': " + BundleSummary(*report);
+  out += "every entry re-hashed and proven under the checkpoint of size " +
+         std::to_string(report->checkpoint.size) + " signed by '" + key->name + "', root " +
+         Hex(report->checkpoint.root) +
+         (options.trusted.has_value() ? ", consistent with your stored checkpoint of size " +
+                                            std::to_string(options.trusted->size)
+                                      : std::string()) +
+         "; entries after it are not in the bundle until a later checkpoint covers them\n";
+  return out;
 }
 
 absl::StatusOr<std::string> ShowReceipt(AuditClient& client, const std::string& request_id,

@@ -30,21 +30,34 @@ struct AuditTrust {
 absl::StatusOr<std::string> ShowCheckpoint(AuditClient& client, const AuditTrust& trust);
 
 // audit log: every entry matching `filter`, decoded by the verifier's strict leaf parser, as a
-// table or as JSON (one array). kDataLoss if the server sends a leaf that does not decode or
-// carries another sequence number.
-absl::StatusOr<std::string> ListLog(AuditClient& client, const AuditFilter& filter, bool json);
+// table or as JSON (one array). Each page comes under a signed checkpoint, verified with the
+// pinned key (trust.log_key required), consistent with the officer's stored checkpoint
+// (trust.state_path, if the file exists; only read) and with the other pages' checkpoints; each
+// entry it covers is re-hashed and its inclusion proof checked before anything is shown. Entries
+// beyond it are shown marked "NOT YET CHECKPOINTED" (JSON: "checkpointed": false), unless the
+// stored checkpoint covers them (then kDataLoss). kDataLoss naming the entry whose bytes do not
+// match, that does not decode or carries another sequence number; nothing is shown then.
+absl::StatusOr<std::string> ListLog(AuditClient& client, const AuditFilter& filter, bool json,
+                                    const AuditTrust& trust);
 
 // audit verify (security.md §1.6): fetch and verify the latest checkpoint with the pinned key;
 // if a checkpoint is stored at trust.state_path, verify it too, refuse a smaller size or the
-// same size with another root, and check the server's consistency proof; then export the entries
-// after the stored size and verify them all (VerifyBundle against the stored checkpoint); only
-// then write the new checkpoint to trust.state_path. Returns the report. kDataLoss naming what
-// failed (rollback, equivocation, inconsistency, a bad leaf), kUnauthenticated for signatures.
+// same size with another root, and check the server's consistency proof; then export the whole
+// log (streamed into a temporary file) and verify every entry's bytes (VerifyBundle against the
+// stored checkpoint: the first stored-size entries must fold to its root, all to the new one);
+// only then write the new checkpoint to trust.state_path. Returns the report. kDataLoss naming
+// what failed (rollback, equivocation, inconsistency, a bad leaf; for bytes that do not fold to
+// a signed root, the first altered entry, located by binary search with consistency proofs),
+// kUnauthenticated for signatures.
 absl::StatusOr<std::string> VerifyLog(AuditClient& client, const AuditTrust& trust);
 
 // audit export: the whole bundle into `path`, streamed chunk by chunk into a temporary file
-// beside it, then fsync and rename. Nothing is left at `path` unless the whole stream arrived.
-absl::Status ExportLog(AuditClient& client, const std::string& path);
+// beside it, fsynced, verified as `audit verify-bundle` would (pinned key required, the stored
+// checkpoint at trust.state_path if the file exists; the first altered entry named), and only
+// then renamed into place. Nothing is left at `path` unless the whole stream arrived and
+// verified. Returns the report.
+absl::StatusOr<std::string> ExportLog(AuditClient& client, const std::string& path,
+                                      const AuditTrust& trust);
 
 // audit receipt REQUEST_ID: the caller's receipt of one request (researchers: their own
 // requests only; officers: any), checked by the verifier: the checkpoint note's signature by the

@@ -13,7 +13,8 @@ namespace enclave::client::cli {
 namespace {
 
 constexpr std::string_view kAllowedKeys =
-    "target, ca, cert, key, server_name, timeout, lang, format, log_key, log_origin";
+    "target, ca, cert, key, server_name, timeout, lang, format, log_key, log_origin, retries, "
+    "retry_max_time";
 
 std::string_view Trim(std::string_view s) {
   const auto first = s.find_first_not_of(" \t\r");
@@ -33,6 +34,8 @@ std::optional<std::string>* Slot(ConfigValues& values, std::string_view key) {
   if (key == "format") return &values.format;
   if (key == "log_key" || key == "log-key") return &values.log_key;
   if (key == "log_origin" || key == "log-origin") return &values.log_origin;
+  if (key == "retries") return &values.retries;
+  if (key == "retry_max_time" || key == "retry-max-time") return &values.retry_max_time;
   return nullptr;
 }
 

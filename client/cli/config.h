@@ -32,6 +32,10 @@ struct ConfigValues {
   // ("<name>+<hex id>+<base64 key>") and the log's origin line. Not paths.
   std::optional<std::string> log_key;
   std::optional<std::string> log_origin;
+  // Retrying a busy enclave (RESOURCE_EXHAUSTED with a retry hint): how many retries, and the
+  // seconds within which every retry must have started.
+  std::optional<std::string> retries;
+  std::optional<std::string> retry_max_time;
 };
 
 // Parses a config file's text. `source` names the file in messages ("SOURCE:LINE: ..."); relative

@@ -1,8 +1,11 @@
 // enclavectl: browse and run the enclave's query templates from a shell.
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/time/clock.h"
@@ -13,10 +16,15 @@
 #include "client/cli/template_cmd.h"
 #include "enclave/client/client.h"
 #include "enclave/client/format.h"
+#include "enclave/client/retry.h"
 
 namespace {
 
 using enclave::client::cli::Command;
+
+// The connection of the command, kept by main() so that it is torn down after the outcome is
+// known and printed, under the exit watchdog there.
+using Connections = std::vector<std::shared_ptr<void>>;
 
 int Fail(const absl::Status& status) {
   std::cerr << "enclavectl: error: " << status.message() << "\n";
@@ -41,7 +49,8 @@ absl::Status Emit(const std::string& text, const std::optional<std::string>& out
 
 // enclavectl audit ...: verify-bundle runs offline; the others call the AuditService.
 int RunAudit(const enclave::client::cli::ParsedArgs& parsed,
-             const enclave::client::cli::ConfigValues& file, const char* home) {
+             const enclave::client::cli::ConfigValues& file, const char* home,
+             Connections& keep) {
   namespace cli = enclave::client::cli;
   namespace client = enclave::client;
   using cli::AuditAction;
@@ -66,6 +75,7 @@ int RunAudit(const enclave::client::cli::ParsedArgs& parsed,
       client::ConnectAudit(settings->connect);
   if (!connection.ok()) return Fail(connection.status());
   client::AuditClient& audit = **connection;
+  keep.push_back(std::shared_ptr<client::AuditClient>(*std::move(connection)));
 
   absl::StatusOr<std::string> text;
   switch (parsed.audit_action) {
@@ -85,7 +95,9 @@ int RunAudit(const enclave::client::cli::ParsedArgs& parsed,
       if (parsed.audit.to.has_value()) {
         filter.to_unix_ms = cli::ParseAuditTime("--to", *parsed.audit.to).value_or(0);
       }
-      text = cli::ListLog(audit, filter, settings->format == cli::OutputFormat::kJson);
+      trust.state_path = parsed.audit.state.value_or(
+          cli::DefaultCheckpointStatePath(home == nullptr ? "" : home));
+      text = cli::ListLog(audit, filter, settings->format == cli::OutputFormat::kJson, trust);
       break;
     }
     case AuditAction::kVerify:
@@ -93,16 +105,11 @@ int RunAudit(const enclave::client::cli::ParsedArgs& parsed,
           cli::DefaultCheckpointStatePath(home == nullptr ? "" : home));
       text = cli::VerifyLog(audit, trust);
       break;
-    case AuditAction::kExport: {
-      const std::string path = parsed.output_file.value_or("");
-      absl::Status s = cli::ExportLog(audit, path);
-      if (s.ok()) {
-        text = "wrote the export bundle to '" + path + "'\n";
-      } else {
-        text = s;
-      }
+    case AuditAction::kExport:
+      trust.state_path = parsed.audit.state.value_or(
+          cli::DefaultCheckpointStatePath(home == nullptr ? "" : home));
+      text = cli::ExportLog(audit, parsed.output_file.value_or(""), trust);
       break;
-    }
     case AuditAction::kReceipt:
       text = cli::ShowReceipt(audit, parsed.receipt_request_id, trust);
       break;
@@ -116,7 +123,7 @@ int RunAudit(const enclave::client::cli::ParsedArgs& parsed,
   return 0;
 }
 
-int Run(const std::vector<std::string>& args) {
+int Run(const std::vector<std::string>& args, Connections& keep) {
   namespace cli = enclave::client::cli;
   namespace client = enclave::client;
 
@@ -157,7 +164,7 @@ int Run(const std::vector<std::string>& args) {
     if (!loaded.ok()) return Fail(loaded.status());
     file = *std::move(loaded);
   }
-  if (parsed->command == Command::kAudit) return RunAudit(*parsed, file, home);
+  if (parsed->command == Command::kAudit) return RunAudit(*parsed, file, home, keep);
   absl::StatusOr<cli::Settings> settings = cli::ResolveSettings(*parsed, file);
   if (!settings.ok()) return UsageError(settings.status());
 
@@ -169,6 +176,7 @@ int Run(const std::vector<std::string>& args) {
       client::Connect(settings->connect);
   if (!connection.ok()) return Fail(connection.status());
   client::EnclaveClient& enclave = **connection;
+  keep.push_back(std::shared_ptr<client::EnclaveClient>(*std::move(connection)));
   const client::Language lang = settings->lang;
   if (parsed->command == Command::kHealth) {
     // Exit 0 only when the enclave says SERVING (issue 13): monitoring and scripts rely on it.
@@ -179,22 +187,44 @@ int Run(const std::vector<std::string>& args) {
     return *health == "SERVING" ? 0 : cli::ExitCodeFor(absl::UnavailableError(*health));
   }
 
+  // A busy enclave (RESOURCE_EXHAUSTED with a retry hint) is asked again after the wait it gave,
+  // with back-off and jitter, within --retries and --retry-max-time.
+  client::RetryHooks hooks = client::SystemRetryHooks();
+  int retried = 0;
+  hooks.on_retry = [&](const absl::Status& status, std::chrono::milliseconds wait, int retry) {
+    retried = retry;
+    char seconds[32];
+    std::snprintf(seconds, sizeof seconds, "%.1f", static_cast<double>(wait.count()) / 1000.0);
+    std::cerr << "enclavectl: " << status.message() << "; retrying in " << seconds << " s (retry "
+              << retry << " of " << settings->retry.max_retries << ")\n";
+  };
+  const auto retrying = [&](auto call) {
+    auto result = client::CallWithRetries<typename decltype(call())::value_type>(
+        settings->retry, hooks, call);
+    if (!result.ok() && retried > 0 && client::RetryAfterOf(result.status()).has_value()) {
+      std::cerr << "enclavectl: still busy after " << retried + 1
+                << " attempts; giving up (see --retries and --retry-max-time)\n";
+    }
+    return result;
+  };
+
   std::string text;
   switch (parsed->command) {
     case Command::kTemplates: {
-      auto templates = enclave.ListTemplates();
+      auto templates = retrying([&] { return enclave.ListTemplates(); });
       if (!templates.ok()) return Fail(templates.status());
       text = client::FormatTemplateList(*templates, lang);
       break;
     }
     case Command::kDescribe: {
-      auto info = enclave.DescribeTemplate(parsed->template_id);
+      auto info = retrying([&] { return enclave.DescribeTemplate(parsed->template_id); });
       if (!info.ok()) return Fail(info.status());
       text = client::FormatTemplateInfo(*info, lang);
       break;
     }
     case Command::kRun: {
-      auto result = enclave.RunQuery(parsed->template_id, parsed->params);
+      auto result =
+          retrying([&] { return enclave.RunQuery(parsed->template_id, parsed->params); });
       if (!result.ok()) {
         const int code = Fail(result.status());
         // What would work instead (from the parameters only), in the user's language.
@@ -216,7 +246,7 @@ int Run(const std::vector<std::string>& args) {
       break;
     }
     case Command::kBudget: {
-      auto ledgers = enclave.GetBudget();
+      auto ledgers = retrying([&] { return enclave.GetBudget(); });
       if (!ledgers.ok()) return Fail(ledgers.status());
       text = client::FormatBudget(*ledgers);
       break;
@@ -236,5 +266,18 @@ int Run(const std::vector<std::string>& args) {
 int main(int argc, char** argv) {
   std::vector<std::string> args;
   for (int i = 1; i < argc; ++i) args.emplace_back(argv[i]);
-  return Run(args);
+  Connections keep;
+  const int code = Run(args, keep);
+  std::cout.flush();
+  std::cerr.flush();
+  std::fflush(nullptr);
+  // Every call had its deadline and the outcome is printed: tearing down gRPC (channels, its
+  // threads, static destructors) must not keep a script waiting: if that has not finished within
+  // 10 s, leave with the same exit code without it.
+  std::thread([code] {
+    std::this_thread::sleep_for(std::chrono::seconds(10));
+    std::_Exit(code);
+  }).detach();
+  keep.clear();
+  return code;
 }

@@ -183,8 +183,35 @@ absl::StatusOr<BundleReport> VerifyBundle(std::string_view bundle, const BundleO
   return report;
 }
 
-absl::StatusOr<BundleReport> VerifyBundleFile(const std::string& path,
-                                              const BundleOptions& options) {
+absl::StatusOr<BundleLeaves> BundleLeafHashes(std::string_view bundle) {
+  if (bundle.substr(0, kBundleHeader.size()) != kBundleHeader) {
+    return Corrupt("does not start with \"enclave-log-bundle/1\\n\"");
+  }
+  In in(bundle.substr(kBundleHeader.size()));
+  std::uint64_t n = 0, prefix_count = 0, count = 0;
+  std::string_view skipped;
+  BundleLeaves out;
+  if (!in.Int(4, n) || n > 64 * 1024 || !in.Bytes(static_cast<std::size_t>(n), skipped) ||
+      !in.Int(8, out.first_index) || !in.Int(1, prefix_count) ||
+      !in.Bytes(static_cast<std::size_t>(prefix_count) * 32, skipped) || !in.Int(8, count)) {
+    return Corrupt("truncated head");
+  }
+  for (std::uint64_t k = 0; k < count; ++k) {
+    std::uint64_t len = 0;
+    std::string_view bytes;
+    if (!in.Int(4, len) || !in.Bytes(static_cast<std::size_t>(len), bytes)) {
+      return AtLeaf(out.first_index + k, "truncated");
+    }
+    out.leaf_hashes.push_back(LeafHash(bytes));
+  }
+  return out;
+}
+
+namespace {
+
+// Calls `f` on the file's bytes (memory-mapped).
+template <typename F>
+auto WithMappedFile(const std::string& path, F f) -> decltype(f(std::string_view())) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return absl::NotFoundError("verifier: cannot open the bundle file");
   struct stat st {};
@@ -195,16 +222,26 @@ absl::StatusOr<BundleReport> VerifyBundleFile(const std::string& path,
   const auto size = static_cast<std::size_t>(st.st_size);
   if (size == 0) {
     ::close(fd);
-    return VerifyBundle({}, options);
+    return f(std::string_view());
   }
   void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
   ::close(fd);
   if (map == MAP_FAILED) return absl::UnavailableError("verifier: cannot map the bundle file");
   ::madvise(map, size, MADV_SEQUENTIAL);
-  absl::StatusOr<BundleReport> report =
-      VerifyBundle(std::string_view(static_cast<const char*>(map), size), options);
+  auto result = f(std::string_view(static_cast<const char*>(map), size));
   ::munmap(map, size);
-  return report;
+  return result;
+}
+
+}  // namespace
+
+absl::StatusOr<BundleReport> VerifyBundleFile(const std::string& path,
+                                              const BundleOptions& options) {
+  return WithMappedFile(path, [&](std::string_view bundle) { return VerifyBundle(bundle, options); });
+}
+
+absl::StatusOr<BundleLeaves> BundleLeafHashesFile(const std::string& path) {
+  return WithMappedFile(path, [](std::string_view bundle) { return BundleLeafHashes(bundle); });
 }
 
 }  // namespace enclave::verifier

@@ -22,7 +22,10 @@ struct Decomposition {
 // For leaf `index` in a tree of `size` leaves.
 Decomposition Decompose(std::uint64_t index, std::uint64_t size) {
   const auto inner = static_cast<std::size_t>(std::bit_width(index ^ (size - 1)));
-  const auto border = static_cast<std::size_t>(std::popcount(index >> inner));
+  // inner is 64 when the paths part at the root of a tree of more than 2^63 leaves: nothing is
+  // left above it (and shifting a 64-bit value by 64 is undefined).
+  const auto border = inner >= 64 ? std::size_t{0}
+                                  : static_cast<std::size_t>(std::popcount(index >> inner));
   return {inner, border};
 }
 

@@ -126,4 +126,14 @@ absl::StatusOr<BundleReport> VerifyBundle(std::string_view bundle, const BundleO
 // Same, reading (memory-mapping) a file. kNotFound / kUnavailable if it cannot be read.
 absl::StatusOr<BundleReport> VerifyBundleFile(const std::string& path, const BundleOptions& options);
 
+// The hashes of a bundle's leaves in order, from its framing alone (nothing else is checked), and
+// its first index: for locating the first altered entry after VerifyBundle failed. kDataLoss if
+// the framing is broken.
+struct BundleLeaves {
+  std::uint64_t first_index = 0;
+  std::vector<Hash> leaf_hashes;
+};
+absl::StatusOr<BundleLeaves> BundleLeafHashes(std::string_view bundle);
+absl::StatusOr<BundleLeaves> BundleLeafHashesFile(const std::string& path);
+
 }  // namespace enclave::verifier

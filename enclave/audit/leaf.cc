@@ -282,6 +282,48 @@ absl::StatusOr<std::string> EncodeLeaf(const LogLeaf& leaf) {
   return out;
 }
 
+absl::StatusOr<LeafHead> DecodeLeafHead(std::string_view bytes) {
+  if (bytes.size() > kMaxLeafBytes) return FieldError("(leaf)", "longer than 4 MiB in total");
+  constexpr std::string_view kFamily = "enclave-log-leaf/";
+  if (bytes.substr(0, kLeafHeaderV1.size()) != kLeafHeaderV1) {
+    if (bytes.substr(0, kFamily.size()) == kFamily) {
+      return absl::UnimplementedError("log leaf: unsupported format version (this build reads 1)");
+    }
+    return FieldError("(header)", "does not start with \"enclave-log-leaf/1\\n\"");
+  }
+  std::string_view in = bytes.substr(kLeafHeaderV1.size());
+  const auto fixed = [&](std::size_t width, std::uint64_t& v) {
+    if (in.size() < width) return false;
+    v = 0;
+    for (std::size_t i = 0; i < width; ++i) v = (v << 8) | static_cast<unsigned char>(in[i]);
+    in.remove_prefix(width);
+    return true;
+  };
+  const auto text = [&](const TextField& f, std::string_view& out) -> absl::Status {
+    std::uint64_t len = 0;
+    if (!fixed(4, len) || len > f.max || len > in.size()) {
+      return FieldError(f.name, "truncated or longer than its limit");
+    }
+    out = in.substr(0, static_cast<std::size_t>(len));
+    in.remove_prefix(static_cast<std::size_t>(len));
+    if (f.required && out.empty()) return FieldError(f.name, "must not be empty");
+    return absl::OkStatus();
+  };
+  LeafHead head;
+  std::uint64_t v = 0;
+  ENCLAVE_RETURN_IF_ERROR(text(kOrigin, head.origin));
+  if (!fixed(8, v)) return FieldError("sequence", "truncated");
+  head.sequence = v;
+  if (!fixed(8, v)) return FieldError("time_unix_ms", "truncated");
+  if (v > static_cast<std::uint64_t>(INT64_MAX)) return FieldError("time_unix_ms", "negative");
+  head.time_unix_ms = static_cast<std::int64_t>(v);
+  if (!fixed(1, v)) return FieldError("type", "truncated");
+  head.type = static_cast<EntryType>(v);
+  if (EntryTypeName(head.type) == nullptr) return FieldError("type", "unknown entry type");
+  ENCLAVE_RETURN_IF_ERROR(text(kRequestId, head.request_id));
+  return head;
+}
+
 absl::StatusOr<LogLeaf> DecodeLeaf(std::string_view bytes) {
   if (bytes.size() > kMaxLeafBytes) return FieldError("(leaf)", "longer than 4 MiB in total");
   constexpr std::string_view kFamily = "enclave-log-leaf/";

@@ -162,7 +162,7 @@ absl::StatusOr<CheckpointInfo> AuditService::GetCheckpoint(const std::string& ca
 absl::StatusOr<AuditPage> AuditService::ListEntries(const std::string& caller_uri,
                                                     std::uint64_t start, std::uint64_t end,
                                                     const AuditFilter& filter,
-                                                    std::uint32_t page_size) {
+                                                    std::uint32_t page_size, bool with_proofs) {
   const std::string subject = std::to_string(start) + ".." + std::to_string(end);
   ENCLAVE_ASSIGN_OR_RETURN(policy::Principal principal,
                            Authorize(caller_uri, AuditMethod::kListEntries, subject));
@@ -181,6 +181,15 @@ absl::StatusOr<AuditPage> AuditService::ListEntries(const std::string& caller_ur
     return refuse(absl::InvalidArgumentError("the time filter's 'from' is after its 'to'"));
   }
   AuditPage page;
+  if (with_proofs) {
+    // Read before the size, so that every entry it covers is within the page's range.
+    absl::StatusOr<SignedCheckpoint> checkpoint = reader_->LatestCheckpoint();
+    if (checkpoint.ok()) {
+      page.checkpoint = *std::move(checkpoint);
+    } else if (checkpoint.status().code() != absl::StatusCode::kNotFound) {
+      return checkpoint.status();
+    }
+  }
   ENCLAVE_ASSIGN_OR_RETURN(page.log_size, reader_->Size());
   if (end == 0) end = page.log_size;
   if (start > end || end > page.log_size) {
@@ -206,7 +215,12 @@ absl::StatusOr<AuditPage> AuditService::ListEntries(const std::string& caller_ur
       absl::StatusOr<audit::LogLeaf> leaf = audit::DecodeLeaf(leaves[i]);
       if (!leaf.ok() || leaf->sequence != sequence) return LeafDataLoss(sequence);
       if (!Matches(*leaf, filter)) continue;
-      page.entries.push_back(AuditEntry{sequence, std::move(leaves[i])});
+      AuditEntry entry{sequence, std::move(leaves[i]), {}};
+      if (page.checkpoint.has_value() && sequence < page.checkpoint->size) {
+        ENCLAVE_ASSIGN_OR_RETURN(entry.inclusion_path,
+                                 reader_->InclusionProof(sequence, page.checkpoint->size));
+      }
+      page.entries.push_back(std::move(entry));
       if (page.entries.size() == limit) {
         next = sequence + 1;
         break;

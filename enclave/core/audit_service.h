@@ -58,12 +58,17 @@ struct AuditFilter {
 struct AuditEntry {
   std::uint64_t sequence = 0;
   std::string leaf;  // enclave-log-leaf/1 bytes
+  // With proofs, for an entry below the page's checkpoint: PATH(sequence, D[checkpoint size]).
+  std::vector<AuditHash> inclusion_path;
 };
 
 struct AuditPage {
   std::vector<AuditEntry> entries;
   std::uint64_t next_start = 0;  // where the next page starts; 0 when there is none
   std::uint64_t log_size = 0;
+  // With proofs: the latest signed checkpoint when the page was read (unset if none yet). Entries
+  // at or beyond its size are not yet covered by a signed checkpoint and carry no path.
+  std::optional<SignedCheckpoint> checkpoint;
 };
 
 struct LeafProof {
@@ -133,10 +138,12 @@ class AuditService {
 
   // Leaves in [start, end) (end 0: the log size) matching `filter`, at most `page_size`
   // (0: the default; capped). kInvalidArgument if start > end or end > the log size, or a leaf
-  // cannot be decoded (kDataLoss).
+  // cannot be decoded (kDataLoss). `with_proofs`: the page also carries the latest signed
+  // checkpoint and each entry it covers its inclusion path, so that the client can re-hash and
+  // prove every entry it shows.
   absl::StatusOr<AuditPage> ListEntries(const std::string& caller_uri, std::uint64_t start,
                                         std::uint64_t end, const AuditFilter& filter,
-                                        std::uint32_t page_size);
+                                        std::uint32_t page_size, bool with_proofs = false);
 
   // Inclusion proofs in the tree of `tree_size` leaves (0: the latest checkpoint's). kOutOfRange
   // if tree_size is beyond the latest checkpoint or the leaf is not below it; kNotFound for an

@@ -105,7 +105,9 @@ QueryService::QueryService(std::shared_ptr<const TemplateCatalog> catalog,
       source_factory_(std::move(source_factory)),
       log_(std::move(log)),
       options_(std::move(options)),
-      limiter_(options_.steady_now) {
+      limiter_(options_.steady_now),
+      admission_(AdmissionOptions{options_.max_concurrent_queries, options_.max_queued_queries,
+                                  options_.max_queue_wait}) {
   const auto now = std::chrono::system_clock::now().time_since_epoch();
   const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now).count();
   request_prefix_ = "q-" + Base36(static_cast<std::uint64_t>(millis > 0 ? millis : 0)) + "-";
@@ -124,6 +126,8 @@ absl::StatusOr<policy::Principal> QueryService::Identify(const policy::CallerIde
                                                          QueryLogEntry& entry) {
   entry.caller = caller.uri;
   entry.caller_cert_sha256 = caller.cert_sha256;
+  // A certificate without extendedKeyUsage clientAuth is refused, and logged as any refusal.
+  ENCLAVE_RETURN_IF_ERROR(policy::CheckClientCertificateUsage(caller));
   absl::StatusOr<policy::Principal> principal = principals_->Find(caller.uri);
   if (!principal.ok()) {
     return absl::PermissionDeniedError("caller is not a registered principal");

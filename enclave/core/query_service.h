@@ -17,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "enclave/core/admission.h"
 #include "enclave/core/aggregate.h"
 #include "enclave/core/dp_release.h"
 #include "enclave/core/ports.h"
@@ -61,8 +62,13 @@ struct RunResult {
 };
 
 struct QueryServiceOptions {
-  // Queries running at once; beyond it RunQuery answers kResourceExhausted with a retry hint.
+  // Queries running at once across all callers (admission.h). A caller beyond it waits in a FIFO
+  // queue of at most max_queued_queries callers, up to its deadline and at most max_queue_wait;
+  // when it still cannot run, RunQuery answers kResourceExhausted with "retry after N s" and the
+  // hint of base/retry_hint.h. max_queued_queries 0 or max_queue_wait 0: refused at once.
   int max_concurrent_queries = 8;
+  int max_queued_queries = 64;
+  std::chrono::milliseconds max_queue_wait{10000};
   // SHA-256 (lower-case hex) used for the released bytes' digest in the query log.
   std::function<std::string(std::string_view)> sha256_hex;
 
@@ -160,6 +166,8 @@ class QueryService {
   absl::StatusOr<std::vector<LedgerBalance>> GetBudget(const policy::CallerIdentity& caller);
 
   const TemplateCatalog& catalog() const { return *catalog_; }
+  // The admission queue's counters (queued, shed, waits), for the operator and the benchmark.
+  AdmissionStats admission_stats() const { return admission_.stats(); }
 
  private:
   // One RunQuery on its way through the steps of disclosure-control.md §2 (run_query.cc), each a
@@ -178,7 +186,8 @@ class QueryService {
   // What must hold before anything runs: the release path of the template is configured, and the
   // effective rule set (the template's floors applied).
   absl::Status CheckConfiguration(Request& r);
-  // The principal's rate and concurrency limits, then the enclave's.
+  // The principal's rate and concurrency limits (refused at once), then the enclave's admission
+  // queue (may wait for a slot; refused with a retry hint when none comes in time).
   absl::Status TakeSlot(Request& r);
   // Step 2-10 for a differentially private template: DpReleaser (reserve, query, noise, charge).
   absl::StatusOr<RunResult> ReleaseDp(Request& r, std::unique_ptr<MicrodataSource> source);
@@ -216,11 +225,11 @@ class QueryService {
   std::shared_ptr<QueryLog> log_;
   QueryServiceOptions options_;
   std::mutex mu_;
-  int running_ = 0;  // guarded by mu_
   std::uint64_t next_request_ = 1;   // guarded by mu_
   std::string request_prefix_;       // "q-<construction time, base 36>-"
   std::vector<std::unique_ptr<MicrodataSource>> idle_sources_;  // guarded by mu_
   policy::PrincipalLimiter limiter_;
+  AdmissionQueue admission_;
 };
 
 // The ledgers a DP release under `agreement` is charged to, with their caps: "agreement:<id>",

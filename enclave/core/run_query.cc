@@ -55,22 +55,6 @@ std::string CellRules(const Release& release) {
 
 }  // namespace
 
-// Decrements the enclave's running count however the request leaves.
-class RunningSlot {
- public:
-  RunningSlot(std::mutex& mu, int& running) : mu_(mu), running_(running) {}
-  ~RunningSlot() {
-    std::lock_guard<std::mutex> lock(mu_);
-    --running_;
-  }
-  RunningSlot(const RunningSlot&) = delete;
-  RunningSlot& operator=(const RunningSlot&) = delete;
-
- private:
-  std::mutex& mu_;
-  int& running_;
-};
-
 struct QueryService::Request {
   Request(QueryLog& log, std::string id, const policy::CallerIdentity& who, const Cancellation& c)
       : record(log, "RunQuery", std::move(id)), caller(who), cancel(c) {}
@@ -85,7 +69,7 @@ struct QueryService::Request {
   disclosure::RuleSetParams rules;  // the effective rule set (cell-key templates)
   UnitIndex* units = nullptr;
   std::optional<policy::PrincipalLimiter::Slot> principal_slot;
-  std::optional<RunningSlot> enclave_slot;
+  std::optional<AdmissionQueue::Slot> enclave_slot;
   std::string data_version;
   std::uint64_t rows = 0;
   std::int64_t disclosure_us = 0;
@@ -222,17 +206,12 @@ absl::Status QueryService::TakeSlot(Request& r) {
       limiter_.Acquire(r.principal.id, r.principal.limits);
   if (!slot.ok()) return r.record.Refuse(slot.status());
   r.principal_slot.emplace(*std::move(slot));
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (running_ < options_.max_concurrent_queries) {
-      ++running_;
-      r.enclave_slot.emplace(mu_, running_);
-      return absl::OkStatus();
-    }
-  }
-  return r.record.Refuse(absl::ResourceExhaustedError(
-      "the enclave is running its maximum of " + std::to_string(options_.max_concurrent_queries) +
-      " queries; retry after 2 s"));
+  // Waits (first in, first out) while the enclave runs its maximum; the principal's slot is held
+  // meanwhile, so one principal never has more than its max_concurrent running or waiting.
+  absl::StatusOr<AdmissionQueue::Slot> admitted = admission_.Acquire(r.cancel);
+  if (!admitted.ok()) return r.record.Refuse(admitted.status());
+  r.enclave_slot.emplace(*std::move(admitted));
+  return absl::OkStatus();
 }
 
 absl::StatusOr<RunResult> QueryService::ReleaseDp(Request& r,

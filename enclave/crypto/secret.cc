@@ -14,9 +14,13 @@
 
 #include "absl/status/status.h"
 #include "enclave/base/check.h"
+#include "enclave/base/status_macros.h"
+#include "enclave/crypto/secret_file.h"
 
 namespace enclave::crypto {
 namespace {
+
+constexpr char kWhat[] = "record-key secret";
 
 // Closes a descriptor on scope exit.
 class Fd {
@@ -62,18 +66,9 @@ bool WriteAll(int fd, std::span<const std::uint8_t> data) {
 absl::StatusOr<Secret> LoadExisting(const std::string& path, int fd) {
   struct stat st {};
   if (::fstat(fd, &st) != 0) return Unavailable(path, "cannot stat", errno);
-  if (!S_ISREG(st.st_mode)) {
-    return absl::FailedPreconditionError("record-key secret " + path + " is not a regular file");
-  }
-  if ((st.st_mode & 077) != 0) {
-    return absl::FailedPreconditionError("record-key secret " + path +
-                                         " is accessible by group or others; allowed: mode 0600 "
-                                         "or narrower");
-  }
-  if (st.st_uid != ::geteuid()) {
-    return absl::FailedPreconditionError("record-key secret " + path +
-                                         " is owned by another user; allowed: the service user");
-  }
+  // The same rules as every secret file (secret_file.h): regular, 0600 or narrower, ours.
+  ENCLAVE_RETURN_IF_ERROR(
+      CheckPrivateFileStat(kWhat, path, st, IsSystemdCredential(path)));
   if (st.st_size != static_cast<off_t>(Secret::kSize)) {
     return absl::FailedPreconditionError("record-key secret " + path + " has " +
                                          std::to_string(st.st_size) + " bytes; allowed: exactly " +

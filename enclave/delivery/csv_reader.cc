@@ -102,7 +102,7 @@ CsvReader::Result CsvReader::Next(CsvRecord* record, CsvProblem* problem) {
         }
         if (c == '\n') {
           ++line_;
-        } else if (u < 0x20 && c != '\r' && c != '\t') {
+        } else if ((u < 0x20 && c != '\r' && c != '\t') || u == 0x7F) {
           return Fail(problem, CsvProblem::Kind::kEncoding, line_, "a control character");
         }
         field.push_back(c);
@@ -133,7 +133,7 @@ CsvReader::Result CsvReader::Next(CsvRecord* record, CsvProblem* problem) {
     while (pos_ < size) {
       const char c = data_[pos_];
       const auto u = static_cast<unsigned char>(c);
-      if (u >= 0x20 && u < 0x80 && c != '"' && c != ',') {
+      if (u >= 0x20 && u < 0x7F && c != '"' && c != ',') {
         ++pos_;
         continue;
       }

@@ -3,9 +3,10 @@
 // Fields are separated by ',' and records by CRLF or LF; a field may be enclosed in double
 // quotes, inside which a doubled quote stands for one quote and commas and line breaks are data.
 // Every byte must be valid UTF-8 (no overlong forms, surrogates or code points above U+10FFFF),
-// and no control character other than a line break inside a quoted field is allowed. A UTF-8
-// byte-order mark at the very start is skipped. A malformed record is reported with its line
-// number and kind, and reading continues at the next line, so one pass counts every error.
+// and no control character (C0 or DEL) is allowed other than tab (spacing, e.g. inside a BSN) and
+// a line break inside a quoted field. A UTF-8 byte-order mark at the very start is skipped. A
+// malformed record is reported with its line number and kind, and reading continues at the next
+// line, so one pass counts every error.
 //
 //   CsvReader reader(file_bytes);
 //   CsvRecord record;

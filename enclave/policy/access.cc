@@ -7,6 +7,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "enclave/base/retry_hint.h"
 
 namespace enclave::policy {
 namespace {
@@ -29,6 +30,14 @@ bool Agreement::CoversDataset(const std::string& data_version) const {
 
 absl::Time Agreement::End() const {
   return absl::FromCivil(valid_until + 1, absl::UTCTimeZone());
+}
+
+absl::Status CheckClientCertificateUsage(const CallerIdentity& caller) {
+  if (caller.client_auth) return absl::OkStatus();
+  return absl::PermissionDeniedError(
+      "the client certificate is not for client authentication: its extendedKeyUsage must "
+      "include clientAuth (TLS Web Client Authentication); ask the operator for a certificate "
+      "issued as docs/operator.md describes");
 }
 
 absl::StatusOr<AgreementBook> AgreementBook::Create(std::vector<Agreement> agreements,
@@ -215,9 +224,11 @@ absl::StatusOr<PrincipalLimiter::Slot> PrincipalLimiter::Acquire(const std::stri
   std::lock_guard<std::mutex> lock(mu_);
   Bucket& b = buckets_[principal_id];
   if (limits.max_concurrent > 0 && b.running >= limits.max_concurrent) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("you are running your maximum of ", limits.max_concurrent,
-                     " queries at once; retry after 1 s, when one has finished"));
+    return base::WithRetryAfter(
+        absl::ResourceExhaustedError(
+            absl::StrCat("you are running your maximum of ", limits.max_concurrent,
+                         " queries at once; retry after 1 s, when one has finished")),
+        std::chrono::seconds(1));
   }
   if (limits.queries_per_minute > 0) {
     const std::int64_t rate = limits.queries_per_minute;
@@ -233,9 +244,11 @@ absl::StatusOr<PrincipalLimiter::Slot> PrincipalLimiter::Acquire(const std::stri
     if (b.units < kPerQuery) {
       const std::int64_t wait_ms = (kPerQuery - b.units + rate - 1) / rate;
       const std::int64_t wait_s = std::max<std::int64_t>(1, (wait_ms + 999) / 1000);
-      return absl::ResourceExhaustedError(
-          absl::StrCat("you have used your limit of ", limits.queries_per_minute,
-                       " queries per minute; retry after ", wait_s, " s"));
+      return base::WithRetryAfter(
+          absl::ResourceExhaustedError(
+              absl::StrCat("you have used your limit of ", limits.queries_per_minute,
+                           " queries per minute; retry after ", wait_s, " s")),
+          std::chrono::seconds(wait_s));
     }
     b.units -= kPerQuery;
   }

@@ -33,14 +33,24 @@ struct CallerIdentity {
   std::string cert_sha256;   // lower-case hex SHA-256 of the DER certificate; "" when unknown
   std::string serial_hex;    // lower-case hex serial number without leading zeros; "" when unknown
   std::optional<absl::Time> not_after;  // certificate expiry; nullopt when unknown
+  // The certificate's extendedKeyUsage names clientAuth (security.md §2.1). False for a
+  // certificate with no extendedKeyUsage at all, or one without clientAuth: such a caller is
+  // refused (CheckClientCertificateUsage). FromUri identities (no certificate) count as true.
+  bool client_auth = false;
 
   // An identity of which only the URI SAN is known (tests and in-process callers).
   static CallerIdentity FromUri(std::string uri) {
     CallerIdentity id;
     id.uri = std::move(uri);
+    id.client_auth = true;
     return id;
   }
 };
+
+// OK when the caller's certificate is meant for client authentication; kPermissionDenied naming
+// what is missing and what is required otherwise. Asked on every call, before anything else of
+// the caller is looked at (core::QueryService::Identify, rpc::Caller for the AuditService).
+absl::Status CheckClientCertificateUsage(const CallerIdentity& caller);
 
 // The ledger caps of the data-version ledger when the policy names none: ε 12.0 across all
 // agreements per data version (disclosure-control.md §7.6).
@@ -150,8 +160,9 @@ class PrincipalLimiter {
     std::string id_;
   };
 
-  // kResourceExhausted with "retry after N s" (N >= 1, whole seconds) when the principal has no
-  // token left or runs its maximum of queries; else a slot that ends the query when destroyed.
+  // kResourceExhausted with "retry after N s" (N >= 1, whole seconds; the same hint as a
+  // base/retry_hint.h payload) when the principal has no token left or runs its maximum of
+  // queries; else a slot that ends the query when destroyed.
   absl::StatusOr<Slot> Acquire(const std::string& principal_id, const PrincipalLimits& limits);
 
  private:

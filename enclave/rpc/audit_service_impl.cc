@@ -64,14 +64,16 @@ grpc::Status AuditServiceImpl::ListEntries(grpc::ServerContext* context,
     filter.from_unix_ms = request->from_unix_ms();
     filter.to_unix_ms = request->to_unix_ms();
     const std::uint64_t start = request->page_token() != 0 ? request->page_token() : request->start();
-    absl::StatusOr<core::AuditPage> page =
-        service_->ListEntries(*caller, start, request->end(), filter, request->page_size());
+    absl::StatusOr<core::AuditPage> page = service_->ListEntries(
+        *caller, start, request->end(), filter, request->page_size(), request->with_proofs());
     if (!page.ok()) return page.status();
     for (core::AuditEntry& e : page->entries) {
       enclave::v1::LogEntry* out = response->add_entries();
       out->set_sequence(e.sequence);
       out->set_leaf(std::move(e.leaf));
+      for (const core::AuditHash& h : e.inclusion_path) out->add_inclusion_path(HashBytes(h));
     }
+    if (page->checkpoint.has_value()) ToProto(*page->checkpoint, response->mutable_checkpoint());
     response->set_next_page_token(page->next_start);
     response->set_log_size(page->log_size);
     return absl::OkStatus();

@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include <ctime>
 #include <memory>
@@ -103,6 +104,13 @@ absl::StatusOr<policy::CallerIdentity> CertificateFacts(std::string_view pem) {
   const absl::CivilSecond not_after(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
                                     tm.tm_min, tm.tm_sec);
   id.not_after = absl::FromCivil(not_after, absl::UTCTimeZone());
+
+  // extendedKeyUsage: OpenSSL's handshake rejects a client certificate whose EKU lacks clientAuth
+  // but accepts one with no EKU at all; the policy requires clientAuth explicitly (security.md
+  // §2.1), so record whether it is there (policy::CheckClientCertificateUsage refuses otherwise).
+  const std::uint32_t flags = X509_get_extension_flags(cert.get());
+  id.client_auth = (flags & EXFLAG_XKUSAGE) != 0 &&
+                   (X509_get_extended_key_usage(cert.get()) & XKU_SSL_CLIENT) != 0;
   return id;
 }
 

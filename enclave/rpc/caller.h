@@ -30,7 +30,8 @@ absl::StatusOr<std::string> CallerFromPeerUris(const std::vector<std::string_vie
 inline constexpr char kPeerPemCertProperty[] = "x509_pem_cert";
 
 // The certificate facts of a PEM certificate: SHA-256 of its DER bytes (lower-case hex), serial
-// (lower-case hex, no leading zeros) and notAfter. kUnauthenticated when it does not parse.
+// (lower-case hex, no leading zeros), notAfter, and whether its extendedKeyUsage names clientAuth
+// (client_auth; false without any extendedKeyUsage). kUnauthenticated when it does not parse.
 absl::StatusOr<policy::CallerIdentity> CertificateFacts(std::string_view pem);
 
 // The full caller identity of a call's AuthContext: the URI SAN (as CallerFromAuthContext) and

@@ -7,6 +7,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "enclave/base/log.h"
 #include "enclave/rpc/caller.h"
 #include "enclave/rpc/status_mapping.h"
 
@@ -24,12 +25,17 @@ grpc::Status Guarded(Body&& body) {
 }
 
 // The caller's URI SAN, from the TLS AuthContext only (never metadata), for services whose core
-// takes a URI: the certificate is also checked against the process deny-list here (revocation
-// takes effect on the next call, even on an open connection).
+// takes a URI: the certificate must be for client authentication (extendedKeyUsage clientAuth)
+// and is checked against the process deny-list here (revocation takes effect on the next call,
+// even on an open connection).
 inline absl::StatusOr<std::string> Caller(const grpc::ServerContext* context) {
   absl::StatusOr<policy::CallerIdentity> id =
       CallerIdentityFromAuthContext(context->auth_context().get());
   if (!id.ok()) return id.status();
+  if (absl::Status usage = policy::CheckClientCertificateUsage(*id); !usage.ok()) {
+    base::LogWarning("client_certificate_refused", {{"reason", base::Word("no-client-auth-eku")}});
+    return usage;
+  }
   if (absl::Status revoked = CheckProcessRevocations(*id); !revoked.ok()) return revoked;
   return id->uri;
 }

@@ -4,11 +4,14 @@
 #include <grpcpp/server_context.h>
 
 #include <algorithm>
+#include <chrono>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "enclave/base/retry_hint.h"
 #include "enclave/rpc/handler.h"
 #include "enclave/rpc/marshalling.h"
 
@@ -70,7 +73,13 @@ grpc::Status QueryServiceImpl::RunQuery(grpc::ServerContext* context,
     cancel.cancelled = [context] { return context->IsCancelled(); };
     absl::StatusOr<core::RunResult> result =
         service_->RunQuery(*caller, request->template_id(), params, cancel);
-    if (!result.ok()) return result.status();
+    if (!result.ok()) {
+      // A busy enclave or a per-principal limit: when to try again, machine-readable.
+      if (std::optional<std::chrono::milliseconds> after = base::RetryAfterOf(result.status())) {
+        context->AddTrailingMetadata(base::kRetryAfterMetadata, std::to_string(after->count()));
+      }
+      return result.status();
+    }
     absl::StatusOr<enclave::v1::RunQueryResponse> marshalled = ToRunQueryResponse(*result);
     if (!marshalled.ok()) return marshalled.status();
     *response = *std::move(marshalled);

@@ -58,6 +58,9 @@ constexpr LimitRule kLimitRules[] = {
     {"limits.max_concurrent_streams", "max_concurrent_streams", &Config::max_concurrent_streams, 1,
      1024, ""},
     {"limits.shutdown_grace_ms", "shutdown_grace_ms", &Config::shutdown_grace_ms, 0, 600000, "ms"},
+    {"limits.max_queued_queries", "max_queued_queries", &Config::max_queued_queries, 0, 4096, ""},
+    {"limits.max_queue_wait_ms", "max_queue_wait_ms", &Config::max_queue_wait_ms, 0, 3600000,
+     "ms"},
 };
 
 // audit_log { ... }: the query log's checkpoint and summary timers.

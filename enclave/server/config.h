@@ -23,6 +23,10 @@ struct Config {
   int default_deadline_ms = 30000;
   int max_deadline_ms = 120000;
   int max_concurrent_queries = 8;
+  // Beyond max_concurrent_queries a query waits (FIFO) in a queue of at most this many, up to its
+  // deadline and at most max_queue_wait_ms; then RESOURCE_EXHAUSTED "retry after N s".
+  int max_queued_queries = 64;
+  int max_queue_wait_ms = 10000;
   int handshake_timeout_ms = 10000;
   int max_connection_age_ms = 900000;
   int max_connection_age_grace_ms = 30000;
@@ -50,6 +54,9 @@ struct Config {
   // false: the query log does not sync (synchronous=OFF). ONLY for tests/bench/bench_server_qps's
   // baseline: deliberately not settable from the file or a flag.
   bool audit_log_durable = true;
+  // false: commits are not signed one by one (only every checkpoint_every_entries / interval, as
+  // before issue 11). ONLY for bench_server_qps's comparison: not settable from the file or a flag.
+  bool audit_log_checkpoint_every_commit = true;
 };
 
 // kInvalidArgument "FILE:LINE:COL: problem" for a malformed file or an out-of-range value.

@@ -1,7 +1,11 @@
 // enclaved: the enclave's server process. Loads the configuration (file, then flags), checks it,
 // starts the mutual-TLS gRPC server and stops it cleanly on SIGTERM or SIGINT.
 //
-// Exit codes: 0 clean stop (or --check passed), 1 start-up failure, 2 usage or configuration error.
+// Exit codes: 0 clean stop (or --check passed), 1 start-up failure, 2 usage or configuration error,
+// 3 stopped without logging the stop or signing the final checkpoint (the query log had failed).
+#include <sys/stat.h>
+
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <exception>
@@ -17,12 +21,14 @@
 #include "enclave/server/backup.h"
 #include "enclave/server/config.h"
 #include "enclave/server/server.h"
+#include "enclave/server/systemd_notify.h"
 
 namespace {
 
 constexpr int kExitOk = 0;
 constexpr int kExitStartFailure = 1;
 constexpr int kExitUsage = 2;
+constexpr int kExitUncleanStop = 3;
 
 constexpr char kUsage[] =
     "usage: enclaved [--config FILE] [options]\n"
@@ -54,7 +60,8 @@ constexpr char kUsage[] =
     "  --version          print the version\n"
     "  --help             show this help\n"
     "\n"
-    "Exit status: 0 clean stop, 1 start-up failure, 2 usage or configuration error.\n";
+    "Exit status: 0 clean stop, 1 start-up failure, 2 usage or configuration error, 3 stopped\n"
+    "without logging the stop or signing the final checkpoint (the query log had failed).\n";
 
 struct Flags {
   std::optional<std::string> config_file;
@@ -161,10 +168,8 @@ int RunStateCommand(const Flags& flags, const enclave::server::Config& config) {
                    std::string(report.status().message()).c_str());
       return kExitStartFailure;
     }
-    std::printf("backed up %llu query-log entries (the live log's last checkpoint covered %llu; "
-                "the copy's covers all) to %s:\n",
-                static_cast<unsigned long long>(report->log_entries),
-                static_cast<unsigned long long>(report->checkpoint_entries), flags.backup->c_str());
+    std::printf("backed up %llu query-log entries (all under the log's signed head) to %s:\n",
+                static_cast<unsigned long long>(report->log_entries), flags.backup->c_str());
     for (const server::BackupFile& f : report->files) {
       std::printf("  %-20s %12llu bytes  sha256 %s\n", f.name.c_str(),
                   static_cast<unsigned long long>(f.bytes), f.sha256_hex.c_str());
@@ -189,8 +194,8 @@ int RunStateCommand(const Flags& flags, const enclave::server::Config& config) {
                    std::string(verified.status().message()).c_str());
       return kExitStartFailure;
     }
-    std::printf("backup OK: %llu query-log entries, every one covered by a checkpoint signed by "
-                "the pinned key; %zu files match the signed manifest\n",
+    std::printf("backup OK: %llu query-log entries, every one under the log's signed head "
+                "(signed by the pinned key); %zu files match the signed manifest\n",
                 static_cast<unsigned long long>(verified->log_entries), verified->files.size());
     return kExitOk;
   }
@@ -214,6 +219,8 @@ int RunStateCommand(const Flags& flags, const enclave::server::Config& config) {
 }
 
 int Run(int argc, char** argv) {
+  // Everything enclaved creates is for its own user only, inside systemd (UMask=0077) or not.
+  ::umask(077);
   Flags flags;
   if (std::string error = ParseFlags(argc, argv, flags); !error.empty()) {
     std::fprintf(stderr, "enclaved: %s\n%s", error.c_str(), kUsage);
@@ -280,14 +287,30 @@ int Run(int argc, char** argv) {
     return kExitStartFailure;
   }
   enclave::base::LogInfo("listening", {{"port", enclave::base::RowCount{(*server)->port()}}});
+  // systemd (Type=notify, WatchdogSec=): ready once listening; pings only while the self-check
+  // passes. No-ops without $NOTIFY_SOCKET.
+  enclave::server::NotifyReady((*server)->port());
+  std::optional<enclave::server::Watchdog> watchdog;
+  if (std::optional<std::chrono::microseconds> interval = enclave::server::WatchdogInterval()) {
+    watchdog.emplace(*interval / 2, [&server] { return (*server)->CheckAlive(); });
+  }
 
   int received = 0;
   signals.async_wait([&](const boost::system::error_code& error, int signal_number) {
     if (!error) received = signal_number;
+    enclave::server::NotifyStopping();
+    watchdog.reset();
     (*server)->Shutdown();
   });
   io.run();
   (*server)->Wait();
+  if (absl::Status stopped = (*server)->StopStatus(); !stopped.ok()) {
+    // E.g. after a full disk: the log refused every write since, so this stop is not on record.
+    std::fprintf(stderr, "enclaved: unclean stop: %s\n", std::string(stopped.message()).c_str());
+    enclave::base::LogInfo("exit", {{"signal", enclave::base::RowCount{received}},
+                                    {"exit_code", enclave::base::RowCount{kExitUncleanStop}}});
+    return kExitUncleanStop;
+  }
   enclave::base::LogInfo("exit", {{"signal", enclave::base::RowCount{received}}});
   return kExitOk;
 }

@@ -3,10 +3,13 @@
 
 #include <grpcpp/server.h>
 #include <grpcpp/server_builder.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <condition_variable>
 #include <map>
 #include <set>
@@ -38,6 +41,7 @@
 #include "enclave/core/record_keys.h"
 #include "enclave/crypto/hmac.h"
 #include "enclave/crypto/secret.h"
+#include "enclave/crypto/secret_file.h"
 #include "enclave/crypto/sha256.h"
 #include "enclave/disclosure/rule_set.h"
 #include "enclave/rpc/audit_service_impl.h"
@@ -156,19 +160,26 @@ absl::Status LogApprovalRefusals(QueryLogStore& log, const Loaded& loaded) {
   return ApprovalRefusalError(loaded);
 }
 
+// The state directory holds the query log and two secrets: created 0700 when missing, refused
+// when group or others may use it (or another user owns it), as systemd's StateDirectoryMode=0700
+// would have it. A symbolic link to such a directory is accepted (the target is checked).
 absl::Status EnsureStateDir(const std::string& dir) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(dir, ec)) return absl::OkStatus();
-  if (std::filesystem::exists(dir, ec)) {
-    return absl::FailedPreconditionError(absl::StrCat("state_dir: ", dir, " is not a directory"));
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) {
+    if (errno != ENOENT) {
+      return absl::UnavailableError(
+          absl::StrCat("state_dir: cannot stat ", dir, ": ", std::strerror(errno)));
+    }
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+      return absl::UnavailableError(
+          absl::StrCat("state_dir: cannot create ", dir, ": ", std::strerror(errno)));
+    }
+    if (::stat(dir.c_str(), &st) != 0) {
+      return absl::UnavailableError(
+          absl::StrCat("state_dir: cannot stat ", dir, ": ", std::strerror(errno)));
+    }
   }
-  if (!std::filesystem::create_directory(dir, ec) || ec) {
-    return absl::UnavailableError(
-        absl::StrCat("state_dir: cannot create ", dir, ": ", ec.message()));
-  }
-  std::filesystem::permissions(dir, std::filesystem::perms::owner_all,
-                               std::filesystem::perm_options::replace, ec);
-  return absl::OkStatus();
+  return crypto::CheckPrivateDirStat("state_dir", dir, st);
 }
 
 // Write to a temporary file beside it, then rename: readers never see a partial port.
@@ -294,6 +305,15 @@ absl::StatusOr<std::shared_ptr<DisclosureState>> StartDisclosure(
   return state;
 }
 
+// The deny-list as start-up reads it: a malformed file stops the start (StartServer and --check).
+absl::Status CheckDenyList(adapters::policy_files::FileRevocationSource& revocations) {
+  absl::Status s = revocations.Current().status();
+  return s.ok() ? s
+                : WithContext("deny-list policies/access/revoked.textproto cannot be used (enclaved "
+                              "would refuse every call, so it does not start; fix the file)",
+                              s);
+}
+
 core::QueryLogEntry LifecycleEntry(core::QueryLogEntry::Type type, const std::string& data_version,
                                    std::string reason) {
   core::QueryLogEntry entry;
@@ -395,6 +415,7 @@ class RunningServerImpl final : public RunningServer {
   }
 
   int port() const override { return port_; }
+  core::AdmissionStats admission_stats() const override { return core_->admission_stats(); }
 
   void Shutdown() override {
     {
@@ -420,13 +441,30 @@ class RunningServerImpl final : public RunningServer {
     absl::Status logged = log_->Append(
         LifecycleEntry(core::QueryLogEntry::Type::kServerStop, data_version_, "shutdown"));
     if (!logged.ok()) base::LogError("server_stop_not_logged", {{"code", logged.code()}});
-    // The final signed checkpoint covers every acknowledged entry, the stop included.
-    if (absl::Status closed = log_->Close(); !closed.ok()) {
-      base::LogError("final_checkpoint_not_signed", {{"code", closed.code()}});
+    // The final signed checkpoint covers every acknowledged entry, the stop included. After a
+    // failed write the log refuses everything, so neither can happen: say so (StopStatus).
+    absl::Status closed = log_->Close();
+    if (closed.ok() && log_->LatestCheckpoint().size != log_->Size()) {
+      closed = absl::DataLossError("the latest signed checkpoint does not cover every entry");
     }
-    base::LogInfo("stopped", {});
+    if (!closed.ok()) base::LogError("final_checkpoint_not_signed", {{"code", closed.code()}});
+    absl::Status stop_status;
+    if (!logged.ok() || !closed.ok()) {
+      std::string what = !logged.ok() && !closed.ok() ? "the stop was not logged and the final "
+                                                        "checkpoint was not signed"
+                         : !logged.ok()               ? "the stop was not logged"
+                                                      : "the final checkpoint was not signed";
+      stop_status = absl::DataLossError(absl::StrCat(
+          what, " (", !logged.ok() ? logged.message() : closed.message(),
+          "); entries after the last signed checkpoint are not covered by a signature: check "
+          "the disk, then start enclaved, whose start-up re-checks the query log"));
+      base::LogWarning("stopped_unclean", {});
+    } else {
+      base::LogInfo("stopped", {});
+    }
     {
       std::lock_guard<std::mutex> lock(mu_);
+      stop_status_ = std::move(stop_status);
       stopped_ = true;
     }
     cv_.notify_all();
@@ -435,6 +473,13 @@ class RunningServerImpl final : public RunningServer {
   void Wait() override {
     std::unique_lock<std::mutex> lock(mu_);
     cv_.wait(lock, [&] { return stopped_; });
+  }
+
+  absl::Status CheckAlive() override { return log_->Ping(); }
+  absl::Status StopStatus() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!stopped_) return absl::FailedPreconditionError("the server has not stopped");
+    return stop_status_;
   }
 
  private:
@@ -456,6 +501,7 @@ class RunningServerImpl final : public RunningServer {
   std::condition_variable cv_;
   bool stopping_ = false;  // guarded by mu_
   bool stopped_ = false;   // guarded by mu_
+  absl::Status stop_status_;  // guarded by mu_; set when stopped_
 };
 
 }  // namespace
@@ -468,9 +514,7 @@ absl::StatusOr<ConfigCheck> CheckConfiguration(const Config& config) {
   // A malformed deny-list would refuse every call once serving: say so before starting.
   adapters::policy_files::FileRevocationSource revoked(
       std::filesystem::path(config.policies_dir) / adapters::policy_files::kRevokedFile);
-  if (absl::Status s = revoked.Current().status(); !s.ok()) {
-    return WithContext("deny-list (policies/access/revoked.textproto)", s);
-  }
+  ENCLAVE_RETURN_IF_ERROR(CheckDenyList(revoked));
   ConfigCheck check;
   check.templates = loaded.policies.catalog->templates.size();
   check.principals = loaded.policies.principals->size();
@@ -497,6 +541,10 @@ absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(const Config& config)
   log_options.checkpoint_interval = std::chrono::milliseconds(config.checkpoint_interval_ms);
   log_options.durable = config.audit_log_durable;
   if (!config.audit_log_durable) base::LogWarning("query_log_not_durable_benchmark_only", {});
+  log_options.checkpoint_every_commit = config.audit_log_checkpoint_every_commit;
+  if (!config.audit_log_checkpoint_every_commit) {
+    base::LogWarning("query_log_commits_unsigned_benchmark_only", {});
+  }
   absl::StatusOr<std::unique_ptr<QueryLogStore>> opened_log = QueryLogStore::Open(log_options);
   if (!opened_log.ok()) return WithContext("query log in state_dir", opened_log.status());
   std::shared_ptr<QueryLogStore> log = *std::move(opened_log);
@@ -523,6 +571,8 @@ absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(const Config& config)
   };
   core::QueryServiceOptions options;
   options.max_concurrent_queries = config.max_concurrent_queries;
+  options.max_queued_queries = config.max_queued_queries;
+  options.max_queue_wait = std::chrono::milliseconds(config.max_queue_wait_ms);
   options.sha256_hex = [](std::string_view data) { return crypto::Sha256Hex(data); };
   ENCLAVE_ASSIGN_OR_RETURN(std::shared_ptr<DisclosureState> disclosure,
                            StartDisclosure(config, loaded));
@@ -548,9 +598,12 @@ absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(const Config& config)
     // Access policy (issue 5): researcher agreements, the deny-list (re-read when it changes, asked
     // on every call of both services), per-principal limits (from the principals).
     options.agreements = loaded.policies.agreements;
-    revocations = std::make_shared<adapters::policy_files::FileRevocationSource>(
+    auto deny_list = std::make_shared<adapters::policy_files::FileRevocationSource>(
         std::filesystem::path(config.policies_dir) / adapters::policy_files::kRevokedFile);
-    revocations->Current().IgnoreError();  // logs the list's state (or that it is malformed)
+    // A malformed deny-list would refuse every call once serving: refuse to start instead, as
+    // --check does (a list broken later, while serving, still refuses every call: fail closed).
+    ENCLAVE_RETURN_IF_ERROR(CheckDenyList(*deny_list));
+    revocations = deny_list;  // the health service asks it too
     options.revocations = revocations;
     rpc::SetProcessRevocations(revocations);
     base::LogInfo("record_key", {{"version", base::Word(raw->keyer->KeyId())}});

@@ -18,10 +18,21 @@ class RunningServer {
   virtual int port() const = 0;
   // The metrics endpoint's TCP port (metrics_listen on loopback); 0 when off or a Unix socket.
   virtual int metrics_port() const { return 0; }
+  // The admission queue's counters (queries queued, shed, waited): core/admission.h.
+  virtual core::AdmissionStats admission_stats() const = 0;
   // Stops accepting, lets in-flight calls finish until the grace period, then cancels them.
   virtual void Shutdown() = 0;
   // Blocks until Shutdown has completed.
   virtual void Wait() = 0;
+  // A cheap liveness self-check for the systemd watchdog (systemd_notify.h): a round trip
+  // through the query log's writer. Not OK once the log failed or closed; blocks while the
+  // writer is stuck.
+  virtual absl::Status CheckAlive() = 0;
+  // After Shutdown: OK when the `server-stop` entry was logged and the final checkpoint signed.
+  // Otherwise (the query log failed earlier, e.g. a full disk, and refuses every write since)
+  // kDataLoss naming what was not done: "the stop was not logged and the final checkpoint was not
+  // signed: ...". enclaved then exits 3, not 0.
+  virtual absl::Status StopStatus() = 0;
 };
 
 // Loads policies and data, checks every template against the database, opens the query log, takes

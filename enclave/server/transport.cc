@@ -8,11 +8,16 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <sstream>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "enclave/base/status_macros.h"
+#include "enclave/crypto/secret_file.h"
+#include "enclave/rpc/malformed_request.h"
 
 namespace enclave::server {
 
@@ -42,8 +47,18 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
                            ReadPemFile("tls.client_ca_file", config.client_ca_file));
   ENCLAVE_ASSIGN_OR_RETURN(std::string cert,
                            ReadPemFile("tls.server_cert_file", config.server_cert_file));
-  ENCLAVE_ASSIGN_OR_RETURN(std::string key,
-                           ReadPemFile("tls.server_key_file", config.server_key_file));
+  // The private key passes the same checks as the log-signing key and the record-key secret
+  // (crypto/secret_file.h): no symbolic link, mode 0600 or narrower, owned by the service user.
+  if (config.server_key_file.empty()) {
+    return absl::InvalidArgumentError("tls.server_key_file is not set");
+  }
+  ENCLAVE_ASSIGN_OR_RETURN(
+      std::string key,
+      crypto::ReadSecretFile("tls.server_key_file", config.server_key_file, 64 * 1024));
+  if (key.find("-----BEGIN ") == std::string::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("tls.server_key_file: ", config.server_key_file, " holds no PEM block"));
+  }
   grpc::SslServerCredentialsOptions options(
       GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
   options.pem_root_certs = std::move(client_ca);
@@ -69,6 +84,10 @@ void ConfigureServerBuilder(const Config& config, grpc::ServerBuilder& builder) 
                              config.max_connection_age_grace_ms);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, kMaxConnectionIdleMs);
   builder.AddChannelArgument(GRPC_ARG_MAX_METADATA_SIZE, kMaxMetadataBytes);
+  // An undecodable request is INVALID_ARGUMENT with a message, not gRPC's INTERNAL with none.
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(rpc::MakeMalformedRequestInterceptorFactory(config.max_receive_message_bytes));
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
 }
 
 }  // namespace enclave::server

@@ -26,13 +26,18 @@ inline constexpr int kMaxConnectionIdleMs = 5 * 60 * 1000;
 absl::StatusOr<std::string> ReadPemFile(const std::string& setting, const std::string& path);
 
 // SslServerCredentials with REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY; pem_root_certs is the
-// client CA file only (never the system roots). Errors as ReadPemFile, naming tls.* settings.
+// client CA file only (never the system roots). Errors as ReadPemFile, naming tls.* settings; the
+// private key (tls.server_key_file) is read with crypto::ReadSecretFile, so a key reached through
+// a symbolic link, with any group or other permission bit (wider than 0600), or owned by another
+// user is refused (kFailedPrecondition naming the path, the mode found and the mode allowed), as
+// the log-signing key and the record-key secret are.
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
     const Config& config);
 
 // Message-size limits and channel arguments: grpc.so_reuseport=0 (a second server on the port
 // fails to bind), max concurrent streams, handshake timeout, connection age/grace/idle, metadata
-// size.
+// size; and the interceptor that answers an undecodable request with INVALID_ARGUMENT
+// (rpc/malformed_request.h).
 void ConfigureServerBuilder(const Config& config, grpc::ServerBuilder& builder);
 
 }  // namespace enclave::server

@@ -60,7 +60,76 @@ bool IsAllowedCode(const ParamSpec& spec, const std::string& value) {
                      [&](const Code& c) { return c.code == value; });
 }
 
+// The request-shape limits of binding.h: checked before names and values are looked at, so a
+// message never quotes an over-long or malformed name.
+absl::Status CheckShape(const Template& t,
+                        const std::vector<std::pair<std::string, std::string>>& raw) {
+  if (raw.size() > kMaxParameters) {
+    return absl::InvalidArgumentError(
+        "too many parameters (" + std::to_string(raw.size()) + "); allowed: at most " +
+        std::to_string(kMaxParameters) + ", one per parameter name: " + JoinParamNames(t));
+  }
+  for (const auto& [name, value] : raw) {
+    if (name.size() > kMaxParameterNameBytes || !IsValidUtf8(name)) {
+      return absl::InvalidArgumentError(
+          "a parameter name of " + std::to_string(name.size()) + " bytes" +
+          (IsValidUtf8(name) ? std::string() : std::string(" that is not valid UTF-8")) +
+          "; allowed: a name of at most " + std::to_string(kMaxParameterNameBytes) +
+          " bytes of UTF-8, one of: " + JoinParamNames(t));
+    }
+    const ParamSpec* spec = t.FindParam(name);
+    const std::string domain = spec != nullptr ? "; it " + DomainText(*spec) : std::string();
+    if (value.size() > kMaxParameterValueBytes) {
+      return ParamError(name, "the value is " + std::to_string(value.size()) +
+                                  " bytes long; allowed: at most " +
+                                  std::to_string(kMaxParameterValueBytes) + " bytes" + domain);
+    }
+    if (!IsValidUtf8(value)) {
+      return ParamError(name, "the value is not valid UTF-8; allowed: UTF-8 text of at most " +
+                                  std::to_string(kMaxParameterValueBytes) + " bytes" + domain);
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+bool IsValidUtf8(std::string_view text) {
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const unsigned char* end = p + text.size();
+  while (p < end) {
+    const unsigned char c = *p;
+    if (c < 0x80) {
+      ++p;
+      continue;
+    }
+    int extra = 0;
+    std::uint32_t cp = 0;
+    if (c >= 0xC2 && c <= 0xDF) {
+      extra = 1;
+      cp = c & 0x1FU;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      extra = 2;
+      cp = c & 0x0FU;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      extra = 3;
+      cp = c & 0x07U;
+    } else {
+      return false;  // a continuation byte first, an overlong lead (C0, C1) or above F4
+    }
+    if (end - p <= extra) return false;
+    for (int i = 1; i <= extra; ++i) {
+      if ((p[i] & 0xC0U) != 0x80U) return false;
+      cp = (cp << 6U) | (p[i] & 0x3FU);
+    }
+    if ((extra == 2 && cp < 0x800) || (extra == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+        (cp >= 0xD800 && cp <= 0xDFFF)) {
+      return false;  // overlong, out of range, or a surrogate
+    }
+    p += extra + 1;
+  }
+  return true;
+}
 
 std::string BoundQuery::CanonicalParams() const {
   std::string out;
@@ -79,6 +148,7 @@ std::string BoundQuery::CanonicalParams() const {
 
 absl::StatusOr<BoundQuery> Bind(const Template& t,
                                 const std::vector<std::pair<std::string, std::string>>& raw) {
+  if (absl::Status shape = CheckShape(t, raw); !shape.ok()) return shape;
   // Names are checked before values, so an unknown name is reported even beside a bad value.
   std::map<std::string, const std::string*> given;
   for (const auto& [name, value] : raw) {

@@ -174,6 +174,32 @@ TEST_CASE("random single-byte edits never decode to a different leaf that re-enc
   }
 }
 
+TEST_CASE("the head decoder agrees with the full decoder and refuses the same broken heads") {
+  const std::string good = *EncodeLeaf(FullLeaf());
+  auto head = DecodeLeafHead(good);
+  auto full = DecodeLeaf(good);
+  REQUIRE(head.ok());
+  REQUIRE(full.ok());
+  CHECK(head->origin == full->origin);
+  CHECK(head->sequence == full->sequence);
+  CHECK(head->time_unix_ms == full->time_unix_ms);
+  CHECK(head->type == full->type);
+  CHECK(head->request_id == full->request_id);
+  // Truncated anywhere in the head, another version, an unknown type: refused.
+  const std::size_t head_end = 19 + 4 + full->origin.size() + 8 + 8 + 1 + 4 + full->request_id.size();
+  for (std::size_t cut = 0; cut < head_end; ++cut) {
+    CAPTURE(cut);
+    CHECK_FALSE(DecodeLeafHead(std::string_view(good).substr(0, cut)).ok());
+  }
+  CHECK(DecodeLeafHead(good.substr(0, head_end)).ok());  // the rest is not read
+  std::string v2 = good;
+  v2[17] = '2';
+  CHECK(DecodeLeafHead(v2).status().code() == absl::StatusCode::kUnimplemented);
+  std::string bad_type = good;
+  bad_type[19 + 4 + full->origin.size() + 16] = static_cast<char>(200);
+  CHECK(DecodeLeafHead(bad_type).status().code() == absl::StatusCode::kInvalidArgument);
+}
+
 TEST_CASE("entry type names") {
   CHECK(std::string(EntryTypeName(EntryType::kQueryAccepted)) == "query-accepted");
   CHECK(std::string(EntryTypeName(EntryType::kAuthFailureSummary)) == "auth-failure-summary");

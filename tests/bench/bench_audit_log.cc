@@ -2,12 +2,23 @@
 // appenders with durable group commit (WAL, synchronous=FULL) against the same store with
 // synchronous=OFF, in one run, and the ratio.
 //
-//   bench_audit_log [--seconds S] [--threads T] [--dir DIR] [--work-us U]
+//   bench_audit_log [--seconds S] [--threads T] [--dir DIR] [--work-us U] [--no-commit-sign]
+//   bench_audit_log --startup-entries N [--dir DIR] [--opens K]
+//
+// --no-commit-sign runs both phases without the signed checkpoint per commit (the behaviour
+// before issue 11), to measure what signing each commit costs. --startup-entries writes N
+// entries (quickly: not synced, unsigned commits, one final checkpoint), then times K start-ups
+// of the store as the server opens it: every entry's bytes re-hashed, its head fields decoded and
+// compared with its row, the tree rebuilt and checked against every signed checkpoint; then the
+// parts alone (the scan, + SHA-256, + head decoding; full decoding for comparison):
+//   bench=audit_log_startup entries=N db_bytes=... open_seconds_min=... open_seconds_median=...
+//     scan_seconds=... scan_hash_seconds=... scan_hash_head_seconds=... scan_hash_full_decode_seconds=...
 //
 // DIR (default: the system temp directory) should be on the disk the server would use. With
 // --work-us, each appender spins U microseconds of CPU between its accepted and result entries,
 // a stand-in for running the query: the ratio then approximates the cost of durable logging to
 // query throughput (the real server-level comparison needs a non-syncing server mode).
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -19,7 +30,11 @@
 
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "enclave/adapters/sqlite/audit_log_store.h"
+#include "enclave/audit/leaf.h"
+#include "enclave/audit/merkle.h"
 
 namespace {
 
@@ -64,6 +79,7 @@ void Spin(int micros) {
 }
 
 int commit_delay_us = 500;  // the store's default
+bool commit_sign = true;    // the store's default
 
 Result Run(const std::filesystem::path& dir, bool durable, int threads, double seconds,
            int work_us) {
@@ -72,6 +88,7 @@ Result Run(const std::filesystem::path& dir, bool durable, int threads, double s
   options.state_dir = dir.string();
   options.durable = durable;
   options.group_commit_delay = std::chrono::microseconds(commit_delay_us);
+  options.checkpoint_every_commit = commit_sign;
   auto store = AuditLogStore::Open(options);
   if (!store.ok()) {
     std::fprintf(stderr, "open: %s\n", store.status().ToString().c_str());
@@ -116,16 +133,117 @@ Result Run(const std::filesystem::path& dir, bool durable, int threads, double s
   return r;
 }
 
+// Writes `entries` entries, closes, then opens the store `opens` times as a server would.
+int Startup(const std::filesystem::path& dir, std::uint64_t entries, int opens) {
+  std::filesystem::create_directories(dir);
+  AuditLogOptions fill;
+  fill.state_dir = dir.string();
+  fill.durable = false;
+  fill.checkpoint_every_commit = false;
+  fill.checkpoint_every_entries = 0;
+  fill.checkpoint_interval = std::chrono::milliseconds(0);
+  fill.group_commit_delay = std::chrono::microseconds(0);
+  {
+    auto store = AuditLogStore::Open(fill);
+    if (!store.ok()) {
+      std::fprintf(stderr, "open: %s\n", store.status().ToString().c_str());
+      return 1;
+    }
+    constexpr int kThreads = 32;
+    std::atomic<std::uint64_t> next{0};
+    std::atomic<int> failures{0};
+    std::vector<std::thread> workers;
+    for (int t = 0; t < kThreads; ++t) {
+      workers.emplace_back([&] {
+        for (std::uint64_t i = next.fetch_add(2); i < entries; i = next.fetch_add(2)) {
+          const std::string id = "s-" + std::to_string(i);
+          if (!(*store)->Append(Entry(id, QueryLogEntry::Type::kAccepted)).ok()) ++failures;
+          if (!(*store)->Append(Entry(id, QueryLogEntry::Type::kResult)).ok()) ++failures;
+        }
+      });
+    }
+    for (auto& w : workers) w.join();
+    if (failures.load() != 0 || !(*store)->Close().ok()) {
+      std::fprintf(stderr, "filling the log failed\n");
+      return 1;
+    }
+  }
+  AuditLogOptions server;  // as enclaved opens it
+  server.state_dir = dir.string();
+  std::vector<double> seconds;
+  std::uint64_t size = 0;
+  for (int k = 0; k < opens; ++k) {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto store = AuditLogStore::Open(server);
+    seconds.push_back(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    if (!store.ok()) {
+      std::fprintf(stderr, "start-up refused: %s\n", store.status().ToString().c_str());
+      return 1;
+    }
+    size = (*store)->Size();
+  }
+  std::sort(seconds.begin(), seconds.end());
+  // Where the time goes: the same scan of every row alone, with the SHA-256 of each leaf, with the
+  // head fields decoded as start-up does, and (for comparison) with the whole leaf decoded
+  // strictly instead, each once after the opens warmed the page cache.
+  double scan_s[4] = {0, 0, 0, 0};
+  for (int level = 0; level < 4; ++level) {
+    sqlite3* db = nullptr;
+    sqlite3_open_v2((dir / "audit_log.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
+    sqlite3_stmt* stmt = nullptr;
+    sqlite3_prepare_v2(db,
+                       "SELECT seq, type, request_id, hash, time_ms, bytes FROM leaves ORDER BY seq",
+                       -1, &stmt, nullptr);
+    const auto t0 = std::chrono::steady_clock::now();
+    std::uint64_t sink = 0;
+    while (sqlite3_step(stmt) == SQLITE_ROW) {
+      const auto* data = static_cast<const char*>(sqlite3_column_blob(stmt, 5));
+      const std::string_view bytes(data, static_cast<std::size_t>(sqlite3_column_bytes(stmt, 5)));
+      sink += bytes.size();
+      if (level >= 1) sink += enclave::audit::HashLeaf(bytes)[0];
+      if (level == 2) sink += enclave::audit::DecodeLeafHead(bytes).ok() ? 1U : 0U;
+      if (level == 3) sink += enclave::audit::DecodeLeaf(bytes).ok() ? 1U : 0U;
+    }
+    scan_s[level] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    if (sink == 0) return 1;
+  }
+  std::error_code ec;
+  const auto db_bytes = std::filesystem::file_size(dir / "audit_log.db", ec);
+  std::printf("bench=audit_log_startup entries=%llu db_bytes=%llu opens=%d open_seconds_min=%.3f "
+              "open_seconds_median=%.3f scan_seconds=%.3f scan_hash_seconds=%.3f "
+              "scan_hash_head_seconds=%.3f scan_hash_full_decode_seconds=%.3f\n",
+              static_cast<unsigned long long>(size), static_cast<unsigned long long>(db_bytes),
+              opens, seconds.front(), seconds[seconds.size() / 2], scan_s[0], scan_s[1], scan_s[2],
+              scan_s[3]);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   double seconds = 5;
   int threads = 8;
   int work_us = 0;
+  std::uint64_t startup_entries = 0;
+  int opens = 3;
   std::filesystem::path base = std::filesystem::temp_directory_path();
-  for (int i = 1; i + 1 < argc; i += 2) {
+  for (int i = 1; i < argc; i += 2) {
     const std::string flag = argv[i];
+    if (flag == "--no-commit-sign") {
+      commit_sign = false;
+      --i;
+      continue;
+    }
+    if (i + 1 >= argc) {
+      std::fprintf(stderr, "bench_audit_log: %s needs a value\n", flag.c_str());
+      return 2;
+    }
     if (flag == "--seconds") seconds = std::atof(argv[i + 1]);
+    else if (flag == "--startup-entries") startup_entries = std::strtoull(argv[i + 1], nullptr, 10);
+    else if (flag == "--opens") opens = std::max(1, std::atoi(argv[i + 1]));
     else if (flag == "--threads") threads = std::atoi(argv[i + 1]);
     else if (flag == "--dir") base = argv[i + 1];
     else if (flag == "--work-us") work_us = std::atoi(argv[i + 1]);
@@ -133,17 +251,24 @@ int main(int argc, char** argv) {
     else {
       std::fprintf(stderr,
                    "usage: bench_audit_log [--seconds S] [--threads T] [--dir DIR] [--work-us U] "
-                   "[--commit-delay-us D]\n");
+                   "[--commit-delay-us D] [--no-commit-sign]\n"
+                   "       bench_audit_log --startup-entries N [--dir DIR] [--opens K]\n");
       return 2;
     }
   }
   const std::filesystem::path dir =
       base / ("bench-audit-log-" + std::to_string(::getpid()));
+  if (startup_entries > 0) {
+    const int rc = Startup(dir, startup_entries, opens);
+    std::filesystem::remove_all(dir);
+    return rc;
+  }
   const Result off = Run(dir / "off", /*durable=*/false, threads, seconds, work_us);
   const Result full = Run(dir / "full", /*durable=*/true, threads, seconds, work_us);
   std::filesystem::remove_all(dir);
-  std::printf("appenders: %d, seconds per run: %.1f, work per query: %d us, commit delay: %d us\n",
-              threads, seconds, work_us, commit_delay_us);
+  std::printf("appenders: %d, seconds per run: %.1f, work per query: %d us, commit delay: %d us, "
+              "signed checkpoint per commit: %s\n",
+              threads, seconds, work_us, commit_delay_us, commit_sign ? "yes" : "no");
   std::printf("synchronous=OFF : %10.0f appends/s (%llu appends, %d failures)\n",
               off.appends_per_s, static_cast<unsigned long long>(off.appends), off.failures);
   std::printf("durable (FULL)  : %10.0f appends/s (%llu appends, %d failures)\n",

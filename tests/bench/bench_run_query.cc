@@ -98,6 +98,7 @@ int main(int argc, char** argv) {
   }
   const std::string state = dir.path().string() + "/state";
   std::filesystem::create_directories(state);
+  std::filesystem::permissions(state, std::filesystem::perms::owner_all);  // 0700: required
   enclave::testing::ServerProcess server(
       ENCLAVED_PATH,
       {"--database", db, "--policies", src + "/policies", "--state-dir", state, "--client-ca",

@@ -15,6 +15,7 @@
 #include "client/cli/args.h"
 #include "client/cli/audit.h"
 #include "enclave/audit/bundle.h"
+#include "enclave/audit/leaf.h"
 #include "enclave/client/client.h"
 #include "enclave/core/audit_service.h"
 #include "tests/testing/fake_audit_log.h"
@@ -116,10 +117,16 @@ class InProcessAuditClient final : public AuditClient {
     f.from_unix_ms = filter.from_unix_ms;
     f.to_unix_ms = filter.to_unix_ms;
     auto page = service_->ListEntries(caller_, page_token != 0 ? page_token : start, end, f,
-                                      page_size == 0 ? 3 : page_size);  // small pages
+                                      page_size == 0 ? 3 : page_size,  // small pages
+                                      /*with_proofs=*/true);
     if (!page.ok()) return page.status();
     AuditPage out;
-    for (auto& e : page->entries) out.entries.push_back({e.sequence, e.leaf});
+    for (auto& e : page->entries) {
+      AuditLogEntry entry{e.sequence, e.leaf, {}};
+      for (const auto& h : e.inclusion_path) entry.inclusion_path.push_back(Bytes(h));
+      out.entries.push_back(std::move(entry));
+    }
+    if (page->checkpoint.has_value()) out.checkpoint = Convert(*page->checkpoint);
     out.next_page_token = page->next_start;
     out.log_size = page->log_size;
     return out;
@@ -242,6 +249,12 @@ TEST_SUITE("enclavectl audit: arguments") {
     auto exported = ParseArgs({"audit", "export", "--output", "x.bundle"});
     REQUIRE(exported.ok());
     CHECK(exported->audit_action == AuditAction::kExport);
+    // log and export check what they show: the pinned key, and the stored checkpoint (read only).
+    auto pinned_log = ParseArgs({"audit", "log", "--log-key", "k", "--origin", "o", "--state", "f"});
+    REQUIRE(pinned_log.ok());
+    CHECK(*pinned_log->audit.log_key == "k");
+    CHECK(*pinned_log->audit.state == "f");
+    CHECK(ParseArgs({"audit", "export", "--output", "x", "--log-key", "k", "--state", "f"}).ok());
     CHECK(ParseArgs({"audit", "checkpoint"}).ok());
     CHECK(ParseArgs({"help", "audit"}).ok());
     CHECK(HelpText("audit").ok());
@@ -259,8 +272,8 @@ TEST_SUITE("enclavectl audit: arguments") {
              {"audit", "receipt", "a", "b"},
              {"audit", "receipt", "a", "--state", "f"},
              {"audit", "checkpoint", "--caller", "x"},               // log only
-             {"audit", "log", "--state", "f"},                       // verify only
-             {"audit", "log", "--log-key", "k"},
+             {"audit", "receipt", "r", "--state", "f"},              // not for receipts
+             {"audit", "checkpoint", "--state", "f"},
              {"audit", "log", "--format", "csv"},
              {"audit", "log", "--from", "yesterday"},
              {"audit", "log", "--to", "2026-02-30"},
@@ -392,20 +405,22 @@ TEST_SUITE("enclavectl audit verify") {
     auto second = VerifyLog(client, trust);
     REQUIRE_MESSAGE(second.ok(), second.status().message());
     CHECK(Contains(*second, "consistent with the stored checkpoint of size 10"));
-    CHECK(Contains(*second, "entries 10..16 verified"));
+    CHECK(Contains(*second, "entries 0..16 verified"));  // every entry's bytes, old ones too
     auto stored = log->LatestCheckpoint();
     REQUIRE(stored.ok());
     CHECK(ReadBytes(trust.state_path) == stored->note);
 
-    auto listing = ListLog(client, {}, false);
-    REQUIRE(listing.ok());
-    CHECK(Contains(*listing, "16 entries"));
+    auto listing = ListLog(client, {}, false, trust);
+    REQUIRE_MESSAGE(listing.ok(), listing.status().message());
+    CHECK(Contains(*listing, "16 entries; 16 re-hashed and proven included in the checkpoint of "
+                             "size 16"));
     AuditFilter filter;
     filter.template_id = "zzp_per_wijk";
     filter.entry_type = "query-result";
-    auto json = ListLog(client, filter, true);
+    auto json = ListLog(client, filter, true, trust);
     REQUIRE(json.ok());
     CHECK(Contains(*json, "\"type\":\"query-result\""));
+    CHECK(Contains(*json, "\"checkpointed\":true"));
     CHECK_FALSE(Contains(*json, "income_by_wijk"));
   }
 
@@ -476,7 +491,12 @@ class TamperingClient final : public AuditClient {
   absl::StatusOr<AuditCheckpoint> GetCheckpoint() override { return inner_.GetCheckpoint(); }
   absl::StatusOr<AuditPage> ListEntries(std::uint64_t a, std::uint64_t b, const AuditFilter& f,
                                         std::uint32_t c, std::uint64_t d) override {
-    return inner_.ListEntries(a, b, f, c, d);
+    auto page = inner_.ListEntries(a, b, f, c, d);
+    if (page.ok() && mode == 2) {  // an enclave that claims no checkpoint covers anything
+      page->checkpoint.reset();
+      for (AuditLogEntry& e : page->entries) e.inclusion_path.clear();
+    }
+    return page;
   }
   absl::StatusOr<AuditProofs> GetInclusionProof(std::uint64_t a, std::uint64_t b) override {
     return inner_.GetInclusionProof(a, b);
@@ -504,7 +524,7 @@ class TamperingClient final : public AuditClient {
     }
     return r;
   }
-  int mode = 0;  // 0: flip a path byte; 1: flip a leaf byte
+  int mode = 0;  // 0: flip a path byte; 1: flip a leaf byte; 2: strip the log's proofs
 
  private:
   AuditClient& inner_;
@@ -549,8 +569,9 @@ TEST_SUITE("enclavectl audit receipt") {
     InProcessAuditClient officer(service, kOfficer);
     AuditFilter filter;
     filter.entry_type = "query-refused";
-    auto listed = ListLog(officer, filter, false);
-    REQUIRE(listed.ok());
+    auto listed = ListLog(officer, filter, false, trust);
+    REQUIRE_MESSAGE(listed.ok(), listed.status().message());
+    CHECK(Contains(*listed, "NOT YET CHECKPOINTED"));  // the fake signs only when told
     CHECK(Contains(*listed, kResearcher0));
     CHECK(Contains(*listed, kAnalyst));
   }
@@ -602,6 +623,170 @@ TEST_SUITE("enclavectl audit receipt") {
     REQUIRE_MESSAGE(out.ok(), out.status().ToString());
     CHECK(Contains(*out, "(withheld: officer-only fields)"));
     CHECK_FALSE(Contains(*out, "threshold"));
+  }
+}
+
+namespace {
+// The issue-11 probe on the fake log: the bytes of leaves [from, to) get another caller (they
+// still decode); the tree, its proofs and its checkpoints stay as they were.
+void RewriteCallers(FakeAuditLog& log, std::uint64_t from, std::uint64_t to,
+                    const std::string& caller) {
+  const std::vector<std::string> leaves = log.RawLeavesForTest();
+  for (std::uint64_t i = from; i < to; ++i) {
+    auto leaf = audit::DecodeLeaf(leaves[i]);
+    REQUIRE(leaf.ok());
+    leaf->caller = caller;
+    auto bytes = audit::EncodeLeaf(*leaf);
+    REQUIRE(bytes.ok());
+    log.ReplaceLeafBytesForTest(i, *bytes);
+  }
+}
+
+constexpr char kAnalyst9[] = "spiffe://lv/analyst9";
+}  // namespace
+
+TEST_SUITE("enclavectl audit: every entry shown is checked (issue 11)") {
+  TEST_CASE("the routine verify re-hashes the entries its stored checkpoint already covers") {
+    auto log = std::make_shared<FakeAuditLog>();
+    AddQueries(*log, 5);
+    log->SignCheckpoint();
+    InProcessAuditClient client(ServiceOver(log), kOfficer);
+    TempDir tmp;
+    AuditTrust trust;
+    trust.log_key = log->VerifierKey();
+    trust.state_path = tmp.File("checkpoint");
+    REQUIRE(VerifyLog(client, trust).ok());  // stores the checkpoint of size 10
+    const std::string kept = ReadBytes(trust.state_path);
+    AddQueries(*log, 3, "r");
+    log->SignCheckpoint();
+
+    SUBCASE("negative control: the untouched log verifies") {
+      auto report = VerifyLog(client, trust);
+      REQUIRE_MESSAGE(report.ok(), report.status().message());
+      CHECK(Contains(*report, "entries 0..16 verified"));
+    }
+    SUBCASE("callers rewritten in entries 4..6, below the stored checkpoint, hashes kept") {
+      RewriteCallers(*log, 4, 7, kAnalyst9);
+      auto report = VerifyLog(client, trust);
+      REQUIRE_FALSE(report.ok());
+      CHECK(report.status().code() == absl::StatusCode::kDataLoss);
+      CHECK_MESSAGE(Contains(report.status().message(), "entry 4: its bytes are not the ones"),
+                    report.status().message());
+      CHECK_FALSE(Contains(report.status().message(), "analyst9"));
+      CHECK(ReadBytes(trust.state_path) == kept);  // nothing stored
+    }
+    SUBCASE("one entry after the stored checkpoint rewritten") {
+      RewriteCallers(*log, 13, 14, kAnalyst9);
+      auto report = VerifyLog(client, trust);
+      REQUIRE_FALSE(report.ok());
+      CHECK_MESSAGE(Contains(report.status().message(), "entry 13:"), report.status().message());
+    }
+  }
+
+  TEST_CASE("audit log refuses to list entries whose bytes do not match, naming the first") {
+    auto log = std::make_shared<FakeAuditLog>();
+    AddQueries(*log, 6);
+    log->SignCheckpoint();
+    InProcessAuditClient client(ServiceOver(log), kOfficer);
+    AuditTrust trust;
+    trust.log_key = log->VerifierKey();
+    RewriteCallers(*log, 4, 8, kAnalyst9);  // q-2 and q-3
+    AuditFilter filter;
+    filter.caller = kAnalyst9;
+    // The probe is real: the enclave's filter does select the rewritten entries ...
+    auto page = client.ListEntries(0, 0, filter, 100, 0);
+    REQUIRE(page.ok());
+    CHECK(page->entries.size() == 4);
+    // ... but enclavectl shows none of them.
+    auto listed = ListLog(client, filter, false, trust);
+    REQUIRE_FALSE(listed.ok());
+    CHECK(listed.status().code() == absl::StatusCode::kDataLoss);
+    CHECK_MESSAGE(Contains(listed.status().message(), "entry 4: its bytes are not the ones under "
+                                                      "the signed checkpoint of size 12"),
+                  listed.status().message());
+    CHECK(ListLog(client, filter, true, trust).status().code() == absl::StatusCode::kDataLoss);
+    CHECK(ListLog(client, {}, false, trust).status().code() == absl::StatusCode::kDataLoss);
+    // Negative control: entries that were not touched still list, proven.
+    AuditFilter untouched;
+    untouched.caller = "spiffe://lv/researcher-1";  // q-1 (2, 3) and q-4 (8, 9)
+    auto ok = ListLog(client, untouched, false, trust);
+    REQUIRE_MESSAGE(ok.ok(), ok.status().message());
+    CHECK(Contains(*ok, "4 entries; 4 re-hashed and proven included"));
+    // Without a log key nothing is listed.
+    CHECK(ListLog(client, untouched, false, AuditTrust{}).status().code() ==
+          absl::StatusCode::kInvalidArgument);
+  }
+
+  TEST_CASE("entries not yet covered by a signed checkpoint are marked, and proven once covered") {
+    auto log = std::make_shared<FakeAuditLog>();
+    AddQueries(*log, 2);
+    log->SignCheckpoint();
+    AddQueries(*log, 1, "late");
+    InProcessAuditClient client(ServiceOver(log), kOfficer);
+    AuditTrust trust;
+    trust.log_key = log->VerifierKey();
+    auto listed = ListLog(client, {}, false, trust);
+    REQUIRE_MESSAGE(listed.ok(), listed.status().message());
+    CHECK(Contains(*listed, "6 entries; 4 re-hashed and proven included in the checkpoint of size 4"));
+    CHECK(Contains(*listed, "2 not yet covered by a signed checkpoint"));
+    auto json = ListLog(client, {}, true, trust);
+    REQUIRE(json.ok());
+    CHECK(Contains(*json, "\"checkpointed\":false"));
+    log->SignCheckpoint();
+    auto later = ListLog(client, {}, false, trust);
+    REQUIRE(later.ok());
+    CHECK_FALSE(Contains(*later, "NOT YET CHECKPOINTED"));
+
+    // An enclave that withholds the proofs of entries the officer's stored checkpoint covers.
+    TempDir tmp;
+    trust.state_path = tmp.File("checkpoint");
+    REQUIRE(VerifyLog(client, trust).ok());
+    TamperingClient stripping(client);
+    stripping.mode = 2;
+    auto stripped = ListLog(stripping, {}, false, trust);
+    REQUIRE_FALSE(stripped.ok());
+    CHECK(Contains(stripped.status().message(), "covered by your stored checkpoint"));
+    // A log that does not extend the stored checkpoint (another history) is refused too.
+    auto forked = std::make_shared<FakeAuditLog>();
+    AddQueries(*forked, 4, "other");
+    forked->SignCheckpoint();
+    InProcessAuditClient other(ServiceOver(forked), kOfficer);
+    auto refused = ListLog(other, {}, false, trust);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.status().code() == absl::StatusCode::kDataLoss);
+  }
+
+  TEST_CASE("audit export verifies before it writes, and an altered entry leaves no file and is named") {
+    auto log = std::make_shared<FakeAuditLog>();
+    AddQueries(*log, 10);
+    log->SignCheckpoint();
+    InProcessAuditClient client(ServiceOver(log), kOfficer);
+    TempDir tmp;
+    AuditTrust trust;
+    trust.log_key = log->VerifierKey();
+    const fs::path out = tmp.File("log.bundle");
+
+    CHECK(ExportLog(client, out.string(), AuditTrust{}).status().code() ==
+          absl::StatusCode::kInvalidArgument);
+    CHECK_FALSE(fs::exists(out));
+
+    auto good = ExportLog(client, out.string(), trust);
+    REQUIRE_MESSAGE(good.ok(), good.status().message());
+    CHECK(Contains(*good, "entries 0..20 verified"));
+    CHECK(Contains(*good, "every entry re-hashed and proven under the checkpoint of size 20"));
+    CHECK(VerifyBundleOffline(out.string(), trust).ok());
+    fs::remove(out);
+
+    RewriteCallers(*log, 7, 8, kAnalyst9);
+    auto bad = ExportLog(client, out.string(), trust);
+    REQUIRE_FALSE(bad.ok());
+    CHECK(bad.status().code() == absl::StatusCode::kDataLoss);
+    CHECK_MESSAGE(Contains(bad.status().message(), "entry 7: its bytes are not the ones"),
+                  bad.status().message());
+    CHECK_FALSE(fs::exists(out));
+    int files = 0;
+    for ([[maybe_unused]] const auto& e : fs::directory_iterator(tmp.path())) ++files;
+    CHECK(files == 0);  // no temporary file left behind either
   }
 }
 

@@ -75,6 +75,8 @@ TEST_SUITE("ParseArgs") {
     CHECK_FALSE(ParseArgs({"run"}).ok());
     CHECK_FALSE(ParseArgs({"describe"}).ok());
     CHECK_FALSE(ParseArgs({"describe", "a", "b"}).ok());
+    CHECK_FALSE(ParseArgs({"describe", ""}).ok());  // fuzz/enclavectl_args
+    CHECK_FALSE(ParseArgs({"run", "", "-p", "year=2023"}).ok());
     CHECK_FALSE(ParseArgs({"run", "t1", "year=2023"}).ok());
     CHECK_FALSE(ParseArgs({"templates", "extra"}).ok());
     CHECK_FALSE(ParseArgs({"--timeout", "0", "templates"}).ok());

@@ -331,6 +331,39 @@ TEST_SUITE("AuditService") {
               .code() == absl::StatusCode::kNotFound);
   }
 
+  TEST_CASE("ListEntries with proofs: each entry under the checkpoint carries a path that verifies") {
+    Fixture f;
+    AddQuery(*f.log, kResearcher, "q-a-2");  // entries 6 and 7, beyond the checkpoint of size 6
+    auto page = f.service.ListEntries(kOfficer, 0, 0, {}, 0, /*with_proofs=*/true);
+    REQUIRE(page.ok());
+    REQUIRE(page->checkpoint.has_value());
+    CHECK(page->checkpoint->size == 6);
+    REQUIRE(page->entries.size() == 8);
+    for (const AuditEntry& e : page->entries) {
+      CAPTURE(e.sequence);
+      if (e.sequence < 6) {
+        CHECK(audit::VerifyInclusion(e.sequence, 6, audit::HashLeaf(e.leaf), e.inclusion_path,
+                                     page->checkpoint->root)
+                  .ok());
+      } else {
+        CHECK(e.inclusion_path.empty());
+      }
+    }
+    // Without with_proofs: neither checkpoint nor paths (the wire stays as before).
+    auto plain = f.service.ListEntries(kOfficer, 0, 0, {}, 0);
+    REQUIRE(plain.ok());
+    CHECK_FALSE(plain->checkpoint.has_value());
+    CHECK(plain->entries[0].inclusion_path.empty());
+    // No checkpoint signed yet: entries come without proofs, not as an error.
+    auto log = std::make_shared<FakeAuditLog>();
+    AddQuery(*log, kResearcher, "q-x");
+    AuditService fresh(Principals(), log, log, {});
+    auto unsigned_page = fresh.ListEntries(kOfficer, 0, 0, {}, 0, true);
+    REQUIRE(unsigned_page.ok());
+    CHECK_FALSE(unsigned_page->checkpoint.has_value());
+    CHECK(unsigned_page->entries.size() == 2);
+  }
+
   TEST_CASE("consistency proofs verify between signed sizes") {
     Fixture f;
     auto first = f.service.GetCheckpoint(kOfficer);

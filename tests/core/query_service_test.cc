@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -14,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "enclave/base/retry_hint.h"
 #include "enclave/core/alternatives.h"
 #include "enclave/disclosure/rule_set.h"
 #include "enclave/templates/hints.h"
@@ -123,6 +125,9 @@ struct Env {
 
   std::shared_ptr<const policy::PrincipalDirectory> directory;
   int concurrency = 8;
+  // The admission queue (set, then Restart()).
+  int max_queued = 64;
+  std::chrono::milliseconds max_queue_wait{10000};
   // Rebuilds the service after a change of agreements, revocations or clocks.
   void Restart() { Start(directory, concurrency); }
 
@@ -131,6 +136,8 @@ struct Env {
     concurrency = max_concurrent;
     QueryServiceOptions options;
     options.max_concurrent_queries = max_concurrent;
+    options.max_queued_queries = max_queued;
+    options.max_queue_wait = max_queue_wait;
     options.sha256_hex = FakeDigest;
     testing::FakeDisclosure::Configure(disclosure, options);
     options.agreements = agreements;
@@ -347,8 +354,10 @@ TEST_CASE("a failing source factory aborts the query") {
   CHECK(env.log->OfType(Type::kAborted).size() == 1);
 }
 
-TEST_CASE("beyond the concurrency limit a query is refused with a retry hint") {
+TEST_CASE("beyond the concurrency limit without a queue a query is refused with a retry hint") {
   Env env(1);
+  env.max_queued = 0;
+  env.Restart();
   std::mutex mu;
   std::condition_variable cv;
   bool scanning = false;
@@ -369,7 +378,8 @@ TEST_CASE("beyond the concurrency limit a query is refused with a retry hint") {
   auto second = env.Run(kResearcher);
   CHECK(second.status().code() == absl::StatusCode::kResourceExhausted);
   CHECK(second.status().message() ==
-        "the enclave is running its maximum of 1 queries; retry after 2 s");
+        "the enclave is running its maximum of 1 queries; retry after 1 s");
+  CHECK(base::RetryAfterOf(second.status()) == std::chrono::milliseconds(1000));
   CHECK(env.log->OfType(Type::kRefused).size() == 1);
   {
     std::lock_guard<std::mutex> lock(mu);
@@ -380,6 +390,102 @@ TEST_CASE("beyond the concurrency limit a query is refused with a retry hint") {
   CHECK(first.ok());
   env.state->before_scan = nullptr;
   CHECK(env.Run(kResearcher).ok());  // the slot is free again
+}
+
+TEST_CASE("beyond the concurrency limit a query waits for a slot and runs when one frees") {
+  Env env(1);
+  std::mutex mu;
+  std::condition_variable cv;
+  bool scanning = false;
+  bool release_scan = false;
+  env.state->before_scan = [&]() {
+    std::unique_lock<std::mutex> lock(mu);
+    if (scanning) return absl::OkStatus();  // the second query runs straight through
+    scanning = true;
+    cv.notify_all();
+    cv.wait(lock, [&] { return release_scan; });
+    return absl::OkStatus();
+  };
+  absl::StatusOr<RunResult> first = absl::UnknownError("not run");
+  std::thread runner([&] { first = env.Run(kAnalyst); });
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return scanning; });
+  }
+  std::atomic<bool> second_done{false};
+  absl::StatusOr<RunResult> second = absl::UnknownError("not run");
+  std::thread waiter([&] {
+    second = env.Run(kResearcher);
+    second_done = true;
+  });
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (env.service->admission_stats().waiting == 0 && !second_done.load()) {
+    REQUIRE(std::chrono::steady_clock::now() < give_up);
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  CHECK_FALSE(second_done.load());  // waiting, not refused
+  CHECK(env.log->OfType(Type::kRefused).empty());
+  CHECK(env.log->OfType(Type::kAccepted).size() == 1);  // only the running query is accepted yet
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    release_scan = true;
+  }
+  cv.notify_all();
+  runner.join();
+  waiter.join();
+  CHECK(first.ok());
+  CHECK(second.ok());
+  CHECK(env.log->OfType(Type::kRefused).empty());
+  CHECK(env.log->OfType(Type::kAccepted).size() == 2);
+  CHECK(env.log->OfType(Type::kResult).size() == 2);
+  const AdmissionStats stats = env.service->admission_stats();
+  CHECK(stats.queued == 1);
+  CHECK(stats.admitted == 2);
+  CHECK(stats.running == 0);
+}
+
+TEST_CASE("a query that finds no slot within the queue wait is refused, logged, with the hint") {
+  Env env(1);
+  env.max_queue_wait = std::chrono::milliseconds(150);
+  env.Restart();
+  std::mutex mu;
+  std::condition_variable cv;
+  bool scanning = false;
+  bool release_scan = false;
+  env.state->before_scan = [&]() {
+    std::unique_lock<std::mutex> lock(mu);
+    scanning = true;
+    cv.notify_all();
+    cv.wait(lock, [&] { return release_scan; });
+    return absl::OkStatus();
+  };
+  absl::StatusOr<RunResult> first = absl::UnknownError("not run");
+  std::thread runner([&] { first = env.Run(kAnalyst); });
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return scanning; });
+  }
+  auto second = env.Run(kResearcher);
+  CHECK(second.status().code() == absl::StatusCode::kResourceExhausted);
+  CHECK(std::string(second.status().message()).find("without a free slot; retry after 1 s") !=
+        std::string::npos);
+  CHECK(base::RetryAfterOf(second.status()) == std::chrono::milliseconds(1000));
+  // Every request is logged, a shed one too: refused, with the message the caller got.
+  const std::vector<QueryLogEntry> refused = env.log->OfType(Type::kRefused);
+  REQUIRE(refused.size() == 1);
+  CHECK(refused[0].caller == kResearcher);
+  CHECK(refused[0].decision == "RESOURCE_EXHAUSTED");
+  CHECK(refused[0].reason == std::string(second.status().message()));
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    release_scan = true;
+  }
+  cv.notify_all();
+  runner.join();
+  CHECK(first.ok());
+  CHECK(env.state->scans.load() == 1);  // the refused query read nothing
+  CHECK(env.service->admission_stats().shed_timeout == 1);
 }
 
 TEST_CASE("sources are reused between queries") {

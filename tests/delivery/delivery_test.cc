@@ -64,7 +64,7 @@ TEST_SUITE("CsvReader") {
     CHECK(ParseAll("\xEF\xBB\xBFh\n\xC3\xA9t\xC3\xA9\n").problems.empty());
     CHECK(ParseAll("\xEF\xBB\xBFh\n").records[0][0] == "h");
     for (const char* bad : {"a\xC3\n", "a\xC0\xAF\n", "\xED\xA0\x80\n", "\xF5\x80\x80\x80\n",
-                            "a\x01" "b\n", "\"a\xFF\"\n", "\x80\n"}) {
+                            "a\x01" "b\n", "\"a\xFF\"\n", "\x80\n", "a\x7F" "b\n", "\"a\x7F\"\n"}) {
       CAPTURE(std::string(bad));
       const Parsed p = ParseAll(std::string("h\n") + bad);
       REQUIRE(p.problems.size() == 1);

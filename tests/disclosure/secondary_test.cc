@@ -784,6 +784,10 @@ TEST_SUITE("ProtectTable") {
       adapters::cbc::CbcSolver cbc;  // the 3-D shapes need the integer check
       ProtectOptions options;
       options.audit.integer.solver = &cbc;
+      // This case measures; the product's wall-clock limits (tested elsewhere) must not turn a
+      // slow sanitizer build or a loaded machine into a refusal here.
+      options.audit.integer.per_solve = absl::Seconds(60);
+      options.audit.integer.per_table = absl::Seconds(300);
       const auto start = std::chrono::steady_clock::now();
       absl::StatusOr<Protection> p = ProtectTable(*t, values, primaries, solver, options);
       const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -44,6 +44,7 @@
 #include "enclave/templates/binding.h"
 #include "tests/integration/process.h"
 #include "tests/integration/sqlite_truth.h"
+#include "tests/integration/world.h"
 #include "tests/testing/fake_disclosure.h"
 #include "tests/testing/fake_query_log.h"
 
@@ -54,53 +55,26 @@ const std::string kSourceDir = ENCLAVE_SOURCE_DIR;
 constexpr std::int64_t kThreshold = 10;  // cbs-default T, the shipped templates' min_units
 constexpr std::int64_t kRoundingBase = 5;  // cbs-default random rounding base
 
-// PKI, database and one running server for the margins and averaging attacks; the differencing
-// attack starts its own server (own policies, own release history).
-struct World {
-  TempDir dir;
-  std::string pki;
-  std::string db;
+// The shared PKI and standard dataset, and one running server for the margins and averaging
+// attacks; the differencing attack starts its own server (own policies, own release history).
+struct World : TestWorld {
   std::unique_ptr<ServerProcess> server;
 
-  World() {
-    pki = dir.path().string() + "/pki";
-    db = dir.path().string() + "/microdata.db";
-    ProcessResult p = RunProcess({"/bin/bash", kSourceDir + "/deploy/dev-pki.sh", pki});
-    INFO(p.err);
-    REQUIRE(p.exit_code == 0);
-    ProcessResult g = RunProcess(
-        {ENCLAVE_DATAGEN_PATH, "--out", db, "--seed", "7", "--persons", "20000"},
-        std::chrono::seconds(300));
-    INFO(g.err);
-    REQUIRE(g.exit_code == 0);
+  World() : TestWorld(kStandardData) {
     server = StartServer(kSourceDir + "/policies", "state");
     INFO(server->stderr_text());
     REQUIRE(server->port() > 0);
   }
 
+  // enclaved on `policies` with the state directory dir/<state_name> (0700).
   std::unique_ptr<ServerProcess> StartServer(const std::string& policies,
                                              const std::string& state_name) const {
-    const std::string state = dir.path().string() + "/" + state_name;
-    std::filesystem::create_directories(state);
-    return std::make_unique<ServerProcess>(
-        ENCLAVED_PATH,
-        std::vector<std::string>{"--database", db, "--policies", policies, "--state-dir", state,
-                                 "--client-ca", pki + "/ca.pem", "--cert", pki + "/server.pem",
-                                 "--key", pki + "/server.key"},
-        state);
+    return StartEnclaved(policies, StateDir(state_name));
   }
 
   std::unique_ptr<client::EnclaveClient> Client(const ServerProcess& s,
                                                 const std::string& who) const {
-    client::ConnectOptions o;
-    o.target = s.target();
-    o.ca_file = pki + "/ca.pem";
-    o.cert_file = pki + "/" + who + ".pem";
-    o.key_file = pki + "/" + who + ".key";
-    o.deadline = std::chrono::milliseconds(120000);
-    auto c = client::Connect(o);
-    REQUIRE(c.ok());
-    return std::move(*c);
+    return Connect(s.target(), who, std::chrono::milliseconds(120000));
   }
 };
 
@@ -872,12 +846,7 @@ TEST_CASE("decomposition quota: an eleventh partition of one population is refus
 
   // The refusal is in the query log with its reason, for the privacy officer.
   {
-    client::ConnectOptions o;
-    o.target = server->target();
-    o.ca_file = w.pki + "/ca.pem";
-    o.cert_file = w.pki + "/officer1.pem";
-    o.key_file = w.pki + "/officer1.key";
-    auto audit = client::ConnectAudit(o);
+    auto audit = client::ConnectAudit(w.ClientOptions(server->target(), "officer1"));
     REQUIRE(audit.ok());
     client::AuditFilter filter;
     filter.template_id = "bijstand_stand";
@@ -1449,14 +1418,11 @@ TEST_CASE("DP budget bypass: no researcher gets the DP template's cells through 
     CHECK(std::string(refused.status().message()).find(needle) != std::string::npos);
   }
   {
-    const std::string state = w.dir.path().string() + "/state-mixing";
-    std::filesystem::create_directories(state);
+    const std::string state = w.StateDir("state-mixing");
     TestApprovals approvals = SignAllTemplates(mixed, w.dir.path().string() + "/mixing-approvals");
     REQUIRE(approvals.error.empty());
-    std::vector<std::string> argv = {ENCLAVED_PATH, "--check", "--database", w.db, "--policies",
-                                     mixed, "--state-dir", state, "--client-ca",
-                                     w.pki + "/ca.pem", "--cert", w.pki + "/server.pem", "--key",
-                                     w.pki + "/server.key"};
+    std::vector<std::string> argv = {EnclavedPath(), "--check"};
+    for (const std::string& f : w.ServerFlags(mixed, state)) argv.push_back(f);
     for (const std::string& f : approvals.Flags()) argv.push_back(f);
     ProcessResult check = RunProcess(argv);
     CHECK(check.exit_code != 0);

@@ -6,7 +6,11 @@
 #include <doctest/doctest.h>
 #include <grpcpp/grpcpp.h>
 
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -22,6 +26,7 @@
 #include "enclave/v1/audit.grpc.pb.h"
 #include "enclave/v1/service.grpc.pb.h"
 #include "tests/integration/process.h"
+#include "tests/integration/world.h"
 
 namespace enclave::testing {
 namespace {
@@ -50,40 +55,17 @@ void WriteFile(const fs::path& path, const std::string& text) {
   std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
 }
 
-// PKI (with extra certificates), a small database, a copy of policies/ the test may change (the
-// deny-list, a rate-limited principal) and one running server.
-struct World {
-  TempDir dir;
-  std::string pki;
-  std::string db;
+// The shared PKI (with authz's extra certificates: analyst2, revoked by serial during the test;
+// limited1, 2 queries a minute; researcher1long, researcher1's identity on a certificate valid for
+// 1000 days, beyond its agreement's end) and small dataset, a copy of policies/ the test may change
+// (the deny-list, a rate-limited principal) and one running server.
+struct World : TestWorld {
   std::string policies;
   std::unique_ptr<ServerProcess> server;
   adapters::policy_files::LoadedPolicies loaded;
 
-  World() {
-    pki = dir.File("pki");
-    db = dir.File("microdata.db");
+  World() : TestWorld(kSmallData) {
     policies = dir.File("policies");
-    ProcessResult p = RunProcess({"/bin/bash", kSourceDir + "/deploy/dev-pki.sh", pki});
-    INFO(p.err);
-    REQUIRE(p.exit_code == 0);
-    // analyst2: revoked by serial during the test; limited1: 2 queries a minute; researcher1long:
-    // researcher1's identity on a certificate valid for 1000 days, beyond its agreement's end.
-    for (const auto& [name, uri, days] :
-         std::vector<std::tuple<std::string, std::string, std::string>>{
-             {"analyst2", kTrust + "/municipal_analyst/analyst2", "30"},
-             {"limited1", kTrust + "/municipal_analyst/limited1", "30"},
-             {"researcher1long", kTrust + "/researcher/researcher1", "1000"}}) {
-      ProcessResult c = RunProcess(
-          {"/bin/bash", kSourceDir + "/deploy/dev-pki.sh", pki, "client", name, uri, days});
-      INFO(c.err);
-      REQUIRE(c.exit_code == 0);
-    }
-    ProcessResult g = RunProcess(
-        {ENCLAVE_DATAGEN_PATH, "--out", db, "--seed", "11", "--persons", "3000"},
-        std::chrono::seconds(300));
-    INFO(g.err);
-    REQUIRE(g.exit_code == 0);
     fs::copy(kSourceDir + "/policies", policies, fs::copy_options::recursive);
     AppendFile(fs::path(policies) / "access/principals.textproto",
                "principal { id: \"" + kTrust + "/municipal_analyst/analyst2\" role: "
@@ -94,14 +76,7 @@ struct World {
     auto l = adapters::policy_files::LoadPolicies(policies, nullptr);
     REQUIRE(l.ok());
     loaded = *std::move(l);
-    const std::string state = dir.File("state");
-    fs::create_directories(state);
-    server = std::make_unique<ServerProcess>(
-        ENCLAVED_PATH,
-        std::vector<std::string>{"--database", db, "--policies", policies, "--state-dir", state,
-                                 "--client-ca", pki + "/ca.pem", "--cert", pki + "/server.pem",
-                                 "--key", pki + "/server.key"},
-        state);
+    server = StartEnclaved(policies, StateDir("state"));
     INFO(server->stderr_text());
     REQUIRE(server->port() > 0);
   }
@@ -115,12 +90,7 @@ struct World {
   }
 
   ProcessResult Ctl(const std::string& who, std::vector<std::string> args) const {
-    std::vector<std::string> argv = {ENCLAVECTL_PATH,  "--target", server->target(),
-                                     "--ca",           pki + "/ca.pem",
-                                     "--cert",         pki + "/" + who + ".pem",
-                                     "--key",          pki + "/" + who + ".key"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return RunProcess(argv);
+    return Enclavectl(server->target(), who, args);
   }
 
   // `openssl x509 -noout -serial` of a certificate, the value after "serial=".
@@ -472,9 +442,26 @@ TEST_CASE("per-principal rate limit: RESOURCE_EXHAUSTED with a retry hint enclav
   grpc::Status third = limited.Run("zzp_aantal_per_wijk");
   CHECK(third.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
   CHECK(third.error_message().find("retry after ") != std::string::npos);
+  {
+    // The same wait, machine-readable (issue 11 §3): trailing metadata retry-after-ms.
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    v1::RunQueryRequest request;
+    request.set_template_id("zzp_aantal_per_wijk");
+    v1::RunQueryResponse response;
+    auto stub = v1::QueryService::NewStub(w.Channel("limited1"));
+    CHECK(stub->RunQuery(&ctx, request, &response).error_code() ==
+          grpc::StatusCode::RESOURCE_EXHAUSTED);
+    const auto& trailers = ctx.GetServerTrailingMetadata();
+    const auto hint = trailers.find("retry-after-ms");
+    REQUIRE(hint != trailers.end());
+    // Two queries a minute: about 30 s, longer than enclavectl's --retry-max-time of 20 s.
+    CHECK(std::stoll(std::string(hint->second.data(), hint->second.size())) >= 20000);
+  }
   ProcessResult ctl = w.Ctl("limited1", {"run", "zzp_aantal_per_wijk"});
   CHECK(ctl.exit_code == 6);
   CHECK(ctl.err.find("retry after ") != std::string::npos);
+  CHECK(ctl.err.find("retrying in") == std::string::npos);  // a wait beyond the budget: no retry
   CHECK(ctl.out.empty());
   // Others are not limited by limited1's use.
   Calls other(w.Channel("analyst1"));
@@ -575,12 +562,9 @@ TEST_CASE("enclaved --check names a malformed deny-list before it would refuse e
   fs::copy(w.policies, copy, fs::copy_options::recursive);
   TestApprovals approvals = SignAllTemplates(copy, w.dir.File("check-approvals"));
   REQUIRE(approvals.error.empty());
-  std::vector<std::string> argv = {ENCLAVED_PATH, "--check", "--database", w.db, "--policies",
-                                   copy, "--state-dir", w.dir.File("check-state"), "--client-ca",
-                                   w.pki + "/ca.pem", "--cert", w.pki + "/server.pem", "--key",
-                                   w.pki + "/server.key"};
+  std::vector<std::string> argv = {EnclavedPath(), "--check"};
+  for (const std::string& f : w.ServerFlags(copy, w.StateDir("check-state"))) argv.push_back(f);
   for (const std::string& f : approvals.Flags()) argv.push_back(f);
-  fs::create_directories(w.dir.File("check-state"));
   ProcessResult ok = RunProcess(argv);
   INFO(ok.err);
   CHECK(ok.exit_code == 0);
@@ -589,6 +573,64 @@ TEST_CASE("enclaved --check names a malformed deny-list before it would refuse e
   CHECK(bad.exit_code == 2);
   CHECK(bad.err.find("deny-list") != std::string::npos);
   CHECK(bad.err.find("serial must be hexadecimal") != std::string::npos);
+}
+
+// issue 11 §2: a stop after a failed log write (a full disk) is not a clean stop. The enclaved
+// process gets RLIMIT_FSIZE 0 (every file write fails, as on a full disk; SIGXFSZ ignored) for one
+// query, then the limit back: the log refuses every write since, so SIGTERM cannot log the stop
+// nor sign the final checkpoint, and enclaved says so and exits 3 (0 for the control).
+TEST_CASE("after a failed log write, SIGTERM exits 3 saying the stop was neither logged nor signed") {
+  World& w = TheWorld();
+  const auto start = [&](const std::string& name) {
+    return w.StartEnclaved(w.policies, w.StateDir(name));
+  };
+  // The child of this process whose command line names `state`.
+  const auto pid_of = [](const std::string& state) -> pid_t {
+    for (const fs::directory_entry& e : fs::directory_iterator("/proc")) {
+      const std::string name = e.path().filename().string();
+      if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+      std::string cmdline = ReadFile(e.path().string() + "/cmdline");
+      std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+      if (cmdline.find(ENCLAVED_PATH) == 0 && cmdline.find(" " + state + " ") != std::string::npos) {
+        return static_cast<pid_t>(std::stoi(name));
+      }
+    }
+    return -1;
+  };
+  const auto run = [&](const ServerProcess& server) {
+    grpc::SslCredentialsOptions o;
+    o.pem_root_certs = ReadFile(w.pki + "/ca.pem");
+    o.pem_cert_chain = ReadFile(w.pki + "/analyst1.pem");
+    o.pem_private_key = ReadFile(w.pki + "/analyst1.key");
+    Calls calls(grpc::CreateChannel(server.target(), grpc::SslCredentials(o)));
+    return calls.Run("zzp_aantal_per_wijk");
+  };
+  {
+    auto control = start("state-clean-stop");
+    INFO(control->stderr_text());
+    REQUIRE(control->port() > 0);
+    CHECK(run(*control).ok());
+    CHECK(control->Stop() == 0);
+  }
+  const auto previous = std::signal(SIGXFSZ, SIG_IGN);  // inherited by the child
+  auto server = start("state-disk-full");
+  std::signal(SIGXFSZ, previous);
+  INFO(server->stderr_text());
+  REQUIRE(server->port() > 0);
+  CHECK(run(*server).ok());
+  const pid_t pid = pid_of(w.dir.File("state-disk-full"));
+  REQUIRE(pid > 0);
+  struct rlimit saved {};
+  REQUIRE(::prlimit(pid, RLIMIT_FSIZE, nullptr, &saved) == 0);
+  struct rlimit full = saved;
+  full.rlim_cur = 0;
+  REQUIRE(::prlimit(pid, RLIMIT_FSIZE, &full, nullptr) == 0);
+  CHECK(run(*server).error_code() == grpc::StatusCode::UNAVAILABLE);
+  REQUIRE(::prlimit(pid, RLIMIT_FSIZE, &saved, nullptr) == 0);  // the disk has room again
+  CHECK(run(*server).error_code() == grpc::StatusCode::UNAVAILABLE);  // fail closed until restart
+  CHECK(server->Stop() == 3);
+  CHECK(server->stderr_text().find("enclaved: unclean stop: the stop was not logged and the final "
+                                   "checkpoint was not signed") != std::string::npos);
 }
 
 }  // namespace enclave::testing

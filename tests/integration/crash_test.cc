@@ -2,12 +2,16 @@
 // under query load is killed with SIGKILL at random moments and restarted each time. Afterwards
 // the whole log verifies with the independent verifier against every checkpoint seen before a
 // kill, the sequence is contiguous, no accepted entry is left open, and every query the client
-// saw succeed has its accepted and result entries.
+// saw succeed has its accepted and result entries. Also the insider's edits of issue 11 §1 on the
+// real server: leaf bytes rewritten under kept hashes (caught by enclavectl's audit log, verify
+// and export, and at the next start), and a tail rewritten after acknowledgement and a crash.
 #include <doctest/doctest.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -17,10 +21,13 @@
 #include <thread>
 #include <vector>
 
+#include "client/cli/audit.h"
 #include "client/verifier/verifier.h"
 #include "enclave/adapters/sqlite/audit_log_store.h"
 #include "enclave/client/client.h"
 #include "tests/integration/process.h"
+#include "tests/integration/world.h"
+#include "tests/testing/audit_tamper.h"
 
 namespace enclave::testing {
 namespace {
@@ -29,44 +36,24 @@ const std::string kSourceDir = ENCLAVE_SOURCE_DIR;
 constexpr int kKills = 20;
 constexpr auto kBudget = std::chrono::seconds(90);
 
-// One generated world (PKI, data) per test binary; each test case has its own state directory.
-struct World {
-  TempDir dir;
-  std::string pki, db, state;
+// The shared PKI and small dataset; each test case has its own state directory.
+struct World : TestWorld {
+  std::string state;
 
-  World() {
-    pki = dir.path().string() + "/pki";
-    db = dir.path().string() + "/microdata.db";
-    state = dir.path().string() + "/state";
-    std::filesystem::create_directories(state);
-    ProcessResult p = RunProcess({"/bin/bash", kSourceDir + "/deploy/dev-pki.sh", pki});
-    INFO(p.err);
-    REQUIRE(p.exit_code == 0);
-    ProcessResult g = RunProcess(
-        {ENCLAVE_DATAGEN_PATH, "--out", db, "--seed", "11", "--persons", "3000"},
-        std::chrono::seconds(300));
-    INFO(g.err);
-    REQUIRE(g.exit_code == 0);
-  }
+  World() : TestWorld(kSmallData) { state = StateDir("state"); }
 
   std::unique_ptr<ServerProcess> Start() const { return Start(state); }
   std::unique_ptr<ServerProcess> Start(const std::string& state_dir) const {
-    return std::make_unique<ServerProcess>(
-        ENCLAVED_PATH,
-        std::vector<std::string>{"--database", db, "--policies", kSourceDir + "/policies",
-                                 "--state-dir", state_dir, "--client-ca", pki + "/ca.pem",
-                                 "--cert", pki + "/server.pem", "--key", pki + "/server.key"},
-        state_dir);
+    return StartEnclaved(ShippedPolicies(), state_dir);
   }
 
   std::unique_ptr<client::EnclaveClient> Client(int port) const {
-    client::ConnectOptions o;
-    o.target = "127.0.0.1:" + std::to_string(port);
-    o.ca_file = pki + "/ca.pem";
-    o.cert_file = pki + "/analyst1.pem";
-    o.key_file = pki + "/analyst1.key";
-    o.deadline = std::chrono::milliseconds(5000);
-    auto c = client::Connect(o);
+    return Connect("127.0.0.1:" + std::to_string(port), "analyst1", std::chrono::milliseconds(5000));
+  }
+
+  std::unique_ptr<client::AuditClient> Officer(int port) const {
+    auto c = client::ConnectAudit(ClientOptions("127.0.0.1:" + std::to_string(port), "officer1",
+                                                std::chrono::milliseconds(10000)));
     REQUIRE(c.ok());
     return std::move(*c);
   }
@@ -191,6 +178,7 @@ TEST_CASE("a state directory restored from an older copy makes enclaved refuse t
   const std::string state = w.dir.path().string() + "/state-rollback";
   const std::string backup = w.dir.path().string() + "/backup";
   std::filesystem::create_directories(state);
+  std::filesystem::permissions(state, std::filesystem::perms::owner_all);  // 0700: required
   std::filesystem::create_directories(backup);
   auto run_and_stop = [&] {
     std::unique_ptr<ServerProcess> server = w.Start(state);
@@ -219,6 +207,129 @@ TEST_CASE("a state directory restored from an older copy makes enclaved refuse t
   CHECK(server->Stop() != 0);
   const std::string err = server->stderr_text();
   CHECK_MESSAGE(err.find("rolled back") != std::string::npos, err);
+}
+
+namespace {
+constexpr char kAnalyst1[] = "spiffe://udc-lv.local/municipal_analyst/analyst1";
+constexpr char kAnalyst9[] = "spiffe://udc-lv.local/municipal_analyst/analyst9";
+
+std::uint64_t LeafCount(const std::string& db) {
+  sqlite3* raw = nullptr;
+  REQUIRE(sqlite3_open_v2(db.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  REQUIRE(sqlite3_prepare_v2(raw, "SELECT COUNT(*) FROM leaves", -1, &stmt, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_step(stmt) == SQLITE_ROW);
+  const auto n = static_cast<std::uint64_t>(sqlite3_column_int64(stmt, 0));
+  sqlite3_finalize(stmt);
+  sqlite3_close(raw);
+  return n;
+}
+}  // namespace
+
+TEST_CASE("leaf bytes rewritten under a running enclaved: log, verify and export refuse them") {
+  // Issue 11 §1: the caller of checkpointed entries rewritten from analyst1 to analyst9 in the
+  // leaf bytes, the hashes kept, while the server runs. Then stopped: start-up refuses.
+  World& w = TheWorld();
+  client::SilenceTransportLogs();
+  const std::string state = w.dir.path().string() + "/state-bytes";
+  std::filesystem::create_directories(state);
+  std::filesystem::permissions(state, std::filesystem::perms::owner_all);  // 0700: required
+  std::unique_ptr<ServerProcess> server = w.Start(state);
+  REQUIRE_MESSAGE(server->port() > 0, server->stderr_text());
+  {
+    auto analyst = w.Client(server->port());
+    for (int i = 0; i < 4; ++i) CHECK(analyst->RunQuery("zzp_aantal_per_wijk", {}).ok());
+  }
+  auto officer = w.Officer(server->port());
+  client::cli::AuditTrust trust;
+  trust.log_key = Trim(ReadFile(state + "/log_verifier.key"));
+  trust.origin = adapters::sqlite::kDefaultLogOrigin;
+  trust.state_path = w.dir.path().string() + "/officer-checkpoint";
+  auto first = client::cli::VerifyLog(*officer, trust);  // the officer's routine
+  REQUIRE_MESSAGE(first.ok(), first.status().ToString());
+  const std::string kept = ReadFile(trust.state_path);
+  {
+    auto analyst = w.Client(server->port());
+    for (int i = 0; i < 2; ++i) CHECK(analyst->RunQuery("bijstand_stand", {}).ok());
+  }
+  client::AuditFilter mine;
+  mine.caller = kAnalyst1;
+  auto before = client::cli::ListLog(*officer, mine, false, trust);  // negative control
+  REQUIRE_MESSAGE(before.ok(), before.status().ToString());
+  CHECK(before->find("NOT YET CHECKPOINTED") == std::string::npos);  // a signed head per commit
+
+  auto key = verifier::ParseVerifierKey(trust.log_key);
+  REQUIRE(key.ok());
+  auto stored = verifier::VerifyCheckpointNote(kept, *key, trust.origin);
+  REQUIRE(stored.ok());
+  std::uint64_t first_edited = UINT64_MAX;
+  int edited = 0;
+  REQUIRE(testing::RewriteLeafBytes(state + "/audit_log.db", 0, stored->size,
+                                    [&](audit::LogLeaf& l) {
+                                      if (l.caller != kAnalyst1) return;
+                                      l.caller = kAnalyst9;
+                                      first_edited = std::min(first_edited, l.sequence);
+                                      ++edited;
+                                    })
+              .ok());
+  REQUIRE(edited >= 8);
+  const std::string named = "entry " + std::to_string(first_edited) + ":";
+
+  client::AuditFilter theirs;
+  theirs.caller = kAnalyst9;
+  auto listed = client::cli::ListLog(*officer, theirs, false, trust);
+  REQUIRE_FALSE(listed.ok());
+  CHECK(listed.status().code() == absl::StatusCode::kDataLoss);
+  CHECK_MESSAGE(std::string(listed.status().message()).find(named) != std::string::npos,
+                listed.status().message());
+
+  auto verified = client::cli::VerifyLog(*officer, trust);
+  REQUIRE_FALSE(verified.ok());
+  CHECK(verified.status().code() == absl::StatusCode::kDataLoss);
+  CHECK_MESSAGE(std::string(verified.status().message()).find(named) != std::string::npos,
+                verified.status().message());
+  CHECK(ReadFile(trust.state_path) == kept);
+
+  const std::string bundle = w.dir.path().string() + "/bytes.bundle";
+  auto exported = client::cli::ExportLog(*officer, bundle, trust);
+  REQUIRE_FALSE(exported.ok());
+  CHECK(std::string(exported.status().message()).find(named) != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(bundle));
+
+  officer.reset();
+  CHECK(server->Stop() == 0);
+  std::unique_ptr<ServerProcess> again = w.Start(state);
+  CHECK(again->port() == 0);  // never listened
+  CHECK(again->Stop() != 0);
+  const std::string err = again->stderr_text();
+  CHECK_MESSAGE(err.find("entry " + std::to_string(first_edited) + " in ") != std::string::npos,
+                err);
+  CHECK(err.find("analyst9") == std::string::npos);  // the entry by index, never its content
+}
+
+TEST_CASE("a tail rewritten after acknowledged queries and a SIGKILL makes enclaved refuse to start") {
+  World& w = TheWorld();
+  client::SilenceTransportLogs();
+  const std::string state = w.dir.path().string() + "/state-tail";
+  std::filesystem::create_directories(state);
+  std::filesystem::permissions(state, std::filesystem::perms::owner_all);  // 0700: required
+  auto run_and_kill = [&] {
+    std::unique_ptr<ServerProcess> server = w.Start(state);
+    REQUIRE_MESSAGE(server->port() > 0, server->stderr_text());
+    auto analyst = w.Client(server->port());
+    for (int i = 0; i < 3; ++i) CHECK(analyst->RunQuery("zzp_aantal_per_wijk", {}).ok());
+    server.reset();  // SIGKILL: the checkpoint file and history lag; only the signed head covers
+  };
+  run_and_kill();
+  run_and_kill();  // negative control: a plain crash restarts
+  const std::uint64_t n = LeafCount(state + "/audit_log.db");
+  // The last acknowledged query's entries, rewritten with everything derived from them.
+  REQUIRE(testing::RewriteTailConsistently(state + "/audit_log.db", n - 2, kAnalyst9).ok());
+  std::unique_ptr<ServerProcess> server = w.Start(state);
+  CHECK(server->port() == 0);
+  CHECK(server->Stop() != 0);
+  const std::string err = server->stderr_text();
+  CHECK_MESSAGE(err.find("the history was rewritten") != std::string::npos, err);
 }
 
 }  // namespace enclave::testing

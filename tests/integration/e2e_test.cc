@@ -24,66 +24,36 @@
 #include "enclave/v1/service.grpc.pb.h"
 #include "tests/integration/process.h"
 #include "tests/integration/sqlite_truth.h"
+#include "tests/integration/world.h"
 
 namespace enclave::testing {
 namespace {
 
 const std::string kSourceDir = ENCLAVE_SOURCE_DIR;
 
-// One generated world per test binary: PKI, database, and a running server.
-struct World {
-  TempDir dir;
-  std::string pki;
-  std::string db;
+// The shared PKI and standard dataset, and a running server on the shipped policies.
+struct World : TestWorld {
   std::string state;
   std::unique_ptr<ServerProcess> server;
 
-  World() {
-    pki = dir.path().string() + "/pki";
-    db = dir.path().string() + "/microdata.db";
-    state = dir.path().string() + "/state";
-    std::filesystem::create_directories(state);
-    ProcessResult p = RunProcess({"/bin/bash", kSourceDir + "/deploy/dev-pki.sh", pki});
-    INFO(p.err);
-    REQUIRE(p.exit_code == 0);
-    ProcessResult g = RunProcess(
-        {ENCLAVE_DATAGEN_PATH, "--out", db, "--seed", "7", "--persons", "20000"},
-        std::chrono::seconds(300));
-    INFO(g.err);
-    REQUIRE(g.exit_code == 0);
+  World() : TestWorld(kStandardData) {
+    state = StateDir("state");
     server = StartServer(state);
     INFO(server->stderr_text());
     REQUIRE(server->port() > 0);
   }
 
   std::unique_ptr<ServerProcess> StartServer(const std::string& state_dir) const {
-    return std::make_unique<ServerProcess>(
-        ENCLAVED_PATH,
-        std::vector<std::string>{"--database", db, "--policies", kSourceDir + "/policies",
-                                 "--state-dir", state_dir, "--client-ca", pki + "/ca.pem",
-                                 "--cert", pki + "/server.pem", "--key", pki + "/server.key"},
-        state_dir);
+    return StartEnclaved(ShippedPolicies(), state_dir);
   }
 
   // enclavectl as `who` (a certificate name from dev-pki.sh) with the given arguments.
   ProcessResult Ctl(const std::string& who, std::vector<std::string> args) const {
-    std::vector<std::string> argv = {ENCLAVECTL_PATH,  "--target", server->target(),
-                                     "--ca",           pki + "/ca.pem",
-                                     "--cert",         pki + "/" + who + ".pem",
-                                     "--key",          pki + "/" + who + ".key"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return RunProcess(argv);
+    return Enclavectl(server->target(), who, args);
   }
 
   std::unique_ptr<client::EnclaveClient> Client(const std::string& who) const {
-    client::ConnectOptions o;
-    o.target = server->target();
-    o.ca_file = pki + "/ca.pem";
-    o.cert_file = pki + "/" + who + ".pem";
-    o.key_file = pki + "/" + who + ".key";
-    auto c = client::Connect(o);
-    REQUIRE(c.ok());
-    return std::move(*c);
+    return Connect(server->target(), who);
   }
 };
 
@@ -320,7 +290,9 @@ TEST_CASE("mutual TLS refuses callers without a valid certificate from the encla
     CHECK(resp.templates_size() == 0);
   }
   SUBCASE("certificate from another CA") {
-    ProcessResult r = w.Ctl("rogue1", {"templates"});
+    ProcessResult r = w.Ctl("rogue1", {"--timeout", "20", "templates"});
+    CAPTURE(r.How());
+    CAPTURE(r.err);
     CHECK(r.exit_code == 5);
     CHECK(r.out.empty());
   }
@@ -545,28 +517,15 @@ TEST_CASE("a refused or all-confidential table suggests what would work instead,
   REQUIRE(m >= 0);
   MESSAGE("refusal hints: " << before << " residents born before month " << m);
 
-  const std::string state = w.dir.path().string() + "/hint-state";
-  std::filesystem::create_directories(state);
-  ServerProcess server(
-      ENCLAVED_PATH,
-      {"--database", w.db, "--policies", policies, "--state-dir", state, "--client-ca",
-       w.pki + "/ca.pem", "--cert", w.pki + "/server.pem", "--key", w.pki + "/server.key"},
-      state);
+  const std::string state = w.StateDir("hint-state");
+  std::unique_ptr<ServerProcess> hint_server = w.StartEnclaved(policies, state);
+  ServerProcess& server = *hint_server;
   INFO(server.stderr_text());
   REQUIRE(server.port() > 0);
   auto ctl = [&](const std::vector<std::string>& args) {
-    std::vector<std::string> argv = {ENCLAVECTL_PATH, "--target", server.target(), "--ca",
-                                     w.pki + "/ca.pem", "--cert", w.pki + "/analyst1.pem",
-                                     "--key", w.pki + "/analyst1.key"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return RunProcess(argv);
+    return w.Enclavectl(server.target(), "analyst1", args);
   };
-  client::ConnectOptions o;
-  o.target = server.target();
-  o.ca_file = w.pki + "/ca.pem";
-  o.cert_file = w.pki + "/analyst1.pem";
-  o.key_file = w.pki + "/analyst1.key";
-  auto connected = client::Connect(o);
+  auto connected = client::Connect(w.ClientOptions(server.target(), "analyst1"));
   REQUIRE(connected.ok());
   client::EnclaveClient& c = **connected;
   auto expected = [&](const std::vector<std::pair<std::string, std::string>>& params) {

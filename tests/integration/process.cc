@@ -24,6 +24,11 @@
 namespace enclave::testing {
 namespace {
 
+int DecodeStatus(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  return -1;
+}
+
 std::vector<char*> Argv(const std::vector<std::string>& args) {
   std::vector<char*> out;
   out.reserve(args.size() + 1);
@@ -32,10 +37,6 @@ std::vector<char*> Argv(const std::vector<std::string>& args) {
   return out;
 }
 
-int DecodeStatus(int status) {
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  return -1;
-}
 
 }  // namespace
 
@@ -98,8 +99,16 @@ ProcessResult RunProcess(const std::vector<std::string>& argv, std::chrono::seco
   if (timed_out) kill(pid, SIGKILL);
   int status = 0;
   waitpid(pid, &status, 0);
-  result.exit_code = timed_out ? -1 : DecodeStatus(status);
+  result.timed_out = timed_out;
+  if (!timed_out) result.exit_code = DecodeStatus(status);
+  if (!timed_out && WIFSIGNALED(status)) result.signal = WTERMSIG(status);
   return result;
+}
+
+std::string ProcessResult::How() const {
+  if (timed_out) return "timed out (killed)";
+  if (signal != 0) return "signal " + std::to_string(signal);
+  return "exit " + std::to_string(exit_code);
 }
 
 TestApprovals SignAllTemplates(const std::string& policies_dir, const std::string& out_dir) {

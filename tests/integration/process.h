@@ -14,8 +14,12 @@ namespace enclave::testing {
 
 struct ProcessResult {
   int exit_code = -1;  // -1 if killed by a signal or timed out
+  int signal = 0;      // the signal that ended it, if one did
+  bool timed_out = false;
   std::string out;
   std::string err;
+  // "exit 5", "signal 6", "timed out (killed)": for test messages.
+  std::string How() const;
 };
 
 // Runs argv[0] with the arguments, no shell involved. Kills it after `timeout`.

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "enclave/adapters/policy_files/access_files.h"
 #include "enclave/adapters/policy_files/loader.h"
@@ -71,22 +72,71 @@ TEST_CASE("a malformed agreements file fails the load with its name and line") {
     CHECK(std::string(loaded.status().message()).find("agreements.textproto:3:") !=
           std::string::npos);
   }
-  SUBCASE("a bad date") {
+  SUBCASE("a bad date, at its field") {
     Write(file,
           "agreement { id: \"A\" organisation: \"O\" project: \"P\" valid_from: \"2026-13-01\" "
           "valid_until: \"2027-01-01\" template: \"t\" budget_micro: 1 }\n"
           "project { project: \"P\" cap_micro: 1 }\n");
     auto loaded = LoadAgreements((dir.path / "policies").string());
     REQUIRE_FALSE(loaded.ok());
-    CHECK(std::string(loaded.status().message()).find("YYYY-MM-DD") != std::string::npos);
+    CHECK(std::string(loaded.status().message()) ==
+          "policies/access/agreements.textproto:1:52: agreement 'A': valid_from must be a date "
+          "YYYY-MM-DD");
   }
-  SUBCASE("a project without a budget") {
+  SUBCASE("a project without a budget, at the agreement") {
     Write(file,
+          "# one agreement\n"
           "agreement { id: \"A\" organisation: \"O\" project: \"P\" valid_from: \"2026-01-01\" "
           "valid_until: \"2027-01-01\" template: \"t\" budget_micro: 1 }\n");
     auto loaded = LoadAgreements((dir.path / "policies").string());
     REQUIRE_FALSE(loaded.ok());
-    CHECK(std::string(loaded.status().message()).find("no project budget") != std::string::npos);
+    CHECK(std::string(loaded.status().message()) ==
+          "policies/access/agreements.textproto:2:1: agreement 'A': project 'P' has no project "
+          "budget; add one");
+  }
+  SUBCASE("every rule of the book points at its entry") {
+    const std::string good =
+        "agreement {\n  id: \"A\"\n  organisation: \"O\"\n  project: \"P\"\n"
+        "  valid_from: \"2026-01-01\"\n  valid_until: \"2027-01-01\"\n  template: \"t\"\n"
+        "  budget_micro: 1\n}\n";  // lines 1-9
+    const std::string budget = "project { project: \"P\" cap_micro: 5 }\n";  // line 10
+    struct Case {
+      std::string text;
+      std::string message;
+    };
+    for (const Case& c : std::vector<Case>{
+             {good + budget + "agreement { id: \"A\" }\n",
+              ":11:1: agreement 'A' is listed more than once"},
+             {good + budget + budget, ":11:1: project 'P' has more than one budget"},
+             {good + "project { project: \"P\" cap_micro: 0 }\n",
+              ":10:1: project budget 'P' needs a name and a positive cap_micro"},
+             {budget + good + "data_version_cap_micro: -1\n",
+              ":11:1: data_version_cap_micro must be positive (micro-ε; 12000000 is ε 12.0)"},
+             {budget + "\n" + "agreement { id: \"B\" organisation: \"O\" project: \"P\" "
+                              "valid_from: \"2026-01-01\" valid_until: \"2027-01-01\" "
+                              "budget_micro: 1 }\n",
+              ":3:1: agreement 'B' covers no template"},
+             {budget + "agreement { id: \"C\" organisation: \"O\" project: \"P\" "
+                       "valid_from: \"2027-01-01\" valid_until: \"2026-01-01\" "
+                       "template: \"t\" budget_micro: 1 }\n",
+              ":2:1: agreement 'C': valid_from 2027-01-01 is after valid_until 2026-01-01"},
+         }) {
+      CAPTURE(c.text);
+      Write(file, c.text);
+      auto loaded = LoadAgreements((dir.path / "policies").string());
+      REQUIRE_FALSE(loaded.ok());
+      CHECK(std::string(loaded.status().message()) ==
+            "policies/access/agreements.textproto" + c.message);
+    }
+    // Negative control: the good file loads, and the positions are reported.
+    Write(file, good + budget);
+    AgreementPositions positions;
+    auto loaded = LoadAgreements((dir.path / "policies").string(), &positions);
+    REQUIRE_MESSAGE(loaded.ok(), loaded.status().message());
+    CHECK(positions.Prefix("A") == "policies/access/agreements.textproto:1:1: ");
+    REQUIRE(positions.template_entry.count({"A", "t"}) == 1);
+    CHECK(positions.template_entry.at({"A", "t"}).line == 7);
+    CHECK(positions.template_entry.at({"A", "t"}).column == 3);
   }
   SUBCASE("absent: an empty book") {
     fs::remove(file);

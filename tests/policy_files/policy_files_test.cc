@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -66,6 +67,25 @@ std::string LoadError(const PolicyCopy& copy) {
   REQUIRE_FALSE(loaded.ok());
   CHECK(loaded.status().code() == absl::StatusCode::kInvalidArgument);
   return std::string(loaded.status().message());
+}
+
+// "LINE:COLUMN" (one-based) of the first occurrence of `needle` in `text`.
+std::string PositionOf(const std::string& text, const std::string& needle) {
+  const std::size_t at = text.find(needle);
+  REQUIRE(at != std::string::npos);
+  const std::size_t line_start = text.rfind('\n', at);
+  const std::size_t column = at - (line_start == std::string::npos ? 0 : line_start + 1) + 1;
+  const auto line = std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(at), '\n') + 1;
+  return std::to_string(line) + ":" + std::to_string(column);
+}
+
+// Where the `agreement {` block holding `id: "<id>"` starts.
+std::string AgreementPosition(const std::string& text, const std::string& id) {
+  const std::size_t id_at = text.find("id: \"" + id + "\"");
+  REQUIRE(id_at != std::string::npos);
+  const std::size_t block = text.rfind("agreement {", id_at);
+  REQUIRE(block != std::string::npos);
+  return PositionOf(text, text.substr(block, id_at - block + id.size() + 6));
 }
 
 const char kT1[] = "templates/t01_zzp_aantal_per_wijk.textproto";
@@ -350,6 +370,11 @@ TEST_SUITE("CheckDpSeparation") {
     const std::string error = LoadError(copy);
     CHECK(error.find("agreement OVK-2026-002 names template 'bijstand_stnad', which is not loaded") !=
           std::string::npos);
+    // At the template entry, as the other policy files' errors are.
+    CHECK(error.rfind("policies/access/agreements.textproto:" +
+                          PositionOf(copy.Read(kAgreements), "template: \"bijstand_stnad\"") +
+                          ": agreement OVK-2026-002 names",
+                      0) == 0);
     CHECK(error.find("may only name loaded templates (") != std::string::npos);
     CHECK(error.find("bijstand_stand") != std::string::npos);  // the known ones are listed
   }
@@ -367,8 +392,9 @@ TEST_SUITE("CheckDpSeparation") {
     copy.Edit(kAgreements, kDpLine,
               std::string(kDpLine) + "  template: \"bijstand_stand\"\n");
     const std::string error = LoadError(copy);
-    CHECK(error.find("policies/access/agreements.textproto: agreement OVK-2026-002 covers") !=
-          std::string::npos);
+    CHECK(error.find("policies/access/agreements.textproto:" +
+                     AgreementPosition(copy.Read(kAgreements), "OVK-2026-002") +
+                     ": agreement OVK-2026-002 covers") != std::string::npos);
     CHECK(error.find("differentially private template 'bijstand_dp_wijk_leeftijd'") !=
           std::string::npos);
     CHECK(error.find("cell-key (SDC) template 'bijstand_stand'") != std::string::npos);

@@ -204,9 +204,10 @@ TEST_SUITE("AuditServiceImpl over mTLS") {
     REQUIRE_MESSAGE(second.ok(), second.status().ToString());
     CHECK(Contains(*second, "consistent with the stored checkpoint"));
 
-    auto listing = client::cli::ListLog(*officer, {}, false);
-    REQUIRE(listing.ok());
+    auto listing = client::cli::ListLog(*officer, {}, false, trust);
+    REQUIRE_MESSAGE(listing.ok(), listing.status().ToString());
     CHECK(Contains(*listing, "q-r2-1"));
+    CHECK(Contains(*listing, "re-hashed and proven included in the checkpoint"));
   }
 
   TEST_CASE("every other role is refused on the wire, and each refusal is in the log") {

@@ -135,13 +135,15 @@ struct TestCert {
   std::string not_after;  // "YYYY-MM-DD HH:MM:SS"
 };
 
-TestCert MakeCert() {
+// `eku`: the extendedKeyUsage extension's value, or "" for a certificate without one.
+TestCert MakeCert(const std::string& eku = "") {
   char dir_template[] = "/tmp/caller_test_XXXXXX";
   REQUIRE(mkdtemp(dir_template) != nullptr);
   const std::string dir = dir_template;
   Shell("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " + dir +
         "/k.pem -out " + dir + "/c.pem -days 17 -subj /CN=t -set_serial 0x00A1B2C3 "
-        "-addext subjectAltName=URI:spiffe://lv/researcher/r1 2>/dev/null");
+        "-addext subjectAltName=URI:spiffe://lv/researcher/r1 " +
+        (eku.empty() ? std::string() : "-addext extendedKeyUsage=" + eku + " ") + "2>/dev/null");
   TestCert cert;
   cert.pem = Shell("cat " + dir + "/c.pem");
   std::string fp = Shell("openssl x509 -in " + dir + "/c.pem -noout -fingerprint -sha256");
@@ -229,6 +231,34 @@ TEST_SUITE("rpc/caller certificate") {
     CHECK(CheckProcessRevocations(id).code() == absl::StatusCode::kPermissionDenied);
     SetProcessRevocations(nullptr);
     CHECK(CheckProcessRevocations(id).ok());
+  }
+
+  TEST_CASE("extendedKeyUsage clientAuth is required: none at all, or without it, is refused") {
+    struct Case {
+      std::string eku;
+      bool client_auth;
+    };
+    for (const Case& c : {Case{"", false}, Case{"serverAuth", false}, Case{"codeSigning", false},
+                          Case{"clientAuth", true}, Case{"serverAuth,clientAuth", true}}) {
+      CAPTURE(c.eku);
+      absl::StatusOr<policy::CallerIdentity> facts = CertificateFacts(MakeCert(c.eku).pem);
+      REQUIRE(facts.ok());
+      CHECK(facts->client_auth == c.client_auth);
+      const absl::Status usage = policy::CheckClientCertificateUsage(*facts);
+      CHECK(usage.ok() == c.client_auth);
+      if (!c.client_auth) {
+        CHECK(usage.code() == absl::StatusCode::kPermissionDenied);
+        CHECK(std::string(usage.message()).find("extendedKeyUsage must include clientAuth") !=
+              std::string::npos);
+      }
+    }
+    // The fact travels with the identity both services take from the AuthContext.
+    FakeAuthContext ctx;
+    ctx.properties.emplace("peer_uri", kAnalyst);
+    ctx.properties.emplace("x509_pem_cert", MakeCert("").pem);
+    absl::StatusOr<policy::CallerIdentity> id = CallerIdentityFromAuthContext(&ctx);
+    REQUIRE(id.ok());
+    CHECK_FALSE(id->client_auth);
   }
 
   TEST_CASE("serials are normalised the way people write them") {

@@ -1,6 +1,7 @@
 // enclaved's configuration file: parsing, defaults, relative paths, validation messages.
 #include <doctest/doctest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -49,7 +50,24 @@ TEST_SUITE("LoadConfigFile") {
     CHECK(config->max_connection_age_ms == defaults.max_connection_age_ms);
     CHECK(config->max_concurrent_streams == 16);
     CHECK(config->shutdown_grace_ms == defaults.shutdown_grace_ms);
+    CHECK(config->max_queued_queries == 64);
+    CHECK(config->max_queue_wait_ms == 10000);
     CHECK(config->database_path.empty());
+  }
+
+  TEST_CASE("the admission queue's length and wait are set in limits; 0 turns the queue off") {
+    TempDir dir;
+    auto config = LoadConfigFile(dir.Write(
+        "q.textproto", "limits { max_queued_queries: 0 max_queue_wait_ms: 2500 }\n"));
+    REQUIRE(config.ok());
+    CHECK(config->max_queued_queries == 0);
+    CHECK(config->max_queue_wait_ms == 2500);
+    const std::string path = dir.Write("q2.textproto", "limits {\n  max_queued_queries: 5000\n"
+                                                       "  max_queue_wait_ms: -1\n}\n");
+    auto bad = LoadConfigFile(path);
+    REQUIRE_FALSE(bad.ok());
+    CHECK(Contains(bad.status(), path + ":2:3: limits.max_queued_queries is 5000; allowed: 0 to 4096"));
+    CHECK(Contains(bad.status(), path + ":3:3: limits.max_queue_wait_ms is -1; allowed: 0 to 3600000 ms"));
   }
 
   TEST_CASE("set fields override defaults and unset ones keep theirs") {
@@ -144,9 +162,16 @@ TEST_SUITE("LoadConfigFile") {
     // Keeps deploy/enclaved.example.textproto in step with config.proto.
     const fs::path example = fs::path(ENCLAVE_SOURCE_DIR) / "deploy" / "enclaved.example.textproto";
     REQUIRE(fs::exists(example));
+    // The example (the packaged /etc/enclaved/enclaved.textproto) takes the log-signing key from
+    // the unit's credential, as systemd would deliver it.
+    ::setenv("CREDENTIALS_DIRECTORY", "/run/credentials/enclaved.service", 1);
     auto config = LoadConfigFile(example.string());
+    ::unsetenv("CREDENTIALS_DIRECTORY");
     REQUIRE_MESSAGE(config.ok(), config.status().ToString());
     CHECK(ValidateConfig(*config).ok());
+    // The example documents the defaults.
+    CHECK(config->max_queued_queries == Config{}.max_queued_queries);
+    CHECK(config->max_queue_wait_ms == Config{}.max_queue_wait_ms);
   }
 }
 

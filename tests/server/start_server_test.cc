@@ -5,6 +5,10 @@
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 #include <sqlite3.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <csignal>
 
 #include <chrono>
 #include <cstdlib>
@@ -16,6 +20,7 @@
 
 #include "enclave/adapters/sqlite/audit_log_store.h"
 #include "enclave/audit/leaf.h"
+#include "enclave/crypto/secret_file.h"
 #include "enclave/crypto/sha256.h"
 #include "enclave/server/server.h"
 #include "enclave/v1/service.grpc.pb.h"
@@ -191,6 +196,35 @@ std::vector<audit::LogLeaf> Leaves(const std::string& state_dir) {
     leaves.push_back(*std::move(leaf));
   }
   return leaves;
+}
+
+// A client certificate signed by the World's CA for `uri`, as OUTDIR/name.{pem,key}, with the
+// given extendedKeyUsage ("" for none at all). Returns "" or what failed.
+std::string IssueClientCert(const World& w, const std::string& name, const std::string& uri,
+                            const std::string& eku) {
+  const fs::path pki = w.dir / "pki";
+  const std::string key = (pki / (name + ".key")).string();
+  const std::string pem = (pki / (name + ".pem")).string();
+  const std::string csr = (pki / (name + ".csr")).string();
+  const std::string ext = (pki / (name + ".ext")).string();
+  std::string lines = "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n"
+                      "subjectAltName=URI:" + uri + "\n";
+  if (!eku.empty()) lines += "extendedKeyUsage=" + eku + "\n";
+  WriteFile(ext, lines);
+  const std::string command =
+      "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out '" + key +
+      "' 2>/dev/null && chmod 600 '" + key + "' && openssl req -new -key '" + key +
+      "' -subj /CN=" + name + " -out '" + csr + "' 2>/dev/null && openssl x509 -req -in '" + csr +
+      "' -CA '" + (pki / "ca.pem").string() + "' -CAkey '" + (pki / "ca.key").string() +
+      "' -set_serial 0x" + std::to_string(name.size()) + "7e57 -days 2 -extfile '" + ext +
+      "' -out '" + pem + "' 2>/dev/null";
+  return std::system(command.c_str()) == 0 ? "" : "openssl failed for " + name;
+}
+
+mode_t ModeOf(const fs::path& p) {
+  struct stat st {};
+  REQUIRE(::lstat(p.c_str(), &st) == 0);
+  return st.st_mode & 07777;
 }
 
 // "reason=N" of an auth-failure-summary detail, or 0.
@@ -479,6 +513,207 @@ TEST_SUITE("StartServer") {
                               "key=officer1-test") == 9 + 64);
     }
     CHECK(results == 1);
+  }
+
+  TEST_CASE("outside systemd the state directory is created 0700 and every state file 0600") {
+    World& w = Shared();
+    REQUIRE_MESSAGE(w.error.empty(), w.error);
+    const mode_t saved = ::umask(022);  // a shell's default, not systemd's UMask=0077
+    Config c = w.config;
+    c.state_dir = (w.dir / "state-modes").string();
+    c.port_file.clear();
+    {
+      auto server = StartServer(c);
+      ::umask(saved);
+      REQUIRE_MESSAGE(server.ok(), server.status().ToString());
+      // While running: the databases and their -wal/-shm files exist.
+      for (const char* db : {"audit_log.db", "release_history.db", "budget_ledger.db"}) {
+        CAPTURE(db);
+        CHECK(ModeOf(fs::path(c.state_dir) / db) == 0600);
+      }
+      int checked = 0;
+      for (const fs::directory_entry& e : fs::directory_iterator(c.state_dir)) {
+        CAPTURE(e.path().string());
+        CHECK((ModeOf(e.path()) & 077) == 0);
+        ++checked;
+      }
+      CHECK(checked >= 8);  // 3 databases, their -wal/-shm, keys, checkpoint, lock
+      (*server)->Shutdown();
+    }
+    CHECK(ModeOf(c.state_dir) == 0700);
+    for (const fs::directory_entry& e : fs::directory_iterator(c.state_dir)) {
+      CAPTURE(e.path().string());
+      CHECK((ModeOf(e.path()) & 077) == 0);
+    }
+  }
+
+  TEST_CASE("a state directory or state file wider than 0700/0600 is refused at start") {
+    World& w = Shared();
+    REQUIRE_MESSAGE(w.error.empty(), w.error);
+    Config c = w.config;
+    c.port_file.clear();
+    SUBCASE("the state directory") {
+      c.state_dir = (w.dir / "state-wide-dir").string();
+      fs::create_directories(c.state_dir);
+      for (mode_t mode : {0777U, 0755U, 0770U}) {
+        CAPTURE(mode);
+        REQUIRE(::chmod(c.state_dir.c_str(), mode) == 0);
+        auto server = StartServer(c);
+        REQUIRE_FALSE(server.ok());
+        CHECK(server.status().code() == absl::StatusCode::kFailedPrecondition);
+        CHECK(std::string(server.status().message()) ==
+              "state_dir " + c.state_dir + " has mode " + crypto::ModeText(mode) +
+                  "; allowed: 0700 or narrower, usable by its owner only (chmod 700 " +
+                  c.state_dir + ")");
+        CHECK_FALSE(fs::exists(fs::path(c.state_dir) / "audit_log.db"));  // nothing touched
+      }
+      REQUIRE(::chmod(c.state_dir.c_str(), 0700) == 0);  // negative control
+      auto server = StartServer(c);
+      CHECK_MESSAGE(server.ok(), server.status().ToString());
+    }
+    SUBCASE("each database") {
+      c.state_dir = (w.dir / "state-wide-files").string();
+      {
+        auto first = StartServer(c);
+        REQUIRE_MESSAGE(first.ok(), first.status().ToString());
+      }
+      for (const char* db : {"audit_log.db", "release_history.db", "budget_ledger.db"}) {
+        CAPTURE(db);
+        const std::string path = (fs::path(c.state_dir) / db).string();
+        for (mode_t mode : {0666U, 0644U}) {
+          REQUIRE(::chmod(path.c_str(), mode) == 0);
+          auto server = StartServer(c);
+          REQUIRE_FALSE(server.ok());
+          CHECK(server.status().code() == absl::StatusCode::kFailedPrecondition);
+          const std::string message(server.status().message());
+          CHECK_MESSAGE(message.find(path + " has mode " + crypto::ModeText(mode) +
+                                     "; allowed: 0600 or narrower") != std::string::npos,
+                        message);
+        }
+        REQUIRE(::chmod(path.c_str(), 0600) == 0);  // negative control
+        auto server = StartServer(c);
+        CHECK_MESSAGE(server.ok(), server.status().ToString());
+      }
+    }
+  }
+
+  TEST_CASE("a malformed deny-list stops the start, as --check does") {
+    World& w = Shared();
+    REQUIRE_MESSAGE(w.error.empty(), w.error);
+    const fs::path copy = w.dir / "policies-denylist";
+    fs::remove_all(copy);
+    fs::copy(w.config.policies_dir, copy, fs::copy_options::recursive);
+    WriteFile(copy / "access/revoked.textproto", "revoked { serial: \"zz\" }\n");
+    Config c = w.config;
+    c.policies_dir = copy.string();
+    c.state_dir = (w.dir / "state-denylist").string();
+    c.port_file.clear();
+    auto server = StartServer(c);
+    REQUIRE_FALSE(server.ok());
+    const std::string message(server.status().message());
+    CHECK_MESSAGE(message.find("deny-list policies/access/revoked.textproto cannot be used") !=
+                      std::string::npos,
+                  message);
+    CHECK(message.find("serial must be hexadecimal") != std::string::npos);
+    CHECK_FALSE(CheckConfiguration(c).ok());
+    // Negative control: fixed, the same configuration starts.
+    WriteFile(copy / "access/revoked.textproto", "# nobody is revoked\n");
+    auto fixed = StartServer(c);
+    CHECK_MESSAGE(fixed.ok(), fixed.status().ToString());
+  }
+
+  TEST_CASE("a client certificate without extendedKeyUsage clientAuth is refused and logged") {
+    World& w = Shared();
+    REQUIRE_MESSAGE(w.error.empty(), w.error);
+    const std::string analyst = "spiffe://udc-lv.local/municipal_analyst/analyst1";
+    REQUIRE(IssueClientCert(w, "noeku1", analyst, "") == "");
+    REQUIRE(IssueClientCert(w, "serverauth1", analyst, "serverAuth") == "");
+    REQUIRE(IssueClientCert(w, "clientauth1", analyst, "clientAuth") == "");
+    Config c = w.config;
+    c.state_dir = (w.dir / "state-eku").string();
+    c.port_file.clear();
+    auto server = StartServer(c);
+    REQUIRE_MESSAGE(server.ok(), server.status().ToString());
+    const int port = (*server)->port();
+    const auto run = [&](const std::string& client) {
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+      enclave::v1::RunQueryRequest request;
+      request.set_template_id("personen_per_wijk");
+      enclave::v1::RunQueryResponse response;
+      return Stub(w, port, client)->RunQuery(&context, request, &response);
+    };
+    const grpc::Status none = run("noeku1");
+    CHECK(none.error_code() == grpc::StatusCode::PERMISSION_DENIED);
+    CHECK(none.error_message().find("extendedKeyUsage must include clientAuth") !=
+          std::string::npos);
+    // An EKU without clientAuth already fails OpenSSL's purpose check in the handshake.
+    CHECK(run("serverauth1").error_code() == grpc::StatusCode::UNAVAILABLE);
+    // Negative control: the same identity with clientAuth is served.
+    const grpc::Status with = run("clientauth1");
+    CHECK_MESSAGE(with.ok(), with.error_message());
+    (*server)->Shutdown();
+    server->reset();
+    int refused = 0;
+    for (const audit::LogLeaf& leaf : Leaves(c.state_dir)) {
+      if (leaf.reason.find("clientAuth") == std::string::npos) continue;
+      ++refused;
+      CHECK(leaf.type == audit::EntryType::kQueryRefused);
+      CHECK(leaf.caller == analyst);
+      CHECK(leaf.decision == "PERMISSION_DENIED");
+    }
+    CHECK(refused == 1);
+  }
+
+  TEST_CASE("after the query log failed (disk full), the stop says it was neither logged nor signed") {
+    World& w = Shared();
+    REQUIRE_MESSAGE(w.error.empty(), w.error);
+    Config c = w.config;
+    c.state_dir = (w.dir / "state-diskfull").string();
+    c.port_file.clear();
+    const auto run = [&](int port) {
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+      enclave::v1::RunQueryRequest request;
+      request.set_template_id("personen_per_wijk");
+      enclave::v1::RunQueryResponse response;
+      return Stub(w, port)->RunQuery(&context, request, &response);
+    };
+    SUBCASE("negative control: a clean stop") {
+      auto server = StartServer(c);
+      REQUIRE_MESSAGE(server.ok(), server.status().ToString());
+      CHECK(run((*server)->port()).ok());
+      (*server)->Shutdown();
+      CHECK((*server)->StopStatus().ok());
+    }
+    SUBCASE("a write that fails as on a full disk") {
+      auto server = StartServer(c);
+      REQUIRE_MESSAGE(server.ok(), server.status().ToString());
+      CHECK(run((*server)->port()).ok());
+      // No file may grow: every write fails with EFBIG, as ENOSPC would (SIGXFSZ ignored).
+      const auto previous = std::signal(SIGXFSZ, SIG_IGN);
+      struct rlimit saved {};
+      REQUIRE(::getrlimit(RLIMIT_FSIZE, &saved) == 0);
+      struct rlimit none = saved;
+      none.rlim_cur = 0;
+      REQUIRE(::setrlimit(RLIMIT_FSIZE, &none) == 0);
+      const grpc::Status failed = run((*server)->port());
+      REQUIRE(::setrlimit(RLIMIT_FSIZE, &saved) == 0);
+      std::signal(SIGXFSZ, previous);
+      CHECK(failed.error_code() == grpc::StatusCode::UNAVAILABLE);
+      // The disk has room again, but the log refuses every write until a restart re-checks it.
+      (*server)->Shutdown();
+      const absl::Status stopped = (*server)->StopStatus();
+      CHECK(stopped.code() == absl::StatusCode::kDataLoss);
+      CHECK_MESSAGE(std::string(stopped.message())
+                            .find("the stop was not logged and the final checkpoint was not "
+                                  "signed") != std::string::npos,
+                    stopped.message());
+      server->reset();
+      // A restart re-checks the log and starts: nothing acknowledged was lost.
+      auto again = StartServer(c);
+      CHECK_MESSAGE(again.ok(), again.status().ToString());
+    }
   }
 
   TEST_CASE("CheckConfiguration counts templates and principals without listening") {

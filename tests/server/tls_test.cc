@@ -4,12 +4,15 @@
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/server.h>
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/server_builder.h>
+#include <sys/stat.h>
 
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <memory>
 #include <random>
 #include <sstream>
@@ -18,6 +21,8 @@
 #include "enclave/core/query_service.h"
 #include "enclave/policy/principals.h"
 #include "enclave/rpc/query_service_impl.h"
+#include "enclave/crypto/secret_file.h"
+#include "enclave/rpc/malformed_request.h"
 #include "enclave/server/transport.h"
 #include "enclave/v1/service.grpc.pb.h"
 
@@ -203,6 +208,113 @@ TEST_SUITE("MutualTls") {
     enclave::v1::ListTemplatesResponse response;
     const grpc::Status status = CallList(f, "unknown1", &response, "privacy_officer");
     CHECK(status.error_code() == grpc::StatusCode::PERMISSION_DENIED);
+  }
+
+  TEST_CASE("the TLS server key is refused at 0644, 0666 and through a symlink, as the other secrets") {
+    Fixture& f = Shared();
+    REQUIRE_MESSAGE(f.setup_error.empty(), f.setup_error);
+    const fs::path copy = f.dir / "key-modes" / "server.key";
+    fs::create_directories(copy.parent_path());
+    fs::copy_file(f.dir / "pki/server.key", copy, fs::copy_options::overwrite_existing);
+    Config c = f.config;
+    c.server_key_file = copy.string();
+    for (mode_t mode : {0644U, 0666U, 0640U}) {
+      CAPTURE(mode);
+      REQUIRE(::chmod(copy.c_str(), mode) == 0);
+      auto creds = MakeServerCredentials(c);
+      REQUIRE_FALSE(creds.ok());
+      CHECK(creds.status().code() == absl::StatusCode::kFailedPrecondition);
+      // One implementation: exactly the message of the check the signing and record keys pass.
+      struct stat st {};
+      REQUIRE(::lstat(copy.c_str(), &st) == 0);
+      CHECK(std::string(creds.status().message()) ==
+            std::string(crypto::CheckPrivateFileStat("tls.server_key_file", copy.string(), st,
+                                                     false)
+                             .message()));
+      CHECK(std::string(creds.status().message()).find(crypto::ModeText(mode)) !=
+            std::string::npos);
+    }
+    REQUIRE(::chmod(copy.c_str(), 0600) == 0);
+    const fs::path link = f.dir / "key-modes" / "linked.key";
+    fs::create_symlink(copy, link);
+    c.server_key_file = link.string();
+    auto linked = MakeServerCredentials(c);
+    CHECK(linked.status().code() == absl::StatusCode::kFailedPrecondition);
+    CHECK(std::string(linked.status().message()).find("is a symbolic link") != std::string::npos);
+    // Negative control: the same key at 0600, named directly, is accepted.
+    c.server_key_file = copy.string();
+    CHECK(MakeServerCredentials(c).ok());
+  }
+
+  TEST_CASE("garbage and undecodable requests are INVALID_ARGUMENT saying the request was malformed") {
+    Fixture& f = Shared();
+    REQUIRE_MESSAGE(f.setup_error.empty(), f.setup_error);
+    // Raw bytes, as a client that bypasses the generated code (and its UTF-8 check) sends them.
+    const auto raw_call = [&](const std::string& method, const std::string& bytes) {
+      grpc::SslCredentialsOptions options;
+      options.pem_root_certs = ReadFile(f.dir / "pki/ca.pem");
+      options.pem_cert_chain = ReadFile(f.dir / "pki/analyst1.pem");
+      options.pem_private_key = ReadFile(f.dir / "pki/analyst1.key");
+      grpc::ChannelArguments args;
+      args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+      args.SetMaxSendMessageSize(-1);
+      auto channel = grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(f.port),
+                                               grpc::SslCredentials(options), args);
+      grpc::GenericStub stub(channel);
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+      grpc::Slice slice(bytes);
+      grpc::ByteBuffer request(&slice, 1);
+      grpc::ByteBuffer response;
+      std::promise<grpc::Status> done;
+      stub.UnaryCall(&context, method, grpc::StubOptions(), &request, &response,
+                     [&done](grpc::Status s) { done.set_value(std::move(s)); });
+      return done.get_future().get();
+    };
+    const std::string run = "/enclave.v1.QueryService/RunQuery";
+    // Field 1 (template_id) as a length-delimited string holding bytes that are not UTF-8.
+    const std::string bad_utf8 = std::string("\x0a\x04\xff\xfe\xfd\xfc", 6);
+    // Field 2 (parameters) holding Parameter{name: "year", value: <0xC3 0x28>}.
+    const std::string bad_param = std::string("\x0a\x03zzp\x12\x0a\x0a\x04year\x12\x02\xc3\x28", 17);
+    for (const auto& [what, bytes] : std::vector<std::pair<std::string, std::string>>{
+             {"garbage", std::string("\xff\xff\xff\xff\x0f garbage \x01\x02", 15)},
+             {"invalid UTF-8 template id", bad_utf8},
+             {"invalid UTF-8 parameter value", bad_param}}) {
+      CAPTURE(what);
+      const grpc::Status status = raw_call(run, bytes);
+      CHECK(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+      CHECK(status.error_message() ==
+            rpc::MalformedRequestMessage(run, f.config.max_receive_message_bytes));
+      CHECK(status.error_message().find('\n') == std::string::npos);  // one line
+    }
+    // Negative control: well-formed bytes on the same path reach the handler and are answered.
+    enclave::v1::DescribeTemplateRequest describe;
+    describe.set_template_id("zzp_aantal_per_wijk");
+    const grpc::Status fine =
+        raw_call("/enclave.v1.QueryService/DescribeTemplate", describe.SerializeAsString());
+    CHECK_MESSAGE(fine.ok(), fine.error_message());
+    const grpc::Status garbled =
+        raw_call("/enclave.v1.QueryService/DescribeTemplate", std::string("\x0a\x02\xc0\xaf", 4));
+    CHECK(garbled.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+
+    // A value over the per-parameter cap but under the message limit: the binding names it.
+    enclave::v1::RunQueryRequest long_value;
+    long_value.set_template_id("zzp_aantal_per_wijk");
+    enclave::v1::Parameter* p = long_value.add_parameters();
+    p->set_name("year");
+    p->set_value(std::string(1000, '9'));
+    const grpc::Status capped = raw_call(run, long_value.SerializeAsString());
+    CHECK(capped.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+    CHECK(capped.error_message().find("parameter 'year': the value is 1000 bytes long; allowed: "
+                                      "at most 256 bytes") != std::string::npos);
+    // 100 kB: over the message limit; refused before any handler, never INTERNAL.
+    p->set_value(std::string(100 * 1024, '9'));
+    // gRPC itself answers before the enclave sees it (enclavectl never sends one: client.h).
+    const grpc::Status huge = raw_call(run, long_value.SerializeAsString());
+    CHECK(huge.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
+    CHECK(huge.error_message().find("larger than max") != std::string::npos);
+    CHECK(huge.error_message().find(std::to_string(f.config.max_receive_message_bytes)) !=
+          std::string::npos);
   }
 
   TEST_CASE("a second server cannot bind the port of a running one") {

@@ -17,6 +17,7 @@
 #include "client/verifier/verifier.h"
 #include "enclave/audit/leaf.h"
 #include "enclave/audit/merkle.h"
+#include "tests/testing/audit_tamper.h"
 #include "tests/testing/temp_dir.h"
 
 namespace enclave::adapters::sqlite {
@@ -254,31 +255,140 @@ TEST_CASE("the tables are append-only") {
   }
 }
 
-TEST_CASE("a tampered leaf byte is caught by the verifier on an exported bundle") {
+bool Contains(const absl::Status& s, const std::string& text) {
+  return std::string(s.message()).find(text) != std::string::npos;
+}
+
+// The issue-11 probe: an insider rewrites the caller in the bytes of entries 17..29, which a
+// signed checkpoint covers (they still decode), and keeps the stored hashes.
+void RewriteCallers(const std::string& db) {
+  REQUIRE(testing::RewriteLeafBytes(db, 17, 30, [](audit::LogLeaf& l) {
+            l.caller = "spiffe://lv/analyst9";
+          }).ok());
+}
+
+TEST_CASE("start-up re-hashes every entry: rewritten bytes under kept hashes are refused") {
   TempDir dir;
   {
     auto store = MustOpen(Options(dir));
-    AppendPairs(*store, "r", 50);
-  }  // closed: the checkpoint covers every entry
-  // The attacker removes the trigger and flips one byte of leaf 17's request id.
-  RawExec(dir.File("audit_log.db"),
-          "DROP TRIGGER leaves_no_update;"
-          "UPDATE leaves SET bytes = CAST(replace(CAST(bytes AS TEXT), 'r8', 'r9') AS BLOB) "
-          "WHERE seq = 17;");
-  auto store = MustOpen(Options(dir));  // the stored hashes still match the tree state
+    AppendPairs(*store, "r", 25);
+  }  // closed: every checkpoint covers every entry
+  SUBCASE("negative control: the untouched log opens") {
+    auto store = MustOpen(Options(dir));
+    CHECK(store->Size() == 50);
+  }
+  SUBCASE("the callers of checkpointed entries rewritten, hashes kept") {
+    RewriteCallers(dir.File("audit_log.db"));
+    auto store = AuditLogStore::Open(Options(dir));
+    REQUIRE_FALSE(store.ok());
+    CHECK(store.status().code() == absl::StatusCode::kFailedPrecondition);
+    CHECK_MESSAGE(Contains(store.status(), "entry 17 in "), store.status().message());
+    CHECK(Contains(store.status(), "do not hash to its stored leaf hash"));
+    CHECK_FALSE(Contains(store.status(), "analyst"));  // names the entry, never its content
+  }
+  SUBCASE("the stored hash rewritten as well: the signed root no longer matches") {
+    RawExec(dir.File("audit_log.db"),
+            "DROP TRIGGER leaves_no_update; UPDATE leaves SET hash = zeroblob(32) WHERE seq = 17;");
+    auto store = AuditLogStore::Open(Options(dir));
+    REQUIRE_FALSE(store.ok());
+    CHECK(store.status().code() == absl::StatusCode::kFailedPrecondition);
+  }
+  SUBCASE("a row whose indexed request id does not match its bytes") {
+    RawExec(dir.File("audit_log.db"),
+            "DROP TRIGGER leaves_no_update; UPDATE leaves SET request_id = 'r9' WHERE seq = 4;");
+    auto store = AuditLogStore::Open(Options(dir));
+    REQUIRE_FALSE(store.ok());
+    CHECK_MESSAGE(Contains(store.status(), "entry 4 in "), store.status().message());
+    CHECK(Contains(store.status(), "does not match its bytes"));
+  }
+  SUBCASE("bytes that no longer decode") {
+    RawExec(dir.File("audit_log.db"),
+            "DROP TRIGGER leaves_no_update; UPDATE leaves SET bytes = x'00' WHERE seq = 8;");
+    auto store = AuditLogStore::Open(Options(dir));
+    REQUIRE_FALSE(store.ok());
+    CHECK_MESSAGE(Contains(store.status(), "entry 8 in "), store.status().message());
+  }
+}
+
+TEST_CASE("negative control: without the start-up check the exported bundle still fails offline") {
+  // What the officer's full verify sees of the same probe: the bytes no longer fold to the
+  // signed root. (The store is opened before the rewrite, as a running server would be.)
+  TempDir dir;
+  auto store = MustOpen(Options(dir));
+  AppendPairs(*store, "r", 25);
+  REQUIRE(store->SignCheckpointNow().ok());
+  RewriteCallers(dir.File("audit_log.db"));
   auto bundle = store->ExportBundle(0);
   REQUIRE(bundle.ok());
   auto report = verifier::VerifyBundle(*bundle, VerifierOptions(*store));
   REQUIRE_FALSE(report.ok());
   CHECK(report.status().code() == absl::StatusCode::kDataLoss);
+}
 
-  // Rewriting the stored hash as well makes start-up refuse.
-  store.reset();
-  RawExec(dir.File("audit_log.db"),
-          "DROP TRIGGER leaves_no_update; UPDATE leaves SET hash = zeroblob(32) WHERE seq = 17;");
-  auto reopened = AuditLogStore::Open(Options(dir));
-  REQUIRE_FALSE(reopened.ok());
-  CHECK(reopened.status().code() == absl::StatusCode::kFailedPrecondition);
+// The state directory as a crash would leave it: the database and its WAL copied while the store
+// is open and idle, with the checkpoint file and the keys.
+void CrashImage(const TempDir& from, const TempDir& to) {
+  for (const char* name : {"audit_log.db", "audit_log.db-wal", "checkpoint", "log_signing.key",
+                           "log_verifier.key"}) {
+    if (fs::exists(from.File(name))) fs::copy_file(from.File(name), to.File(name));
+  }
+}
+
+enum class TailAttack { kNone, kRewrite, kRewriteAndDeleteHead };
+
+// 30 acknowledged entries after the last kept checkpoint (size 0: the history and the file are
+// written every 1000 entries here), a crash, the attack on the crash image, and a restart.
+absl::StatusOr<std::uint64_t> RestartAfter(TailAttack attack, bool every_commit) {
+  TempDir dir, image;
+  AuditLogOptions o = Options(dir);
+  o.checkpoint_every_commit = every_commit;
+  {
+    auto store = MustOpen(o);
+    AppendPairs(*store, "r", 15);
+    if (every_commit) {
+      CHECK(store->LatestCheckpoint().size == 30);  // acknowledged = covered
+    }
+    CrashImage(dir, image);
+  }
+  if (attack != TailAttack::kNone) {
+    REQUIRE(testing::RewriteTailConsistently(image.File("audit_log.db"), 20).ok());
+  }
+  if (attack == TailAttack::kRewriteAndDeleteHead) {
+    RawExec(image.File("audit_log.db"),
+            "DROP TRIGGER signed_head_no_delete; DELETE FROM signed_head;");
+  }
+  AuditLogOptions reopen = Options(image);
+  reopen.checkpoint_every_commit = every_commit;
+  auto store = AuditLogStore::Open(reopen);
+  if (!store.ok()) return store.status();
+  return (*store)->Size();
+}
+
+TEST_CASE("a tail rewritten after acknowledgement is refused at start (a signed head per commit)") {
+  auto plain = RestartAfter(TailAttack::kNone, true);  // negative control: the crash image opens
+  REQUIRE_MESSAGE(plain.ok(), plain.status().ToString());
+  CHECK(*plain == 30);
+
+  auto rewritten = RestartAfter(TailAttack::kRewrite, true);
+  REQUIRE_FALSE(rewritten.ok());
+  CHECK(rewritten.status().code() == absl::StatusCode::kFailedPrecondition);
+  CHECK_MESSAGE(Contains(rewritten.status(), "the history was rewritten"),
+                rewritten.status().message());
+
+  auto headless = RestartAfter(TailAttack::kRewriteAndDeleteHead, true);
+  REQUIRE_FALSE(headless.ok());
+  CHECK_MESSAGE(Contains(headless.status(), "entries 0..29 in "), headless.status().message());
+  CHECK(Contains(headless.status(), "not covered by any signed checkpoint"));
+}
+
+TEST_CASE("negative control: without a checkpoint per commit the same tail rewrite goes unnoticed") {
+  // The window of issue 11: acknowledged, not yet in a signed checkpoint, rewritable.
+  for (TailAttack attack :
+       {TailAttack::kNone, TailAttack::kRewrite, TailAttack::kRewriteAndDeleteHead}) {
+    auto size = RestartAfter(attack, false);
+    REQUIRE_MESSAGE(size.ok(), size.status().ToString());
+    CHECK(*size == 30);
+  }
 }
 
 void CopyDb(const fs::path& from_dir, const fs::path& to_dir) {
@@ -394,6 +504,49 @@ TEST_CASE("a failed commit fails its appends and every later one (fail closed)")
   CHECK(store->Append(Entry("z", Type::kAccepted)).ok());  // a restart resumes
 }
 
+TEST_CASE("Ping: a round trip through the writer, OK while it runs, refused once failed or closed") {
+  // enclaved's systemd watchdog pings only while this passes (enclave/server/systemd_notify.h).
+  TempDir dir;
+  AuditLogOptions o = Options(dir);
+  std::atomic<bool> fail{false};
+  std::atomic<bool> stall{false};
+  o.before_commit_for_test = [&](std::uint64_t) {
+    while (stall) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    return fail ? absl::UnavailableError("injected I/O error") : absl::OkStatus();
+  };
+  auto store = MustOpen(o);
+  AppendPairs(*store, "r", 2);
+  const std::uint64_t size = store->Size();
+  CHECK(store->Ping().ok());
+  CHECK(store->Size() == size);  // writes nothing
+  // A stuck writer: the ping waits behind the stuck commit instead of answering OK.
+  stall = true;
+  std::thread appender([&] { store->Append(Entry("slow", Type::kAccepted)).IgnoreError(); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  std::atomic<bool> pinged{false};
+  std::thread pinger([&] {
+    store->Ping().IgnoreError();
+    pinged = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  CHECK_FALSE(pinged.load());
+  stall = false;
+  appender.join();
+  pinger.join();
+  CHECK(pinged.load());
+  // A failed commit: the log refuses everything from now on, and so does the ping.
+  fail = true;
+  CHECK(store->Append(Entry("x", Type::kAccepted)).code() == absl::StatusCode::kUnavailable);
+  fail = false;
+  CHECK(store->Ping().code() == absl::StatusCode::kUnavailable);
+  // Closed: refused too.
+  auto other_dir = std::make_unique<TempDir>();
+  auto other = MustOpen(Options(*other_dir));
+  CHECK(other->Ping().ok());
+  CHECK(other->Close().ok());
+  CHECK(other->Ping().code() == absl::StatusCode::kUnavailable);
+}
+
 TEST_CASE("an entry that cannot be encoded fails alone and takes no sequence number") {
   TempDir dir;
   auto store = MustOpen(Options(dir));
@@ -456,22 +609,38 @@ TEST_CASE("a given signing key file is used, never created, and checked unless a
   CHECK((*credential)->VerifierKey() == verifier_key);
 }
 
-TEST_CASE("checkpoints are signed every N entries and on the timer") {
+TEST_CASE("every commit is signed, the history and the file every N entries and on the timer") {
   TempDir dir;
   AuditLogOptions o = Options(dir);
   o.checkpoint_every_entries = 10;
+  auto file_size = [&] {
+    std::ifstream in(dir.File("checkpoint"));
+    std::string origin, size;
+    std::getline(in, origin);
+    std::getline(in, size);
+    return std::stoull(size);
+  };
   auto store = MustOpen(o);
-  AppendPairs(*store, "r", 5);
-  CHECK(store->LatestCheckpoint().size == 10);
+  for (int i = 0; i < 7; ++i) {
+    REQUIRE(store->Append(Entry("r" + std::to_string(i), Type::kAccepted)).ok());
+    CHECK(store->LatestCheckpoint().size == store->Size());  // before the acknowledgement
+    CHECK(store->LatestCheckpoint().root == store->Root());
+  }
+  CHECK(file_size() == 0);
+  AppendPairs(*store, "s", 2);
+  CHECK(file_size() == 10);
+  CHECK(store->LatestCheckpoint().size == 11);
   store.reset();
+  CHECK(file_size() == 11);  // at Close
   o.checkpoint_every_entries = 0;
   o.checkpoint_interval = std::chrono::milliseconds(50);
-  store = MustOpen(o);
-  AppendPairs(*store, "s", 1);
-  for (int i = 0; i < 100 && store->LatestCheckpoint().size != 12; ++i) {
+  store = MustOpen(o);  // + 1 recovery entry closing r0..r6
+  AppendPairs(*store, "t", 1);
+  REQUIRE(store->Size() == 14);
+  for (int i = 0; i < 100 && file_size() != 14; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  CHECK(store->LatestCheckpoint().size == 12);
+  CHECK(file_size() == 14);
 }
 
 TEST_CASE("readers see a consistent tree while appenders write") {

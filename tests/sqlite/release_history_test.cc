@@ -1,8 +1,10 @@
 #include "enclave/adapters/sqlite/release_history_store.h"
 
 #include <doctest/doctest.h>
+#include <sys/stat.h>
 #include <sqlite3.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <numeric>
@@ -152,6 +154,8 @@ TEST_CASE("a history written before thresholds were stored loads with T = 10") {
              "data_version TEXT NOT NULL, unit_type TEXT NOT NULL, index_basis TEXT NOT NULL, "
              "population BLOB NOT NULL, population_sha256 TEXT NOT NULL, created TEXT NOT NULL, "
              "UNIQUE (project, data_version, unit_type, population_sha256))");
+  // A state file wider than 0600 is refused (durable_database.h); the old store's was 0600.
+  REQUIRE(::chmod(path.c_str(), 0600) == 0);
   auto h = SqliteReleaseHistory::Open(path);
   REQUIRE(h.ok());
   REQUIRE((*h)->Append(kA, kBasis, Record({Range(0, 57)})).ok());
@@ -219,6 +223,38 @@ TEST_CASE("a changed unit numbering refuses the history") {
   CHECK(guard.RecordedCount(kA) == 0);
   // A growing (process-only) numbering cannot be persisted at all.
   CHECK((*h)->Append(kA, "", e).code() == absl::StatusCode::kInvalidArgument);
+}
+
+TEST_CASE("the store's files are created 0600 whatever the umask, and a wider one is refused") {
+  TempDir dir;
+  const std::string path = dir.path + "/release_history.db";
+  const mode_t saved = ::umask(022);
+  {
+    auto h = SqliteReleaseHistory::Open(path);
+    ::umask(saved);
+    REQUIRE(h.ok());
+    REQUIRE((*h)->Append(kA, kBasis, Record({Range(0, 57)})).ok());
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      CAPTURE(suffix);
+      struct stat st {};
+      REQUIRE(::stat((path + suffix).c_str(), &st) == 0);
+      CHECK((st.st_mode & 0777) == 0600);
+    }
+  }
+  for (mode_t mode : {0644U, 0666U, 0640U}) {
+    CAPTURE(mode);
+    REQUIRE(::chmod(path.c_str(), mode) == 0);
+    auto h = SqliteReleaseHistory::Open(path);
+    REQUIRE_FALSE(h.ok());
+    CHECK(h.status().code() == absl::StatusCode::kFailedPrecondition);
+    CHECK(std::string(h.status().message()).find(path + " has mode 0") != std::string::npos);
+  }
+  REQUIRE(::chmod(path.c_str(), 0600) == 0);
+  // A symbolic link in its place is refused too.
+  const std::string link = dir.path + "/linked.db";
+  REQUIRE(::symlink(path.c_str(), link.c_str()) == 0);
+  CHECK(SqliteReleaseHistory::Open(link).status().code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(SqliteReleaseHistory::Open(path).ok());  // negative control
 }
 
 }  // namespace

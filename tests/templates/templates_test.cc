@@ -170,6 +170,46 @@ TEST_SUITE("Bind") {
                         "already selects; choose different dimensions");
   }
 
+  TEST_CASE("values over 256 bytes, names over 64 bytes and text that is not UTF-8 are refused first") {
+    const std::string not_utf8("\xc3\x28", 2);
+    CHECK(Message(Bind(MakeTemplate(), {{"year", std::string(100 * 1024, '9')}})) ==
+          "parameter 'year': the value is 102400 bytes long; allowed: at most 256 bytes; it must "
+          "be an integer from 2018 to 2024");
+    CHECK(Message(Bind(MakeTemplate(), {{"year", "20" + not_utf8}})) ==
+          "parameter 'year': the value is not valid UTF-8; allowed: UTF-8 text of at most 256 "
+          "bytes; it must be an integer from 2018 to 2024");
+    const std::string bad_name = Message(Bind(MakeTemplate(), {{"ye" + not_utf8, "1"}}));
+    CHECK(bad_name == "a parameter name of 4 bytes that is not valid UTF-8; allowed: a name of at "
+                      "most 64 bytes of UTF-8, one of: year, sex, geo, breakdown");
+    CHECK(bad_name.find(not_utf8) == std::string::npos);  // the bytes are never echoed
+    CHECK(Message(Bind(MakeTemplate(), {{std::string(65, 'n'), "1"}})).rfind(
+              "a parameter name of 65 bytes; allowed", 0) == 0);
+    std::vector<std::pair<std::string, std::string>> many(33, {"year", "2020"});
+    CHECK(Message(Bind(MakeTemplate(), many)).rfind("too many parameters (33); allowed: at most 32",
+                                                    0) == 0);
+    // Negative controls: at the limits, the usual checks apply.
+    CHECK(Message(Bind(MakeTemplate(), {{"year", std::string(256, '9')}})) ==
+          "parameter 'year': must be an integer from 2018 to 2024");
+    CHECK(Bind(MakeTemplate(), {{"year", "2020"}}).ok());
+  }
+
+  TEST_CASE("IsValidUtf8 accepts UTF-8 and refuses overlong forms, surrogates and truncation") {
+    for (const std::string& ok : {std::string(""), std::string("wijk"), std::string("\xc3\xa9"),
+                                 std::string("\xe2\x82\xac"), std::string("\xf0\x9f\x98\x80"),
+                                 std::string("\xf4\x8f\xbf\xbf")}) {
+      CAPTURE(ok);
+      CHECK(IsValidUtf8(ok));
+    }
+    for (const std::string& bad :
+         {std::string("\xff"), std::string("\x80"), std::string("\xc0\xaf"),
+          std::string("\xc3"), std::string("\xe0\x80\xaf"), std::string("\xed\xa0\x80"),
+          std::string("\xf4\x90\x80\x80"), std::string("\xf0\x9f\x98"),
+          std::string("a\xc3(b")}) {
+      CAPTURE(bad);
+      CHECK_FALSE(IsValidUtf8(bad));
+    }
+  }
+
   TEST_CASE("an overlong unknown name is cut in the message") {
     std::string name(200, 'a');
     auto q = Bind(MakeTemplate(), {{name, "1"}});

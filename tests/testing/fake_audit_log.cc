@@ -183,4 +183,9 @@ std::vector<std::string> FakeAuditLog::RawLeavesForTest() const {
   return leaves_;
 }
 
+void FakeAuditLog::ReplaceLeafBytesForTest(std::uint64_t index, std::string bytes) {
+  std::lock_guard<std::mutex> lock(mu_);
+  leaves_.at(static_cast<std::size_t>(index)) = std::move(bytes);
+}
+
 }  // namespace enclave::testing

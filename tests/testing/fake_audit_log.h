@@ -56,6 +56,9 @@ class FakeAuditLog final : public core::QueryLog, public core::AuditReader {
   // Leaves of type query-refused.
   std::vector<audit::LogLeaf> Refusals() const;
   std::vector<std::string> RawLeavesForTest() const;
+  // The insider's edit of issue 11: the bytes served for leaf `index` become `bytes`, while the
+  // tree (its hashes, proofs and checkpoints) stays as it was.
+  void ReplaceLeafBytesForTest(std::uint64_t index, std::string bytes);
 
  private:
   mutable std::mutex mu_;

@@ -104,6 +104,7 @@ start_server() {
   local state="$1" log="$2"
   rm -rf "$state"
   mkdir -p "$state"
+  chmod 700 "$state"  # enclaved refuses a wider state directory
   install -m 600 "$key" "$state/record_key.secret"
   rm -f "$work/enclaved.port"
   "$enclaved" --database "$db" --policies "$policies" --state-dir "$state" \

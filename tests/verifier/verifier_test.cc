@@ -64,6 +64,24 @@ TEST_CASE("known roots, inclusion and consistency proofs; every corruption probe
   CHECK_FALSE(CheckInclusion(0, 0, KatRoots()[0], {}, KatRoots()[0]).ok());
 }
 
+TEST_CASE("proofs in trees of more than 2^63 leaves have the writer's length (fuzz/merkle_proof)") {
+  // Leaf 1 of 2^63 + 1 leaves: 63 hashes inside the left perfect subtree, then the last leaf. The
+  // verifier's decomposition shifted by 64 here (undefined; on x86 it expected 65 hashes).
+  const std::uint64_t size = (std::uint64_t{1} << 63) + 1;
+  std::vector<Hash> proof(64);
+  for (std::size_t i = 0; i < proof.size(); ++i) proof[i] = LeafHash("node " + std::to_string(i));
+  const Hash leaf = LeafHash("leaf 1");
+  for (std::uint64_t index : {std::uint64_t{0}, std::uint64_t{1}, std::uint64_t{12345}}) {
+    CAPTURE(index);
+    absl::StatusOr<audit::Hash> root = audit::RootFromInclusionProof(index, size, leaf, proof);
+    REQUIRE(root.ok());
+    CHECK(CheckInclusion(index, size, leaf, proof, *root).ok());
+    std::vector<Hash> longer = proof;
+    longer.push_back(proof[0]);
+    CHECK_FALSE(CheckInclusion(index, size, leaf, longer, *root).ok());
+  }
+}
+
 TEST_CASE("cross-check: the writer's proofs for every tree up to 256 verify here, probes fail") {
   audit::MemoryTree tree;
   std::vector<Hash> leaves;

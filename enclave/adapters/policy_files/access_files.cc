@@ -81,8 +81,40 @@ bool IsHex(const std::string& s) {
 
 }  // namespace
 
+std::string AgreementPositions::Prefix(const std::string& agreement_id) const {
+  Pos at;
+  if (auto it = agreement.find(agreement_id); it != agreement.end()) at = it->second;
+  return absl::StrCat("policies/", kAgreementsFile, ":", at.line, ":", at.column, ": ");
+}
+
+namespace {
+
+using Pos = AgreementPositions::Pos;
+
+Pos PosOf(const pb::TextFormat::ParseLocation& loc) {
+  if (loc.line < 0) return Pos{};
+  return Pos{loc.line + 1, loc.column + 1};
+}
+
+// Where `name` (index -1: singular) is in `tree`, else `fallback`.
+Pos FieldPos(const pb::TextFormat::ParseInfoTree* tree, const pb::Descriptor* type,
+             const char* name, int index, Pos fallback) {
+  if (tree == nullptr) return fallback;
+  const pb::FieldDescriptor* field = type->FindFieldByName(name);
+  if (field == nullptr) return fallback;
+  const pb::TextFormat::ParseLocation loc = tree->GetLocation(field, index);
+  return loc.line < 0 ? fallback : PosOf(loc);
+}
+
+absl::Status AtPos(const std::string& display, Pos at, const std::string& message) {
+  return absl::InvalidArgumentError(
+      absl::StrCat(display, ":", at.line, ":", at.column, ": ", message));
+}
+
+}  // namespace
+
 absl::StatusOr<std::shared_ptr<const policy::AgreementBook>> LoadAgreements(
-    const std::string& policies_dir) {
+    const std::string& policies_dir, AgreementPositions* positions) {
   const fs::path path = fs::path(policies_dir) / kAgreementsFile;
   const std::string display = std::string("policies/") + kAgreementsFile;
   std::error_code ec;
@@ -94,41 +126,90 @@ absl::StatusOr<std::shared_ptr<const policy::AgreementBook>> LoadAgreements(
   absl::StatusOr<std::string> text = ReadFile(path, display);
   if (!text.ok()) return text.status();
   v1p::AgreementsFile file;
-  if (absl::Status s = ParseText(*text, display, &file); !s.ok()) return s;
+  pb::TextFormat::ParseInfoTree tree;
+  {
+    FirstError errors(display);
+    pb::TextFormat::Parser parser;
+    parser.RecordErrorsTo(&errors);
+    parser.WriteLocationsTo(&tree);
+    if (!parser.ParseFromString(*text, &file)) {
+      return absl::InvalidArgumentError(errors.first().empty()
+                                            ? display + ":1:1: cannot parse the file"
+                                            : errors.first());
+    }
+  }
+  const pb::Descriptor* file_type = v1p::AgreementsFile::descriptor();
+  const pb::Descriptor* agreement_type = v1p::Agreement::descriptor();
+  const pb::FieldDescriptor* agreement_field = file_type->FindFieldByName("agreement");
+  const pb::FieldDescriptor* project_field = file_type->FindFieldByName("project");
 
+  // Each rule of AgreementBook::Create is checked on the one entry it is about, so the message
+  // points at it: the data-version cap, each project budget, then each agreement alone.
+  const std::int64_t data_cap = file.data_version_cap_micro() == 0
+                                    ? policy::kDefaultDataVersionCapMicro
+                                    : file.data_version_cap_micro();
+  if (absl::StatusOr<policy::AgreementBook> alone = policy::AgreementBook::Create({}, {}, data_cap);
+      !alone.ok()) {
+    return AtPos(display, FieldPos(&tree, file_type, "data_version_cap_micro", -1, Pos{}),
+                 std::string(alone.status().message()));
+  }
+  std::map<std::string, std::int64_t> caps;
+  for (int j = 0; j < file.project_size(); ++j) {
+    const v1p::ProjectBudget& p = file.project(j);
+    const Pos at = PosOf(tree.GetLocation(project_field, j));
+    if (!caps.emplace(p.project(), p.cap_micro()).second) {
+      return AtPos(display, at, "project '" + p.project() + "' has more than one budget");
+    }
+    if (absl::StatusOr<policy::AgreementBook> alone =
+            policy::AgreementBook::Create({}, {{p.project(), p.cap_micro()}}, data_cap);
+        !alone.ok()) {
+      return AtPos(display, at, std::string(alone.status().message()));
+    }
+  }
+
+  AgreementPositions where;
   std::vector<policy::Agreement> agreements;
-  for (const v1p::Agreement& a : file.agreement()) {
+  for (int i = 0; i < file.agreement_size(); ++i) {
+    const v1p::Agreement& a = file.agreement(i);
+    const Pos at = PosOf(tree.GetLocation(agreement_field, i));
+    const pb::TextFormat::ParseInfoTree* nested = tree.GetTreeForNested(agreement_field, i);
+    if (!where.agreement.emplace(a.id(), at).second) {
+      return AtPos(display, at, "agreement '" + a.id() + "' is listed more than once");
+    }
     policy::Agreement out;
     out.id = a.id();
     out.organisation = a.organisation();
     out.project = a.project();
-    if (!ParseDay(a.valid_from(), &out.valid_from) ||
-        !ParseDay(a.valid_until(), &out.valid_until)) {
-      return absl::InvalidArgumentError(display + ": agreement '" + a.id() +
-                                        "': valid_from and valid_until must be dates YYYY-MM-DD");
+    if (!ParseDay(a.valid_from(), &out.valid_from)) {
+      return AtPos(display, FieldPos(nested, agreement_type, "valid_from", -1, at),
+                   "agreement '" + a.id() + "': valid_from must be a date YYYY-MM-DD");
+    }
+    if (!ParseDay(a.valid_until(), &out.valid_until)) {
+      return AtPos(display, FieldPos(nested, agreement_type, "valid_until", -1, at),
+                   "agreement '" + a.id() + "': valid_until must be a date YYYY-MM-DD");
     }
     out.templates.assign(a.template_().begin(), a.template_().end());
     out.datasets.assign(a.dataset().begin(), a.dataset().end());
     out.budget_micro = a.budget_micro();
     out.suspended = a.suspended();
     out.suspension_reason = a.suspension_reason();
+    for (int k = 0; k < a.template__size(); ++k) {
+      where.template_entry.emplace(std::make_pair(a.id(), a.template_(k)),
+                                   FieldPos(nested, agreement_type, "template", k, at));
+    }
+    if (absl::StatusOr<policy::AgreementBook> alone =
+            policy::AgreementBook::Create({out}, caps, data_cap);
+        !alone.ok()) {
+      return AtPos(display, at, std::string(alone.status().message()));
+    }
     agreements.push_back(std::move(out));
   }
-  std::map<std::string, std::int64_t> caps;
-  for (const v1p::ProjectBudget& p : file.project()) {
-    if (!caps.emplace(p.project(), p.cap_micro()).second) {
-      return absl::InvalidArgumentError(display + ": project '" + p.project() +
-                                        "' has more than one budget");
-    }
-  }
-  const std::int64_t data_cap = file.data_version_cap_micro() == 0
-                                    ? policy::kDefaultDataVersionCapMicro
-                                    : file.data_version_cap_micro();
   absl::StatusOr<policy::AgreementBook> book =
       policy::AgreementBook::Create(std::move(agreements), std::move(caps), data_cap);
   if (!book.ok()) {
-    return absl::InvalidArgumentError(display + ": " + std::string(book.status().message()));
+    return AtPos(display, Pos{}, std::string(book.status().message()));
   }
+  if (positions != nullptr) *positions = std::move(where);
   return std::make_shared<const policy::AgreementBook>(*std::move(book));
 }
 
@@ -157,27 +238,39 @@ std::string Names(const std::vector<Reach>& reach, bool with_agreement) {
 
 absl::Status CheckDpSeparation(const std::vector<templates::Template>& templates,
                                const policy::PrincipalDirectory& principals,
-                               const policy::AgreementBook& agreements) {
+                               const policy::AgreementBook& agreements,
+                               const AgreementPositions* positions) {
+  const std::string file = std::string("policies/") + kAgreementsFile;
+  // "FILE:LINE:COLUMN: " at an agreement (or one of its template entries) when positions are
+  // known, else "FILE: ".
+  auto prefix = [&](const std::string& agreement_id, const std::string* template_id) {
+    if (positions == nullptr) return file + ": ";
+    if (template_id != nullptr) {
+      auto it = positions->template_entry.find({agreement_id, *template_id});
+      if (it != positions->template_entry.end()) {
+        return absl::StrCat(file, ":", it->second.line, ":", it->second.column, ": ");
+      }
+    }
+    return positions->Prefix(agreement_id);
+  };
   std::map<std::string, const templates::Template*> by_id;
   for (const templates::Template& t : templates) by_id.emplace(t.id, &t);
 
   // An agreement naming a template that is not loaded is a mistake in the file (a typo, or a
   // template removed without amending the agreement), not something to ignore.
   std::string unknown;
+  std::string known;
+  for (const auto& [id, t] : by_id) known += (known.empty() ? "" : ", ") + id;
   for (const policy::Agreement* a : agreements.All()) {
     for (const std::string& id : a->templates) {
       if (by_id.count(id) != 0) continue;
-      unknown += "\n  agreement " + a->id + " names template '" + id.substr(0, 64) +
-                 "', which is not loaded";
+      if (!unknown.empty()) unknown += '\n';
+      unknown += prefix(a->id, &id) + "agreement " + a->id + " names template '" +
+                 id.substr(0, 64) + "', which is not loaded; an agreement may only name loaded "
+                 "templates (" + known + ")";
     }
   }
-  if (!unknown.empty()) {
-    std::string known;
-    for (const auto& [id, t] : by_id) known += (known.empty() ? "" : ", ") + id;
-    return absl::InvalidArgumentError(
-        "policies/access/agreements.textproto: an agreement may only name loaded templates (" + known +
-        "):" + unknown);
-  }
+  if (!unknown.empty()) return absl::InvalidArgumentError(unknown);
 
   // The groups whose templates one researcher can combine: each agreement, each project's
   // agreements, each researcher's agreements.
@@ -232,7 +325,7 @@ absl::Status CheckDpSeparation(const std::vector<templates::Template>& templates
       for (const Reach& r : sdc) key += "|" + r.tmpl + "@" + r.agreement;
       if (!reported.insert(key).second) continue;
       if (!problems.empty()) problems += '\n';
-      problems += std::string("policies/") + kAgreementsFile + ": " + g.label + g.verb +
+      problems += prefix(g.members.front()->id, nullptr) + g.label + g.verb +
                   " the differentially private template" + (dp.size() > 1 ? "s " : " ") +
                   Names(dp, several) + " and the cell-key (SDC) template" +
                   (sdc.size() > 1 ? "s " : " ") + Names(sdc, several) + ", all over unit '" +

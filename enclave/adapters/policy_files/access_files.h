@@ -2,7 +2,7 @@
 // (agreements.textproto, loaded once with the rest of the policy) and the revocation deny-list
 // (revoked.textproto, re-read on every call when its modification time or size changed).
 //
-//   auto book = LoadAgreements("policies");            // all or nothing, FILE:LINE errors
+//   auto book = LoadAgreements("policies");            // all or nothing, FILE:LINE:COL errors
 //   auto revocations = std::make_shared<FileRevocationSource>("policies/access/revoked.textproto");
 //   options.revocations = revocations;                 // core asks it on every call
 #pragma once
@@ -10,9 +10,11 @@
 #include <cstdint>
 #include <ctime>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -25,11 +27,26 @@ namespace enclave::adapters::policy_files {
 inline constexpr char kAgreementsFile[] = "access/agreements.textproto";
 inline constexpr char kRevokedFile[] = "access/revoked.textproto";
 
+// Where the entries of agreements.textproto are (one-based line and column), for messages.
+struct AgreementPositions {
+  struct Pos {
+    int line = 1;
+    int column = 1;
+  };
+  std::map<std::string, Pos> agreement;                              // id -> its `agreement {`
+  std::map<std::pair<std::string, std::string>, Pos> template_entry;  // (id, template) -> `template:`
+  // "policies/access/agreements.textproto:LINE:COLUMN: " for an agreement id (1:1 if unknown).
+  std::string Prefix(const std::string& agreement_id) const;
+};
+
 // An empty book when the file does not exist (then no researcher can run a query).
-// kInvalidArgument naming the file, line and problem for a malformed file or inconsistent
-// agreements (AgreementBook::Create).
+// kInvalidArgument "policies/access/agreements.textproto:LINE:COLUMN: problem" for a malformed
+// file or inconsistent agreements (AgreementBook::Create's rules, each checked on the entry it is
+// about: a bad date at its field, a duplicate id or project budget at the second one, an agreement
+// without a template, organisation, project, positive budget or project budget at its block).
+// `positions`, when given, receives where each agreement and template entry is.
 absl::StatusOr<std::shared_ptr<const policy::AgreementBook>> LoadAgreements(
-    const std::string& policies_dir);
+    const std::string& policies_dir, AgreementPositions* positions = nullptr);
 
 // Differential privacy's budget bounds what a researcher learns only if nothing else tells them
 // the same for free (disclosure-control.md §7.1; docs/differential-privacy.md §1a). An agreement,
@@ -41,9 +58,12 @@ absl::StatusOr<std::shared_ptr<const policy::AgreementBook>> LoadAgreements(
 // version holds the same persons. Templates an agreement names that `templates` lacks are ignored
 // here. kInvalidArgument, one line per conflict, each naming the agreement(s), the DP template(s),
 // the SDC template(s), the unit type, and what is allowed; LoadPolicies calls it after loading.
+// With `positions` (from LoadAgreements) each line starts "FILE:LINE:COLUMN: " at the template
+// entry or the (first) agreement concerned, as the other policy files' errors do.
 absl::Status CheckDpSeparation(const std::vector<templates::Template>& templates,
                                const policy::PrincipalDirectory& principals,
-                               const policy::AgreementBook& agreements);
+                               const policy::AgreementBook& agreements,
+                               const AgreementPositions* positions = nullptr);
 
 // Parses a deny-list file's text. kInvalidArgument with "revoked.textproto:LINE:COL: problem" for
 // a syntax error, an entry naming none of serial, cert_sha256, principal, or a malformed hex value.

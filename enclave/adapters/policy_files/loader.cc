@@ -771,13 +771,14 @@ absl::StatusOr<LoadedPolicies> LoadPolicies(const std::string& policies_dir,
   LoadedPolicies loaded;
   loaded.catalog = std::move(catalog);
   loaded.principals = std::move(principals);
+  AgreementPositions agreement_positions;  // FILE:LINE:COLUMN in the messages below
   absl::StatusOr<std::shared_ptr<const policy::AgreementBook>> agreements =
-      LoadAgreements(root.string());
+      LoadAgreements(root.string(), &agreement_positions);
   if (!agreements.ok()) return agreements.status();
   // A DP budget bounds nothing if the same researcher can ask the same population through an SDC
   // template for free (disclosure-control.md §7.1): such agreements stop the start.
   if (absl::Status s = CheckDpSeparation(loaded.catalog->templates, *loaded.principals,
-                                         **agreements);
+                                         **agreements, &agreement_positions);
       !s.ok()) {
     return s;
   }

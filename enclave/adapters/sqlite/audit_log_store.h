@@ -4,7 +4,8 @@
 //
 // Files in `state_dir`:
 //   audit_log.db        leaves(seq, type, request_id, bytes, hash), nodes(level, idx, hash) for
-//                       levels >= 1, state (tree size + compact range), checkpoints(size, note);
+//                       levels >= 1, state (tree size + compact range), signed_head (the
+//                       checkpoint of the last commit), checkpoints(size, note) (the history);
 //                       WAL, synchronous=FULL, append-only triggers
 //   log_signing.key     Ed25519 PKCS#8 PEM (SECRET, 0600), created on first start if absent
 //   log_verifier.key    the verifier key string the privacy officer pins (public)
@@ -12,14 +13,21 @@
 //
 // Durability: one writer thread drains the queue of pending Appends (group commit): it assigns
 // sequence numbers, encodes the leaves, inserts leaves and nodes in one BEGIN IMMEDIATE
-// transaction, commits, and only then wakes each waiter. A failed commit fails every Append of
+// transaction together with a signed checkpoint of the tree it makes (the signed head), commits,
+// and only then wakes each waiter: no acknowledged entry is ever outside a signed checkpoint, so
+// a tail rewritten after the acknowledgement no longer matches a signature. The checkpoint
+// history and the checkpoint file are written every checkpoint_every_entries /
+// checkpoint_interval and at Close. A failed commit fails every Append of
 // that batch, and the store then refuses every later Append (kUnavailable; fail closed, since
 // the state on disk after a failed fsync is unknown): restart the server, whose start-up
 // re-checks the log.
 //
-// Start-up (Open) refuses with kFailedPrecondition when the database is behind the signed
-// checkpoint, its root at that size differs (rollback or rewritten history), its tree state does
-// not match its leaves, or the database holds entries but the checkpoint file is missing. A
+// Start-up (Open) re-reads every entry: it refuses with kFailedPrecondition, naming the first bad
+// entry by its index (never its content), when an entry's stored bytes do not hash to its stored
+// leaf hash or do not decode as the entry its row says; and when the database is behind a signed
+// checkpoint (head, history or file), its root at that size differs (rollback or rewritten
+// history), entries lie beyond every signed checkpoint, its tree state does not match its leaves,
+// or the database holds entries but the checkpoint file is missing. A
 // fresh state directory (no database entries, no checkpoint) is initialised and gets a signed
 // checkpoint of size 0 at once. Accepted entries left open by a crash are closed by one
 // `recovery` entry listing them.
@@ -58,7 +66,12 @@ struct AuditLogOptions {
   // The signing key file (e.g. a systemd credential): must exist, is never created. Empty:
   // state_dir/log_signing.key, created on first start.
   std::string signing_key_file;
-  // Sign a checkpoint after this many new entries (0: never by count) ...
+  // Every commit stores a signed checkpoint of its tree (the signed head) before it is
+  // acknowledged, and start-up refuses entries beyond every signed checkpoint. false: ONLY for
+  // the benchmark's baseline and the tests' negative controls; never in a server.
+  bool checkpoint_every_commit = true;
+  // Keep a checkpoint in the history table and the checkpoint file after this many new entries
+  // (0: never by count) ...
   std::uint64_t checkpoint_every_entries = 1000;
   // ... and on this timer when the tree grew (0: no timer). Always at Close.
   std::chrono::milliseconds checkpoint_interval{60000};
@@ -101,6 +114,11 @@ class AuditLogStore final : public core::QueryLog, public audit::TreeHashStore {
   // origin, sequence and time are assigned here. Returns the sequence number.
   absl::StatusOr<std::uint64_t> AppendLeaf(audit::LogLeaf leaf);
 
+  // A round trip through the writer thread, queued behind pending appends: OK when the writer
+  // runs and no commit has failed; kUnavailable when a commit failed or the store is closed.
+  // Blocks while the writer is stuck (enclaved's systemd watchdog relies on that). Writes nothing.
+  absl::Status Ping();
+
   // Drains pending appends, signs a final checkpoint of every acknowledged entry, and stops the
   // writer. Later Appends fail with kUnavailable. Idempotent.
   absl::Status Close();
@@ -119,12 +137,14 @@ class AuditLogStore final : public core::QueryLog, public audit::TreeHashStore {
                                                       std::uint64_t end) const;
   // The compact range of leaves [0, size) (largest subtree first), for incremental bundles.
   absl::StatusOr<std::vector<audit::Hash>> CompactRangeAt(std::uint64_t size) const;
-  // The latest signed checkpoint note and its parsed body.
+  // The latest signed checkpoint note and its parsed body (the signed head: it covers every
+  // durable entry unless checkpoint_every_commit is off).
   std::string LatestCheckpointNote() const;
   audit::Checkpoint LatestCheckpoint() const;
   // Both at once: the note and the checkpoint it signs (never from two different signings).
   std::pair<audit::Checkpoint, std::string> LatestSignedCheckpoint() const;
-  // Signs a checkpoint of the current size now (also written to the file). Thread-safe.
+  // Makes sure a checkpoint of the current size is signed and kept in the history and the file
+  // now. Thread-safe.
   absl::Status SignCheckpointNow();
   // An export bundle (docs/audit-log.md §5) of the latest checkpoint, leaves [first, size).
   absl::StatusOr<std::string> ExportBundle(std::uint64_t first_index) const;

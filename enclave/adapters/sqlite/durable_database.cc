@@ -1,8 +1,16 @@
 #include "enclave/adapters/sqlite/durable_database.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <array>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <ctime>
+
+#include "enclave/crypto/secret_file.h"
 
 namespace enclave::adapters::sqlite {
 namespace {
@@ -31,8 +39,45 @@ absl::Status SqliteUnavailable(std::string_view store, std::string_view what, in
                                 sqlite3_errstr(rc) + ")");
 }
 
+absl::Status PrepareStateFile(const std::string& path, std::string_view store) {
+  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+    const std::string file = path + suffix;
+    struct stat st {};
+    if (::lstat(file.c_str(), &st) != 0) {
+      const int err = errno;
+      if (err != ENOENT) {
+        return absl::UnavailableError(std::string(store) + ": cannot stat " + file + ": " +
+                                      std::strerror(err));
+      }
+      if (*suffix != '\0') continue;  // SQLite creates these with the database's mode
+      const int fd =
+          ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+      if (fd < 0 && errno != EEXIST) {
+        const int create_err = errno;
+        return absl::UnavailableError(std::string(store) + ": cannot create " + file + ": " +
+                                      std::strerror(create_err));
+      }
+      if (fd >= 0) {
+        // The umask can only narrow 0600; set it exactly anyway.
+        const bool narrowed = ::fchmod(fd, S_IRUSR | S_IWUSR) == 0;
+        ::close(fd);
+        if (!narrowed) {
+          return absl::UnavailableError(std::string(store) + ": cannot set mode 0600 on " + file);
+        }
+        continue;
+      }
+      if (::lstat(file.c_str(), &st) != 0) {  // created concurrently: check what is there
+        return absl::UnavailableError(std::string(store) + ": cannot stat " + file);
+      }
+    }
+    if (absl::Status s = crypto::CheckPrivateFileStat(store, file, st, false); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
 absl::Status OpenDurableDatabase(const std::string& path, std::string_view store,
                                  int busy_timeout_ms, sqlite3** db) {
+  if (absl::Status s = PrepareStateFile(path, store); !s.ok()) return s;
   int rc = sqlite3_open_v2(path.c_str(), db,
                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                            nullptr);

@@ -11,7 +11,16 @@
 
 namespace enclave::adapters::sqlite {
 
-// Opens (creating if missing) `path` read-write with a busy timeout, extended result codes,
+// The enclave's state files are private (security.md §3.3), inside systemd or not: before SQLite
+// opens `path`, a missing file is created empty with mode 0600 (never following a symbolic link;
+// SQLite gives the -wal, -shm and -journal files it creates the database's mode), and an existing
+// file, or its -wal, -shm or -journal file, is refused unless it is a regular file (not a symbolic
+// link) of mode 0600 or narrower owned by the user the server runs as (crypto::CheckPrivateFileStat).
+// kFailedPrecondition "<store> <path> has mode 0666; allowed: 0600 or narrower, readable by its
+// owner only (chmod 600 <path>)"; kUnavailable when it cannot be created.
+absl::Status PrepareStateFile(const std::string& path, std::string_view store);
+
+// Opens (creating if missing, through PrepareStateFile) `path` read-write with a busy timeout, extended result codes,
 // defensive mode, the WAL journal and synchronous=FULL, and checks that WAL and FULL took effect.
 // `*db` is set even on failure, so the caller's destructor closes it. kUnavailable, prefixed
 // with `store` ("budget ledger: ..."), naming what failed.

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -168,6 +169,21 @@ class EnclaveClient {
       const std::vector<std::pair<std::string, std::string>>& parameters) = 0;
 };
 
+// What the enclave accepts in a request (docs/analyst.md, "Limits"; the server checks the same,
+// enclave/templates/binding.h): at most kMaxParameters parameters, names of at most
+// kMaxParameterNameBytes bytes, values of at most kMaxParameterValueBytes bytes, template ids of
+// at most kMaxTemplateIdBytes bytes, all valid UTF-8. RunQuery and DescribeTemplate check this
+// before sending anything and return kInvalidArgument naming the parameter, what was wrong (its
+// length, or that it is not UTF-8; never its bytes) and what is allowed.
+inline constexpr std::size_t kMaxParameters = 32;
+inline constexpr std::size_t kMaxParameterNameBytes = 64;
+inline constexpr std::size_t kMaxParameterValueBytes = 256;
+inline constexpr std::size_t kMaxTemplateIdBytes = 128;
+
+// OK, or the kInvalidArgument above for a request RunQuery would refuse to send.
+absl::Status CheckRequest(const std::string& template_id,
+                          const std::vector<std::pair<std::string, std::string>>& parameters);
+
 // The alternatives a refusal of RunQuery carries (FAILED_PRECONDITION: the table cannot be
 // released safely, or it differs too little from an earlier one); empty when there are none.
 std::vector<Suggestion> SuggestionsOf(const absl::Status& status);
@@ -195,6 +211,8 @@ struct AuditCheckpoint {
 struct AuditLogEntry {
   std::uint64_t sequence = 0;
   std::string leaf;  // enclave-log-leaf/1 bytes
+  // For an entry below the page's checkpoint: its inclusion path there, 32 bytes each.
+  std::vector<std::string> inclusion_path;
 };
 
 // Empty strings and 0 match anything. Times: UTC ms since the epoch, from inclusive, to exclusive.
@@ -211,6 +229,9 @@ struct AuditPage {
   std::vector<AuditLogEntry> entries;
   std::uint64_t next_page_token = 0;  // 0: no more pages
   std::uint64_t log_size = 0;
+  // The latest signed checkpoint when the page was read, which the entries' paths lead to
+  // (unset if none was signed yet). Entries at or beyond its size carry no path.
+  std::optional<AuditCheckpoint> checkpoint;
 };
 
 struct AuditLeafProof {
@@ -231,8 +252,9 @@ class AuditClient {
  public:
   virtual ~AuditClient() = default;
   virtual absl::StatusOr<AuditCheckpoint> GetCheckpoint() = 0;
-  // Leaves [start, end) (end 0: to the log size) matching `filter`; page_token from the previous
-  // page (0: start at `start`); page_size 0: the server's default.
+  // Leaves [start, end) (end 0: to the log size) matching `filter`, each with its inclusion path
+  // under the page's checkpoint; page_token from the previous page (0: start at `start`);
+  // page_size 0: the server's default.
   virtual absl::StatusOr<AuditPage> ListEntries(std::uint64_t start, std::uint64_t end,
                                                 const AuditFilter& filter,
                                                 std::uint32_t page_size,
