@@ -27,6 +27,7 @@
 #include "enclave/audit/encoding.h"
 #include "enclave/base/log.h"
 #include "enclave/base/status_macros.h"
+#include "enclave/crypto/secret_file.h"
 #include "enclave/crypto/sha256_hasher.h"
 #include "enclave/server/lock_file.h"
 
@@ -255,8 +256,10 @@ std::string Hex(const verifier::Hash& h) {
 struct LogCheck {
   std::uint64_t entries = 0;
   verifier::Hash root{};
-  std::uint64_t latest_checkpoint = 0;
+  std::uint64_t latest_checkpoint = 0;  // the largest size a signed checkpoint (head or history) covers
   std::string latest_note;  // "" when the database holds no checkpoint
+  bool has_head = false;    // the database holds a signed head (every commit stores one)
+  std::uint64_t head_size = 0;
 };
 
 absl::StatusOr<LogCheck> CheckLog(const std::string& db_path, const verifier::PinnedKey& key,
@@ -411,6 +414,47 @@ absl::StatusOr<LogCheck> CheckLog(const std::string& db_path, const verifier::Pi
       out.latest_note = note;
     }
     if (rc != SQLITE_DONE) return SqliteError("cannot read the checkpoints", db.db, rc);
+  }
+  // The signed head: the checkpoint the writer signs in the transaction of every commit, so it
+  // covers every entry the server acknowledged (audit_log_store.h). Signed by the key, root of its
+  // prefix; a log from before signed heads has no such table or row.
+  {
+    Stmt s;
+    if (sqlite3_prepare_v2(db.db, "SELECT size, note FROM signed_head WHERE id = 1", -1, &s.stmt,
+                           nullptr) == SQLITE_OK) {
+      const int rc = sqlite3_step(s.stmt);
+      if (rc == SQLITE_ROW) {
+        const std::int64_t size = sqlite3_column_int64(s.stmt, 0);
+        const std::string note = Blob(s.stmt, 1);
+        absl::StatusOr<verifier::CheckpointView> cp =
+            verifier::VerifyCheckpointNote(note, key, origin);
+        if (!cp.ok()) {
+          return DataLoss(absl::StrCat("query log: the signed head (size ", size,
+                                       ") does not verify with the log key ", key.name, " (",
+                                       cp.status().message(), ")"));
+        }
+        if (static_cast<std::int64_t>(cp->size) != size || cp->size > out.entries) {
+          return DataLoss(absl::StrCat("query log: the signed head at size ", size, " covers ",
+                                       cp->size, " of ", out.entries, " entries"));
+        }
+        verifier::TreeBuilder prefix;
+        for (std::uint64_t i = 0; i < cp->size; ++i) prefix.Add(levels[0][i]);
+        if (prefix.Root() != cp->root) {
+          return DataLoss(absl::StrCat("query log: the first ", cp->size,
+                                       " entries do not have the root the signed head gives (the "
+                                       "history was rewritten)"));
+        }
+        out.has_head = true;
+        out.head_size = cp->size;
+        // Equal sizes: the head (the same tree, signed at a commit rather than in the history).
+        if (cp->size >= out.latest_checkpoint || out.latest_note.empty()) {
+          out.latest_checkpoint = cp->size;
+          out.latest_note = note;
+        }
+      } else if (rc != SQLITE_DONE) {
+        return SqliteError("cannot read the signed head", db.db, rc);
+      }
+    }
   }
   return out;
 }
@@ -588,34 +632,18 @@ absl::StatusOr<BackupReport> BackupState(const BackupOptions& options) {
   }
   BackupReport report;
   report.log_entries = check->entries;
-  report.checkpoint_entries = check->latest_checkpoint;
-  // 2. A checkpoint of the copy, signed with the log's key, so that every entry of it is covered.
-  std::string note = check->latest_note;
-  if (check->latest_checkpoint != check->entries || note.empty()) {
-    audit::Checkpoint cp;
-    cp.origin = origin;
-    cp.size = check->entries;
-    std::copy(check->root.begin(), check->root.end(), cp.root.begin());
-    absl::StatusOr<std::string> signed_note = audit::SignCheckpoint(cp, *signer);
-    if (!signed_note.ok()) return fail(signed_note.status());
-    note = *signed_note;
-    Db db;
-    if (absl::Status s = OpenDb((partial / kLogDb).string(), SQLITE_OPEN_READWRITE, db); !s.ok()) {
-      return fail(s);
-    }
-    Stmt insert;
-    int rc = sqlite3_prepare_v2(
-        db.db, "INSERT OR IGNORE INTO checkpoints (size, time_ms, note) VALUES (?1, ?2, ?3)", -1,
-        &insert.stmt, nullptr);
-    if (rc == SQLITE_OK) {
-      sqlite3_bind_int64(insert.stmt, 1, static_cast<std::int64_t>(cp.size));
-      sqlite3_bind_int64(insert.stmt, 2, NowUnixMs());
-      sqlite3_bind_blob(insert.stmt, 3, note.data(), static_cast<int>(note.size()),
-                        SQLITE_TRANSIENT);
-      rc = sqlite3_step(insert.stmt);
-    }
-    if (rc != SQLITE_DONE) return fail(SqliteError("cannot store the copy's checkpoint", db.db, rc));
+  // 2. The copy's checkpoint: its signed head, which the server stored in the same transaction
+  // as its last entry. Entries beyond every signed checkpoint were written around the server (its
+  // start-up refuses them too): never sign them into a backup.
+  if (!check->has_head || check->head_size != check->entries) {
+    return fail(absl::DataLossError(absl::StrCat(
+        "the copied query log holds ", check->entries, " entries but ",
+        check->has_head ? absl::StrCat("its signed head covers only ", check->head_size)
+                        : std::string("no signed head (every commit of this version stores one)"),
+        ": entries were written outside the server; nothing was backed up (enclaved's start-up "
+        "refuses this log too: tell the privacy officer)")));
   }
+  const std::string note = check->latest_note;  // the head (a history row never outgrows it)
   if (absl::Status s = WriteFile((partial / kCheckpoint).string(), note, 0600); !s.ok()) {
     return fail(s);
   }
@@ -715,10 +743,12 @@ absl::StatusOr<VerifiedBackup> VerifyBackup(const std::string& from,
   if (check.entries != manifest.log_size || Hex(check.root) != manifest.log_root_hex) {
     return DataLoss("the query log differs from the size and root in the signed manifest");
   }
-  if (check.latest_checkpoint != check.entries) {
-    return DataLoss(absl::StrCat("the query log's latest checkpoint covers ",
-                                 check.latest_checkpoint, " of its ", check.entries,
-                                 " entries; a backup made by enclaved --backup covers all"));
+  if (!check.has_head || check.head_size != check.entries) {
+    return DataLoss(absl::StrCat(
+        "the query log's signed head covers ",
+        check.has_head ? absl::StrCat(check.head_size) : std::string("none"), " of its ",
+        check.entries, " entries; a backup made by enclaved --backup is covered to its last entry "
+        "(enclaved's start-up would refuse the rest)"));
   }
   ENCLAVE_ASSIGN_OR_RETURN(std::string file_note,
                            ReadSmallFile((dir / kCheckpoint).string(), audit::kMaxNoteBytes));
@@ -749,13 +779,24 @@ absl::StatusOr<VerifiedBackup> RestoreState(const RestoreOptions& options) {
 
   const fs::path state(options.state_dir);
   std::error_code ec;
+  // The state directory as enclaved wants it: created 0700, an existing one refused when group or
+  // others may use it (enclaved would not start on it).
   if (!Exists(state)) {
-    fs::create_directories(state, ec);
-    if (ec) {
-      return absl::UnavailableError(
-          absl::StrCat("restore: cannot create ", state.string(), ": ", ec.message()));
+    fs::create_directories(state.parent_path(), ec);
+    if (::mkdir(state.c_str(), 0700) != 0 && errno != EEXIST) {
+      return absl::UnavailableError(absl::StrCat("restore: cannot create ", state.string(), ": ",
+                                                 std::strerror(errno)));
     }
-    fs::permissions(state, fs::perms::owner_all, fs::perm_options::replace, ec);
+  }
+  {
+    struct stat st {};
+    if (::stat(state.c_str(), &st) != 0) {
+      return absl::UnavailableError(absl::StrCat("restore: cannot stat ", state.string(), ": ",
+                                                 std::strerror(errno)));
+    }
+    if (absl::Status s = crypto::CheckPrivateDirStat("state_dir", state.string(), st); !s.ok()) {
+      return absl::FailedPreconditionError(absl::StrCat("restore: ", s.message()));
+    }
   }
   ENCLAVE_ASSIGN_OR_RETURN(LockFile lock, LockFile::Acquire((state / "enclaved.lock").string()));
   for (const char* name : {kLogDb, "audit_log.db-wal", kCheckpoint, kHistoryDb, kLedgerDb}) {
@@ -803,8 +844,7 @@ absl::StatusOr<VerifiedBackup> RestoreState(const RestoreOptions& options) {
     // (a log with entries and no checkpoint is refused).
     const fs::path tmp = state / absl::StrCat(name, ".restore-tmp");
     fs::remove(tmp, ec);
-    ENCLAVE_RETURN_IF_ERROR(CopyFile((from / name).string(), tmp.string(),
-                                     std::string_view(name) == kVerifierKey ? 0644 : 0600));
+    ENCLAVE_RETURN_IF_ERROR(CopyFile((from / name).string(), tmp.string(), 0600));
     fs::rename(tmp, state / name, ec);
     if (ec) {
       return absl::UnavailableError(
@@ -816,7 +856,7 @@ absl::StatusOr<VerifiedBackup> RestoreState(const RestoreOptions& options) {
     const fs::path target(options.database_path);
     const fs::path tmp = fs::path(absl::StrCat(target.string(), ".restore-tmp"));
     fs::remove(tmp, ec);
-    ENCLAVE_RETURN_IF_ERROR(CopyFile((from / kMicrodataDb).string(), tmp.string(), 0640));
+    ENCLAVE_RETURN_IF_ERROR(CopyFile((from / kMicrodataDb).string(), tmp.string(), 0600));
     fs::rename(tmp, target, ec);
     if (ec) {
       return absl::UnavailableError(

@@ -5,10 +5,12 @@
 //
 //   audit_log.db         the query log, copied with SQLite's online backup API (one read
 //                        transaction: a consistent snapshot while the server appends), then
-//                        verified in full (below) and given a checkpoint, signed with the log's own
-//                        key, that covers every entry of the copy
-//   checkpoint           that signed checkpoint (C2SP note)
-//   log_verifier.key     the log's public verifier key (a copy; restore trusts only the one it is given)
+//                        verified in full (below); its signed head (the checkpoint the server
+//                        signs in the transaction of each commit) covers every entry of the copy
+//   checkpoint           that signed head (C2SP note), as the restored state directory's
+//                        checkpoint file
+//   log_verifier.key     the log's public verifier key (a copy; restore trusts only the one it is
+//                        given)
 //   release_history.db   the differencing guard's history   } copied after the log: they hold at
 //   budget_ledger.db     the privacy-budget ledger           } least what the log records
 //   microdata.db         the microdata database (person-level data: protect the backup like the host)
@@ -24,8 +26,12 @@
 // verifier (client/verifier), not the writer's code: every leaf decodes strictly, has sequence =
 // row = index, the log's origin and non-decreasing time; its bytes hash to the stored leaf hash;
 // every stored node and the stored tree state equal the tree rebuilt from the leaves; every stored
-// checkpoint verifies with the pinned key and equals the root of its prefix; the latest covers
-// every leaf (at restore).
+// checkpoint (history and signed head) verifies with the pinned key and equals the root of its
+// prefix; the signed head covers every leaf (at backup and at restore: entries beyond it were
+// written around the server, whose start-up refuses them too).
+//
+// Modes: the backup directory 0700 and its files 0600; a restore writes 0600 files into a state
+// directory of mode 0700 (created so; an existing wider one is refused, as enclaved refuses it).
 #pragma once
 
 #include <cstdint>
@@ -56,14 +62,14 @@ struct BackupFile {
 
 struct BackupReport {
   std::uint64_t log_entries = 0;           // every entry acknowledged before the copy began
-  std::uint64_t checkpoint_entries = 0;    // what the last checkpoint of the live log covered
   std::vector<BackupFile> files;           // MANIFEST excluded
 };
 
 // Copies the state into options.to (written as "<to>.partial-<pid>" and renamed when complete,
 // mode 0700/0600). kFailedPrecondition when `to` exists, the state directory holds no query log,
-// the signing key is missing or does not match the log, or the copied log does not verify
-// (kDataLoss names the first bad leaf, node or checkpoint); kUnavailable for I/O errors.
+// the signing key is missing or does not match the log; kDataLoss when the copied log does not
+// verify (naming the first bad leaf, node or checkpoint) or holds entries beyond its signed head;
+// kUnavailable for I/O errors.
 absl::StatusOr<BackupReport> BackupState(const BackupOptions& options);
 
 struct VerifiedBackup {
@@ -98,8 +104,8 @@ struct RestoreOptions {
 // (so never while enclaved runs). Refuses (kFailedPrecondition, before anything is written) a
 // state directory that already holds a query log, release history or budget ledger (a restore
 // never rolls a live log back: move the old directory aside), one without record_key.secret, or
-// without log_signing.key when no signing_key_file is configured; and a database_path holding
-// another database.
+// without log_signing.key when no signing_key_file is configured, one that group or others may use
+// (mode wider than 0700, or another user's); and a database_path holding another database.
 absl::StatusOr<VerifiedBackup> RestoreState(const RestoreOptions& options);
 
 // The full verification of one query-log database (exposed for tests): kDataLoss naming the first

@@ -190,7 +190,12 @@ TEST_SUITE("backup") {
     for (const char* secret : {"log_signing.key", "record_key.secret", "server.key"}) {
       CHECK_FALSE(fs::exists(backup / secret));
     }
-    CHECK((fs::status(backup).permissions() & fs::perms::group_all) == fs::perms::none);
+    // The backup is the service user's only: directory 0700, files 0600.
+    CHECK(fs::status(backup).permissions() == fs::perms::owner_all);
+    for (const fs::directory_entry& e : fs::directory_iterator(backup)) {
+      CHECK_MESSAGE(e.status().permissions() == (fs::perms::owner_read | fs::perms::owner_write),
+                    e.path().filename().string());
+    }
 
     // Restore into a new state directory: first refused without the secrets from escrow.
     const fs::path restored = w.dir / "state-restored";
@@ -216,6 +221,16 @@ TEST_SUITE("backup") {
     testing::ProcessResult again = restore();
     CHECK(again.exit_code == 1);
     CHECK(again.err.find("never replaces a query log") != std::string::npos);
+    // What the restore wrote is as enclaved wants its state: directory 0700, files 0600.
+    CHECK(fs::status(restored).permissions() == fs::perms::owner_all);
+    for (const char* name : {"audit_log.db", "checkpoint", "log_verifier.key",
+                             "release_history.db", "budget_ledger.db"}) {
+      CHECK_MESSAGE(fs::status(restored / name).permissions() ==
+                        (fs::perms::owner_read | fs::perms::owner_write),
+                    name);
+    }
+    CHECK(fs::status(restored_db).permissions() ==
+          (fs::perms::owner_read | fs::perms::owner_write));
 
     // The restored server starts and answers.
     Config r = w.config;
@@ -291,6 +306,7 @@ TEST_SUITE("backup") {
           "DROP TRIGGER leaves_no_delete; DELETE FROM leaves WHERE seq = 2;");
       const fs::path target = w.dir / "state-not-restored";
       fs::create_directories(target);
+      fs::permissions(target, fs::perms::owner_all, fs::perm_options::replace);
       for (const char* secret : {"record_key.secret", "log_signing.key"}) {
         fs::copy_file(b.state / secret, target / secret, fs::copy_options::overwrite_existing);
       }
@@ -356,6 +372,82 @@ TEST_SUITE("backup") {
     s = VerifyLogDatabase(db.string(), OtherLogKey());
     CHECK(s.status().code() == absl::StatusCode::kDataLoss);
     CHECK(s.status().message().find("does not verify with the log key") != std::string::npos);
+  }
+
+  TEST_CASE("restore refuses a state directory that group or others may use, writing nothing") {
+    World& w = Shared();
+    REQUIRE_MESSAGE(w.error.empty(), w.error);
+    const Backed b = MakeBackup(w, "modes");
+    const fs::path key_file = w.dir / "pinned-modes.key";
+    fs::remove(key_file);
+    Put(key_file, b.verifier_key);
+    const fs::path target = w.dir / "state-wide";
+    fs::remove_all(target);
+    fs::create_directories(target);
+    for (const char* secret : {"record_key.secret", "log_signing.key"}) {
+      fs::copy_file(b.state / secret, target / secret);
+    }
+    RestoreOptions options;
+    options.from = b.backup.string();
+    options.state_dir = target.string();
+    options.verifier_key_file = key_file.string();
+    fs::permissions(target, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                fs::perms::others_read | fs::perms::others_exec,
+                    fs::perm_options::replace);
+    auto wide = RestoreState(options);
+    CHECK(wide.status().code() == absl::StatusCode::kFailedPrecondition);
+    CHECK(wide.status().message().find("has mode 0755; allowed: 0700") != std::string::npos);
+    CHECK_FALSE(fs::exists(target / "audit_log.db"));
+    CHECK_FALSE(fs::exists(target / "checkpoint"));
+    // Negative control: the same directory at 0700 is restored into.
+    fs::permissions(target, fs::perms::owner_all, fs::perm_options::replace);
+    auto restored = RestoreState(options);
+    REQUIRE_MESSAGE(restored.ok(), restored.status().ToString());
+    CHECK(fs::exists(target / "audit_log.db"));
+  }
+
+  TEST_CASE("backup and restore refuse a log whose entries lie beyond its signed head") {
+    World& w = Shared();
+    REQUIRE_MESSAGE(w.error.empty(), w.error);
+    const Backed b = MakeBackup(w, "head");
+    // A copy of the stopped server's state directory, as the server left it (0700).
+    const fs::path state = w.dir / "state-head-copy";
+    CopyTree(b.state, state);
+    fs::permissions(state, fs::perms::owner_all, fs::perm_options::replace);
+    BackupOptions options;
+    options.state_dir = state.string();
+    options.to = (w.dir / "backup-head-control").string();
+    fs::remove_all(options.to);
+    // Negative control: the copy as the server left it is backed up.
+    auto control = BackupState(options);
+    REQUIRE_MESSAGE(control.ok(), control.status().ToString());
+
+    // Every commit signs a head, so entries beyond it were written around the server. Simulated
+    // by putting an older, validly signed head back (the size-0 checkpoint from the history) and
+    // dropping the history rows and the file that cover the rest, as such a writer would have to.
+    Sql(state / "audit_log.db",
+        "DROP TRIGGER signed_head_only_grows; DROP TRIGGER checkpoints_no_delete; "
+        "UPDATE signed_head SET size = 0, note = (SELECT note FROM checkpoints WHERE size = 0) "
+        "WHERE id = 1; DELETE FROM checkpoints WHERE size > 0;");
+    options.to = (w.dir / "backup-head-behind").string();
+    fs::remove_all(options.to);
+    auto behind = BackupState(options);
+    CHECK(behind.status().code() == absl::StatusCode::kDataLoss);
+    CHECK(behind.status().message().find("its signed head covers only 0") != std::string::npos);
+    CHECK(behind.status().message().find("nothing was backed up") != std::string::npos);
+    CHECK_FALSE(fs::exists(options.to));
+
+    // The log verification itself reports how far the signed checkpoints reach.
+    auto verified = VerifyLogDatabase((state / "audit_log.db").string(), b.verifier_key);
+    REQUIRE_MESSAGE(verified.ok(), verified.status().ToString());
+    CHECK(verified->second == 0);
+    CHECK(verified->first > 0);
+
+    // A signed head that does not verify with the pinned key is named.
+    Sql(state / "audit_log.db", "UPDATE signed_head SET note = 'x' || note;");
+    auto forged = VerifyLogDatabase((state / "audit_log.db").string(), b.verifier_key);
+    CHECK(forged.status().code() == absl::StatusCode::kDataLoss);
+    CHECK(forged.status().message().find("the signed head") != std::string::npos);
   }
 
   TEST_CASE("backup refuses an existing target and a directory without a query log") {
