@@ -120,10 +120,10 @@ void RenderLog(const MetricsSources& s, Exposition& e) {
   e.Sample("enclave_query_log_size_bytes", {},
            FileBytes(dir / "audit_log.db") + FileBytes(dir / "audit_log.db-wal"));
   e.Family("enclave_query_log_checkpoint_entries", "gauge",
-           "Entries covered by the latest signed checkpoint.");
+           "Entries covered by the latest signed checkpoint (the signed head: every commit signs one).");
   e.Sample("enclave_query_log_checkpoint_entries", {}, static_cast<double>(cp.size));
   e.Family("enclave_query_log_unsigned_entries", "gauge",
-           "Entries written after the latest signed checkpoint.");
+           "Entries not covered by the signed head (0 unless the query log failed).");
   e.Sample("enclave_query_log_unsigned_entries", {},
            static_cast<double>(size >= cp.size ? size - cp.size : 0));
   struct stat st {};
@@ -132,7 +132,7 @@ void RenderLog(const MetricsSources& s, Exposition& e) {
         std::chrono::duration_cast<std::chrono::system_clock::duration>(
             std::chrono::seconds(st.st_mtim.tv_sec) + std::chrono::nanoseconds(st.st_mtim.tv_nsec)));
     e.Family("enclave_query_log_checkpoint_age_seconds", "gauge",
-             "Seconds since the latest checkpoint was signed (state_dir/checkpoint written).");
+             "Seconds since state_dir/checkpoint was last written (checkpoint history).");
     e.Sample("enclave_query_log_checkpoint_age_seconds", {},
              std::max(0.0, UnixSeconds(std::chrono::system_clock::now()) - UnixSeconds(mtime)));
   }
@@ -215,6 +215,22 @@ std::string RenderMetrics(const MetricsSources& s) {
   RenderRequests(s, e);
   RenderLog(s, e);
   RenderBudget(s, e);
+  if (s.admission) {
+    const core::AdmissionStats a = s.admission();
+    e.Family("enclave_admission_running", "gauge", "Queries holding a slot now.");
+    e.Sample("enclave_admission_running", {}, a.running);
+    e.Family("enclave_admission_waiting", "gauge", "Queries waiting for a slot now.");
+    e.Sample("enclave_admission_waiting", {}, a.waiting);
+    e.Family("enclave_admission_queued_total", "counter",
+             "Queries that had to wait for a slot (admitted later or not).");
+    e.Sample("enclave_admission_queued_total", {}, static_cast<double>(a.queued));
+    e.Family("enclave_admission_shed_queue_full_total", "counter",
+             "Queries refused at once because the queue was full (RESOURCE_EXHAUSTED).");
+    e.Sample("enclave_admission_shed_queue_full_total", {}, static_cast<double>(a.shed_queue_full));
+    e.Family("enclave_admission_shed_timeout_total", "counter",
+             "Queries refused after waiting until max_queue_wait_ms or their deadline.");
+    e.Sample("enclave_admission_shed_timeout_total", {}, static_cast<double>(a.shed_timeout));
+  }
   if (s.handshake_totals) {
     const std::map<std::string, std::uint64_t> totals = s.handshake_totals();
     e.Family("enclave_tls_handshake_failures_total", "counter",

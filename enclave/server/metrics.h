@@ -24,6 +24,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "enclave/core/admission.h"
 #include "enclave/core/budget_ledger.h"
 #include "enclave/core/health.h"
 #include "enclave/core/observed_log.h"
@@ -44,6 +45,8 @@ struct MetricsSources {
   std::vector<core::LedgerLimit> ledgers;
   // Failed TLS handshakes by reason since the process started (HandshakeFailureTotals).
   std::function<std::map<std::string, std::uint64_t>()> handshake_totals;
+  // The admission queue's counters (core/admission.h); empty: no admission metrics.
+  std::function<core::AdmissionStats()> admission;
   std::chrono::system_clock::time_point started = std::chrono::system_clock::now();
   std::string version;
 };

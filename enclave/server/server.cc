@@ -660,6 +660,10 @@ absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(const Config& config)
       }
     }
     sources.handshake_totals = [] { return HandshakeFailureTotals(); };
+    sources.admission = [weak = std::weak_ptr<core::QueryService>(core_service)] {
+      std::shared_ptr<core::QueryService> alive = weak.lock();
+      return alive != nullptr ? alive->admission_stats() : core::AdmissionStats{};
+    };
     sources.version = ENCLAVE_VERSION;
     absl::StatusOr<std::unique_ptr<MetricsEndpoint>> endpoint = MetricsEndpoint::Start(
         config.metrics_listen, [sources] { return RenderMetrics(sources); });

@@ -257,6 +257,12 @@ TEST_SUITE("metrics") {
     CHECK(value("enclave_query_log_size_entries", {}) >= 8);
     CHECK(value("enclave_query_log_checkpoint_age_seconds", {}) >= 0);
     CHECK(value("enclave_query_log_append_failures_total", {}) == 0);
+    // The admission queue: nothing waits or runs once the calls have returned; none was shed.
+    CHECK(value("enclave_admission_running", {}) == 0);
+    CHECK(value("enclave_admission_waiting", {}) == 0);
+    CHECK(value("enclave_admission_shed_queue_full_total", {}) == 0);
+    CHECK(value("enclave_admission_shed_timeout_total", {}) == 0);
+    CHECK(value("enclave_admission_queued_total", {}) >= 0);
     (*server)->Shutdown();
   }
 
