@@ -256,7 +256,7 @@ std::string Hex(const verifier::Hash& h) {
 struct LogCheck {
   std::uint64_t entries = 0;
   verifier::Hash root{};
-  std::uint64_t latest_checkpoint = 0;  // the largest size a signed checkpoint (head or history) covers
+  std::uint64_t latest_checkpoint = 0;  // the most a signed checkpoint (head or history) covers
   std::string latest_note;  // "" when the database holds no checkpoint
   bool has_head = false;    // the database holds a signed head (every commit stores one)
   std::uint64_t head_size = 0;
@@ -600,7 +600,7 @@ absl::StatusOr<BackupReport> BackupState(const BackupOptions& options) {
   absl::StatusOr<audit::NoteSigner> signer = adapters::sqlite::LoadLogSigner(log_options);
   if (!signer.ok()) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "backup: the log-signing key is needed to sign the copy's checkpoint: ",
+        "backup: the log-signing key is needed to sign the backup's manifest: ",
         signer.status().message()));
   }
   ENCLAVE_ASSIGN_OR_RETURN(verifier::PinnedKey key, PinnedKeyOf(signer->VerifierKey()));

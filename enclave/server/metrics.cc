@@ -120,7 +120,8 @@ void RenderLog(const MetricsSources& s, Exposition& e) {
   e.Sample("enclave_query_log_size_bytes", {},
            FileBytes(dir / "audit_log.db") + FileBytes(dir / "audit_log.db-wal"));
   e.Family("enclave_query_log_checkpoint_entries", "gauge",
-           "Entries covered by the latest signed checkpoint (the signed head: every commit signs one).");
+           "Entries covered by the latest signed checkpoint (the signed head: every commit "
+           "signs one).");
   e.Sample("enclave_query_log_checkpoint_entries", {}, static_cast<double>(cp.size));
   e.Family("enclave_query_log_unsigned_entries", "gauge",
            "Entries not covered by the signed head (0 unless the query log failed).");

@@ -166,7 +166,7 @@ std::shared_ptr<core::AuditReader> MakeAuditReader(std::shared_ptr<const AuditLo
 
 // The log's signing key exactly as Open loads it (options.signing_key_file, else
 // state_dir/log_signing.key, with the same mode and owner checks), but never created: for
-// `enclaved --backup`, which signs a checkpoint of the copy (server/backup.h).
+// `enclaved --backup`, which signs the backup's manifest with it (server/backup.h).
 // kFailedPrecondition when it is missing or unusable.
 absl::StatusOr<audit::NoteSigner> LoadLogSigner(const AuditLogOptions& options);
 
