@@ -51,6 +51,9 @@ if [ ! -f "$run/data/microdata.db" ]; then
   for d in gbapersoontab bijstandpersoonbus srg_reintegratie gem_reintegratietraject jgdhulpbus; do
     deliveries+=(--description "$policies/deliveries/$d.textproto" --csv "$run/deliveries/$d.csv")
   done
+  # The load is written to the server's query log; the server has not run yet, so make its
+  # state directory (query log, signing key) first. enclaved's first start would do the same.
+  [ -f "$run/state/audit_log.db" ] || "$steward" init --state-dir "$run/state" >/dev/null
   "$steward" load --db "$run/data/microdata.db" --state-dir "$run/state" \
     --key "$run/deliveries/pseudonym.key" "${deliveries[@]}"
 fi

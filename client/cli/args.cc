@@ -469,8 +469,10 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args) {
   absl::StatusOr<Command> command = CommandNamed(positional[0]);
   if (!command.ok()) return command.status();
   if (help_flag || *command == Command::kHelp) {
-    // "enclavectl run --help", "enclavectl help run", "enclavectl help".
+    // "enclavectl run --help", "enclavectl help run", "enclavectl help". A help request runs
+    // nothing: the --param flags given with it are dropped, not carried.
     parsed.command = Command::kHelp;
+    parsed.params.clear();
     if (*command != Command::kHelp) {
       parsed.help_topic = positional[0];
     } else if (positional.size() == 2) {

@@ -4,8 +4,20 @@
 --
 -- * A pure function of the raw tables: it reads nothing else (no clock, no randomness, no
 --   insertion order: person numbers are assigned in rinpersoon order). Running it on the same raw
---   tables gives the same derived tables. enclave-datagen runs it after indexes.sql (embedded at
---   build time, like schema.sql); the future delivery loader must run this same file.
+--   tables gives the same derived tables. enclave-datagen runs it whole after indexes.sql
+--   (embedded at build time, like schema.sql); enclave-steward runs the same steps after a load
+--   or rollback, only those the delivered datasets feed.
+-- * Steps: the dependency map. Each table is made by one step that starts at a line
+--   `-- @derive [temp] TABLE cost N reads T1 T2 ...` (continued on lines starting `--   `) and
+--   ends at the next such line or at `-- @end`. `reads` names every table the step reads: raw
+--   tables of schema.sql or tables of earlier steps. `temp` marks a helper table (dropped in the
+--   @end section; the steward drops it itself). `cost` is the step's rough share (percent) of a
+--   whole rebuild at the municipality's scale, used only for the steward's time estimate. After a
+--   delivery the steward rebuilds exactly the tables whose steps read a delivered dataset,
+--   directly or through other steps (helper steps run when a table being rebuilt reads them),
+--   and it refuses to load if a step's SQL mentions a table its `reads` does not name
+--   (enclave/steward/derived_layer.h; tests/steward). A column named like a table counts as a
+--   mention (d_ingezetene.uwv_werkzoekend): name the table; at worst it costs a rebuild.
 -- * Every derived table starts with d_. They are documented in enclave/datagen/README.md
 --   ("Derived layer"). Changing a definition here changes what templates count: bump the version
 --   of every template that reads the changed column.
@@ -19,6 +31,7 @@
 --   joins did.
 -- * Ages are completed years at month precision: jaar(D) - geboortejaar - (geboortemaand > maand(D)).
 
+-- @derive d_persoon cost 2 reads gbapersoontab hoogsteopltab jgdhulpbus
 -- Static person attributes, one row per gbapersoontab person; pnr is the person's rank in
 -- rinpersoon order and serves as the unit in derived tables (shorter than the 32-hex pseudonym).
 CREATE TABLE d_persoon (
@@ -47,7 +60,9 @@ SELECT row_number() OVER (ORDER BY p.rinpersoon), p.rinpersoon,
        (SELECT min(j.begin) FROM jgdhulpbus j WHERE j.rinpersoon = p.rinpersoon)
 FROM gbapersoontab p
 ORDER BY p.rinpersoon;
+ANALYZE d_persoon;
 
+-- @derive d_peildatum cost 0
 -- Reference dates. verslagjaar: the year whose 31 December is the date or the day before it
 -- (set for 31 December and 1 January dates only); year statuses in d_ingezetene refer to it.
 CREATE TABLE d_peildatum (
@@ -63,7 +78,9 @@ UNION ALL SELECT jaar || '0630', jaar, 6, NULL FROM y
 UNION ALL SELECT jaar || '0930', jaar, 9, NULL FROM y
 UNION ALL SELECT jaar || '1231', jaar, 12, jaar FROM y
 UNION ALL SELECT (jaar + 1) || '0101', jaar + 1, 1, jaar FROM y;
+ANALYZE d_peildatum;
 
+-- @derive temp d_tmp_peil cost 2 reads d_peildatum gbahuishoudensbus bijstandpersoonbus d_persoon
 -- Helper tables (temporary), keyed by person number.
 -- Per reference date: institutional household, and the running ALG bijstand spell with the
 -- earliest start.
@@ -90,6 +107,8 @@ UPDATE d_tmp_peil SET (bijstand_aanvang, bijstand_leefvorm) = (
     AND b.einde >= d_tmp_peil.peildatum
   ORDER BY b.aanvang LIMIT 1);
 
+-- @derive temp d_tmp_jaar cost 9 reads d_peildatum secmbus zelfstandigenbedragtab
+--   onderwijsinschrijving uwv_werkzoekend d_persoon
 -- Per year 2018-2024: SECM on 31 December (of the spells running that day, the one that started
 -- last), personnel in zelfstandigenbedragtab, enrolment in the school year starting in the year,
 -- UWV job-seeker spell running on 31 December. Only person-years with any of these have a row.
@@ -124,6 +143,7 @@ UPDATE d_tmp_jaar SET secm = (
     AND s.eindsecm >= d_tmp_jaar.jaar || '1231'
   ORDER BY s.aanvsecm DESC LIMIT 1);
 
+-- @derive temp d_tmp_adres cost 2 reads gbaadresobjectbus d_persoon
 -- Address spells with the person number and the spell's rank among the person's spells.
 CREATE TEMP TABLE d_tmp_adres (pnr INTEGER NOT NULL, adresvolgnr INTEGER NOT NULL,
                                rinobjectnummer TEXT NOT NULL, aanvang TEXT NOT NULL, einde TEXT NOT NULL);
@@ -133,6 +153,8 @@ SELECT p.pnr, row_number() OVER (PARTITION BY p.pnr ORDER BY a.gbadatumaanvangad
        a.rinobjectnummer, a.gbadatumaanvangadreshouding, a.gbadatumeindeadreshouding
 FROM gbaadresobjectbus a JOIN d_persoon p ON p.rinpersoon = a.rinpersoon;
 
+-- @derive d_ingezetene cost 68 reads d_peildatum d_tmp_adres vslgwbtab ref_gebied d_persoon
+--   d_tmp_peil d_tmp_jaar uwv_werkzoekend
 -- Residents of GM1916 per reference date with geography, person attributes and statuses.
 -- Primary key order (peildatum, leeftijd, ...) makes an age range on one date a contiguous scan.
 CREATE TABLE d_ingezetene (
@@ -189,8 +211,11 @@ FROM (
          v.buurt_code AS buurt_code, v.wijk_code AS wijk_code, g.kern AS kern,
          p.geslacht AS geslacht, p.geboortejaar AS geboortejaar, p.herkomst AS herkomst,
          p.opleidingsniveau AS opleidingsniveau, p.eerste_jeugdhulp AS eerste_jeugdhulp
+  -- CROSS JOIN (an inner join whose left side SQLite keeps as the outer loop): dates in order,
+  -- so the ORDER BY can sort one date at a time instead of 2.7M rows at once (same rows: the
+  -- steward_datagen tests compare the tables with a whole rebuild).
   FROM d_peildatum d
-  JOIN d_tmp_adres a ON a.aanvang <= d.peildatum AND a.einde >= d.peildatum
+  CROSS JOIN d_tmp_adres a ON a.aanvang <= d.peildatum AND a.einde >= d.peildatum
   JOIN vslgwbtab v ON v.rinobjectnummer = a.rinobjectnummer AND v.gem_code = 'GM1916'
   JOIN ref_gebied g ON g.buurt_code = v.buurt_code
   JOIN d_persoon p ON p.pnr = a.pnr
@@ -199,7 +224,10 @@ FROM (
 LEFT JOIN d_tmp_peil t ON t.peildatum = r.peildatum AND t.pnr = r.pnr
 LEFT JOIN d_tmp_jaar j ON j.jaar = r.verslagjaar AND j.pnr = r.pnr
 ORDER BY r.peildatum, r.leeftijd, r.pnr, r.volgnr;
+ANALYZE d_ingezetene;
 
+-- @derive d_zzp_jaar cost 7 reads d_tmp_jaar d_persoon zelfstandigenbedragtab ref_sbi inpatab
+--   koppelpersoonhuishouden inhatab
 -- zzp'ers per reference year (2018-2024): SECM 13 on 31 December and no personnel that year,
 -- with the incomes T2 offers (NULL: none, or the not-applicable sentinel).
 CREATE TABLE d_zzp_jaar (
@@ -225,7 +253,9 @@ JOIN d_persoon p ON p.pnr = s.pnr
 LEFT JOIN zelfstandigenbedragtab z ON z.rinpersoon = p.rinpersoon AND z.jaar = s.jaar
 WHERE s.secm = 13 AND s.personeel = 0
 ORDER BY s.jaar, s.pnr;
+ANALYZE d_zzp_jaar;
 
+-- @derive d_jeugdhulp_periode cost 10 reads d_peildatum d_ingezetene d_persoon jgdhulpbus
 -- Youth care per period (year 'YYYY', half-years 'YYYYH1' and 'YYYYH2', 2018-2024): residents aged
 -- 0-22 at the end of the period, one row per trajectory running in the period (begin <= end of
 -- period, einde >= start of period), or one row with trajectnr 0 and NULL trajectory columns.
@@ -257,7 +287,9 @@ JOIN d_ingezetene i ON i.peildatum = q.peil AND i.leeftijd BETWEEN 0 AND 22
 JOIN d_persoon p ON p.pnr = i.pnr
 LEFT JOIN jgdhulpbus j ON j.rinpersoon = p.rinpersoon AND j.begin <= q.peil AND j.einde >= q.van
 ORDER BY 1, 2, 3, 4;
+ANALYZE d_jeugdhulp_periode;
 
+-- @derive d_dag cost 1 reads pin_dag evenement
 -- Days as integers, so that templates do date arithmetic with + and - only (portable SQL, no
 -- SQLite date functions in a template): every day from 371 days before the first PIN day or event
 -- (a window starts at most 6 days before its event, and T10's year-earlier baseline lies 364 days
@@ -284,13 +316,9 @@ INSERT INTO d_dag
 SELECT replace(d, '-', ''), CAST(julianday(d) - julianday('1970-01-01') AS INTEGER),
        (CAST(strftime('%w', d) AS INTEGER) + 6) % 7 + 1
 FROM dag;
+ANALYZE d_dag;
 
+-- @end: the helper tables are dropped (enclave-steward drops those it made itself).
 DROP TABLE d_tmp_adres;
 DROP TABLE d_tmp_peil;
 DROP TABLE d_tmp_jaar;
-ANALYZE d_persoon;
-ANALYZE d_peildatum;
-ANALYZE d_ingezetene;
-ANALYZE d_zzp_jaar;
-ANALYZE d_jeugdhulp_periode;
-ANALYZE d_dag;

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
 #include <set>
 #include <utility>
 
@@ -290,7 +291,11 @@ bool Validator::Row(const CsvRecord& record, ParsedRow* row) {
       }
       key_buffer_.push_back('\0');
     }
-    if (!keys_.insert(key_buffer_).second) {
+    // Copied to the key blocks first; a duplicate gives its bytes back.
+    const std::size_t used = key_block_used_;
+    const std::size_t blocks = key_blocks_.size();
+    if (!keys_.insert(StoreKey(key_buffer_)).second) {
+      if (key_blocks_.size() == blocks) key_block_used_ = used;
       Add(ErrorKind::kDuplicateKey, record.line, "key already seen on an earlier line");
       return false;
     }
@@ -305,7 +310,35 @@ void Validator::Finish() {
   } else if (report_.records == 0) {
     Add(ErrorKind::kEmpty, 1, "no data records after the header");
   }
-  absl::flat_hash_set<std::string>().swap(keys_);
+  absl::flat_hash_set<absl::string_view>().swap(keys_);
+  std::vector<std::unique_ptr<char[]>>().swap(key_blocks_);
+  key_block_used_ = key_block_size_ = 0;
+}
+
+bool Validator::SharesKeyWith(const Validator& other) const {
+  const Validator& small = keys_.size() <= other.keys_.size() ? *this : other;
+  const Validator& large = &small == this ? other : *this;
+  for (const absl::string_view key : small.keys_) {
+    if (large.keys_.contains(key)) return true;
+  }
+  return false;
+}
+
+void Validator::ReserveKeys(std::size_t records) {
+  if (!key_columns_.empty()) keys_.reserve(records);
+}
+
+absl::string_view Validator::StoreKey(const std::string& key) {
+  constexpr std::size_t kBlock = 1 << 20;
+  if (key_blocks_.empty() || key_block_size_ - key_block_used_ < key.size()) {
+    key_block_size_ = std::max(kBlock, key.size());
+    key_blocks_.push_back(std::unique_ptr<char[]>(new char[key_block_size_]));
+    key_block_used_ = 0;
+  }
+  char* at = key_blocks_.back().get() + key_block_used_;
+  std::memcpy(at, key.data(), key.size());
+  key_block_used_ += key.size();
+  return absl::string_view(at, key.size());
 }
 
 }  // namespace enclave::delivery

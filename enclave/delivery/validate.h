@@ -13,11 +13,13 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/string_view.h"
 #include "enclave/delivery/csv_reader.h"
 #include "enclave/delivery/description.h"
 
@@ -89,6 +91,12 @@ class Validator {
   bool Row(const CsvRecord& record, ParsedRow* row);
   // Call once after the last record: reports an empty delivery; releases the key set.
   void Finish();
+  // Optional, before the first record: room for `records` keys (e.g. the file's line count),
+  // so that the key set is not rehashed as it grows.
+  void ReserveKeys(std::size_t records);
+  // Whether a key seen by this validator was also seen by `other` (the validator of another
+  // part of the same delivery). Before Finish().
+  bool SharesKeyWith(const Validator& other) const;
 
   const ValidationReport& report() const { return report_; }
 
@@ -101,8 +109,14 @@ class Validator {
   std::size_t samples_per_kind_;
   bool header_seen_ = false;
   bool header_ok_ = false;
+  // Keys must fit in memory: a key set per delivery, checked in the same pass. Each key is a
+  // view of its bytes in `key_blocks_`, filled block by block (not one allocation per key).
+  absl::string_view StoreKey(const std::string& key);
   std::vector<std::size_t> key_columns_;
-  absl::flat_hash_set<std::string> keys_;
+  absl::flat_hash_set<absl::string_view> keys_;
+  std::vector<std::unique_ptr<char[]>> key_blocks_;
+  std::size_t key_block_used_ = 0;
+  std::size_t key_block_size_ = 0;
   std::string key_buffer_;
   ValidationReport report_;
 };

@@ -17,18 +17,23 @@ namespace st = enclave::steward;
 
 constexpr char kUsage[] =
     "usage: enclave-steward COMMAND [flags]\n"
-    "  init     --db PATH                      create an empty microdata database\n"
+    "  init     [--db PATH] [--state-dir DIR [--log-signing-key F]]\n"
+    "                                          create an empty microdata database and/or a new\n"
+    "                                          state directory with an empty query log\n"
     "  keygen   --key PATH                     create a pseudonymisation key (32 bytes, 0600)\n"
     "  validate --description F --csv F ...    validate deliveries only; nothing is written\n"
     "  load     --db PATH --state-dir DIR --key PATH --description F --csv F\n"
     "           [--description F --csv F ...]  validate, pseudonymise and load as ONE new version\n"
     "  versions --db PATH                      list dataset versions (* = current)\n"
     "  rollback --db PATH --state-dir DIR      make the previous version current again\n"
-    "Output is key=value lines unless stdout is a terminal; progress goes to a terminal stderr.\n"
+    "--state-dir is enclaved's state directory; load and rollback refuse one that holds no query\n"
+    "log. --log-signing-key F: the log's signing key when it is not DIR/log_signing.key.\n"
+    "Output is key=value lines unless stdout is a terminal. Progress (phases, rows, time left)\n"
+    "goes to stderr: redrawn in place on a terminal, key=value lines otherwise.\n"
     "Exit codes: 0 done; 1 delivery refused by validation; 2 usage error; 3 enclaved is\n"
-    "running (stop it first); 4 a file is missing or unsafe (key permissions, description);\n"
-    "5 database or query log failure (the previous version stays in force); 6 nothing to roll\n"
-    "back.\n";
+    "running (stop it first); 4 a file is missing or unsafe (key permissions, description, a\n"
+    "state directory without a query log); 5 database or query log failure (the previous\n"
+    "version stays in force); 6 nothing to roll back.\n";
 
 enum Exit {
   kExitOk = 0,
@@ -65,17 +70,6 @@ int Fail(const absl::Status& status) {
 std::string Steward() {
   const passwd* pw = ::getpwuid(::geteuid());
   return std::string("unix:") + (pw != nullptr ? pw->pw_name : std::to_string(::geteuid()));
-}
-
-void PrintProgress(const st::Progress& p) {
-  const double rate = p.seconds > 0 ? static_cast<double>(p.rows) / p.seconds : 0;
-  const double fraction =
-      p.bytes_total > 0 ? static_cast<double>(p.bytes_done) / static_cast<double>(p.bytes_total) : 1;
-  const double left = fraction > 0 ? p.seconds * (1 - fraction) / fraction : 0;
-  std::fprintf(stderr, "\r%s: %llu rows, %.0f rows/s, %3.0f%%, %.0f s left   %s", p.dataset.c_str(),
-               static_cast<unsigned long long>(p.rows), rate, 100 * fraction, left,
-               p.done ? "\n" : "");
-  std::fflush(stderr);
 }
 
 void PrintReports(const std::vector<st::DeliveryOutcome>& outcomes, bool human) {
@@ -115,6 +109,24 @@ void PrintLinkage(const std::vector<st::DeliveryOutcome>& outcomes, bool human) 
   }
 }
 
+std::string Join(const std::vector<std::string>& names, const char* separator) {
+  std::string out;
+  for (const std::string& n : names) out += (out.empty() ? "" : separator) + n;
+  return out.empty() ? std::string("none") : out;
+}
+
+// The summary of the derived layer: which tables were rebuilt, which were left as they were.
+void PrintDerived(const std::vector<std::string>& rebuilt,
+                  const std::vector<std::string>& unchanged, bool human) {
+  if (human) {
+    std::printf("derived layer: rebuilt %s; unchanged %s\n", Join(rebuilt, ", ").c_str(),
+                Join(unchanged, ", ").c_str());
+  } else {
+    std::printf("derived rebuilt=%s unchanged=%s\n", Join(rebuilt, ",").c_str(),
+                Join(unchanged, ",").c_str());
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -133,10 +145,10 @@ int main(int argc, char** argv) {
       pause_before_commit = true;
       continue;
     }
-    if (flag != "--db" && flag != "--state-dir" && flag != "--key" && flag != "--description" &&
-        flag != "--csv") {
+    if (flag != "--db" && flag != "--state-dir" && flag != "--log-signing-key" &&
+        flag != "--key" && flag != "--description" && flag != "--csv") {
       return Usage("unknown flag " + std::string(flag) +
-                   " (allowed: --db, --state-dir, --key, --description, --csv)");
+                   " (allowed: --db, --state-dir, --log-signing-key, --key, --description, --csv)");
     }
     if (i + 1 >= argc || argv[i + 1][0] == '\0') {
       return Usage(std::string(flag) + " needs a non-empty value");
@@ -146,6 +158,8 @@ int main(int argc, char** argv) {
       options.database_path = value;
     } else if (flag == "--state-dir") {
       options.state_dir = value;
+    } else if (flag == "--log-signing-key") {
+      options.log_signing_key_file = value;
     } else if (flag == "--key") {
       options.key_path = value;
     } else if (flag == "--description") {
@@ -162,7 +176,8 @@ int main(int argc, char** argv) {
   }
   const bool human = ::isatty(STDOUT_FILENO) == 1;
   options.steward = Steward();
-  if (::isatty(STDERR_FILENO) == 1) options.progress = PrintProgress;
+  st::ProgressPrinter printer(stderr, ::isatty(STDERR_FILENO) == 1);
+  options.progress = [&printer](const st::Progress& p) { printer.Show(p); };
   if (pause_before_commit) {
     options.before_commit_for_test = [] {
       std::printf("paused-before-commit\n");
@@ -172,10 +187,27 @@ int main(int argc, char** argv) {
   }
 
   if (command == "init") {
-    if (options.database_path.empty()) return Usage("init needs --db");
-    if (absl::Status s = st::InitDatabase(options.database_path); !s.ok()) return Fail(s);
-    std::printf(human ? "created an empty microdata database (data_version empty)\n"
-                      : "result=created data_version=empty\n");
+    if (options.database_path.empty() && options.state_dir.empty()) {
+      return Usage("init needs --db PATH and/or --state-dir DIR");
+    }
+    if (!options.log_signing_key_file.empty() && options.state_dir.empty()) {
+      return Usage("--log-signing-key goes with --state-dir");
+    }
+    if (!options.state_dir.empty()) {
+      if (absl::Status s = st::InitStateDir(options.state_dir, options.log_signing_key_file);
+          !s.ok()) {
+        return Fail(s);
+      }
+      std::printf(human ? "created state directory %s with an empty query log; give the privacy "
+                          "officers %s/log_verifier.key\n"
+                        : "result=created state_dir=%s verifier_key=%s/log_verifier.key\n",
+                  options.state_dir.c_str(), options.state_dir.c_str());
+    }
+    if (!options.database_path.empty()) {
+      if (absl::Status s = st::InitDatabase(options.database_path); !s.ok()) return Fail(s);
+      std::printf(human ? "created an empty microdata database (data_version empty)\n"
+                        : "result=created data_version=empty\n");
+    }
     return kExitOk;
   }
   if (command == "keygen") {
@@ -187,7 +219,9 @@ int main(int argc, char** argv) {
   }
   if (command == "validate") {
     if (deliveries.empty()) return Usage("validate needs --description F --csv F");
-    absl::StatusOr<std::vector<st::DeliveryOutcome>> out = st::ValidateDeliveries(deliveries);
+    absl::StatusOr<std::vector<st::DeliveryOutcome>> out =
+        st::ValidateDeliveries(deliveries, options.progress);
+    printer.Finish();
     if (!out.ok()) return Fail(out.status());
     PrintReports(*out, human);
     for (const auto& o : *out) {
@@ -201,6 +235,7 @@ int main(int argc, char** argv) {
       return Usage("load needs --db, --state-dir, --key and --description F --csv F");
     }
     absl::StatusOr<st::LoadOutcome> out = st::LoadDeliveries(options, deliveries);
+    printer.Finish();
     if (!out.ok()) return Fail(out.status());
     if (!out->loaded) {
       PrintReports(out->deliveries, human);
@@ -216,6 +251,7 @@ int main(int argc, char** argv) {
       PrintReports(out->deliveries, false);
     }
     PrintLinkage(out->deliveries, human);
+    PrintDerived(out->derived_rebuilt, out->derived_unchanged, human);
     if (!human) {
       std::printf("result=loaded version=%lld data_version=%s\n",
                   static_cast<long long>(out->version), out->data_version.c_str());
@@ -249,7 +285,9 @@ int main(int argc, char** argv) {
       return Usage("rollback needs --db and --state-dir");
     }
     absl::StatusOr<st::VersionInfo> v = st::RollbackVersion(options);
+    printer.Finish();
     if (!v.ok()) return Fail(v.status());
+    PrintDerived(v->derived_rebuilt, v->derived_unchanged, human);
     if (human) {
       std::printf("rolled back: version %lld (data_version %s) is current\n",
                   static_cast<long long>(v->version), v->data_version.c_str());

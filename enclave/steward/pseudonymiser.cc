@@ -20,8 +20,12 @@ namespace enclave::steward {
 
 struct Pseudonymiser::Impl {
   EVP_MAC* mac = nullptr;
-  EVP_MAC_CTX* keyed = nullptr;
+  EVP_MAC_CTX* keyed = nullptr;  // holds the key; never updated
+  // Re-initialised for every pseudonym with EVP_MAC_init(ctx, NULL, 0, NULL), which keeps the
+  // key (the HMAC pads are computed once): half the cost of duplicating `keyed` per call.
+  EVP_MAC_CTX* work = nullptr;
   ~Impl() {
+    EVP_MAC_CTX_free(work);
     EVP_MAC_CTX_free(keyed);
     EVP_MAC_free(mac);
   }
@@ -45,18 +49,19 @@ absl::StatusOr<std::unique_ptr<Pseudonymiser>> Pseudonymiser::FromKey(std::strin
                    params) != 1) {
     return absl::InternalError("HMAC key setup failed");
   }
+  impl->work = EVP_MAC_CTX_dup(impl->keyed);
+  if (impl->work == nullptr) return absl::InternalError("HMAC context allocation failed");
   return std::unique_ptr<Pseudonymiser>(new Pseudonymiser(std::move(impl)));
 }
 
 void Pseudonymiser::Pseudonym(std::string_view bsn, std::string* out) const {
-  EVP_MAC_CTX* ctx = EVP_MAC_CTX_dup(impl_->keyed);
-  ENCLAVE_CHECK(ctx != nullptr);
+  EVP_MAC_CTX* ctx = impl_->work;
   std::array<unsigned char, EVP_MAX_MD_SIZE> mac{};
   std::size_t len = 0;
   const bool ok =
+      EVP_MAC_init(ctx, nullptr, 0, nullptr) == 1 &&
       EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(bsn.data()), bsn.size()) == 1 &&
       EVP_MAC_final(ctx, mac.data(), &len, mac.size()) == 1 && len == 32;
-  EVP_MAC_CTX_free(ctx);
   ENCLAVE_CHECK(ok);
   static constexpr char kHex[] = "0123456789abcdef";
   out->resize(32);
@@ -65,6 +70,17 @@ void Pseudonymiser::Pseudonym(std::string_view bsn, std::string* out) const {
     (*out)[2 * i + 1] = kHex[mac[i] & 0x0f];
   }
   OPENSSL_cleanse(mac.data(), mac.size());
+}
+
+std::unique_ptr<Pseudonymiser> Pseudonymiser::Clone() const {
+  auto impl = std::make_unique<Impl>();
+  ENCLAVE_CHECK(EVP_MAC_up_ref(impl_->mac) == 1);
+  impl->mac = impl_->mac;
+  impl->keyed = EVP_MAC_CTX_dup(impl_->keyed);
+  ENCLAVE_CHECK(impl->keyed != nullptr);
+  impl->work = EVP_MAC_CTX_dup(impl_->keyed);
+  ENCLAVE_CHECK(impl->work != nullptr);
+  return std::unique_ptr<Pseudonymiser>(new Pseudonymiser(std::move(impl)));
 }
 
 std::string Pseudonymiser::Pseudonym(std::string_view bsn) const {

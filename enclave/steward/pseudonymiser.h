@@ -33,6 +33,10 @@ class Pseudonymiser {
   Pseudonymiser(const Pseudonymiser&) = delete;
   Pseudonymiser& operator=(const Pseudonymiser&) = delete;
 
+  // Another instance with the same key, for another thread (the key is not copied out of
+  // OpenSSL's context). Aborts if OpenSSL cannot allocate it.
+  std::unique_ptr<Pseudonymiser> Clone() const;
+
   // 32 lower-case hex characters into `out` (resized). REQUIRES: `canonical_bsn` is canonical
   // (delivery::CanonicalBsn). Not thread-safe (one instance per thread). Aborts if OpenSSL fails.
   void Pseudonym(std::string_view canonical_bsn, std::string* out) const;

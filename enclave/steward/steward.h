@@ -3,8 +3,8 @@
 // Dataset versions. Each dataset (a table of schema.sql) that the steward manages is stored in
 // physical tables `<dataset>__v<N>`, and the name `<dataset>` is a VIEW over the current one, so
 // templates and derived.sql keep using the same names. A load creates version N+1: new physical
-// tables for the delivered datasets, the views switched, the derived layer (derived.sql) rebuilt,
-// `meta.data_version` (what MicrodataSource::DataVersion() reports and every release records)
+// tables for the delivered datasets, the views switched, the derived tables those datasets feed
+// rebuilt (derived.sql's dependency map, derived_layer.h), `meta.data_version` (what MicrodataSource::DataVersion() reports and every release records)
 // set, the version recorded in `steward_version` / `steward_table` / `steward_current`, and a
 // `data-load` entry appended to the query log, all inside ONE SQLite transaction (rollback
 // journal, synchronous=FULL): a load that fails, is refused or is killed leaves the previous
@@ -13,7 +13,8 @@
 // parent version's tables in the same way and appends a `dataset-rollback` entry.
 //
 // The steward holds the server's lock (state_dir/enclaved.lock) for every change: loads happen
-// with enclaved stopped. No BSN is stored, logged or printed: BSNs are canonicalised, 11-checked
+// with enclaved stopped. It writes only to an existing query log: a state directory without
+// one (a mistyped --state-dir) is refused before anything is created there. No BSN is stored, logged or printed: BSNs are canonicalised, 11-checked
 // and replaced by HMAC-SHA256 pseudonyms (pseudonymiser.h) before anything is written.
 //
 //   StewardOptions o{.database_path = "...", .state_dir = "...", .key_path = "..."};
@@ -29,6 +30,8 @@
 
 #include "absl/status/statusor.h"
 #include "enclave/delivery/validate.h"
+#include "enclave/steward/derived_layer.h"
+#include "enclave/steward/progress.h"
 
 namespace enclave::steward {
 
@@ -37,21 +40,27 @@ struct DeliveryFiles {
   std::string csv_path;
 };
 
-struct Progress {
-  std::string dataset;
-  std::uint64_t rows = 0;         // rows written so far for this delivery
-  std::uint64_t bytes_done = 0;   // of this delivery's CSV
-  std::uint64_t bytes_total = 0;
-  double seconds = 0;             // since this delivery's load pass began
-  bool done = false;
-};
+using ProgressFn = std::function<void(const Progress&)>;
 
 struct StewardOptions {
   std::string database_path;
-  std::string state_dir;  // enclaved.lock and the query log (audit_log.db, checkpoint, keys)
+  // enclaved's state directory: enclaved.lock and the query log (audit_log.db, checkpoint,
+  // log_signing.key unless log_signing_key_file is given). It must hold an initialised query
+  // log (enclaved's first start or InitStateDir made it); the steward never creates one.
+  std::string state_dir;
+  // The query log's signing key when it is not state_dir/log_signing.key (the server's
+  // audit_log.signing_key_file). Never created.
+  std::string log_signing_key_file;
   std::string key_path;   // the pseudonymisation key (32 bytes, mode 0600)
   std::string steward;    // who runs the tool, for the query log (e.g. "unix:alice")
-  std::function<void(const Progress&)> progress;  // optional, every 65,536 rows and at the end
+  // Optional: phases, steps, rows and time estimates (progress.h), several times a second
+  // while work runs and once when each step is done.
+  ProgressFn progress;
+  // A delivery of at least `part_min_bytes` is read by `read_threads` threads, each validating,
+  // pseudonymising and linking a part of it (0: as many as there are cores, at most 4); the
+  // result is the same as reading it in one part (tests set these low to check that).
+  std::size_t read_threads = 0;
+  std::size_t part_min_bytes = std::size_t{8} << 20;
   // Test hook: runs inside the transaction just before COMMIT (e.g. to be killed there).
   std::function<void()> before_commit_for_test;
 };
@@ -78,6 +87,10 @@ struct LoadOutcome {
   std::vector<DeliveryOutcome> deliveries;
   std::int64_t version = 0;
   std::string data_version;
+  // The derived tables rebuilt because a delivered dataset feeds them (derived_layer.h), and
+  // those left as they were; both in derived.sql order.
+  std::vector<std::string> derived_rebuilt;
+  std::vector<std::string> derived_unchanged;
 };
 
 struct VersionInfo {
@@ -89,27 +102,36 @@ struct VersionInfo {
   std::string datasets;  // comma-separated
   std::uint64_t records = 0;
   bool current = false;
+  // RollbackVersion only: the derived tables rebuilt and those left as they were.
+  std::vector<std::string> derived_rebuilt;
+  std::vector<std::string> derived_unchanged;
 };
 
-// Validates every delivery completely first; if any has an error, returns loaded=false with the
-// reports and changes nothing. Otherwise loads all of them as ONE new version (see above).
-// Errors: kFailedPrecondition when enclaved holds the lock, the key file is unsafe, the database
-// lacks a delivered dataset or its columns differ from the description, or two deliveries fill
-// the same dataset; kNotFound for a missing file; kInvalidArgument for a bad description;
+// Reads each delivery once, inside the load's transaction: every record is validated (the report
+// counts every error) and, while no delivery of the load has an error, pseudonymised, linked and
+// inserted into the new version's table (its indexes are created after the insert). If any
+// delivery has an error the transaction is rolled back: loaded=false with the reports, and the
+// database is unchanged. Otherwise all of them become ONE new version (see above), and only the
+// derived tables the delivered datasets feed are rebuilt.
+// Errors: kNotFound when the state directory holds no initialised query log (or lacks its
+// signing key) or a file is missing; kFailedPrecondition when enclaved holds the lock, the key
+// file is unsafe, the database lacks a delivered dataset or its columns differ from the
+// description, or two deliveries fill the same dataset; kInvalidArgument for a bad description;
 // kUnavailable for database or query-log failures (the previous version stays in force).
 absl::StatusOr<LoadOutcome> LoadDeliveries(const StewardOptions& options,
                                            const std::vector<DeliveryFiles>& deliveries);
 
 // Validation only (no database, no key): one outcome per delivery, in order.
 absl::StatusOr<std::vector<DeliveryOutcome>> ValidateDeliveries(
-    const std::vector<DeliveryFiles>& deliveries);
+    const std::vector<DeliveryFiles>& deliveries, const ProgressFn& progress = nullptr);
 
 // Versions, oldest first (empty for a database the steward has never changed). Opening the
 // database read-write first rolls back any load that was interrupted.
 absl::StatusOr<std::vector<VersionInfo>> ListVersions(const std::string& database_path);
 
-// Makes the current version's parent current again. kFailedPrecondition when there is none or
-// enclaved holds the lock. Returns the version now current.
+// Makes the current version's parent current again, rebuilding only the derived tables fed by
+// the datasets that differ. kFailedPrecondition when there is none or enclaved holds the lock;
+// kNotFound as for LoadDeliveries. Returns the version now current.
 absl::StatusOr<VersionInfo> RollbackVersion(const StewardOptions& options);
 
 // True for the kFailedPrecondition returned when enclaved holds the state directory's lock.
@@ -118,5 +140,15 @@ bool IsServerRunning(const absl::Status& status);
 // Creates an empty microdata database (schema.sql, indexes.sql, derived layer, meta
 // data_version "empty") at `path`. kAlreadyExists if the file exists.
 absl::Status InitDatabase(const std::string& path);
+
+// Makes `state_dir` (created with mode 0700 if absent) a state directory with a new, empty
+// query log: audit_log.db, a signed checkpoint of size 0, log_verifier.key, and
+// log_signing.key unless `log_signing_key_file` names the key to use. enclaved's first start
+// does the same (and creates the rest of its state). kAlreadyExists when the directory already
+// holds a query log or a signing key; kFailedPrecondition when enclaved holds its lock.
+absl::Status InitStateDir(const std::string& state_dir, const std::string& log_signing_key_file);
+
+// The derived layer of derived.sql (derived_layer.h), parsed and checked against schema.sql.
+absl::StatusOr<DerivedLayer> EmbeddedDerivedLayer();
 
 }  // namespace enclave::steward

@@ -135,6 +135,11 @@ TEST_SUITE("ParseArgs") {
       CHECK(parsed->command == Command::kHelp);
       CHECK(parsed->help_topic == "run");
     }
+    // A help request runs nothing and carries no parameters (found by fuzz/enclavectl_args).
+    const auto run_help = ParseArgs({"run", "t1", "--param", "year=2020", "--help"});
+    REQUIRE(run_help.ok());
+    CHECK(run_help->command == Command::kHelp);
+    CHECK(run_help->params.empty());
     CHECK_FALSE(ParseArgs({"help", "frobnicate"}).ok());
     const auto version = ParseArgs({"--version"});
     REQUIRE(version.ok());

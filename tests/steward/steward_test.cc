@@ -86,12 +86,12 @@ struct Fixture {
   testing::TempDir dir;
   StewardOptions options;
   Fixture() {
-    std::filesystem::create_directories(dir.path() / "state");
     options.database_path = dir.File("micro.db");
     options.state_dir = dir.File("state");
     options.key_path = dir.File("pseudonym.key");
     options.steward = "unix:test";
     REQUIRE(InitDatabase(options.database_path).ok());
+    REQUIRE(InitStateDir(options.state_dir, "").ok());
     REQUIRE(CreateKeyFile(options.key_path).ok());
   }
   absl::StatusOr<LoadOutcome> Load(const std::vector<std::pair<std::string, std::string>>& d) {
@@ -146,6 +146,40 @@ struct RunResult {
   int exit_code = -1;
   std::string output;  // stdout and stderr
 };
+
+// The names of everything under `dir` (relative, sorted), or "<absent>".
+std::string Listing(const std::string& dir) {
+  std::error_code ec;
+  if (!std::filesystem::exists(dir, ec)) return "<absent>";
+  std::vector<std::string> names;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+    names.push_back(std::filesystem::relative(e.path(), dir).string());
+  }
+  std::sort(names.begin(), names.end());
+  std::string out;
+  for (const std::string& n : names) out += n + ";";
+  return out;
+}
+
+// The lines of `text` that start with `prefix`.
+std::vector<std::string> LinesStarting(const std::string& text, const std::string& prefix) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(prefix, 0) == 0) out.push_back(line);
+  }
+  return out;
+}
+
+// The one line starting with `prefix` and ending "state=done" ("" if none or several).
+std::string DoneLine(const std::string& text, const std::string& prefix) {
+  std::vector<std::string> done;
+  for (const std::string& l : LinesStarting(text, prefix)) {
+    if (l.size() >= 10 && l.compare(l.size() - 10, 10, "state=done") == 0) done.push_back(l);
+  }
+  return done.size() == 1 ? done[0] : std::string();
+}
 
 RunResult Run(const std::string& args) {
   RunResult r;
@@ -460,30 +494,62 @@ key: "bsn"
     CHECK(f.Query("SELECT count(*) FROM bijstandpersoonbus") == "0");
   }
 
-  TEST_CASE("the derived layer is rebuilt only when a dataset it reads changes") {
-    static std::vector<std::string>* lines = new std::vector<std::string>();
-    base::SetLogSinkForTest([](std::string_view line) { lines->emplace_back(line); });
+  TEST_CASE("only the derived tables a delivered dataset feeds are rebuilt, and named") {
     Fixture f;
     const std::vector<std::string> people = ValidBsns(10, 13);
-    auto phases = [&]() {
-      std::string out;
-      for (const std::string& l : *lines) {
-        if (l.find("steward_phase") == std::string::npos) continue;
-        if (l.find("phase=derived_unchanged") != std::string::npos) out += "unchanged;";
-        else if (l.find("phase=derived ") != std::string::npos) out += "rebuilt;";
-      }
-      lines->clear();
-      return out;
-    };
-    REQUIRE(f.Load({{"gbapersoontab", RegisterCsv(people)}})->loaded);
-    CHECK(phases() == "rebuilt;");
+    auto v2 = f.Load({{"gbapersoontab", RegisterCsv(people)}});
+    REQUIRE(v2->loaded);
+    CHECK(v2->derived_rebuilt == std::vector<std::string>{"d_persoon", "d_ingezetene",
+                                                           "d_zzp_jaar", "d_jeugdhulp_periode"});
+    CHECK(v2->derived_unchanged == std::vector<std::string>{"d_peildatum", "d_dag"});
+    auto v3 = f.Load({{"bijstandpersoonbus", BijstandCsv({people[0], people[1]})}});
+    REQUIRE(v3->loaded);
+    CHECK(v3->derived_rebuilt ==
+          std::vector<std::string>{"d_ingezetene", "d_jeugdhulp_periode"});
     std::string srg = "bsn,voorziening,doelgroep,aanvang,einde\n";
     srg += people[0] + ",scholing,bijstand,20200101,20201231\n";
-    REQUIRE(f.Load({{"srg_reintegratie", srg}})->loaded);  // derived.sql does not read it
-    CHECK(phases() == "unchanged;");
+    auto v4 = f.Load({{"srg_reintegratie", srg}});  // derived.sql does not read it
+    REQUIRE(v4->loaded);
+    CHECK(v4->derived_rebuilt.empty());
+    CHECK(v4->derived_unchanged.size() == 6);
     CHECK(f.Query("SELECT count(*) FROM d_persoon") == "10");
     CHECK(f.Query("SELECT count(*) FROM srg_reintegratie") == "1");
-    base::SetLogSinkForTest(nullptr);
+    // The data-load entries name the rebuilt tables (names only).
+    std::vector<std::string> rebuilt;
+    for (const audit::LogLeaf& leaf : f.Leaves()) {
+      if (leaf.type != audit::EntryType::kDataLoad) continue;
+      const std::size_t at = leaf.detail.find("derived_rebuilt=");
+      REQUIRE(at != std::string::npos);
+      rebuilt.push_back(leaf.detail.substr(at));
+    }
+    CHECK(rebuilt == std::vector<std::string>{
+                         "derived_rebuilt=d_persoon,d_ingezetene,d_zzp_jaar,d_jeugdhulp_periode",
+                         "derived_rebuilt=d_ingezetene,d_jeugdhulp_periode",
+                         "derived_rebuilt=none"});
+    // Rolling back the srg load changes no derived table; rolling back bijstand rebuilds its two.
+    auto back = RollbackVersion(f.options);
+    REQUIRE(back.ok());
+    CHECK(back->derived_rebuilt.empty());
+    back = RollbackVersion(f.options);
+    REQUIRE(back.ok());
+    CHECK(back->derived_rebuilt ==
+          std::vector<std::string>{"d_ingezetene", "d_jeugdhulp_periode"});
+  }
+
+  TEST_CASE("a derived table missing from the database is rebuilt with the tables reading it") {
+    Fixture f;
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(f.options.database_path.c_str(), &db) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(db, "DROP TABLE d_ingezetene", nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+    std::string srg = "bsn,voorziening,doelgroep,aanvang,einde\n";
+    srg += ValidBsns(1, 14)[0] + ",scholing,bijstand,20200101,20201231\n";
+    auto out = f.Load({{"srg_reintegratie", srg}});
+    REQUIRE(out.ok());
+    REQUIRE(out->loaded);
+    CHECK(out->derived_rebuilt ==
+          std::vector<std::string>{"d_ingezetene", "d_jeugdhulp_periode"});
+    CHECK(f.Query("SELECT count(*) FROM d_ingezetene") == "0");
   }
 
   TEST_CASE("the steward refuses to load while enclaved holds the lock") {
@@ -655,6 +721,441 @@ key: "bsn"
       ++n;
     }
     CHECK(n >= 5);
+  }
+}
+
+
+
+TEST_SUITE("Reading in parts") {
+  // A bijstand delivery of `n` records over `people`, with quoted fields holding commas and line
+  // breaks, so that a cut between parts must respect the quotes.
+  static std::string BigRow(const std::vector<std::string>& people, std::size_t i) {
+    const std::string id = i % 7 == 0   ? "\"U" + std::to_string(i) + "\nline\""
+                           : i % 5 == 0 ? "\"U" + std::to_string(i) + ",x\""
+                                        : "U" + std::to_string(i);
+    return people[i % people.size()] + "," + id + (i % 3 ? ",persoon1,ALG," : ",persoon2,BBZ,") +
+           std::to_string(2015 + i % 9) + "0101,20991231,alleenstaand," + std::to_string(i % 2) +
+           "," + (i % 4 ? "" : "werk") + "\n";
+  }
+  static std::string BigBijstand(const std::vector<std::string>& people, std::size_t n) {
+    std::string csv = kBijstandHeader;
+    for (std::size_t i = 0; i < n; ++i) csv += BigRow(people, i);
+    return csv;
+  }
+
+  static std::string Ordered(Fixture& f, std::int64_t version) {
+    const std::string table = f.Query(
+        "SELECT physical FROM steward_table WHERE dataset = 'bijstandpersoonbus' AND version = " +
+        std::to_string(version));
+    return f.Query("SELECT group_concat(rinpersoons || rinpersoon || uitkering_id || rol || "
+                   "statistiekcode || aanvang || einde || leefvorm || inkomsten_naast_uitkering "
+                   "|| coalesce(uitstroomreden, '-'), ';') FROM (SELECT * FROM " + table +
+                   " ORDER BY rowid)");
+  }
+
+  TEST_CASE("a delivery read by several threads loads exactly as when read by one") {
+    Fixture one;
+    Fixture parts;
+    // The same key in both, so that the pseudonyms agree.
+    std::filesystem::remove(parts.options.key_path);
+    std::filesystem::copy_file(one.options.key_path, parts.options.key_path);
+    one.options.read_threads = 1;
+    parts.options.read_threads = 3;
+    parts.options.part_min_bytes = 1;
+    const std::vector<std::string> people = ValidBsns(400, 21);
+    const std::vector<std::string> registered(people.begin(), people.begin() + 300);
+    const std::string bij = BigBijstand(people, 3000);
+    for (Fixture* f : {&one, &parts}) {
+      REQUIRE(f->Load({{"gbapersoontab", RegisterCsv(registered)}})->loaded);
+    }
+    auto a = one.Load({{"bijstandpersoonbus", bij}});
+    auto b = parts.Load({{"bijstandpersoonbus", bij}});
+    REQUIRE(a.ok());
+    REQUIRE(b.ok());
+    REQUIRE(a->loaded);
+    REQUIRE(b->loaded);
+    const DeliveryOutcome& x = a->deliveries[0];
+    const DeliveryOutcome& y = b->deliveries[0];
+    CHECK(x.report.ToKeyValue() == y.report.ToKeyValue());
+    CHECK(x.report.records == 3000);
+    CHECK(x.rows_loaded == 3000);
+    CHECK(y.rows_loaded == 3000);
+    REQUIRE(y.linkage.size() == 1);
+    CHECK(y.linkage[0].linked == x.linkage[0].linked);
+    CHECK(y.linkage[0].not_in_register == x.linkage[0].not_in_register);
+    std::uint64_t linked = 0;
+    for (std::size_t i = 0; i < 3000; ++i) linked += i % 400 < 300 ? 1 : 0;
+    CHECK(x.linkage[0].linked == linked);
+    CHECK(a->data_version == b->data_version);
+    // Row for row, in the same (person) order.
+    const std::string rows = Ordered(one, 3);
+    CHECK(rows.size() > 100000);
+    CHECK(rows == Ordered(parts, 3));
+    CHECK(one.Query("SELECT count(*) FROM bijstandpersoonbus WHERE uitkering_id LIKE '%' || "
+                    "char(10) || 'line'") == "429");
+    const std::string table = parts.Query(
+        "SELECT physical FROM steward_table WHERE dataset = 'bijstandpersoonbus' AND version = 3");
+    CHECK(parts.Query("SELECT count(*) FROM (SELECT rinpersoon, lag(rinpersoon) OVER (ORDER BY "
+                      "rowid) AS prev FROM " + table + ") WHERE prev > rinpersoon") == "0");
+  }
+
+  TEST_CASE("errors in a delivery read by several threads are reported as one reading reports them") {
+    Fixture f;
+    f.options.read_threads = 4;
+    f.options.part_min_bytes = 1;
+    const std::vector<std::string> people = ValidBsns(200, 22);
+    REQUIRE(f.Load({{"gbapersoontab", RegisterCsv(people)}})->loaded);
+    const std::string before = ReadAll(f.options.database_path);
+    const std::string good = BigBijstand(people, 2000);
+    const std::string first_row = BigRow(people, 1);
+    struct Case {
+      const char* what;
+      std::string csv;
+    };
+    // Errors near the start, in the middle and at the end; a key repeated in another part.
+    std::string mixed = good;
+    mixed.insert(mixed.find('\n', mixed.size() / 2) + 1,
+                 people[1] + ",M1,persoon9,ALG,20200101,20991231,alleenstaand,0,\n");
+    mixed.insert(std::string(kBijstandHeader).size(),
+                 people[2] + ",S1,persoon1,ALG,20201301,20991231,alleenstaand,0,\n");
+    mixed += "123456781,E1,persoon1,ALG,20200101,20991231,alleenstaand,0,\n";
+    const std::vector<Case> cases = {
+        {"a key repeated in the last part", good + first_row},
+        {"errors in several parts", mixed},
+        {"a quote left open near the end", good + people[3] + ",\"open,persoon1\n"},
+    };
+    for (const Case& c : cases) {
+      CAPTURE(c.what);
+      const std::string csv = f.dir.Write("bad.csv", c.csv);
+      auto sequential = ValidateDeliveries({{Policy("bijstandpersoonbus"), csv}});
+      REQUIRE(sequential.ok());
+      const delivery::ValidationReport& want = sequential->at(0).report;
+      CHECK_FALSE(want.ok());
+      auto out = LoadDeliveries(f.options, {{Policy("bijstandpersoonbus"), csv}});
+      REQUIRE(out.ok());
+      CHECK_FALSE(out->loaded);
+      const delivery::ValidationReport& got = out->deliveries.at(0).report;
+      CHECK(got.ToKeyValue() == want.ToKeyValue());
+      for (std::size_t k = 0; k < delivery::kErrorKindCount; ++k) {
+        REQUIRE(got.samples[k].size() == want.samples[k].size());
+        for (std::size_t i = 0; i < got.samples[k].size(); ++i) {
+          CHECK(got.samples[k][i].line == want.samples[k][i].line);
+          CHECK(got.samples[k][i].message == want.samples[k][i].message);
+        }
+      }
+      CHECK(ReadAll(f.options.database_path) == before);
+    }
+  }
+}
+
+TEST_SUITE("State directory") {
+  TEST_CASE("load and rollback refuse a state directory without a query log and create nothing") {
+    Fixture f;
+    const std::vector<std::string> people = ValidBsns(4, 15);
+    const std::string reg = f.dir.Write("reg.csv", RegisterCsv(people));
+    const std::string db_before = ReadAll(f.options.database_path);
+    const std::string empty = f.dir.File("empty");
+    std::filesystem::create_directories(empty);
+    const std::string mistyped = f.dir.File("mistyped");
+    const std::string other = f.dir.File("other");
+    f.dir.Write("other/notes.txt", "not a state directory");
+    // A state directory whose log is signed with a key kept elsewhere (a systemd credential).
+    const std::string keyless = f.dir.File("keyless");
+    REQUIRE(InitStateDir(keyless, "").ok());
+    const std::string credential = f.dir.File("log-signing-key");
+    std::filesystem::rename(keyless + "/log_signing.key", credential);
+    for (const std::string& dir : {empty, mistyped, other, keyless}) {
+      CAPTURE(dir);
+      const std::string before = Listing(dir);
+      StewardOptions o = f.options;
+      o.state_dir = dir;
+      auto out = LoadDeliveries(o, {{Policy("gbapersoontab"), reg}});
+      REQUIRE_FALSE(out.ok());
+      CHECK(out.status().code() == absl::StatusCode::kNotFound);
+      CHECK(std::string(out.status().message()).find(dir) != std::string::npos);
+      CHECK(RollbackVersion(o).status().code() == absl::StatusCode::kNotFound);
+      const std::string common = " --db " + f.options.database_path + " --state-dir " + dir;
+      const RunResult load = Run("load" + common + " --key " + f.options.key_path +
+                                 " --description " + Policy("gbapersoontab") + " --csv " + reg);
+      CHECK(load.exit_code == 4);
+      CHECK(load.output.find("enclave-steward: state directory " + dir) != std::string::npos);
+      CHECK(load.output.find("result=loaded") == std::string::npos);
+      const RunResult rollback = Run("rollback" + common);
+      CHECK(rollback.exit_code == 4);
+      // Nothing was created: no lock file, no query log, no signing key; the database is as it was.
+      CHECK(Listing(dir) == before);
+      CHECK(ReadAll(f.options.database_path) == db_before);
+    }
+    CHECK(Listing(mistyped) == "<absent>");
+    CHECK(Listing(empty).empty());
+    // Negative controls: the signing key given, and the initialised state directory, both load.
+    const RunResult with_key =
+        Run("load --db " + f.options.database_path + " --state-dir " + keyless +
+            " --log-signing-key " + credential + " --key " + f.options.key_path +
+            " --description " + Policy("gbapersoontab") + " --csv " + reg);
+    CHECK(with_key.exit_code == 0);
+    CHECK_FALSE(std::filesystem::exists(keyless + "/log_signing.key"));
+    auto out = f.Load({{"gbapersoontab", RegisterCsv(people)}});
+    REQUIRE(out.ok());
+    CHECK(out->loaded);
+    CHECK(out->version == 3);
+  }
+
+  TEST_CASE("init makes a state directory once, and a second init changes nothing") {
+    testing::TempDir dir;
+    const std::string state = dir.File("state");
+    CHECK(Run("init").exit_code == 2);
+    CHECK(Run("init --log-signing-key x").exit_code == 2);
+    RunResult r = Run("init --state-dir " + state);
+    CHECK(r.exit_code == 0);
+    CHECK(r.output.find("result=created state_dir=" + state) != std::string::npos);
+    for (const char* name : {"audit_log.db", "checkpoint", "log_signing.key", "log_verifier.key"}) {
+      CAPTURE(name);
+      CHECK(std::filesystem::is_regular_file(state + "/" + name));
+    }
+    struct stat st {};
+    REQUIRE(::stat(state.c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0700);
+    const std::string checkpoint = ReadAll(state + "/checkpoint");
+    const std::string key = ReadAll(state + "/log_signing.key");
+    const std::string listing = Listing(state);
+    r = Run("init --state-dir " + state);
+    CHECK(r.exit_code == 4);
+    CHECK(r.output.find("already holds") != std::string::npos);
+    CHECK(ReadAll(state + "/checkpoint") == checkpoint);
+    CHECK(ReadAll(state + "/log_signing.key") == key);
+    CHECK(Listing(state) == listing);
+    // With the signing key given, none is written to the directory, and loads need the key.
+    const std::string credential = dir.Write("cred.key", key);
+    REQUIRE(::chmod(credential.c_str(), 0600) == 0);
+    const std::string state2 = dir.File("state2");
+    r = Run("init --state-dir " + state2 + " --log-signing-key " + credential + " --db " +
+            dir.File("micro.db"));
+    CHECK(r.exit_code == 0);
+    CHECK(r.output.find("result=created data_version=empty") != std::string::npos);
+    CHECK(std::filesystem::is_regular_file(state2 + "/checkpoint"));
+    CHECK_FALSE(std::filesystem::exists(state2 + "/log_signing.key"));
+    StewardOptions o;
+    o.database_path = dir.File("micro.db");
+    o.state_dir = state2;
+    o.key_path = dir.File("pseudonym.key");
+    o.steward = "unix:test";
+    REQUIRE(CreateKeyFile(o.key_path).ok());
+    const std::string reg = dir.Write("reg.csv", RegisterCsv(ValidBsns(3, 17)));
+    CHECK(LoadDeliveries(o, {{Policy("gbapersoontab"), reg}}).status().code() ==
+          absl::StatusCode::kNotFound);
+    o.log_signing_key_file = credential;
+    auto out = LoadDeliveries(o, {{Policy("gbapersoontab"), reg}});
+    REQUIRE(out.ok());
+    CHECK(out->loaded);
+  }
+}
+
+TEST_SUITE("Progress") {
+  TEST_CASE("load, validate and rollback report phases, rows and time left as key=value lines") {
+    Fixture f;
+    const std::vector<std::string> people = ValidBsns(300, 16);
+    const std::string reg = f.dir.Write("reg.csv", RegisterCsv(people));
+    const std::string bij = f.dir.Write(
+        "bij.csv", BijstandCsv(std::vector<std::string>(people.begin(), people.begin() + 100)));
+    const std::string common = " --db " + f.options.database_path + " --state-dir " +
+                               f.options.state_dir + " --key " + f.options.key_path;
+    const std::string both = " --description " + Policy("gbapersoontab") + " --csv " + reg +
+                             " --description " + Policy("bijstandpersoonbus") + " --csv " + bij;
+    RunResult r = Run("load" + common + both);
+    REQUIRE(r.exit_code == 0);
+    const std::string& out = r.output;
+    CAPTURE(out);
+    // The one pass (validate, pseudonymise, link, insert), per delivery with its rows.
+    CHECK(DoneLine(out, "phase=insert dataset=gbapersoontab step=1/2 rows=300 elapsed_s=") != "");
+    CHECK(DoneLine(out, "phase=insert dataset=bijstandpersoonbus step=2/2 rows=100 ") != "");
+    CHECK(DoneLine(out, "phase=index dataset=gbapersoontab step=1/2 rows=300 ") != "");
+    CHECK(DoneLine(out, "phase=index dataset=bijstandpersoonbus step=2/2 rows=100 ") != "");
+    // The derived layer per step: the register feeds all but d_peildatum and d_dag; helper
+    // tables are steps too. Each step says when it starts and when it is done, with its rows.
+    const std::vector<std::string> steps = {"d_persoon",   "d_tmp_peil",   "d_tmp_jaar",
+                                            "d_tmp_adres", "d_ingezetene", "d_zzp_jaar",
+                                            "d_jeugdhulp_periode"};
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+      CAPTURE(steps[i]);
+      const std::string prefix = "phase=derive table=" + steps[i] + " step=" +
+                                 std::to_string(i + 1) + "/" + std::to_string(steps.size()) + " ";
+      const std::string done = DoneLine(out, prefix + "rows=");
+      CHECK(done != "");
+      CHECK(done.find(" elapsed_s=") != std::string::npos);
+      CHECK(done.find(" eta_s=") != std::string::npos);
+      CHECK_FALSE(LinesStarting(out, prefix + "elapsed_s=").empty());  // the start, no rows yet
+    }
+    CHECK(DoneLine(out, "phase=derive table=d_persoon step=1/7 rows=300 ") != "");
+    CHECK(DoneLine(out, "phase=derive table=d_jeugdhulp_periode step=7/7 rows=").find(" eta_s=0 ") !=
+          std::string::npos);
+    CHECK(LinesStarting(out, "phase=derive table=d_dag").empty());
+    CHECK(DoneLine(out, "phase=commit elapsed_s=") != "");
+    // Phases in order, and the summary names the tables rebuilt.
+    CHECK(out.find("phase=insert") < out.find("phase=index"));
+    CHECK(out.find("phase=index") < out.find("phase=derive"));
+    CHECK(out.find("phase=derive") < out.find("phase=commit"));
+    CHECK(out.find("derived rebuilt=d_persoon,d_ingezetene,d_zzp_jaar,d_jeugdhulp_periode "
+                   "unchanged=d_peildatum,d_dag\n") != std::string::npos);
+    CHECK(out.find("\r") == std::string::npos);  // nothing redrawn without a terminal
+
+    // A second load: bijstand feeds two tables; this database now has step times, so the time
+    // left is known from the first line on.
+    const std::string bij2 = f.dir.Write(
+        "bij2.csv", BijstandCsv(std::vector<std::string>(people.begin(), people.begin() + 50)));
+    r = Run("load" + common + " --description " + Policy("bijstandpersoonbus") + " --csv " + bij2);
+    REQUIRE(r.exit_code == 0);
+    const std::vector<std::string> derive = LinesStarting(r.output, "phase=derive ");
+    CHECK(derive.size() >= 10);  // 5 steps: start and done
+    for (const std::string& l : derive) {
+      CAPTURE(l);
+      CHECK(l.find("eta_s=unknown") == std::string::npos);
+    }
+    CHECK(DoneLine(r.output, "phase=derive table=d_ingezetene step=4/5 rows=") != "");
+    CHECK(r.output.find("derived rebuilt=d_ingezetene,d_jeugdhulp_periode unchanged=d_persoon,"
+                        "d_peildatum,d_zzp_jaar,d_dag\n") != std::string::npos);
+
+    // validate: one pass per delivery, nothing written.
+    r = Run("validate" + both);
+    CHECK(r.exit_code == 0);
+    CHECK(DoneLine(r.output, "phase=validate dataset=gbapersoontab step=1/2 rows=300 ") != "");
+    CHECK(DoneLine(r.output, "phase=validate dataset=bijstandpersoonbus step=2/2 rows=100 ") != "");
+
+    // rollback: the views switched back, the two tables bijstand feeds rebuilt, committed.
+    r = Run("rollback --db " + f.options.database_path + " --state-dir " + f.options.state_dir);
+    CHECK(r.exit_code == 0);
+    CHECK(DoneLine(r.output, "phase=switch elapsed_s=") != "");
+    CHECK(DoneLine(r.output, "phase=derive table=d_ingezetene step=4/5 rows=") != "");
+    CHECK(DoneLine(r.output, "phase=commit elapsed_s=") != "");
+    CHECK(r.output.find("derived rebuilt=d_ingezetene,d_jeugdhulp_periode") != std::string::npos);
+    CHECK(r.output.find("result=rolled_back version=2") != std::string::npos);
+  }
+
+  TEST_CASE("the printer redraws one line on a terminal and limits running lines otherwise") {
+    Progress p;
+    p.phase = "derive";
+    p.subject = "d_ingezetene";
+    p.step = 4;
+    p.steps = 7;
+    p.elapsed_s = 12.34;
+    p.eta_s = 40.4;
+    CHECK(ProgressPrinter::KeyValue(p) ==
+          "phase=derive table=d_ingezetene step=4/7 elapsed_s=12.3 eta_s=40 state=running");
+    p.rows = 123456;
+    p.done = true;
+    p.eta_s = -1;
+    CHECK(ProgressPrinter::KeyValue(p) ==
+          "phase=derive table=d_ingezetene step=4/7 rows=123456 elapsed_s=12.3 eta_s=unknown "
+          "state=done");
+    Progress insert;
+    insert.phase = "insert";
+    insert.subject = "bijstandpersoonbus";
+    insert.rows = 1000000;
+    insert.elapsed_s = 2;
+    insert.eta_s = 75;
+    CHECK(ProgressPrinter::KeyValue(insert) ==
+          "phase=insert dataset=bijstandpersoonbus rows=1000000 elapsed_s=2.0 eta_s=75 "
+          "state=running");
+    CHECK(ProgressPrinter::Text(insert) ==
+          "insert   bijstandpersoonbus  1,000,000 rows (500,000/s)  2 s, about 1 min 15 s left");
+
+    auto render = [](bool terminal, const std::vector<Progress>& events) {
+      std::FILE* f = std::tmpfile();
+      REQUIRE(f != nullptr);
+      {
+        ProgressPrinter printer(f, terminal, 3600);
+        for (const Progress& e : events) printer.Show(e);
+      }
+      std::rewind(f);
+      std::string out;
+      char buf[512];
+      std::size_t n = 0;
+      while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) out.append(buf, n);
+      std::fclose(f);
+      return out;
+    };
+    Progress running = insert;
+    Progress done = insert;
+    done.done = true;
+    // Not a terminal: the first running event, none more within the interval, every done event.
+    const std::string lines = render(false, {running, running, running, done});
+    CHECK(lines == ProgressPrinter::KeyValue(running) + "\n" + ProgressPrinter::KeyValue(done) +
+                       "\n");
+    // A terminal: redrawn in place (carriage return, erase line); a done step keeps its line.
+    const std::string tty = render(true, {running, running, done, running});
+    CHECK(tty == "\r\033[K" + ProgressPrinter::Text(running) + "\r\033[K" +
+                     ProgressPrinter::Text(done) + "\n" + "\r\033[K" +
+                     ProgressPrinter::Text(running) + "\n");
+  }
+}
+
+TEST_SUITE("Derived layer map") {
+  const std::set<std::string> kRaw = {"gbapersoontab", "bijstandpersoonbus", "jgdhulpbus",
+                                      "pin_dag"};
+
+  TEST_CASE("the embedded derived.sql parses, and each dataset maps to the tables it feeds") {
+    auto layer = EmbeddedDerivedLayer();
+    REQUIRE_MESSAGE(layer.ok(), layer.status().message());
+    CHECK(layer->Tables() == std::vector<std::string>{"d_persoon", "d_peildatum", "d_ingezetene",
+                                                      "d_zzp_jaar", "d_jeugdhulp_periode",
+                                                      "d_dag"});
+    using V = std::vector<std::string>;
+    CHECK(layer->Affected({"gbapersoontab"}) ==
+          V{"d_persoon", "d_ingezetene", "d_zzp_jaar", "d_jeugdhulp_periode"});
+    CHECK(layer->Affected({"bijstandpersoonbus"}) == V{"d_ingezetene", "d_jeugdhulp_periode"});
+    CHECK(layer->Affected({"jgdhulpbus"}) ==
+          V{"d_persoon", "d_ingezetene", "d_zzp_jaar", "d_jeugdhulp_periode"});
+    CHECK(layer->Affected({"inpatab"}) == V{"d_zzp_jaar"});
+    CHECK(layer->Affected({"pin_dag"}) == V{"d_dag"});
+    CHECK(layer->Affected({"srg_reintegratie"}).empty());
+    CHECK(layer->Affected({"gem_reintegratietraject"}).empty());
+    // Helper steps run when a table being rebuilt reads them.
+    std::vector<std::string> names;
+    for (std::size_t i : layer->StepsFor({"d_zzp_jaar"})) names.push_back(layer->steps()[i].table);
+    CHECK(names == V{"d_tmp_jaar", "d_zzp_jaar"});
+  }
+
+  TEST_CASE("a step that reads a table its marker does not name is refused") {
+    const std::string ok =
+        "-- header\n"
+        "-- @derive d_a cost 1 reads gbapersoontab\n"
+        "CREATE TABLE d_a (x); INSERT INTO d_a SELECT 1 FROM gbapersoontab;\n"
+        "-- @derive temp d_t reads d_a\n"
+        "CREATE TEMP TABLE d_t (x); INSERT INTO d_t SELECT x FROM d_a;\n"
+        "-- @derive d_b reads d_t\n"
+        "--   bijstandpersoonbus\n"
+        "CREATE TABLE d_b (x); INSERT INTO d_b SELECT x FROM d_t JOIN bijstandpersoonbus;\n"
+        "-- @end\nDROP TABLE d_t;\n";
+    auto layer = ParseDerivedLayer(ok, kRaw);
+    REQUIRE_MESSAGE(layer.ok(), layer.status().message());
+    CHECK(layer->Affected({"bijstandpersoonbus"}) == std::vector<std::string>{"d_b"});
+    CHECK(layer->Affected({"gbapersoontab"}) == std::vector<std::string>{"d_a", "d_b"});
+    struct Bad {
+      const char* what;
+      std::string from, to;
+    };
+    const std::vector<Bad> bad = {
+        {"undeclared raw table", "JOIN bijstandpersoonbus;", "JOIN bijstandpersoonbus JOIN jgdhulpbus;"},
+        {"undeclared derived table", "SELECT x FROM d_t JOIN", "SELECT x FROM d_t JOIN d_a JOIN"},
+        {"continuation dropped", "--   bijstandpersoonbus\n", ""},
+        {"a later step", "SELECT 1 FROM gbapersoontab;", "SELECT 1 FROM gbapersoontab, d_b;"},
+        {"unknown table in reads", "reads gbapersoontab", "reads gbapersoontab nosuchtable"},
+        {"creates another table", "CREATE TABLE d_a (x)", "CREATE TABLE d_z (x)"},
+        {"temp without TEMP", "CREATE TEMP TABLE d_t", "CREATE TABLE d_t"},
+        {"no end marker", "-- @end\n", ""},
+        {"SQL outside a step", "-- header\n", "-- header\nDELETE FROM gbapersoontab;\n"},
+        {"bad cost", "cost 1", "cost x"},
+    };
+    for (const Bad& b : bad) {
+      CAPTURE(b.what);
+      std::string sql = ok;
+      const std::size_t at = sql.find(b.from);
+      REQUIRE(at != std::string::npos);
+      sql.replace(at, b.from.size(), b.to);
+      auto refused = ParseDerivedLayer(sql, kRaw);
+      CHECK(refused.status().code() == absl::StatusCode::kInvalidArgument);
+      MESSAGE(refused.status().message());
+    }
   }
 }
 
