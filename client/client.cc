@@ -18,6 +18,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/cord.h"
 #include "enclave/v1/audit.grpc.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "enclave/v1/service.grpc.pb.h"
 #include "enclave/v1/service.pb.h"
 
@@ -685,6 +686,23 @@ absl::StatusOr<std::unique_ptr<AuditClient>> ConnectAudit(const ConnectOptions& 
   if (!channel.ok()) return channel.status();
   return std::unique_ptr<AuditClient>(
       std::make_unique<GrpcAuditClient>(*std::move(channel), options.target, options.deadline));
+}
+
+// --- Health (issue 13) ----------------------------------------------------------------------------
+
+absl::StatusOr<std::string> CheckHealth(const ConnectOptions& options, const std::string& service) {
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = OpenChannel(options);
+  if (!channel.ok()) return channel.status();
+  std::unique_ptr<grpc::health::v1::Health::Stub> stub =
+      grpc::health::v1::Health::NewStub(*channel);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + options.deadline);
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service(service);
+  grpc::health::v1::HealthCheckResponse response;
+  const grpc::Status status = stub->Check(&context, request, &response);
+  if (!status.ok()) return TransportStatus(status, **channel, options.target, options.deadline);
+  return grpc::health::v1::HealthCheckResponse::ServingStatus_Name(response.status());
 }
 
 }  // namespace enclave::client

@@ -121,9 +121,11 @@ absl::StatusOr<Command> CommandNamed(std::string_view name) {
   if (name == "run") return Command::kRun;
   if (name == "audit") return Command::kAudit;
   if (name == "budget") return Command::kBudget;
+  if (name == "health") return Command::kHealth;
   if (name == "help") return Command::kHelp;
   return absl::InvalidArgumentError("unknown command '" + std::string(name) +
-                                    "' (allowed: templates, describe, run, audit, help)");
+                                    "' (allowed: templates, describe, run, audit, budget, health, "
+                                    "help)");
 }
 
 absl::StatusOr<AuditAction> AuditActionNamed(std::string_view name) {
@@ -208,6 +210,7 @@ Usage:
   enclavectl [global flags] describe TEMPLATE
   enclavectl [global flags] run TEMPLATE [--param NAME=VALUE ...] [--format table|csv|json] [--output FILE]
   enclavectl [global flags] audit checkpoint|log|verify|export|verify-bundle|receipt ...
+  enclavectl [global flags] health [SERVICE]
   enclavectl template sign|check ...
   enclavectl help [COMMAND]
   enclavectl --version
@@ -218,6 +221,7 @@ Commands:
   run         run a template and print the released table
   audit       the tamper-evident query log (privacy officers): see 'enclavectl help audit'
   budget      your privacy budgets (researchers): cap, spent, reserved, remaining
+  health      whether the enclave serves (operators): SERVING, exit 0; else exit 5
   template    four-eyes template approval, offline: see 'enclavectl help template'
   help        show help for a command
 
@@ -285,6 +289,18 @@ project, current data version) with its cap, what was spent, what running
 queries hold (reserved) and what remains, in epsilon. A differentially private
 template runs only if its charge fits in every ledger; an identical repeat of a
 released query is served free. Other roles are refused (exit code 3).
+See 'enclavectl --help' for the global flags.
+)";
+
+constexpr std::string_view kHealthHelp = R"(Usage: enclavectl [global flags] health [SERVICE]
+
+Operators: asks the enclave's standard gRPC health service (grpc.health.v1,
+behind the same mutual TLS) whether it serves, and prints SERVING or
+NOT_SERVING (starting, stopping, or its query log cannot be written, so every
+query would be refused). SERVICE is empty for the whole server, or
+enclave.v1.QueryService or enclave.v1.AuditService.
+Exit code 0 only for SERVING; 5 for NOT_SERVING or when the enclave cannot be
+reached; 3 for other roles (only OPERATOR may ask; the refusal is logged).
 See 'enclavectl --help' for the global flags.
 )";
 
@@ -472,6 +488,13 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args) {
 
   parsed.command = *command;
   switch (parsed.command) {
+    case Command::kHealth:
+      if (positional.size() > 2) {
+        return absl::InvalidArgumentError("'health' takes at most one SERVICE, got also '" +
+                                          positional[2] + "'");
+      }
+      if (positional.size() == 2) parsed.health_service = positional[1];
+      break;
     case Command::kBudget:
       if (positional.size() != 1) {
         return absl::InvalidArgumentError("'budget' takes no arguments, got '" + positional[1] +
@@ -667,6 +690,7 @@ absl::StatusOr<std::string> HelpText(std::string_view topic) {
   if (topic == "run") return std::string(kRunHelp);
   if (topic == "audit") return std::string(kAuditHelp);
   if (topic == "budget") return std::string(kBudgetHelp);
+  if (topic == "health") return std::string(kHealthHelp);
   if (topic == "help") return std::string(kHelpHelp);
   return absl::NotFoundError("no help for unknown command '" + std::string(topic) + "'");
 }

@@ -18,7 +18,7 @@
 
 namespace enclave::client::cli {
 
-enum class Command { kHelp, kVersion, kTemplates, kDescribe, kRun, kAudit, kBudget };
+enum class Command { kHelp, kVersion, kTemplates, kDescribe, kRun, kAudit, kBudget, kHealth };
 // enclavectl audit <action>
 enum class AuditAction { kCheckpoint, kLog, kVerify, kExport, kVerifyBundle, kReceipt };
 
@@ -49,6 +49,7 @@ struct ParsedArgs {
   std::string bundle_file;                                   // audit verify-bundle FILE
   std::string receipt_request_id;                            // audit receipt REQUEST_ID
   AuditFlags audit;                                          // kAudit
+  std::string health_service;                                // kHealth: "" = the whole server
 };
 
 // Parses argv[1..]. Flags take "--flag VALUE" or "--flag=VALUE" and may come before or after

@@ -178,6 +178,14 @@ int Run(const std::vector<std::string>& args, Connections& keep) {
   client::EnclaveClient& enclave = **connection;
   keep.push_back(std::shared_ptr<client::EnclaveClient>(*std::move(connection)));
   const client::Language lang = settings->lang;
+  if (parsed->command == Command::kHealth) {
+    // Exit 0 only when the enclave says SERVING (issue 13): monitoring and scripts rely on it.
+    absl::StatusOr<std::string> health =
+        client::CheckHealth(settings->connect, parsed->health_service);
+    if (!health.ok()) return Fail(health.status());
+    std::cout << *health << "\n";
+    return *health == "SERVING" ? 0 : cli::ExitCodeFor(absl::UnavailableError(*health));
+  }
 
   // A busy enclave (RESOURCE_EXHAUSTED with a retry hint) is asked again after the wait it gave,
   // with back-off and jitter, within --retries and --retry-max-time.
@@ -246,6 +254,7 @@ int Run(const std::vector<std::string>& args, Connections& keep) {
     case Command::kHelp:
     case Command::kVersion:
     case Command::kAudit:
+    case Command::kHealth:
       break;
   }
   if (absl::Status s = Emit(text, parsed->output_file); !s.ok()) return Fail(s);

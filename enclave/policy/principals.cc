@@ -67,4 +67,6 @@ bool MayRunQueries(Role role) {
   return false;
 }
 
+bool MayCheckHealth(Role role) { return role == Role::kOperator; }
+
 }  // namespace enclave::policy

@@ -48,5 +48,9 @@ class PrincipalDirectory {
 // What each role may do on the query service (security.md §2.3, separation of duties).
 bool MayListTemplates(Role role);
 bool MayRunQueries(Role role);
+// Who may call the gRPC health service (grpc.health.v1.Health, issue 13): operators only. The
+// answer holds no data, but watching the service is the operator's duty, not the analysts',
+// researchers', officers' or stewards' (least privilege; their own calls tell them enough).
+bool MayCheckHealth(Role role);
 
 }  // namespace enclave::policy

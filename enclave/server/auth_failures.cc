@@ -22,6 +22,14 @@ std::map<std::string, std::uint64_t>& Counts() {  // guarded by CountsMutex()
   return *counts;
 }
 
+std::map<std::string, std::uint64_t>& Totals() {  // guarded by CountsMutex()
+  static auto* totals = new std::map<std::string, std::uint64_t>();
+  return *totals;
+}
+
+constexpr std::string_view kReasons[] = {"certificate-not-trusted", "no-client-certificate",
+                                         "other", "peer-alert", "protocol"};
+
 std::int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -41,6 +49,7 @@ void CaptureLog(gpr_log_func_args* args) {
   {
     std::lock_guard<std::mutex> lock(CountsMutex());
     ++Counts()[std::string(reason)];
+    ++Totals()[std::string(reason)];
   }
   base::LogWarning("tls_handshake_failed", {{"reason", base::Word(reason)}});
 }
@@ -77,6 +86,13 @@ std::map<std::string, std::uint64_t> TakeHandshakeFailureCounts() {
   std::lock_guard<std::mutex> lock(CountsMutex());
   return std::exchange(Counts(), {});
 }
+
+std::map<std::string, std::uint64_t> HandshakeFailureTotals() {
+  std::lock_guard<std::mutex> lock(CountsMutex());
+  return Totals();
+}
+
+std::span<const std::string_view> HandshakeFailureReasons() { return kReasons; }
 
 void RestoreHandshakeFailureCounts(const std::map<std::string, std::uint64_t>& counts) {
   std::lock_guard<std::mutex> lock(CountsMutex());

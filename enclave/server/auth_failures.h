@@ -20,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -43,6 +44,12 @@ void InstallHandshakeFailureCapture();
 
 // Failed handshakes counted since the last call, by reason; resets the counts.
 std::map<std::string, std::uint64_t> TakeHandshakeFailureCounts();
+
+// Failed handshakes counted since the process started, by reason (never reset; for the metrics).
+std::map<std::string, std::uint64_t> HandshakeFailureTotals();
+
+// The reasons HandshakeFailureReason can give, ascending.
+std::span<const std::string_view> HandshakeFailureReasons();
 
 // Adds counts back (a summary that could not be written is not lost).
 void RestoreHandshakeFailureCounts(const std::map<std::string, std::uint64_t>& counts);

@@ -20,6 +20,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "enclave/server/metrics.h"
 #include "enclave/v1/config.pb.h"
 
 namespace enclave::server {
@@ -235,6 +236,16 @@ absl::StatusOr<Config> LoadConfigFile(const std::string& path) {
       config.log_signing_key_file = Resolve(base, key);
     }
   }
+  if (const std::string& metrics = proto.metrics().listen(); !metrics.empty()) {
+    config.metrics_listen = metrics;
+    if (absl::Status s = ValidateMetricsListen(metrics); !s.ok()) {
+      const pb::Descriptor* section = proto.metrics().GetDescriptor();
+      problems.push_back(absl::StrCat(
+          where(section->FindFieldByName("listen"),
+                info.GetTreeForNested(root->FindFieldByName("metrics"), -1)),
+          s.message()));
+    }
+  }
   if (!problems.empty()) return absl::InvalidArgumentError(absl::StrJoin(problems, "\n"));
   return config;
 }
@@ -269,6 +280,9 @@ absl::Status ValidateConfig(const Config& config) {
       const int value = config.*rule.member;
       if (value < rule.min || value > rule.max) problems.push_back(RangeProblem(rule, value));
     }
+  }
+  if (absl::Status s = ValidateMetricsListen(config.metrics_listen); !s.ok()) {
+    problems.emplace_back(s.message());
   }
   if (config.default_deadline_ms > config.max_deadline_ms) {
     problems.push_back(absl::StrCat("limits.default_deadline_ms (", config.default_deadline_ms,

@@ -48,6 +48,9 @@ struct Config {
   // log_signing.key, created on first start (development). In the file, a value starting with
   // "$CREDENTIALS_DIRECTORY/" names a systemd credential (LoadCredentialEncrypted=).
   std::string log_signing_key_file;
+  // The metrics endpoint (metrics { listen: ... }): "" off (the default), a loopback
+  // "127.0.0.1:PORT" / "[::1]:PORT", or "unix:/ABSOLUTE/PATH" (server/metrics.h).
+  std::string metrics_listen;
   // false: the query log does not sync (synchronous=OFF). ONLY for tests/bench/bench_server_qps's
   // baseline: deliberately not settable from the file or a flag.
   bool audit_log_durable = true;

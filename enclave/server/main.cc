@@ -18,6 +18,7 @@
 #include <boost/asio/signal_set.hpp>
 
 #include "enclave/base/log.h"
+#include "enclave/server/backup.h"
 #include "enclave/server/config.h"
 #include "enclave/server/server.h"
 #include "enclave/server/systemd_notify.h"
@@ -45,7 +46,17 @@ constexpr char kUsage[] =
     "  --key FILE         PEM server private key\n"
     "  --approvers FILE   the privacy officers' template-approval keys (required)\n"
     "  --approvals DIR    the templates' four-eyes approvals (required)\n"
+    "  --metrics-listen ADDR  GET /metrics on 127.0.0.1:PORT, [::1]:PORT or unix:/PATH\n"
     "  --check            load and check everything, print a summary, exit without listening\n"
+    "\n"
+    "Back up and restore (docs/operator.md), allowed while the server runs (backup) or stopped\n"
+    "(restore); they use state_dir, database_path and the signing key of the configuration:\n"
+    "  --backup DIR           copy the state consistently into the new directory DIR\n"
+    "  --verify-backup DIR    check a backup against --verifier-key, change nothing\n"
+    "  --restore DIR          verify a backup against --verifier-key, then copy it into an\n"
+    "                         empty state_dir (holding only the secrets)\n"
+    "  --verifier-key FILE    the log's verifier key as the privacy officers pinned it\n"
+    "\n"
     "  --version          print the version\n"
     "  --help             show this help\n"
     "\n"
@@ -57,6 +68,7 @@ struct Flags {
   std::optional<std::string> listen, port_file, database, policies, state_dir, client_ca, cert,
       key;
   std::optional<std::string> approvers, approvals;
+  std::optional<std::string> metrics_listen, backup, verify_backup, restore, verifier_key;
   bool check = false;
   bool help = false;
   bool version = false;
@@ -75,6 +87,9 @@ std::string ParseFlags(int argc, char** argv, Flags& flags) {
       {"--client-ca", &Flags::client_ca}, {"--cert", &Flags::cert},
       {"--key", &Flags::key},
       {"--approvers", &Flags::approvers}, {"--approvals", &Flags::approvals},
+      {"--metrics-listen", &Flags::metrics_listen}, {"--backup", &Flags::backup},
+      {"--verify-backup", &Flags::verify_backup},   {"--restore", &Flags::restore},
+      {"--verifier-key", &Flags::verifier_key},
   };
   for (int i = 1; i < argc; ++i) {
     std::string_view arg(argv[i]);
@@ -125,6 +140,82 @@ void ApplyOverrides(const Flags& flags, enclave::server::Config& config) {
   if (flags.key) config.server_key_file = *flags.key;
   if (flags.approvers) config.approvers_file = *flags.approvers;
   if (flags.approvals) config.approvals_dir = *flags.approvals;
+  if (flags.metrics_listen) config.metrics_listen = *flags.metrics_listen;
+}
+
+// --backup, --verify-backup, --restore (issue 13, server/backup.h): need only the state
+// directory, the database and the signing key of the configuration, not the TLS files.
+int RunStateCommand(const Flags& flags, const enclave::server::Config& config) {
+  namespace server = enclave::server;
+  const int modes = (flags.backup ? 1 : 0) + (flags.verify_backup ? 1 : 0) + (flags.restore ? 1 : 0);
+  if (modes > 1 || flags.check) {
+    std::fprintf(stderr, "enclaved: --backup, --verify-backup, --restore and --check exclude each other\n");
+    return kExitUsage;
+  }
+  if ((flags.backup || flags.restore) && config.state_dir.empty()) {
+    std::fprintf(stderr, "enclaved: state_dir is required (config file or --state-dir)\n");
+    return kExitUsage;
+  }
+  if (flags.backup) {
+    server::BackupOptions options;
+    options.state_dir = config.state_dir;
+    options.database_path = config.database_path;
+    options.signing_key_file = config.log_signing_key_file;
+    options.to = *flags.backup;
+    absl::StatusOr<server::BackupReport> report = server::BackupState(options);
+    if (!report.ok()) {
+      std::fprintf(stderr, "enclaved: backup failed: %s\n",
+                   std::string(report.status().message()).c_str());
+      return kExitStartFailure;
+    }
+    std::printf("backed up %llu query-log entries (all under the log's signed head) to %s:\n",
+                static_cast<unsigned long long>(report->log_entries), flags.backup->c_str());
+    for (const server::BackupFile& f : report->files) {
+      std::printf("  %-20s %12llu bytes  sha256 %s\n", f.name.c_str(),
+                  static_cast<unsigned long long>(f.bytes), f.sha256_hex.c_str());
+    }
+    std::printf("not in the backup (secrets, keep them in the key escrow): log_signing.key or the "
+                "signing-key credential, record_key.secret, the TLS server key, the steward's "
+                "pseudonymisation key\n");
+    return kExitOk;
+  }
+  if (!flags.verifier_key) {
+    std::fprintf(stderr, "enclaved: --verifier-key FILE is required: the log's verifier key as "
+                         "the privacy officers pinned it (a backup cannot vouch for itself)\n");
+    return kExitUsage;
+  }
+  if (flags.verify_backup) {
+    absl::StatusOr<std::string> key = server::ReadVerifierKeyFile(*flags.verifier_key);
+    absl::StatusOr<server::VerifiedBackup> verified =
+        key.ok() ? server::VerifyBackup(*flags.verify_backup, *key)
+                 : absl::StatusOr<server::VerifiedBackup>(key.status());
+    if (!verified.ok()) {
+      std::fprintf(stderr, "enclaved: the backup does not verify: %s\n",
+                   std::string(verified.status().message()).c_str());
+      return kExitStartFailure;
+    }
+    std::printf("backup OK: %llu query-log entries, every one under the log's signed head "
+                "(signed by the pinned key); %zu files match the signed manifest\n",
+                static_cast<unsigned long long>(verified->log_entries), verified->files.size());
+    return kExitOk;
+  }
+  server::RestoreOptions options;
+  options.from = *flags.restore;
+  options.state_dir = config.state_dir;
+  options.database_path = config.database_path;
+  options.verifier_key_file = *flags.verifier_key;
+  options.signing_key_configured = !config.log_signing_key_file.empty();
+  absl::StatusOr<server::VerifiedBackup> restored = server::RestoreState(options);
+  if (!restored.ok()) {
+    std::fprintf(stderr, "enclaved: restore refused: %s\n",
+                 std::string(restored.status().message()).c_str());
+    return kExitStartFailure;
+  }
+  std::printf("restored %llu verified query-log entries into %s; start the service, and tell the "
+              "privacy officers (entries after the backup are gone: their audit verify will "
+              "report a rollback)\n",
+              static_cast<unsigned long long>(restored->log_entries), config.state_dir.c_str());
+  return kExitOk;
 }
 
 int Run(int argc, char** argv) {
@@ -156,6 +247,7 @@ int Run(int argc, char** argv) {
     config = *std::move(loaded);
   }
   ApplyOverrides(flags, config);
+  if (flags.backup || flags.verify_backup || flags.restore) return RunStateCommand(flags, config);
   if (absl::Status valid = enclave::server::ValidateConfig(config); !valid.ok()) {
     std::fprintf(stderr, "enclaved: configuration error:\n%s\n",
                  std::string(valid.message()).c_str());

@@ -4,6 +4,7 @@
 #include <grpcpp/server.h>
 #include <grpcpp/server_builder.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -34,6 +35,8 @@
 #include "enclave/crypto/private_random.h"
 #include "enclave/base/log.h"
 #include "enclave/base/status_macros.h"
+#include "enclave/core/health.h"
+#include "enclave/core/observed_log.h"
 #include "enclave/core/query_service.h"
 #include "enclave/core/record_keys.h"
 #include "enclave/crypto/hmac.h"
@@ -43,9 +46,11 @@
 #include "enclave/disclosure/rule_set.h"
 #include "enclave/rpc/audit_service_impl.h"
 #include "enclave/rpc/caller.h"
+#include "enclave/rpc/health_service_impl.h"
 #include "enclave/rpc/query_service_impl.h"
 #include "enclave/server/auth_failures.h"
 #include "enclave/server/lock_file.h"
+#include "enclave/server/metrics.h"
 #include "enclave/server/transport.h"
 
 namespace enclave::server {
@@ -347,6 +352,25 @@ absl::StatusOr<std::string> PolicyLoadedDetail(const core::TemplateCatalog& cata
 
 namespace {
 
+// Health (issue 13): the state directory must take writes (not a read-only file system, at least
+// 1 MiB free), or the next query-log write would fail and every query be refused.
+absl::Status StateDirWritable(const std::string& dir) {
+  struct statvfs fs {};
+  if (::statvfs(dir.c_str(), &fs) != 0) return absl::UnavailableError("cannot stat state_dir");
+  if ((fs.f_flag & ST_RDONLY) != 0) return absl::UnavailableError("state_dir is read-only");
+  const unsigned long long free_bytes =
+      static_cast<unsigned long long>(fs.f_bavail) * static_cast<unsigned long long>(fs.f_frsize);
+  if (free_bytes < (1ULL << 20)) return absl::UnavailableError("state_dir is full");
+  return absl::OkStatus();
+}
+
+// What the health service and the metrics endpoint need, alive as long as the server.
+struct Observability {
+  std::shared_ptr<core::HealthMonitor> monitor;
+  std::unique_ptr<rpc::HealthServiceImpl> health_service;  // registered with the gRPC server
+  std::unique_ptr<MetricsEndpoint> metrics;                // null when metrics_listen is off
+};
+
 class RunningServerImpl final : public RunningServer {
  public:
   RunningServerImpl(LockFile lock, std::shared_ptr<QueryLogStore> log,
@@ -373,6 +397,17 @@ class RunningServerImpl final : public RunningServer {
   void KeepAuthFailureReporter(std::unique_ptr<AuthFailureReporter> reporter) {
     auth_failures_ = std::move(reporter);
   }
+  // Health and metrics (issue 13): NOT_SERVING first thing at shutdown; the endpoint stops
+  // after the gRPC server, before the log is closed.
+  void KeepObservability(Observability observability) {
+    observability_ = std::move(observability);
+  }
+  void MarkServing() {
+    if (observability_.monitor != nullptr) observability_.monitor->MarkServing();
+  }
+  int metrics_port() const override {
+    return observability_.metrics != nullptr ? observability_.metrics->port() : 0;
+  }
 
   void Attach(std::unique_ptr<grpc::Server> server, int port) {
     server_ = std::move(server);
@@ -391,11 +426,13 @@ class RunningServerImpl final : public RunningServer {
       }
       stopping_ = true;
     }
+    if (observability_.monitor != nullptr) observability_.monitor->MarkStopping();
     if (server_ != nullptr) {
       server_->Shutdown(std::chrono::system_clock::now() +
                         std::chrono::milliseconds(shutdown_grace_ms_));
       server_->Wait();
     }
+    if (observability_.metrics != nullptr) observability_.metrics->Stop();
     if (auth_failures_ != nullptr) {
       if (absl::Status s = auth_failures_->Stop(); !s.ok()) {
         base::LogError("auth_failure_summary_not_logged", {{"code", s.code()}});
@@ -455,6 +492,7 @@ class RunningServerImpl final : public RunningServer {
   std::unique_ptr<rpc::QueryServiceImpl> service_;
   std::unique_ptr<rpc::AuditServiceImpl> audit_service_;
   std::unique_ptr<AuthFailureReporter> auth_failures_;
+  Observability observability_;
   std::unique_ptr<grpc::Server> server_;
   std::string data_version_;
   int shutdown_grace_ms_;
@@ -511,6 +549,17 @@ absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(const Config& config)
   if (!opened_log.ok()) return WithContext("query log in state_dir", opened_log.status());
   std::shared_ptr<QueryLogStore> log = *std::move(opened_log);
   ENCLAVE_RETURN_IF_ERROR(LogApprovalRefusals(*log, loaded));
+  // Issue 13: the services write through ObservedQueryLog, which counts every decision for the
+  // metrics (labels: the loaded templates only) and tells the health service when writes fail.
+  std::shared_ptr<core::QueryLogMetrics> request_metrics;
+  {
+    std::set<std::string> template_ids;
+    for (const templates::Template& t : loaded.policies.catalog->templates) {
+      template_ids.insert(t.id);
+    }
+    request_metrics = std::make_shared<core::QueryLogMetrics>(std::move(template_ids));
+  }
+  auto observed_log = std::make_shared<core::ObservedQueryLog>(log, request_metrics);
 
   const std::string database_path = config.database_path;
   core::QueryService::SourceFactory factory =
@@ -527,6 +576,7 @@ absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(const Config& config)
   options.sha256_hex = [](std::string_view data) { return crypto::Sha256Hex(data); };
   ENCLAVE_ASSIGN_OR_RETURN(std::shared_ptr<DisclosureState> disclosure,
                            StartDisclosure(config, loaded));
+  std::shared_ptr<policy::RevocationSource> revocations;
   {
     DisclosureState* raw = disclosure.get();
     options.unit_index = [raw](const std::string& type) -> core::UnitIndex* {
@@ -548,11 +598,12 @@ absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(const Config& config)
     // Access policy (issue 5): researcher agreements, the deny-list (re-read when it changes, asked
     // on every call of both services), per-principal limits (from the principals).
     options.agreements = loaded.policies.agreements;
-    auto revocations = std::make_shared<adapters::policy_files::FileRevocationSource>(
+    auto deny_list = std::make_shared<adapters::policy_files::FileRevocationSource>(
         std::filesystem::path(config.policies_dir) / adapters::policy_files::kRevokedFile);
     // A malformed deny-list would refuse every call once serving: refuse to start instead, as
     // --check does (a list broken later, while serving, still refuses every call: fail closed).
-    ENCLAVE_RETURN_IF_ERROR(CheckDenyList(*revocations));
+    ENCLAVE_RETURN_IF_ERROR(CheckDenyList(*deny_list));
+    revocations = deny_list;  // the health service asks it too
     options.revocations = revocations;
     rpc::SetProcessRevocations(revocations);
     base::LogInfo("record_key", {{"version", base::Word(raw->keyer->KeyId())}});
@@ -560,6 +611,7 @@ absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(const Config& config)
   // Differentially private researcher templates (issue 5, docs/differential-privacy.md): the
   // privacy-budget ledger next to the other stores, noise from OpenSSL's private generator.
   // Reservations a stopped process left open are charged (data may have been read).
+  std::shared_ptr<core::BudgetLedger> budget_ledger;
   {
     absl::StatusOr<std::unique_ptr<adapters::sqlite::SqliteBudgetLedger>> ledger =
         adapters::sqlite::SqliteBudgetLedger::Open((state_dir / "budget_ledger.db").string());
@@ -568,12 +620,12 @@ absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(const Config& config)
         !settled.ok()) {
       return WithContext("budget ledger in state_dir", settled.status());
     }
+    budget_ledger = std::shared_ptr<core::BudgetLedger>(*std::move(ledger));
     options.dp_releaser = std::make_shared<core::DpReleaser>(
-        std::shared_ptr<core::BudgetLedger>(*std::move(ledger)),
-        std::make_shared<crypto::PrivateRandom>(), log);
+        budget_ledger, std::make_shared<crypto::PrivateRandom>(), observed_log);
   }
   auto core_service = std::make_shared<core::QueryService>(
-      loaded.policies.catalog, loaded.policies.principals, std::move(factory), log,
+      loaded.policies.catalog, loaded.policies.principals, std::move(factory), observed_log,
       std::move(options));
   rpc::DeadlinePolicy deadlines;
   deadlines.default_deadline_ms = config.default_deadline_ms;
@@ -581,11 +633,46 @@ absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(const Config& config)
   auto service = std::make_unique<rpc::QueryServiceImpl>(core_service, deadlines);
   // The privacy officer's AuditService (issue 4) reads the same log and logs refusals to it.
   auto audit_service = std::make_unique<rpc::AuditServiceImpl>(std::make_shared<core::AuditService>(
-      loaded.policies.principals, adapters::sqlite::MakeAuditReader(log), log,
+      loaded.policies.principals, adapters::sqlite::MakeAuditReader(log), observed_log,
       core::AuditServiceOptions{}));
 
+  // Health (grpc.health.v1, operators only) and metrics (issue 13).
+  Observability observability;
+  observability.monitor = std::make_shared<core::HealthMonitor>(
+      observed_log, [dir = config.state_dir] { return StateDirWritable(dir); });
+  auto health = std::make_shared<core::HealthService>(
+      loaded.policies.principals, revocations, observed_log, observability.monitor,
+      std::vector<std::string>{"", "enclave.v1.QueryService", "enclave.v1.AuditService"});
+  observability.health_service = std::make_unique<rpc::HealthServiceImpl>(health);
+  if (!config.metrics_listen.empty()) {
+    MetricsSources sources;
+    sources.requests = request_metrics;
+    sources.health = health;
+    sources.log = log;
+    sources.state_dir = config.state_dir;
+    sources.ledger = budget_ledger;
+    if (loaded.policies.agreements != nullptr) {
+      for (const policy::Agreement* a : loaded.policies.agreements->All()) {
+        for (core::LedgerLimit& l :
+             core::BudgetLimits(*a, loaded.data_version, loaded.policies.agreements.get())) {
+          sources.ledgers.push_back(std::move(l));
+        }
+      }
+    }
+    sources.handshake_totals = [] { return HandshakeFailureTotals(); };
+    sources.admission = [weak = std::weak_ptr<core::QueryService>(core_service)] {
+      std::shared_ptr<core::QueryService> alive = weak.lock();
+      return alive != nullptr ? alive->admission_stats() : core::AdmissionStats{};
+    };
+    sources.version = ENCLAVE_VERSION;
+    absl::StatusOr<std::unique_ptr<MetricsEndpoint>> endpoint = MetricsEndpoint::Start(
+        config.metrics_listen, [sources] { return RenderMetrics(sources); });
+    if (!endpoint.ok()) return endpoint.status();
+    observability.metrics = *std::move(endpoint);
+  }
+
   // Nothing is served before the start is on record.
-  if (absl::Status s = log->Append(LifecycleEntry(core::QueryLogEntry::Type::kServerStart,
+  if (absl::Status s = observed_log->Append(LifecycleEntry(core::QueryLogEntry::Type::kServerStart,
                                                   loaded.data_version, ""));
       !s.ok()) {
     return WithContext("query log: cannot record the server start", s);
@@ -597,7 +684,7 @@ absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(const Config& config)
     core::QueryLogEntry entry = LifecycleEntry(core::QueryLogEntry::Type::kPolicyLoaded,
                                                loaded.data_version, "");
     entry.detail = std::move(detail);
-    if (absl::Status s = log->Append(entry); !s.ok()) {
+    if (absl::Status s = observed_log->Append(entry); !s.ok()) {
       return WithContext("query log: cannot record the loaded policies", s);
     }
   }
@@ -609,6 +696,7 @@ absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(const Config& config)
   builder.AddListeningPort(config.listen_address, creds, &selected_port);
   builder.RegisterService(service.get());
   builder.RegisterService(audit_service.get());
+  builder.RegisterService(observability.health_service.get());
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || selected_port <= 0) {
     if (server != nullptr) server->Shutdown(std::chrono::system_clock::now());
@@ -625,8 +713,9 @@ absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(const Config& config)
                                                      config.shutdown_grace_ms);
   running->KeepAuditService(std::move(audit_service));
   running->KeepAuthFailureReporter(std::make_unique<AuthFailureReporter>(
-      log, std::chrono::milliseconds(config.auth_failure_summary_interval_ms),
+      observed_log, std::chrono::milliseconds(config.auth_failure_summary_interval_ms),
       loaded.data_version));
+  running->KeepObservability(std::move(observability));
   running->Attach(std::move(server), selected_port);
   if (!config.port_file.empty()) {
     if (absl::Status s = WritePortFile(config.port_file, selected_port); !s.ok()) {
@@ -634,6 +723,7 @@ absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(const Config& config)
       return s;
     }
   }
+  running->MarkServing();
   return std::unique_ptr<RunningServer>(std::move(running));
 }
 

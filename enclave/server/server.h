@@ -16,6 +16,8 @@ class RunningServer {
  public:
   virtual ~RunningServer() = default;
   virtual int port() const = 0;
+  // The metrics endpoint's TCP port (metrics_listen on loopback); 0 when off or a Unix socket.
+  virtual int metrics_port() const { return 0; }
   // The admission queue's counters (queries queued, shed, waited): core/admission.h.
   virtual core::AdmissionStats admission_stats() const = 0;
   // Stops accepting, lets in-flight calls finish until the grace period, then cancels them.

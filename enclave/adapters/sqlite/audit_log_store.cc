@@ -1236,4 +1236,12 @@ std::shared_ptr<core::AuditReader> MakeAuditReader(std::shared_ptr<const AuditLo
   return std::make_shared<StoreReader>(std::move(store));
 }
 
+absl::StatusOr<audit::NoteSigner> LoadLogSigner(const AuditLogOptions& options) {
+  const std::string path =
+      !options.signing_key_file.empty()
+          ? options.signing_key_file
+          : (std::filesystem::path(options.state_dir) / kSigningKeyName).string();
+  return LoadSigner(path, options.origin);  // never creates a key
+}
+
 }  // namespace enclave::adapters::sqlite

@@ -164,4 +164,10 @@ class AuditLogStore final : public core::QueryLog, public audit::TreeHashStore {
 // The AuditService's read port over a store (the same log the QueryLog port writes).
 std::shared_ptr<core::AuditReader> MakeAuditReader(std::shared_ptr<const AuditLogStore> store);
 
+// The log's signing key exactly as Open loads it (options.signing_key_file, else
+// state_dir/log_signing.key, with the same mode and owner checks), but never created: for
+// `enclaved --backup`, which signs the backup's manifest with it (server/backup.h).
+// kFailedPrecondition when it is missing or unusable.
+absl::StatusOr<audit::NoteSigner> LoadLogSigner(const AuditLogOptions& options);
+
 }  // namespace enclave::adapters::sqlite

@@ -278,6 +278,13 @@ class AuditClient {
 // As Connect, for the AuditService. The deadline applies to each call (the whole export included).
 absl::StatusOr<std::unique_ptr<AuditClient>> ConnectAudit(const ConnectOptions& options);
 
+// --- Health (issue 13) --------------------------------------------------------------------------
+// The standard gRPC health check (grpc.health.v1.Health/Check) of `service` ("" = the whole
+// server): "SERVING", "NOT_SERVING" (starting, stopping, or the query log cannot be written) or
+// "UNKNOWN". Operators only: other roles get kPermissionDenied; kNotFound for an unknown service.
+absl::StatusOr<std::string> CheckHealth(const ConnectOptions& options,
+                                        const std::string& service = "");
+
 // Stops the transport library from writing its own diagnostics to stderr, for command-line tools
 // whose errors are the returned statuses. Process-wide; call before Connect().
 void SilenceTransportLogs();
