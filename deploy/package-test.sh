@@ -146,7 +146,7 @@ if runuser -u enclaved -- enclaved --config /etc/enclaved/enclaved.textproto --c
 fi
 grep -q 'CREDENTIALS_DIRECTORY' "$work/nocreds.err" || fail "the missing credential is not named"
 
-step "the installed server with the installed configuration, one query as analyst1"
+step "the installed server with the installed configuration, one query as analyst1, health as operator1"
 # setpriv execs enclaved itself (no runuser in between), so $! is the server and gets the SIGTERM.
 CREDENTIALS_DIRECTORY="$creds" setpriv --reuid=enclaved --regid=enclaved --init-groups -- \
   enclaved --config /etc/enclaved/enclaved.textproto --port-file /var/lib/enclaved/port \
@@ -161,6 +161,10 @@ port="$(cat /var/lib/enclaved/port)"
 enclavectl --target "127.0.0.1:$port" --ca "$work/pki/ca.pem" --cert "$work/pki/analyst1.pem" \
   --key "$work/pki/analyst1.key" run bijstand_stand --format csv >"$work/query.csv"
 [ -s "$work/query.csv" ] || fail "no answer from the installed server"
+health="$(enclavectl --target "127.0.0.1:$port" --ca "$work/pki/ca.pem" \
+  --cert "$work/pki/operator1.pem" --key "$work/pki/operator1.key" health)" ||
+  fail "enclavectl health as operator1 (the installed server is not SERVING)"
+echo "    $health"
 kill -TERM "$server_pid"
 wait "$server_pid" || fail "enclaved did not stop cleanly (see $work/enclaved.log)"
 server_pid=""
