@@ -784,7 +784,7 @@ TEST_SUITE("Reading in parts") {
     CHECK(y.linkage[0].linked == x.linkage[0].linked);
     CHECK(y.linkage[0].not_in_register == x.linkage[0].not_in_register);
     std::uint64_t linked = 0;
-    for (std::size_t i = 0; i < 3000; ++i) linked += i % 400 < 300 ? 1 : 0;
+    for (std::size_t i = 0; i < 3000; ++i) if (i % 400 < 300) ++linked;
     CHECK(x.linkage[0].linked == linked);
     CHECK(a->data_version == b->data_version);
     // Row for row, in the same (person) order.
