@@ -21,6 +21,7 @@
 #include "enclave/audit/merkle.h"
 #include "enclave/crypto/ed25519.h"
 #include "tests/fuzz/fuzz_common.h"
+#include "tests/fuzz/fuzz_log_keys.h"
 
 namespace {
 
@@ -28,26 +29,6 @@ namespace audit = enclave::audit;
 namespace verifier = enclave::verifier;
 using enclave::fuzz::kOrigin;
 using enclave::fuzz::Reader;
-
-struct Keys {
-  audit::NoteSigner signer;
-  verifier::PinnedKey pinned;
-};
-
-const Keys& GetKeys() {
-  static const Keys* keys = [] {
-    absl::StatusOr<enclave::crypto::Ed25519PrivateKey> key =
-        enclave::crypto::Ed25519PrivateKey::FromSeed(enclave::fuzz::kKeySeed);
-    FUZZ_CHECK(key.ok(), key.status().ToString());
-    absl::StatusOr<audit::NoteSigner> signer =
-        audit::NoteSigner::Create(std::string(kOrigin), *std::move(key));
-    FUZZ_CHECK(signer.ok(), signer.status().ToString());
-    absl::StatusOr<verifier::PinnedKey> pinned = verifier::ParseVerifierKey(signer->VerifierKey());
-    FUZZ_CHECK(pinned.ok(), pinned.status().ToString());
-    return new Keys{*std::move(signer), *std::move(pinned)};
-  }();
-  return *keys;
-}
 
 verifier::Hash ToVerifier(const audit::Hash& h) {
   verifier::Hash out{};
@@ -83,7 +64,7 @@ bool Verify(std::string_view bundle, const verifier::BundleOptions& options,
 }
 
 void RawMode(std::string_view bundle) {
-  const Keys& keys = GetKeys();
+  const enclave::fuzz::LogKeys& keys = enclave::fuzz::FuzzLogKeys();
   verifier::BundleOptions options{keys.pinned, std::string(kOrigin), std::nullopt};
   const bool alone = Verify(bundle, options, nullptr, 0);
   // Trusting the empty tree adds nothing: every log extends it.
@@ -108,7 +89,7 @@ void LeavesMode(Reader& in) {
     if (i < first) prefix.Append(h);
     all.Append(h);
   }
-  const Keys& keys = GetKeys();
+  const enclave::fuzz::LogKeys& keys = enclave::fuzz::FuzzLogKeys();
   absl::StatusOr<std::string> note =
       audit::SignCheckpoint(audit::Checkpoint{std::string(kOrigin), n, all.Root()}, keys.signer);
   FUZZ_CHECK(note.ok(), note.status().ToString());

@@ -17,6 +17,7 @@
 #include "enclave/audit/checkpoint.h"
 #include "enclave/crypto/ed25519.h"
 #include "tests/fuzz/fuzz_common.h"
+#include "tests/fuzz/fuzz_log_keys.h"
 
 namespace {
 
@@ -24,31 +25,9 @@ namespace audit = enclave::audit;
 namespace verifier = enclave::verifier;
 using enclave::fuzz::kOrigin;
 
-struct Keys {
-  audit::NoteSigner signer;
-  audit::NoteVerifier writer_verifier;
-  verifier::PinnedKey pinned;
-};
-
-const Keys& GetKeys() {
-  static const Keys* keys = [] {
-    absl::StatusOr<enclave::crypto::Ed25519PrivateKey> key =
-        enclave::crypto::Ed25519PrivateKey::FromSeed(enclave::fuzz::kKeySeed);
-    FUZZ_CHECK(key.ok(), key.status().ToString());
-    absl::StatusOr<audit::NoteSigner> signer =
-        audit::NoteSigner::Create(std::string(kOrigin), *std::move(key));
-    FUZZ_CHECK(signer.ok(), signer.status().ToString());
-    absl::StatusOr<verifier::PinnedKey> pinned = verifier::ParseVerifierKey(signer->VerifierKey());
-    FUZZ_CHECK(pinned.ok(), pinned.status().ToString());
-    audit::NoteVerifier v = signer->Verifier();
-    return new Keys{*std::move(signer), std::move(v), *std::move(pinned)};
-  }();
-  return *keys;
-}
-
 // Both implementations open `note` for the fuzz key and origin; they must agree.
 bool OpenBoth(std::string_view note) {
-  const Keys& keys = GetKeys();
+  const enclave::fuzz::LogKeys& keys = enclave::fuzz::FuzzLogKeys();
   absl::StatusOr<audit::Checkpoint> w = audit::OpenCheckpoint(note, keys.writer_verifier, kOrigin);
   absl::StatusOr<verifier::CheckpointView> v =
       verifier::VerifyCheckpointNote(note, keys.pinned, kOrigin);
@@ -115,7 +94,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   if (note.ok()) {
     // The same note re-signed by the fuzz key, keeping the signatures by other keys.
-    const Keys& keys = GetKeys();
+    const enclave::fuzz::LogKeys& keys = enclave::fuzz::FuzzLogKeys();
     absl::StatusOr<audit::NoteSignature> ours = keys.signer.SignText(note->text);
     FUZZ_CHECK(ours.ok(), "an accepted note's text cannot be signed: " + ours.status().ToString());
     audit::Note resigned{note->text, {}};
