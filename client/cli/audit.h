@@ -3,6 +3,7 @@
 // Internal to the CLI; the flows take an AuditClient so that tests can run them without a server.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -39,6 +40,16 @@ absl::StatusOr<std::string> ShowCheckpoint(AuditClient& client, const AuditTrust
 // match, that does not decode or carries another sequence number; nothing is shown then.
 absl::StatusOr<std::string> ListLog(AuditClient& client, const AuditFilter& filter, bool json,
                                     const AuditTrust& trust);
+
+// The officer view of `enclavectl serve` (GET /api/audit/entries): the entries matching `filter`,
+// newest first, at most `limit`, verified as ListLog verifies them, each with its parameters
+// split and, for query-result entries, its per-cell rules decoded into the labels of the
+// release's layout (asked of `templates`). One JSON object: {"entries":[…],"log_size":N,
+// "checkpoint":{…}|null,"verification":{"ok":bool,"message":"…"}}. A failed verification is OK
+// with "ok":false and no entries (nothing unverified is shown).
+absl::StatusOr<std::string> AuditEntriesJson(AuditClient& audit, EnclaveClient& templates,
+                                             const AuditFilter& filter, std::size_t limit,
+                                             const AuditTrust& trust);
 
 // audit verify (security.md §1.6): fetch and verify the latest checkpoint with the pinned key;
 // if a checkpoint is stored at trust.state_path, verify it too, refuse a smaller size or the

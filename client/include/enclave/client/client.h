@@ -223,6 +223,9 @@ struct AuditFilter {
   std::string entry_type;
   std::int64_t from_unix_ms = 0;
   std::int64_t to_unix_ms = 0;
+  std::string project;
+  // Each name=value pair must be one of the entry's canonical parameters (issue 12).
+  std::vector<std::pair<std::string, std::string>> parameters;
 };
 
 struct AuditPage {
