@@ -525,6 +525,9 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args) {
   }
 
   parsed.command = *command;
+  if (parsed.command != Command::kServe && (parsed.port.has_value() || parsed.no_browser_hint)) {
+    return absl::InvalidArgumentError("--port and --no-browser-hint apply only to 'serve'");
+  }
   switch (parsed.command) {
     case Command::kHealth:
       if (positional.size() > 2) {
@@ -607,9 +610,6 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args) {
       audit.type || (audit.state && !serve) || (audit.log_key && !serve) ||
       (audit.origin && !serve)) {
     return absl::InvalidArgumentError("the audit flags apply only to 'audit' commands");
-  }
-  if (!serve && (parsed.port.has_value() || parsed.no_browser_hint)) {
-    return absl::InvalidArgumentError("--port and --no-browser-hint apply only to 'serve'");
   }
   if (parsed.command != Command::kRun) {
     if (!parsed.params.empty()) {

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "client/cli/args.h"
 #include "client/web/api.h"
 #include "client/web/assets.h"
 #include "client/web/identity.h"
@@ -448,6 +449,43 @@ TEST_CASE("web: session, templates, describe and the officer view's stub") {
   WebReply exported = s.Authed(http::verb::get, "/api/audit/export");
   CHECK(exported.status == 409);
   CHECK(exported.body().find("log_key") != std::string::npos);
+}
+
+}  // namespace enclave::testing
+
+namespace enclave::testing {
+
+TEST_CASE("web: enclavectl serve's command line") {
+  namespace cli = client::cli;
+  auto plain = cli::ParseArgs({"serve"});
+  REQUIRE(plain.ok());
+  CHECK(plain->command == cli::Command::kServe);
+  CHECK_FALSE(plain->port.has_value());
+  CHECK_FALSE(plain->no_browser_hint);
+  auto flags = cli::ParseArgs({"--lang", "nl", "serve", "--port", "8080", "--no-browser-hint",
+                               "--log-key", "k+1+AA", "--origin", "o"});
+  REQUIRE(flags.ok());
+  CHECK(flags->port == "8080");
+  CHECK(flags->no_browser_hint);
+  CHECK(flags->audit.log_key == "k+1+AA");
+  CHECK(cli::ParsePort("0").value_or(1) == 0);
+  CHECK(cli::ParsePort("65535").value_or(0) == 65535);
+  for (const char* bad : {"65536", "-1", "80x", "", "0x50"}) {
+    CAPTURE(bad);
+    CHECK(cli::ParsePort(bad).status().code() == absl::StatusCode::kInvalidArgument);
+  }
+  CHECK_FALSE(cli::ParseArgs({"serve", "--port", "99999"}).ok());
+  CHECK_FALSE(cli::ParseArgs({"serve", "extra"}).ok());
+  CHECK_FALSE(cli::ParseArgs({"serve", "--param", "a=b"}).ok());
+  CHECK_FALSE(cli::ParseArgs({"serve", "--caller", "x"}).ok());
+  CHECK_FALSE(cli::ParseArgs({"run", "t", "--port", "1"}).ok());
+  CHECK_FALSE(cli::ParseArgs({"templates", "--no-browser-hint"}).ok());
+  CHECK_FALSE(cli::ParseArgs({"templates", "--log-key", "k"}).ok());
+  CHECK_FALSE(cli::ParseArgs({"audit", "log", "--port", "1"}).ok());
+  auto help = cli::HelpText("serve");
+  REQUIRE(help.ok());
+  CHECK(help->find("open: http://127.0.0.1:PORT/?token=TOKEN") != std::string::npos);
+  CHECK(cli::HelpText("").value_or("").find("serve") != std::string::npos);
 }
 
 }  // namespace enclave::testing
