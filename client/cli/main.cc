@@ -199,15 +199,25 @@ int Run(const std::vector<std::string>& args, Connections& keep) {
     retried = retry;
     char seconds[32];
     std::snprintf(seconds, sizeof seconds, "%.1f", static_cast<double>(wait.count()) / 1000.0);
-    std::cerr << "enclavectl: " << status.message() << "; retrying in " << seconds << " s (retry "
-              << retry << " of " << settings->retry.max_retries << ")\n";
+    if (lang == client::Language::kNl) {
+      std::cerr << "enclavectl: " << status.message() << "; nieuwe poging over " << seconds
+                << " s (poging " << retry << " van " << settings->retry.max_retries << ")\n";
+    } else {
+      std::cerr << "enclavectl: " << status.message() << "; retrying in " << seconds
+                << " s (retry " << retry << " of " << settings->retry.max_retries << ")\n";
+    }
   };
   const auto retrying = [&](auto call) {
     auto result = client::CallWithRetries<typename decltype(call())::value_type>(
         settings->retry, hooks, call);
     if (!result.ok() && retried > 0 && client::RetryAfterOf(result.status()).has_value()) {
-      std::cerr << "enclavectl: still busy after " << retried + 1
-                << " attempts; giving up (see --retries and --retry-max-time)\n";
+      if (lang == client::Language::kNl) {
+        std::cerr << "enclavectl: nog steeds bezet na " << retried + 1
+                  << " pogingen; gestopt (zie --retries en --retry-max-time)\n";
+      } else {
+        std::cerr << "enclavectl: still busy after " << retried + 1
+                  << " attempts; giving up (see --retries and --retry-max-time)\n";
+      }
     }
     return result;
   };
@@ -252,7 +262,7 @@ int Run(const std::vector<std::string>& args, Connections& keep) {
     case Command::kBudget: {
       auto ledgers = retrying([&] { return enclave.GetBudget(); });
       if (!ledgers.ok()) return Fail(ledgers.status());
-      text = client::FormatBudget(*ledgers);
+      text = client::FormatBudget(*ledgers, lang);
       break;
     }
     case Command::kHelp:
