@@ -126,8 +126,11 @@ TEST_CASE("serve exits 0 on SIGTERM") {
   CHECK(w.serve->Stop() == 0);
   // Nothing from a release in its log: only route and status lines.
   const std::string log = w.serve->stderr_text();
+  CHECK(log.find("POST /api/run -> 400") != std::string::npos);  // the refused run is logged
+  CHECK(log.find("1850") == std::string::npos);                  // without its value
   CHECK(log.find("2023") == std::string::npos);
   CHECK(log.find("geslacht") == std::string::npos);
+  CHECK(log.find("confidential") == std::string::npos);
 }
 
 }  // namespace enclave::testing
