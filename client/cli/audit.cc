@@ -731,10 +731,71 @@ std::string VerificationMessage(const Verified& v, std::size_t shown) {
   return out;
 }
 
+
+// An entry as JSON; with `layouts`, a query result's cells decoded (or why not).
+std::string EntryJson(const Shown& s, LayoutCache* layouts) {
+  std::string entry = LeafJson(s.leaf, s.checkpointed);
+  if (layouts == nullptr || !HasCellRules(s.leaf)) return entry;
+  entry.pop_back();  // the closing brace: the cells follow
+  absl::StatusOr<DecodedCellRules> cells = DecodeEntryCells(s.leaf, *layouts);
+  if (cells.ok()) {
+    entry += ",\"rules_header\":" + JsonString(cells->header) + ",\"cells\":[";
+    for (std::size_t i = 0; i < cells->cells.size(); ++i) {
+      entry += (i == 0 ? "" : ",") + CellJson(cells->cells[i]);
+    }
+    entry += "]";
+  } else {
+    const std::string_view rules = s.leaf.cell_rules;
+    const std::size_t at = rules.find(" cells{");
+    if (at != std::string_view::npos) {
+      entry += ",\"rules_header\":" + JsonString(rules.substr(0, at));
+    }
+    entry += ",\"cells_error\":" + JsonString(std::string(cells.status().message()));
+  }
+  return entry + "}";
+}
+
+// The lines under a query result in the table: its withheld cells, or why they are not decoded.
+std::string CellLines(const verifier::LeafView& l, LayoutCache& layouts, bool dutch) {
+  absl::StatusOr<DecodedCellRules> cells = DecodeEntryCells(l, layouts);
+  if (!cells.ok()) {
+    return std::string(dutch ? "    cellen niet gedecodeerd: " : "    cells not decoded: ") +
+           Cell(std::string(cells.status().message())) + "\n";
+  }
+  std::size_t statistics = 0;
+  for (const DecodedCell& c : cells->cells) statistics = std::max(statistics, c.statistic_index + 1);
+  std::string out;
+  std::size_t withheld = 0;
+  for (const DecodedCell& c : cells->cells) {
+    if (!c.withheld) continue;
+    ++withheld;
+    out += "    " + Cell(CellDescription(c, dutch, statistics > 1)) + "\n";
+  }
+  const std::string total = std::to_string(cells->cells.size());
+  if (withheld == 0) {
+    return std::string(dutch ? "    geen cel geheim (" : "    no cell withheld (") + total +
+           (dutch ? " cellen)\n" : " cells)\n");
+  }
+  return out + "    " + std::to_string(withheld) + (dutch ? " van " : " of ") + total +
+         (dutch ? " cellen geheim; " : " cells withheld; ") + Cell(cells->header) + "\n";
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> ListLog(AuditClient& client, const AuditFilter& filter, bool json,
                                     const AuditTrust& trust) {
+  ListOptions options;
+  options.json = json;
+  return ListLog(client, filter, options, trust);
+}
+
+absl::StatusOr<std::string> ListLog(AuditClient& client, const AuditFilter& filter,
+                                    const ListOptions& options, const AuditTrust& trust) {
+  if (options.cells && options.templates == nullptr) {
+    return absl::InternalError("ListLog: --cells needs a connection for the release layouts");
+  }
+  std::optional<LayoutCache> layouts;
+  if (options.cells) layouts.emplace(*options.templates);
   bool verification_failed = false;
   absl::StatusOr<Verified> verified = FetchVerified(client, filter, trust, &verification_failed);
   if (!verified.ok()) return verified.status();
@@ -743,26 +804,42 @@ absl::StatusOr<std::string> ListLog(AuditClient& client, const AuditFilter& filt
   const std::string& origin = verified->origin;
   const std::string& origin_note = verified->origin_note;
   const std::string& key_name = verified->key_name;
-  if (json) {
+  if (options.json) {
     std::string out = "[";
     for (std::size_t i = 0; i < shown.size(); ++i) {
-      out += (i == 0 ? "\n  " : ",\n  ") + LeafJson(shown[i].leaf, shown[i].checkpointed);
+      out += (i == 0 ? "\n  " : ",\n  ") + EntryJson(shown[i], layouts ? &*layouts : nullptr);
     }
     return out + (shown.empty() ? "]\n" : "\n]\n");
   }
   std::vector<std::vector<std::string>> rows = {{"SEQ", "TIME (UTC)", "TYPE", "CALLER", "ROLE",
-                                                 "RPC", "TEMPLATE", "DECISION", "REQUEST",
-                                                 "SIGNED"}};
+                                                 "RPC", "TEMPLATE", "PARAMETERS", "DECISION",
+                                                 "REQUEST", "SIGNED"}};
   std::size_t unsigned_count = 0;
   for (const Shown& s : shown) {
     const verifier::LeafView& l = s.leaf;
     if (!s.checkpointed) ++unsigned_count;
+    std::string params = l.canonical_params;
+    std::replace(params.begin(), params.end(), '&', ' ');
     rows.push_back({std::to_string(l.sequence), TimeText(l.time_unix_ms), Cell(l.type_name),
-                    Cell(l.caller), Cell(l.role), Cell(l.rpc), Cell(l.template_id),
+                    Cell(l.caller), Cell(l.role), Cell(l.rpc), Cell(l.template_id), Cell(params),
                     Cell(l.decision), Cell(l.request_id),
                     s.checkpointed ? "yes" : "NOT YET CHECKPOINTED"});
   }
-  std::string out = Table(rows) + std::to_string(shown.size()) + " entries";
+  std::string table = Table(rows);
+  if (layouts.has_value()) {
+    // Under each query result, its withheld cells.
+    std::string with_cells;
+    std::size_t line_start = 0;
+    for (std::size_t row = 0; line_start < table.size(); ++row) {
+      const std::size_t end = table.find('\n', line_start);
+      with_cells += table.substr(line_start, end - line_start + 1);
+      line_start = end + 1;
+      if (row == 0 || !HasCellRules(shown[row - 1].leaf)) continue;
+      with_cells += CellLines(shown[row - 1].leaf, *layouts, options.dutch);
+    }
+    table = std::move(with_cells);
+  }
+  std::string out = table + std::to_string(shown.size()) + " entries";
   if (shown.size() > unsigned_count) {
     out += "; " + std::to_string(shown.size() - unsigned_count) +
            " re-hashed and proven included in the checkpoint of size " +
@@ -1038,26 +1115,7 @@ absl::StatusOr<std::string> AuditEntriesJson(AuditClient& audit, EnclaveClient& 
   std::string entries = "[";
   for (std::size_t k = 0; k < count; ++k) {
     const Shown& s = all[all.size() - 1 - k];  // newest first
-    std::string entry = LeafJson(s.leaf, s.checkpointed);
-    entry.pop_back();  // the closing brace: cells follow
-    if (HasCellRules(s.leaf)) {
-      absl::StatusOr<DecodedCellRules> cells = DecodeEntryCells(s.leaf, layouts);
-      if (cells.ok()) {
-        entry += ",\"rules_header\":" + JsonString(cells->header) + ",\"cells\":[";
-        for (std::size_t i = 0; i < cells->cells.size(); ++i) {
-          entry += (i == 0 ? "" : ",") + CellJson(cells->cells[i]);
-        }
-        entry += "]";
-      } else {
-        const std::string_view rules = s.leaf.cell_rules;
-        const std::size_t at = rules.find(" cells{");
-        if (at != std::string_view::npos) {
-          entry += ",\"rules_header\":" + JsonString(rules.substr(0, at));
-        }
-        entry += ",\"cells_error\":" + JsonString(std::string(cells.status().message()));
-      }
-    }
-    entries += (k == 0 ? "" : ",") + entry + "}";
+    entries += (k == 0 ? "" : ",") + EntryJson(s, &layouts);
   }
   entries += "]";
   return "{\"entries\":" + entries + ",\"log_size\":" + std::to_string(verified->log_size) +

@@ -263,6 +263,23 @@ TEST_SUITE("enclavectl audit: arguments") {
     CHECK(HelpText("audit").ok());
   }
 
+  TEST_CASE("audit log takes --project, repeated --param NAME=VALUE and --cells") {
+    auto parsed = ParseArgs({"audit", "log", "--project", "p1", "--param", "geo=wijk", "-p",
+                             "year=2023", "--cells", "--lang", "nl"});
+    REQUIRE_MESSAGE(parsed.ok(), parsed.status().message());
+    CHECK(parsed->audit.project == "p1");
+    CHECK(parsed->audit.cells);
+    CHECK(parsed->params == std::vector<std::pair<std::string, std::string>>{
+                                {"geo", "wijk"}, {"year", "2023"}});
+    auto malformed = ParseArgs({"audit", "log", "--param", "geo"});
+    REQUIRE_FALSE(malformed.ok());
+    CHECK(Contains(malformed.status().message(), "expected NAME=VALUE"));
+    auto help = HelpText("audit");
+    REQUIRE(help.ok());
+    CHECK(Contains(*help, "[--param NAME=VALUE]..."));
+    CHECK(Contains(*help, "--cells"));
+  }
+
   TEST_CASE("misplaced or malformed audit arguments are usage errors") {
     for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
              {"audit"},
@@ -281,7 +298,15 @@ TEST_SUITE("enclavectl audit: arguments") {
              {"audit", "log", "--from", "yesterday"},
              {"audit", "log", "--to", "2026-02-30"},
              {"audit", "verify", "--output", "f"},
-             {"audit", "log", "-p", "a=b"},
+             {"audit", "log", "--param", "geo"},                     // not NAME=VALUE
+             {"audit", "log", "--param", "=wijk"},
+             {"audit", "log", "-p", "geo=wijk", "-p", "geo=wijkcluster"},
+             {"audit", "verify", "-p", "a=b"},                       // log only
+             {"audit", "checkpoint", "--cells"},
+             {"audit", "export", "--output", "f", "--project", "p"},
+             {"audit", "log", "--project"},                          // no value
+             {"templates", "--cells"},
+             {"run", "t", "--project", "p"},
              {"run", "t", "--caller", "x"},                          // audit flags elsewhere
              {"templates", "--log-key", "k"}}) {
       CAPTURE(args.size());
@@ -931,6 +956,43 @@ TEST_SUITE("enclavectl serve: the officer's entries (AuditEntriesJson)") {
     REQUIRE(p2.ok());
     CHECK(Contains(*p2, "\"request_id\":\"q-2\""));
     CHECK_FALSE(Contains(*p2, "\"request_id\":\"q-1\""));
+  }
+
+  TEST_CASE("audit log: a PARAMETERS column, and with --cells the withheld cells decoded") {
+    auto log = std::make_shared<FakeAuditLog>();
+    AddRelease(*log, "q-1", "geo=wijk&year=2023", kRules9);
+    log->SignCheckpoint();
+    InProcessAuditClient audit(ServiceOver(log), kOfficer);
+    FakeTemplates templates;
+    AuditTrust trust;
+    trust.log_key = log->VerifierKey();
+    ListOptions options;
+    auto plain = ListLog(audit, {}, options, trust);
+    REQUIRE_MESSAGE(plain.ok(), plain.status().message());
+    CHECK(Contains(*plain, "PARAMETERS"));
+    CHECK(Contains(*plain, "geo=wijk year=2023"));
+    CHECK_FALSE(Contains(*plain, "withheld"));
+    CHECK(templates.calls == 0);  // no layouts without --cells
+
+    options.cells = true;
+    options.templates = &templates;
+    auto cells = ListLog(audit, {}, options, trust);
+    REQUIRE_MESSAGE(cells.ok(), cells.status().message());
+    CHECK(Contains(*cells, "\n    District 04 × Female: withheld, share denominator below 100\n"));
+    CHECK(Contains(*cells, "\n    District 04 × Male: withheld, secondary suppression"));
+    CHECK(Contains(*cells, "    2 of 9 cells withheld; rules{cbs-default@3 T=10}"));
+    CHECK_FALSE(Contains(*cells, "District 03 × Male:"));  // released cells are not listed
+    // The lines come right under the result's row, not under the accepted entry.
+    CHECK(cells->find("query-result") < cells->find("District 04 × Female"));
+    options.dutch = true;
+    auto nl = ListLog(audit, {}, options, trust);
+    REQUIRE(nl.ok());
+    CHECK(Contains(*nl, "    Wijk 04 × Vrouw: geheim, noemer van het aandeel onder 100\n"));
+    options.json = true;
+    auto json = ListLog(audit, {}, options, trust);
+    REQUIRE(json.ok());
+    CHECK(Contains(*json, "\"cells\":[{\"labels\""));
+    CHECK(Contains(*json, "\"parameters\":[{\"name\":\"geo\",\"value\":\"wijk\"}"));
   }
 
   TEST_CASE("a changed template or a mismatched layout gives cells_error, never a misaligned decode") {
