@@ -89,6 +89,8 @@ int RunAudit(const enclave::client::cli::ParsedArgs& parsed,
       filter.template_id = parsed.audit.template_id.value_or("");
       filter.decision = parsed.audit.decision.value_or("");
       filter.entry_type = parsed.audit.type.value_or("");
+      filter.project = parsed.audit.project.value_or("");
+      filter.parameters = parsed.params;
       // Checked by ParseArgs already.
       if (parsed.audit.from.has_value()) {
         filter.from_unix_ms = cli::ParseAuditTime("--from", *parsed.audit.from).value_or(0);
@@ -98,7 +100,19 @@ int RunAudit(const enclave::client::cli::ParsedArgs& parsed,
       }
       trust.state_path = parsed.audit.state.value_or(
           cli::DefaultCheckpointStatePath(home == nullptr ? "" : home));
-      text = cli::ListLog(audit, filter, settings->format == cli::OutputFormat::kJson, trust);
+      cli::ListOptions options;
+      options.json = settings->format == cli::OutputFormat::kJson;
+      options.cells = parsed.audit.cells;
+      options.dutch = settings->lang == client::Language::kNl;
+      if (options.cells) {
+        // The release layouts come from the QueryService (DescribeTemplate with parameters).
+        absl::StatusOr<std::unique_ptr<client::EnclaveClient>> templates =
+            client::Connect(settings->connect);
+        if (!templates.ok()) return Fail(templates.status());
+        options.templates = templates->get();
+        keep.push_back(std::shared_ptr<client::EnclaveClient>(*std::move(templates)));
+      }
+      text = cli::ListLog(audit, filter, options, trust);
       break;
     }
     case AuditAction::kVerify:
