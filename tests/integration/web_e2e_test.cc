@@ -115,9 +115,54 @@ TEST_CASE("POST /api/run releases what enclavectl run --format json prints") {
   WebReply bad = w.Post("/api/run", R"({"template":"zzp_aantal_per_wijk","parameters":{"year":"1850"}})");
   CHECK(bad.status == 400);
   CHECK(bad.body().find("\"code\":\"INVALID_ARGUMENT\"") != std::string::npos);
-  // The analyst may not read the log.
+  // The analyst sees no log entry (no pinned key here: nothing shown; with one, the enclave's 403).
   WebReply audit = w.Get("/api/audit/entries");
-  CHECK(audit.status >= 400);
+  INFO(audit.body());
+  CHECK((audit.status >= 400 || audit.body().find("\"ok\":false") != std::string::npos));
+  CHECK(audit.body().find("\"sequence\"") == std::string::npos);
+}
+
+TEST_CASE("the officer's serve finds the analyst's run in the verified log and exports the log") {
+  World& w = TheWorld();
+  WebReply run = w.Post("/api/run",
+                        R"({"template":"zzp_aantal_per_wijk",)"
+                        R"("parameters":{"year":"2022","geo":"wijk","breakdown":"geslacht"}})");
+  REQUIRE(run.status == 200);
+  std::smatch id;
+  REQUIRE(std::regex_search(run.body(), id, std::regex("\"request_id\":\"([^\"]+)\"")));
+  const std::string request_id = id[1];
+
+  const std::string log_key = ReadFile(w.state + "/log_verifier.key");
+  std::vector<std::string> argv = w.EnclavectlArgv(w.enclaved->target(), "officer1");
+  argv.insert(argv.end(), {"serve", "--no-browser-hint", "--log-key",
+                           log_key.substr(0, log_key.find_last_not_of("\n ") + 1), "--origin",
+                           adapters::sqlite::kDefaultLogOrigin});
+  ServeProcess officer(argv, w.dir.path().string() + "/serve-officer.stderr");
+  INFO(officer.stderr_text());
+  REQUIRE(officer.port() > 0);
+  const std::vector<std::pair<std::string, std::string>> auth = {
+      {"Cookie", "enclave_session=" + officer.token()}};
+  WebReply entries = WebFetch(officer.port(), http::verb::get,
+                              "/api/audit/entries?template=zzp_aantal_per_wijk"
+                              "&param=year%3D2022&param=breakdown%3Dgeslacht&limit=50",
+                              auth);
+  INFO(entries.body().substr(0, 2000));
+  REQUIRE(entries.status == 200);
+  CHECK(entries.body().find("\"verification\":{\"ok\":true") != std::string::npos);
+  CHECK(entries.body().find(request_id) != std::string::npos);
+  // Negative control: another year's filter does not find it.
+  WebReply other = WebFetch(officer.port(), http::verb::get,
+                            "/api/audit/entries?template=zzp_aantal_per_wijk&param=year%3D2019",
+                            auth);
+  REQUIRE(other.status == 200);
+  CHECK(other.body().find(request_id) == std::string::npos);
+
+  WebReply bundle = WebFetch(officer.port(), http::verb::get, "/api/audit/export", auth);
+  REQUIRE(bundle.status == 200);
+  CHECK(bundle.Header("Content-Type") == "application/octet-stream");
+  CHECK(bundle.Header("Content-Disposition").starts_with("attachment; filename=\"query-log-"));
+  CHECK(bundle.body().size() > 1000);
+  CHECK(officer.Stop() == 0);
 }
 
 TEST_CASE("serve exits 0 on SIGTERM") {
