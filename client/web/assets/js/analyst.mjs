@@ -414,7 +414,7 @@ function seriesSection(detail, allRows, stat, statIndex) {
   }
   if (!state.series || !candidates.some((c) => c.param.name === state.series.param)) {
     const totalRow = allRows.find((r) => r.codes.every((c) => c.is_total)) || allRows[0];
-    state.series = { param: candidates[0].param.name, rowKey: totalRow ? totalRow.combination.join(',') : '', points: null, progress: '' };
+    state.series = { param: candidates[0].param.name, rowKey: totalRow ? totalRow.combination.join(',') : '', points: null, progress: null };
   }
   const series = state.series;
   const paramId = 'series-param';
@@ -430,7 +430,7 @@ function seriesSection(detail, allRows, stat, statIndex) {
     h('div', { class: 'field' }, h('label', { for: rowId, class: 'utrecht-form-label' }, t('line.row')), rowSelect),
     h('button', { type: 'button', id: 'series-run', class: 'utrecht-button utrecht-button--secondary-action', disabled: series.running ? true : null,
       onclick: () => runSeries(detail, candidates.find((c) => c.param.name === series.param)) }, t('line.run'))));
-  section.append(h('p', { role: 'status', class: 'live', id: 'series-progress' }, series.progress || ''));
+  section.append(h('p', { role: 'status', class: 'live', id: 'series-progress' }, series.progress ? t(series.progress.key, series.progress.vars) : ''));
   if (series.points && !series.running) {
     const points = series.points.map((p) => {
       const cell = p.result ? rows(p.result).find((r) => r.combination.join(',') === series.rowKey) : null;
@@ -464,7 +464,7 @@ async function runSeries(detail, candidate) {
   series.running = true;
   series.points = [];
   for (let i = 0; i < codes.length; i += 1) {
-    series.progress = t('line.progress', { i: i + 1, n: codes.length });
+    series.progress = { key: 'line.progress', vars: { i: i + 1, n: codes.length } };
     render();
     const parameters = {};
     for (const p of detail.parameters || []) parameters[p.name] = String(state.values[p.name] ?? '');
@@ -488,7 +488,7 @@ async function runSeries(detail, candidate) {
     }
   }
   series.running = false;
-  series.progress = t('line.done', { n: codes.length });
+  series.progress = { key: 'line.done', vars: { n: codes.length } };
   render();
   void lang;
 }
