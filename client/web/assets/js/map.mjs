@@ -6,16 +6,19 @@ import { h, uid } from './dom.mjs';
 import { t, formatNumber } from './i18n.mjs';
 import { hatchDefs } from './charts.mjs';
 
-// Grid cells (column, row; north is up). Voorburg (08-13) in the south-west, next to The Hague;
-// Leidschendam (01-03, 05-07) in the middle; Stompwijk (04) the large rural area in the
-// north-east, drawn as a 2x2 tile.
+// Grid cells (column, row; north is up). What is real: each wijk's kern (policies/codelists/
+// geografie.textproto) and the kernen's relative positions: Voorburg (08-13) in the south-west,
+// next to The Hague; Leidschendam (01-03, 05-07) in the middle; Stompwijk (04), the large rural
+// area (1,880 of 3,261 ha, docs/domain.md section 2), in the north-east, drawn as a 2x2 tile.
+// Within a kern the order is schematic; it keeps the adjacencies docs/domain.md assumes for the
+// shopping areas (09-10, 06-01-02, 04-06).
 export const TILES = [
-  { code: 'WK191601', cluster: 'Leidschendam', col: 2, row: 1 },
-  { code: 'WK191602', cluster: 'Leidschendam', col: 3, row: 2 },
-  { code: 'WK191603', cluster: 'Leidschendam', col: 2, row: 2 },
+  { code: 'WK191601', cluster: 'Leidschendam', col: 2, row: 2 },
+  { code: 'WK191602', cluster: 'Leidschendam', col: 2, row: 3 },
+  { code: 'WK191603', cluster: 'Leidschendam', col: 2, row: 1 },
   { code: 'WK191604', cluster: 'Stompwijk', col: 3, row: 0, w: 2, h: 2 },
   { code: 'WK191605', cluster: 'Leidschendam', col: 4, row: 2 },
-  { code: 'WK191606', cluster: 'Leidschendam', col: 2, row: 3 },
+  { code: 'WK191606', cluster: 'Leidschendam', col: 3, row: 2 },
   { code: 'WK191607', cluster: 'Leidschendam', col: 3, row: 3 },
   { code: 'WK191608', cluster: 'Voorburg', col: 1, row: 2 },
   { code: 'WK191609', cluster: 'Voorburg', col: 1, row: 3 },
@@ -25,6 +28,8 @@ export const TILES = [
   { code: 'WK191613', cluster: 'Voorburg', col: 2, row: 4 },
 ];
 export const CLUSTERS = ['Voorburg', 'Leidschendam', 'Stompwijk'];
+// The tile that carries a cluster's label and value.
+const CLUSTER_ANCHOR = { Voorburg: 'WK191609', Leidschendam: 'WK191606', Stompwijk: 'WK191604' };
 
 const RAMP = ['ramp-0', 'ramp-1', 'ramp-2', 'ramp-3', 'ramp-4'];
 const TILE = 92;
@@ -75,13 +80,17 @@ export function tileMap(level, values, title) {
         g.append(h('text', { x: x + 6, y: y + 18, class: 'tile-code' }, tile.code.slice(-2)));
       }
     }
-    // Label in the first (for a cluster: the middle) tile.
-    const anchor = tiles[Math.floor(tiles.length / 2)];
+    // Label in the wijk's tile; for a cluster, in its anchor tile.
+    const anchor = level === 'wijk' ? tiles[0] : tiles.find((tile) => tile.code === CLUSTER_ANCHOR[areaCode]) || tiles[0];
     const ax = LEFT + anchor.col * (TILE + GAP) + ((anchor.w || 1) * TILE) / 2;
     const ay = TOP + anchor.row * (TILE + GAP) + ((anchor.h || 1) * TILE) / 2;
     if (level === 'wijkcluster') g.append(h('text', { x: ax, y: ay - 6, 'text-anchor': 'middle', class: 'tile-name' }, areaCode));
-    g.append(h('text', { x: ax, y: ay + 14, 'text-anchor': 'middle', class: confidential ? 'tile-value tile-confidential' : 'tile-value' },
-      confidential ? `. ${t('bar.gap')}` : formatNumber(entry.value)));
+    if (confidential) {
+      g.append(h('text', { x: ax, y: ay + 12, 'text-anchor': 'middle', class: 'tile-value tile-confidential' }, '.'));
+      g.append(h('text', { x: ax, y: ay + 28, 'text-anchor': 'middle', class: 'tile-confidential tile-confidential-word' }, t('bar.gap')));
+    } else {
+      g.append(h('text', { x: ax, y: ay + 14, 'text-anchor': 'middle', class: 'tile-value' }, formatNumber(entry.value)));
+    }
     svg.append(g);
   }
 
