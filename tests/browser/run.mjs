@@ -176,6 +176,7 @@ function httpGet(port, urlPath, headers = {}) {
 const enclavedPort = await startEnclaved();
 const analyst = await startServe('analyst1', enclavedPort, 'en');
 const officer = await startServe('officer1', enclavedPort, 'en');
+const researcher = await startServe('researcher2', enclavedPort, 'nl');
 
 // ---- the token ----------------------------------------------------------------------------------
 {
@@ -441,6 +442,42 @@ try {
   check('no request to any host other than the local server (officer)', seen.foreign.length === 0, seen.foreign.join(', '));
 } catch (e) {
   check('the officer flow ran to the end', false, e.stack || String(e));
+}
+
+// ---- the researcher ------------------------------------------------------------------------------
+// Last, on 127.0.0.1 again: its session cookie replaces the analyst's, whose page is done.
+try {
+  const page = await context.newPage();
+  const seen = watch(page, `127.0.0.1:${researcher.port}`);
+  await page.goto(researcher.url);
+  await page.waitForSelector('body[data-ready="true"]', { timeout: 30000 });
+  check('the researcher sees the tables and the budgets', await page.isVisible('#nav-tables') && await page.isVisible('#nav-budget'));
+  check('the researcher\'s session starts in Dutch (serve --lang nl)', await page.getAttribute('html', 'lang') === 'nl');
+  await page.click('#nav-budget');
+  await page.waitForSelector('#budget-table meter, #view-budget .error-box', { timeout: 30000 });
+  const before = await page.$$eval('#budget-table tbody tr', (trs) => trs.map((tr) => tr.querySelector('meter').value));
+  check('each agreement\'s budget is a gauge', before.length > 0, `${before.length} meters`);
+  await page.click('#nav-tables');
+  await page.click('#template-bijstand_dp_wijk_leeftijd');
+  await page.waitForSelector('#parameter-form[data-template="bijstand_dp_wijk_leeftijd"]');
+  const response = page.waitForResponse((r) => r.url().endsWith('/api/run'), { timeout: 120000 });
+  await page.click('#run-button');
+  const dp = await (await response).json();
+  await page.waitForSelector('#release-table', { timeout: 30000 });
+  check('a differentially private release carries its budget charge', dp.budget_charge && dp.budget_charge.charged_micro > 0,
+    JSON.stringify(dp.budget_charge || null));
+  await page.click('#nav-budget');
+  await page.waitForSelector('.charges-table tbody tr', { timeout: 30000 });
+  const charges = await page.$$eval('.charges-table tbody tr', (trs) => trs.length);
+  check('the budgets view lists what the run charged', charges === 1, `${charges} rows`);
+  await page.waitForFunction((b) => [...document.querySelectorAll('#budget-table meter')].some((m, i) => m.value > b[i]), before, { timeout: 30000 })
+    .then(() => check('the gauge shows the charge', true), () => check('the gauge shows the charge', false, 'no meter moved'));
+  await shot(page, 'researcher-nl');
+  await axeCheck(page, 'researcher-nl');
+  check('no console error on the researcher page', seen.consoleErrors.length === 0, seen.consoleErrors.join(' | '));
+  check('no request to any host other than the local server (researcher)', seen.foreign.length === 0, seen.foreign.join(', '));
+} catch (e) {
+  check('the researcher flow ran to the end', false, e.stack || String(e));
 }
 
 await context.close();

@@ -256,7 +256,7 @@ function resultSection() {
 
   // The table.
   const table = h('table', { class: 'utrecht-table release-table', id: 'release-table' },
-    h('caption', { class: 'utrecht-table__caption' }, t('result.caption', { title: pick(detail.title) || result.metadata.template_id, params: paramText })));
+    h('caption', { class: 'utrecht-table__caption', id: 'release-caption' }, t('result.caption', { title: pick(detail.title) || result.metadata.template_id, params: paramText })));
   const headRow = h('tr', { class: 'utrecht-table__row' });
   for (const d of result.dimensions || []) headRow.append(h('th', { scope: 'col', class: 'utrecht-table__header-cell' }, pick(d.label) || d.name));
   for (const s of stats) headRow.append(h('th', { scope: 'col', class: 'utrecht-table__header-cell numeric' }, pick(s.label) || s.name));
@@ -278,7 +278,7 @@ function resultSection() {
     body.append(tr);
   }
   table.append(body);
-  section.append(h('div', { class: 'table-scroll', tabindex: '0', role: 'region', 'aria-label': t('result.heading') }, table));
+  section.append(h('div', { class: 'table-scroll', tabindex: '0', role: 'region', 'aria-labelledby': 'release-caption' }, table));
   section.append(h('p', { class: 'legend', id: 'legend' }, t('result.legend')));
 
   // Notes: the enclave's (totals from microdata, rounding, DP, ...) plus rounding of statistics.

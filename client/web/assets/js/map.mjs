@@ -97,7 +97,10 @@ export function tileMap(level, values, title) {
   // Legend: the five classes and the hatch.
   const ly = TOP + 5 * (TILE + GAP) + 10;
   svg.append(h('text', { x: LEFT, y: ly + 12, class: 'legend-title' }, `${t('map.legend')}:`));
-  if (released.length) {
+  if (released.length && max === min) {
+    svg.append(h('rect', { x: LEFT + 80, y: ly, width: 16, height: 16, class: `legend-swatch ${RAMP[2]}` }));
+    svg.append(h('text', { x: LEFT + 100, y: ly + 12, class: 'legend-text' }, formatNumber(min)));
+  } else if (released.length) {
     RAMP.forEach((cls, i) => {
       const lo = Math.round(min + ((max - min) * i) / 5);
       const x = LEFT + 80 + i * 62;

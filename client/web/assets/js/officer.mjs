@@ -16,7 +16,7 @@ const FILTERS = [
 // "allowed", or the refusal's status code name (enclave/audit/leaf.h).
 const DECISIONS = ['', 'allowed', 'INVALID_ARGUMENT', 'PERMISSION_DENIED', 'FAILED_PRECONDITION', 'RESOURCE_EXHAUSTED', 'NOT_FOUND', 'UNAUTHENTICATED'];
 
-const state = { filters: {}, response: null, error: null, busy: false, paramError: false };
+const state = { filters: {}, response: null, error: null, busy: false, paramError: false, open: new Set() };
 let root = null;
 
 export function mountOfficer(element) {
@@ -101,7 +101,7 @@ export async function search() {
 function results(response) {
   const out = h('div', { class: 'log-results' });
   const v = response.verification || { ok: false, message: '' };
-  out.append(h('div', { class: v.ok ? 'verification verification-ok utrecht-alert utrecht-alert--ok' : 'verification verification-failed utrecht-alert utrecht-alert--error',
+  out.append(h('div', { class: v.ok ? 'verification verification-ok' : 'verification verification-failed',
     id: 'verification', 'data-ok': v.ok ? 'true' : 'false', role: v.ok ? 'status' : 'alert' },
   h('p', {}, h('strong', {}, v.ok ? `✔ ${t('log.verified')}` : `✘ ${t('log.unverified')}`)),
   h('p', { class: 'verification-message' }, v.message || '')));
@@ -158,10 +158,14 @@ function cellsOf(entry) {
       h('th', { scope: 'row' }, pick(c.labels ? { nl: (c.labels.nl || []).join(' × '), en: (c.labels.en || []).join(' × ') } : '')),
       h('td', {}, c.statistic ? pick(c.statistic.label) || c.statistic.name : ''),
       h('td', {}, `${c.rule || ''}${c.detail ? ` ${c.detail}` : ''}`),
-      h('td', {}, `${c.withheld ? t('log.cells.withheld') : t('log.cells.released')}: ${pick(c.explanation)}`)));
+      // The enclave's explanation names the outcome ("withheld, share denominator below 100").
+      h('td', {}, pick(c.explanation) || (c.withheld ? t('log.cells.withheld') : t('log.cells.released')))));
   }
   table.append(body);
-  const details = h('details', { class: 'cell-details' }, h('summary', {}, t('log.cells.summary', { n: formatNumber(cells.length), w: formatNumber(withheld) })), table);
+  const key = String(entry.sequence);
+  const details = h('details', { class: 'cell-details', open: state.open.has(key) ? true : null,
+    ontoggle: (e) => { if (e.target.open) state.open.add(key); else state.open.delete(key); } },
+  h('summary', {}, t('log.cells.summary', { n: formatNumber(cells.length), w: formatNumber(withheld) })), table);
   if (entry.rules_header) details.append(h('p', { class: 'help' }, h('code', {}, entry.rules_header)));
   return details;
 }
