@@ -60,7 +60,7 @@ export function render() {
     root.append(h('p', {}, t('budget.runs.none')));
     return;
   }
-  const runs = h('table', { class: 'utrecht-table charges-table' }, h('caption', {}, t('budget.runs')),
+  const runs = h('table', { class: 'utrecht-table charges-table' }, h('caption', {}, t('budget.runs.caption')),
     h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, t('budget.runs.template')), h('th', { scope: 'col' }, t('budget.runs.request')),
       h('th', { scope: 'col', class: 'numeric' }, t('budget.runs.charge')))));
   const body = h('tbody');
