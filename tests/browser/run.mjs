@@ -1,13 +1,16 @@
 // Browser tests of the page served by `enclavectl serve` (issue 12), in Debian's headless Chromium
 // driven by playwright-core, against a real enclaved on generated data.
 //
-//   node tests/browser/run.mjs --source DIR --enclaved PATH --enclavectl PATH --datagen PATH
-//        --work DIR [--persons N] [--chromium /usr/bin/chromium]
-//
-// The fixture (made here, in --work): the development PKI (deploy/dev-pki.sh), synthetic microdata
-// (enclave-datagen, seed 42), every template signed by officer1 (enclavectl template sign),
-// enclaved on a free loopback port, and two `enclavectl serve` processes: the municipal analyst's
-// and the privacy officer's. Screenshots and downloads are saved in --work/artifacts.
+// Under the fixture (CTest browser/page; tests/integration/web_fixture.cc starts enclaved on the
+// shared integration world and a serve for analyst1, officer1 and researcher1, then runs this with
+// ENCLAVE_WEB_ANALYST_URL, ENCLAVE_WEB_OFFICER_URL, ENCLAVE_TARGET, ENCLAVE_PKI, ENCLAVECTL set):
+//   node tests/browser/run.mjs --source DIR --work DIR
+// Standalone (makes its own world in --work: deploy/dev-pki.sh, enclave-datagen --seed 42,
+// every template signed by officer1, enclaved, a serve for analyst1 and officer1):
+//   node tests/browser/run.mjs --source DIR --work DIR --enclaved PATH --enclavectl PATH
+//        --datagen PATH [--persons N]
+// [--chromium PATH] (default /usr/bin/chromium). Either way a Dutch serve for researcher2 is
+// started here. Screenshots, downloads and axe-core reports are saved in --work/artifacts.
 // Each check prints "ok - ..." or "not ok - ..."; the last line is "N passed, N failed".
 // A missing node_modules or chromium is a failure that says to run deploy/install-deps.sh.
 import { spawn, execFileSync } from 'node:child_process';
@@ -40,7 +43,7 @@ function fatal(message) {
 }
 
 // ---- prerequisites ------------------------------------------------------------------------------
-for (const name of ['source', 'enclaved', 'enclavectl', 'datagen', 'work']) {
+for (const name of ['source', 'work']) {
   if (!args[name]) fatal(`--${name} is required`);
 }
 if (!fs.existsSync(chromiumPath)) fatal(`${chromiumPath} not found: ${INSTALL_HINT}`);
@@ -69,9 +72,16 @@ function check(name, condition, detail = '') {
 }
 
 // ---- fixture ------------------------------------------------------------------------------------
+// Two ways in. Under tests/integration/web_fixture.cc (CTest browser/page): enclaved on the shared
+// integration world and a serve per principal are already up, given by ENCLAVE_WEB_* variables.
+// Standalone (--enclaved and --datagen given, no ENCLAVE_WEB_ANALYST_URL): made here, in --work.
+// Either way a Dutch `enclavectl serve` for researcher2 (the differentially private template) is
+// started here.
+const fromFixture = Boolean(process.env.ENCLAVE_WEB_ANALYST_URL);
 const work = path.resolve(args.work);
 const artifacts = path.join(work, 'artifacts');
 const children = [];
+let stopping = false;
 // The work directory is emptied first, but only if it is one this script made (its marker file).
 const marker = path.join(work, '.enclave-browser-test-work');
 if (fs.existsSync(work) && fs.readdirSync(work).length > 0 && !fs.existsSync(marker)) {
@@ -80,9 +90,6 @@ if (fs.existsSync(work) && fs.readdirSync(work).length > 0 && !fs.existsSync(mar
 fs.rmSync(work, { recursive: true, force: true });
 fs.mkdirSync(work, { recursive: true });
 fs.writeFileSync(marker, 'made by tests/browser/run.mjs; emptied on every run\n');
-fs.mkdirSync(path.join(work, 'state'), { recursive: true, mode: 0o700 });
-fs.chmodSync(path.join(work, 'state'), 0o700);
-fs.mkdirSync(path.join(work, 'data'), { recursive: true });
 fs.mkdirSync(artifacts, { recursive: true });
 
 function run(program, argv, options = {}) {
@@ -95,6 +102,7 @@ function run(program, argv, options = {}) {
 }
 
 function stopAll() {
+  stopping = true;
   for (const child of children.reverse()) {
     if (child.exitCode === null) child.kill('SIGTERM');
   }
@@ -103,47 +111,57 @@ process.on('exit', stopAll);
 process.on('SIGINT', () => { stopAll(); process.exit(1); });
 process.on('SIGTERM', () => { stopAll(); process.exit(1); });
 
-const policies = path.join(args.source, 'policies');
-const pki = path.join(work, 'pki');
-run(path.join(args.source, 'deploy/dev-pki.sh'), [pki]);
-run(args.datagen, ['--out', path.join(work, 'data/microdata.db'), '--seed', '42', '--persons', String(args.persons || 30000)]);
-run(args.enclavectl, ['template', 'sign', '--key', path.join(pki, 'officer1.sign.key'), '--approvers', path.join(pki, 'approvers.textproto'),
-  '--out', path.join(work, 'approvals'), path.join(policies, 'templates')]);
-fs.writeFileSync(path.join(work, 'enclaved.textproto'), [
-  'listen_address: "127.0.0.1:0"',
-  `database_path: "${path.join(work, 'data/microdata.db')}"`,
-  `policies_dir: "${policies}"`,
-  `state_dir: "${path.join(work, 'state')}"`,
-  `approvers_file: "${path.join(pki, 'approvers.textproto')}"`,
-  `approvals_dir: "${path.join(work, 'approvals')}"`,
-  'tls {',
-  `  client_ca_file: "${path.join(pki, 'ca.pem')}"`,
-  `  server_cert_file: "${path.join(pki, 'server.pem')}"`,
-  `  server_key_file: "${path.join(pki, 'server.key')}"`,
-  '}', ''].join('\n'));
-
 async function sleep(ms) { await new Promise((r) => setTimeout(r, ms)); }
 
-async function startEnclaved() {
+const policies = path.join(args.source, 'policies');
+const enclavectl = fromFixture ? process.env.ENCLAVECTL : args.enclavectl;
+const pki = fromFixture ? process.env.ENCLAVE_PKI : path.join(work, 'pki');
+
+// Standalone: PKI, data, approvals, enclaved. Resolves to enclaved's host:port and the log key.
+async function startStandalone() {
+  const state = path.join(work, 'state');
+  fs.mkdirSync(state, { recursive: true, mode: 0o700 });
+  fs.chmodSync(state, 0o700);
+  fs.mkdirSync(path.join(work, 'data'), { recursive: true });
+  run(path.join(args.source, 'deploy/dev-pki.sh'), [pki]);
+  run(args.datagen, ['--out', path.join(work, 'data/microdata.db'), '--seed', '42', '--persons', String(args.persons || 30000)]);
+  run(enclavectl, ['template', 'sign', '--key', path.join(pki, 'officer1.sign.key'), '--approvers', path.join(pki, 'approvers.textproto'),
+    '--out', path.join(work, 'approvals'), path.join(policies, 'templates')]);
+  fs.writeFileSync(path.join(work, 'enclaved.textproto'), [
+    'listen_address: "127.0.0.1:0"',
+    `database_path: "${path.join(work, 'data/microdata.db')}"`,
+    `policies_dir: "${policies}"`,
+    `state_dir: "${state}"`,
+    `approvers_file: "${path.join(pki, 'approvers.textproto')}"`,
+    `approvals_dir: "${path.join(work, 'approvals')}"`,
+    'tls {',
+    `  client_ca_file: "${path.join(pki, 'ca.pem')}"`,
+    `  server_cert_file: "${path.join(pki, 'server.pem')}"`,
+    `  server_key_file: "${path.join(pki, 'server.key')}"`,
+    '}', ''].join('\n'));
   const portFile = path.join(work, 'enclaved.port');
   const log = fs.openSync(path.join(work, 'enclaved.log'), 'w');
   const child = spawn(args.enclaved, ['--config', path.join(work, 'enclaved.textproto'), '--listen', '127.0.0.1:0', '--port-file', portFile],
     { stdio: ['ignore', log, log] });
   children.push(child);
   for (let i = 0; i < 1200; i += 1) {
-    if (fs.existsSync(portFile) && fs.readFileSync(portFile, 'utf8').trim()) return fs.readFileSync(portFile, 'utf8').trim();
+    if (fs.existsSync(portFile) && fs.readFileSync(portFile, 'utf8').trim()) {
+      const keyFile = path.join(state, 'log_verifier.key');
+      return { target: `127.0.0.1:${fs.readFileSync(portFile, 'utf8').trim()}`,
+        logKey: fs.existsSync(keyFile) ? fs.readFileSync(keyFile, 'utf8').trim() : '' };
+    }
     if (child.exitCode !== null) break;
     await sleep(100);
   }
   fatal(`enclaved did not start: ${fs.readFileSync(path.join(work, 'enclaved.log'), 'utf8')}`);
-  return '';
+  return {};
 }
 
 // `enclavectl serve` as `who`; resolves to {url, port, token} from its one stdout line.
-function startServe(who, enclavedPort, lang) {
+function startServe(who, target, lang, extra = []) {
   return new Promise((resolve) => {
-    const child = spawn(args.enclavectl, ['--target', `127.0.0.1:${enclavedPort}`, '--ca', path.join(pki, 'ca.pem'),
-      '--cert', path.join(pki, `${who}.pem`), '--key', path.join(pki, `${who}.key`), '--lang', lang, 'serve', '--port', '0'],
+    const child = spawn(enclavectl, ['--target', target, '--ca', path.join(pki, 'ca.pem'),
+      '--cert', path.join(pki, `${who}.pem`), '--key', path.join(pki, `${who}.key`), '--lang', lang, 'serve', '--port', '0', ...extra],
     { stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(child);
     let out = '';
@@ -155,11 +173,17 @@ function startServe(who, enclavedPort, lang) {
       const m = out.match(/^open: (http:\/\/127\.0\.0\.1:(\d+)\/\?token=([0-9a-f]{64}))$/m);
       if (m) {
         clearTimeout(timer);
-        resolve({ url: m[1], port: Number(m[2]), token: m[3] });
+        resolve(parseUrl(m[1]));
       }
     });
-    child.on('exit', (code) => fatal(`enclavectl serve (${who}) exited with ${code}: ${err}`));
+    child.on('exit', (code) => { if (!stopping) fatal(`enclavectl serve (${who}) exited with ${code}: ${err}`); });
   });
+}
+
+function parseUrl(url) {
+  const m = /^http:\/\/127\.0\.0\.1:(\d+)\/\?token=([0-9a-f]{64})$/.exec(url || '');
+  if (!m) fatal(`not a URL enclavectl serve prints: ${url}`);
+  return { url, port: Number(m[1]), token: m[2] };
 }
 
 function httpGet(port, urlPath, headers = {}) {
@@ -173,10 +197,24 @@ function httpGet(port, urlPath, headers = {}) {
   });
 }
 
-const enclavedPort = await startEnclaved();
-const analyst = await startServe('analyst1', enclavedPort, 'en');
-const officer = await startServe('officer1', enclavedPort, 'en');
-const researcher = await startServe('researcher2', enclavedPort, 'nl');
+let analyst;
+let officer;
+let researcher;
+if (fromFixture) {
+  for (const name of ['ENCLAVE_WEB_OFFICER_URL', 'ENCLAVE_TARGET', 'ENCLAVE_PKI', 'ENCLAVECTL']) {
+    if (!process.env[name]) fatal(`${name} is not set (tests/integration/web_fixture.cc sets it)`);
+  }
+  analyst = parseUrl(process.env.ENCLAVE_WEB_ANALYST_URL);
+  officer = parseUrl(process.env.ENCLAVE_WEB_OFFICER_URL);
+  researcher = await startServe('researcher2', process.env.ENCLAVE_TARGET, 'nl');
+} else {
+  for (const name of ['enclaved', 'enclavectl', 'datagen']) if (!args[name]) fatal(`--${name} is required without the fixture`);
+  const { target, logKey } = await startStandalone();
+  analyst = await startServe('analyst1', target, 'en');
+  // The officer's serve verifies what it shows against the pinned log key (enclaved's default origin).
+  officer = await startServe('officer1', target, 'en', logKey ? ['--log-key', logKey, '--origin', 'udc-lv.enclave/query-log'] : []);
+  researcher = await startServe('researcher2', target, 'nl');
+}
 
 // ---- the token ----------------------------------------------------------------------------------
 {
