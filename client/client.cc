@@ -283,6 +283,48 @@ class GrpcEnclaveClient final : public EnclaveClient {
     return FromProto(response.template_());
   }
 
+  absl::StatusOr<ReleaseLayout> DescribeLayout(
+      const std::string& template_id,
+      const std::vector<std::pair<std::string, std::string>>& parameters) override {
+    if (absl::Status checked = CheckRequest(template_id, parameters); !checked.ok()) return checked;
+    if (parameters.empty()) {
+      return absl::InvalidArgumentError("DescribeLayout needs the parameters of a release");
+    }
+    grpc::ClientContext context;
+    SetDeadline(context);
+    v1::DescribeTemplateRequest request;
+    request.set_template_id(template_id);
+    for (const auto& [name, value] : parameters) {
+      v1::Parameter* p = request.add_parameters();
+      p->set_name(name);
+      p->set_value(value);
+    }
+    v1::DescribeTemplateResponse response;
+    const grpc::Status status = stub_->DescribeTemplate(&context, request, &response);
+    if (!status.ok()) return ToAbsl(status, context);
+    if (!response.has_layout()) {
+      return absl::UnimplementedError("the enclave did not return a release layout (an older "
+                                      "enclaved without DescribeTemplate parameters)");
+    }
+    ReleaseLayout out;
+    out.template_id = response.template_().summary().id();
+    const v1::ReleaseLayout& l = response.layout();
+    out.template_version = l.template_version();
+    out.template_sha256 = l.template_sha256();
+    for (const v1::Parameter& p : l.parameters()) out.parameters.emplace_back(p.name(), p.value());
+    for (const v1::Dimension& d : l.dimensions()) {
+      Dimension dim;
+      dim.name = d.name();
+      dim.label = FromProto(d.label());
+      for (const v1::Code& c : d.codes()) {
+        dim.codes.push_back(Code{c.code(), FromProto(c.label()), c.is_total()});
+      }
+      out.dimensions.push_back(std::move(dim));
+    }
+    for (const v1::StatisticDescription& s : l.statistics()) out.statistics.push_back(FromProto(s));
+    return out;
+  }
+
   absl::StatusOr<QueryResult> RunQuery(
       const std::string& template_id,
       const std::vector<std::pair<std::string, std::string>>& parameters) override {
@@ -564,6 +606,8 @@ class GrpcAuditClient final : public AuditClient {
     request.set_entry_type(filter.entry_type);
     request.set_from_unix_ms(filter.from_unix_ms);
     request.set_to_unix_ms(filter.to_unix_ms);
+    request.set_project(filter.project);
+    for (const auto& [name, value] : filter.parameters) request.add_parameters(name + "=" + value);
     request.set_page_size(page_size);
     request.set_page_token(page_token);
     request.set_with_proofs(true);

@@ -58,8 +58,10 @@ std::string PadRight(std::string_view s, std::size_t width) {
 
 std::string PlainNumber(std::int64_t value) { return std::to_string(value); }
 
+// Thousands grouped as CBS StatLine does: a space in Dutch ("1 234 567"), a comma in English.
+// Never '.', which is the confidential mark.
 std::string GroupedNumber(std::int64_t value, Language lang) {
-  const char separator = lang == Language::kNl ? '.' : ',';
+  const char separator = lang == Language::kNl ? ' ' : ',';
   // Magnitude as unsigned so that INT64_MIN has one.
   std::uint64_t magnitude = value < 0 ? std::uint64_t{0} - static_cast<std::uint64_t>(value)
                                       : static_cast<std::uint64_t>(value);
@@ -83,6 +85,37 @@ std::string CodeLabel(const Code& code, Language lang) {
 std::string DimensionLabel(const Dimension& dim, Language lang) {
   const std::string& label = Pick(dim.label, lang);
   return label.empty() ? dim.name : label;
+}
+
+// The wire's vocabulary (template units, statistic kinds, parameter types) in `lang`; a word the
+// client does not know is shown as sent.
+std::string UnitText(const std::string& unit, Language lang) {
+  static const std::map<std::string, std::pair<std::string_view, std::string_view>> kUnits = {
+      {"person", {"persoon", "person"}},
+      {"household", {"huishouden", "household"}},
+      {"establishment", {"vestiging", "establishment"}},
+      {"business", {"bedrijf", "business"}},
+      {"event", {"evenement", "event"}},
+      {"trajectory", {"traject", "trajectory"}},
+  };
+  const auto it = kUnits.find(unit);
+  return it == kUnits.end() ? unit : std::string(Tr(lang, it->second.first, it->second.second));
+}
+
+std::string KindText(const std::string& kind, Language lang) {
+  static const std::map<std::string, std::pair<std::string_view, std::string_view>> kKinds = {
+      {"count", {"aantal", "count"}},     {"sum", {"som", "sum"}},
+      {"mean", {"gemiddelde", "mean"}},   {"quantile", {"kwantiel", "quantile"}},
+      {"share", {"aandeel", "share"}},    {"ratio", {"verhouding", "ratio"}},
+  };
+  const auto it = kKinds.find(kind);
+  return it == kKinds.end() ? kind : std::string(Tr(lang, it->second.first, it->second.second));
+}
+
+std::string ParameterTypeText(const std::string& type, Language lang) {
+  if (type == "integer") return std::string(Tr(lang, "geheel getal", "integer"));
+  if (type == "breakdown") return std::string(Tr(lang, "uitsplitsing", "breakdown"));
+  return type;  // "code" is the same word in both languages
 }
 
 std::string StatisticLabel(const StatisticInfo& stat, Language lang) {
@@ -607,7 +640,8 @@ std::string FormatTemplateInfo(const TemplateInfo& info, Language lang) {
 
   out += "\n";
   if (!info.unit.empty()) {
-    out += Printable(std::string(Tr(lang, "Eenheid: ", "Unit: ")) + info.unit) + "\n";
+    out += Printable(std::string(Tr(lang, "Eenheid: ", "Unit: ")) + UnitText(info.unit, lang)) +
+           "\n";
   }
   if (info.dp.has_value()) {
     out += DpInfoText(*info.dp, info.min_units, lang);
@@ -625,9 +659,10 @@ std::string FormatTemplateInfo(const TemplateInfo& info, Language lang) {
   out += Tr(lang, "Parameters:\n", "Parameters:\n");
   if (info.parameters.empty()) out += Tr(lang, "  (geen)\n", "  (none)\n");
   for (const ParameterInfo& p : info.parameters) {
-    std::string line = "  " + p.name + " (" + p.type;
+    std::string line = "  " + p.name + " (" + ParameterTypeText(p.type, lang);
     if (p.type == "integer") {
-      line += ", " + std::to_string(p.min) + ".." + std::to_string(p.max);
+      line += ", " + std::to_string(p.min) + std::string(Tr(lang, " t/m ", "..")) +
+              std::to_string(p.max);
     }
     if (p.default_value.empty()) {
       line += std::string(Tr(lang, ", verplicht", ", required"));
@@ -665,7 +700,8 @@ std::string FormatTemplateInfo(const TemplateInfo& info, Language lang) {
   }
   for (const StatisticInfo& s : info.statistics) {
     std::string line = "  " + PadRight(Printable(s.name), width) + "  " +
-                       Printable(StatisticLabel(s, lang)) + " (" + Printable(s.kind);
+                       Printable(StatisticLabel(s, lang)) + " (" +
+                       Printable(KindText(s.kind, lang));
     if (s.precision > 1) {
       line += std::string(Tr(lang, ", afgerond op ", ", rounded to ")) +
               GroupedNumber(s.precision, lang);
@@ -690,28 +726,29 @@ std::string Epsilon(std::int64_t micro) {
 
 }  // namespace
 
-std::string FormatBudget(const std::vector<BudgetLedger>& ledgers) {
-  std::size_t width = std::string("ledger").size();
-  for (const BudgetLedger& l : ledgers) width = std::max(width, l.ledger.size());
-  auto pad = [](std::string text, std::size_t w) {
-    if (text.size() < w) text.insert(0, w - text.size(), ' ');
+std::string FormatBudget(const std::vector<BudgetLedger>& ledgers, Language lang) {
+  std::vector<std::vector<std::string>> rows;
+  rows.push_back({std::string(Tr(lang, "Budget", "Ledger")),
+                  std::string(Tr(lang, "Plafond", "Cap")),
+                  std::string(Tr(lang, "Besteed", "Spent")),
+                  std::string(Tr(lang, "Gereserveerd", "Reserved")),
+                  std::string(Tr(lang, "Resterend", "Remaining"))});
+  const auto amount = [lang](std::int64_t micro) {
+    std::string text = Epsilon(micro);
+    if (lang == Language::kNl) std::replace(text.begin(), text.end(), '.', ',');
     return text;
   };
-  auto left = [](std::string text, std::size_t w) {
-    if (text.size() < w) text.append(w - text.size(), ' ');
-    return text;
-  };
-  std::string out = left("ledger", width) + "  " + pad("cap", 12) + "  " +
-                    pad("spent", 12) + "  " + pad("reserved", 12) + "  " + pad("remaining", 12) +
-                    "\n";
   for (const BudgetLedger& l : ledgers) {
-    out += left(l.ledger, width) + "  " + pad(Epsilon(l.cap_micro), 12) + "  " +
-           pad(Epsilon(l.spent_micro), 12) + "  " + pad(Epsilon(l.reserved_micro), 12) + "  " +
-           pad(Epsilon(l.remaining_micro), 12) + "\n";
+    rows.push_back({Printable(l.ledger), amount(l.cap_micro),
+                    amount(l.spent_micro), amount(l.reserved_micro), amount(l.remaining_micro)});
   }
-  if (ledgers.empty()) out += "(no ledgers)\n";
-  out += "Amounts in epsilon. A differentially private query runs only if its charge fits in "
-         "every ledger.\n";
+  std::string out = RenderColumns(rows, 1);
+  if (ledgers.empty()) out += Tr(lang, "(geen budgetten)\n", "(no ledgers)\n");
+  out += Tr(lang,
+            "Bedragen in epsilon (ε). Een query met differentiële privacy draait alleen als de "
+            "kosten in elk budget passen.\n",
+            "Amounts in epsilon (ε). A differentially private query runs only if its charge fits "
+            "in every ledger.\n");
   return out;
 }
 

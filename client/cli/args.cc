@@ -92,6 +92,7 @@ std::optional<std::string>* ValueSlot(ParsedArgs& parsed, std::string_view flag)
   if (flag == "--state") return &parsed.audit.state;
   if (flag == "--log-key") return &parsed.audit.log_key;
   if (flag == "--origin") return &parsed.audit.origin;
+  if (flag == "--project") return &parsed.audit.project;
   if (flag == "--port") return &parsed.port;
   return nullptr;
 }
@@ -175,6 +176,9 @@ absl::Status CheckAuditFlags(const ParsedArgs& parsed) {
            {f.to.has_value(), "--to"},
            {f.decision.has_value(), "--decision"},
            {f.type.has_value(), "--type"},
+           {f.project.has_value(), "--project"},
+           {f.cells, "--cells"},
+           {!parsed.params.empty(), "--param"},
            {parsed.flags.format.has_value(), "--format"}}) {
     if (absl::Status s = only(given, log, flag, "'audit log'"); !s.ok()) return s;
   }
@@ -363,9 +367,10 @@ Example:
 )";
 
 constexpr std::string_view kAuditHelp = R"(Usage: enclavectl [global flags] audit checkpoint [--log-key KEY] [--origin ORIGIN]
-       enclavectl [global flags] audit log [--caller URI] [--template ID] [--from TIME]
-                  [--to TIME] [--decision D] [--type TYPE] [--format table|json]
-                  [--log-key KEY] [--origin ORIGIN] [--state FILE]
+       enclavectl [global flags] audit log [--caller URI] [--project P] [--template ID]
+                  [--param NAME=VALUE]... [--from TIME] [--to TIME] [--decision D]
+                  [--type TYPE] [--cells] [--format table|json] [--log-key KEY]
+                  [--origin ORIGIN] [--state FILE]
        enclavectl [global flags] audit verify [--state FILE] [--log-key KEY] [--origin ORIGIN]
        enclavectl [global flags] audit export --output FILE [--log-key KEY] [--origin ORIGIN]
                   [--state FILE]
@@ -377,10 +382,16 @@ the researcher's guide). Every call is checked against your role; a refused call
 is itself logged.
 
   checkpoint     show the latest signed checkpoint; with a log key, verify it
-  log            list entries, filtered: --caller, --template, --decision
+  log            list entries, filtered: --caller, --project, --template,
+                 --param NAME=VALUE (repeatable; each must be one of the entry's
+                 parameters exactly, e.g. --param geo=wijk), --decision
                  ("allowed", "PERMISSION_DENIED", ...), --type ("query-result",
                  ...), --from/--to (UTC: 2026-11-25, 2026-11-25T13:05[:09][Z],
-                 or ms since 1970; from inclusive, to exclusive). Every entry
+                 or ms since 1970; from inclusive, to exclusive). --cells shows
+                 under each query result its withheld cells, decoded with the
+                 release's layout from the enclave ("District 04 × Female:
+                 withheld, share denominator below 100"; --lang nl in Dutch);
+                 with --format json every cell. Every entry
                  shown is re-hashed and proven included in a checkpoint signed
                  by the pinned key (needs the log key); one not yet covered is
                  marked NOT YET CHECKPOINTED. An entry whose bytes do not match
@@ -441,6 +452,10 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args) {
     }
     if (arg == "--version") {
       version_flag = true;
+      continue;
+    }
+    if (arg == "--cells") {
+      parsed.audit.cells = true;
       continue;
     }
     if (arg == "--no-browser-hint") {
@@ -525,6 +540,9 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args) {
   }
 
   parsed.command = *command;
+  if (parsed.command != Command::kServe && (parsed.port.has_value() || parsed.no_browser_hint)) {
+    return absl::InvalidArgumentError("--port and --no-browser-hint apply only to 'serve'");
+  }
   switch (parsed.command) {
     case Command::kHealth:
       if (positional.size() > 2) {
@@ -578,7 +596,9 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args) {
         return absl::InvalidArgumentError("'audit " + positional[1] +
                                           "' takes no arguments, got '" + positional[2] + "'");
       }
-      if (!parsed.params.empty()) return absl::InvalidArgumentError("--param applies only to 'run'");
+      if (!parsed.params.empty() && *action != AuditAction::kLog) {
+        return absl::InvalidArgumentError("--param applies only to 'run' and 'audit log'");
+      }
       if (absl::Status s = CheckAuditFlags(parsed); !s.ok()) return s;
       return parsed;
     }
@@ -605,15 +625,12 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args) {
   const bool serve = parsed.command == Command::kServe;  // the log view verifies as 'audit log'
   if (audit.caller || audit.template_id || audit.from || audit.to || audit.decision ||
       audit.type || (audit.state && !serve) || (audit.log_key && !serve) ||
-      (audit.origin && !serve)) {
+      (audit.origin && !serve) || audit.project || audit.cells) {
     return absl::InvalidArgumentError("the audit flags apply only to 'audit' commands");
-  }
-  if (!serve && (parsed.port.has_value() || parsed.no_browser_hint)) {
-    return absl::InvalidArgumentError("--port and --no-browser-hint apply only to 'serve'");
   }
   if (parsed.command != Command::kRun) {
     if (!parsed.params.empty()) {
-      return absl::InvalidArgumentError("--param applies only to 'run'");
+      return absl::InvalidArgumentError("--param applies only to 'run' and 'audit log'");
     }
     if (parsed.output_file.has_value()) {
       return absl::InvalidArgumentError("--output applies only to 'run'");

@@ -35,6 +35,9 @@ struct AuditFlags {
   std::optional<std::string> state;        // verify, verify-bundle, log, export: the stored checkpoint
   std::optional<std::string> log_key;      // every audit command (or config log_key)
   std::optional<std::string> origin;       // every audit command (or config log_origin)
+  std::optional<std::string> project;      // log: --project
+  bool cells = false;                      // log: --cells (decode each result's cell rules)
+  // log: --param NAME=VALUE filters are ParsedArgs::params (each an exact canonical pair).
 };
 enum class OutputFormat { kTable, kCsv, kJson };
 

@@ -10,12 +10,14 @@
 #include <cstring>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <fstream>
 #include <sstream>
 #include <utility>
 
 #include "client/cli/output.h"
 #include "client/verifier/verifier.h"
+#include "enclave/client/cell_rules.h"
 
 namespace enclave::client::cli {
 namespace {
@@ -131,6 +133,37 @@ std::string Cell(std::string_view s) {
   return out.empty() ? "-" : out;
 }
 
+// The canonical parameters split into [{"name":…,"value":…}] (issue 12).
+std::string ParametersJson(std::string_view canonical_params) {
+  std::string out = "[";
+  for (const auto& [name, value] : SplitCanonicalParams(canonical_params)) {
+    if (out.size() > 1) out += ",";
+    out += "{\"name\":" + JsonString(name) + ",\"value\":" + JsonString(value) + "}";
+  }
+  return out + "]";
+}
+
+std::string TextJson(const Text& t) {
+  return "{\"nl\":" + JsonString(t.nl) + ",\"en\":" + JsonString(t.en) + "}";
+}
+
+// A decoded cell as GET /api/audit/entries shows it (docs/web-api.md).
+std::string CellJson(const DecodedCell& c) {
+  std::string nl = "[", en = "[", codes = "[";
+  for (std::size_t d = 0; d < c.labels.size(); ++d) {
+    const std::string sep = d == 0 ? "" : ",";
+    nl += sep + JsonString(c.labels[d].nl);
+    en += sep + JsonString(c.labels[d].en);
+    codes += sep + JsonString(c.codes[d]);
+  }
+  return "{\"labels\":{\"nl\":" + nl + "],\"en\":" + en + "]},\"codes\":" + codes +
+         "],\"statistic\":{\"name\":" + JsonString(c.statistic.name) +
+         ",\"label\":" + TextJson(c.statistic.label) + "},\"rule\":" + JsonString(c.rule) +
+         ",\"detail\":" + JsonString(c.detail) + ",\"explanation\":" + TextJson(c.explanation) +
+         ",\"withheld\":" + (c.withheld ? "true" : "false") +
+         ",\"known\":" + (c.known ? "true" : "false") + "}";
+}
+
 std::string LeafJson(const verifier::LeafView& l, bool checkpointed) {
   std::string o = "{";
   const auto field = [&](std::string_view name, const std::string& json_value) {
@@ -151,6 +184,7 @@ std::string LeafJson(const verifier::LeafView& l, bool checkpointed) {
   field("template_version", std::to_string(l.template_version));
   field("template_sha256", JsonString(Hex(l.template_sha256)));
   field("canonical_params", JsonString(l.canonical_params));
+  field("parameters", ParametersJson(l.canonical_params));
   field("decision", JsonString(l.decision));
   field("reason", JsonString(l.reason));
   field("rule_set", JsonString(l.rule_set));
@@ -480,28 +514,54 @@ absl::StatusOr<std::string> ShowCheckpoint(AuditClient& client, const AuditTrust
   return out;
 }
 
-absl::StatusOr<std::string> ListLog(AuditClient& client, const AuditFilter& filter, bool json,
-                                    const AuditTrust& trust) {
+namespace {
+
+// One verified entry, as ListLog and AuditEntriesJson show it.
+struct Shown {
+  verifier::LeafView leaf;
+  bool checkpointed = false;
+};
+
+// What the verification of the entries matching a filter gives: the entries (each re-hashed and
+// proven included, or beyond the latest checkpoint), the largest checkpoint the pages came under.
+struct Verified {
+  std::vector<Shown> shown;
+  std::optional<verifier::CheckpointView> latest;
+  std::string key_name;
+  std::string origin;
+  std::string origin_note;  // "" when the origin was pinned
+  std::uint64_t log_size = 0;
+};
+
+// The one verification path of ListLog and AuditEntriesJson (see ListLog in audit.h). A failure
+// that is the verification's (a bad key, signature, proof or leaf) sets *verification_failed; a
+// failure of the call itself (refused, unavailable, a bad filter) does not.
+absl::StatusOr<Verified> FetchVerified(AuditClient& client, const AuditFilter& filter,
+                                       const AuditTrust& trust, bool* verification_failed) {
+  *verification_failed = true;
   absl::StatusOr<verifier::PinnedKey> key = PinnedKeyOf(trust);
   if (!key.ok()) return key.status();
-  std::string origin = trust.origin;
-  std::string origin_note;
+  Verified v;
+  v.key_name = key->name;
+  std::string& origin = v.origin;
+  origin = trust.origin;
+  std::string& origin_note = v.origin_note;
   if (origin.empty() && !trust.state_path.empty()) origin_note = "stored checkpoint";
   absl::StatusOr<std::optional<verifier::CheckpointView>> stored =
       StoredCheckpoint(trust, *key, origin);
   if (!stored.ok()) return stored.status();
   if (origin.empty()) origin_note.clear();
 
-  struct Shown {
-    verifier::LeafView leaf;
-    bool checkpointed = false;
-  };
-  std::vector<Shown> shown;
-  std::optional<verifier::CheckpointView> latest;  // the largest checkpoint the pages came under
+  std::vector<Shown>& shown = v.shown;
+  std::optional<verifier::CheckpointView>& latest = v.latest;
   std::uint64_t token = 0;
   for (;;) {
     absl::StatusOr<AuditPage> page = client.ListEntries(0, 0, filter, 0, token);
-    if (!page.ok()) return page.status();
+    if (!page.ok()) {
+      *verification_failed = false;
+      return page.status();
+    }
+    v.log_size = std::max(v.log_size, page->log_size);
     std::optional<verifier::CheckpointView> cp;
     if (page->checkpoint.has_value()) {
       if (origin.empty()) {
@@ -570,30 +630,220 @@ absl::StatusOr<std::string> ListLog(AuditClient& client, const AuditFilter& filt
     }
     token = page->next_page_token;
   }
-  if (json) {
+  *verification_failed = false;
+  return v;
+}
+
+// Whether a failure of FetchVerified is the verification's, as the officer view reports it
+// ("ok": false), rather than the call's (refused, unavailable: an HTTP error).
+bool IsVerificationFailure(const absl::Status& s, bool verification_failed) {
+  if (!verification_failed) return false;
+  switch (s.code()) {
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kDeadlineExceeded:
+    case absl::StatusCode::kPermissionDenied:
+    case absl::StatusCode::kResourceExhausted:
+    case absl::StatusCode::kCancelled:
+      return false;
+    default:
+      return true;
+  }
+}
+
+// Release layouts asked of the enclave, one request per template and parameters.
+class LayoutCache {
+ public:
+  explicit LayoutCache(EnclaveClient& client) : client_(client) {}
+  const absl::StatusOr<ReleaseLayout>& Get(const std::string& template_id,
+                                           const std::string& canonical_params) {
+    const auto key = std::make_pair(template_id, canonical_params);
+    auto it = cache_.find(key);
+    if (it == cache_.end()) {
+      it = cache_.emplace(key, client_.DescribeLayout(template_id,
+                                                      SplitCanonicalParams(canonical_params)))
+               .first;
+    }
+    return it->second;
+  }
+
+ private:
+  EnclaveClient& client_;
+  std::map<std::pair<std::string, std::string>, absl::StatusOr<ReleaseLayout>> cache_;
+};
+
+bool HasCellRules(const verifier::LeafView& l) {
+  return l.type_name == "query-result" && !l.cell_rules.empty();
+}
+
+std::string ShortHash(const std::string& hex) { return hex.substr(0, 12) + "…"; }
+
+// A query-result entry's cells, decoded with the layout the enclave gives for its template and
+// parameters; an error naming why not (the layout cannot be had, the template changed since,
+// or the rules do not match the layout).
+absl::StatusOr<DecodedCellRules> DecodeEntryCells(const verifier::LeafView& l,
+                                                  LayoutCache& layouts) {
+  const absl::StatusOr<ReleaseLayout>& layout = layouts.Get(l.template_id, l.canonical_params);
+  if (!layout.ok()) {
+    return absl::Status(layout.status().code(),
+                        "the release layout of " + l.template_id + " for these parameters "
+                        "cannot be had from the enclave: " + std::string(layout.status().message()));
+  }
+  std::string entry_sha = Hex(l.template_sha256);
+  std::string layout_sha = layout->template_sha256;
+  std::transform(layout_sha.begin(), layout_sha.end(), layout_sha.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (entry_sha != layout_sha) {
+    return absl::FailedPreconditionError(
+        "this entry was released by " + l.template_id + " version " +
+        std::to_string(l.template_version) + " (template_sha256 " + ShortHash(entry_sha) +
+        "), but the enclave's current version is " + std::to_string(layout->template_version) +
+        " (template_sha256 " + ShortHash(layout_sha) +
+        "): its layout may differ, so the cells are not decoded");
+  }
+  return DecodeCellRules(l.cell_rules, *layout);
+}
+
+std::string CheckpointJson(const std::optional<verifier::CheckpointView>& cp) {
+  if (!cp.has_value()) return "null";
+  return "{\"origin\":" + JsonString(cp->origin) + ",\"tree_size\":" + std::to_string(cp->size) +
+         ",\"root_hash\":" + JsonString(Hex(cp->root)) + "}";
+}
+
+// What was verified, in the words ListLog uses.
+std::string VerificationMessage(const Verified& v, std::size_t shown) {
+  std::size_t unsigned_count = 0;
+  for (const Shown& s : v.shown) unsigned_count += s.checkpointed ? 0 : 1;
+  std::string out = std::to_string(v.shown.size()) + " matching entries";
+  if (shown < v.shown.size()) out += " (the newest " + std::to_string(shown) + " shown)";
+  if (v.shown.size() > unsigned_count && v.latest.has_value()) {
+    out += "; " + std::to_string(v.shown.size() - unsigned_count) +
+           " re-hashed and proven included in the checkpoint of size " +
+           std::to_string(v.latest->size) + " signed by '" + v.key_name + "', root " +
+           Hex(v.latest->root);
+  }
+  if (unsigned_count > 0) {
+    out += "; " + std::to_string(unsigned_count) +
+           " not yet covered by a signed checkpoint (decoded, not proven)";
+  }
+  if (!v.origin_note.empty()) {
+    out += "; origin " + v.origin + " (not pinned; taken from the " + v.origin_note + ")";
+  }
+  return out;
+}
+
+
+// An entry as JSON; with `layouts`, a query result's cells decoded (or why not).
+std::string EntryJson(const Shown& s, LayoutCache* layouts) {
+  std::string entry = LeafJson(s.leaf, s.checkpointed);
+  if (layouts == nullptr || !HasCellRules(s.leaf)) return entry;
+  entry.pop_back();  // the closing brace: the cells follow
+  absl::StatusOr<DecodedCellRules> cells = DecodeEntryCells(s.leaf, *layouts);
+  if (cells.ok()) {
+    entry += ",\"rules_header\":" + JsonString(cells->header) + ",\"cells\":[";
+    for (std::size_t i = 0; i < cells->cells.size(); ++i) {
+      entry += (i == 0 ? "" : ",") + CellJson(cells->cells[i]);
+    }
+    entry += "]";
+  } else {
+    const std::string_view rules = s.leaf.cell_rules;
+    const std::size_t at = rules.find(" cells{");
+    if (at != std::string_view::npos) {
+      entry += ",\"rules_header\":" + JsonString(rules.substr(0, at));
+    }
+    entry += ",\"cells_error\":" + JsonString(std::string(cells.status().message()));
+  }
+  return entry + "}";
+}
+
+// The lines under a query result in the table: its withheld cells, or why they are not decoded.
+std::string CellLines(const verifier::LeafView& l, LayoutCache& layouts, bool dutch) {
+  absl::StatusOr<DecodedCellRules> cells = DecodeEntryCells(l, layouts);
+  if (!cells.ok()) {
+    return std::string(dutch ? "    cellen niet gedecodeerd: " : "    cells not decoded: ") +
+           Cell(std::string(cells.status().message())) + "\n";
+  }
+  std::size_t statistics = 0;
+  for (const DecodedCell& c : cells->cells) statistics = std::max(statistics, c.statistic_index + 1);
+  std::string out;
+  std::size_t withheld = 0;
+  for (const DecodedCell& c : cells->cells) {
+    if (!c.withheld) continue;
+    ++withheld;
+    out += "    " + Cell(CellDescription(c, dutch, statistics > 1)) + "\n";
+  }
+  const std::string total = std::to_string(cells->cells.size());
+  if (withheld == 0) {
+    return std::string(dutch ? "    geen cel geheim (" : "    no cell withheld (") + total +
+           (dutch ? " cellen)\n" : " cells)\n");
+  }
+  return out + "    " + std::to_string(withheld) + (dutch ? " van " : " of ") + total +
+         (dutch ? " cellen geheim; " : " cells withheld; ") + Cell(cells->header) + "\n";
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> ListLog(AuditClient& client, const AuditFilter& filter, bool json,
+                                    const AuditTrust& trust) {
+  ListOptions options;
+  options.json = json;
+  return ListLog(client, filter, options, trust);
+}
+
+absl::StatusOr<std::string> ListLog(AuditClient& client, const AuditFilter& filter,
+                                    const ListOptions& options, const AuditTrust& trust) {
+  if (options.cells && options.templates == nullptr) {
+    return absl::InternalError("ListLog: --cells needs a connection for the release layouts");
+  }
+  std::optional<LayoutCache> layouts;
+  if (options.cells) layouts.emplace(*options.templates);
+  bool verification_failed = false;
+  absl::StatusOr<Verified> verified = FetchVerified(client, filter, trust, &verification_failed);
+  if (!verified.ok()) return verified.status();
+  const std::vector<Shown>& shown = verified->shown;
+  const std::optional<verifier::CheckpointView>& latest = verified->latest;
+  const std::string& origin = verified->origin;
+  const std::string& origin_note = verified->origin_note;
+  const std::string& key_name = verified->key_name;
+  if (options.json) {
     std::string out = "[";
     for (std::size_t i = 0; i < shown.size(); ++i) {
-      out += (i == 0 ? "\n  " : ",\n  ") + LeafJson(shown[i].leaf, shown[i].checkpointed);
+      out += (i == 0 ? "\n  " : ",\n  ") + EntryJson(shown[i], layouts ? &*layouts : nullptr);
     }
     return out + (shown.empty() ? "]\n" : "\n]\n");
   }
   std::vector<std::vector<std::string>> rows = {{"SEQ", "TIME (UTC)", "TYPE", "CALLER", "ROLE",
-                                                 "RPC", "TEMPLATE", "DECISION", "REQUEST",
-                                                 "SIGNED"}};
+                                                 "RPC", "TEMPLATE", "PARAMETERS", "DECISION",
+                                                 "REQUEST", "SIGNED"}};
   std::size_t unsigned_count = 0;
   for (const Shown& s : shown) {
     const verifier::LeafView& l = s.leaf;
     if (!s.checkpointed) ++unsigned_count;
+    std::string params = l.canonical_params;
+    std::replace(params.begin(), params.end(), '&', ' ');
     rows.push_back({std::to_string(l.sequence), TimeText(l.time_unix_ms), Cell(l.type_name),
-                    Cell(l.caller), Cell(l.role), Cell(l.rpc), Cell(l.template_id),
+                    Cell(l.caller), Cell(l.role), Cell(l.rpc), Cell(l.template_id), Cell(params),
                     Cell(l.decision), Cell(l.request_id),
                     s.checkpointed ? "yes" : "NOT YET CHECKPOINTED"});
   }
-  std::string out = Table(rows) + std::to_string(shown.size()) + " entries";
+  std::string table = Table(rows);
+  if (layouts.has_value()) {
+    // Under each query result, its withheld cells.
+    std::string with_cells;
+    std::size_t line_start = 0;
+    for (std::size_t row = 0; line_start < table.size(); ++row) {
+      const std::size_t end = table.find('\n', line_start);
+      with_cells += table.substr(line_start, end - line_start + 1);
+      line_start = end + 1;
+      if (row == 0 || !HasCellRules(shown[row - 1].leaf)) continue;
+      with_cells += CellLines(shown[row - 1].leaf, *layouts, options.dutch);
+    }
+    table = std::move(with_cells);
+  }
+  std::string out = table + std::to_string(shown.size()) + " entries";
   if (shown.size() > unsigned_count) {
     out += "; " + std::to_string(shown.size() - unsigned_count) +
            " re-hashed and proven included in the checkpoint of size " +
-           std::to_string(latest->size) + " signed by '" + key->name + "', root " +
+           std::to_string(latest->size) + " signed by '" + key_name + "', root " +
            Hex(latest->root);
   }
   if (unsigned_count > 0) {
@@ -848,10 +1098,30 @@ absl::StatusOr<std::string> VerifyBundleOffline(const std::string& bundle_path,
 
 namespace enclave::client::cli {
 
-absl::StatusOr<std::string> AuditEntriesJson(AuditClient& /*audit*/, EnclaveClient& /*templates*/,
-                                             const AuditFilter& /*filter*/, std::size_t /*limit*/,
-                                             const AuditTrust& /*trust*/) {
-  return absl::UnimplementedError("the officer view of enclavectl serve is not built yet");
+absl::StatusOr<std::string> AuditEntriesJson(AuditClient& audit, EnclaveClient& templates,
+                                             const AuditFilter& filter, std::size_t limit,
+                                             const AuditTrust& trust) {
+  bool verification_failed = false;
+  absl::StatusOr<Verified> verified = FetchVerified(audit, filter, trust, &verification_failed);
+  if (!verified.ok()) {
+    if (!IsVerificationFailure(verified.status(), verification_failed)) return verified.status();
+    return "{\"entries\":[],\"log_size\":0,\"checkpoint\":null,\"verification\":{\"ok\":false,"
+           "\"message\":" +
+           JsonString("nothing is shown: " + std::string(verified.status().message())) + "}}\n";
+  }
+  LayoutCache layouts(templates);
+  const std::vector<Shown>& all = verified->shown;
+  const std::size_t count = std::min(limit, all.size());
+  std::string entries = "[";
+  for (std::size_t k = 0; k < count; ++k) {
+    const Shown& s = all[all.size() - 1 - k];  // newest first
+    entries += (k == 0 ? "" : ",") + EntryJson(s, &layouts);
+  }
+  entries += "]";
+  return "{\"entries\":" + entries + ",\"log_size\":" + std::to_string(verified->log_size) +
+         ",\"checkpoint\":" + CheckpointJson(verified->latest) +
+         ",\"verification\":{\"ok\":true,\"message\":" +
+         JsonString(VerificationMessage(*verified, count)) + "}}\n";
 }
 
 }  // namespace enclave::client::cli

@@ -41,6 +41,20 @@ absl::StatusOr<std::string> ShowCheckpoint(AuditClient& client, const AuditTrust
 absl::StatusOr<std::string> ListLog(AuditClient& client, const AuditFilter& filter, bool json,
                                     const AuditTrust& trust);
 
+// ListLog with the decoded cell rules (issue 12). With `cells` (and `templates`, which gives
+// each release's layout), the table shows under each query-result entry its withheld cells
+// ("District 04 × Female: withheld, share denominator below 100"; `dutch`: in Dutch) and the
+// JSON gains "rules_header" and "cells" (every cell), or "cells_error" when the layout cannot be
+// had or does not match (e.g. the template changed since).
+struct ListOptions {
+  bool json = false;
+  bool cells = false;
+  bool dutch = false;
+  EnclaveClient* templates = nullptr;  // required with cells
+};
+absl::StatusOr<std::string> ListLog(AuditClient& client, const AuditFilter& filter,
+                                    const ListOptions& options, const AuditTrust& trust);
+
 // The officer view of `enclavectl serve` (GET /api/audit/entries): the entries matching `filter`,
 // newest first, at most `limit`, verified as ListLog verifies them, each with its parameters
 // split and, for query-result entries, its per-cell rules decoded into the labels of the

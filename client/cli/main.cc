@@ -89,6 +89,8 @@ int RunAudit(const enclave::client::cli::ParsedArgs& parsed,
       filter.template_id = parsed.audit.template_id.value_or("");
       filter.decision = parsed.audit.decision.value_or("");
       filter.entry_type = parsed.audit.type.value_or("");
+      filter.project = parsed.audit.project.value_or("");
+      filter.parameters = parsed.params;
       // Checked by ParseArgs already.
       if (parsed.audit.from.has_value()) {
         filter.from_unix_ms = cli::ParseAuditTime("--from", *parsed.audit.from).value_or(0);
@@ -98,7 +100,19 @@ int RunAudit(const enclave::client::cli::ParsedArgs& parsed,
       }
       trust.state_path = parsed.audit.state.value_or(
           cli::DefaultCheckpointStatePath(home == nullptr ? "" : home));
-      text = cli::ListLog(audit, filter, settings->format == cli::OutputFormat::kJson, trust);
+      cli::ListOptions options;
+      options.json = settings->format == cli::OutputFormat::kJson;
+      options.cells = parsed.audit.cells;
+      options.dutch = settings->lang == client::Language::kNl;
+      if (options.cells) {
+        // The release layouts come from the QueryService (DescribeTemplate with parameters).
+        absl::StatusOr<std::unique_ptr<client::EnclaveClient>> templates =
+            client::Connect(settings->connect);
+        if (!templates.ok()) return Fail(templates.status());
+        options.templates = templates->get();
+        keep.push_back(std::shared_ptr<client::EnclaveClient>(*std::move(templates)));
+      }
+      text = cli::ListLog(audit, filter, options, trust);
       break;
     }
     case AuditAction::kVerify:
@@ -199,15 +213,25 @@ int Run(const std::vector<std::string>& args, Connections& keep) {
     retried = retry;
     char seconds[32];
     std::snprintf(seconds, sizeof seconds, "%.1f", static_cast<double>(wait.count()) / 1000.0);
-    std::cerr << "enclavectl: " << status.message() << "; retrying in " << seconds << " s (retry "
-              << retry << " of " << settings->retry.max_retries << ")\n";
+    if (lang == client::Language::kNl) {
+      std::cerr << "enclavectl: " << status.message() << "; nieuwe poging over " << seconds
+                << " s (poging " << retry << " van " << settings->retry.max_retries << ")\n";
+    } else {
+      std::cerr << "enclavectl: " << status.message() << "; retrying in " << seconds
+                << " s (retry " << retry << " of " << settings->retry.max_retries << ")\n";
+    }
   };
   const auto retrying = [&](auto call) {
     auto result = client::CallWithRetries<typename decltype(call())::value_type>(
         settings->retry, hooks, call);
     if (!result.ok() && retried > 0 && client::RetryAfterOf(result.status()).has_value()) {
-      std::cerr << "enclavectl: still busy after " << retried + 1
-                << " attempts; giving up (see --retries and --retry-max-time)\n";
+      if (lang == client::Language::kNl) {
+        std::cerr << "enclavectl: nog steeds bezet na " << retried + 1
+                  << " pogingen; gestopt (zie --retries en --retry-max-time)\n";
+      } else {
+        std::cerr << "enclavectl: still busy after " << retried + 1
+                  << " attempts; giving up (see --retries and --retry-max-time)\n";
+      }
     }
     return result;
   };
@@ -252,7 +276,7 @@ int Run(const std::vector<std::string>& args, Connections& keep) {
     case Command::kBudget: {
       auto ledgers = retrying([&] { return enclave.GetBudget(); });
       if (!ledgers.ok()) return Fail(ledgers.status());
-      text = client::FormatBudget(*ledgers);
+      text = client::FormatBudget(*ledgers, lang);
       break;
     }
     case Command::kHelp:

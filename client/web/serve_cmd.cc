@@ -18,11 +18,11 @@ int RunServe(const ServeOptions& options, std::ostream& out, std::ostream& err) 
     err << "enclavectl: error: " << status.message() << "\n";
     return cli::ExitCodeFor(status);
   };
+  absl::StatusOr<std::unique_ptr<client::EnclaveClient>> enclave =
+      client::Connect(options.settings.connect);  // names the flag of a file it cannot read
+  if (!enclave.ok()) return fail(enclave.status());
   absl::StatusOr<std::string> caller = CertificateUri(options.settings.connect.cert_file);
   if (!caller.ok()) return fail(caller.status());
-  absl::StatusOr<std::unique_ptr<client::EnclaveClient>> enclave =
-      client::Connect(options.settings.connect);
-  if (!enclave.ok()) return fail(enclave.status());
   absl::StatusOr<std::unique_ptr<client::AuditClient>> audit =
       client::ConnectAudit(options.settings.connect);
   if (!audit.ok()) return fail(audit.status());

@@ -56,7 +56,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void OnRead(beast::error_code ec) {
     if (ec == http::error::body_limit) {
-      LogError("(body over 64 KiB)", 413);
+      const auto method = parser_->get().method_string();
+      LogError(std::string(method.data(), method.size()) + " (body over 64 KiB)", 413);
       auto response = std::make_shared<Response>(api_.TooLarge(11));
       Write(std::move(response), /*close=*/true);
       return;

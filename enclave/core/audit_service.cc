@@ -48,7 +48,46 @@ bool Matches(const audit::LogLeaf& leaf, const AuditFilter& filter) {
   }
   if (filter.from_unix_ms != 0 && leaf.time_unix_ms < filter.from_unix_ms) return false;
   if (filter.to_unix_ms != 0 && leaf.time_unix_ms >= filter.to_unix_ms) return false;
+  if (!filter.project.empty() && leaf.project != filter.project) return false;
+  if (!filter.parameters.empty() && !ParametersMatch(leaf.canonical_params, filter.parameters)) {
+    return false;
+  }
   return true;
+}
+
+// INVALID_ARGUMENT naming what is wrong with the project or parameter filters and what is allowed.
+absl::Status CheckFilterBounds(const AuditFilter& filter) {
+  if (filter.project.size() > kMaxProjectFilterBytes) {
+    return absl::InvalidArgumentError(
+        "the project filter has " + std::to_string(filter.project.size()) +
+        " bytes (allowed: at most " + std::to_string(kMaxProjectFilterBytes) + ")");
+  }
+  if (filter.parameters.size() > kMaxParameterFilters) {
+    return absl::InvalidArgumentError(
+        "there are " + std::to_string(filter.parameters.size()) +
+        " parameter filters (allowed: at most " + std::to_string(kMaxParameterFilters) + ")");
+  }
+  for (std::size_t i = 0; i < filter.parameters.size(); ++i) {
+    const std::string& p = filter.parameters[i];
+    const std::string which = "parameter filter " + std::to_string(i + 1);
+    const std::size_t eq = p.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return absl::InvalidArgumentError(
+          which + " '" + Bounded(p) +
+          "' is not of the form name=value (a non-empty name, '=', then the value)");
+    }
+    if (eq > kMaxParameterFilterNameBytes) {
+      return absl::InvalidArgumentError(
+          which + ": the name has " + std::to_string(eq) + " bytes (allowed: at most " +
+          std::to_string(kMaxParameterFilterNameBytes) + ")");
+    }
+    if (p.size() - eq - 1 > kMaxParameterFilterValueBytes) {
+      return absl::InvalidArgumentError(
+          which + ": the value has " + std::to_string(p.size() - eq - 1) +
+          " bytes (allowed: at most " + std::to_string(kMaxParameterFilterValueBytes) + ")");
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status LeafDataLoss(std::uint64_t sequence) {
@@ -61,6 +100,20 @@ void PutFixed(std::string& out, std::uint64_t v, int width) {
 }
 
 }  // namespace
+
+bool ParametersMatch(std::string_view canonical_params, const std::vector<std::string>& parameters) {
+  std::vector<std::string_view> pairs;
+  for (std::size_t pos = 0; pos <= canonical_params.size();) {
+    std::size_t amp = canonical_params.find('&', pos);
+    if (amp == std::string_view::npos) amp = canonical_params.size();
+    pairs.push_back(canonical_params.substr(pos, amp - pos));
+    pos = amp + 1;
+  }
+  for (const std::string& wanted : parameters) {
+    if (std::find(pairs.begin(), pairs.end(), std::string_view(wanted)) == pairs.end()) return false;
+  }
+  return true;
+}
 
 const char* AuditMethodName(AuditMethod method) {
   switch (method) {
@@ -180,6 +233,7 @@ absl::StatusOr<AuditPage> AuditService::ListEntries(const std::string& caller_ur
   if (filter.to_unix_ms != 0 && filter.from_unix_ms > filter.to_unix_ms) {
     return refuse(absl::InvalidArgumentError("the time filter's 'from' is after its 'to'"));
   }
+  if (absl::Status bounds = CheckFilterBounds(filter); !bounds.ok()) return refuse(bounds);
   AuditPage page;
   if (with_proofs) {
     // Read before the size, so that every entry it covers is within the page's range.

@@ -53,7 +53,19 @@ struct AuditFilter {
   std::string entry_type;   // "query-accepted", ...
   std::int64_t from_unix_ms = 0;  // inclusive
   std::int64_t to_unix_ms = 0;    // exclusive
+  std::string project;            // the entry's project / agreement, exactly
+  // "name=value" pairs; each must equal one of the entry's canonical parameter pairs (the
+  // '&'-separated pieces of canonical_params) exactly. Bounds: kMaxParameterFilters and below.
+  std::vector<std::string> parameters;
 };
+
+inline constexpr std::size_t kMaxParameterFilters = 32;
+inline constexpr std::size_t kMaxParameterFilterNameBytes = 64;
+inline constexpr std::size_t kMaxParameterFilterValueBytes = 256;
+inline constexpr std::size_t kMaxProjectFilterBytes = 256;
+
+// Whether `canonical_params` ("a=1&b=x") holds every pair of `parameters` exactly.
+bool ParametersMatch(std::string_view canonical_params, const std::vector<std::string>& parameters);
 
 struct AuditEntry {
   std::uint64_t sequence = 0;

@@ -324,13 +324,7 @@ Release Skeleton(const templates::BoundQuery& q, const DpPlan& plan, const std::
   }
   std::vector<std::uint32_t> radix;
   for (const Shape::Dim& d : plan.shape.dims) {
-    ReleasedDimension rd;
-    rd.name = d.dim->name;
-    rd.label = d.dim->label;
-    for (const templates::Code& code : d.dim->codes.codes) {
-      rd.codes.push_back(ReleasedCode{code.code, code.label, false});
-    }
-    rd.codes.push_back(ReleasedCode{"total", {"Totaal", "Total"}, true});
+    ReleasedDimension rd = ReleasedDimensionOf(*d.dim);
     radix.push_back(static_cast<std::uint32_t>(rd.codes.size()));
     release.dimensions.push_back(std::move(rd));
   }

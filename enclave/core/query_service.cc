@@ -202,6 +202,31 @@ absl::StatusOr<const templates::Template*> QueryService::DescribeTemplate(
   return tmpl;
 }
 
+absl::StatusOr<QueryService::Layout> QueryService::DescribeLayout(
+    const policy::CallerIdentity& caller, const std::string& template_id,
+    const std::vector<std::pair<std::string, std::string>>& params) {
+  const templates::Template* tmpl = nullptr;
+  ENCLAVE_ASSIGN_OR_RETURN(policy::Principal principal,
+                           AuthorizeBrowse(caller, "DescribeTemplate", template_id, &tmpl));
+  absl::StatusOr<templates::BoundQuery> bound = templates::Bind(*tmpl, params);
+  if (!bound.ok()) {
+    RequestRecord record(*log_, "DescribeTemplate", NextRequestId());
+    record.entry().caller = caller.uri;
+    record.entry().caller_cert_sha256 = caller.cert_sha256;
+    record.entry().role = templates::RoleName(principal.role);
+    record.entry().template_id = tmpl->id;
+    return record.Refuse(bound.status());
+  }
+  Layout layout;
+  layout.tmpl = tmpl;
+  layout.params = bound->params;
+  for (const templates::Dimension* d : bound->dimensions) {
+    if (d == nullptr) return absl::InternalError("template " + tmpl->id + ": a null dimension");
+    layout.dimensions.push_back(ReleasedDimensionOf(*d));
+  }
+  return layout;
+}
+
 absl::StatusOr<std::unique_ptr<MicrodataSource>> QueryService::TakeSource() {
   {
     std::lock_guard<std::mutex> lock(mu_);

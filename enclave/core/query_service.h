@@ -134,6 +134,21 @@ class QueryService {
   absl::StatusOr<const templates::Template*> DescribeTemplate(const policy::CallerIdentity& caller,
                                                               const std::string& template_id);
 
+  // DescribeTemplate with parameters (issue 12): the layout every release of the template for
+  // these parameters has (its dimensions with their codes, each ReleasedDimensionOf, in the
+  // release's order; the statistics are the template's), from the template and the parameters
+  // only, never from data: what the privacy officer needs to decode a query-result entry's
+  // cell_rules. The same authorisation as DescribeTemplate (officers see every template);
+  // parameters the template refuses are kInvalidArgument, logged as refusals.
+  struct Layout {
+    const templates::Template* tmpl = nullptr;
+    std::vector<templates::BoundParam> params;  // canonical (sorted by name)
+    std::vector<ReleasedDimension> dimensions;
+  };
+  absl::StatusOr<Layout> DescribeLayout(
+      const policy::CallerIdentity& caller, const std::string& template_id,
+      const std::vector<std::pair<std::string, std::string>>& params);
+
   // kPermissionDenied, kNotFound, kInvalidArgument (parameters), kDeadlineExceeded, kCancelled,
   // kUnavailable (log, store or release history), kInternal, kFailedPrecondition (the table cannot
   // be protected, or the differencing guard refuses its populations; the message is safe to

@@ -19,6 +19,18 @@ void AppendField(std::string& out, std::string_view s) {
 
 }  // namespace
 
+ReleasedDimension ReleasedDimensionOf(const templates::Dimension& dimension) {
+  ReleasedDimension rd;
+  rd.name = dimension.name;
+  rd.label = dimension.label;
+  rd.codes.reserve(dimension.codes.codes.size() + 1);
+  for (const templates::Code& code : dimension.codes.codes) {
+    rd.codes.push_back(ReleasedCode{code.code, code.label, false});
+  }
+  rd.codes.push_back(ReleasedCode{"total", {"Totaal", "Total"}, true});
+  return rd;
+}
+
 std::int64_t Release::CountReleased() const {
   std::int64_t n = 0;
   for (const ReleasedCell& cell : cells) {

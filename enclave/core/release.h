@@ -38,6 +38,11 @@ struct CellProvenance {
   std::string params = {};  // disclosure::Decision::params, e.g. "nk(1,50)"; "" when none
 };
 
+// The released form of one table dimension: its code list in order, then the total. Every release
+// (disclosure-controlled and differentially private) shapes its dimensions with this, and so does
+// the layout QueryService::DescribeLayout gives the privacy officer: the two cannot drift.
+ReleasedDimension ReleasedDimensionOf(const templates::Dimension& dimension);
+
 struct Release {
   const templates::Template* tmpl = nullptr;
   std::vector<templates::BoundParam> params;  // canonical

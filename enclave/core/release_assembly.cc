@@ -29,17 +29,7 @@ absl::Status TableBuilder::Impl::StartRelease(Pipeline& p, const std::string& da
   release.data_version = data_version;
   release.rule_set = disclosure::Tag(rules);
   release.rule_set_text = disclosure::CanonicalText(rules);
-  for (const DimLookup& lookup : dims) {
-    ReleasedDimension rd;
-    rd.name = lookup.dim->name;
-    rd.label = lookup.dim->label;
-    rd.codes.reserve(lookup.dim->codes.codes.size() + 1);
-    for (const templates::Code& code : lookup.dim->codes.codes) {
-      rd.codes.push_back(ReleasedCode{code.code, code.label, false});
-    }
-    rd.codes.push_back(ReleasedCode{"total", {"Totaal", "Total"}, true});
-    release.dimensions.push_back(std::move(rd));
-  }
+  for (const DimLookup& lookup : dims) release.dimensions.push_back(ReleasedDimensionOf(*lookup.dim));
 
   // The one count treatment of the rule set (§5.5: never stack CKM and rounding).
   switch (rules.count_perturbation) {

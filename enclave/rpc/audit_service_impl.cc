@@ -63,6 +63,8 @@ grpc::Status AuditServiceImpl::ListEntries(grpc::ServerContext* context,
     filter.entry_type = request->entry_type();
     filter.from_unix_ms = request->from_unix_ms();
     filter.to_unix_ms = request->to_unix_ms();
+    filter.project = request->project();
+    filter.parameters.assign(request->parameters().begin(), request->parameters().end());
     const std::uint64_t start = request->page_token() != 0 ? request->page_token() : request->start();
     absl::StatusOr<core::AuditPage> page = service_->ListEntries(
         *caller, start, request->end(), filter, request->page_size(), request->with_proofs());

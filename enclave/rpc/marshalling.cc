@@ -179,6 +179,37 @@ enclave::v1::TemplateDescription ToTemplateDescription(const templates::Template
   return out;
 }
 
+enclave::v1::ReleaseLayout ToReleaseLayout(const core::QueryService::Layout& layout) {
+  enclave::v1::ReleaseLayout out;
+  if (layout.tmpl == nullptr) return out;
+  out.set_template_version(layout.tmpl->version);
+  out.set_template_sha256(layout.tmpl->text_sha256);
+  std::vector<const templates::BoundParam*> params;
+  for (const templates::BoundParam& p : layout.params) params.push_back(&p);
+  std::stable_sort(params.begin(), params.end(),
+                   [](const auto* a, const auto* b) { return a->name < b->name; });
+  for (const templates::BoundParam* p : params) {
+    enclave::v1::Parameter* o = out.add_parameters();
+    o->set_name(p->name);
+    o->set_value(ParamValueText(p->value));
+  }
+  for (const core::ReleasedDimension& dim : layout.dimensions) {
+    enclave::v1::Dimension* d = out.add_dimensions();
+    d->set_name(dim.name);
+    SetText(dim.label, d->mutable_label());
+    for (const core::ReleasedCode& code : dim.codes) {
+      enclave::v1::Code* c = d->add_codes();
+      c->set_code(code.code);
+      SetText(code.label, c->mutable_label());
+      c->set_is_total(code.is_total);
+    }
+  }
+  for (const templates::Statistic& stat : layout.tmpl->statistics) {
+    SetStatistic(stat, out.add_statistics());
+  }
+  return out;
+}
+
 absl::StatusOr<enclave::v1::RunQueryResponse> ToRunQueryResponse(const core::Release& release,
                                                                  const std::string& request_id) {
   if (release.tmpl == nullptr) return absl::InternalError("release without a template");

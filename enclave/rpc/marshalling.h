@@ -50,6 +50,9 @@ absl::StatusOr<enclave::v1::RunQueryResponse> ToRunQueryResponse(const core::Rel
 // alternatives of an all-withheld table (suggestions).
 absl::StatusOr<enclave::v1::RunQueryResponse> ToRunQueryResponse(const core::RunResult& result);
 
+// DescribeTemplate's layout for a set of parameters (QueryService::DescribeLayout).
+enclave::v1::ReleaseLayout ToReleaseLayout(const core::QueryService::Layout& layout);
+
 void ToSuggestion(const templates::Suggestion& in, enclave::v1::Suggestion* out);
 void ToBudgetCharge(const core::DpCharge& in, enclave::v1::BudgetCharge* out);
 

@@ -43,14 +43,28 @@ grpc::Status QueryServiceImpl::DescribeTemplate(grpc::ServerContext* context,
   return Guarded([&]() -> absl::Status {
     absl::StatusOr<policy::CallerIdentity> caller = CallerCertificate(context);
     if (!caller.ok()) return caller.status();
-    absl::StatusOr<const templates::Template*> tmpl =
-        service_->DescribeTemplate(*caller, request->template_id());
+    std::optional<core::QueryService::Layout> layout;
+    absl::StatusOr<const templates::Template*> tmpl = nullptr;
+    if (request->parameters_size() > 0) {
+      std::vector<std::pair<std::string, std::string>> params;
+      for (const enclave::v1::Parameter& p : request->parameters()) {
+        params.emplace_back(p.name(), p.value());
+      }
+      absl::StatusOr<core::QueryService::Layout> described =
+          service_->DescribeLayout(*caller, request->template_id(), params);
+      if (!described.ok()) return described.status();
+      layout = *std::move(described);
+      tmpl = layout->tmpl;
+    } else {
+      tmpl = service_->DescribeTemplate(*caller, request->template_id());
+    }
     if (!tmpl.ok()) return tmpl.status();
     if (*tmpl == nullptr) return absl::InternalError("null template");
     const auto& rule_sets = service_->catalog().rule_sets;
     auto it = rule_sets.find((*tmpl)->disclosure.rule_set);
     *response->mutable_template_() =
         ToTemplateDescription(**tmpl, it == rule_sets.end() ? nullptr : &it->second);
+    if (layout.has_value()) *response->mutable_layout() = ToReleaseLayout(*layout);
     return absl::OkStatus();
   });
 }

@@ -14,6 +14,7 @@
 
 #include "client/cli/args.h"
 #include "client/cli/audit.h"
+#include "enclave/client/cell_rules.h"
 #include "enclave/audit/bundle.h"
 #include "enclave/audit/leaf.h"
 #include "enclave/client/client.h"
@@ -116,6 +117,8 @@ class InProcessAuditClient final : public AuditClient {
     f.entry_type = filter.entry_type;
     f.from_unix_ms = filter.from_unix_ms;
     f.to_unix_ms = filter.to_unix_ms;
+    f.project = filter.project;
+    for (const auto& [name, value] : filter.parameters) f.parameters.push_back(name + "=" + value);
     auto page = service_->ListEntries(caller_, page_token != 0 ? page_token : start, end, f,
                                       page_size == 0 ? 3 : page_size,  // small pages
                                       /*with_proofs=*/true);
@@ -260,6 +263,23 @@ TEST_SUITE("enclavectl audit: arguments") {
     CHECK(HelpText("audit").ok());
   }
 
+  TEST_CASE("audit log takes --project, repeated --param NAME=VALUE and --cells") {
+    auto parsed = ParseArgs({"audit", "log", "--project", "p1", "--param", "geo=wijk", "-p",
+                             "year=2023", "--cells", "--lang", "nl"});
+    REQUIRE_MESSAGE(parsed.ok(), parsed.status().message());
+    CHECK(parsed->audit.project == "p1");
+    CHECK(parsed->audit.cells);
+    CHECK(parsed->params == std::vector<std::pair<std::string, std::string>>{
+                                {"geo", "wijk"}, {"year", "2023"}});
+    auto malformed = ParseArgs({"audit", "log", "--param", "geo"});
+    REQUIRE_FALSE(malformed.ok());
+    CHECK(Contains(malformed.status().message(), "expected NAME=VALUE"));
+    auto help = HelpText("audit");
+    REQUIRE(help.ok());
+    CHECK(Contains(*help, "[--param NAME=VALUE]..."));
+    CHECK(Contains(*help, "--cells"));
+  }
+
   TEST_CASE("misplaced or malformed audit arguments are usage errors") {
     for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
              {"audit"},
@@ -278,7 +298,15 @@ TEST_SUITE("enclavectl audit: arguments") {
              {"audit", "log", "--from", "yesterday"},
              {"audit", "log", "--to", "2026-02-30"},
              {"audit", "verify", "--output", "f"},
-             {"audit", "log", "-p", "a=b"},
+             {"audit", "log", "--param", "geo"},                     // not NAME=VALUE
+             {"audit", "log", "--param", "=wijk"},
+             {"audit", "log", "-p", "geo=wijk", "-p", "geo=wijkcluster"},
+             {"audit", "verify", "-p", "a=b"},                       // log only
+             {"audit", "checkpoint", "--cells"},
+             {"audit", "export", "--output", "f", "--project", "p"},
+             {"audit", "log", "--project"},                          // no value
+             {"templates", "--cells"},
+             {"run", "t", "--project", "p"},
              {"run", "t", "--caller", "x"},                          // audit flags elsewhere
              {"templates", "--log-key", "k"}}) {
       CAPTURE(args.size());
@@ -787,6 +815,241 @@ TEST_SUITE("enclavectl audit: every entry shown is checked (issue 11)") {
     int files = 0;
     for ([[maybe_unused]] const auto& e : fs::directory_iterator(tmp.path())) ++files;
     CHECK(files == 0);  // no temporary file left behind either
+  }
+}
+
+namespace {
+
+// The templates side of the officer view: DescribeLayout from a fixed layout per template, and
+// a count of the calls (the layout is asked once per template and parameters).
+class FakeTemplates final : public EnclaveClient {
+ public:
+  absl::StatusOr<std::vector<TemplateSummary>> ListTemplates() override { return std::vector<TemplateSummary>{}; }
+  absl::StatusOr<TemplateInfo> DescribeTemplate(const std::string&) override {
+    return absl::UnimplementedError("not needed");
+  }
+  absl::StatusOr<QueryResult> RunQuery(const std::string&,
+                                       const std::vector<std::pair<std::string, std::string>>&) override {
+    return absl::UnimplementedError("not needed");
+  }
+  absl::StatusOr<ReleaseLayout> DescribeLayout(
+      const std::string& template_id,
+      const std::vector<std::pair<std::string, std::string>>& parameters) override {
+    ++calls;
+    if (template_id != "zzp_aantal_per_wijk") return absl::NotFoundError("unknown template");
+    ReleaseLayout l;
+    l.template_id = template_id;
+    l.template_version = version;
+    l.template_sha256 = sha256_hex;
+    l.parameters = parameters;
+    Dimension geo;
+    geo.name = "wijk";
+    geo.label = {"Wijk", "District"};
+    geo.codes = {Code{"W03", {"Wijk 03", "District 03"}, false},
+                 Code{"W04", {"Wijk 04", "District 04"}, false},
+                 Code{"total", {"Totaal", "Total"}, true}};
+    Dimension sex;
+    sex.name = "geslacht";
+    sex.label = {"Geslacht", "Sex"};
+    sex.codes = {Code{"M", {"Man", "Male"}, false}, Code{"V", {"Vrouw", "Female"}, false},
+                 Code{"total", {"Totaal", "Total"}, true}};
+    l.dimensions = {geo, sex};
+    l.statistics = {StatisticInfo{"aandeel", {"Aandeel", "Share"}, "share", 1}};
+    return l;
+  }
+  int calls = 0;
+  std::uint32_t version = 3;
+  std::string sha256_hex = std::string(64, 'a');
+};
+
+void AddRelease(FakeAuditLog& log, const std::string& request_id, const std::string& params,
+                const std::string& cell_rules, const std::string& project = "p1") {
+  core::QueryLogEntry accepted;
+  accepted.type = core::QueryLogEntry::Type::kAccepted;
+  accepted.request_id = request_id;
+  accepted.caller = kAnalyst;
+  accepted.role = "municipal_analyst";
+  accepted.project = project;
+  accepted.rpc = "RunQuery";
+  accepted.template_id = "zzp_aantal_per_wijk";
+  accepted.template_version = 3;
+  accepted.canonical_params = params;
+  accepted.decision = "allowed";
+  REQUIRE(log.Append(accepted).ok());
+  audit::LogLeaf result;
+  result.type = audit::EntryType::kQueryResult;
+  result.request_id = request_id;
+  result.caller = kAnalyst;
+  result.role = "municipal_analyst";
+  result.project = project;
+  result.rpc = "RunQuery";
+  result.template_id = "zzp_aantal_per_wijk";
+  result.template_version = 3;
+  result.template_sha256 = std::string(32, '\xaa');
+  result.canonical_params = params;
+  result.decision = "allowed";
+  result.cell_rules = cell_rules;
+  log.AppendLeaf(result);
+}
+
+constexpr char kRules9[] =
+    "rules{cbs-default@3 T=10} record_key{rk-1} counts{round-5@1} cells{released,released,"
+    "released,secondary[units/flags=1/lp-audit],share-denominator[share(100/10)],released,"
+    "released,released,released}";
+
+}  // namespace
+
+TEST_SUITE("enclavectl serve: the officer's entries (AuditEntriesJson)") {
+  TEST_CASE("verified entries, newest first, at most limit, parameters split, cells decoded") {
+    auto log = std::make_shared<FakeAuditLog>();
+    AddRelease(*log, "q-1", "geo=wijk&year=2023", kRules9);
+    AddRelease(*log, "q-2", "geo=wijkcluster&year=2023", kRules9, "p2");
+    AddRelease(*log, "q-3", "geo=wijk&year=2022", kRules9);
+    log->SignCheckpoint();
+    InProcessAuditClient audit(ServiceOver(log), kOfficer);
+    FakeTemplates templates;
+    AuditTrust trust;
+    trust.log_key = log->VerifierKey();
+
+    auto all = AuditEntriesJson(audit, templates, {}, 1000, trust);
+    REQUIRE_MESSAGE(all.ok(), all.status().message());
+    CHECK(Contains(*all, "\"verification\":{\"ok\":true,\"message\":\"6 matching entries; 6 "
+                         "re-hashed and proven included in the checkpoint of size 6"));
+    CHECK(Contains(*all, "\"log_size\":6"));
+    CHECK(Contains(*all, "\"checkpoint\":{\"origin\":"));
+    CHECK(Contains(*all, "\"tree_size\":6"));
+    // Newest first.
+    CHECK(all->find("\"sequence\":5") < all->find("\"sequence\":4"));
+    CHECK(all->find("\"sequence\":1") < all->find("\"sequence\":0"));
+    CHECK(Contains(*all, "\"parameters\":[{\"name\":\"geo\",\"value\":\"wijk\"},{\"name\":\"year\","
+                         "\"value\":\"2022\"}]"));
+    CHECK(Contains(*all, "\"rules_header\":\"rules{cbs-default@3 T=10} record_key{rk-1} "
+                         "counts{round-5@1}\""));
+    CHECK(Contains(*all, "{\"labels\":{\"nl\":[\"Wijk 04\",\"Vrouw\"],\"en\":[\"District 04\","
+                         "\"Female\"]},\"codes\":[\"W04\",\"V\"],\"statistic\":{\"name\":"
+                         "\"aandeel\",\"label\":{\"nl\":\"Aandeel\",\"en\":\"Share\"}},\"rule\":"
+                         "\"share-denominator\",\"detail\":\"share(100/10)\",\"explanation\":{"
+                         "\"nl\":\"geheim, noemer van het aandeel onder 100\",\"en\":\"withheld, "
+                         "share denominator below 100\"},\"withheld\":true"));
+    // One layout request per template and parameters (three different parameter sets).
+    CHECK(templates.calls == 3);
+
+    auto limited = AuditEntriesJson(audit, templates, {}, 2, trust);
+    REQUIRE(limited.ok());
+    CHECK(Contains(*limited, "(the newest 2 shown)"));
+    CHECK(Contains(*limited, "\"sequence\":5"));
+    CHECK(Contains(*limited, "\"sequence\":4"));
+    CHECK_FALSE(Contains(*limited, "\"sequence\":3"));
+
+    // The filters reach the enclave: a wijk, a project.
+    AuditFilter filter;
+    filter.parameters = {{"geo", "wijk"}};
+    filter.entry_type = "query-result";
+    auto wijk = AuditEntriesJson(audit, templates, filter, 1000, trust);
+    REQUIRE(wijk.ok());
+    CHECK(Contains(*wijk, "\"request_id\":\"q-1\""));
+    CHECK(Contains(*wijk, "\"request_id\":\"q-3\""));
+    CHECK_FALSE(Contains(*wijk, "\"request_id\":\"q-2\""));
+    filter.parameters.clear();
+    filter.project = "p2";
+    auto p2 = AuditEntriesJson(audit, templates, filter, 1000, trust);
+    REQUIRE(p2.ok());
+    CHECK(Contains(*p2, "\"request_id\":\"q-2\""));
+    CHECK_FALSE(Contains(*p2, "\"request_id\":\"q-1\""));
+  }
+
+  TEST_CASE("audit log: a PARAMETERS column, and with --cells the withheld cells decoded") {
+    auto log = std::make_shared<FakeAuditLog>();
+    AddRelease(*log, "q-1", "geo=wijk&year=2023", kRules9);
+    log->SignCheckpoint();
+    InProcessAuditClient audit(ServiceOver(log), kOfficer);
+    FakeTemplates templates;
+    AuditTrust trust;
+    trust.log_key = log->VerifierKey();
+    ListOptions options;
+    auto plain = ListLog(audit, {}, options, trust);
+    REQUIRE_MESSAGE(plain.ok(), plain.status().message());
+    CHECK(Contains(*plain, "PARAMETERS"));
+    CHECK(Contains(*plain, "geo=wijk year=2023"));
+    CHECK_FALSE(Contains(*plain, "withheld"));
+    CHECK(templates.calls == 0);  // no layouts without --cells
+
+    options.cells = true;
+    options.templates = &templates;
+    auto cells = ListLog(audit, {}, options, trust);
+    REQUIRE_MESSAGE(cells.ok(), cells.status().message());
+    CHECK(Contains(*cells, "\n    District 04 × Female: withheld, share denominator below 100\n"));
+    CHECK(Contains(*cells, "\n    District 04 × Male: withheld, secondary suppression"));
+    CHECK(Contains(*cells, "    2 of 9 cells withheld; rules{cbs-default@3 T=10}"));
+    CHECK_FALSE(Contains(*cells, "District 03 × Male:"));  // released cells are not listed
+    // The lines come right under the result's row, not under the accepted entry.
+    CHECK(cells->find("query-result") < cells->find("District 04 × Female"));
+    options.dutch = true;
+    auto nl = ListLog(audit, {}, options, trust);
+    REQUIRE(nl.ok());
+    CHECK(Contains(*nl, "    Wijk 04 × Vrouw: geheim, noemer van het aandeel onder 100\n"));
+    options.json = true;
+    auto json = ListLog(audit, {}, options, trust);
+    REQUIRE(json.ok());
+    CHECK(Contains(*json, "\"cells\":[{\"labels\""));
+    CHECK(Contains(*json, "\"parameters\":[{\"name\":\"geo\",\"value\":\"wijk\"}"));
+  }
+
+  TEST_CASE("a changed template or a mismatched layout gives cells_error, never a misaligned decode") {
+    auto log = std::make_shared<FakeAuditLog>();
+    AddRelease(*log, "q-1", "geo=wijk&year=2023", kRules9);
+    AddRelease(*log, "q-2", "geo=wijk&year=2024",
+               "rules{x} record_key{k} counts{none} cells{released,released}");
+    log->SignCheckpoint();
+    InProcessAuditClient audit(ServiceOver(log), kOfficer);
+    FakeTemplates templates;
+    AuditTrust trust;
+    trust.log_key = log->VerifierKey();
+    auto out = AuditEntriesJson(audit, templates, {}, 1000, trust);
+    REQUIRE(out.ok());
+    CHECK(Contains(*out, "\"cells_error\":\"the entry has 2 cell rules but the layout of "
+                         "zzp_aantal_per_wijk@3 for its parameters has 9 cells"));
+    CHECK(Contains(*out, "\"cells\":["));  // q-1 decodes (negative control)
+
+    templates.version = 4;
+    templates.sha256_hex = std::string(64, 'b');
+    out = AuditEntriesJson(audit, templates, {}, 1000, trust);
+    REQUIRE(out.ok());
+    CHECK(Contains(*out, "\"cells_error\":\"this entry was released by zzp_aantal_per_wijk "
+                         "version 3 (template_sha256 aaaaaaaaaaaa…), but the enclave's current "
+                         "version is 4 (template_sha256 bbbbbbbbbbbb…): its layout may differ"));
+    CHECK_FALSE(Contains(*out, "\"cells\":["));
+  }
+
+  TEST_CASE("verification failure: ok false and no entries; a refused call is an error") {
+    auto log = std::make_shared<FakeAuditLog>();
+    AddRelease(*log, "q-1", "geo=wijk&year=2023", kRules9);
+    AddRelease(*log, "q-2", "geo=wijk&year=2024", kRules9);
+    log->SignCheckpoint();
+    InProcessAuditClient audit(ServiceOver(log), kOfficer);
+    FakeTemplates templates;
+    AuditTrust trust;
+    trust.log_key = log->VerifierKey();
+    // Negative control.
+    auto good = AuditEntriesJson(audit, templates, {}, 1000, trust);
+    REQUIRE(good.ok());
+    CHECK(Contains(*good, "\"ok\":true"));
+    // An insider rewrites entry 2's bytes (the tree stays): nothing is shown.
+    RewriteCallers(*log, 2, 3, "spiffe://lv/someone-else");
+    auto bad = AuditEntriesJson(audit, templates, {}, 1000, trust);
+    REQUIRE_MESSAGE(bad.ok(), bad.status().message());
+    CHECK(Contains(*bad, "\"entries\":[]"));
+    CHECK(Contains(*bad, "\"verification\":{\"ok\":false,\"message\":\"nothing is shown: entry 2"));
+    CHECK_FALSE(Contains(*bad, "q-1"));
+    // No log key: nothing can be verified, so nothing is shown.
+    auto no_key = AuditEntriesJson(audit, templates, {}, 1000, AuditTrust{});
+    REQUIRE(no_key.ok());
+    CHECK(Contains(*no_key, "\"ok\":false"));
+    CHECK(Contains(*no_key, "no log key"));
+    // A caller the enclave refuses gets the refusal as an error (not an empty list).
+    InProcessAuditClient analyst(ServiceOver(log), kAnalyst);
+    CHECK(AuditEntriesJson(analyst, templates, {}, 1000, trust).status().code() ==
+          absl::StatusCode::kPermissionDenied);
   }
 }
 

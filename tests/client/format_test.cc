@@ -232,9 +232,11 @@ TEST_SUITE("FormatTable") {
     const std::string en = FormatTable(r, Language::kEn);
     const std::string nl = FormatTable(r, Language::kNl);
     CHECK(LineContaining(en, "Centre").find("1,234,567") != std::string::npos);
-    CHECK(LineContaining(nl, "Centrum").find("1.234.567") != std::string::npos);
+    CHECK(LineContaining(nl, "Centrum").find("1 234 567") != std::string::npos);
     CHECK(LineContaining(en, "South").find("5,678") != std::string::npos);
-    CHECK(LineContaining(nl, "Zuid").find("5.678") != std::string::npos);
+    CHECK(LineContaining(nl, "Zuid").find("5 678") != std::string::npos);
+    // '.' is the confidential mark only: no released number contains it in either language.
+    CHECK(LineContaining(nl, "Centrum").find('.') == std::string::npos);
   }
 
   TEST_CASE("negative and extreme values are grouped correctly") {
@@ -248,7 +250,7 @@ TEST_SUITE("FormatTable") {
 
   TEST_CASE("an unlabelled total is called Totaal or Total") {
     const QueryResult r = OneDimensional();
-    CHECK(LineContaining(FormatTable(r, Language::kNl), "Totaal").find("1.240.000") !=
+    CHECK(LineContaining(FormatTable(r, Language::kNl), "Totaal").find("1 240 000") !=
           std::string::npos);
     CHECK(LineContaining(FormatTable(r, Language::kEn), "Total").find("1,240,000") !=
           std::string::npos);
@@ -438,8 +440,42 @@ TEST_SUITE("FormatTemplates") {
     CHECK(LineContaining(en, "persons").find("Persons") != std::string::npos);
     CHECK(en.find("cbs-default@1") != std::string::npos);
     const std::string nl = FormatTemplateInfo(Info(), Language::kNl);
-    CHECK(nl.find("geo (breakdown, verplicht)") != std::string::npos);
+    CHECK(nl.find("geo (uitsplitsing, verplicht)") != std::string::npos);
+    CHECK(nl.find("year (geheel getal, 2018 t/m 2023, standaard 2023)") != std::string::npos);
     CHECK(LineContaining(nl, "ALL").find("Gemeente") != std::string::npos);
+    CHECK(nl.find("Eenheid: persoon") != std::string::npos);
+    CHECK(LineContaining(nl, "persons").find("(aantal, afgerond op 5)") != std::string::npos);
+  }
+
+  TEST_CASE("in Dutch, a description has no English word of the client's own vocabulary") {
+    TemplateInfo info = Info();
+    info.statistics.push_back(Stat("share", "Aandeel", "Share"));
+    info.statistics.back().kind = "share";
+    info.statistics.back().precision = 1000;
+    const std::string nl = FormatTemplateInfo(info, Language::kNl);
+    // (Identifiers such as the statistic "persons" or the rule set "cbs-default@1" stay as sent.)
+    for (const std::string english :
+         {"Unit", "Eenheid: person\n", "integer", "(breakdown", "required", ", default",
+          "allowed", "Statistics", "count", "share)", "rounded", "version", "Theme", "Rule set"}) {
+      CAPTURE(english);
+      CHECK(nl.find(english) == std::string::npos);
+    }
+    // An unknown wire word is shown as sent rather than guessed.
+    info.unit = "vessel";
+    CHECK(FormatTemplateInfo(info, Language::kNl).find("Eenheid: vessel") != std::string::npos);
+  }
+
+  TEST_CASE("the budget table is worded in the user's language with a decimal comma in Dutch") {
+    const std::vector<BudgetLedger> ledgers = {
+        BudgetLedger{"agreement:OVK-2026-002", 4000000, 250000, 0, 3750000}};
+    const std::string nl = FormatBudget(ledgers, Language::kNl);
+    const std::string en = FormatBudget(ledgers, Language::kEn);
+    CHECK(LineContaining(nl, "OVK-2026-002").find("3,750000") != std::string::npos);
+    CHECK(LineContaining(en, "OVK-2026-002").find("3.750000") != std::string::npos);
+    CHECK(nl.find("Resterend") != std::string::npos);
+    CHECK(nl.find("Remaining") == std::string::npos);
+    CHECK(en.find("Remaining") != std::string::npos);
+    CHECK(FormatBudget({}, Language::kNl).find("(geen budgetten)") != std::string::npos);
   }
 
   TEST_CASE("the template list shows id, version, theme and title") {

@@ -422,6 +422,86 @@ TEST_SUITE("AuditService") {
               .code() == absl::StatusCode::kCancelled);
   }
 
+  TEST_CASE("ListEntries filters by project and by exact parameter pairs (issue 12)") {
+    auto log = std::make_shared<FakeAuditLog>();
+    AuditService service(Principals(), log, log, {});
+    const auto add = [&](const std::string& project, const std::string& params) {
+      QueryLogEntry e;
+      e.type = QueryLogEntry::Type::kResult;
+      e.request_id = "q-" + std::to_string(log->DecodedLeaves().size());
+      e.caller = kAnalyst;
+      e.role = "municipal_analyst";
+      e.rpc = "RunQuery";
+      e.template_id = "zzp_aantal_per_wijk";
+      e.project = project;
+      e.canonical_params = params;
+      e.decision = "allowed";
+      REQUIRE(log->Append(e).ok());
+    };
+    add("p1", "year=2023&geo=wijk");          // 0
+    add("p1", "year=2023&geo=wijkcluster");   // 1
+    add("p2", "year=2022&geo=wijk");          // 2
+    add("p2", "year=2023&geo=wijk&x=wijk");   // 3
+    add("", "");                              // 4
+    const auto sequences = [&](const AuditFilter& filter) {
+      auto page = service.ListEntries(kOfficer, 0, 0, filter, 0);
+      REQUIRE(page.ok());
+      std::vector<std::uint64_t> out;
+      for (const AuditEntry& e : page->entries) out.push_back(e.sequence);
+      return out;
+    };
+    AuditFilter filter;
+    CHECK(sequences(filter) == std::vector<std::uint64_t>{0, 1, 2, 3, 4});  // negative control
+    filter.parameters = {"geo=wijk"};
+    CHECK(sequences(filter) == std::vector<std::uint64_t>{0, 2, 3});
+    // Exact pairs: a prefix of a value, a value under another name or a bare value never match.
+    filter.parameters = {"geo=wij"};
+    CHECK(sequences(filter).empty());
+    filter.parameters = {"eo=wijk"};
+    CHECK(sequences(filter).empty());
+    filter.parameters = {"year=2023", "geo=wijk"};
+    CHECK(sequences(filter) == std::vector<std::uint64_t>{0, 3});
+    filter.project = "p2";
+    CHECK(sequences(filter) == std::vector<std::uint64_t>{3});
+    filter.parameters.clear();
+    CHECK(sequences(filter) == std::vector<std::uint64_t>{2, 3});
+    filter.project = "p";
+    CHECK(sequences(filter).empty());
+
+    CHECK(ParametersMatch("a=1&b=2", {"b=2", "a=1"}));
+    CHECK_FALSE(ParametersMatch("a=1&b=2", {"a=1&b=2"}));
+    CHECK_FALSE(ParametersMatch("", {"a="}));
+    CHECK(ParametersMatch("a=&b=2", {"a="}));
+  }
+
+  TEST_CASE("project and parameter filters are bounded: INVALID_ARGUMENT naming what is allowed") {
+    Fixture f;
+    const auto refused = [&](const AuditFilter& filter) {
+      return std::string(f.service.ListEntries(kOfficer, 0, 0, filter, 0).status().message());
+    };
+    AuditFilter filter;
+    filter.parameters = {"geo"};
+    CHECK(refused(filter).find("is not of the form name=value") != std::string::npos);
+    filter.parameters = {"=wijk"};
+    CHECK(refused(filter).find("is not of the form name=value") != std::string::npos);
+    filter.parameters = {std::string(65, 'n') + "=v"};
+    CHECK(refused(filter).find("the name has 65 bytes (allowed: at most 64)") != std::string::npos);
+    filter.parameters = {"n=" + std::string(257, 'v')};
+    CHECK(refused(filter).find("the value has 257 bytes (allowed: at most 256)") !=
+          std::string::npos);
+    filter.parameters = std::vector<std::string>(33, "a=1");
+    CHECK(refused(filter).find("33 parameter filters (allowed: at most 32)") != std::string::npos);
+    filter.parameters.clear();
+    filter.project = std::string(257, 'p');
+    CHECK(refused(filter).find("the project filter has 257 bytes (allowed: at most 256)") !=
+          std::string::npos);
+    CHECK(f.log->Refusals().size() == 6);
+    // At the bounds: served.
+    filter.project = std::string(256, 'p');
+    filter.parameters = std::vector<std::string>(32, std::string(64, 'n') + "=" + std::string(256, 'v'));
+    CHECK(f.service.ListEntries(kOfficer, 0, 0, filter, 0).ok());
+  }
+
   TEST_CASE("no checkpoint yet: kNotFound") {
     auto log = std::make_shared<FakeAuditLog>();
     AuditService service(Principals(), log, log, {});

@@ -623,6 +623,48 @@ TEST_CASE("describing a template the role may not see is the same not found as a
 }
 
 
+TEST_CASE("DescribeLayout: the release's layout from the template and parameters, same rules as DescribeTemplate") {
+  Env env;
+  auto result = env.Run(kAnalyst, "main_template", {{"year", "2022"}});
+  REQUIRE(result.ok());
+  const int scans = env.state->scans.load();
+  // The officer (who may describe every template) gets exactly the release's dimensions.
+  auto layout = env.service->DescribeLayout(env.Id(kOfficer), "main_template", {{"year", "2022"}});
+  REQUIRE_MESSAGE(layout.ok(), layout.status().message());
+  CHECK(layout->tmpl == result->release.tmpl);
+  REQUIRE(layout->dimensions.size() == result->release.dimensions.size());
+  for (std::size_t d = 0; d < layout->dimensions.size(); ++d) {
+    const ReleasedDimension& a = layout->dimensions[d];
+    const ReleasedDimension& b = result->release.dimensions[d];
+    CHECK(a.name == b.name);
+    REQUIRE(a.codes.size() == b.codes.size());
+    for (std::size_t c = 0; c < a.codes.size(); ++c) {
+      CHECK(a.codes[c].code == b.codes[c].code);
+      CHECK(a.codes[c].is_total == b.codes[c].is_total);
+    }
+  }
+  CHECK(layout->params.size() == result->release.params.size());
+  CHECK(env.state->scans.load() == scans);  // from the template only: no data read
+  // Analysts may too; the same not-found for a template the role may not see; operators refused.
+  CHECK(env.service->DescribeLayout(env.Id(kAnalyst), "main_template", {{"year", "2022"}}).ok());
+  CHECK(env.service->DescribeLayout(env.Id(kAnalyst), "researcher_only", {{"year", "2022"}})
+            .status()
+            .code() == absl::StatusCode::kNotFound);
+  CHECK(env.service->DescribeLayout(env.Id(kOperator), "main_template", {{"year", "2022"}})
+            .status()
+            .code() == absl::StatusCode::kPermissionDenied);
+  const std::size_t refused = env.log->OfType(Type::kRefused).size();
+  CHECK(refused == 2);
+  // Parameters the template refuses are refused as RunQuery refuses them, and logged.
+  auto bad = env.service->DescribeLayout(env.Id(kOfficer), "main_template", {{"year", "1999"}});
+  CHECK(bad.status().code() == absl::StatusCode::kInvalidArgument);
+  const std::vector<QueryLogEntry> refusals = env.log->OfType(Type::kRefused);
+  REQUIRE(refusals.size() == refused + 1);
+  CHECK(refusals.back().rpc == "DescribeTemplate");
+  CHECK(refusals.back().role == "privacy_officer");
+  CHECK(refusals.back().decision == "INVALID_ARGUMENT");
+}
+
 // --- Access policy (issue 5): certificate identity, agreements, revocation, limits -------------
 
 TEST_CASE("every entry carries the caller's certificate digest and project") {

@@ -597,6 +597,134 @@ TEST_CASE("no person key reaches the query log or the server's log lines") {
   }
 }
 
+// Issue 12: the officer decodes a release's cell_rules with DescribeTemplate's layout. For every
+// shipped template with its defaults (and zzp_aantal_per_wijk at the other geography and with a
+// breakdown), the layout the enclave describes for the release's canonical parameters is exactly
+// the RunQuery response's dimensions (codes, labels, totals, in order) and statistics.
+TEST_CASE("DescribeTemplate with parameters gives exactly the release's layout") {
+  World& w = TheWorld();
+  auto analyst = w.Client("analyst1");
+  auto officer = w.Client("officer1");
+  std::vector<std::pair<std::string, std::vector<std::pair<std::string, std::string>>>> runs;
+  for (const auto& id : ShippedTemplateIds()) runs.push_back({id, {}});
+  runs.push_back({"zzp_aantal_per_wijk", {{"geo", "wijkcluster"}, {"breakdown", "geslacht"}}});
+  for (const auto& [id, params] : runs) {
+    CAPTURE(id);
+    auto result = analyst->RunQuery(id, params);
+    INFO(result.status().ToString());
+    REQUIRE(result.ok());
+    auto layout = officer->DescribeLayout(id, result->parameters);
+    INFO(layout.status().ToString());
+    REQUIRE(layout.ok());
+    CHECK(layout->template_id == id);
+    CHECK(layout->template_version == result->template_version);
+    CHECK(layout->template_sha256 == result->template_sha256);
+    CHECK(layout->parameters == result->parameters);
+    REQUIRE(layout->dimensions.size() == result->dimensions.size());
+    std::size_t cells = result->statistics.size();
+    for (std::size_t d = 0; d < layout->dimensions.size(); ++d) {
+      const client::Dimension& a = layout->dimensions[d];
+      const client::Dimension& b = result->dimensions[d];
+      CHECK(a.name == b.name);
+      CHECK(a.label.nl == b.label.nl);
+      CHECK(a.label.en == b.label.en);
+      REQUIRE(a.codes.size() == b.codes.size());
+      for (std::size_t c = 0; c < a.codes.size(); ++c) {
+        CHECK(a.codes[c].code == b.codes[c].code);
+        CHECK(a.codes[c].label.nl == b.codes[c].label.nl);
+        CHECK(a.codes[c].label.en == b.codes[c].label.en);
+        CHECK(a.codes[c].is_total == b.codes[c].is_total);
+      }
+      cells *= a.codes.size();
+    }
+    REQUIRE(layout->statistics.size() == result->statistics.size());
+    for (std::size_t i = 0; i < layout->statistics.size(); ++i) {
+      CHECK(layout->statistics[i].name == result->statistics[i].name);
+      CHECK(layout->statistics[i].kind == result->statistics[i].kind);
+      CHECK(layout->statistics[i].precision == result->statistics[i].precision);
+      CHECK(layout->statistics[i].label.en == result->statistics[i].label.en);
+    }
+    CHECK(cells == result->cells.size());  // one rule per released cell
+  }
+  // Parameters the template refuses are refused as RunQuery refuses them.
+  auto bad = officer->DescribeLayout("zzp_aantal_per_wijk", {{"geo", "buurt"}});
+  CHECK(absl::IsInvalidArgument(bad.status()));
+  auto unknown = officer->DescribeLayout("no_such_template", {{"year", "2023"}});
+  CHECK(absl::IsNotFound(unknown.status()));
+}
+
+// Issue 12: the analyst runs two queries that differ in their geography; the officer's
+// `audit log --param geo=wijk` shows the one and not the other, and --cells decodes its cells.
+TEST_CASE("audit log --param geo=wijk finds the analyst's query by its geography, cells decoded") {
+  World& w = TheWorld();
+  auto analyst = w.Client("analyst1");
+  auto by_wijk = analyst->RunQuery("zzp_aantal_per_wijk", {{"year", "2021"}, {"geo", "wijk"}});
+  INFO(by_wijk.status().ToString());
+  REQUIRE(by_wijk.ok());
+  auto by_cluster =
+      analyst->RunQuery("zzp_aantal_per_wijk", {{"year", "2021"}, {"geo", "wijkcluster"}});
+  INFO(by_cluster.status().ToString());
+  REQUIRE(by_cluster.ok());
+  std::string key = ReadFile(w.state + "/log_verifier.key");
+  while (!key.empty() && (key.back() == '\n' || key.back() == '\r')) key.pop_back();
+  const std::string state = w.dir.File("officer-checkpoint");  // not there: nothing stored
+  const std::vector<std::string> common = {"audit", "log", "--log-key", key, "--state", state,
+                                           "--template", "zzp_aantal_per_wijk", "--type",
+                                           "query-result"};
+  auto log = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = common;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return w.Ctl("officer1", args);
+  };
+  // Negative control: without the filter both are listed.
+  ProcessResult all = log({});
+  INFO(all.err);
+  REQUIRE(all.exit_code == 0);
+  CHECK(all.out.find(by_wijk->request_id) != std::string::npos);
+  CHECK(all.out.find(by_cluster->request_id) != std::string::npos);
+  CHECK(all.out.find("PARAMETERS") != std::string::npos);
+
+  ProcessResult wijk = log({"--param", "geo=wijk", "--param", "year=2021"});
+  INFO(wijk.err);
+  REQUIRE(wijk.exit_code == 0);
+  CHECK(wijk.out.find(by_wijk->request_id) != std::string::npos);
+  CHECK(wijk.out.find(by_cluster->request_id) == std::string::npos);
+  CHECK(wijk.out.find("geo=wijkcluster") == std::string::npos);
+  CHECK(wijk.out.find("re-hashed and proven included") != std::string::npos);
+  ProcessResult cluster = log({"--param", "geo=wijkcluster", "--param", "year=2021"});
+  REQUIRE(cluster.exit_code == 0);
+  CHECK(cluster.out.find(by_cluster->request_id) != std::string::npos);
+  CHECK(cluster.out.find(by_wijk->request_id) == std::string::npos);
+
+  // --cells: the withheld cells decoded with the enclave's layout, in English and Dutch.
+  std::size_t withheld = 0;
+  for (const client::Cell& c : by_wijk->cells) if (!c.value.has_value()) ++withheld;
+  ProcessResult cells = log({"--param", "geo=wijk", "--param", "year=2021", "--cells"});
+  INFO(cells.err);
+  REQUIRE(cells.exit_code == 0);
+  CHECK(cells.out.find("cells not decoded") == std::string::npos);
+  if (withheld > 0) {
+    CHECK(cells.out.find(std::to_string(withheld) + " of " + std::to_string(by_wijk->cells.size()) +
+                         " cells withheld") != std::string::npos);
+    CHECK(cells.out.find(": withheld, ") != std::string::npos);
+    ProcessResult nl = log({"--param", "geo=wijk", "--param", "year=2021", "--cells", "--lang",
+                            "nl"});
+    REQUIRE(nl.exit_code == 0);
+    CHECK(nl.out.find(": geheim, ") != std::string::npos);
+  }
+  ProcessResult json = log({"--param", "geo=wijk", "--param", "year=2021", "--cells", "--format",
+                            "json"});
+  REQUIRE(json.exit_code == 0);
+  CHECK(json.out.find("\"parameters\":[") != std::string::npos);
+  CHECK(json.out.find("\"cells\":[{\"labels\"") != std::string::npos);
+  CHECK(json.out.find("cells_error") == std::string::npos);
+
+  // A malformed --param is a usage error naming the expected form.
+  ProcessResult malformed = log({"--param", "geo"});
+  CHECK(malformed.exit_code == 2);
+  CHECK(malformed.err.find("expected NAME=VALUE") != std::string::npos);
+}
+
 TEST_CASE("SIGTERM stops the server gracefully and a second instance cannot share its state") {
   World& w = TheWorld();
   // A second server on the same state directory is refused (lock file), and exits non-zero.

@@ -145,6 +145,17 @@ struct QueryResult {
   std::vector<Suggestion> suggestions;        // when every inner cell is confidential
 };
 
+// The layout every release of a template for given parameters has (DescribeLayout): what a
+// query-result log entry's per-cell rules are decoded against (client/cell_rules.h).
+struct ReleaseLayout {
+  std::string template_id;
+  std::uint32_t template_version = 0;
+  std::string template_sha256;  // hex
+  std::vector<std::pair<std::string, std::string>> parameters;  // canonical, sorted by name
+  std::vector<Dimension> dimensions;
+  std::vector<StatisticInfo> statistics;
+};
+
 struct ConnectOptions {
   std::string target;  // host:port
   std::string ca_file;    // PEM of the CA that issued the server certificate
@@ -164,6 +175,13 @@ class EnclaveClient {
   }
   virtual absl::StatusOr<std::vector<TemplateSummary>> ListTemplates() = 0;
   virtual absl::StatusOr<TemplateInfo> DescribeTemplate(const std::string& template_id) = 0;
+  // DescribeTemplate with parameters: the release layout for them (derived by the enclave from
+  // the template and the parameters only). kInvalidArgument for parameters it refuses.
+  virtual absl::StatusOr<ReleaseLayout> DescribeLayout(
+      const std::string& /*template_id*/,
+      const std::vector<std::pair<std::string, std::string>>& /*parameters*/) {
+    return absl::UnimplementedError("this client does not support DescribeLayout");
+  }
   virtual absl::StatusOr<QueryResult> RunQuery(
       const std::string& template_id,
       const std::vector<std::pair<std::string, std::string>>& parameters) = 0;

@@ -27,7 +27,7 @@ std::string FormatSuggestions(const std::vector<Suggestion>& suggestions, Langua
 std::string FormatTemplateList(const std::vector<TemplateSummary>& templates, Language lang);
 std::string FormatTemplateInfo(const TemplateInfo& info, Language lang);
 // The caller's privacy budgets: one line per ledger with cap, spent, reserved and remaining in ε
-// (micro-ε printed with six decimals, exact).
-std::string FormatBudget(const std::vector<BudgetLedger>& ledgers);
+// (micro-ε printed with six decimals, exact; a decimal comma in Dutch).
+std::string FormatBudget(const std::vector<BudgetLedger>& ledgers, Language lang);
 
 }  // namespace enclave::client
