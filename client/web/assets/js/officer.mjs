@@ -120,35 +120,42 @@ function results(response) {
     h('thead', {}, h('tr', {}, ['log.seq', 'log.time', 'log.type', 'log.who', 'log.what', 'log.params', 'log.outcome', 'log.cells']
       .map((k) => h('th', { scope: 'col' }, t(k))))));
   const body = h('tbody');
-  for (const entry of entries) body.append(entryRow(entry));
+  for (const entry of entries) body.append(...entryRows(entry));
   table.append(body);
   out.append(h('div', { class: 'table-scroll', tabindex: '0', role: 'region', 'aria-label': t('log.caption') }, table));
   return out;
 }
 
-function entryRow(entry) {
+// An entry's row, and below it, over the full width, its decoded cell rules (if it has any).
+function entryRows(entry) {
   const params = (entry.parameters || []).map((p) => `${p.name}=${p.value}`);
   const who = [entry.caller, entry.project ? `${t('log.project')}: ${entry.project}` : ''].filter(Boolean);
   const outcome = [entry.decision || '', entry.reason ? `${t('log.reason')}: ${entry.reason}` : ''].filter(Boolean);
-  const tr = h('tr', { 'data-sequence': entry.sequence, 'data-request-id': entry.request_id || '' },
+  const cells = Array.isArray(entry.cells) ? entry.cells : [];
+  const withheld = cells.filter((c) => c.withheld).length;
+  let cellSummary = '';
+  if (entry.cells_error) cellSummary = h('span', { class: 'field-error' }, t('log.cells.error'));
+  else if (cells.length) cellSummary = t('log.cells.summary', { n: formatNumber(cells.length), w: formatNumber(withheld) });
+  else if (entry.cell_counts) cellSummary = Object.entries(entry.cell_counts).map(([k, n]) => `${k}: ${n}`).join(', ');
+  const rows = [h('tr', { class: 'entry-row', 'data-sequence': entry.sequence, 'data-request-id': entry.request_id || '' },
     h('th', { scope: 'row' }, String(entry.sequence ?? '')),
-    h('td', {}, entry.time || ''),
+    h('td', { class: 'time' }, entry.time || ''),
     h('td', {}, entry.type || ''),
     h('td', { class: 'wrap' }, who.map((w) => h('span', { class: 'block' }, w))),
     h('td', {}, entry.template_id ? `${entry.template_id}${entry.template_version ? ` v${entry.template_version}` : ''}` : (entry.rpc || '')),
     h('td', { class: 'wrap params' }, params.map((p) => h('code', { class: 'block' }, p))),
     h('td', { class: 'wrap' }, outcome.map((w) => h('span', { class: 'block' }, w))),
-    h('td', { class: 'cells-cell' }, cellsOf(entry)));
-  return tr;
+    h('td', {}, cellSummary))];
+  if (entry.cells_error || cells.length) {
+    rows.push(h('tr', { class: 'cells-row', 'data-sequence': entry.sequence, 'data-request-id': entry.request_id || '' },
+      h('td', { colspan: 8 }, cellsOf(entry))));
+  }
+  return rows;
 }
 
 function cellsOf(entry) {
   if (entry.cells_error) return h('p', { class: 'field-error' }, `${t('log.cells.error')}: ${entry.cells_error}`);
   const cells = entry.cells;
-  if (!Array.isArray(cells) || !cells.length) {
-    const counts = entry.cell_counts ? Object.entries(entry.cell_counts).map(([k, n]) => `${k}: ${n}`).join(', ') : '';
-    return counts;
-  }
   const withheld = cells.filter((c) => c.withheld).length;
   const table = h('table', { class: 'utrecht-table cell-rules' }, h('caption', {}, t('log.cells.caption', { id: entry.request_id || entry.sequence })),
     h('thead', {}, h('tr', {}, ['log.cells.cell', 'log.cells.stat', 'log.cells.rule', 'log.cells.explanation'].map((k) => h('th', { scope: 'col' }, t(k))))));
