@@ -10,7 +10,8 @@ export function errorBox(error, renderSuggestions) {
   else if (error.status === 403) box.append(h('p', {}, t('error.forbidden')));
   else if (error.status === 0) box.append(h('p', {}, t('error.network')));
   else box.append(h('p', { class: 'error-code' }, `${t('error.http', { status: error.status })}${error.code ? ` (${error.code})` : ''}`));
-  if (error.message) box.append(h('p', { class: 'error-message' }, error.message));
+  // The enclave's own message, as the server sends it (not a text of the page).
+  if (error.message) box.append(h('p', { class: 'error-message', 'data-source': 'enclave' }, error.message));
   if (renderSuggestions && Array.isArray(error.suggestions) && error.suggestions.length) {
     box.append(h('p', {}, t('error.suggestions')), renderSuggestions(error.suggestions));
   }

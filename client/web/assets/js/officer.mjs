@@ -104,7 +104,7 @@ function results(response) {
   out.append(h('div', { class: v.ok ? 'verification verification-ok' : 'verification verification-failed',
     id: 'verification', 'data-ok': v.ok ? 'true' : 'false', role: v.ok ? 'status' : 'alert' },
   h('p', {}, h('strong', {}, v.ok ? `✔ ${t('log.verified')}` : `✘ ${t('log.unverified')}`)),
-  h('p', { class: 'verification-message' }, v.message || '')));
+  h('p', { class: 'verification-message', 'data-source': 'enclave' }, v.message || '')));
   const facts = [];
   if (response.log_size !== undefined) facts.push(t('log.size', { n: formatNumber(response.log_size) }));
   facts.push(response.checkpoint ? t('log.checkpoint', { origin: response.checkpoint.origin, size: formatNumber(response.checkpoint.tree_size) }) : t('log.nocheckpoint'));
@@ -130,7 +130,7 @@ function results(response) {
 function entryRows(entry) {
   const params = (entry.parameters || []).map((p) => `${p.name}=${p.value}`);
   const who = [entry.caller, entry.project ? `${t('log.project')}: ${entry.project}` : ''].filter(Boolean);
-  const outcome = [entry.decision || '', entry.reason ? `${t('log.reason')}: ${entry.reason}` : ''].filter(Boolean);
+  const outcome = [entry.decision || '', entry.reason ? h('span', {}, `${t('log.reason')}: `, h('span', { 'data-source': 'enclave' }, entry.reason)) : ''].filter(Boolean);
   const cells = Array.isArray(entry.cells) ? entry.cells : [];
   const withheld = cells.filter((c) => c.withheld).length;
   let cellSummary = '';
@@ -154,7 +154,7 @@ function entryRows(entry) {
 }
 
 function cellsOf(entry) {
-  if (entry.cells_error) return h('p', { class: 'field-error' }, `${t('log.cells.error')}: ${entry.cells_error}`);
+  if (entry.cells_error) return h('p', { class: 'field-error' }, `${t('log.cells.error')}: `, h('span', { 'data-source': 'enclave' }, entry.cells_error));
   const cells = entry.cells;
   const withheld = cells.filter((c) => c.withheld).length;
   const table = h('table', { class: 'utrecht-table cell-rules' }, h('caption', {}, t('log.cells.caption', { id: entry.request_id || entry.sequence })),
@@ -173,6 +173,6 @@ function cellsOf(entry) {
   const details = h('details', { class: 'cell-details', open: state.open.has(key) ? true : null,
     ontoggle: (e) => { if (e.target.open) state.open.add(key); else state.open.delete(key); } },
   h('summary', {}, t('log.cells.summary', { n: formatNumber(cells.length), w: formatNumber(withheld) })), table);
-  if (entry.rules_header) details.append(h('p', { class: 'help' }, h('code', {}, entry.rules_header)));
+  if (entry.rules_header) details.append(h('p', { class: 'help' }, h('code', { 'data-source': 'enclave' }, entry.rules_header)));
   return details;
 }
