@@ -164,7 +164,8 @@ function cellsOf(entry) {
     body.append(h('tr', { class: c.withheld ? 'withheld' : 'released', 'data-withheld': c.withheld ? 'true' : 'false' },
       h('th', { scope: 'row' }, pick(c.labels ? { nl: (c.labels.nl || []).join(' × '), en: (c.labels.en || []).join(' × ') } : '')),
       h('td', {}, c.statistic ? pick(c.statistic.label) || c.statistic.name : ''),
-      h('td', {}, `${c.rule || ''}${c.detail ? ` ${c.detail}` : ''}`),
+      // The rule and its detail are the enclave's codes ("secondary units/flags=1/lp-audit").
+      h('td', {}, h('code', { 'data-source': 'enclave' }, `${c.rule || ''}${c.detail ? ` ${c.detail}` : ''}`)),
       // The enclave's explanation names the outcome ("withheld, share denominator below 100").
       h('td', {}, pick(c.explanation) || (c.withheld ? t('log.cells.withheld') : t('log.cells.released')))));
   }
