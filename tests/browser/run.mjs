@@ -349,9 +349,12 @@ try {
   // Every template's form is generated from its typed parameters (the researcher's below).
   await checkForms(page);
 
-  // Run zzp_aantal_per_wijk where small cells are confidential.
-  await page.click('#template-zzp_aantal_per_wijk');
+  // Run zzp_aantal_per_wijk where small cells are confidential; chosen with the keyboard.
+  await page.focus('#template-zzp_aantal_per_wijk');
+  await page.keyboard.press('Enter');
   await page.waitForSelector('#parameter-form[data-template="zzp_aantal_per_wijk"]');
+  check('a template chosen with the keyboard moves the focus into its form',
+    await page.evaluate(() => document.activeElement && document.activeElement.closest('#parameter-form') !== null));
   // Women aged 55-74 by wijk: both released and confidential wijken in the fixture's data (seed 7,
   // 20,000 persons) and in the standalone world's (seed 42, 30,000 persons).
   await page.selectOption('#param-age_group', '55-74');
