@@ -171,7 +171,8 @@ std::string_view Trim(std::string_view s) {
 }
 
 // The session token the request carries: the cookie, else "Authorization: Bearer T".
-std::vector<std::string_view> PresentedTokens(const Request& request) {
+std::vector<std::string_view> PresentedTokens(const Request& request,
+                                               std::string_view cookie_name) {
   std::vector<std::string_view> tokens;
   for (const auto& field : request) {
     if (field.name() == http::field::cookie) {
@@ -181,7 +182,7 @@ std::vector<std::string_view> PresentedTokens(const Request& request) {
         const std::string_view pair = Trim(cookies.substr(0, semi));
         cookies = semi == std::string_view::npos ? std::string_view() : cookies.substr(semi + 1);
         const std::size_t eq = pair.find('=');
-        if (eq != std::string_view::npos && pair.substr(0, eq) == kSessionCookie) {
+        if (eq != std::string_view::npos && pair.substr(0, eq) == cookie_name) {
           tokens.push_back(pair.substr(eq + 1));
         }
       }
@@ -532,14 +533,14 @@ Handled Api::Handle(const Request& request) const {
       if (!ConstantTimeEquals(value, config_.token)) break;
       out.response = Make(request, http::status::see_other, "text/plain; charset=utf-8", "");
       out.response.set(http::field::location, "/");
-      out.response.set(http::field::set_cookie, std::string(kSessionCookie) + "=" +
+      out.response.set(http::field::set_cookie, SessionCookieName(config_.port) + "=" +
                                                     config_.token +
                                                     "; HttpOnly; SameSite=Strict; Path=/");
       return out;
     }
   }
   bool authorised = false;
-  for (const std::string_view token : PresentedTokens(request)) {
+  for (const std::string_view token : PresentedTokens(request, SessionCookieName(config_.port))) {
     if (ConstantTimeEquals(token, config_.token)) authorised = true;
   }
   if (!authorised) {

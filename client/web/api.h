@@ -23,7 +23,11 @@ using Response = http::response<http::string_body>;
 // Request bodies above this are refused with 413 (the server enforces it while reading).
 inline constexpr std::uint64_t kMaxBodyBytes = 64 * 1024;
 // Name of the session cookie set by GET /?token=T.
-inline constexpr const char* kSessionCookie = "enclave_session";
+// The session cookie's name carries the port: browsers do not separate cookies by port, so two
+// sessions on 127.0.0.1 (an analyst's and an officer's) would otherwise overwrite each other.
+inline std::string SessionCookieName(std::uint16_t port) {
+  return "enclave_session_" + std::to_string(port);
+}
 
 struct ApiConfig {
   std::string token;        // the per-session token (identity.h NewSessionToken)

@@ -157,7 +157,7 @@ struct Served {
   Served(const Served&) = delete;
   Served& operator=(const Served&) = delete;
 
-  std::string Cookie() const { return "enclave_session=" + token; }
+  std::string Cookie() const { return "enclave_session_" + std::to_string(port) + "=" + token; }
   std::string Origin() const { return "http://127.0.0.1:" + std::to_string(port); }
 
   WebReply Get(const std::string& target,
@@ -224,7 +224,10 @@ TEST_CASE("web: no token, a wrong token: 401 with the security headers") {
   CHECK(s.Get("/?token=" + wrong).status == 401);
   CHECK(s.Get("/?token=").status == 401);
   CHECK(s.Get("/?token=" + s.token.substr(0, 63)).status == 401);
-  CHECK(s.Get("/api/templates", {{"Cookie", "enclave_session=" + wrong}}).status == 401);
+  const std::string cookie_name = "enclave_session_" + std::to_string(s.port);
+  CHECK(s.Get("/api/templates", {{"Cookie", cookie_name + "=" + wrong}}).status == 401);
+  // Another port's session cookie (another serve on this host) is not this session's.
+  CHECK(s.Get("/api/templates", {{"Cookie", "enclave_session_1=" + s.token}}).status == 401);
   CHECK(s.Get("/api/templates", {{"Authorization", "Bearer " + wrong}}).status == 401);
   CHECK(s.Get("/api/templates", {{"Cookie", "other=" + s.token}}).status == 401);
   // The token in the query string is only exchanged for the cookie at "/", not accepted elsewhere.
@@ -243,7 +246,8 @@ TEST_CASE("web: /?token= answers 303 to / with an HttpOnly SameSite=Strict cooki
   CheckSecurityHeaders(r);
   CHECK(r.Header("Location") == "/");
   CHECK(r.Header("Set-Cookie") ==
-        "enclave_session=" + s.token + "; HttpOnly; SameSite=Strict; Path=/");
+        "enclave_session_" + std::to_string(s.port) + "=" + s.token +
+            "; HttpOnly; SameSite=Strict; Path=/");
   WebReply page = s.Get("/", {{"Cookie", s.Cookie()}});
   CHECK(page.status == 200);
   CHECK(page.Header("Content-Type") == "text/html; charset=utf-8");

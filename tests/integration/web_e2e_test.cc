@@ -37,7 +37,8 @@ struct World : TestWorld {
 
   WebReply Get(const std::string& target, bool with_token = true) const {
     std::vector<std::pair<std::string, std::string>> headers;
-    if (with_token) headers.emplace_back("Cookie", "enclave_session=" + serve->token());
+    if (with_token) headers.emplace_back("Cookie", "enclave_session_" + std::to_string(serve->port()) + "=" +
+                                             serve->token());
     return WebFetch(serve->port(), http::verb::get, target, headers);
   }
   WebReply Post(const std::string& target, const std::string& body) const {
@@ -141,7 +142,8 @@ TEST_CASE("the officer's serve finds the analyst's run in the verified log and e
   INFO(officer.stderr_text());
   REQUIRE(officer.port() > 0);
   const std::vector<std::pair<std::string, std::string>> auth = {
-      {"Cookie", "enclave_session=" + officer.token()}};
+      {"Cookie", "enclave_session_" + std::to_string(officer.port()) + "=" +
+                     officer.token()}};
   WebReply entries = WebFetch(officer.port(), http::verb::get,
                               "/api/audit/entries?template=zzp_aantal_per_wijk"
                               "&param=year%3D2022&param=breakdown%3Dgeslacht&limit=50",
