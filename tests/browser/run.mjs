@@ -446,6 +446,9 @@ try {
   check('the Dutch toggle leaves no English UI string', left.length === 0, left.slice(0, 10).join(' | '));
   const i18nOk = await page.$$eval('[data-i18n]', (els) => els.map((e) => [e.getAttribute('data-i18n'), e.textContent]));
   check('every static label is in Dutch', i18nOk.every(([k, text]) => text === STRINGS.nl[k]));
+  const facts = await page.$$eval('.template-facts li', (els) => els.map((e) => e.textContent));
+  check('the template\'s unit is named in Dutch ("Eenheid: persoon", not the wire\'s "person")',
+        facts.includes('Eenheid: persoon'), facts.join(' | '));
   const dutchNumber = await page.textContent('#release-table tbody tr:last-child td[data-status="released"]');
   check('Dutch numbers carry no "." (the confidential mark only)', dutchNumber !== null && !dutchNumber.includes('.'), dutchNumber || '');
   await shot(page, 'analyst-nl');

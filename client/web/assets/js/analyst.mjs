@@ -137,7 +137,12 @@ function formSection() {
     h('strong', {}, pick(detail.title) || detail.id), ` (${detail.id}, ${t('form.version')} ${detail.version})`));
   if (pick(detail.description)) section.append(h('p', { class: 'template-description' }, pick(detail.description)));
   const facts = h('ul', { class: 'template-facts' });
-  if (detail.unit) facts.append(h('li', {}, `${t('form.unit')}: ${detail.unit}`));
+  if (detail.unit) {
+    // The wire's unit word in the page's language; a word the page does not know is shown as sent.
+    const key = `unit.${detail.unit}`;
+    const unit = t(key) === key ? detail.unit : t(key);
+    facts.append(h('li', {}, `${t('form.unit')}: ${unit}`));
+  }
   if (detail.dp) {
     facts.append(h('li', {}, t('form.dp', {
       eps: formatMicro(detail.dp.charge_micro || 0),
