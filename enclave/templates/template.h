@@ -67,7 +67,12 @@ struct Dimension {
 // kShare: 100 * (units with `flag`) / (units with `denominator_flag`, or all units of the cell).
 // kRatio: 100 * (sum of measure over units with `flag`) / (sum over units with
 // `denominator_flag`): an index such as PIN turnover in an event window against its baseline.
-enum class StatisticKind { kCount, kSum, kMean, kQuantile, kShare, kRatio };
+// kRelativeRisk: the cell's share (as kShare, from the same flags) divided by the share of its
+// reference cell (the same cell with every `reference_dimensions` entry in the table at its
+// total), times 100: an index, 100 = as often as in the whole reference group. Computed from the
+// perturbed counts the two shares are derived from; withheld whenever either share is
+// (disclosure-control.md §3.6).
+enum class StatisticKind { kCount, kSum, kMean, kQuantile, kShare, kRatio, kRelativeRisk };
 
 const char* StatisticKindName(StatisticKind kind);
 
@@ -76,9 +81,12 @@ struct Statistic {
   StatisticKind kind = StatisticKind::kCount;
   LocalizedText label;
   std::string flag;                   // empty: all units of the cell
-  std::string denominator_flag;       // kShare (optional) and kRatio (required)
+  std::string denominator_flag;       // kShare, kRelativeRisk (optional) and kRatio (required)
   std::uint32_t quantile_permille = 0;  // kQuantile only, in (0, 1000)
   std::int64_t precision = 1;           // released values are multiples of this
+  // kRelativeRisk only (at least one): dimensions of the template set to their total in the
+  // reference cell.
+  std::vector<std::string> reference_dimensions;
 };
 
 // A sensitive category (disclosure-control.md §3.4): either a code of a dimension (`dimension` and

@@ -245,6 +245,9 @@ bool ToKind(v1p::StatisticSpec::Kind kind, templates::StatisticKind* out) {
     case K::RATIO:
       *out = templates::StatisticKind::kRatio;
       return true;
+    case K::RELATIVE_RISK:
+      *out = templates::StatisticKind::kRelativeRisk;
+      return true;
     default:
       return false;
   }
@@ -587,13 +590,15 @@ bool ConvertTemplate(const Parsed<v1p::TemplateFile>& f, const CodeLists& lists,
     stat.name = s.name();
     if (!ToKind(s.kind(), &stat.kind)) {
       fail("statistic[" + std::to_string(i) + "].kind",
-           "statistic '" + s.name() + "': kind must be COUNT, SUM, MEAN, QUANTILE, SHARE or RATIO");
+           "statistic '" + s.name() +
+               "': kind must be COUNT, SUM, MEAN, QUANTILE, SHARE, RATIO or RELATIVE_RISK");
     }
     stat.label = ToText(s.label());
     stat.flag = s.flag();
     stat.denominator_flag = s.denominator_flag();
     stat.quantile_permille = s.quantile_permille();
     stat.precision = s.precision() == 0 ? 1 : s.precision();  // proto3: unset reads 0
+    stat.reference_dimensions.assign(s.reference_dimension().begin(), s.reference_dimension().end());
     t->statistics.push_back(std::move(stat));
   }
   const v1p::DisclosureSpec& ds = m.disclosure();
