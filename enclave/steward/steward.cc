@@ -1132,7 +1132,8 @@ std::vector<std::string> IndexColumns(const std::string& index_sql) {
   return columns;
 }
 
-// The page cache of the load's connection while records are inserted (KiB; see LoadDeliveries).
+// The page cache of the load's connection while records are inserted (KiB; see LoadDeliveries
+// and StewardOptions::index_in_place_max_bytes, half of it).
 constexpr std::int64_t kInsertCacheKiB = 65536;
 
 // One delivery, inside the load's transaction: read in one pass (ReadDelivery); if it has an
@@ -1141,10 +1142,10 @@ constexpr std::int64_t kInsertCacheKiB = 65536;
 // the indexes that start with the person column already in place: they are then filled in
 // their own order, at their right edge. An index on other columns is also put in place before
 // the insert when its entries (estimated from the widths of its columns in the first records)
-// take at most half of the insert's page cache: its pages then stay in the cache while the
-// records are inserted, which costs less than building it afterwards (a scan of the whole new
-// table and a sort). The other indexes are left in `*indexes` for after the insert
-// (docs/performance.md, "Delivery loads").
+// take at most half of the insert's page cache (options.index_in_place_max_bytes): its pages
+// then stay in the cache while the records are inserted, which costs less than building it
+// afterwards (a scan of the whole new table and a sort). The other indexes are left in
+// `*indexes` for after the insert (docs/performance.md, "Delivery loads").
 absl::Status LoadDelivery(sqlite3* db, const StewardOptions& options,
                           const Pseudonymiser& pseudonymiser, const Register* register_ids,
                           const std::string& physical, Prepared* p,
@@ -1190,7 +1191,7 @@ absl::Status LoadDelivery(sqlite3* db, const StewardOptions& options,
 
   std::size_t total = 0;
   for (const auto& part : read.parts) total += part->refs.size();
-  // Average stored width of each target column, from up to 1000 records of the first part.
+  // Average stored width of each target column, from the first 1000 records (in part order).
   const int columns = static_cast<int>(targets.size());
   std::vector<std::uint64_t> width_sum(targets.size(), 0);
   std::uint64_t sampled = 0;
@@ -1213,7 +1214,7 @@ absl::Status LoadDelivery(sqlite3* db, const StewardOptions& options,
   for (const std::string& index : *indexes) {
     const double entry = entry_bytes(index);
     const bool fits = entry > 0 && entry * static_cast<double>(total) <=
-                                       static_cast<double>(kInsertCacheKiB) * 1024 / 2;
+                                       static_cast<double>(options.index_in_place_max_bytes);
     if ((!person.empty() && LeadingColumn(index) == person) || fits) {
       ENCLAVE_RETURN_IF_ERROR(Exec(db, index, "index on " + physical));
     } else {
