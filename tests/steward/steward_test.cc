@@ -335,6 +335,25 @@ TEST_SUITE("Steward") {
     CHECK(f.Query("SELECT count(*) FROM bijstandpersoonbus WHERE rinpersoons = 'S'") == "7");
     CHECK(f.Query("SELECT count(*) FROM d_persoon") == "50");
     CHECK(f.Query("SELECT type FROM sqlite_master WHERE name = 'bijstandpersoonbus'") == "view");
+    // The new table has the indexes of the old one (filled during the insert or built after
+    // it), and they agree with the table.
+    CHECK(f.Query("SELECT group_concat(cols, '|') FROM (SELECT substr(sql, instr(sql, '(')) AS "
+                  "cols FROM sqlite_master WHERE type = 'index' AND tbl_name = "
+                  "'bijstandpersoonbus__v2' ORDER BY cols)") == "(aanvang)|(rinpersoon, aanvang)");
+    CHECK(f.Query("PRAGMA integrity_check") == "ok");
+    // The same with the other index built after the insert.
+    Fixture after;
+    after.options.index_in_place_max_bytes = 0;
+    auto out_after = after.Load({{"gbapersoontab", RegisterCsv(people)},
+                                 {"bijstandpersoonbus", BijstandCsv(bijstand)}});
+    REQUIRE(out_after.ok());
+    REQUIRE(out_after->loaded);
+    CHECK(after.Query("SELECT group_concat(cols, '|') FROM (SELECT substr(sql, instr(sql, '(')) "
+                      "AS cols FROM sqlite_master WHERE type = 'index' AND tbl_name = "
+                      "'bijstandpersoonbus__v2' ORDER BY cols)") ==
+          "(aanvang)|(rinpersoon, aanvang)");
+    CHECK(after.Query("PRAGMA integrity_check") == "ok");
+    CHECK(after.Query("SELECT count(*) FROM bijstandpersoonbus WHERE rinpersoons = 'R'") == "30");
     // The same BSN in two deliveries links: pseudonyms agree across datasets.
     CHECK(f.Query("SELECT count(*) FROM bijstandpersoonbus b JOIN gbapersoontab p "
                   "ON p.rinpersoon = b.rinpersoon") == "30");
