@@ -99,7 +99,26 @@ struct GuardedPopulation {
 struct GuardLimits {
   std::uint64_t min_units = 10;       // T: populations differing by 1..T-1 are refused
   std::uint32_t max_partitions = 10;  // distinct partitions of one population; 0: no quota
+  // Set when the populations are entity populations (EntityPopulation): the thresholds count
+  // entities ("enterprises": R5 asks for 10 enterprises, whatever their vestigingen). The guard
+  // then refuses a population whose units differ from a kept one's while their entities differ
+  // by fewer than min_units (0 included), and names the noun in its refusal.
+  std::string entity_noun;
 };
+
+// An entity population (disclosure-control.md §6.1): the distinct entities (e.g. enterprises,
+// be_id) of a cell's units, plus one identity element derived from the units themselves, so that
+// two cells with the same entities but different units (a chain's branch more or less) are
+// different populations. Two entity populations of different units therefore differ by their
+// entities plus 2 (or, with probability 2^-31 per pair, plus 0), and CheckAndRecord compares them
+// against min_units + kEntityIdentitySlack when GuardLimits::entity_noun is set: refused iff the
+// units differ and fewer than min_units entities do (|ent(P) Δ ent(Q)| <= |ent(P Δ Q)|, so every
+// difference that touches fewer than min_units entities is refused). REQUIRES: every entity
+// index at most kMaxEntityIndex (checked: kInternal).
+inline constexpr std::uint64_t kEntityIdentitySlack = 2;
+inline constexpr std::uint32_t kMaxEntityIndex = 0x7fffffffU;
+absl::StatusOr<Population> EntityPopulation(std::vector<std::uint32_t> entities,
+                                            const Population& units);
 
 // A kept population: its encoding (EncodePopulation) and the largest threshold T it was released
 // under. Two populations are compared with the smaller of their thresholds: a table released at
@@ -149,7 +168,8 @@ class DifferencingGuard {
   std::size_t PartitionsOf(const GuardKey& key, const Population& population) const;
 
   // The refusals: the public threshold and quota, never a count, a unit or which earlier release.
-  static std::string DifferencingRefusal(std::uint64_t min_units);
+  static std::string DifferencingRefusal(std::uint64_t min_units,
+                                         std::string_view noun = "units");
   static std::string QuotaRefusal(std::uint32_t max_partitions);
 
  private:

@@ -429,7 +429,7 @@ TEST_SUITE("SqliteMicrodataSource") {
     REQUIRE_MESSAGE(loaded.ok(), loaded.status().message());
     const Template* t10 = loaded->catalog->Find("event_impact_pin");
     REQUIRE(t10 != nullptr);
-    CHECK(t10->version == 3);
+    CHECK(t10->version == 4);
     using Cells = std::map<std::string, std::string>;                  // unit -> area/sector
     using Sums = std::map<std::string, std::int64_t>;                   // unit -> summed PIN
     auto scan = [&](const std::vector<std::pair<std::string, std::string>>& params, Sums* sums) {
