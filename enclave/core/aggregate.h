@@ -46,8 +46,8 @@ struct FinishedTable {
   // partitions of it the table shows (named by code lists: every non-empty set of the table's
   // dimensions at their total in that cell). Empty cells are left out. With a declared
   // disclosure.threshold_entity, each population is the cell's distinct entities plus one
-  // identity element of its units (disclosure::EntityPopulation), to be guarded with
-  // GuardLimits::entity_noun set.
+  // identity element of its units (disclosure::EntityPopulation), to be guarded as such
+  // (DifferencingGuard::CheckAndRecord's entity_noun).
   std::vector<disclosure::GuardedPopulation> populations;
   std::int64_t disclosure_micros = 0;  // the disclosure step alone (steps 4, 6-9)
 };

@@ -307,7 +307,7 @@ absl::Status QueryService::Guard(Request& r, FinishedTable& table, disclosure::G
   disclosure::GuardLimits limits;
   limits.min_units = static_cast<std::uint64_t>(std::max<std::int64_t>(r.rules.min_units, 1));
   const std::size_t identity = r.entities != nullptr ? 1 : 0;  // EntityPopulation's element
-  if (r.entities != nullptr) limits.entity_noun = r.entities->unit_type() + "s";
+  const std::string noun = r.entities != nullptr ? r.entities->unit_type() + "s" : "";
   limits.max_partitions = static_cast<std::uint32_t>(
       r.tmpl->disclosure.max_partitions > 0
           ? r.tmpl->disclosure.max_partitions
@@ -319,7 +319,7 @@ absl::Status QueryService::Guard(Request& r, FinishedTable& table, disclosure::G
   for (disclosure::GuardedPopulation& p : table.populations) {
     if (p.units.size() >= limits.min_units + identity) guarded.push_back(std::move(p));
   }
-  absl::Status status = options_.guard->CheckAndRecord(key, guarded, limits, added);
+  absl::Status status = options_.guard->CheckAndRecord(key, guarded, limits, added, noun);
   r.disclosure_us += std::chrono::duration_cast<std::chrono::microseconds>(
                          std::chrono::steady_clock::now() - start)
                          .count();

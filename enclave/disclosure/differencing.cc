@@ -519,10 +519,11 @@ std::string DifferencingGuard::QuotaRefusal(std::uint32_t max_partitions) {
 
 absl::Status DifferencingGuard::CheckAndRecord(const GuardKey& key,
                                                std::span<const GuardedPopulation> populations,
-                                               const GuardLimits& limits, GuardRecord* added) {
+                                               const GuardLimits& limits, GuardRecord* added,
+                                               std::string_view entity_noun) {
   // Entity populations carry one identity element each: two of different units differ by 2 more
   // than their entities (EntityPopulation).
-  const bool entities = !limits.entity_noun.empty();
+  const bool entities = !entity_noun.empty();
   if (limits.min_units < 1 ||
       limits.min_units + (entities ? kEntityIdentitySlack : 0) > kMaxMinUnits) {
     return absl::InternalError("the differencing guard serves thresholds from 1 to " +
@@ -542,7 +543,7 @@ absl::Status DifferencingGuard::CheckAndRecord(const GuardKey& key,
     if (bucket.by_digest.contains(Impl::Key(prints[i].digest))) continue;
     if (Impl::TooClose(bucket, populations[i].units, prints[i], t)) {
       return absl::FailedPreconditionError(
-          entities ? DifferencingRefusal(limits.min_units, limits.entity_noun)
+          entities ? DifferencingRefusal(limits.min_units, entity_noun)
                    : DifferencingRefusal(limits.min_units));
     }
   }

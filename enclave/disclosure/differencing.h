@@ -99,11 +99,6 @@ struct GuardedPopulation {
 struct GuardLimits {
   std::uint64_t min_units = 10;       // T: populations differing by 1..T-1 are refused
   std::uint32_t max_partitions = 10;  // distinct partitions of one population; 0: no quota
-  // Set when the populations are entity populations (EntityPopulation): the thresholds count
-  // entities ("enterprises": R5 asks for 10 enterprises, whatever their vestigingen). The guard
-  // then refuses a population whose units differ from a kept one's while their entities differ
-  // by fewer than min_units (0 included), and names the noun in its refusal.
-  std::string entity_noun;
 };
 
 // An entity population (disclosure-control.md §6.1): the distinct entities (e.g. enterprises,
@@ -111,7 +106,7 @@ struct GuardLimits {
 // two cells with the same entities but different units (a chain's branch more or less) are
 // different populations. Two entity populations of different units therefore differ by their
 // entities plus 2 (or, with probability 2^-31 per pair, plus 0), and CheckAndRecord compares them
-// against min_units + kEntityIdentitySlack when GuardLimits::entity_noun is set: refused iff the
+// against min_units + kEntityIdentitySlack when CheckAndRecord is given an entity noun: refused iff the
 // units differ and fewer than min_units entities do (|ent(P) Δ ent(Q)| <= |ent(P Δ Q)|, so every
 // difference that touches fewer than min_units entities is refused). REQUIRES: every entity
 // index at most kMaxEntityIndex (checked: kInternal).
@@ -156,8 +151,15 @@ class DifferencingGuard {
   // QuotaRefusal (no counts, no unit ids, nothing about earlier releases' callers) and nothing is
   // recorded. Populations of the same call are not compared with each other (secondary suppression
   // protects within one table). kInternal when limits.min_units is 0 or above kMaxMinUnits.
+  //
+  // `entity_noun` set ("enterprises"): the populations are entity populations (EntityPopulation),
+  // the thresholds count entities (R5 asks for 10 enterprises, whatever their vestigingen); a
+  // population is refused when its units differ from a kept one's while fewer than
+  // limits.min_units entities do (0 included), and the refusal names the noun. Keep one kind of
+  // population per key.
   absl::Status CheckAndRecord(const GuardKey& key, std::span<const GuardedPopulation> populations,
-                              const GuardLimits& limits, GuardRecord* added = nullptr);
+                              const GuardLimits& limits, GuardRecord* added = nullptr,
+                              std::string_view entity_noun = {});
 
   // Restores recorded populations and partitions (start-up, from the history store).
   // All-or-nothing: kDataLoss on any undecodable encoding, and then nothing is added.
