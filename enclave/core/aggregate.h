@@ -26,6 +26,9 @@ namespace enclave::core {
 struct DisclosureTools {
   const disclosure::RuleSetParams* rules = nullptr;  // the effective rule set (template floors applied)
   UnitIndex* units = nullptr;                        // of the template's unit type
+  // Of the template's disclosure.threshold_entity (T10: "enterprise"), when it declares one: the
+  // guard's populations are then each cell's distinct entities (§6.1). Required with it.
+  UnitIndex* entities = nullptr;
   disclosure::LpSolver* solver = nullptr;            // one per worker: not thread-safe
   // The integer check (§4.6) of tables whose LP bounds may not be integral (more than two
   // dimensions, a multi-valued dimension): its solver (one per worker) and time limits. Optional:
@@ -41,7 +44,10 @@ struct FinishedTable {
   // cell of the table over its non-sensitive dimensions (templates::DisclosureSettings::
   // IsSensitiveDimension), margins and the whole filtered universe included, each with the
   // partitions of it the table shows (named by code lists: every non-empty set of the table's
-  // dimensions at their total in that cell). Empty cells are left out.
+  // dimensions at their total in that cell). Empty cells are left out. With a declared
+  // disclosure.threshold_entity, each population is the cell's distinct entities plus one
+  // identity element of its units (disclosure::EntityPopulation), to be guarded as such
+  // (DifferencingGuard::CheckAndRecord's entity_noun).
   std::vector<disclosure::GuardedPopulation> populations;
   std::int64_t disclosure_micros = 0;  // the disclosure step alone (steps 4, 6-9)
 };

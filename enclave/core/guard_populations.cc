@@ -7,7 +7,10 @@ namespace enclave::core {
 // Looks each distinct unit up once (index for the guard, record key for the cell keys) and
 // collects the guarded populations: every cell of the table over its non-sensitive dimensions
 // (released level of a hierarchy, and the total), with the partitions of it the table shows.
-absl::Status TableBuilder::Impl::IndexUnits(UnitIndex& units) {
+// With `entities` (the template's disclosure.threshold_entity) each population is the cell's
+// distinct entities (its units' holdings) plus the identity element of its units
+// (disclosure::EntityPopulation): the guard then compares what the thresholds count.
+absl::Status TableBuilder::Impl::IndexUnits(UnitIndex& units, UnitIndex* entities) {
   const std::size_t unit_count = unit_start.size() - 1;
   unit_entry.resize(unit_count);
   const std::size_t dim_count = dims.size();
@@ -19,6 +22,19 @@ absl::Status TableBuilder::Impl::IndexUnits(UnitIndex& units) {
                                  " that is not in the unit index of the loaded data");
     }
     unit_entry[u] = *entry;
+  }
+  std::vector<std::uint32_t> entity_of;  // per holding id: its index among the entities
+  if (entities != nullptr) {
+    entity_of.resize(holdings.size());
+    for (std::uint32_t h = 0; h < holdings.size(); ++h) {
+      std::optional<UnitIndex::Entry> entry = entities->Lookup(holdings.key(h));
+      if (!entry.has_value()) {
+        return absl::InternalError("template " + TemplateName() + " returned a " +
+                                   entities->unit_type() +
+                                   " that is not in the unit index of the loaded data");
+      }
+      entity_of[h] = entry->index;
+    }
   }
 
   // The sub-cube over the guarded (non-sensitive) dimensions: released codes and the total.
@@ -43,11 +59,19 @@ absl::Status TableBuilder::Impl::IndexUnits(UnitIndex& units) {
     return unit_entry[a].index < unit_entry[b].index;
   });
   std::vector<std::vector<std::uint32_t>> members(g_cells);
+  std::vector<std::vector<std::uint32_t>> entity_members(entities != nullptr ? g_cells : 0);
   std::vector<std::uint32_t> stamp(g_cells, kNoUnit);
   std::vector<std::size_t> targets;
   for (std::uint32_t u : by_index) {
     const std::uint32_t index = unit_entry[u].index;
+    // A unit's rows normally share one holding; when they do not, every row's holding is an
+    // entity of the cells the row lies in (repeats are removed below).
+    bool mixed = false;
+    for (std::uint32_t i = unit_start[u]; entities != nullptr && i < unit_start[u + 1]; ++i) {
+      mixed = mixed || records[order[i]].holding != records[order[unit_start[u]]].holding;
+    }
     for (std::uint32_t i = unit_start[u]; i < unit_start[u + 1]; ++i) {
+      const std::uint32_t holding = records[order[i]].holding;
       const std::uint32_t* rc = codes.data() + static_cast<std::size_t>(order[i]) * dim_count;
       // The record's cell and every cell above it (any guarded coordinates at the total).
       targets.assign(1, 0);
@@ -63,9 +87,13 @@ absl::Status TableBuilder::Impl::IndexUnits(UnitIndex& units) {
         }
       }
       for (std::size_t cell : targets) {
-        if (stamp[cell] == u) continue;
+        if (stamp[cell] == u) {
+          if (mixed) entity_members[cell].push_back(entity_of[holding]);
+          continue;
+        }
         stamp[cell] = u;
         members[cell].push_back(index);
+        if (entities != nullptr) entity_members[cell].push_back(entity_of[holding]);
       }
     }
   }
@@ -99,6 +127,10 @@ absl::Status TableBuilder::Impl::IndexUnits(UnitIndex& units) {
       p.partitions.push_back(std::move(partition));
     }
     p.units = disclosure::Population::FromSorted(std::move(members[cell]));
+    if (entities != nullptr) {
+      ENCLAVE_ASSIGN_OR_RETURN(p.units, disclosure::EntityPopulation(
+                                            std::move(entity_members[cell]), p.units));
+    }
     populations.push_back(std::move(p));
   }
   return absl::OkStatus();

@@ -133,6 +133,15 @@ void TableBuilder::Impl::PrimaryRules(Pipeline& p) {
   std::vector<disclosure::ProtectionRequirement>& requirement = p.requirement;
   std::vector<bool>& primary = p.primary;
   std::vector<std::int64_t>& quantile = p.quantile;
+  // A template that declares the entity its thresholds count (T10: R5's enterprises, be_id)
+  // counts the distinct holdings contributing to a magnitude, not its units: ten vestigingen of
+  // three enterprises are three (disclosure-control.md §3.1).
+  const bool count_entities = !tmpl->disclosure.threshold_entity.empty();
+  auto facts_of = [count_entities](std::int64_t units, const MagnitudePart& part) {
+    disclosure::MagnitudeFacts f = Facts(units, part);
+    if (count_entities) f.units = f.holdings;
+    return f;
+  };
   for (std::size_t cell = 0; cell < cell_count; ++cell) {
     for (std::size_t s = 0; s < stat_count; ++s) {
       const std::size_t i = cell * stat_count + s;
@@ -188,7 +197,7 @@ void TableBuilder::Impl::PrimaryRules(Pipeline& p) {
         }
         case StatisticKind::kSum:
         case StatisticKind::kMean: {
-          const disclosure::MagnitudeFacts facts = Facts(a.units_a, a.mag_a);
+          const disclosure::MagnitudeFacts facts = facts_of(a.units_a, a.mag_a);
           if (a.units_a == 0) {
             d = disclosure::ThresholdRule(rules, 0);  // "empty"
           } else if (plan.kind == StatisticKind::kSum) {
@@ -252,8 +261,8 @@ void TableBuilder::Impl::PrimaryRules(Pipeline& p) {
           break;
         }
         case StatisticKind::kRatio:
-          d = disclosure::RatioDecision(rules, Facts(a.units_a, a.mag_a),
-                                        Facts(a.units_b, a.mag_b));
+          d = disclosure::RatioDecision(rules, facts_of(a.units_a, a.mag_a),
+                                        facts_of(a.units_b, a.mag_b));
           if (d.status == disclosure::CellStatus::kReleased && a.sum_b == 0) {
             d = disclosure::Decision{disclosure::CellStatus::kConfidential, "undefined"};
           }

@@ -68,6 +68,9 @@ struct QueryService::Request {
   std::optional<templates::BoundQuery> bound;
   disclosure::RuleSetParams rules;  // the effective rule set (cell-key templates)
   UnitIndex* units = nullptr;
+  // Of the template's disclosure.threshold_entity, when it declares one: the guard's populations
+  // and the history's numbering are then in entities (disclosure-control.md §6.1).
+  UnitIndex* entities = nullptr;
   std::optional<policy::PrincipalLimiter::Slot> principal_slot;
   std::optional<AdmissionQueue::Slot> enclave_slot;
   std::string data_version;
@@ -193,6 +196,14 @@ absl::Status QueryService::CheckConfiguration(Request& r) {
   r.rules.min_share_denominator =
       std::max(r.rules.min_share_denominator, t.disclosure.min_share_denominator);
   r.units = options_.unit_index ? options_.unit_index(t.unit) : nullptr;
+  if (!t.disclosure.threshold_entity.empty()) {
+    r.entities = options_.unit_index ? options_.unit_index(t.disclosure.threshold_entity) : nullptr;
+    if (r.entities == nullptr) {
+      return r.record.Refuse(absl::InternalError(
+          "disclosure control is not configured for the entities of template " + t.id + " (" +
+          t.disclosure.threshold_entity + "); nothing was run"));
+    }
+  }
   if (r.units == nullptr || !options_.solver_factory || !options_.magnitude_key ||
       options_.guard == nullptr || options_.history == nullptr) {
     return r.record.Refuse(absl::InternalError("disclosure control is not configured for unit type '" +
@@ -274,6 +285,7 @@ absl::StatusOr<FinishedTable> QueryService::BuildTable(Request& r,
   DisclosureTools tools;
   tools.rules = &r.rules;
   tools.units = r.units;
+  tools.entities = r.entities;
   tools.solver = solver.get();
   tools.integer.solver = integer_solver.get();  // null: tables that need it are refused
   tools.integer.per_solve = options_.integer_per_solve;
@@ -288,9 +300,14 @@ absl::StatusOr<FinishedTable> QueryService::BuildTable(Request& r,
 absl::Status QueryService::Guard(Request& r, FinishedTable& table, disclosure::GuardRecord* added) {
   // One history per data version and unit type for every caller: SDC releases are publishable.
   const auto start = std::chrono::steady_clock::now();
-  const disclosure::GuardKey key{r.data_version, r.tmpl->unit};
+  // A template whose thresholds count entities (T10: enterprises) is guarded in entities: its
+  // populations are entity populations, kept per data version and entity type.
+  const disclosure::GuardKey key{r.data_version,
+                                 r.entities != nullptr ? r.entities->unit_type() : r.tmpl->unit};
   disclosure::GuardLimits limits;
   limits.min_units = static_cast<std::uint64_t>(std::max<std::int64_t>(r.rules.min_units, 1));
+  const std::size_t identity = r.entities != nullptr ? 1 : 0;  // EntityPopulation's element
+  const std::string noun = r.entities != nullptr ? r.entities->unit_type() + "s" : "";
   limits.max_partitions = static_cast<std::uint32_t>(
       r.tmpl->disclosure.max_partitions > 0
           ? r.tmpl->disclosure.max_partitions
@@ -300,9 +317,9 @@ absl::Status QueryService::Guard(Request& r, FinishedTable& table, disclosure::G
   // T units are guarded.
   std::vector<disclosure::GuardedPopulation> guarded;
   for (disclosure::GuardedPopulation& p : table.populations) {
-    if (p.units.size() >= limits.min_units) guarded.push_back(std::move(p));
+    if (p.units.size() >= limits.min_units + identity) guarded.push_back(std::move(p));
   }
-  absl::Status status = options_.guard->CheckAndRecord(key, guarded, limits, added);
+  absl::Status status = options_.guard->CheckAndRecord(key, guarded, limits, added, noun);
   r.disclosure_us += std::chrono::duration_cast<std::chrono::microseconds>(
                          std::chrono::steady_clock::now() - start)
                          .count();
@@ -322,9 +339,10 @@ absl::StatusOr<RunResult> QueryService::Publish(Request& r, FinishedTable table,
   // No answer leaves unlogged.
   ENCLAVE_RETURN_IF_ERROR(r.record.Result());
   // The guard's history is durable before anything is sent.
-  if (!added.empty() && !r.units->basis().empty()) {
-    const disclosure::GuardKey key{r.data_version, r.tmpl->unit};
-    if (absl::Status kept = options_.history->Append(key, r.units->basis(), added); !kept.ok()) {
+  const UnitIndex* numbering = r.entities != nullptr ? r.entities : r.units;
+  if (!added.empty() && !numbering->basis().empty()) {
+    const disclosure::GuardKey key{r.data_version, numbering->unit_type()};
+    if (absl::Status kept = options_.history->Append(key, numbering->basis(), added); !kept.ok()) {
       base::LogError("release_history_write_failed", {{"code", kept.code()}});
       return r.record.Abort(absl::UnavailableError(
           "the release history is unavailable; the result was not released"));

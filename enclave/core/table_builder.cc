@@ -295,7 +295,7 @@ void TableBuilder::Impl::RollUpMargins() {
   }
 }
 
-absl::Status TableBuilder::Impl::Aggregate(UnitIndex& units) {
+absl::Status TableBuilder::Impl::Aggregate(UnitIndex& units, UnitIndex* entities) {
   cell_units.assign(cell_count, 0);
   acc.assign(cell_count * stats.size(), Accumulator{});
   quantile_values.assign(static_cast<std::size_t>(quantile_slots),
@@ -304,7 +304,7 @@ absl::Status TableBuilder::Impl::Aggregate(UnitIndex& units) {
   std::vector<std::uint32_t> targets(fan);
 
   GroupByUnit();
-  ENCLAVE_RETURN_IF_ERROR(IndexUnits(units));
+  ENCLAVE_RETURN_IF_ERROR(IndexUnits(units, entities));
   const std::size_t unit_count = unit_start.size() - 1;
   if (unit_count == records.size() && !track_holdings) {
     // Fast path: one row per unit, so every unit lies in exactly one inner cell and each margin
@@ -540,8 +540,14 @@ absl::StatusOr<FinishedTable> TableBuilder::Finish(const DisclosureTools& tools,
   if (tools.units->unit_type() != m.tmpl->unit) {
     return absl::InternalError("template " + m.tmpl->id + ": the unit index is not of its unit type");
   }
+  const std::string& entity = m.tmpl->disclosure.threshold_entity;
+  if (!entity.empty() && (tools.entities == nullptr || tools.entities->unit_type() != entity ||
+                          !m.track_holdings)) {
+    return absl::InternalError("template " + m.tmpl->id + ": no index of the entities (" + entity +
+                               ") its thresholds count");
+  }
   ENCLAVE_RETURN_IF_ERROR(disclosure::CheckMagnitudeParams(tools.magnitude));
-  ENCLAVE_RETURN_IF_ERROR(m.Aggregate(*tools.units));
+  ENCLAVE_RETURN_IF_ERROR(m.Aggregate(*tools.units, entity.empty() ? nullptr : tools.entities));
   const auto start = std::chrono::steady_clock::now();
   for (std::size_t s = 0; s < m.stats.size(); ++s) {
     StatPlan& plan = m.stats[s];

@@ -490,12 +490,24 @@ struct DifferencingGuard::Impl {
 DifferencingGuard::DifferencingGuard() : impl_(std::make_unique<Impl>()) {}
 DifferencingGuard::~DifferencingGuard() = default;
 
-std::string DifferencingGuard::DifferencingRefusal(std::uint64_t min_units) {
+std::string DifferencingGuard::DifferencingRefusal(std::uint64_t min_units,
+                                                   std::string_view noun) {
+  const std::string n(noun);
   return "this table shows a population that differs from one the enclave has released before "
          "(to anyone) by fewer than " +
-         std::to_string(min_units) +
-         " units, so together they would describe fewer than " + std::to_string(min_units) +
-         " units; choose a coarser geography, fewer breakdowns or another period";
+         std::to_string(min_units) + " " + n + ", so together they would describe fewer than " +
+         std::to_string(min_units) + " " + n +
+         "; choose a coarser geography, fewer breakdowns or another period";
+}
+
+absl::StatusOr<Population> EntityPopulation(std::vector<std::uint32_t> entities,
+                                            const Population& units) {
+  for (std::uint32_t e : entities) {
+    if (e > kMaxEntityIndex) return absl::InternalError("too many entities for the differencing guard");
+  }
+  const PopulationDigest d = DigestOf(units);
+  entities.push_back(kMaxEntityIndex + 1 + static_cast<std::uint32_t>((d.lo ^ d.hi) & kMaxEntityIndex));
+  return Population::FromIndices(std::move(entities));
 }
 
 std::string DifferencingGuard::QuotaRefusal(std::uint32_t max_partitions) {
@@ -507,12 +519,18 @@ std::string DifferencingGuard::QuotaRefusal(std::uint32_t max_partitions) {
 
 absl::Status DifferencingGuard::CheckAndRecord(const GuardKey& key,
                                                std::span<const GuardedPopulation> populations,
-                                               const GuardLimits& limits, GuardRecord* added) {
-  if (limits.min_units < 1 || limits.min_units > kMaxMinUnits) {
+                                               const GuardLimits& limits, GuardRecord* added,
+                                               std::string_view entity_noun) {
+  // Entity populations carry one identity element each: two of different units differ by 2 more
+  // than their entities (EntityPopulation).
+  const bool entities = !entity_noun.empty();
+  if (limits.min_units < 1 ||
+      limits.min_units + (entities ? kEntityIdentitySlack : 0) > kMaxMinUnits) {
     return absl::InternalError("the differencing guard serves thresholds from 1 to " +
                                std::to_string(kMaxMinUnits) + " units");
   }
-  const auto t = static_cast<std::uint32_t>(limits.min_units);
+  const auto t = static_cast<std::uint32_t>(limits.min_units +
+                                            (entities ? kEntityIdentitySlack : 0));
   // Outside the lock: one pass over each population for its digest and its first T units.
   std::vector<Fingerprint> prints;
   prints.reserve(populations.size());
@@ -524,7 +542,9 @@ absl::Status DifferencingGuard::CheckAndRecord(const GuardKey& key,
   for (std::size_t i = 0; i < populations.size(); ++i) {
     if (bucket.by_digest.contains(Impl::Key(prints[i].digest))) continue;
     if (Impl::TooClose(bucket, populations[i].units, prints[i], t)) {
-      return absl::FailedPreconditionError(DifferencingRefusal(limits.min_units));
+      return absl::FailedPreconditionError(
+          entities ? DifferencingRefusal(limits.min_units, entity_noun)
+                   : DifferencingRefusal(limits.min_units));
     }
   }
   // 2. The decomposition quota: the partitions each population would then have.

@@ -101,6 +101,20 @@ struct GuardLimits {
   std::uint32_t max_partitions = 10;  // distinct partitions of one population; 0: no quota
 };
 
+// An entity population (disclosure-control.md §6.1): the distinct entities (e.g. enterprises,
+// be_id) of a cell's units, plus one identity element derived from the units themselves, so that
+// two cells with the same entities but different units (a chain's branch more or less) are
+// different populations. Two entity populations of different units therefore differ by their
+// entities plus 2 (or, with probability 2^-31 per pair, plus 0), and CheckAndRecord compares them
+// against min_units + kEntityIdentitySlack when CheckAndRecord is given an entity noun: refused iff the
+// units differ and fewer than min_units entities do (|ent(P) Δ ent(Q)| <= |ent(P Δ Q)|, so every
+// difference that touches fewer than min_units entities is refused). REQUIRES: every entity
+// index at most kMaxEntityIndex (checked: kInternal).
+inline constexpr std::uint64_t kEntityIdentitySlack = 2;
+inline constexpr std::uint32_t kMaxEntityIndex = 0x7fffffffU;
+absl::StatusOr<Population> EntityPopulation(std::vector<std::uint32_t> entities,
+                                            const Population& units);
+
 // A kept population: its encoding (EncodePopulation) and the largest threshold T it was released
 // under. Two populations are compared with the smaller of their thresholds: a table released at
 // T = 100 (income) and one at T = 10 (counts) differing by 50 persons describe those 50 by a count,
@@ -137,8 +151,15 @@ class DifferencingGuard {
   // QuotaRefusal (no counts, no unit ids, nothing about earlier releases' callers) and nothing is
   // recorded. Populations of the same call are not compared with each other (secondary suppression
   // protects within one table). kInternal when limits.min_units is 0 or above kMaxMinUnits.
+  //
+  // `entity_noun` set ("enterprises"): the populations are entity populations (EntityPopulation),
+  // the thresholds count entities (R5 asks for 10 enterprises, whatever their vestigingen); a
+  // population is refused when its units differ from a kept one's while fewer than
+  // limits.min_units entities do (0 included), and the refusal names the noun. Keep one kind of
+  // population per key.
   absl::Status CheckAndRecord(const GuardKey& key, std::span<const GuardedPopulation> populations,
-                              const GuardLimits& limits, GuardRecord* added = nullptr);
+                              const GuardLimits& limits, GuardRecord* added = nullptr,
+                              std::string_view entity_noun = {});
 
   // Restores recorded populations and partitions (start-up, from the history store).
   // All-or-nothing: kDataLoss on any undecodable encoding, and then nothing is added.
@@ -149,7 +170,8 @@ class DifferencingGuard {
   std::size_t PartitionsOf(const GuardKey& key, const Population& population) const;
 
   // The refusals: the public threshold and quota, never a count, a unit or which earlier release.
-  static std::string DifferencingRefusal(std::uint64_t min_units);
+  static std::string DifferencingRefusal(std::uint64_t min_units,
+                                         std::string_view noun = "units");
   static std::string QuotaRefusal(std::uint32_t max_partitions);
 
  private:

@@ -243,7 +243,8 @@ struct DisclosureState {
 };
 
 // Start-up of the disclosure services; any failure refuses the start (fail closed).
-// Persons and establishments (T10's vestiging-periods): a universe-mode index over every unit of
+// Persons, establishments (T10's vestiging-periods) and enterprises (the entities T10's thresholds
+// count): a universe-mode index over every unit of
 // the data version that the store lists (stable numbering, so the guard's history is persisted).
 // Other unit types: a first-seen index; their populations are guarded in memory only (not across
 // restarts).
@@ -260,7 +261,11 @@ absl::StatusOr<std::shared_ptr<DisclosureState>> StartDisclosure(
       SqliteMicrodataSource::Open(config.database_path);
   if (!source.ok()) return WithContext("database_path", source.status());
   std::set<std::string> unit_types;
-  for (const templates::Template& t : loaded.policies.catalog->templates) unit_types.insert(t.unit);
+  for (const templates::Template& t : loaded.policies.catalog->templates) {
+    unit_types.insert(t.unit);
+    // The entities a template's thresholds and guard count (T10: enterprises) are indexed too.
+    if (!t.disclosure.threshold_entity.empty()) unit_types.insert(t.disclosure.threshold_entity);
+  }
   std::unordered_map<std::string, std::string> pseudonyms;
   std::map<std::string, std::vector<std::string>> universes;
   for (const std::string& type : unit_types) {

@@ -134,6 +134,11 @@ struct DisclosureSettings {
   // Partitions of one population the officer approved for this template beyond the rule set's
   // decomposition quota (§6.2); 0: the rule set's quota applies.
   std::int32_t max_partitions = 0;
+  // The entity the thresholds and the differencing guard count when it is not the unit: the unit
+  // type of holding_column's values ("enterprise" for T10's be_id). Empty: both count units.
+  // Set: a magnitude's threshold counts distinct holdings with a contribution, and the guard's
+  // populations are each cell's distinct entities (disclosure-control.md §6.1).
+  std::string threshold_entity;
 
   // True when the dimension is declared in sensitive_dimensions or has a sensitive code.
   bool IsSensitiveDimension(const std::string& name) const;

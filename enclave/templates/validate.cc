@@ -297,6 +297,16 @@ void CheckColumns(const Template& t, Problems& p) {
             "holdings merge magnitudes: set measure_column or leave holding_column empty");
     }
   }
+  const std::string& entity = t.disclosure.threshold_entity;
+  if (!entity.empty()) {
+    if (holding.empty()) {
+      p.Add("disclosure.threshold_entity",
+            "names the unit type of holding_column's values: set holding_column too");
+    } else if (!IsIdentifier(entity) || entity == t.unit) {
+      p.Add("disclosure.threshold_entity",
+            "must be a lower-case unit type other than the template's unit");
+    }
+  }
 }
 
 bool NeedsMeasure(StatisticKind kind) {

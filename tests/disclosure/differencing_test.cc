@@ -162,6 +162,59 @@ TEST_CASE("guard: 0 < |P delta Q| < T is refused; 0 and >= T are allowed") {
   CHECK_FALSE(Release(wide, kA, {Range(1, 80)}, 60).ok());
 }
 
+// Entity populations (T10's enterprises, disclosure-control.md §6.1): refused when the units
+// differ and fewer than T entities do, whatever the number of units (a vestiging is two units, an
+// enterprise may have many vestigingen). Negative control: the same unit sets as unit populations.
+TEST_CASE("guard: entity populations count entities; other units of the same entities are refused") {
+  const GuardKey kE{"dv1", "enterprise"};
+  // Units 2e, 2e+1 (a vestiging's two periods) belong to entity e.
+  auto units_of = [](std::uint32_t from, std::uint32_t to) {
+    std::vector<std::uint32_t> u;
+    for (std::uint32_t e = from; e < to; ++e) {
+      u.push_back(2 * e);
+      u.push_back(2 * e + 1);
+    }
+    return Population::FromIndices(u);
+  };
+  auto entity = [](std::uint32_t from, std::uint32_t to, const Population& units) {
+    std::vector<std::uint32_t> e(to - from);
+    std::iota(e.begin(), e.end(), from);
+    absl::StatusOr<Population> p = EntityPopulation(e, units);
+    REQUIRE(p.ok());
+    return *p;
+  };
+  const GuardLimits limits{10, 0};
+  auto release = [&](DifferencingGuard& g, const Population& p) {
+    const std::vector<GuardedPopulation> one{G(p)};
+    return g.CheckAndRecord(kE, one, limits, nullptr, "enterprises");
+  };
+  const Population control = units_of(0, 30), wider = units_of(0, 37);
+  {
+    // 7 enterprises (14 units) more: refused as entities, allowed as units.
+    DifferencingGuard g;
+    REQUIRE(release(g, entity(0, 30, control)).ok());
+    CHECK(release(g, entity(0, 30, control)).ok());  // the same units again
+    const absl::Status s = release(g, entity(0, 37, wider));
+    CHECK(s.code() == absl::StatusCode::kFailedPrecondition);
+    CHECK(s.message().find("fewer than 10 enterprises") != std::string::npos);
+    CHECK(release(g, entity(0, 40, units_of(0, 40))).ok());  // 10 enterprises more
+    DifferencingGuard units;
+    REQUIRE(Release(units, kA, {control}).ok());
+    CHECK(Release(units, kA, {wider}).ok());  // the gap this closes
+  }
+  {
+    // The same 30 enterprises with 6 more vestigingen (12 units) of three of them: refused.
+    DifferencingGuard g;
+    REQUIRE(release(g, entity(0, 30, control)).ok());
+    std::vector<std::uint32_t> more(control.units().begin(), control.units().end());
+    for (std::uint32_t v = 0; v < 6; ++v) more.push_back(2000 + v);
+    CHECK_FALSE(release(g, entity(0, 30, Population::FromIndices(more))).ok());
+  }
+  // An entity index beyond the range fails closed.
+  CHECK(EntityPopulation({kMaxEntityIndex + 1}, control).status().code() ==
+        absl::StatusCode::kInternal);
+}
+
 TEST_CASE("guard: two populations are compared with the smaller of their thresholds") {
   const Population q = Range(0, 500);
   const Population fifty_fewer = Range(50, 500);

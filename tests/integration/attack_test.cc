@@ -1180,6 +1180,7 @@ disclosure {
   min_units: 10
   min_share_denominator: 100
   holding_column: "be_id"
+  threshold_entity: "enterprise"
 }
 )pb";
 

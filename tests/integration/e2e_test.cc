@@ -181,7 +181,7 @@ TEST_CASE("T10: each cell counts the fixed panel and the index follows plain SQL
                                                         {"measure", c.measure}});
     INFO(result.status().ToString());
     REQUIRE(result.ok());
-    CHECK(result->template_version == 3);
+    CHECK(result->template_version == 4);
     auto truth = EventImpactTruth(w.db, c.event, c.window, c.baseline, c.measure);
     REQUIRE(truth.ok());
     REQUIRE(result->dimensions.size() == 2);

@@ -312,12 +312,32 @@ TEST_SUITE("LoadPolicies") {
     CHECK(none.status().code() == absl::StatusCode::kInvalidArgument);
   }
 
+  TEST_CASE("templates of one unit type counting different entities are refused") {
+    // A second template of T10's units counting the units themselves would be guarded apart from
+    // T10's enterprises (disclosure-control.md §6.1): refused, naming both templates.
+    PolicyCopy copy;
+    std::string t10 = copy.Read("templates/t10_event_impact_pin.textproto");
+    const std::string id = "id: \"event_impact_pin\"";
+    REQUIRE(t10.find(id) != std::string::npos);
+    t10.replace(t10.find(id), id.size(), "id: \"event_impact_units\"");
+    const std::string entity = "  threshold_entity: \"enterprise\"\n";
+    REQUIRE(t10.find(entity) != std::string::npos);
+    t10.erase(t10.find(entity), entity.size());
+    copy.Write("templates/t98_event_impact_units.textproto", t10);
+    std::string error = LoadError(copy);
+    CHECK_MESSAGE(error.find("templates 'event_impact_pin' and 'event_impact_units' release units "
+                             "of type 'establishment'") != std::string::npos,
+                  error);
+    CHECK(error.find("threshold_entity") != std::string::npos);
+  }
+
   TEST_CASE("T10 merges an enterprise's vestigingen as one holding under cbs-business") {
     auto loaded = LoadPolicies(kShipped.string(), nullptr);
     REQUIRE(loaded.ok());
     for (const auto& t : loaded->catalog->templates) {
       if (t.id == "event_impact_pin") {
         CHECK(t.disclosure.holding_column == "be_id");
+        CHECK(t.disclosure.threshold_entity == "enterprise");  // R5 counts enterprises
         CHECK(t.disclosure.rule_set == "cbs-business");
         CHECK(t.ExpectedColumns().back() == "be_id");
       }

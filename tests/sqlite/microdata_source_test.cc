@@ -423,13 +423,19 @@ TEST_SUITE("SqliteMicrodataSource") {
     }
     CHECK(universe == std::set<std::string>{"V1@baseline", "V1@window", "V2@baseline", "V2@window"});
     CHECK(source->ListUnits("no_such_unit").status().code() == absl::StatusCode::kNotFound);
+    // The entities T10's thresholds and guard count (disclosure.threshold_entity "enterprise").
+    auto be = source->ListUnits("enterprise");
+    REQUIRE(be.ok());
+    std::set<std::string> enterprises;
+    for (const auto& u : *be) enterprises.insert(u.unit);
+    CHECK(enterprises == std::set<std::string>{"BE1", "BE2"});
 
     auto loaded = policy_files::LoadPolicies(std::string(ENCLAVE_SOURCE_DIR) + "/policies",
                                              source.get());
     REQUIRE_MESSAGE(loaded.ok(), loaded.status().message());
     const Template* t10 = loaded->catalog->Find("event_impact_pin");
     REQUIRE(t10 != nullptr);
-    CHECK(t10->version == 3);
+    CHECK(t10->version == 4);
     using Cells = std::map<std::string, std::string>;                  // unit -> area/sector
     using Sums = std::map<std::string, std::int64_t>;                   // unit -> summed PIN
     auto scan = [&](const std::vector<std::pair<std::string, std::string>>& params, Sums* sums) {
@@ -442,6 +448,10 @@ TEST_SUITE("SqliteMicrodataSource") {
         auto [it, fresh] = cells.emplace(unit, cell);
         if (!fresh && it->second != cell) return absl::InternalError("a unit in two cells");
         if (sums != nullptr) (*sums)[unit] += row.measure.value_or(0);
+        // The holding (be_id) is an enterprise of the universe T10's thresholds count.
+        if (enterprises.count(std::string(row.holding)) != 1) {
+          return absl::InternalError("a holding outside the enterprise universe");
+        }
         return absl::OkStatus();
       });
       REQUIRE_MESSAGE(s.ok(), s.message());

@@ -38,6 +38,7 @@ absl::Status FakeMicrodataSource::Scan(const templates::BoundQuery& /*query*/,
     view.dimensions = dims;
     view.measure = row.measure;
     view.flags = row.flags;
+    if (auto h = state_->holdings.find(row.unit); h != state_->holdings.end()) view.holding = h->second;
     if (absl::Status s = visit(view); !s.ok()) return s;
     ++delivered;
   }

@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -33,6 +34,9 @@ struct FakeRow {
 struct FakeSourceState {
   std::vector<FakeRow> rows;
   std::string data_version = "fake-data-v1";
+  // Each unit's holding (RowView::holding, templates declaring disclosure.holding_column); a unit
+  // not listed has none (empty).
+  std::map<std::string, std::string> holdings;
 
   // Failure injection. When scan_failure is set, Scan delivers the first fail_after_rows rows and
   // then returns it.

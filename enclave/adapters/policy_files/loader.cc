@@ -625,6 +625,7 @@ bool ConvertTemplate(const Parsed<v1p::TemplateFile>& f, const CodeLists& lists,
     t->disclosure.sensitive_dimensions.push_back({d.dimension(), d.flag(), d.none_code()});
   }
   t->disclosure.max_partitions = ds.max_partitions();
+  t->disclosure.threshold_entity = ds.threshold_entity();
   if (t->disclosure.min_units < rs->second.min_units) {
     fail("disclosure.min_units", "disclosure.min_units must be at least the rule set's " +
                                      std::to_string(rs->second.min_units));
@@ -772,6 +773,21 @@ absl::StatusOr<LoadedPolicies> LoadPolicies(const std::string& policies_dir,
 
   std::sort(catalog->templates.begin(), catalog->templates.end(),
             [](const Template& a, const Template& b) { return a.id < b.id; });
+  // The differencing guard compares the populations of every cell-key template over one unit
+  // type in one history, counted in their threshold entity (disclosure-control.md §6.1): a
+  // template counting units beside one counting enterprises would be guarded apart from it.
+  std::map<std::string, const Template*> entity_of_unit;
+  for (const Template& t : catalog->templates) {
+    if (t.dp.has_value()) continue;
+    auto [at, fresh] = entity_of_unit.emplace(t.unit, &t);
+    if (!fresh && at->second->disclosure.threshold_entity != t.disclosure.threshold_entity) {
+      return absl::InvalidArgumentError(
+          "templates '" + at->second->id + "' and '" + t.id + "' release units of type '" + t.unit +
+          "', which one differencing guard compares, but declare different "
+          "disclosure.threshold_entity ('" + at->second->disclosure.threshold_entity + "' and '" +
+          t.disclosure.threshold_entity + "'): declare the same entity in both");
+    }
+  }
   catalog->rule_sets = std::move(rule_sets);
   LoadedPolicies loaded;
   loaded.catalog = std::move(catalog);

@@ -353,8 +353,9 @@ std::string SqliteMicrodataSource::DataVersion() const { return impl_->data_vers
 // both. Establishments: T10's units, every vestiging in each of its two periods
 // ("<vestiging_id>@window", "<vestiging_id>@baseline"), keyed by that name itself (as a first-seen
 // index would key them); the universe makes T10's populations persistable like persons' (the
-// fixed panel of T10 v3 is a subset of it). Other unit types, or a database without the table,
-// cannot be enumerated (kNotFound).
+// fixed panel of T10 v3 is a subset of it). Enterprises: the be_id of every vestiging, the entity
+// T10's thresholds and differencing guard count (disclosure.threshold_entity). Other unit types,
+// or a database without the table, cannot be enumerated (kNotFound).
 absl::StatusOr<std::vector<core::MicrodataSource::UnitKey>> SqliteMicrodataSource::ListUnits(
     const std::string& unit_type) {
   std::vector<const char*> queries;  // the first that prepares is used
@@ -365,6 +366,8 @@ absl::StatusOr<std::vector<core::MicrodataSource::UnitKey>> SqliteMicrodataSourc
     queries = {
         "SELECT vestiging_id || '@window', vestiging_id || '@window' FROM vestiging "
         "UNION ALL SELECT vestiging_id || '@baseline', vestiging_id || '@baseline' FROM vestiging"};
+  } else if (unit_type == "enterprise") {
+    queries = {"SELECT DISTINCT be_id, be_id FROM vestiging"};
   } else {
     return absl::NotFoundError("the microdata store cannot list units of type " + unit_type);
   }

@@ -458,9 +458,9 @@ struct TableBuilder::Impl {
   void Emit(const Contribution& c, std::uint32_t record_key, std::uint32_t holding);
   void MergeHoldings();
   void GroupByUnit();
-  absl::Status IndexUnits(UnitIndex& units);
+  absl::Status IndexUnits(UnitIndex& units, UnitIndex* entities);
   void RollUpMargins();
-  absl::Status Aggregate(UnitIndex& units);
+  absl::Status Aggregate(UnitIndex& units, UnitIndex* entities);
   // The disclosure pipeline (release_assembly.cc runs it): one Pipeline per Finish.
   struct Pipeline {
     const DisclosureTools* tools = nullptr;
