@@ -67,7 +67,15 @@ struct Dimension {
 // kShare: 100 * (units with `flag`) / (units with `denominator_flag`, or all units of the cell).
 // kRatio: 100 * (sum of measure over units with `flag`) / (sum over units with
 // `denominator_flag`): an index such as PIN turnover in an event window against its baseline.
-enum class StatisticKind { kCount, kSum, kMean, kQuantile, kShare, kRatio };
+// kShareDifference: the difference in percentage points between two SHARE statistics of the same
+// template (`minuend` - `subtrahend`: two arms of a comparison, T6), with its 95% interval
+// (`bound`), computed on integers from the two shares' released counts
+// (disclosure/comparison.h). Released only where both shares are; the shares, the difference and
+// the COUNTs of either arm's denominator flag are withheld together when any of them is.
+enum class StatisticKind { kCount, kSum, kMean, kQuantile, kShare, kRatio, kShareDifference };
+
+// Which number of a kShareDifference statistic is released.
+enum class DifferenceBound { kEstimate, kLower95, kUpper95 };
 
 const char* StatisticKindName(StatisticKind kind);
 
@@ -79,6 +87,9 @@ struct Statistic {
   std::string denominator_flag;       // kShare (optional) and kRatio (required)
   std::uint32_t quantile_permille = 0;  // kQuantile only, in (0, 1000)
   std::int64_t precision = 1;           // released values are multiples of this
+  std::string minuend;                  // kShareDifference only: a SHARE statistic's name
+  std::string subtrahend;               // kShareDifference only: another SHARE statistic's name
+  DifferenceBound bound = DifferenceBound::kEstimate;  // kShareDifference only
 };
 
 // A sensitive category (disclosure-control.md §3.4): either a code of a dimension (`dimension` and

@@ -295,7 +295,7 @@ TEST_SUITE("LoadPolicies") {
     PolicyCopy copy;
     copy.Edit(kT1, "kind: COUNT", "kind: KIND_UNSPECIFIED");
     std::string error = LoadError(copy);
-    CHECK(error.find("kind must be COUNT, SUM, MEAN, QUANTILE, SHARE or RATIO") != std::string::npos);
+    CHECK(error.find("kind must be COUNT, SUM, MEAN, QUANTILE, SHARE, RATIO or ") != std::string::npos);
   }
 
   TEST_CASE("an unknown rule set is refused") {
