@@ -379,4 +379,66 @@ absl::StatusOr<ResidentTruth> Residents(const std::string& db_path, const std::s
   return out;
 }
 
+absl::StatusOr<std::map<std::string, ArmTruth>> MatchedArms(
+    const std::string& db_path, const std::string& sql,
+    const std::map<std::string, std::string>& params, const std::string& subgroup_column) {
+  sqlite3* raw = nullptr;
+  if (sqlite3_open_v2(db_path.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    sqlite3_close(raw);
+    return absl::UnavailableError("cannot open the database");
+  }
+  std::unique_ptr<sqlite3, DbCloser> db(raw);
+  sqlite3_stmt* raw_stmt = nullptr;
+  if (sqlite3_prepare_v2(db.get(), sql.c_str(), -1, &raw_stmt, nullptr) != SQLITE_OK) {
+    return absl::InternalError(std::string("prepare: ") + sqlite3_errmsg(db.get()));
+  }
+  std::unique_ptr<sqlite3_stmt, StmtCloser> stmt(raw_stmt);
+  for (const auto& [name, value] : params) {
+    const int index = sqlite3_bind_parameter_index(stmt.get(), (":" + name).c_str());
+    if (index > 0) sqlite3_bind_text(stmt.get(), index, value.c_str(), -1, SQLITE_TRANSIENT);
+  }
+  int column = -1, deelnemer = -1, deelnemer_uitkomst = -1, controle = -1, controle_uitkomst = -1;
+  for (int c = 0; c < sqlite3_column_count(stmt.get()); ++c) {
+    const std::string name = sqlite3_column_name(stmt.get(), c);
+    if (name == subgroup_column) column = c;
+    if (name == "deelnemer") deelnemer = c;
+    if (name == "deelnemer_uitkomst") deelnemer_uitkomst = c;
+    if (name == "controle") controle = c;
+    if (name == "controle_uitkomst") controle_uitkomst = c;
+  }
+  if (deelnemer < 0 || deelnemer_uitkomst < 0 || controle < 0 || controle_uitkomst < 0 ||
+      (!subgroup_column.empty() && column < 0)) {
+    return absl::InternalError("the template's SQL lacks an expected column");
+  }
+  std::map<std::string, ArmTruth> out;
+  std::map<std::string, std::set<std::int64_t>> persons;
+  int rc;
+  while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
+    const std::string group = column < 0 ? std::string() : ColumnText(stmt.get(), column);
+    ArmTruth& t = out[group];
+    t.deelnemers += sqlite3_column_int64(stmt.get(), deelnemer);
+    t.deelnemers_uitkomst += sqlite3_column_int64(stmt.get(), deelnemer_uitkomst);
+    t.controles += sqlite3_column_int64(stmt.get(), controle);
+    t.controles_uitkomst += sqlite3_column_int64(stmt.get(), controle_uitkomst);
+    ++t.rows;
+    persons[group].insert(sqlite3_column_int64(stmt.get(), 0));
+  }
+  if (rc != SQLITE_DONE) return absl::InternalError(sqlite3_errmsg(db.get()));
+  for (auto& [group, t] : out) t.distinct_persons = static_cast<std::int64_t>(persons[group].size());
+  return out;
+}
+
+absl::StatusOr<std::int64_t> StartersInPeriod(const std::string& db_path, const std::string& van,
+                                              const std::string& tot) {
+  std::int64_t n = 0;
+  absl::Status s = RunPlainSql(db_path, R"sql(
+SELECT count(*) FROM (
+  SELECT rinpersoon FROM srg_reintegratie WHERE aanvang BETWEEN ?1 AND ?2
+  UNION
+  SELECT rinpersoon FROM gem_reintegratietraject WHERE start BETWEEN ?1 AND ?2))sql",
+                               {van, tot}, [&](sqlite3_stmt* st) { n = sqlite3_column_int64(st, 0); });
+  if (!s.ok()) return s;
+  return n;
+}
+
 }  // namespace enclave::testing

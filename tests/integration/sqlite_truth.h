@@ -86,4 +86,26 @@ struct ResidentKey {
 using ResidentTruth = std::map<ResidentKey, std::int64_t>;
 absl::StatusOr<ResidentTruth> Residents(const std::string& db_path, const std::string& peildatum);
 
+// T6 (reintegratie_vergelijking_gematcht): the template's unit-level rows, from its own SQL run by
+// plain sqlite3 with the named parameters bound, aggregated here per code of `subgroup_column`
+// (the column of the subgroup dimension; empty: one group "" of all rows): persons per arm and
+// persons with the outcome per arm. It checks the enclave's aggregation and disclosure of T6, not
+// its SQL; StartersInPeriod is the independent bound on the participant arm.
+struct ArmTruth {
+  std::int64_t deelnemers = 0;
+  std::int64_t deelnemers_uitkomst = 0;
+  std::int64_t controles = 0;
+  std::int64_t controles_uitkomst = 0;
+  std::int64_t rows = 0;
+  std::int64_t distinct_persons = 0;
+};
+absl::StatusOr<std::map<std::string, ArmTruth>> MatchedArms(
+    const std::string& db_path, const std::string& sql,
+    const std::map<std::string, std::string>& params, const std::string& subgroup_column);
+
+// Distinct persons with an SRG provision or a municipal trajectory starting between van and tot
+// (YYYYMMDD, inclusive), straight from srg_reintegratie and gem_reintegratietraject.
+absl::StatusOr<std::int64_t> StartersInPeriod(const std::string& db_path, const std::string& van,
+                                              const std::string& tot);
+
 }  // namespace enclave::testing

@@ -101,7 +101,7 @@ TEST_SUITE("LoadPolicies") {
     for (const char* id : {"zzp_aantal_per_wijk", "zzp_inkomen_verdeling", "bijstand_stand",
                            "reintegratie_uitkomst_cohort", "jeugdhulp_gebruik",
                            "jongeren_neet_werkloos", "event_impact_pin", "bijstand_stromen",
-                           "bevolking_noemer"}) {
+                           "bevolking_noemer", "reintegratie_vergelijking_gematcht"}) {
       CAPTURE(id);
       auto it = std::find_if(templates.begin(), templates.end(),
                              [&](const auto& t) { return t.id == id; });
