@@ -87,8 +87,8 @@ struct Statistic {
   std::string denominator_flag;       // kShare (optional) and kRatio (required)
   std::uint32_t quantile_permille = 0;  // kQuantile only, in (0, 1000)
   std::int64_t precision = 1;           // released values are multiples of this
-  std::string minuend;                  // kShareDifference only: a SHARE statistic's name
-  std::string subtrahend;               // kShareDifference only: another SHARE statistic's name
+  std::string minuend = {};             // kShareDifference only: a SHARE statistic's name
+  std::string subtrahend = {};          // kShareDifference only: another SHARE statistic's name
   DifferenceBound bound = DifferenceBound::kEstimate;  // kShareDifference only
 };
 

@@ -338,6 +338,7 @@ void CheckDifference(const Template& t, const Statistic& s, const std::string& f
     }
   }
   if (s.minuend == s.subtrahend) p.Add(f + ".subtrahend", "must differ from the minuend");
+  if (s.precision > 100) p.Add(f + ".precision", "SHARE_DIFFERENCE precision is at most 100 points");
 }
 
 void CheckStatistics(const Template& t, Problems& p) {
