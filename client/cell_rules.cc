@@ -183,6 +183,10 @@ Text ExplainRule(std::string_view rule, std::string_view detail, std::string_vie
   if (rule == "undefined") {
     return {"geheim, niet gedefinieerd (noemer nul)", "withheld, undefined (zero denominator)"};
   }
+  if (rule == "relative-risk-reference") {
+    return {"geheim, het aandeel van de referentiegroep is geheim",
+            "withheld, the reference group's share is withheld"};
+  }
   if (rule == "derived-undefined") {
     return {"geheim, niet te berekenen uit de vrijgegeven delen",
             "withheld, cannot be derived from the released parts"};

@@ -167,6 +167,27 @@ constexpr char kRefusalDetailsPayload[] = "type.googleapis.com/enclave.v1.Refusa
 
 // A table whose cells point outside its dimensions cannot be shown faithfully; refuse it rather
 // than guess which cell a value belongs to.
+Dimension FromProto(const v1::Dimension& d) {
+  Dimension dim;
+  dim.name = d.name();
+  dim.label = FromProto(d.label());
+  for (const v1::Code& c : d.codes()) {
+    dim.codes.push_back(Code{c.code(), FromProto(c.label()), c.is_total()});
+  }
+  return dim;
+}
+
+// The request's parameters, in the caller's order.
+template <typename Request>
+void AddParameters(const std::vector<std::pair<std::string, std::string>>& parameters,
+                   Request& request) {
+  for (const auto& [name, value] : parameters) {
+    v1::Parameter* p = request.add_parameters();
+    p->set_name(name);
+    p->set_value(value);
+  }
+}
+
 absl::StatusOr<QueryResult> FromProto(const v1::RunQueryResponse& response) {
   QueryResult out;
   const v1::ReleaseMetadata& m = response.metadata();
@@ -180,15 +201,7 @@ absl::StatusOr<QueryResult> FromProto(const v1::RunQueryResponse& response) {
   for (const v1::LocalizedText& n : m.notes()) out.notes.push_back(FromProto(n));
 
   const v1::Table& t = response.table();
-  for (const v1::Dimension& d : t.dimensions()) {
-    Dimension dim;
-    dim.name = d.name();
-    dim.label = FromProto(d.label());
-    for (const v1::Code& c : d.codes()) {
-      dim.codes.push_back(Code{c.code(), FromProto(c.label()), c.is_total()});
-    }
-    out.dimensions.push_back(std::move(dim));
-  }
+  for (const v1::Dimension& d : t.dimensions()) out.dimensions.push_back(FromProto(d));
   for (const v1::StatisticDescription& s : t.statistics()) out.statistics.push_back(FromProto(s));
   if (response.has_budget_charge()) {
     BudgetCharge charge;
@@ -294,11 +307,7 @@ class GrpcEnclaveClient final : public EnclaveClient {
     SetDeadline(context);
     v1::DescribeTemplateRequest request;
     request.set_template_id(template_id);
-    for (const auto& [name, value] : parameters) {
-      v1::Parameter* p = request.add_parameters();
-      p->set_name(name);
-      p->set_value(value);
-    }
+    AddParameters(parameters, request);
     v1::DescribeTemplateResponse response;
     const grpc::Status status = stub_->DescribeTemplate(&context, request, &response);
     if (!status.ok()) return ToAbsl(status, context);
@@ -312,15 +321,7 @@ class GrpcEnclaveClient final : public EnclaveClient {
     out.template_version = l.template_version();
     out.template_sha256 = l.template_sha256();
     for (const v1::Parameter& p : l.parameters()) out.parameters.emplace_back(p.name(), p.value());
-    for (const v1::Dimension& d : l.dimensions()) {
-      Dimension dim;
-      dim.name = d.name();
-      dim.label = FromProto(d.label());
-      for (const v1::Code& c : d.codes()) {
-        dim.codes.push_back(Code{c.code(), FromProto(c.label()), c.is_total()});
-      }
-      out.dimensions.push_back(std::move(dim));
-    }
+    for (const v1::Dimension& d : l.dimensions()) out.dimensions.push_back(FromProto(d));
     for (const v1::StatisticDescription& s : l.statistics()) out.statistics.push_back(FromProto(s));
     return out;
   }
@@ -337,11 +338,7 @@ class GrpcEnclaveClient final : public EnclaveClient {
     SetDeadline(context);
     v1::RunQueryRequest request;
     request.set_template_id(template_id);
-    for (const auto& [name, value] : parameters) {
-      v1::Parameter* p = request.add_parameters();
-      p->set_name(name);
-      p->set_value(value);
-    }
+    AddParameters(parameters, request);
     v1::RunQueryResponse response;
     const grpc::Status status = stub_->RunQuery(&context, request, &response);
     if (!status.ok()) {

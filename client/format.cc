@@ -108,6 +108,7 @@ std::string KindText(const std::string& kind, Language lang) {
       {"mean", {"gemiddelde", "mean"}},   {"quantile", {"kwantiel", "quantile"}},
       {"share", {"aandeel", "share"}},    {"ratio", {"verhouding", "ratio"}},
       {"share_difference", {"verschil in procentpunten", "difference in percentage points"}},
+      {"relative_risk", {"relatief risico", "relative risk"}},
   };
   const auto it = kKinds.find(kind);
   return it == kKinds.end() ? kind : std::string(Tr(lang, it->second.first, it->second.second));

@@ -136,4 +136,11 @@ Stopped cleanly. To run it by hand:
   kill %1      # SIGTERM: graceful shutdown
 Other roles: use $run/pki/<name>.pem/.key with --cert/--key (researcher1: cell-key templates;
 researcher2: the differentially private bijstand_dp_wijk_leeftijd; officer1, steward1, operator1).
+
+The web page (tables, charts, the district map), with enclaved running as above:
+  $enclavectl --config $run/enclavectl.conf serve
+and open the URL it prints (open: http://127.0.0.1:PORT/?token=...) in a browser on this machine;
+Ctrl-C stops it. The privacy officer's log view:
+  $enclavectl --config $run/enclavectl.conf --cert $run/pki/officer1.pem --key $run/pki/officer1.key \\
+    serve --log-key "\$(cat $run/state/log_verifier.key)"
 EOF2

@@ -93,6 +93,7 @@ std::optional<std::string>* ValueSlot(ParsedArgs& parsed, std::string_view flag)
   if (flag == "--log-key") return &parsed.audit.log_key;
   if (flag == "--origin") return &parsed.audit.origin;
   if (flag == "--project") return &parsed.audit.project;
+  if (flag == "--port") return &parsed.port;
   return nullptr;
 }
 
@@ -123,10 +124,11 @@ absl::StatusOr<Command> CommandNamed(std::string_view name) {
   if (name == "audit") return Command::kAudit;
   if (name == "budget") return Command::kBudget;
   if (name == "health") return Command::kHealth;
+  if (name == "serve") return Command::kServe;
   if (name == "help") return Command::kHelp;
   return absl::InvalidArgumentError("unknown command '" + std::string(name) +
                                     "' (allowed: templates, describe, run, audit, budget, health, "
-                                    "help)");
+                                    "serve, help)");
 }
 
 absl::StatusOr<AuditAction> AuditActionNamed(std::string_view name) {
@@ -215,6 +217,7 @@ Usage:
   enclavectl [global flags] run TEMPLATE [--param NAME=VALUE ...] [--format table|csv|json] [--output FILE]
   enclavectl [global flags] audit checkpoint|log|verify|export|verify-bundle|receipt ...
   enclavectl [global flags] health [SERVICE]
+  enclavectl [global flags] serve [--port N]
   enclavectl template sign|check ...
   enclavectl help [COMMAND]
   enclavectl --version
@@ -226,6 +229,7 @@ Commands:
   audit       the tamper-evident query log (privacy officers): see 'enclavectl help audit'
   budget      your privacy budgets (researchers): cap, spent, reserved, remaining
   health      whether the enclave serves (operators): SERVING, exit 0; else exit 5
+  serve       the web page on this machine (127.0.0.1 only): see 'enclavectl help serve'
   template    four-eyes template approval, offline: see 'enclavectl help template'
   help        show help for a command
 
@@ -305,6 +309,34 @@ query would be refused). SERVICE is empty for the whole server, or
 enclave.v1.QueryService or enclave.v1.AuditService.
 Exit code 0 only for SERVING; 5 for NOT_SERVING or when the enclave cannot be
 reached; 3 for other roles (only OPERATOR may ask; the refusal is logged).
+See 'enclavectl --help' for the global flags.
+)";
+
+constexpr std::string_view kServeHelp = R"(Usage: enclavectl [global flags] serve [--port N] [--no-browser-hint]
+                  [--log-key KEY] [--origin ORIGIN]
+
+Starts a web server on this machine for the enclave's web page: templates by
+theme, parameter forms, tables, charts and the district map; for privacy
+officers the query log; for researchers their budgets. It talks to the enclave
+with your certificate, exactly as the other commands do, and prints one line:
+
+  open: http://127.0.0.1:PORT/?token=TOKEN
+
+Open that URL in your browser. TOKEN is a random secret made for this session
+only: without it (or the cookie the page gets from it) every request is
+refused, so other web pages and other users of this machine cannot use your
+certificate through the server. Keep the URL to yourself.
+
+  --port N            the port on 127.0.0.1 (default 0: any free port)
+  --no-browser-hint   print only the "open:" line (no hint on stderr)
+  --log-key KEY       privacy officers: the pinned log key, to verify the log
+  --origin ORIGIN     and its origin (default: 'log_key' and 'log_origin' in
+                      the config file)
+
+The server listens on 127.0.0.1 only, answers only requests for 127.0.0.1 or
+localhost, sends a strict Content-Security-Policy, loads nothing from the
+internet and writes nothing to disk. Ctrl-C (SIGINT) or SIGTERM stops it
+(exit code 0). The page's language follows --lang (it can be switched there).
 See 'enclavectl --help' for the global flags.
 )";
 
@@ -426,6 +458,10 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args) {
       parsed.audit.cells = true;
       continue;
     }
+    if (arg == "--no-browser-hint") {
+      parsed.no_browser_hint = true;
+      continue;
+    }
     // "--flag=VALUE" or "--flag VALUE"; "-p VALUE".
     std::string flag = arg;
     std::optional<std::string> value;
@@ -462,6 +498,8 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args) {
       if (absl::Status s = ParseRetries("--retries", *value).status(); !s.ok()) return s;
     } else if (flag == "--retry-max-time") {
       if (absl::Status s = ParseRetryTime("--retry-max-time", *value).status(); !s.ok()) return s;
+    } else if (flag == "--port") {
+      if (absl::Status s = ParsePort(*value).status(); !s.ok()) return s;
     }
     *slot = std::move(*value);
   }
@@ -502,6 +540,9 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args) {
   }
 
   parsed.command = *command;
+  if (parsed.command != Command::kServe && (parsed.port.has_value() || parsed.no_browser_hint)) {
+    return absl::InvalidArgumentError("--port and --no-browser-hint apply only to 'serve'");
+  }
   switch (parsed.command) {
     case Command::kHealth:
       if (positional.size() > 2) {
@@ -513,6 +554,12 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args) {
     case Command::kBudget:
       if (positional.size() != 1) {
         return absl::InvalidArgumentError("'budget' takes no arguments, got '" + positional[1] +
+                                          "'");
+      }
+      break;
+    case Command::kServe:
+      if (positional.size() != 1) {
+        return absl::InvalidArgumentError("'serve' takes no arguments, got '" + positional[1] +
                                           "'");
       }
       break;
@@ -575,8 +622,10 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args) {
       break;
   }
   const AuditFlags& audit = parsed.audit;
+  const bool serve = parsed.command == Command::kServe;  // the log view verifies as 'audit log'
   if (audit.caller || audit.template_id || audit.from || audit.to || audit.decision ||
-      audit.type || audit.state || audit.log_key || audit.origin || audit.project || audit.cells) {
+      audit.type || (audit.state && !serve) || (audit.log_key && !serve) ||
+      (audit.origin && !serve) || audit.project || audit.cells) {
     return absl::InvalidArgumentError("the audit flags apply only to 'audit' commands");
   }
   if (parsed.command != Command::kRun) {
@@ -708,8 +757,19 @@ absl::StatusOr<std::string> HelpText(std::string_view topic) {
   if (topic == "audit") return std::string(kAuditHelp);
   if (topic == "budget") return std::string(kBudgetHelp);
   if (topic == "health") return std::string(kHealthHelp);
+  if (topic == "serve") return std::string(kServeHelp);
   if (topic == "help") return std::string(kHelpHelp);
   return absl::NotFoundError("no help for unknown command '" + std::string(topic) + "'");
+}
+
+absl::StatusOr<std::uint16_t> ParsePort(std::string_view text) {
+  unsigned value = 0;
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || ptr != text.data() + text.size() || value > 65535) {
+    return absl::InvalidArgumentError("--port: '" + std::string(text) +
+                                      "' is not a port number in [0, 65535] (0: any free port)");
+  }
+  return static_cast<std::uint16_t>(value);
 }
 
 absl::StatusOr<std::int64_t> ParseAuditTime(std::string_view what, std::string_view text) {

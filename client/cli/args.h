@@ -18,7 +18,9 @@
 
 namespace enclave::client::cli {
 
-enum class Command { kHelp, kVersion, kTemplates, kDescribe, kRun, kAudit, kBudget, kHealth };
+enum class Command {
+  kHelp, kVersion, kTemplates, kDescribe, kRun, kAudit, kBudget, kHealth, kServe
+};
 // enclavectl audit <action>
 enum class AuditAction { kCheckpoint, kLog, kVerify, kExport, kVerifyBundle, kReceipt };
 
@@ -53,6 +55,8 @@ struct ParsedArgs {
   std::string receipt_request_id;                            // audit receipt REQUEST_ID
   AuditFlags audit;                                          // kAudit
   std::string health_service;                                // kHealth: "" = the whole server
+  std::optional<std::string> port;                           // kServe: --port (checked)
+  bool no_browser_hint = false;                              // kServe: --no-browser-hint
 };
 
 // Parses argv[1..]. Flags take "--flag VALUE" or "--flag=VALUE" and may come before or after
@@ -86,6 +90,9 @@ int ExitCodeFor(const absl::Status& status);
 // the epoch. kInvalidArgument naming `what` otherwise.
 [[nodiscard]] absl::StatusOr<std::int64_t> ParseAuditTime(std::string_view what,
                                                           std::string_view text);
+
+// serve --port: 0..65535 (0: any free port). kInvalidArgument otherwise.
+[[nodiscard]] absl::StatusOr<std::uint16_t> ParsePort(std::string_view text);
 
 // A few lines for stderr after a usage error.
 std::string ShortUsage();

@@ -14,6 +14,7 @@
 #include "client/cli/config.h"
 #include "client/cli/output.h"
 #include "client/cli/template_cmd.h"
+#include "client/web/serve_cmd.h"
 #include "enclave/client/client.h"
 #include "enclave/client/format.h"
 #include "enclave/client/retry.h"
@@ -179,6 +180,9 @@ int Run(const std::vector<std::string>& args, Connections& keep) {
     file = *std::move(loaded);
   }
   if (parsed->command == Command::kAudit) return RunAudit(*parsed, file, home, keep);
+  if (parsed->command == Command::kServe) {  // the local web page (client/web/serve_cmd.h)
+    return enclave::web::RunServeCommand(*parsed, file, home, std::cout, std::cerr);
+  }
   absl::StatusOr<cli::Settings> settings = cli::ResolveSettings(*parsed, file);
   if (!settings.ok()) return UsageError(settings.status());
 
@@ -279,6 +283,7 @@ int Run(const std::vector<std::string>& args, Connections& keep) {
     case Command::kVersion:
     case Command::kAudit:
     case Command::kHealth:
+    case Command::kServe:
       break;
   }
   if (absl::Status s = Emit(text, parsed->output_file); !s.ok()) return Fail(s);

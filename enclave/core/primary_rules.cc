@@ -222,7 +222,8 @@ void TableBuilder::Impl::PrimaryRules(Pipeline& p) {
             quantile[i] = *kth;
           }
           break;
-        case StatisticKind::kShare: {
+        case StatisticKind::kShare:
+        case StatisticKind::kRelativeRisk: {  // decided as its share; the reference in assembly
           for (std::size_t dd = 0; dd < dims.size(); ++dd) {
             coords_of[dd] = (cell / strides[dd]) % radix[dd];
           }

@@ -140,6 +140,7 @@ absl::Status TableBuilder::Impl::PerturbAndAssemble(Pipeline& p) {
       const Accumulator& a = acc[i];
       disclosure::Decision& d = decisions[i];
       std::optional<std::int64_t> value;
+      bool reference_withheld = false;  // RELATIVE_RISK: its reference share is withheld
       if (d.status == disclosure::CellStatus::kReleased) {
         switch (plan.kind) {
           case StatisticKind::kCount: {
@@ -198,9 +199,37 @@ absl::Status TableBuilder::Impl::PerturbAndAssemble(Pipeline& p) {
             if (den != 0) value = RoundRational(static_cast<Int128>(num) * 100, den, plan.precision);
             break;
           }
+          case StatisticKind::kRelativeRisk: {
+            // (num / den) / (num_ref / den_ref) from the perturbed counts both shares are derived
+            // from, never from true counts; the reference is this cell with the reference
+            // dimensions at their total. Its decision is final (secondary suppression ran): a
+            // withheld reference share withholds the relative risk.
+            std::size_t ref = cell;
+            for (std::size_t rd : plan.reference_dims) {
+              const std::size_t k = (cell / strides[rd]) % radix[rd];
+              ref += (radix[rd] - 1 - k) * strides[rd];
+            }
+            const std::size_t ri = ref * stat_count + s;
+            if (decisions[ri].status != disclosure::CellStatus::kReleased) {
+              reference_withheld = true;
+              break;
+            }
+            const Accumulator& b = acc[ri];
+            const std::int64_t num = released_count(a.units_a, a.key_a);
+            const std::int64_t den = released_count(a.units_b, a.key_b);
+            const std::int64_t num_ref = released_count(b.units_a, b.key_a);
+            const std::int64_t den_ref = released_count(b.units_b, b.key_b);
+            if (num >= 0 && den > 0 && num_ref > 0 && den_ref > 0) {
+              value = RoundRational(static_cast<Int128>(num) * den_ref * 100,
+                                    static_cast<Int128>(den) * num_ref, plan.precision);
+            }
+            break;
+          }
         }
         if (!value.has_value()) {
-          d = disclosure::Decision{disclosure::CellStatus::kConfidential, "derived-undefined"};
+          d = disclosure::Decision{disclosure::CellStatus::kConfidential,
+                                   reference_withheld ? "relative-risk-reference"
+                                                      : "derived-undefined"};
         }
       }
       ReleasedCell out;

@@ -20,6 +20,7 @@ absl::Status TableBuilder::Impl::SecondarySuppression(Pipeline& p) {
         additive[{0, plan.flag_mask}].push_back(s);
         break;
       case StatisticKind::kShare:
+      case StatisticKind::kRelativeRisk:  // the share's numerators: protected with them
         additive[{0, plan.flag_mask | plan.den_mask}].push_back(s);
         break;
       case StatisticKind::kSum:

@@ -160,6 +160,24 @@ void TableBuilder::Impl::Init(const templates::BoundQuery& q) {
       }
       plan.bound = s.bound;
     }
+    if (s.kind == StatisticKind::kRelativeRisk) {
+      if (s.reference_dimensions.empty()) {
+        init_error = absl::InternalError("template " + tmpl->id + ": relative risk " + s.name +
+                                         " has no reference dimension");
+        return;
+      }
+      for (std::size_t d = 0; d < dims.size(); ++d) {
+        for (const std::string& r : s.reference_dimensions) {
+          const bool named = (dims[d].dim != nullptr && dims[d].dim->name == r) ||
+                             (dims[d].child != nullptr && dims[d].child->name == r) ||
+                             (dims[d].parent != nullptr && dims[d].parent->name == r);
+          if (named) {
+            plan.reference_dims.push_back(d);
+            break;
+          }
+        }
+      }
+    }
     stats.push_back(plan);
   }
 }
@@ -220,6 +238,7 @@ void TableBuilder::Impl::Emit(const Contribution& c, std::uint32_t record_key,
         }
         break;
       case StatisticKind::kShare:
+      case StatisticKind::kRelativeRisk:
         if (Matches(c.flags, plan.den_mask)) {
           ++a.units_b;
           a.key_b += record_key;

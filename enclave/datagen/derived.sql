@@ -22,7 +22,7 @@
 --   ("Derived layer"). Changing a definition here changes what templates count: bump the version
 --   of every template that reads the changed column.
 -- * Reference dates (d_peildatum) are exactly those the templates use: 31 March, 30 June,
---   30 September and 31 December of 2018-2024 (T3 quarter ends; T7 half-years; T9 year ends) and
+--   30 September and 31 December of 2018-2024 (T3 quarter ends; T7 half-years; T8 and T9 year ends) and
 --   1 January 2019-2025 (T1/T2: residents on 1 January after the reference year).
 -- * Residence follows the templates: a person is a resident on date D when an address spell with
 --   aanvang <= D <= einde points at an address object with gem_code GM1916, the person is in
@@ -288,6 +288,59 @@ JOIN d_persoon p ON p.pnr = i.pnr
 LEFT JOIN jgdhulpbus j ON j.rinpersoon = p.rinpersoon AND j.begin <= q.peil AND j.einde >= q.van
 ORDER BY 1, 2, 3, 4;
 ANALYZE d_jeugdhulp_periode;
+
+-- @derive d_gezinscontext cost 2 reads d_peildatum d_ingezetene d_persoon kinderoudertab
+--   bijstandpersoonbus gbahuishoudensbus koppelpersoonhuishouden inhatab
+-- Family context of children (T8): residents aged 0-17 on 31 December of each year 2018-2024,
+-- one row per child and year (a child with two address spells that day has one row here).
+--   ouder_bijstand    1: a parent (kinderoudertab, father or mother, resident or not) had an ALG
+--                     bijstand spell running on some day of the year
+--   eenouder          1: the child's household on 31 December is a one-parent household (typhh)
+--   inkomenskwintiel  national quintile of the household's standardised income (inhatab
+--                     inhp100hgest of the child's household in the year: 1-20 -> 1 .. 81-100 -> 5);
+--                     onbekend: no household income that year
+--   ouder_opleiding   the highest education of the parents (d_persoon); onbekend: neither known
+CREATE TABLE d_gezinscontext (
+  jaar INTEGER NOT NULL,
+  pnr INTEGER NOT NULL,
+  ouder_bijstand INTEGER NOT NULL,
+  eenouder INTEGER NOT NULL,
+  inkomenskwintiel TEXT NOT NULL,      -- 1|2|3|4|5|onbekend
+  ouder_opleiding TEXT NOT NULL,       -- laag|middelbaar|hoog|onbekend
+  PRIMARY KEY (jaar, pnr)
+) WITHOUT ROWID;
+INSERT INTO d_gezinscontext
+SELECT k.jaar, k.pnr,
+       CASE WHEN EXISTS (SELECT 1 FROM bijstandpersoonbus b
+                         WHERE b.rinpersoon IN (k.pa, k.ma) AND b.statistiekcode = 'ALG'
+                           AND b.aanvang <= k.jaar || '1231' AND b.einde >= k.jaar || '0101')
+            THEN 1 ELSE 0 END,
+       CASE WHEN EXISTS (SELECT 1 FROM gbahuishoudensbus h
+                         WHERE h.rinpersoon = k.rinpersoon AND h.typhh = 'eenouder'
+                           AND h.datumaanvanghh <= k.jaar || '1231'
+                           AND h.datumeindehh >= k.jaar || '1231')
+            THEN 1 ELSE 0 END,
+       COALESCE((SELECT CASE WHEN i.inhp100hgest BETWEEN 1 AND 20 THEN '1'
+                             WHEN i.inhp100hgest BETWEEN 21 AND 40 THEN '2'
+                             WHEN i.inhp100hgest BETWEEN 41 AND 60 THEN '3'
+                             WHEN i.inhp100hgest BETWEEN 61 AND 80 THEN '4'
+                             WHEN i.inhp100hgest BETWEEN 81 AND 100 THEN '5' END
+                 FROM koppelpersoonhuishouden c
+                 JOIN inhatab i ON i.rinpersoonhkw = c.rinpersoonhkw AND i.jaar = c.jaar
+                 WHERE c.rinpersoon = k.rinpersoon AND c.jaar = k.jaar), 'onbekend'),
+       COALESCE((SELECT CASE max(CASE o.opleidingsniveau WHEN 'hoog' THEN 3 WHEN 'middelbaar' THEN 2
+                                                         WHEN 'laag' THEN 1 ELSE 0 END)
+                          WHEN 3 THEN 'hoog' WHEN 2 THEN 'middelbaar' WHEN 1 THEN 'laag' END
+                 FROM d_persoon o WHERE o.rinpersoon IN (k.pa, k.ma)), 'onbekend')
+FROM (SELECT DISTINCT d.verslagjaar AS jaar, i.pnr AS pnr, p.rinpersoon AS rinpersoon,
+             ko.rinpersoonpa AS pa, ko.rinpersoonma AS ma
+      FROM d_peildatum d
+      JOIN d_ingezetene i ON i.peildatum = d.peildatum AND i.leeftijd BETWEEN 0 AND 17
+      JOIN d_persoon p ON p.pnr = i.pnr
+      LEFT JOIN kinderoudertab ko ON ko.rinpersoon = p.rinpersoon
+      WHERE d.maand = 12) k
+ORDER BY k.jaar, k.pnr;
+ANALYZE d_gezinscontext;
 
 -- @derive d_dag cost 1 reads pin_dag evenement
 -- Days as integers, so that templates do date arithmetic with + and - only (portable SQL, no

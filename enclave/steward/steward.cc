@@ -702,6 +702,28 @@ class RowStore {
     }
   }
 
+  // Adds the stored size of each of the `columns` values of the record at `offset` to
+  // `(*bytes)[0..columns)` (text: its length; integer and real: 8; null: 0).
+  void AddWidths(std::size_t offset, int columns, std::vector<std::uint64_t>* bytes) const {
+    const char* at = data_.data() + offset;
+    for (int c = 0; c < columns; ++c) {
+      const char tag = *at++;
+      if (tag == 'I' || tag == 'R') {
+        at += 8;
+        (*bytes)[static_cast<std::size_t>(c)] += 8;
+      } else if (tag == 'T') {
+        std::uint64_t len = 0;
+        for (int shift = 0;; shift += 7) {
+          const auto byte = static_cast<unsigned char>(*at++);
+          len |= static_cast<std::uint64_t>(byte & 0x7f) << shift;
+          if ((byte & 0x80) == 0) break;
+        }
+        at += len;
+        (*bytes)[static_cast<std::size_t>(c)] += len;
+      }
+    }
+  }
+
  private:
   void Append(const char* bytes, std::size_t n) {
     if (used_ + n > data_.capacity()) data_.Grow(2 * (used_ + n));
@@ -1089,12 +1111,41 @@ std::string LeadingColumn(const std::string& index_sql) {
   return index_sql.substr(i, j - i);
 }
 
+// The columns of an index's SQL ("CREATE INDEX x ON t (a, b DESC)" -> {"a", "b"}).
+std::vector<std::string> IndexColumns(const std::string& index_sql) {
+  std::vector<std::string> columns;
+  const std::size_t paren = index_sql.rfind('(');
+  if (paren == std::string::npos) return columns;
+  std::size_t i = paren + 1;
+  while (i < index_sql.size()) {
+    while (i < index_sql.size() && index_sql[i] == ' ') ++i;
+    std::size_t j = i;
+    while (j < index_sql.size() && index_sql[j] != ',' && index_sql[j] != ')' &&
+           index_sql[j] != ' ') {
+      ++j;
+    }
+    if (j > i) columns.push_back(index_sql.substr(i, j - i));
+    while (j < index_sql.size() && index_sql[j] != ',' && index_sql[j] != ')') ++j;
+    if (j >= index_sql.size() || index_sql[j] == ')') break;
+    i = j + 1;
+  }
+  return columns;
+}
+
+// The page cache of the load's connection while records are inserted (KiB; see LoadDeliveries
+// and StewardOptions::index_in_place_max_bytes, half of it).
+constexpr std::int64_t kInsertCacheKiB = 65536;
+
 // One delivery, inside the load's transaction: read in one pass (ReadDelivery); if it has an
 // error, `*inserting` becomes false (nothing of it is inserted; the caller rolls back).
 // Otherwise its records are inserted into `physical` in person order (pseudonym order), with
 // the indexes that start with the person column already in place: they are then filled in
-// their own order, at their right edge. The other indexes are left in `*indexes` for after the
-// insert (docs/performance.md, "Delivery loads").
+// their own order, at their right edge. An index on other columns is also put in place before
+// the insert when its entries (estimated from the widths of its columns in the first records)
+// take at most half of the insert's page cache (options.index_in_place_max_bytes): its pages
+// then stay in the cache while the records are inserted, which costs less than building it
+// afterwards (a scan of the whole new table and a sort). The other indexes are left in
+// `*indexes` for after the insert (docs/performance.md, "Delivery loads").
 absl::Status LoadDelivery(sqlite3* db, const StewardOptions& options,
                           const Pseudonymiser& pseudonymiser, const Register* register_ids,
                           const std::string& physical, Prepared* p,
@@ -1138,9 +1189,33 @@ absl::Status LoadDelivery(sqlite3* db, const StewardOptions& options,
     return absl::OkStatus();
   }
 
+  std::size_t total = 0;
+  for (const auto& part : read.parts) total += part->refs.size();
+  // Average stored width of each target column, from the first 1000 records (in part order).
+  const int columns = static_cast<int>(targets.size());
+  std::vector<std::uint64_t> width_sum(targets.size(), 0);
+  std::uint64_t sampled = 0;
+  for (const auto& part : read.parts) {
+    for (std::size_t k = 0; k < part->refs.size() && sampled < 1000; ++k, ++sampled) {
+      part->rows.AddWidths(part->refs[k].offset, columns, &width_sum);
+    }
+  }
+  auto entry_bytes = [&](const std::string& index) -> double {
+    double bytes = 16;  // rowid, record header, cell pointer and size
+    for (const std::string& column : IndexColumns(index)) {
+      const auto at = std::find(targets.begin(), targets.end(), column);
+      if (at == targets.end()) return -1;  // an expression or unknown column: not estimated
+      bytes += static_cast<double>(width_sum[static_cast<std::size_t>(at - targets.begin())]) /
+               static_cast<double>(std::max<std::uint64_t>(sampled, 1));
+    }
+    return bytes;
+  };
   std::vector<std::string> after;
   for (const std::string& index : *indexes) {
-    if (!person.empty() && LeadingColumn(index) == person) {
+    const double entry = entry_bytes(index);
+    const bool fits = entry > 0 && entry * static_cast<double>(total) <=
+                                       static_cast<double>(options.index_in_place_max_bytes);
+    if ((!person.empty() && LeadingColumn(index) == person) || fits) {
       ENCLAVE_RETURN_IF_ERROR(Exec(db, index, "index on " + physical));
     } else {
       after.push_back(index);
@@ -1148,8 +1223,6 @@ absl::Status LoadDelivery(sqlite3* db, const StewardOptions& options,
   }
   *indexes = std::move(after);
   std::vector<RowRef> order;
-  std::size_t total = 0;
-  for (const auto& part : read.parts) total += part->refs.size();
   order.reserve(total);
   for (const auto& part : read.parts) {
     order.insert(order.end(), part->refs.begin(), part->refs.end());
@@ -1170,7 +1243,6 @@ absl::Status LoadDelivery(sqlite3* db, const StewardOptions& options,
   std::string batch_sql = sql;
   for (std::size_t i = 0; i < kBatch; ++i) absl::StrAppend(&batch_sql, i ? ", " : "", values);
   ENCLAVE_ASSIGN_OR_RETURN(StmtPtr insert_batch, Prepare(db, batch_sql));
-  const int columns = static_cast<int>(targets.size());
   const double bytes_per_row =
       static_cast<double>(p->csv.size()) / static_cast<double>(order.size() + 1);
   for (std::size_t i = 0; i < order.size();) {
@@ -1379,7 +1451,9 @@ absl::StatusOr<LoadOutcome> LoadDeliveries(const StewardOptions& options,
   // small page cache suffices; the pages it lets go of are written to the database file (only
   // pages that existed before the transaction go to the journal) and reused, instead of
   // hundreds of megabytes held to the commit. The derived layer gets a large cache back.
-  ENCLAVE_RETURN_IF_ERROR(Exec(db, "PRAGMA analysis_limit=1000; PRAGMA cache_size=-65536", "settings"));
+  ENCLAVE_RETURN_IF_ERROR(
+      Exec(db, absl::StrCat("PRAGMA analysis_limit=1000; PRAGMA cache_size=-", kInsertCacheKiB),
+           "settings"));
   std::int64_t current = 0;
   std::int64_t version = 0;
   bool inserting = true;

@@ -61,6 +61,10 @@ struct StewardOptions {
   // result is the same as reading it in one part (tests set these low to check that).
   std::size_t read_threads = 0;
   std::size_t part_min_bytes = std::size_t{8} << 20;
+  // An index that does not start with the person column is filled during the insert when its
+  // entries are estimated at most this many bytes (half the insert's page cache), and built
+  // after the insert otherwise (tests set 0 to check that both give the same indexes).
+  std::size_t index_in_place_max_bytes = std::size_t{32} << 20;
   // Test hook: runs inside the transaction just before COMMIT (e.g. to be killed there).
   std::function<void()> before_commit_for_test;
 };

@@ -37,6 +37,8 @@ const char* StatisticKindName(StatisticKind kind) {
       return "ratio";
     case StatisticKind::kShareDifference:
       return "share_difference";
+    case StatisticKind::kRelativeRisk:
+      return "relative_risk";
   }
   return "unknown";
 }

@@ -67,12 +67,26 @@ struct Dimension {
 // kShare: 100 * (units with `flag`) / (units with `denominator_flag`, or all units of the cell).
 // kRatio: 100 * (sum of measure over units with `flag`) / (sum over units with
 // `denominator_flag`): an index such as PIN turnover in an event window against its baseline.
+// kRelativeRisk: the cell's share (as kShare, from the same flags) divided by the share of its
+// reference cell (the same cell with every `reference_dimensions` entry in the table at its
+// total), times 100: an index, 100 = as often as in the whole reference group. Computed from the
+// perturbed counts the two shares are derived from; withheld whenever either share is
+// (disclosure-control.md §3.6).
 // kShareDifference: the difference in percentage points between two SHARE statistics of the same
 // template (`minuend` - `subtrahend`: two arms of a comparison, T6), with its 95% interval
 // (`bound`), computed on integers from the two shares' released counts
 // (disclosure/comparison.h). Released only where both shares are; the shares, the difference and
 // the COUNTs of either arm's denominator flag are withheld together when any of them is.
-enum class StatisticKind { kCount, kSum, kMean, kQuantile, kShare, kRatio, kShareDifference };
+enum class StatisticKind {
+  kCount,
+  kSum,
+  kMean,
+  kQuantile,
+  kShare,
+  kRatio,
+  kRelativeRisk,
+  kShareDifference
+};
 
 // Which number of a kShareDifference statistic is released.
 enum class DifferenceBound { kEstimate, kLower95, kUpper95 };
@@ -84,9 +98,12 @@ struct Statistic {
   StatisticKind kind = StatisticKind::kCount;
   LocalizedText label;
   std::string flag;                   // empty: all units of the cell
-  std::string denominator_flag;       // kShare (optional) and kRatio (required)
+  std::string denominator_flag;       // kShare, kRelativeRisk (optional) and kRatio (required)
   std::uint32_t quantile_permille = 0;  // kQuantile only, in (0, 1000)
   std::int64_t precision = 1;           // released values are multiples of this
+  // kRelativeRisk only (at least one): dimensions of the template set to their total in the
+  // reference cell.
+  std::vector<std::string> reference_dimensions;
   std::string minuend = {};             // kShareDifference only: a SHARE statistic's name
   std::string subtrahend = {};          // kShareDifference only: another SHARE statistic's name
   DifferenceBound bound = DifferenceBound::kEstimate;  // kShareDifference only

@@ -360,11 +360,12 @@ void CheckStatistics(const Template& t, Problems& p) {
       case StatisticKind::kQuantile:
       case StatisticKind::kShare:
       case StatisticKind::kRatio:
+      case StatisticKind::kRelativeRisk:
       case StatisticKind::kShareDifference:
         break;
       default:
-        p.Add(f + ".kind", "must be COUNT, SUM, MEAN, QUANTILE, SHARE, RATIO or SHARE_DIFFERENCE "
-                           "(no min, max or lists: they release one unit's value)");
+        p.Add(f + ".kind", "must be COUNT, SUM, MEAN, QUANTILE, SHARE, RATIO, RELATIVE_RISK or "
+                           "SHARE_DIFFERENCE (no min, max or lists: they release one unit's value)");
         continue;
     }
     if (s.kind == StatisticKind::kQuantile) {
@@ -387,8 +388,26 @@ void CheckStatistics(const Template& t, Problems& p) {
       if (s.denominator_flag.empty()) p.Add(f + ".denominator_flag", "RATIO needs a denominator flag");
     } else if (s.kind == StatisticKind::kShare) {
       if (s.flag.empty()) p.Add(f + ".flag", "SHARE needs a numerator flag");
+    } else if (s.kind == StatisticKind::kRelativeRisk) {
+      if (s.flag.empty()) p.Add(f + ".flag", "RELATIVE_RISK needs a numerator flag");
     } else if (!s.denominator_flag.empty()) {
-      p.Add(f + ".denominator_flag", "applies to SHARE and RATIO statistics only");
+      p.Add(f + ".denominator_flag", "applies to SHARE, RATIO and RELATIVE_RISK statistics only");
+    }
+    if (s.kind == StatisticKind::kRelativeRisk) {
+      if (s.reference_dimensions.empty()) {
+        p.Add(f + ".reference_dimension",
+              "RELATIVE_RISK needs at least one reference dimension (set to its total in the "
+              "reference cell)");
+      }
+      for (const std::string& r : s.reference_dimensions) {
+        if (std::none_of(t.dimensions.begin(), t.dimensions.end(),
+                         [&](const Dimension& d) { return d.name == r; })) {
+          p.Add(f + ".reference_dimension",
+                "'" + r.substr(0, 64) + "' must be one of the template's dimensions");
+        }
+      }
+    } else if (!s.reference_dimensions.empty()) {
+      p.Add(f + ".reference_dimension", "applies to RELATIVE_RISK statistics only");
     }
     if (!s.denominator_flag.empty() && !IsDeclaredFlag(t, s.denominator_flag)) {
       p.Add(f + ".denominator_flag",

@@ -173,6 +173,7 @@ TEST_SUITE("client: cell rules") {
         {"undefined", "", true, "zero denominator"},
         {"derived-undefined", "", true, "cannot be derived"},
         {"comparison", "", true, "the whole comparison is"},
+        {"relative-risk-reference", "", true, "reference group's share is withheld"},
         {"secondary", "sums/flags=0/lp-audit+integer", true, "secondary suppression"},
         {"dp-noisy", "DP_LAPLACE", false, "noise"},
         {"dp-derived", "DP_LAPLACE", false, "derived from noisy cells"},

@@ -350,7 +350,66 @@ WHERE v.gem_code = 'GM1916' AND a.gbadatumaanvangadreshouding <= ?1
 GROUP BY 1, 2, 3
 )sql";
 
+// ?1 = year (text). One row per child: the four contexts and youth care.
+constexpr char kFamilyContextSql[] = R"sql(
+WITH kind AS (
+  SELECT DISTINCT p.rinpersoon AS rin
+  FROM gbaadresobjectbus a
+  JOIN vslgwbtab v ON v.rinobjectnummer = a.rinobjectnummer
+  JOIN gbapersoontab p ON p.rinpersoon = a.rinpersoon
+  WHERE v.gem_code = 'GM1916' AND a.gbadatumaanvangadreshouding <= ?1 || '1231'
+    AND a.gbadatumeindeadreshouding >= ?1 || '1231'
+    AND (p.gbadatumoverlijden IS NULL OR p.gbadatumoverlijden > ?1 || '1231')
+    AND CAST(?1 AS INTEGER) - p.gbageboortejaar BETWEEN 0 AND 17
+)
+SELECT
+  EXISTS (SELECT 1 FROM kinderoudertab ko JOIN bijstandpersoonbus b
+            ON b.rinpersoon = ko.rinpersoonpa OR b.rinpersoon = ko.rinpersoonma
+          WHERE ko.rinpersoon = k.rin AND b.statistiekcode = 'ALG'
+            AND b.aanvang <= ?1 || '1231' AND b.einde >= ?1 || '0101'),
+  EXISTS (SELECT 1 FROM gbahuishoudensbus h
+          WHERE h.rinpersoon = k.rin AND h.typhh = 'eenouder'
+            AND h.datumaanvanghh <= ?1 || '1231' AND h.datumeindehh >= ?1 || '1231'),
+  (SELECT (i.inhp100hgest + 19) / 20 FROM koppelpersoonhuishouden c
+   JOIN inhatab i ON i.rinpersoonhkw = c.rinpersoonhkw AND i.jaar = c.jaar
+   WHERE c.rinpersoon = k.rin AND c.jaar = CAST(?1 AS INTEGER) AND i.inhp100hgest BETWEEN 1 AND 100),
+  (SELECT max(CASE o.opl_niveau3 WHEN 'hoog' THEN 3 WHEN 'middelbaar' THEN 2 WHEN 'laag' THEN 1
+                                 ELSE 0 END)
+   FROM kinderoudertab ko JOIN hoogsteopltab o
+     ON o.rinpersoon = ko.rinpersoonpa OR o.rinpersoon = ko.rinpersoonma
+   WHERE ko.rinpersoon = k.rin),
+  EXISTS (SELECT 1 FROM jgdhulpbus j
+          WHERE j.rinpersoon = k.rin AND j.begin <= ?1 || '1231' AND j.einde >= ?1 || '0101')
+FROM kind k
+)sql";
+
 }  // namespace
+
+absl::StatusOr<FamilyContextTruth> FamilyContext(const std::string& db_path, int year) {
+  FamilyContextTruth out;
+  absl::Status s =
+      RunPlainSql(db_path, kFamilyContextSql, {std::to_string(year)}, [&](sqlite3_stmt* st) {
+        const bool jh = sqlite3_column_int64(st, 4) != 0;
+        auto add = [&](const std::string& dim, const std::string& code) {
+          ChildCount& c = out[{dim, code}];
+          ++c.children;
+          if (jh) ++c.jeugdhulp;
+        };
+        add("", "");
+        add("ouder_in_bijstand", sqlite3_column_int64(st, 0) != 0 ? "ja" : "nee");
+        add("eenoudergezin", sqlite3_column_int64(st, 1) != 0 ? "ja" : "nee");
+        add("huishoudinkomen_kwintiel",
+            sqlite3_column_type(st, 2) == SQLITE_NULL
+                ? std::string("onbekend")
+                : "kwintiel_" + std::to_string(sqlite3_column_int64(st, 2)));
+        static const char* kLevel[] = {"onbekend", "laag", "middelbaar", "hoog"};
+        const std::int64_t level =
+            sqlite3_column_type(st, 3) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 3);
+        add("ouder_opleidingsniveau", kLevel[level >= 0 && level <= 3 ? level : 0]);
+      });
+  if (!s.ok()) return s;
+  return out;
+}
 
 absl::StatusOr<BijstandFlowTruth> BijstandFlows(const std::string& db_path, const std::string& van,
                                                 const std::string& tot) {

@@ -107,5 +107,20 @@ absl::StatusOr<std::map<std::string, ArmTruth>> MatchedArms(
 // (YYYYMMDD, inclusive), straight from srg_reintegratie and gem_reintegratietraject.
 absl::StatusOr<std::int64_t> StartersInPeriod(const std::string& db_path, const std::string& van,
                                               const std::string& tot);
+// T8 (jeugdhulp_gezinscontext) for `year`, with plain SQL straight from the raw tables (not the
+// derived layer): children aged 0-17 (year - birth year) resident in GM1916 on 31 December
+// (an address spell running that day, alive), distinct persons, and those of them with a
+// jgdhulpbus trajectory running on some day of the year; per context dimension (the template's
+// dimension names) and code: ouder_in_bijstand (a kinderoudertab parent with an ALG spell in the
+// year: ja/nee), eenoudergezin (gbahuishoudensbus typhh eenouder on 31 December: ja/nee),
+// huishoudinkomen_kwintiel (kwintiel_(p+19)/20 of inhatab.inhp100hgest of the child's household
+// that year, onbekend without), ouder_opleidingsniveau (the parents' highest hoogsteopltab level,
+// onbekend without). Key "" / "" holds all children.
+struct ChildCount {
+  std::int64_t children = 0;
+  std::int64_t jeugdhulp = 0;
+};
+using FamilyContextTruth = std::map<std::pair<std::string, std::string>, ChildCount>;
+absl::StatusOr<FamilyContextTruth> FamilyContext(const std::string& db_path, int year);
 
 }  // namespace enclave::testing

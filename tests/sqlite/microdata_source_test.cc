@@ -127,7 +127,7 @@ Template MakeTemplate(const std::string& sql) {
   t.unit_column = "person";
   t.measure_column = "inkomen";
   t.flag_columns = {"is_zzp"};
-  t.statistics = {{"n", templates::StatisticKind::kCount, {}, "", "", 0, 1}};
+  t.statistics = {{"n", templates::StatisticKind::kCount, {}, "", "", 0, 1, {}}};
   return t;
 }
 

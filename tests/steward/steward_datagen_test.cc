@@ -174,7 +174,7 @@ TEST_CASE("the generator's deliveries load to the same tables and derived layer 
   // spellings) and the same derived layer the templates read.
   for (const char* t : {"gbapersoontab", "bijstandpersoonbus", "srg_reintegratie",
                         "gem_reintegratietraject", "jgdhulpbus", "d_persoon", "d_ingezetene",
-                        "d_jeugdhulp_periode", "d_zzp_jaar"}) {
+                        "d_jeugdhulp_periode", "d_zzp_jaar", "d_gezinscontext"}) {
     CAPTURE(t);
     const std::string a = Dump(direct, t);
     CHECK(a.size() > 100);
@@ -243,11 +243,13 @@ TEST_CASE("a delivery of one dataset rebuilds only the tables it feeds, as a who
   const std::string full = dir.File("full.db");
   using V = std::vector<std::string>;
   const std::map<std::string, V> expected = {
-      {"gbapersoontab", {"d_persoon", "d_ingezetene", "d_zzp_jaar", "d_jeugdhulp_periode"}},
-      {"bijstandpersoonbus", {"d_ingezetene", "d_jeugdhulp_periode"}},
+      {"gbapersoontab",
+       {"d_persoon", "d_ingezetene", "d_zzp_jaar", "d_jeugdhulp_periode", "d_gezinscontext"}},
+      {"bijstandpersoonbus", {"d_ingezetene", "d_jeugdhulp_periode", "d_gezinscontext"}},
       {"srg_reintegratie", {}},
       {"gem_reintegratietraject", {}},
-      {"jgdhulpbus", {"d_persoon", "d_ingezetene", "d_zzp_jaar", "d_jeugdhulp_periode"}},
+      {"jgdhulpbus",
+       {"d_persoon", "d_ingezetene", "d_zzp_jaar", "d_jeugdhulp_periode", "d_gezinscontext"}},
   };
   for (const char* d : kDatasets) {
     CAPTURE(d);

@@ -335,6 +335,25 @@ TEST_SUITE("Steward") {
     CHECK(f.Query("SELECT count(*) FROM bijstandpersoonbus WHERE rinpersoons = 'S'") == "7");
     CHECK(f.Query("SELECT count(*) FROM d_persoon") == "50");
     CHECK(f.Query("SELECT type FROM sqlite_master WHERE name = 'bijstandpersoonbus'") == "view");
+    // The new table has the indexes of the old one (filled during the insert or built after
+    // it), and they agree with the table.
+    CHECK(f.Query("SELECT group_concat(cols, '|') FROM (SELECT substr(sql, instr(sql, '(')) AS "
+                  "cols FROM sqlite_master WHERE type = 'index' AND tbl_name = "
+                  "'bijstandpersoonbus__v2' ORDER BY cols)") == "(aanvang)|(rinpersoon, aanvang)");
+    CHECK(f.Query("PRAGMA integrity_check") == "ok");
+    // The same with the other index built after the insert.
+    Fixture after;
+    after.options.index_in_place_max_bytes = 0;
+    auto out_after = after.Load({{"gbapersoontab", RegisterCsv(people)},
+                                 {"bijstandpersoonbus", BijstandCsv(bijstand)}});
+    REQUIRE(out_after.ok());
+    REQUIRE(out_after->loaded);
+    CHECK(after.Query("SELECT group_concat(cols, '|') FROM (SELECT substr(sql, instr(sql, '(')) "
+                      "AS cols FROM sqlite_master WHERE type = 'index' AND tbl_name = "
+                      "'bijstandpersoonbus__v2' ORDER BY cols)") ==
+          "(aanvang)|(rinpersoon, aanvang)");
+    CHECK(after.Query("PRAGMA integrity_check") == "ok");
+    CHECK(after.Query("SELECT count(*) FROM bijstandpersoonbus WHERE rinpersoons = 'R'") == "30");
     // The same BSN in two deliveries links: pseudonyms agree across datasets.
     CHECK(f.Query("SELECT count(*) FROM bijstandpersoonbus b JOIN gbapersoontab p "
                   "ON p.rinpersoon = b.rinpersoon") == "30");
@@ -500,18 +519,19 @@ key: "bsn"
     auto v2 = f.Load({{"gbapersoontab", RegisterCsv(people)}});
     REQUIRE(v2->loaded);
     CHECK(v2->derived_rebuilt == std::vector<std::string>{"d_persoon", "d_ingezetene",
-                                                           "d_zzp_jaar", "d_jeugdhulp_periode"});
+                                                           "d_zzp_jaar", "d_jeugdhulp_periode",
+                                                           "d_gezinscontext"});
     CHECK(v2->derived_unchanged == std::vector<std::string>{"d_peildatum", "d_dag"});
     auto v3 = f.Load({{"bijstandpersoonbus", BijstandCsv({people[0], people[1]})}});
     REQUIRE(v3->loaded);
     CHECK(v3->derived_rebuilt ==
-          std::vector<std::string>{"d_ingezetene", "d_jeugdhulp_periode"});
+          std::vector<std::string>{"d_ingezetene", "d_jeugdhulp_periode", "d_gezinscontext"});
     std::string srg = "bsn,voorziening,doelgroep,aanvang,einde\n";
     srg += people[0] + ",scholing,bijstand,20200101,20201231\n";
     auto v4 = f.Load({{"srg_reintegratie", srg}});  // derived.sql does not read it
     REQUIRE(v4->loaded);
     CHECK(v4->derived_rebuilt.empty());
-    CHECK(v4->derived_unchanged.size() == 6);
+    CHECK(v4->derived_unchanged.size() == 7);
     CHECK(f.Query("SELECT count(*) FROM d_persoon") == "10");
     CHECK(f.Query("SELECT count(*) FROM srg_reintegratie") == "1");
     // The data-load entries name the rebuilt tables (names only).
@@ -523,17 +543,18 @@ key: "bsn"
       rebuilt.push_back(leaf.detail.substr(at));
     }
     CHECK(rebuilt == std::vector<std::string>{
-                         "derived_rebuilt=d_persoon,d_ingezetene,d_zzp_jaar,d_jeugdhulp_periode",
-                         "derived_rebuilt=d_ingezetene,d_jeugdhulp_periode",
+                         "derived_rebuilt=d_persoon,d_ingezetene,d_zzp_jaar,d_jeugdhulp_periode,"
+                         "d_gezinscontext",
+                         "derived_rebuilt=d_ingezetene,d_jeugdhulp_periode,d_gezinscontext",
                          "derived_rebuilt=none"});
-    // Rolling back the srg load changes no derived table; rolling back bijstand rebuilds its two.
+    // Rolling back the srg load changes no derived table; rolling back bijstand rebuilds its three.
     auto back = RollbackVersion(f.options);
     REQUIRE(back.ok());
     CHECK(back->derived_rebuilt.empty());
     back = RollbackVersion(f.options);
     REQUIRE(back.ok());
     CHECK(back->derived_rebuilt ==
-          std::vector<std::string>{"d_ingezetene", "d_jeugdhulp_periode"});
+          std::vector<std::string>{"d_ingezetene", "d_jeugdhulp_periode", "d_gezinscontext"});
   }
 
   TEST_CASE("a derived table missing from the database is rebuilt with the tables reading it") {
@@ -548,7 +569,7 @@ key: "bsn"
     REQUIRE(out.ok());
     REQUIRE(out->loaded);
     CHECK(out->derived_rebuilt ==
-          std::vector<std::string>{"d_ingezetene", "d_jeugdhulp_periode"});
+          std::vector<std::string>{"d_ingezetene", "d_jeugdhulp_periode", "d_gezinscontext"});
     CHECK(f.Query("SELECT count(*) FROM d_ingezetene") == "0");
   }
 
@@ -975,7 +996,7 @@ TEST_SUITE("Progress") {
     // tables are steps too. Each step says when it starts and when it is done, with its rows.
     const std::vector<std::string> steps = {"d_persoon",   "d_tmp_peil",   "d_tmp_jaar",
                                             "d_tmp_adres", "d_ingezetene", "d_zzp_jaar",
-                                            "d_jeugdhulp_periode"};
+                                            "d_jeugdhulp_periode", "d_gezinscontext"};
     for (std::size_t i = 0; i < steps.size(); ++i) {
       CAPTURE(steps[i]);
       const std::string prefix = "phase=derive table=" + steps[i] + " step=" +
@@ -986,8 +1007,8 @@ TEST_SUITE("Progress") {
       CHECK(done.find(" eta_s=") != std::string::npos);
       CHECK_FALSE(LinesStarting(out, prefix + "elapsed_s=").empty());  // the start, no rows yet
     }
-    CHECK(DoneLine(out, "phase=derive table=d_persoon step=1/7 rows=300 ") != "");
-    CHECK(DoneLine(out, "phase=derive table=d_jeugdhulp_periode step=7/7 rows=").find(" eta_s=0 ") !=
+    CHECK(DoneLine(out, "phase=derive table=d_persoon step=1/8 rows=300 ") != "");
+    CHECK(DoneLine(out, "phase=derive table=d_gezinscontext step=8/8 rows=").find(" eta_s=0 ") !=
           std::string::npos);
     CHECK(LinesStarting(out, "phase=derive table=d_dag").empty());
     CHECK(DoneLine(out, "phase=commit elapsed_s=") != "");
@@ -995,8 +1016,8 @@ TEST_SUITE("Progress") {
     CHECK(out.find("phase=insert") < out.find("phase=index"));
     CHECK(out.find("phase=index") < out.find("phase=derive"));
     CHECK(out.find("phase=derive") < out.find("phase=commit"));
-    CHECK(out.find("derived rebuilt=d_persoon,d_ingezetene,d_zzp_jaar,d_jeugdhulp_periode "
-                   "unchanged=d_peildatum,d_dag\n") != std::string::npos);
+    CHECK(out.find("derived rebuilt=d_persoon,d_ingezetene,d_zzp_jaar,d_jeugdhulp_periode,"
+                   "d_gezinscontext unchanged=d_peildatum,d_dag\n") != std::string::npos);
     CHECK(out.find("\r") == std::string::npos);  // nothing redrawn without a terminal
 
     // A second load: bijstand feeds two tables; this database now has step times, so the time
@@ -1011,9 +1032,9 @@ TEST_SUITE("Progress") {
       CAPTURE(l);
       CHECK(l.find("eta_s=unknown") == std::string::npos);
     }
-    CHECK(DoneLine(r.output, "phase=derive table=d_ingezetene step=4/5 rows=") != "");
-    CHECK(r.output.find("derived rebuilt=d_ingezetene,d_jeugdhulp_periode unchanged=d_persoon,"
-                        "d_peildatum,d_zzp_jaar,d_dag\n") != std::string::npos);
+    CHECK(DoneLine(r.output, "phase=derive table=d_ingezetene step=4/6 rows=") != "");
+    CHECK(r.output.find("derived rebuilt=d_ingezetene,d_jeugdhulp_periode,d_gezinscontext "
+                        "unchanged=d_persoon,d_peildatum,d_zzp_jaar,d_dag\n") != std::string::npos);
 
     // validate: one pass per delivery, nothing written.
     r = Run("validate" + both);
@@ -1021,13 +1042,14 @@ TEST_SUITE("Progress") {
     CHECK(DoneLine(r.output, "phase=validate dataset=gbapersoontab step=1/2 rows=300 ") != "");
     CHECK(DoneLine(r.output, "phase=validate dataset=bijstandpersoonbus step=2/2 rows=100 ") != "");
 
-    // rollback: the views switched back, the two tables bijstand feeds rebuilt, committed.
+    // rollback: the views switched back, the three tables bijstand feeds rebuilt, committed.
     r = Run("rollback --db " + f.options.database_path + " --state-dir " + f.options.state_dir);
     CHECK(r.exit_code == 0);
     CHECK(DoneLine(r.output, "phase=switch elapsed_s=") != "");
-    CHECK(DoneLine(r.output, "phase=derive table=d_ingezetene step=4/5 rows=") != "");
+    CHECK(DoneLine(r.output, "phase=derive table=d_ingezetene step=4/6 rows=") != "");
     CHECK(DoneLine(r.output, "phase=commit elapsed_s=") != "");
-    CHECK(r.output.find("derived rebuilt=d_ingezetene,d_jeugdhulp_periode") != std::string::npos);
+    CHECK(r.output.find("derived rebuilt=d_ingezetene,d_jeugdhulp_periode,d_gezinscontext") !=
+          std::string::npos);
     CHECK(r.output.find("result=rolled_back version=2") != std::string::npos);
   }
 
@@ -1098,14 +1120,16 @@ TEST_SUITE("Derived layer map") {
     REQUIRE_MESSAGE(layer.ok(), layer.status().message());
     CHECK(layer->Tables() == std::vector<std::string>{"d_persoon", "d_peildatum", "d_ingezetene",
                                                       "d_zzp_jaar", "d_jeugdhulp_periode",
-                                                      "d_dag"});
+                                                      "d_gezinscontext", "d_dag"});
     using V = std::vector<std::string>;
     CHECK(layer->Affected({"gbapersoontab"}) ==
-          V{"d_persoon", "d_ingezetene", "d_zzp_jaar", "d_jeugdhulp_periode"});
-    CHECK(layer->Affected({"bijstandpersoonbus"}) == V{"d_ingezetene", "d_jeugdhulp_periode"});
+          V{"d_persoon", "d_ingezetene", "d_zzp_jaar", "d_jeugdhulp_periode", "d_gezinscontext"});
+    CHECK(layer->Affected({"bijstandpersoonbus"}) ==
+          V{"d_ingezetene", "d_jeugdhulp_periode", "d_gezinscontext"});
     CHECK(layer->Affected({"jgdhulpbus"}) ==
-          V{"d_persoon", "d_ingezetene", "d_zzp_jaar", "d_jeugdhulp_periode"});
+          V{"d_persoon", "d_ingezetene", "d_zzp_jaar", "d_jeugdhulp_periode", "d_gezinscontext"});
     CHECK(layer->Affected({"inpatab"}) == V{"d_zzp_jaar"});
+    CHECK(layer->Affected({"kinderoudertab"}) == V{"d_gezinscontext"});
     CHECK(layer->Affected({"pin_dag"}) == V{"d_dag"});
     CHECK(layer->Affected({"srg_reintegratie"}).empty());
     CHECK(layer->Affected({"gem_reintegratietraject"}).empty());

@@ -52,7 +52,7 @@ Template T3Shape() {
       {"geslacht", {}, "geslacht", Codes("geslacht", {"M", "V"})},
   };
   t.unit_column = "person";
-  t.statistics = {{"n", StatisticKind::kCount, {}, "", "", 0, 1}};
+  t.statistics = {{"n", StatisticKind::kCount, {}, "", "", 0, 1, {}}};
   return t;
 }
 

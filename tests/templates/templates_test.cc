@@ -52,8 +52,8 @@ Template MakeTemplate() {
   t.unit_column = "person";
   t.flag_columns = {"is_zzp", "is_werkend"};
   t.statistics = {
-      {"n_zzp", StatisticKind::kCount, {"Aantal", "Count"}, "is_zzp", "", 0, 1},
-      {"pct", StatisticKind::kShare, {"Pct", "Pct"}, "is_zzp", "is_werkend", 0, 1},
+      {"n_zzp", StatisticKind::kCount, {"Aantal", "Count"}, "is_zzp", "", 0, 1, {}},
+      {"pct", StatisticKind::kShare, {"Pct", "Pct"}, "is_zzp", "is_werkend", 0, 1, {}},
   };
   return t;
 }
@@ -243,7 +243,7 @@ TEST_SUITE("Validate") {
   TEST_CASE("a statistic kind outside the allowed set is refused") {
     Template t = MakeTemplate();
     t.statistics[0].kind = static_cast<StatisticKind>(42);
-    CHECK(HasProblem(Validate(t), "statistic[0].kind", "COUNT, SUM, MEAN, QUANTILE, SHARE, RATIO or SHARE_DIFFERENCE"));
+    CHECK(HasProblem(Validate(t), "statistic[0].kind", "COUNT, SUM, MEAN, QUANTILE, SHARE, RATIO, RELATIVE_RISK or SHARE_DIFFERENCE"));
   }
 
   TEST_CASE("a share difference names two SHARE statistics with denominators, and nothing else does") {
@@ -283,10 +283,10 @@ TEST_SUITE("Validate") {
     t.sql = "SELECT person, wijk, wijkcluster, geslacht, inkomen, is_zzp, is_werkend FROM x "
             "WHERE a = :year AND b = :sex";
     for (std::uint32_t bad : {0u, 1000u, 1500u}) {
-      t.statistics = {{"q", StatisticKind::kQuantile, {"Q", "Q"}, "", "", bad, 100}};
+      t.statistics = {{"q", StatisticKind::kQuantile, {"Q", "Q"}, "", "", bad, 100, {}}};
       CHECK(HasProblem(Validate(t), "statistic[0].quantile_permille", "between 1 and 999"));
     }
-    t.statistics = {{"q", StatisticKind::kQuantile, {"Q", "Q"}, "", "", 500, 100}};
+    t.statistics = {{"q", StatisticKind::kQuantile, {"Q", "Q"}, "", "", 500, 100, {}}};
     auto problems = Validate(t);
     CHECK_MESSAGE(problems.empty(), Dump(problems));
   }
@@ -295,7 +295,7 @@ TEST_SUITE("Validate") {
     for (StatisticKind kind : {StatisticKind::kSum, StatisticKind::kMean, StatisticKind::kQuantile,
                                StatisticKind::kRatio}) {
       Template t = MakeTemplate();
-      t.statistics = {{"s", kind, {"S", "S"}, "is_zzp", "", 500, 1}};
+      t.statistics = {{"s", kind, {"S", "S"}, "is_zzp", "", 500, 1, {}}};
       if (kind == StatisticKind::kRatio) t.statistics[0].denominator_flag = "is_werkend";
       if (kind != StatisticKind::kQuantile) t.statistics[0].quantile_permille = 0;
       CHECK(HasProblem(Validate(t), "statistic[0].kind", "needs a measure"));
@@ -305,7 +305,7 @@ TEST_SUITE("Validate") {
   TEST_CASE("a ratio needs a numerator and a denominator flag") {
     Template t = MakeTemplate();
     t.measure_column = "m";
-    t.statistics = {{"r", StatisticKind::kRatio, {"R", "R"}, "", "", 0, 1}};
+    t.statistics = {{"r", StatisticKind::kRatio, {"R", "R"}, "", "", 0, 1, {}}};
     auto problems = Validate(t);
     CHECK(HasProblem(problems, "statistic[0].flag", "RATIO needs a numerator flag"));
     CHECK(HasProblem(problems, "statistic[0].denominator_flag", "RATIO needs a denominator flag"));

@@ -248,6 +248,9 @@ bool ToKind(v1p::StatisticSpec::Kind kind, templates::StatisticKind* out) {
     case K::SHARE_DIFFERENCE:
       *out = templates::StatisticKind::kShareDifference;
       return true;
+    case K::RELATIVE_RISK:
+      *out = templates::StatisticKind::kRelativeRisk;
+      return true;
     default:
       return false;
   }
@@ -590,8 +593,9 @@ bool ConvertTemplate(const Parsed<v1p::TemplateFile>& f, const CodeLists& lists,
     stat.name = s.name();
     if (!ToKind(s.kind(), &stat.kind)) {
       fail("statistic[" + std::to_string(i) + "].kind",
-           "statistic '" + s.name() + "': kind must be COUNT, SUM, MEAN, QUANTILE, SHARE, RATIO or "
-           "SHARE_DIFFERENCE");
+           "statistic '" + s.name() +
+               "': kind must be COUNT, SUM, MEAN, QUANTILE, SHARE, RATIO, RELATIVE_RISK or "
+               "SHARE_DIFFERENCE");
     }
     stat.label = ToText(s.label());
     stat.flag = s.flag();
@@ -603,6 +607,7 @@ bool ConvertTemplate(const Parsed<v1p::TemplateFile>& f, const CodeLists& lists,
     stat.bound = s.bound() == v1p::StatisticSpec::LOWER_95   ? templates::DifferenceBound::kLower95
                  : s.bound() == v1p::StatisticSpec::UPPER_95 ? templates::DifferenceBound::kUpper95
                                                              : templates::DifferenceBound::kEstimate;
+    stat.reference_dimensions.assign(s.reference_dimension().begin(), s.reference_dimension().end());
     t->statistics.push_back(std::move(stat));
   }
   const v1p::DisclosureSpec& ds = m.disclosure();

@@ -55,6 +55,8 @@
 //   SHARE     100 * (units with the flag among the denominator units) / (units with the
 //             denominator flag, or all units).
 //   RATIO     100 * sum(measure | flag) / sum(measure | denominator flag).
+//   RELATIVE_RISK  counted as SHARE; released as 100 * (the cell's share) / (the share of the
+//             same cell with the reference dimensions at their total), from perturbed counts.
 // Alongside, per cell and statistic: the cell key of the counted units (the sum of their record
 // keys mod 2^32, rolled up like the counts) and, for magnitudes, |x| sum, min, max and the largest
 // |x|. The disclosure pipeline (Disclose) then decides, suppresses, perturbs and derives; see
@@ -240,6 +242,9 @@ struct StatPlan {
   int minuend = -1;
   int subtrahend = -1;
   templates::DifferenceBound bound = templates::DifferenceBound::kEstimate;
+  // RELATIVE_RISK: the table dimensions set to their total in the reference cell (reference
+  // dimensions the request does not break down by are at their total anyway).
+  std::vector<std::size_t> reference_dims;
 };
 
 // One row, reduced to what aggregation needs.
