@@ -480,7 +480,9 @@ absl::StatusOr<std::map<std::string, ArmTruth>> MatchedArms(
     t.controles += sqlite3_column_int64(stmt.get(), controle);
     t.controles_uitkomst += sqlite3_column_int64(stmt.get(), controle_uitkomst);
     ++t.rows;
-    persons[group].insert(sqlite3_column_int64(stmt.get(), 0));
+    // A person may be in both arms (a control before starting a provision): distinct per arm.
+    persons[group].insert(sqlite3_column_int64(stmt.get(), 0) * 2 +
+                          sqlite3_column_int64(stmt.get(), deelnemer));
   }
   if (rc != SQLITE_DONE) return absl::InternalError(sqlite3_errmsg(db.get()));
   for (auto& [group, t] : out) t.distinct_persons = static_cast<std::int64_t>(persons[group].size());
@@ -498,6 +500,92 @@ SELECT count(*) FROM (
                                {van, tot}, [&](sqlite3_stmt* st) { n = sqlite3_column_int64(st, 0); });
   if (!s.ok()) return s;
   return n;
+}
+
+
+namespace {
+
+// T6's derived matched sets checked against the raw tables. Strata on the start day s from the
+// raw registers (sex, birth year and month, hoogsteopltab, the earliest ALG spell running on s, the
+// first address spell running on s); provisions and trajectories straight from srg_reintegratie
+// and gem_reintegratietraject; the outcome at s + 12 months from secmbus.
+constexpr const char* kT6DesignSql = R"sql(
+WITH r AS (
+  SELECT k.volgnr AS volgnr, k.rang AS rang, k.startdatum AS s, k.baan_12 AS baan_12,
+         p.rinpersoon AS rin,
+         CAST(CAST(substr(k.startdatum, 1, 4) AS INTEGER) - 1 AS TEXT) || substr(k.startdatum, 5, 4) AS jaar_eerder,
+         CAST(CAST(substr(k.startdatum, 1, 4) AS INTEGER) + 1 AS TEXT) || substr(k.startdatum, 5, 4) AS jaar_later
+  FROM d_reintegratie_koppel k JOIN d_persoon p ON p.pnr = k.pnr
+),
+v AS (
+  SELECT rinpersoon, aanvang, einde FROM srg_reintegratie
+  UNION ALL SELECT rinpersoon, start, eind FROM gem_reintegratietraject
+),
+st AS (
+  SELECT r.*,
+    (SELECT min(b.aanvang) FROM bijstandpersoonbus b WHERE b.rinpersoon = r.rin
+       AND b.statistiekcode = 'ALG' AND b.aanvang <= r.s AND b.einde >= r.s) AS alg,
+    g.gbageslacht AS sexe,
+    CAST(substr(r.s, 1, 4) AS INTEGER) - g.gbageboortejaar
+      - (g.gbageboortemaand > CAST(substr(r.s, 5, 2) AS INTEGER)) AS leeftijd,
+    COALESCE((SELECT o.opl_niveau3 FROM hoogsteopltab o WHERE o.rinpersoon = r.rin), '') AS opl,
+    (SELECT rg.kern FROM gbaadresobjectbus a
+       JOIN vslgwbtab w ON w.rinobjectnummer = a.rinobjectnummer AND w.gem_code = 'GM1916'
+       JOIN ref_gebied rg ON rg.buurt_code = w.buurt_code
+     WHERE a.rinpersoon = r.rin AND a.gbadatumaanvangadreshouding <= r.s
+       AND a.gbadatumeindeadreshouding >= r.s
+     ORDER BY a.gbadatumaanvangadreshouding, a.gbadatumeindeadreshouding, a.rinobjectnummer
+     LIMIT 1) AS kern,
+    EXISTS (SELECT 1 FROM v WHERE v.rinpersoon = r.rin AND v.aanvang = r.s) AS start_op_s,
+    EXISTS (SELECT 1 FROM v WHERE v.rinpersoon = r.rin AND v.aanvang < r.s
+              AND v.einde >= r.jaar_eerder) AS eerder,
+    EXISTS (SELECT 1 FROM v WHERE v.rinpersoon = r.rin AND v.aanvang <= r.s
+              AND v.einde >= r.jaar_eerder) AS lopend,
+    EXISTS (SELECT 1 FROM v WHERE v.rinpersoon = r.rin AND v.aanvang > r.s
+              AND v.aanvang <= r.jaar_later) AS later,
+    COALESCE((SELECT sc.secm FROM secmbus sc WHERE sc.rinpersoon = r.rin
+                AND sc.aanvsecm <= r.jaar_later AND sc.eindsecm >= r.jaar_later
+              ORDER BY sc.aanvsecm DESC LIMIT 1) BETWEEN 11 AND 14, 0) AS baan_ruw
+  FROM r JOIN gbapersoontab g ON g.rinpersoon = r.rin
+),
+sk AS (
+  SELECT st.*,
+    CASE WHEN leeftijd < 27 THEN 1 WHEN leeftijd < 45 THEN 2 ELSE 3 END AS lg,
+    CASE WHEN alg IS NULL THEN NULL
+         WHEN (CAST(substr(s, 1, 4) AS INTEGER) * 12 + CAST(substr(s, 5, 2) AS INTEGER))
+              - (CAST(substr(alg, 1, 4) AS INTEGER) * 12 + CAST(substr(alg, 5, 2) AS INTEGER)) < 12 THEN 1
+         WHEN (CAST(substr(s, 1, 4) AS INTEGER) * 12 + CAST(substr(s, 5, 2) AS INTEGER))
+              - (CAST(substr(alg, 1, 4) AS INTEGER) * 12 + CAST(substr(alg, 5, 2) AS INTEGER)) < 24 THEN 2
+         WHEN (CAST(substr(s, 1, 4) AS INTEGER) * 12 + CAST(substr(s, 5, 2) AS INTEGER))
+              - (CAST(substr(alg, 1, 4) AS INTEGER) * 12 + CAST(substr(alg, 5, 2) AS INTEGER)) < 60 THEN 3
+         ELSE 4 END AS duur
+  FROM st
+)
+SELECT count(*),
+       sum(c.rang = 0),
+       sum(c.rang > 0),
+       sum(c.alg IS NULL),
+       sum(c.rang > 0 AND c.lopend),
+       sum(c.rang = 0 AND (NOT c.start_op_s OR c.eerder)),
+       sum(c.rang > 0 AND (c.sexe <> d.sexe OR c.lg <> d.lg OR c.opl <> d.opl OR c.kern IS NOT d.kern
+                           OR c.duur IS NOT d.duur)),
+       sum(c.baan_12 <> c.baan_ruw),
+       sum(c.rang > 0 AND c.later)
+FROM sk c JOIN sk d ON d.volgnr = c.volgnr AND d.rang = 0
+)sql";
+
+}  // namespace
+
+absl::StatusOr<T6Design> T6DesignCheck(const std::string& db_path) {
+  T6Design out;
+  absl::Status s = RunPlainSql(db_path, kT6DesignSql, {}, [&](sqlite3_stmt* st) {
+    std::int64_t* fields[] = {&out.rows,           &out.participants,      &out.controls,
+                              &out.not_on_alg,     &out.control_provision, &out.participant_not_new,
+                              &out.stratum_differs, &out.outcome_differs,  &out.controls_starting_later};
+    for (int i = 0; i < 9; ++i) *fields[i] = sqlite3_column_int64(st, i);
+  });
+  if (!s.ok()) return s;
+  return out;
 }
 
 }  // namespace enclave::testing
