@@ -515,6 +515,17 @@ absl::StatusOr<ConfigCheck> CheckConfiguration(const Config& config) {
   adapters::policy_files::FileRevocationSource revoked(
       std::filesystem::path(config.policies_dir) / adapters::policy_files::kRevokedFile);
   ENCLAVE_RETURN_IF_ERROR(CheckDenyList(revoked));
+  // A configured query-log signing key (e.g. a systemd credential) must load now, mode, owner and
+  // format included, or the start would fail after --check passed. The default key in state_dir
+  // is created by the first start, so only a configured one is checked here.
+  if (!config.log_signing_key_file.empty()) {
+    adapters::sqlite::AuditLogOptions log_options;
+    log_options.state_dir = config.state_dir;
+    log_options.signing_key_file = config.log_signing_key_file;
+    ENCLAVE_RETURN_IF_ERROR(WithContextIfError(
+        "query log signing key (log_signing_key_file)",
+        adapters::sqlite::LoadLogSigner(log_options).status()));
+  }
   ConfigCheck check;
   check.templates = loaded.policies.catalog->templates.size();
   check.principals = loaded.policies.principals->size();

@@ -724,6 +724,26 @@ TEST_SUITE("StartServer") {
     CHECK(check->templates == 1);
     CHECK(check->principals == 2);  // analyst1, and officer1 who approved the template
   }
+
+  TEST_CASE("CheckConfiguration refuses a configured log signing key it cannot load") {
+    World& w = Shared();
+    REQUIRE_MESSAGE(w.error.empty(), w.error);
+    Config c = w.config;
+    c.log_signing_key_file = (w.dir / "no-such-log-signing.key").string();
+    auto missing = CheckConfiguration(c);
+    CHECK(missing.status().code() == absl::StatusCode::kFailedPrecondition);
+    CHECK_MESSAGE(std::string(missing.status().message()).find("log_signing_key_file") != std::string::npos,
+                  missing.status().message());
+    CHECK_MESSAGE(std::string(missing.status().message()).find("no-such-log-signing.key") != std::string::npos,
+                  missing.status().message());
+    // Not a key: a readable file of the right mode whose content is not a PKCS#8 Ed25519 key.
+    const std::filesystem::path junk = w.dir / "junk-log-signing.key";
+    { std::ofstream(junk) << "not a key\n"; }
+    std::filesystem::permissions(junk, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
+                                 std::filesystem::perm_options::replace);
+    c.log_signing_key_file = junk.string();
+    CHECK_FALSE(CheckConfiguration(c).ok());
+  }
 }
 
 }  // namespace enclave::server
