@@ -191,6 +191,12 @@ Text ExplainRule(std::string_view rule, std::string_view detail, std::string_vie
     return {"geheim, niet te berekenen uit de vrijgegeven delen",
             "withheld, cannot be derived from the released parts"};
   }
+  if (rule == "comparison") {
+    return {"geheim, vergelijking: een ander deel van dezelfde vergelijking (arm, percentage of "
+            "verschil) is geheim, dus de hele vergelijking wordt niet vrijgegeven",
+            "withheld, comparison: another part of the same comparison (an arm, a percentage or "
+            "the difference) is withheld, so the whole comparison is"};
+  }
   if (rule == "secondary") {
     const bool sums = detail.substr(0, 4) == "sums";
     return {std::string("geheim, secundaire onderdrukking: anders zou een primair geheime cel uit "

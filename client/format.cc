@@ -107,6 +107,7 @@ std::string KindText(const std::string& kind, Language lang) {
       {"count", {"aantal", "count"}},     {"sum", {"som", "sum"}},
       {"mean", {"gemiddelde", "mean"}},   {"quantile", {"kwantiel", "quantile"}},
       {"share", {"aandeel", "share"}},    {"ratio", {"verhouding", "ratio"}},
+      {"share_difference", {"verschil in procentpunten", "difference in percentage points"}},
       {"relative_risk", {"relatief risico", "relative risk"}},
   };
   const auto it = kKinds.find(kind);

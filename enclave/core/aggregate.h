@@ -76,6 +76,9 @@ class TableBuilder {
   //   QUANTILE  QuantileDecision; rounded to the precision, not perturbed;
   //   SHARE     ShareDecision; 100 * released numerator / released denominator;
   //   RATIO     RatioDecision; 100 * perturbed numerator / perturbed denominator.
+  //   SHARE_DIFFERENCE  from its two shares' released counts (disclosure/comparison.h); after
+  //             secondary suppression a comparison (shares, differences, arm-size COUNTs) is
+  //             withheld whole ("comparison") unless every part is released.
   // Secondary suppression (ProtectTable with the LP audit) runs per additive table: the unit
   // counts of one flag combination (COUNT, SHARE numerators) and the sums of one flag (SUM, MEAN);
   // every statistic on that table shares its pattern. Where the LP may overstate (more than two

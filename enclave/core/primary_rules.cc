@@ -260,6 +260,10 @@ void TableBuilder::Impl::PrimaryRules(Pipeline& p) {
           }
           break;
         }
+        case StatisticKind::kShareDifference:
+          // Decided with its shares after secondary suppression (TieComparisons).
+          d = disclosure::Decision{disclosure::CellStatus::kReleased, "released", ""};
+          break;
         case StatisticKind::kRatio:
           d = disclosure::RatioDecision(rules, facts_of(a.units_a, a.mag_a),
                                         facts_of(a.units_b, a.mag_b));

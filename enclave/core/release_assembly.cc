@@ -2,6 +2,7 @@
 // 7-9 of disclosure-control.md §2: perturb released cells, derive means and percentages from
 // released parts, assemble in canonical order.
 #include "enclave/core/internal/table.h"
+#include "enclave/disclosure/comparison.h"
 
 namespace enclave::core {
 
@@ -15,6 +16,7 @@ absl::StatusOr<Release> TableBuilder::Impl::Disclose(const DisclosureTools& tool
   ENCLAVE_RETURN_IF_ERROR(StartRelease(p, data_version));
   PrimaryRules(p);
   ENCLAVE_RETURN_IF_ERROR(SecondarySuppression(p));
+  TieComparisons(p);
   ENCLAVE_RETURN_IF_ERROR(PerturbAndAssemble(p));
   return std::move(p.release);
 }
@@ -62,6 +64,40 @@ absl::Status TableBuilder::Impl::StartRelease(Pipeline& p, const std::string& da
   }
 
   return absl::OkStatus();
+}
+
+void TableBuilder::Impl::TieComparisons(Pipeline& p) {
+  const std::size_t stat_count = stats.size();
+  for (std::size_t s = 0; s < stat_count; ++s) {
+    const StatPlan& plan = stats[s];
+    if (plan.kind != StatisticKind::kShareDifference) continue;
+    // The comparison: both shares, every SHARE_DIFFERENCE over the same pair, and the COUNTs of
+    // either share's denominator flag (the arm sizes).
+    const std::uint64_t arm_a = stats[static_cast<std::size_t>(plan.minuend)].den_mask;
+    const std::uint64_t arm_b = stats[static_cast<std::size_t>(plan.subtrahend)].den_mask;
+    std::vector<std::size_t> members;
+    for (std::size_t k = 0; k < stat_count; ++k) {
+      const StatPlan& o = stats[k];
+      const bool same_pair = o.kind == StatisticKind::kShareDifference &&
+                             o.minuend == plan.minuend && o.subtrahend == plan.subtrahend;
+      const bool share = static_cast<int>(k) == plan.minuend || static_cast<int>(k) == plan.subtrahend;
+      const bool arm = o.kind == StatisticKind::kCount && (o.flag_mask == arm_a || o.flag_mask == arm_b);
+      if (same_pair || share || arm) members.push_back(k);
+    }
+    for (std::size_t cell = 0; cell < cell_count; ++cell) {
+      bool all = true;
+      for (std::size_t k : members) {
+        all = all && p.decisions[cell * stat_count + k].status == disclosure::CellStatus::kReleased;
+      }
+      if (all) continue;
+      for (std::size_t k : members) {
+        disclosure::Decision& d = p.decisions[cell * stat_count + k];
+        if (d.status == disclosure::CellStatus::kReleased) {
+          d = disclosure::Decision{disclosure::CellStatus::kConfidential, "comparison", ""};
+        }
+      }
+    }
+  }
 }
 
 absl::Status TableBuilder::Impl::PerturbAndAssemble(Pipeline& p) {
@@ -140,6 +176,21 @@ absl::Status TableBuilder::Impl::PerturbAndAssemble(Pipeline& p) {
             const std::int64_t num = released_count(a.units_a, a.key_a);
             const std::int64_t den = released_count(a.units_b, a.key_b);
             if (den > 0) value = RoundRational(static_cast<Int128>(num) * 100, den, plan.precision);
+            break;
+          }
+          case StatisticKind::kShareDifference: {
+            // From the same released counts as the two percentages (§3.6a).
+            const Accumulator& x = acc[cell * stat_count + static_cast<std::size_t>(plan.minuend)];
+            const Accumulator& y = acc[cell * stat_count + static_cast<std::size_t>(plan.subtrahend)];
+            const std::optional<disclosure::ShareDifference> diff = disclosure::ShareDifferenceInterval(
+                {released_count(x.units_a, x.key_a), released_count(x.units_b, x.key_b)},
+                {released_count(y.units_a, y.key_a), released_count(y.units_b, y.key_b)},
+                plan.precision);
+            if (diff.has_value()) {
+              value = plan.bound == templates::DifferenceBound::kLower95   ? diff->lower
+                      : plan.bound == templates::DifferenceBound::kUpper95 ? diff->upper
+                                                                           : diff->estimate;
+            }
             break;
           }
           case StatisticKind::kRatio: {

@@ -29,6 +29,7 @@ absl::Status TableBuilder::Impl::SecondarySuppression(Pipeline& p) {
         break;
       case StatisticKind::kQuantile:
       case StatisticKind::kRatio:
+      case StatisticKind::kShareDifference:
         // Not additive: margins do not determine them. Their primary rules stand alone.
         break;
     }

@@ -146,6 +146,20 @@ void TableBuilder::Impl::Init(const templates::BoundQuery& q) {
       return;
     }
     if (s.kind == StatisticKind::kQuantile) plan.quantile_slot = quantile_slots++;
+    if (s.kind == StatisticKind::kShareDifference) {
+      for (std::size_t k = 0; k < tmpl->statistics.size(); ++k) {
+        const templates::Statistic& other = tmpl->statistics[k];
+        if (other.kind != StatisticKind::kShare) continue;
+        if (other.name == s.minuend) plan.minuend = static_cast<int>(k);
+        if (other.name == s.subtrahend) plan.subtrahend = static_cast<int>(k);
+      }
+      if (plan.minuend < 0 || plan.subtrahend < 0 || plan.minuend == plan.subtrahend) {
+        init_error = absl::InternalError("template " + tmpl->id + ": statistic " + s.name +
+                                         " does not name two SHARE statistics");
+        return;
+      }
+      plan.bound = s.bound;
+    }
     if (s.kind == StatisticKind::kRelativeRisk) {
       if (s.reference_dimensions.empty()) {
         init_error = absl::InternalError("template " + tmpl->id + ": relative risk " + s.name +
@@ -234,6 +248,8 @@ void TableBuilder::Impl::Emit(const Contribution& c, std::uint32_t record_key,
           }
         }
         break;
+      case StatisticKind::kShareDifference:
+        break;  // computed from its two shares' accumulators
       case StatisticKind::kRatio:
         if (c.has_measure) {
           if (Matches(c.flags, plan.flag_mask)) {

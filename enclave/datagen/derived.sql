@@ -342,6 +342,270 @@ FROM (SELECT DISTINCT d.verslagjaar AS jaar, i.pnr AS pnr, p.rinpersoon AS rinpe
 ORDER BY k.jaar, k.pnr;
 ANALYZE d_gezinscontext;
 
+-- @derive temp d_tmp_reint_voorziening cost 0 reads srg_reintegratie gem_reintegratietraject
+--   d_persoon
+-- Re-integration (T6): every SRG provision and municipal trajectory with the person number.
+CREATE TEMP TABLE d_tmp_reint_voorziening (pnr INTEGER NOT NULL, aanvang TEXT NOT NULL,
+                                           einde TEXT NOT NULL, soort TEXT NOT NULL,
+                                           PRIMARY KEY (pnr, aanvang, einde, soort)) WITHOUT ROWID;
+INSERT INTO d_tmp_reint_voorziening
+SELECT p.pnr, s.aanvang, s.einde, s.voorziening
+FROM srg_reintegratie s JOIN d_persoon p ON p.rinpersoon = s.rinpersoon
+UNION
+SELECT p.pnr, t.start, t.eind, t.traject_type
+FROM gem_reintegratietraject t JOIN d_persoon p ON p.rinpersoon = t.rinpersoon;
+
+-- @derive temp d_tmp_reint_alg cost 0 reads bijstandpersoonbus d_persoon
+-- ALG bijstand spells per calendar month they touch in 2019-2022 (maand = year * 12 + month - 1),
+-- keyed by the static parts of the T6 stratum, so that the stock of one day in one stratum is an
+-- index range.
+CREATE TEMP TABLE d_tmp_reint_alg (maand INTEGER NOT NULL, geslacht TEXT NOT NULL,
+                                   opleidingsniveau TEXT NOT NULL, pnr INTEGER NOT NULL,
+                                   aanvang TEXT NOT NULL, einde TEXT NOT NULL,
+                                   PRIMARY KEY (maand, geslacht, opleidingsniveau, pnr, aanvang, einde))
+  WITHOUT ROWID;
+WITH RECURSIVE m(maand) AS (SELECT 2019 * 12 UNION ALL SELECT maand + 1 FROM m WHERE maand < 2022 * 12 + 11)
+INSERT INTO d_tmp_reint_alg
+SELECT DISTINCT m.maand, p.geslacht, p.opleidingsniveau, p.pnr, b.aanvang, b.einde
+FROM (SELECT rinpersoon, aanvang, einde,
+             CAST(substr(aanvang, 1, 4) AS INTEGER) * 12 + CAST(substr(aanvang, 5, 2) AS INTEGER) - 1 AS van,
+             CAST(substr(einde, 1, 4) AS INTEGER) * 12 + CAST(substr(einde, 5, 2) AS INTEGER) - 1 AS tot
+      FROM bijstandpersoonbus
+      WHERE statistiekcode = 'ALG' AND aanvang <= '20221231' AND einde >= '20190101') b
+JOIN m ON m.maand BETWEEN b.van AND b.tot
+JOIN d_persoon p ON p.rinpersoon = b.rinpersoon;
+
+-- @derive temp d_tmp_reint_deeln cost 1 reads d_tmp_reint_voorziening d_tmp_reint_alg d_persoon
+--   gbaadresobjectbus vslgwbtab ref_gebied gbahuishoudensbus
+-- T6 participants: a start of a provision or trajectory in 2019-2022 with none running in the
+-- year before (the episode's start, day s), on ALG bijstand on s, alive, resident in GM1916 and not
+-- in an institutional household on s; the stratum on s: age group (completed years at month
+-- precision), sex, education, duration class (months since the start of the earliest running ALG
+-- spell: < 12, < 24, < 60, else, as d_ingezetene), wijkcluster (the first running address spell).
+CREATE TEMP TABLE d_tmp_reint_deeln (datum TEXT NOT NULL, pnr INTEGER NOT NULL,
+                                     leeftijdsgroep TEXT NOT NULL, geslacht TEXT NOT NULL,
+                                     opleidingsniveau TEXT NOT NULL, duurklasse TEXT NOT NULL,
+                                     kern TEXT NOT NULL, PRIMARY KEY (datum, pnr)) WITHOUT ROWID;
+INSERT INTO d_tmp_reint_deeln
+SELECT datum, pnr, leeftijdsgroep, geslacht, opleidingsniveau,
+       CASE WHEN maanden < 12 THEN '0-1' WHEN maanden < 24 THEN '1-2' WHEN maanden < 60 THEN '2-5'
+            ELSE '5-plus' END,
+       kern
+FROM (
+  SELECT e.datum AS datum, e.pnr AS pnr,
+         CASE WHEN CAST(substr(e.datum, 1, 4) AS INTEGER) - p.geboortejaar
+                   - (p.geboortemaand > CAST(substr(e.datum, 5, 2) AS INTEGER)) < 27 THEN 'tot-27'
+              WHEN CAST(substr(e.datum, 1, 4) AS INTEGER) - p.geboortejaar
+                   - (p.geboortemaand > CAST(substr(e.datum, 5, 2) AS INTEGER)) < 45 THEN '27-44'
+              ELSE '45-plus' END AS leeftijdsgroep,
+         p.geslacht AS geslacht, p.opleidingsniveau AS opleidingsniveau,
+         CAST(substr(e.datum, 1, 4) AS INTEGER) * 12 + CAST(substr(e.datum, 5, 2) AS INTEGER)
+           - (SELECT CAST(substr(min(a.aanvang), 1, 4) AS INTEGER) * 12
+                     + CAST(substr(min(a.aanvang), 5, 2) AS INTEGER)
+              FROM d_tmp_reint_alg a
+              WHERE a.maand = CAST(substr(e.datum, 1, 4) AS INTEGER) * 12
+                              + CAST(substr(e.datum, 5, 2) AS INTEGER) - 1
+                AND a.geslacht = p.geslacht AND a.opleidingsniveau = p.opleidingsniveau
+                AND a.pnr = p.pnr AND a.aanvang <= e.datum AND a.einde >= e.datum) AS maanden,
+         (SELECT g.kern FROM gbaadresobjectbus ad
+          JOIN vslgwbtab v ON v.rinobjectnummer = ad.rinobjectnummer AND v.gem_code = 'GM1916'
+          JOIN ref_gebied g ON g.buurt_code = v.buurt_code
+          WHERE ad.rinpersoon = p.rinpersoon AND ad.gbadatumaanvangadreshouding <= e.datum
+            AND ad.gbadatumeindeadreshouding >= e.datum
+          ORDER BY ad.gbadatumaanvangadreshouding, ad.gbadatumeindeadreshouding, ad.rinobjectnummer
+          LIMIT 1) AS kern
+  FROM (SELECT DISTINCT v.pnr AS pnr, v.aanvang AS datum
+        FROM d_tmp_reint_voorziening v
+        WHERE v.aanvang BETWEEN '20190101' AND '20221231'
+          AND NOT EXISTS (SELECT 1 FROM d_tmp_reint_voorziening w
+                          WHERE w.pnr = v.pnr AND w.aanvang < v.aanvang
+                            AND w.einde >= CAST(CAST(substr(v.aanvang, 1, 4) AS INTEGER) - 1 AS TEXT)
+                                           || substr(v.aanvang, 5, 4))) e
+  JOIN d_persoon p ON p.pnr = e.pnr
+  WHERE (p.overlijdensdatum IS NULL OR p.overlijdensdatum > e.datum)
+    AND NOT EXISTS (SELECT 1 FROM gbahuishoudensbus h
+                    WHERE h.rinpersoon = p.rinpersoon AND h.typhh = 'institutioneel'
+                      AND h.datumaanvanghh <= e.datum AND h.datumeindehh >= e.datum)
+) x
+WHERE maanden IS NOT NULL AND kern IS NOT NULL;
+
+-- @derive temp d_tmp_reint_kand cost 1 reads d_tmp_reint_deeln d_tmp_reint_alg
+--   d_tmp_reint_voorziening d_persoon gbaadresobjectbus vslgwbtab ref_gebied gbahuishoudensbus
+-- T6 control candidates: on a participant's start date s, on ALG bijstand, alive, resident in
+-- GM1916, not in an institutional household, with no provision or trajectory running on s or in
+-- the year before, in the stratum of a participant of that day (described as the participants).
+-- Whether they start one later does not matter (intention to treat: nothing after s is looked at).
+CREATE TEMP TABLE d_tmp_reint_kand (datum TEXT NOT NULL, pnr INTEGER NOT NULL,
+                                    leeftijdsgroep TEXT NOT NULL, geslacht TEXT NOT NULL,
+                                    opleidingsniveau TEXT NOT NULL, duurklasse TEXT NOT NULL,
+                                    kern TEXT NOT NULL, PRIMARY KEY (datum, pnr)) WITHOUT ROWID;
+INSERT INTO d_tmp_reint_kand
+SELECT datum, pnr, leeftijdsgroep, geslacht, opleidingsniveau, duurklasse, kern
+FROM (
+  SELECT y.datum AS datum, y.pnr AS pnr, y.leeftijdsgroep AS leeftijdsgroep, y.geslacht AS geslacht,
+         y.opleidingsniveau AS opleidingsniveau, y.duurklasse AS duurklasse,
+         (SELECT g.kern FROM gbaadresobjectbus ad
+          JOIN vslgwbtab v ON v.rinobjectnummer = ad.rinobjectnummer AND v.gem_code = 'GM1916'
+          JOIN ref_gebied g ON g.buurt_code = v.buurt_code
+          WHERE ad.rinpersoon = y.rinpersoon AND ad.gbadatumaanvangadreshouding <= y.datum
+            AND ad.gbadatumeindeadreshouding >= y.datum
+          ORDER BY ad.gbadatumaanvangadreshouding, ad.gbadatumeindeadreshouding, ad.rinobjectnummer
+          LIMIT 1) AS kern
+  FROM (
+    SELECT DISTINCT d.datum AS datum, a.pnr AS pnr, p.rinpersoon AS rinpersoon,
+           d.leeftijdsgroep AS leeftijdsgroep, d.geslacht AS geslacht,
+           d.opleidingsniveau AS opleidingsniveau, d.duurklasse AS duurklasse
+    FROM d_tmp_reint_deeln d
+    JOIN d_tmp_reint_alg a ON a.maand = CAST(substr(d.datum, 1, 4) AS INTEGER) * 12
+                                        + CAST(substr(d.datum, 5, 2) AS INTEGER) - 1
+                          AND a.geslacht = d.geslacht AND a.opleidingsniveau = d.opleidingsniveau
+                          AND a.aanvang <= d.datum AND a.einde >= d.datum
+    JOIN d_persoon p ON p.pnr = a.pnr
+    WHERE CASE WHEN CAST(substr(d.datum, 1, 4) AS INTEGER) - p.geboortejaar
+                    - (p.geboortemaand > CAST(substr(d.datum, 5, 2) AS INTEGER)) < 27 THEN 'tot-27'
+               WHEN CAST(substr(d.datum, 1, 4) AS INTEGER) - p.geboortejaar
+                    - (p.geboortemaand > CAST(substr(d.datum, 5, 2) AS INTEGER)) < 45 THEN '27-44'
+               ELSE '45-plus' END = d.leeftijdsgroep
+      AND (SELECT CASE WHEN m < 12 THEN '0-1' WHEN m < 24 THEN '1-2' WHEN m < 60 THEN '2-5'
+                       ELSE '5-plus' END
+           FROM (SELECT CAST(substr(d.datum, 1, 4) AS INTEGER) * 12 + CAST(substr(d.datum, 5, 2) AS INTEGER)
+                        - CAST(substr(min(b.aanvang), 1, 4) AS INTEGER) * 12
+                        - CAST(substr(min(b.aanvang), 5, 2) AS INTEGER) AS m
+                 FROM d_tmp_reint_alg b
+                 WHERE b.maand = a.maand AND b.geslacht = a.geslacht
+                   AND b.opleidingsniveau = a.opleidingsniveau AND b.pnr = a.pnr
+                   AND b.aanvang <= d.datum AND b.einde >= d.datum) mm) = d.duurklasse
+      AND (p.overlijdensdatum IS NULL OR p.overlijdensdatum > d.datum)
+      AND NOT EXISTS (SELECT 1 FROM d_tmp_reint_voorziening w
+                      WHERE w.pnr = a.pnr AND w.aanvang <= d.datum
+                        AND w.einde >= CAST(CAST(substr(d.datum, 1, 4) AS INTEGER) - 1 AS TEXT)
+                                       || substr(d.datum, 5, 4))
+      AND NOT EXISTS (SELECT 1 FROM gbahuishoudensbus h
+                      WHERE h.rinpersoon = p.rinpersoon AND h.typhh = 'institutioneel'
+                        AND h.datumaanvanghh <= d.datum AND h.datumeindehh >= d.datum)
+  ) y
+) z
+WHERE kern IS NOT NULL;
+
+-- @derive d_reintegratie_koppel cost 1 reads d_tmp_reint_deeln d_tmp_reint_kand d_persoon
+--   bijstandpersoonbus secmbus
+-- T6 (reintegratie_vergelijking_gematcht): per participant's start (an event, volgnr), the
+-- participant (rang 0) and up to 6 candidate controls of the same day and stratum (rang 1..6, in
+-- a fixed pseudo-random order); only events with at least 3 candidates. The template draws 3
+-- controls per selected event from these without replacement (docs/researcher.md, "T6").
+--   volgnr        events in start order, ties in a fixed pseudo-random order of the participant
+--   leeftijdsgroep, geslacht, opleidingsniveau, duurklasse: the stratum on startdatum (the
+--                 participant's); herkomst: the person's own
+--   had_baan      ja: an ALG spell running on startdatum has earnings beside the benefit
+--   baan_H        1: the SECM on startdatum + H months (of the spells running that day, the one
+--                 that started last) is 11-14 (employed); H = 6, 12, 18
+--   bijstand_H    1: a bijstand spell (any statistiekcode) runs on startdatum + H months
+CREATE TABLE d_reintegratie_koppel (
+  volgnr INTEGER NOT NULL,
+  rang INTEGER NOT NULL,
+  startdatum TEXT NOT NULL,
+  pnr INTEGER NOT NULL,
+  leeftijdsgroep TEXT NOT NULL,        -- tot-27|27-44|45-plus
+  geslacht TEXT NOT NULL,
+  opleidingsniveau TEXT NOT NULL,
+  herkomst TEXT NOT NULL,
+  duurklasse TEXT NOT NULL,            -- 0-1|1-2|2-5|5-plus
+  had_baan TEXT NOT NULL,              -- ja|nee
+  baan_6 INTEGER NOT NULL,
+  baan_12 INTEGER NOT NULL,
+  baan_18 INTEGER NOT NULL,
+  bijstand_6 INTEGER NOT NULL,
+  bijstand_12 INTEGER NOT NULL,
+  bijstand_18 INTEGER NOT NULL,
+  PRIMARY KEY (volgnr, rang)
+) WITHOUT ROWID;
+WITH ev AS (
+  SELECT d.datum AS datum, d.pnr AS pnr, d.leeftijdsgroep AS leeftijdsgroep, d.geslacht AS geslacht,
+         d.opleidingsniveau AS opleidingsniveau, d.duurklasse AS duurklasse, d.kern AS kern,
+         ROW_NUMBER() OVER (ORDER BY d.datum, (d.pnr * 2654435761) % 4294967291, d.pnr) AS volgnr
+  FROM d_tmp_reint_deeln d
+),
+paar AS (
+  SELECT e.volgnr AS volgnr, k.pnr AS pnr,
+         ROW_NUMBER() OVER (PARTITION BY e.volgnr
+                            ORDER BY (k.pnr * 2654435761 + e.pnr * 40503) % 4294967291, k.pnr) AS rang,
+         COUNT(*) OVER (PARTITION BY e.volgnr) AS n
+  FROM ev e
+  JOIN d_tmp_reint_kand k ON k.datum = e.datum AND k.geslacht = e.geslacht
+                         AND k.opleidingsniveau = e.opleidingsniveau
+                         AND k.leeftijdsgroep = e.leeftijdsgroep AND k.duurklasse = e.duurklasse
+                         AND k.kern = e.kern
+),
+rij AS (
+  SELECT e.volgnr AS volgnr, 0 AS rang, e.pnr AS pnr FROM ev e
+  WHERE e.volgnr IN (SELECT volgnr FROM paar WHERE n >= 3)
+  UNION ALL
+  SELECT volgnr, rang, pnr FROM paar WHERE n >= 3 AND rang <= 6
+),
+meet AS (
+  SELECT r.volgnr AS volgnr, r.rang AS rang, e.datum AS datum, r.pnr AS pnr, p.rinpersoon AS rinpersoon,
+         e.leeftijdsgroep AS leeftijdsgroep, e.geslacht AS geslacht,
+         e.opleidingsniveau AS opleidingsniveau, p.herkomst AS herkomst, e.duurklasse AS duurklasse,
+         CAST((CAST(substr(e.datum, 1, 4) AS INTEGER) * 12 + CAST(substr(e.datum, 5, 2) AS INTEGER) + 5) / 12 AS TEXT)
+           || CASE WHEN (CAST(substr(e.datum, 5, 2) AS INTEGER) + 5) % 12 + 1 < 10 THEN '0' ELSE '' END
+           || CAST((CAST(substr(e.datum, 5, 2) AS INTEGER) + 5) % 12 + 1 AS TEXT) || substr(e.datum, 7, 2) AS m6,
+         CAST(CAST(substr(e.datum, 1, 4) AS INTEGER) + 1 AS TEXT) || substr(e.datum, 5, 4) AS m12,
+         CAST((CAST(substr(e.datum, 1, 4) AS INTEGER) * 12 + CAST(substr(e.datum, 5, 2) AS INTEGER) + 17) / 12 AS TEXT)
+           || CASE WHEN (CAST(substr(e.datum, 5, 2) AS INTEGER) + 17) % 12 + 1 < 10 THEN '0' ELSE '' END
+           || CAST((CAST(substr(e.datum, 5, 2) AS INTEGER) + 17) % 12 + 1 AS TEXT) || substr(e.datum, 7, 2) AS m18
+  FROM rij r
+  JOIN ev e ON e.volgnr = r.volgnr
+  JOIN d_persoon p ON p.pnr = r.pnr
+)
+INSERT INTO d_reintegratie_koppel
+SELECT m.volgnr, m.rang, m.datum, m.pnr, m.leeftijdsgroep, m.geslacht, m.opleidingsniveau, m.herkomst,
+       m.duurklasse,
+       CASE WHEN EXISTS (SELECT 1 FROM bijstandpersoonbus b
+                         WHERE b.rinpersoon = m.rinpersoon AND b.statistiekcode = 'ALG'
+                           AND b.aanvang <= m.datum AND b.einde >= m.datum
+                           AND b.inkomsten_naast_uitkering = 1) THEN 'ja' ELSE 'nee' END,
+       CASE WHEN (SELECT s.secm FROM secmbus s WHERE s.rinpersoon = m.rinpersoon
+                    AND s.aanvsecm <= m.m6 AND s.eindsecm >= m.m6
+                  ORDER BY s.aanvsecm DESC LIMIT 1) BETWEEN 11 AND 14 THEN 1 ELSE 0 END,
+       CASE WHEN (SELECT s.secm FROM secmbus s WHERE s.rinpersoon = m.rinpersoon
+                    AND s.aanvsecm <= m.m12 AND s.eindsecm >= m.m12
+                  ORDER BY s.aanvsecm DESC LIMIT 1) BETWEEN 11 AND 14 THEN 1 ELSE 0 END,
+       CASE WHEN (SELECT s.secm FROM secmbus s WHERE s.rinpersoon = m.rinpersoon
+                    AND s.aanvsecm <= m.m18 AND s.eindsecm >= m.m18
+                  ORDER BY s.aanvsecm DESC LIMIT 1) BETWEEN 11 AND 14 THEN 1 ELSE 0 END,
+       CASE WHEN EXISTS (SELECT 1 FROM bijstandpersoonbus b WHERE b.rinpersoon = m.rinpersoon
+                           AND b.aanvang <= m.m6 AND b.einde >= m.m6) THEN 1 ELSE 0 END,
+       CASE WHEN EXISTS (SELECT 1 FROM bijstandpersoonbus b WHERE b.rinpersoon = m.rinpersoon
+                           AND b.aanvang <= m.m12 AND b.einde >= m.m12) THEN 1 ELSE 0 END,
+       CASE WHEN EXISTS (SELECT 1 FROM bijstandpersoonbus b WHERE b.rinpersoon = m.rinpersoon
+                           AND b.aanvang <= m.m18 AND b.einde >= m.m18) THEN 1 ELSE 0 END
+FROM meet m
+ORDER BY m.volgnr, m.rang;
+ANALYZE d_reintegratie_koppel;
+
+-- @derive d_reintegratie_start cost 0 reads d_reintegratie_koppel d_tmp_reint_voorziening
+-- T6: the kinds of each event of d_reintegratie_koppel: every provision (voorziening) and
+-- trajectory (traject_type) the participant starts on startdatum or in the month after it (a
+-- trajectory usually starts a few days after the provision it comes with).
+CREATE TABLE d_reintegratie_start (
+  soort TEXT NOT NULL,
+  startdatum TEXT NOT NULL,
+  volgnr INTEGER NOT NULL,
+  PRIMARY KEY (soort, startdatum, volgnr)
+) WITHOUT ROWID;
+INSERT INTO d_reintegratie_start
+SELECT DISTINCT v.soort, k.startdatum, k.volgnr
+FROM d_reintegratie_koppel k
+JOIN d_tmp_reint_voorziening v
+  ON v.pnr = k.pnr AND v.aanvang >= k.startdatum
+ AND v.aanvang <= CAST((CAST(substr(k.startdatum, 1, 4) AS INTEGER) * 12
+                        + CAST(substr(k.startdatum, 5, 2) AS INTEGER)) / 12 AS TEXT)
+                  || CASE WHEN CAST(substr(k.startdatum, 5, 2) AS INTEGER) % 12 + 1 < 10 THEN '0' ELSE '' END
+                  || CAST(CAST(substr(k.startdatum, 5, 2) AS INTEGER) % 12 + 1 AS TEXT)
+                  || substr(k.startdatum, 7, 2)
+WHERE k.rang = 0;
+ANALYZE d_reintegratie_start;
+
 -- @derive d_dag cost 1 reads pin_dag evenement
 -- Days as integers, so that templates do date arithmetic with + and - only (portable SQL, no
 -- SQLite date functions in a template): every day from 371 days before the first PIN day or event
@@ -375,3 +639,7 @@ ANALYZE d_dag;
 DROP TABLE d_tmp_adres;
 DROP TABLE d_tmp_peil;
 DROP TABLE d_tmp_jaar;
+DROP TABLE d_tmp_reint_voorziening;
+DROP TABLE d_tmp_reint_alg;
+DROP TABLE d_tmp_reint_deeln;
+DROP TABLE d_tmp_reint_kand;

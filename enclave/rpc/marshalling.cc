@@ -29,6 +29,7 @@ const char* KindName(templates::StatisticKind kind) {
     case templates::StatisticKind::kQuantile: return "quantile";
     case templates::StatisticKind::kShare: return "share";
     case templates::StatisticKind::kRatio: return "ratio";
+    case templates::StatisticKind::kShareDifference: return "share_difference";
     case templates::StatisticKind::kRelativeRisk: return "relative_risk";
   }
   return "unknown";

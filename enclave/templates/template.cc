@@ -35,6 +35,8 @@ const char* StatisticKindName(StatisticKind kind) {
       return "share";
     case StatisticKind::kRatio:
       return "ratio";
+    case StatisticKind::kShareDifference:
+      return "share_difference";
     case StatisticKind::kRelativeRisk:
       return "relative_risk";
   }

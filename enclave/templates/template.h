@@ -72,7 +72,24 @@ struct Dimension {
 // total), times 100: an index, 100 = as often as in the whole reference group. Computed from the
 // perturbed counts the two shares are derived from; withheld whenever either share is
 // (disclosure-control.md §3.6).
-enum class StatisticKind { kCount, kSum, kMean, kQuantile, kShare, kRatio, kRelativeRisk };
+// kShareDifference: the difference in percentage points between two SHARE statistics of the same
+// template (`minuend` - `subtrahend`: two arms of a comparison, T6), with its 95% interval
+// (`bound`), computed on integers from the two shares' released counts
+// (disclosure/comparison.h). Released only where both shares are; the shares, the difference and
+// the COUNTs of either arm's denominator flag are withheld together when any of them is.
+enum class StatisticKind {
+  kCount,
+  kSum,
+  kMean,
+  kQuantile,
+  kShare,
+  kRatio,
+  kRelativeRisk,
+  kShareDifference
+};
+
+// Which number of a kShareDifference statistic is released.
+enum class DifferenceBound { kEstimate, kLower95, kUpper95 };
 
 const char* StatisticKindName(StatisticKind kind);
 
@@ -87,6 +104,9 @@ struct Statistic {
   // kRelativeRisk only (at least one): dimensions of the template set to their total in the
   // reference cell.
   std::vector<std::string> reference_dimensions;
+  std::string minuend = {};             // kShareDifference only: a SHARE statistic's name
+  std::string subtrahend = {};          // kShareDifference only: another SHARE statistic's name
+  DifferenceBound bound = DifferenceBound::kEstimate;  // kShareDifference only
 };
 
 // A sensitive category (disclosure-control.md §3.4): either a code of a dimension (`dimension` and

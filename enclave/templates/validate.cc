@@ -318,6 +318,39 @@ bool IsDeclaredFlag(const Template& t, const std::string& flag) {
   return std::find(t.flag_columns.begin(), t.flag_columns.end(), flag) != t.flag_columns.end();
 }
 
+const Statistic* FindStatistic(const Template& t, const std::string& name) {
+  for (const Statistic& s : t.statistics) {
+    if (s.name == name) return &s;
+  }
+  return nullptr;
+}
+
+// A SHARE_DIFFERENCE compares two SHARE statistics with denominator flags (the two arms); nothing
+// else uses minuend, subtrahend or bound. Not under DP (DpReleaser releases counts, sums, means).
+void CheckDifference(const Template& t, const Statistic& s, const std::string& f, Problems& p) {
+  if (s.kind != StatisticKind::kShareDifference) {
+    if (!s.minuend.empty() || !s.subtrahend.empty() || s.bound != DifferenceBound::kEstimate) {
+      p.Add(f + ".minuend", "minuend, subtrahend and bound apply to SHARE_DIFFERENCE statistics only");
+    }
+    return;
+  }
+  if (!s.flag.empty() || !s.denominator_flag.empty()) {
+    p.Add(f + ".flag", "SHARE_DIFFERENCE takes its flags from its minuend and subtrahend");
+  }
+  if (t.dp.has_value()) {
+    p.Add(f + ".kind", "SHARE_DIFFERENCE is not released under differential privacy");
+  }
+  for (const auto& [field, name] : {std::pair<const char*, const std::string*>{"minuend", &s.minuend},
+                                    {"subtrahend", &s.subtrahend}}) {
+    const Statistic* arm = FindStatistic(t, *name);
+    if (arm == nullptr || arm->kind != StatisticKind::kShare || arm->denominator_flag.empty()) {
+      p.Add(f + "." + field, "must name a SHARE statistic of this template with a denominator_flag");
+    }
+  }
+  if (s.minuend == s.subtrahend) p.Add(f + ".subtrahend", "must differ from the minuend");
+  if (s.precision > 100) p.Add(f + ".precision", "SHARE_DIFFERENCE precision is at most 100 points");
+}
+
 void CheckStatistics(const Template& t, Problems& p) {
   if (t.statistics.empty()) p.Add("statistic", "at least one statistic is required");
   std::set<std::string> names;
@@ -338,10 +371,11 @@ void CheckStatistics(const Template& t, Problems& p) {
       case StatisticKind::kShare:
       case StatisticKind::kRatio:
       case StatisticKind::kRelativeRisk:
+      case StatisticKind::kShareDifference:
         break;
       default:
-        p.Add(f + ".kind", "must be COUNT, SUM, MEAN, QUANTILE, SHARE, RATIO or RELATIVE_RISK (no "
-                           "min, max or lists: they release one unit's value)");
+        p.Add(f + ".kind", "must be COUNT, SUM, MEAN, QUANTILE, SHARE, RATIO, RELATIVE_RISK or "
+                           "SHARE_DIFFERENCE (no min, max or lists: they release one unit's value)");
         continue;
     }
     if (s.kind == StatisticKind::kQuantile) {
@@ -390,6 +424,7 @@ void CheckStatistics(const Template& t, Problems& p) {
             "'" + s.denominator_flag.substr(0, 64) + "' must be one of the flag_column entries");
     }
     if (s.precision < 1) p.Add(f + ".precision", "must be at least 1");
+    CheckDifference(t, s, f, p);
   }
 }
 

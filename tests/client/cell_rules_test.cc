@@ -172,6 +172,7 @@ TEST_SUITE("client: cell rules") {
         {"mean-withheld", "", true, "did not choose the mean"},
         {"undefined", "", true, "zero denominator"},
         {"derived-undefined", "", true, "cannot be derived"},
+        {"comparison", "", true, "the whole comparison is"},
         {"relative-risk-reference", "", true, "reference group's share is withheld"},
         {"secondary", "sums/flags=0/lp-audit+integer", true, "secondary suppression"},
         {"dp-noisy", "DP_LAPLACE", false, "noise"},

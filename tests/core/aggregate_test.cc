@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -13,6 +14,7 @@
 #include "enclave/base/status_macros.h"
 #include "enclave/adapters/cbc/cbc_solver.h"
 #include "enclave/adapters/clp/clp_solver.h"
+#include "enclave/disclosure/comparison.h"
 #include "enclave/disclosure/protection.h"
 #include "enclave/disclosure/secondary.h"
 #include "enclave/disclosure/table_structure.h"
@@ -1207,6 +1209,122 @@ TEST_CASE("two multi-valued breakdowns with withheld cells are refused") {
   REQUIRE_FALSE(done.ok());
   CHECK(done.status().code() == absl::StatusCode::kFailedPrecondition);
   CHECK(std::string(done.status().message()).find("several categories") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace enclave::core
+
+namespace enclave::core {
+namespace {
+
+// T6's comparison (disclosure-control.md §3.6a): arm sizes, both arms' shares, the difference and
+// its bounds. Flags: deelnemer, deelnemer_uitkomst, controle, controle_uitkomst.
+templates::Template ComparisonTemplate() {
+  templates::Template t = test::MakeTemplate({});
+  t.measure_column.clear();
+  t.flag_columns = {"deelnemer", "deelnemer_uitkomst", "controle", "controle_uitkomst"};
+  templates::Statistic n_d = test::MakeStatistic("n_deelnemers", StatisticKind::kCount, "deelnemer");
+  templates::Statistic n_c = test::MakeStatistic("n_controles", StatisticKind::kCount, "controle");
+  templates::Statistic p_d =
+      test::MakeStatistic("pct_deelnemers", StatisticKind::kShare, "deelnemer_uitkomst");
+  p_d.denominator_flag = "deelnemer";
+  templates::Statistic p_c =
+      test::MakeStatistic("pct_controles", StatisticKind::kShare, "controle_uitkomst");
+  p_c.denominator_flag = "controle";
+  templates::Statistic diff = test::MakeStatistic("verschil", StatisticKind::kShareDifference);
+  diff.minuend = "pct_deelnemers";
+  diff.subtrahend = "pct_controles";
+  templates::Statistic lo = diff;
+  lo.name = "verschil_laag";
+  lo.bound = templates::DifferenceBound::kLower95;
+  templates::Statistic hi = diff;
+  hi.name = "verschil_hoog";
+  hi.bound = templates::DifferenceBound::kUpper95;
+  t.statistics = {n_d, n_c, p_d, p_c, diff, lo, hi};
+  return t;
+}
+
+void AddArm(std::vector<FakeRow>& rows, const std::string& prefix, bool participant, int units,
+            int with_outcome, const std::string& wijk, const std::string& sex) {
+  for (int i = 0; i < units; ++i) {
+    const std::int64_t y = i < with_outcome ? 1 : 0;
+    rows.push_back({prefix + std::to_string(i), {wijk, sex}, std::nullopt,
+                    participant ? std::vector<std::int64_t>{1, y, 0, 0}
+                                : std::vector<std::int64_t>{0, 0, 1, y}});
+  }
+}
+
+std::optional<std::int64_t> ValueAt(const Release& r, std::uint32_t wijk, std::uint32_t sex,
+                                    std::uint32_t stat) {
+  const ReleasedCell& c = r.cells.at(At(r, wijk, sex, stat));
+  if (c.status != disclosure::CellStatus::kReleased) return std::nullopt;
+  return c.value;
+}
+
+TEST_CASE("a comparison of two arms releases shares, difference and interval from the same counts") {
+  const templates::Template t = ComparisonTemplate();
+  std::vector<FakeRow> rows;
+  AddArm(rows, "d", true, 120, 40, "W1", "M");   // 33.3%
+  AddArm(rows, "c", false, 240, 30, "W1", "M");  // 12.5%
+  const Release r = Build(t, rows);
+  // Exact rules: 120 and 240 units; 33% and 13% (12.5 rounds half away from zero).
+  CHECK(Value(r, 0, 0, 0) == 120);
+  CHECK(Value(r, 0, 0, 1) == 240);
+  CHECK(Value(r, 0, 0, 2) == 33);
+  CHECK(Value(r, 0, 0, 3) == 13);
+  const auto expected = disclosure::ShareDifferenceInterval({40, 120}, {30, 240}, 1);
+  REQUIRE(expected.has_value());
+  CHECK(Value(r, 0, 0, 4) == expected->estimate);
+  CHECK(Value(r, 0, 0, 5) == expected->lower);
+  CHECK(Value(r, 0, 0, 6) == expected->upper);
+  CHECK(Value(r, 0, 0, 4) == 21);
+  CHECK(Value(r, 0, 0, 5) == 11);
+  CHECK(Value(r, 0, 0, 6) == 31);
+}
+
+// Attack: a control arm with 3 units with the outcome (fewer than T = 10) has its percentage
+// withheld. Were the difference released anyway, the participants' released percentage minus the
+// difference would give the controls' percentage, and with the released arm size their count.
+TEST_CASE("attack: the difference and interval never reveal a withheld arm (negative control)") {
+  const templates::Template t = ComparisonTemplate();
+  std::vector<FakeRow> rows;
+  AddArm(rows, "d", true, 120, 40, "W1", "M");
+  AddArm(rows, "c", false, 120, 3, "W1", "M");  // numerator 3 < 10: the controls' share fails
+  AddArm(rows, "e", true, 150, 60, "W2", "M");
+  AddArm(rows, "f", false, 300, 45, "W2", "M");
+  const Release r = Build(t, rows);
+  CHECK(Rule(r, 0, 0, 3) == "share-numerator");
+  // With the protection: the whole comparison of (W1, M) is withheld, arm sizes included.
+  for (std::uint32_t s : {0u, 1u, 2u, 4u, 5u, 6u}) {
+    CAPTURE(s);
+    CHECK_FALSE(ValueAt(r, 0, 0, s).has_value());
+  }
+  CHECK(Rule(r, 0, 0, 4) == "comparison");
+  CHECK(Rule(r, 0, 0, 2) == "comparison");
+  // In every cell of the table: a released difference or bound implies both shares and both arm
+  // sizes are released.
+  for (std::uint32_t w = 0; w < 3; ++w) {
+    for (std::uint32_t x = 0; x < 3; ++x) {
+      const bool any_difference = ValueAt(r, w, x, 4) || ValueAt(r, w, x, 5) || ValueAt(r, w, x, 6);
+      if (!any_difference) continue;
+      CHECK(ValueAt(r, w, x, 0).has_value());
+      CHECK(ValueAt(r, w, x, 1).has_value());
+      CHECK(ValueAt(r, w, x, 2).has_value());
+      CHECK(ValueAt(r, w, x, 3).has_value());
+    }
+  }
+  // Negative control, the protection switched off: the difference computed as it would be
+  // released, with the participants' 33% and the arm size 120, gives the controls' withheld count.
+  const auto leaked = disclosure::ShareDifferenceInterval({40, 120}, {3, 120}, 1);
+  REQUIRE(leaked.has_value());
+  const std::int64_t pct_participants = 33;
+  const double controls_pct = static_cast<double>(pct_participants - leaked->estimate);
+  const double recovered = controls_pct * 120 / 100;
+  MESSAGE("without the tie: difference " << leaked->estimate << " pp [" << leaked->lower << ", "
+                                         << leaked->upper << "], controls' count recovered as "
+                                         << recovered);
+  CHECK(recovered < 10);  // the withheld fact "1-9 units with the outcome" is disclosed
+  CHECK(recovered >= 1);
 }
 
 }  // namespace

@@ -438,4 +438,154 @@ absl::StatusOr<ResidentTruth> Residents(const std::string& db_path, const std::s
   return out;
 }
 
+absl::StatusOr<std::map<std::string, ArmTruth>> MatchedArms(
+    const std::string& db_path, const std::string& sql,
+    const std::map<std::string, std::string>& params, const std::string& subgroup_column) {
+  sqlite3* raw = nullptr;
+  if (sqlite3_open_v2(db_path.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    sqlite3_close(raw);
+    return absl::UnavailableError("cannot open the database");
+  }
+  std::unique_ptr<sqlite3, DbCloser> db(raw);
+  sqlite3_stmt* raw_stmt = nullptr;
+  if (sqlite3_prepare_v2(db.get(), sql.c_str(), -1, &raw_stmt, nullptr) != SQLITE_OK) {
+    return absl::InternalError(std::string("prepare: ") + sqlite3_errmsg(db.get()));
+  }
+  std::unique_ptr<sqlite3_stmt, StmtCloser> stmt(raw_stmt);
+  for (const auto& [name, value] : params) {
+    const int index = sqlite3_bind_parameter_index(stmt.get(), (":" + name).c_str());
+    if (index > 0) sqlite3_bind_text(stmt.get(), index, value.c_str(), -1, SQLITE_TRANSIENT);
+  }
+  int column = -1, deelnemer = -1, deelnemer_uitkomst = -1, controle = -1, controle_uitkomst = -1;
+  for (int c = 0; c < sqlite3_column_count(stmt.get()); ++c) {
+    const std::string name = sqlite3_column_name(stmt.get(), c);
+    if (name == subgroup_column) column = c;
+    if (name == "deelnemer") deelnemer = c;
+    if (name == "deelnemer_uitkomst") deelnemer_uitkomst = c;
+    if (name == "controle") controle = c;
+    if (name == "controle_uitkomst") controle_uitkomst = c;
+  }
+  if (deelnemer < 0 || deelnemer_uitkomst < 0 || controle < 0 || controle_uitkomst < 0 ||
+      (!subgroup_column.empty() && column < 0)) {
+    return absl::InternalError("the template's SQL lacks an expected column");
+  }
+  std::map<std::string, ArmTruth> out;
+  std::map<std::string, std::set<std::int64_t>> persons;
+  int rc;
+  while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
+    const std::string group = column < 0 ? std::string() : ColumnText(stmt.get(), column);
+    ArmTruth& t = out[group];
+    t.deelnemers += sqlite3_column_int64(stmt.get(), deelnemer);
+    t.deelnemers_uitkomst += sqlite3_column_int64(stmt.get(), deelnemer_uitkomst);
+    t.controles += sqlite3_column_int64(stmt.get(), controle);
+    t.controles_uitkomst += sqlite3_column_int64(stmt.get(), controle_uitkomst);
+    ++t.rows;
+    // A person may be in both arms (a control before starting a provision): distinct per arm.
+    persons[group].insert(sqlite3_column_int64(stmt.get(), 0) * 2 +
+                          sqlite3_column_int64(stmt.get(), deelnemer));
+  }
+  if (rc != SQLITE_DONE) return absl::InternalError(sqlite3_errmsg(db.get()));
+  for (auto& [group, t] : out) t.distinct_persons = static_cast<std::int64_t>(persons[group].size());
+  return out;
+}
+
+absl::StatusOr<std::int64_t> StartersInPeriod(const std::string& db_path, const std::string& van,
+                                              const std::string& tot) {
+  std::int64_t n = 0;
+  absl::Status s = RunPlainSql(db_path, R"sql(
+SELECT count(*) FROM (
+  SELECT rinpersoon FROM srg_reintegratie WHERE aanvang BETWEEN ?1 AND ?2
+  UNION
+  SELECT rinpersoon FROM gem_reintegratietraject WHERE start BETWEEN ?1 AND ?2))sql",
+                               {van, tot}, [&](sqlite3_stmt* st) { n = sqlite3_column_int64(st, 0); });
+  if (!s.ok()) return s;
+  return n;
+}
+
+
+namespace {
+
+// T6's derived matched sets checked against the raw tables. Strata on the start day s from the
+// raw registers (sex, birth year and month, hoogsteopltab, the earliest ALG spell running on s, the
+// first address spell running on s); provisions and trajectories straight from srg_reintegratie
+// and gem_reintegratietraject; the outcome at s + 12 months from secmbus.
+constexpr const char* kT6DesignSql = R"sql(
+WITH r AS (
+  SELECT k.volgnr AS volgnr, k.rang AS rang, k.startdatum AS s, k.baan_12 AS baan_12,
+         p.rinpersoon AS rin,
+         CAST(CAST(substr(k.startdatum, 1, 4) AS INTEGER) - 1 AS TEXT) || substr(k.startdatum, 5, 4) AS jaar_eerder,
+         CAST(CAST(substr(k.startdatum, 1, 4) AS INTEGER) + 1 AS TEXT) || substr(k.startdatum, 5, 4) AS jaar_later
+  FROM d_reintegratie_koppel k JOIN d_persoon p ON p.pnr = k.pnr
+),
+v AS (
+  SELECT rinpersoon, aanvang, einde FROM srg_reintegratie
+  UNION ALL SELECT rinpersoon, start, eind FROM gem_reintegratietraject
+),
+st AS (
+  SELECT r.*,
+    (SELECT min(b.aanvang) FROM bijstandpersoonbus b WHERE b.rinpersoon = r.rin
+       AND b.statistiekcode = 'ALG' AND b.aanvang <= r.s AND b.einde >= r.s) AS alg,
+    g.gbageslacht AS sexe,
+    CAST(substr(r.s, 1, 4) AS INTEGER) - g.gbageboortejaar
+      - (g.gbageboortemaand > CAST(substr(r.s, 5, 2) AS INTEGER)) AS leeftijd,
+    COALESCE((SELECT o.opl_niveau3 FROM hoogsteopltab o WHERE o.rinpersoon = r.rin), '') AS opl,
+    (SELECT rg.kern FROM gbaadresobjectbus a
+       JOIN vslgwbtab w ON w.rinobjectnummer = a.rinobjectnummer AND w.gem_code = 'GM1916'
+       JOIN ref_gebied rg ON rg.buurt_code = w.buurt_code
+     WHERE a.rinpersoon = r.rin AND a.gbadatumaanvangadreshouding <= r.s
+       AND a.gbadatumeindeadreshouding >= r.s
+     ORDER BY a.gbadatumaanvangadreshouding, a.gbadatumeindeadreshouding, a.rinobjectnummer
+     LIMIT 1) AS kern,
+    EXISTS (SELECT 1 FROM v WHERE v.rinpersoon = r.rin AND v.aanvang = r.s) AS start_op_s,
+    EXISTS (SELECT 1 FROM v WHERE v.rinpersoon = r.rin AND v.aanvang < r.s
+              AND v.einde >= r.jaar_eerder) AS eerder,
+    EXISTS (SELECT 1 FROM v WHERE v.rinpersoon = r.rin AND v.aanvang <= r.s
+              AND v.einde >= r.jaar_eerder) AS lopend,
+    EXISTS (SELECT 1 FROM v WHERE v.rinpersoon = r.rin AND v.aanvang > r.s
+              AND v.aanvang <= r.jaar_later) AS later,
+    COALESCE((SELECT sc.secm FROM secmbus sc WHERE sc.rinpersoon = r.rin
+                AND sc.aanvsecm <= r.jaar_later AND sc.eindsecm >= r.jaar_later
+              ORDER BY sc.aanvsecm DESC LIMIT 1) BETWEEN 11 AND 14, 0) AS baan_ruw
+  FROM r JOIN gbapersoontab g ON g.rinpersoon = r.rin
+),
+sk AS (
+  SELECT st.*,
+    CASE WHEN leeftijd < 27 THEN 1 WHEN leeftijd < 45 THEN 2 ELSE 3 END AS lg,
+    CASE WHEN alg IS NULL THEN NULL
+         WHEN (CAST(substr(s, 1, 4) AS INTEGER) * 12 + CAST(substr(s, 5, 2) AS INTEGER))
+              - (CAST(substr(alg, 1, 4) AS INTEGER) * 12 + CAST(substr(alg, 5, 2) AS INTEGER)) < 12 THEN 1
+         WHEN (CAST(substr(s, 1, 4) AS INTEGER) * 12 + CAST(substr(s, 5, 2) AS INTEGER))
+              - (CAST(substr(alg, 1, 4) AS INTEGER) * 12 + CAST(substr(alg, 5, 2) AS INTEGER)) < 24 THEN 2
+         WHEN (CAST(substr(s, 1, 4) AS INTEGER) * 12 + CAST(substr(s, 5, 2) AS INTEGER))
+              - (CAST(substr(alg, 1, 4) AS INTEGER) * 12 + CAST(substr(alg, 5, 2) AS INTEGER)) < 60 THEN 3
+         ELSE 4 END AS duur
+  FROM st
+)
+SELECT count(*),
+       sum(c.rang = 0),
+       sum(c.rang > 0),
+       sum(c.alg IS NULL),
+       sum(c.rang > 0 AND c.lopend),
+       sum(c.rang = 0 AND (NOT c.start_op_s OR c.eerder)),
+       sum(c.rang > 0 AND (c.sexe <> d.sexe OR c.lg <> d.lg OR c.opl <> d.opl OR c.kern IS NOT d.kern
+                           OR c.duur IS NOT d.duur)),
+       sum(c.baan_12 <> c.baan_ruw),
+       sum(c.rang > 0 AND c.later)
+FROM sk c JOIN sk d ON d.volgnr = c.volgnr AND d.rang = 0
+)sql";
+
+}  // namespace
+
+absl::StatusOr<T6Design> T6DesignCheck(const std::string& db_path) {
+  T6Design out;
+  absl::Status s = RunPlainSql(db_path, kT6DesignSql, {}, [&](sqlite3_stmt* st) {
+    std::int64_t* fields[] = {&out.rows,           &out.participants,      &out.controls,
+                              &out.not_on_alg,     &out.control_provision, &out.participant_not_new,
+                              &out.stratum_differs, &out.outcome_differs,  &out.controls_starting_later};
+    for (int i = 0; i < 9; ++i) *fields[i] = sqlite3_column_int64(st, i);
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
 }  // namespace enclave::testing

@@ -86,6 +86,48 @@ struct ResidentKey {
 using ResidentTruth = std::map<ResidentKey, std::int64_t>;
 absl::StatusOr<ResidentTruth> Residents(const std::string& db_path, const std::string& peildatum);
 
+// T6 (reintegratie_vergelijking_gematcht): the template's unit-level rows, from its own SQL run by
+// plain sqlite3 with the named parameters bound, aggregated here per code of `subgroup_column`
+// (the column of the subgroup dimension; empty: one group "" of all rows): persons per arm and
+// persons with the outcome per arm. It checks the enclave's aggregation and disclosure of T6, not
+// its SQL; StartersInPeriod is the independent bound on the participant arm.
+struct ArmTruth {
+  std::int64_t deelnemers = 0;
+  std::int64_t deelnemers_uitkomst = 0;
+  std::int64_t controles = 0;
+  std::int64_t controles_uitkomst = 0;
+  std::int64_t rows = 0;
+  std::int64_t distinct_persons = 0;  // distinct (person, arm)
+};
+absl::StatusOr<std::map<std::string, ArmTruth>> MatchedArms(
+    const std::string& db_path, const std::string& sql,
+    const std::map<std::string, std::string>& params, const std::string& subgroup_column);
+
+// Distinct persons with an SRG provision or a municipal trajectory starting between van and tot
+// (YYYYMMDD, inclusive), straight from srg_reintegratie and gem_reintegratietraject.
+absl::StatusOr<std::int64_t> StartersInPeriod(const std::string& db_path, const std::string& van,
+                                              const std::string& tot);
+
+// T6's design, from the raw tables: every row of d_reintegratie_koppel (participants rang 0,
+// candidate controls rang 1..6) checked on its start day s. Violations counted: not on ALG
+// bijstand on s; a candidate with a provision or trajectory running on s or in the year before;
+// a participant without a start on s or with one running in the year before; a candidate whose
+// stratum on s (sex, age group, education, wijkcluster, duration class) differs from its
+// participant's; baan_12 not the raw SECM 11-14 at s + 12 months. controls_starting_later counts
+// candidates who start a provision or trajectory in the 12 months after s (intention to treat:
+// the design must not drop them).
+struct T6Design {
+  std::int64_t rows = 0;
+  std::int64_t participants = 0;
+  std::int64_t controls = 0;
+  std::int64_t not_on_alg = 0;
+  std::int64_t control_provision = 0;
+  std::int64_t participant_not_new = 0;
+  std::int64_t stratum_differs = 0;
+  std::int64_t outcome_differs = 0;
+  std::int64_t controls_starting_later = 0;
+};
+absl::StatusOr<T6Design> T6DesignCheck(const std::string& db_path);
 // T8 (jeugdhulp_gezinscontext) for `year`, with plain SQL straight from the raw tables (not the
 // derived layer): children aged 0-17 (year - birth year) resident in GM1916 on 31 December
 // (an address spell running that day, alive), distinct persons, and those of them with a

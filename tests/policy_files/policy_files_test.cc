@@ -101,7 +101,8 @@ TEST_SUITE("LoadPolicies") {
     for (const char* id : {"zzp_aantal_per_wijk", "zzp_inkomen_verdeling", "bijstand_stand",
                            "reintegratie_uitkomst_cohort", "jeugdhulp_gebruik",
                            "jongeren_neet_werkloos", "event_impact_pin", "bijstand_stromen",
-                           "bevolking_noemer", "jeugdhulp_gezinscontext"}) {
+                           "bevolking_noemer", "jeugdhulp_gezinscontext",
+                           "reintegratie_vergelijking_gematcht"}) {
       CAPTURE(id);
       auto it = std::find_if(templates.begin(), templates.end(),
                              [&](const auto& t) { return t.id == id; });
@@ -295,7 +296,8 @@ TEST_SUITE("LoadPolicies") {
     PolicyCopy copy;
     copy.Edit(kT1, "kind: COUNT", "kind: KIND_UNSPECIFIED");
     std::string error = LoadError(copy);
-    CHECK(error.find("kind must be COUNT, SUM, MEAN, QUANTILE, SHARE, RATIO or RELATIVE_RISK") != std::string::npos);
+    CHECK(error.find("kind must be COUNT, SUM, MEAN, QUANTILE, SHARE, RATIO, RELATIVE_RISK or "
+                     "SHARE_DIFFERENCE") != std::string::npos);
   }
 
   TEST_CASE("an unknown rule set is refused") {

@@ -518,19 +518,22 @@ key: "bsn"
     const std::vector<std::string> people = ValidBsns(10, 13);
     auto v2 = f.Load({{"gbapersoontab", RegisterCsv(people)}});
     REQUIRE(v2->loaded);
-    CHECK(v2->derived_rebuilt == std::vector<std::string>{"d_persoon", "d_ingezetene",
-                                                           "d_zzp_jaar", "d_jeugdhulp_periode",
-                                                           "d_gezinscontext"});
+    CHECK(v2->derived_rebuilt ==
+          std::vector<std::string>{"d_persoon", "d_ingezetene", "d_zzp_jaar", "d_jeugdhulp_periode",
+                                   "d_gezinscontext", "d_reintegratie_koppel",
+                                   "d_reintegratie_start"});
     CHECK(v2->derived_unchanged == std::vector<std::string>{"d_peildatum", "d_dag"});
     auto v3 = f.Load({{"bijstandpersoonbus", BijstandCsv({people[0], people[1]})}});
     REQUIRE(v3->loaded);
     CHECK(v3->derived_rebuilt ==
-          std::vector<std::string>{"d_ingezetene", "d_jeugdhulp_periode", "d_gezinscontext"});
+          std::vector<std::string>{"d_ingezetene", "d_jeugdhulp_periode", "d_gezinscontext",
+                                   "d_reintegratie_koppel", "d_reintegratie_start"});
     std::string srg = "bsn,voorziening,doelgroep,aanvang,einde\n";
     srg += people[0] + ",scholing,bijstand,20200101,20201231\n";
-    auto v4 = f.Load({{"srg_reintegratie", srg}});  // derived.sql does not read it
+    auto v4 = f.Load({{"srg_reintegratie", srg}});  // only T6's matching reads it
     REQUIRE(v4->loaded);
-    CHECK(v4->derived_rebuilt.empty());
+    CHECK(v4->derived_rebuilt ==
+          std::vector<std::string>{"d_reintegratie_koppel", "d_reintegratie_start"});
     CHECK(v4->derived_unchanged.size() == 7);
     CHECK(f.Query("SELECT count(*) FROM d_persoon") == "10");
     CHECK(f.Query("SELECT count(*) FROM srg_reintegratie") == "1");
@@ -544,17 +547,20 @@ key: "bsn"
     }
     CHECK(rebuilt == std::vector<std::string>{
                          "derived_rebuilt=d_persoon,d_ingezetene,d_zzp_jaar,d_jeugdhulp_periode,"
-                         "d_gezinscontext",
-                         "derived_rebuilt=d_ingezetene,d_jeugdhulp_periode,d_gezinscontext",
-                         "derived_rebuilt=none"});
-    // Rolling back the srg load changes no derived table; rolling back bijstand rebuilds its three.
+                         "d_gezinscontext,d_reintegratie_koppel,d_reintegratie_start",
+                         "derived_rebuilt=d_ingezetene,d_jeugdhulp_periode,d_gezinscontext,"
+                         "d_reintegratie_koppel,d_reintegratie_start",
+                         "derived_rebuilt=d_reintegratie_koppel,d_reintegratie_start"});
+    // Rolling back the srg load rebuilds T6's two tables; rolling back bijstand its five.
     auto back = RollbackVersion(f.options);
     REQUIRE(back.ok());
-    CHECK(back->derived_rebuilt.empty());
+    CHECK(back->derived_rebuilt ==
+          std::vector<std::string>{"d_reintegratie_koppel", "d_reintegratie_start"});
     back = RollbackVersion(f.options);
     REQUIRE(back.ok());
     CHECK(back->derived_rebuilt ==
-          std::vector<std::string>{"d_ingezetene", "d_jeugdhulp_periode", "d_gezinscontext"});
+          std::vector<std::string>{"d_ingezetene", "d_jeugdhulp_periode", "d_gezinscontext",
+                                   "d_reintegratie_koppel", "d_reintegratie_start"});
   }
 
   TEST_CASE("a derived table missing from the database is rebuilt with the tables reading it") {
@@ -569,7 +575,8 @@ key: "bsn"
     REQUIRE(out.ok());
     REQUIRE(out->loaded);
     CHECK(out->derived_rebuilt ==
-          std::vector<std::string>{"d_ingezetene", "d_jeugdhulp_periode", "d_gezinscontext"});
+          std::vector<std::string>{"d_ingezetene", "d_jeugdhulp_periode", "d_gezinscontext",
+                                   "d_reintegratie_koppel", "d_reintegratie_start"});
     CHECK(f.Query("SELECT count(*) FROM d_ingezetene") == "0");
   }
 
@@ -994,9 +1001,12 @@ TEST_SUITE("Progress") {
     CHECK(DoneLine(out, "phase=index dataset=bijstandpersoonbus step=2/2 rows=100 ") != "");
     // The derived layer per step: the register feeds all but d_peildatum and d_dag; helper
     // tables are steps too. Each step says when it starts and when it is done, with its rows.
-    const std::vector<std::string> steps = {"d_persoon",   "d_tmp_peil",   "d_tmp_jaar",
-                                            "d_tmp_adres", "d_ingezetene", "d_zzp_jaar",
-                                            "d_jeugdhulp_periode", "d_gezinscontext"};
+    const std::vector<std::string> steps = {
+        "d_persoon",         "d_tmp_peil",           "d_tmp_jaar",
+        "d_tmp_adres",       "d_ingezetene",         "d_zzp_jaar",
+        "d_jeugdhulp_periode", "d_gezinscontext",    "d_tmp_reint_voorziening",
+        "d_tmp_reint_alg",   "d_tmp_reint_deeln",    "d_tmp_reint_kand",
+        "d_reintegratie_koppel", "d_reintegratie_start"};
     for (std::size_t i = 0; i < steps.size(); ++i) {
       CAPTURE(steps[i]);
       const std::string prefix = "phase=derive table=" + steps[i] + " step=" +
@@ -1007,9 +1017,9 @@ TEST_SUITE("Progress") {
       CHECK(done.find(" eta_s=") != std::string::npos);
       CHECK_FALSE(LinesStarting(out, prefix + "elapsed_s=").empty());  // the start, no rows yet
     }
-    CHECK(DoneLine(out, "phase=derive table=d_persoon step=1/8 rows=300 ") != "");
-    CHECK(DoneLine(out, "phase=derive table=d_gezinscontext step=8/8 rows=").find(" eta_s=0 ") !=
-          std::string::npos);
+    CHECK(DoneLine(out, "phase=derive table=d_persoon step=1/14 rows=300 ") != "");
+    CHECK(DoneLine(out, "phase=derive table=d_reintegratie_start step=14/14 rows=")
+              .find(" eta_s=0 ") != std::string::npos);
     CHECK(LinesStarting(out, "phase=derive table=d_dag").empty());
     CHECK(DoneLine(out, "phase=commit elapsed_s=") != "");
     // Phases in order, and the summary names the tables rebuilt.
@@ -1017,7 +1027,8 @@ TEST_SUITE("Progress") {
     CHECK(out.find("phase=index") < out.find("phase=derive"));
     CHECK(out.find("phase=derive") < out.find("phase=commit"));
     CHECK(out.find("derived rebuilt=d_persoon,d_ingezetene,d_zzp_jaar,d_jeugdhulp_periode,"
-                   "d_gezinscontext unchanged=d_peildatum,d_dag\n") != std::string::npos);
+                   "d_gezinscontext,d_reintegratie_koppel,d_reintegratie_start "
+                   "unchanged=d_peildatum,d_dag\n") != std::string::npos);
     CHECK(out.find("\r") == std::string::npos);  // nothing redrawn without a terminal
 
     // A second load: bijstand feeds two tables; this database now has step times, so the time
@@ -1032,8 +1043,9 @@ TEST_SUITE("Progress") {
       CAPTURE(l);
       CHECK(l.find("eta_s=unknown") == std::string::npos);
     }
-    CHECK(DoneLine(r.output, "phase=derive table=d_ingezetene step=4/6 rows=") != "");
-    CHECK(r.output.find("derived rebuilt=d_ingezetene,d_jeugdhulp_periode,d_gezinscontext "
+    CHECK(DoneLine(r.output, "phase=derive table=d_ingezetene step=4/12 rows=") != "");
+    CHECK(r.output.find("derived rebuilt=d_ingezetene,d_jeugdhulp_periode,d_gezinscontext,"
+                        "d_reintegratie_koppel,d_reintegratie_start "
                         "unchanged=d_persoon,d_peildatum,d_zzp_jaar,d_dag\n") != std::string::npos);
 
     // validate: one pass per delivery, nothing written.
@@ -1046,9 +1058,10 @@ TEST_SUITE("Progress") {
     r = Run("rollback --db " + f.options.database_path + " --state-dir " + f.options.state_dir);
     CHECK(r.exit_code == 0);
     CHECK(DoneLine(r.output, "phase=switch elapsed_s=") != "");
-    CHECK(DoneLine(r.output, "phase=derive table=d_ingezetene step=4/6 rows=") != "");
+    CHECK(DoneLine(r.output, "phase=derive table=d_ingezetene step=4/12 rows=") != "");
     CHECK(DoneLine(r.output, "phase=commit elapsed_s=") != "");
-    CHECK(r.output.find("derived rebuilt=d_ingezetene,d_jeugdhulp_periode,d_gezinscontext") !=
+    CHECK(r.output.find("derived rebuilt=d_ingezetene,d_jeugdhulp_periode,d_gezinscontext,"
+                        "d_reintegratie_koppel,d_reintegratie_start") !=
           std::string::npos);
     CHECK(r.output.find("result=rolled_back version=2") != std::string::npos);
   }
@@ -1120,19 +1133,25 @@ TEST_SUITE("Derived layer map") {
     REQUIRE_MESSAGE(layer.ok(), layer.status().message());
     CHECK(layer->Tables() == std::vector<std::string>{"d_persoon", "d_peildatum", "d_ingezetene",
                                                       "d_zzp_jaar", "d_jeugdhulp_periode",
-                                                      "d_gezinscontext", "d_dag"});
+                                                      "d_gezinscontext", "d_reintegratie_koppel",
+                                                      "d_reintegratie_start", "d_dag"});
     using V = std::vector<std::string>;
+    const V t6 = {"d_reintegratie_koppel", "d_reintegratie_start"};
     CHECK(layer->Affected({"gbapersoontab"}) ==
-          V{"d_persoon", "d_ingezetene", "d_zzp_jaar", "d_jeugdhulp_periode", "d_gezinscontext"});
+          V{"d_persoon", "d_ingezetene", "d_zzp_jaar", "d_jeugdhulp_periode", "d_gezinscontext",
+            t6[0], t6[1]});
     CHECK(layer->Affected({"bijstandpersoonbus"}) ==
-          V{"d_ingezetene", "d_jeugdhulp_periode", "d_gezinscontext"});
+          V{"d_ingezetene", "d_jeugdhulp_periode", "d_gezinscontext", t6[0], t6[1]});
     CHECK(layer->Affected({"jgdhulpbus"}) ==
-          V{"d_persoon", "d_ingezetene", "d_zzp_jaar", "d_jeugdhulp_periode", "d_gezinscontext"});
+          V{"d_persoon", "d_ingezetene", "d_zzp_jaar", "d_jeugdhulp_periode", "d_gezinscontext",
+            t6[0], t6[1]});
     CHECK(layer->Affected({"inpatab"}) == V{"d_zzp_jaar"});
     CHECK(layer->Affected({"kinderoudertab"}) == V{"d_gezinscontext"});
     CHECK(layer->Affected({"pin_dag"}) == V{"d_dag"});
-    CHECK(layer->Affected({"srg_reintegratie"}).empty());
-    CHECK(layer->Affected({"gem_reintegratietraject"}).empty());
+    CHECK(layer->Affected({"srg_reintegratie"}) == t6);
+    CHECK(layer->Affected({"gem_reintegratietraject"}) == t6);
+    CHECK(layer->Affected({"secmbus"}) ==
+          V{"d_ingezetene", "d_zzp_jaar", "d_jeugdhulp_periode", "d_gezinscontext", t6[0], t6[1]});
     // Helper steps run when a table being rebuilt reads them.
     std::vector<std::string> names;
     for (std::size_t i : layer->StepsFor({"d_zzp_jaar"})) names.push_back(layer->steps()[i].table);

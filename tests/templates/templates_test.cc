@@ -243,7 +243,38 @@ TEST_SUITE("Validate") {
   TEST_CASE("a statistic kind outside the allowed set is refused") {
     Template t = MakeTemplate();
     t.statistics[0].kind = static_cast<StatisticKind>(42);
-    CHECK(HasProblem(Validate(t), "statistic[0].kind", "COUNT, SUM, MEAN, QUANTILE, SHARE, RATIO or RELATIVE_RISK"));
+    CHECK(HasProblem(Validate(t), "statistic[0].kind", "COUNT, SUM, MEAN, QUANTILE, SHARE, RATIO, RELATIVE_RISK or SHARE_DIFFERENCE"));
+  }
+
+  TEST_CASE("a share difference names two SHARE statistics with denominators, and nothing else does") {
+    Template t = MakeTemplate();
+    Statistic d;
+    d.name = "verschil";
+    d.kind = StatisticKind::kShareDifference;
+    d.label = {"Verschil", "Difference"};
+    d.minuend = "pct";
+    d.subtrahend = "pct";
+    t.statistics.push_back(d);
+    CHECK(HasProblem(Validate(t), "statistic[" + std::to_string(t.statistics.size() - 1) + "].subtrahend",
+                     "must differ from the minuend"));
+    t.statistics.back().subtrahend = "n";  // not a SHARE
+    CHECK(HasProblem(Validate(t), "statistic[" + std::to_string(t.statistics.size() - 1) + "].subtrahend",
+                     "SHARE statistic"));
+    Statistic other = t.statistics[0];
+    for (Statistic& s : t.statistics) {
+      if (s.kind == StatisticKind::kShare) other = s;
+    }
+    other.name = "pct2";
+    t.statistics.insert(t.statistics.end() - 1, other);
+    t.statistics.back().subtrahend = "pct2";
+    auto problems = Validate(t);
+    CHECK_MESSAGE(problems.empty(), Dump(problems));
+    t.statistics.back().flag = "is_zzp";
+    CHECK(HasProblem(Validate(t), "statistic[" + std::to_string(t.statistics.size() - 1) + "].flag",
+                     "from its minuend and subtrahend"));
+    t.statistics.back().flag.clear();
+    t.statistics[0].minuend = "pct";
+    CHECK(HasProblem(Validate(t), "statistic[0].minuend", "SHARE_DIFFERENCE statistics only"));
   }
 
   TEST_CASE("a quantile needs a permille strictly between 0 and 1000") {

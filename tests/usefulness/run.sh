@@ -7,6 +7,8 @@
 # researcher2's) and prints the report.
 #
 #   tests/usefulness/run.sh [--isolated] [WALK OPTIONS]   e.g. --verbose, --min-values-pct 95
+#   tests/usefulness/run.sh --data-only   only make (or reuse) the database and print its path
+#                                         (CTest fixture integration/municipality-data)
 #
 # Sequential (the default): the whole walk on one enclave with its release history on, so the
 # cross-query protection (differencing guard, decomposition quota, privacy budgets) refuses what
@@ -34,8 +36,11 @@ policies="${USEFULNESS_POLICIES:-$root/policies}"
 isolated="${USEFULNESS_ISOLATED:-0}"
 isolate_values="${USEFULNESS_ISOLATE_VALUES:-refused}"
 walk_args=()
+data_only=0
 for a in "$@"; do
-  if [ "$a" = --isolated ]; then isolated=1; else walk_args+=("$a"); fi
+  if [ "$a" = --isolated ]; then isolated=1
+  elif [ "$a" = --data-only ]; then data_only=1
+  else walk_args+=("$a"); fi
 done
 case "$isolate_values" in
   refused|all) ;;
@@ -76,6 +81,10 @@ if [ ! -f "$db" ]; then
   echo "==> synthetic microdata, municipality scale, seed 42: $db"
   "$datagen" --out "$db.tmp" --seed 42 >/dev/null 2>"$work/datagen.log"
   mv "$db.tmp" "$db"
+fi
+if [ "$data_only" = 1 ]; then
+  echo "$db"
+  exit 0
 fi
 
 echo "==> officer1 signs every template"

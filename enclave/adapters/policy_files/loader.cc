@@ -245,6 +245,9 @@ bool ToKind(v1p::StatisticSpec::Kind kind, templates::StatisticKind* out) {
     case K::RATIO:
       *out = templates::StatisticKind::kRatio;
       return true;
+    case K::SHARE_DIFFERENCE:
+      *out = templates::StatisticKind::kShareDifference;
+      return true;
     case K::RELATIVE_RISK:
       *out = templates::StatisticKind::kRelativeRisk;
       return true;
@@ -591,13 +594,19 @@ bool ConvertTemplate(const Parsed<v1p::TemplateFile>& f, const CodeLists& lists,
     if (!ToKind(s.kind(), &stat.kind)) {
       fail("statistic[" + std::to_string(i) + "].kind",
            "statistic '" + s.name() +
-               "': kind must be COUNT, SUM, MEAN, QUANTILE, SHARE, RATIO or RELATIVE_RISK");
+               "': kind must be COUNT, SUM, MEAN, QUANTILE, SHARE, RATIO, RELATIVE_RISK or "
+               "SHARE_DIFFERENCE");
     }
     stat.label = ToText(s.label());
     stat.flag = s.flag();
     stat.denominator_flag = s.denominator_flag();
     stat.quantile_permille = s.quantile_permille();
     stat.precision = s.precision() == 0 ? 1 : s.precision();  // proto3: unset reads 0
+    stat.minuend = s.minuend();
+    stat.subtrahend = s.subtrahend();
+    stat.bound = s.bound() == v1p::StatisticSpec::LOWER_95   ? templates::DifferenceBound::kLower95
+                 : s.bound() == v1p::StatisticSpec::UPPER_95 ? templates::DifferenceBound::kUpper95
+                                                             : templates::DifferenceBound::kEstimate;
     stat.reference_dimensions.assign(s.reference_dimension().begin(), s.reference_dimension().end());
     t->statistics.push_back(std::move(stat));
   }

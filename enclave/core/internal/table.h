@@ -238,6 +238,10 @@ struct StatPlan {
   std::int64_t precision = 1;
   int quantile_slot = -1;
   std::int64_t magnitude_precision = 1;  // set in Finish from the template and the rule set
+  // SHARE_DIFFERENCE: the indices of the minuend and subtrahend SHARE statistics, and the bound.
+  int minuend = -1;
+  int subtrahend = -1;
+  templates::DifferenceBound bound = templates::DifferenceBound::kEstimate;
   // RELATIVE_RISK: the table dimensions set to their total in the reference cell (reference
   // dimensions the request does not break down by are at their total anyway).
   std::vector<std::size_t> reference_dims;
@@ -480,6 +484,9 @@ struct TableBuilder::Impl {
   void PrimaryRules(Pipeline& p);
   // Step 6 (secondary_suppression.cc): complementary suppressions judged by the LP attacker.
   absl::Status SecondarySuppression(Pipeline& p);
+  // After step 6 (release_assembly.cc): a comparison (SHARE_DIFFERENCE, its two shares and the
+  // COUNTs of their denominator flags) is released in a cell only as a whole (§3.6a).
+  void TieComparisons(Pipeline& p);
   // Steps 7-9 (release_assembly.cc): perturb, derive, assemble in canonical order.
   absl::Status PerturbAndAssemble(Pipeline& p);
 
