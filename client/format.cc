@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "enclave/base/json.h"
+
 namespace enclave::client {
 namespace {
 
@@ -234,46 +236,7 @@ void AppendCsvRow(const std::vector<std::string>& fields, std::string& out) {
 
 // ---- JSON ----------------------------------------------------------------------------------
 
-std::string JsonString(std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = "\"";
-  for (const char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      default:
-        if (u < 0x20) {
-          out += "\\u00";
-          out.push_back(kHex[u >> 4]);
-          out.push_back(kHex[u & 0x0f]);
-        } else {
-          out.push_back(c);  // UTF-8 passes through unchanged
-        }
-    }
-  }
-  out.push_back('"');
-  return out;
-}
+using base::JsonString;
 
 std::string JsonText(const Text& text) {
   return "{\"nl\":" + JsonString(text.nl) + ",\"en\":" + JsonString(text.en) + "}";

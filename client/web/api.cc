@@ -18,6 +18,7 @@
 #include "client/web/assets.h"
 #include "client/web/identity.h"
 #include "client/verifier/verifier.h"
+#include "enclave/base/json.h"
 
 namespace enclave::web {
 namespace {
@@ -39,44 +40,9 @@ constexpr std::string_view kUnauthorizedText =
 
 // ---- JSON --------------------------------------------------------------------------------------
 
+// Also < > & escaped: harmless in JSON, but never markup if a body is ever shown as HTML.
 std::string JsonString(std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = "\"";
-  for (const char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (u < 0x20) {
-          out += "\\u00";
-          out.push_back(kHex[u >> 4]);
-          out.push_back(kHex[u & 0x0f]);
-        } else if (c == '<' || c == '>' || c == '&') {
-          // Harmless in JSON, but never markup if a body is ever shown as HTML.
-          out += "\\u00";
-          out.push_back(kHex[u >> 4]);
-          out.push_back(kHex[u & 0x0f]);
-        } else {
-          out.push_back(c);
-        }
-    }
-  }
-  out.push_back('"');
-  return out;
+  return base::JsonString(s, {.escape_markup = true});
 }
 
 std::string JsonText(const client::Text& text) {

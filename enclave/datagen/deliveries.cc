@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "enclave/crypto/pseudonymiser.h"
 #include "enclave/datagen/pseudonym.h"
 
 namespace enclave::datagen {
@@ -110,13 +111,15 @@ absl::Status WriteDeliveries(const std::string& database_path, std::uint64_t see
     while (sqlite3_step(rins->get()) == SQLITE_ROW) {
       wanted.emplace(reinterpret_cast<const char*>(sqlite3_column_text(rins->get(), 0)), "");
     }
-    const std::string key = SyntheticKeyFromSeed(seed);
+    absl::StatusOr<std::unique_ptr<crypto::Pseudonymiser>> pseudonymiser =
+        crypto::Pseudonymiser::FromKey(SyntheticKeyFromSeed(seed));
+    if (!pseudonymiser.ok()) return pseudonymiser.status();
     BsnSource source(seed);
+    std::string rin;
     for (std::size_t i = 0; bsn_of.size() < wanted.size() && i < 2 * persons + 1000; ++i) {
       std::string bsn = source.Next();
-      absl::StatusOr<std::string> rin = PseudonymHex(key, bsn);
-      if (!rin.ok()) return rin.status();
-      if (wanted.count(*rin) != 0) bsn_of.emplace(*rin, std::move(bsn));
+      (*pseudonymiser)->Pseudonym(bsn, &rin);
+      if (wanted.count(rin) != 0) bsn_of.emplace(rin, std::move(bsn));
     }
     if (bsn_of.size() != wanted.size()) {
       return absl::InternalError("the database's persons do not match this seed's BSNs");

@@ -20,8 +20,10 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "enclave/base/hex.h"
 #include "enclave/base/log.h"
 #include "enclave/base/status_macros.h"
+#include "enclave/crypto/pseudonymiser.h"
 #include "enclave/datagen/calendar.h"
 #include "enclave/datagen/pseudonym.h"
 #include "enclave/datagen/rng.h"
@@ -48,15 +50,6 @@ std::string EndText(int end_excl) { return end_excl >= kFar ? "20991231" : DateT
 std::string Pad(std::int64_t v, int width) {
   std::string s = std::to_string(v);
   if (static_cast<int>(s.size()) < width) s.insert(0, static_cast<std::size_t>(width) - s.size(), '0');
-  return s;
-}
-std::string Hex16(std::uint64_t v) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string s(16, '0');
-  for (int i = 15; i >= 0; --i) {
-    s[static_cast<std::size_t>(i)] = kHex[v & 15U];
-    v >>= 4;
-  }
   return s;
 }
 template <typename T>
@@ -393,7 +386,7 @@ Business MakeBusinesses(Rng& rng, const Geo& geo, double fb, std::uint64_t seed)
   auto new_be = [&](const std::string& sbi, int werkzame, const char* rechtsvorm, int aanvang) {
     Enterprise e;
     e.be_id = "BE" + Pad(10000000 + be_seq * 7 + 3, 8);
-    e.kvk_hash = Hex16(Mix(seed ^ 0x4B564BULL, static_cast<std::uint64_t>(be_seq)));
+    e.kvk_hash = base::Hex64(Mix(seed ^ 0x4B564BULL, static_cast<std::uint64_t>(be_seq)));
     e.sbi = sbi;
     e.werkzame = werkzame;
     e.rechtsvorm = rechtsvorm;
@@ -2235,7 +2228,7 @@ class Writer {
           res = kRes[rng_.Choice({0.2, 0.25, 0.55})];
         }
         if (work && e >= kFar) e = std::min(t.end, kW1 - 1);
-        trj.Text(p.rin).Text("RT" + Pad(t.id, 7)).Text(t.type).Text(Hex16(Mix(seed_ ^ 0xAB1ULL, static_cast<std::uint64_t>(t.aanbieder))))
+        trj.Text(p.rin).Text("RT" + Pad(t.id, 7)).Text(t.type).Text(base::Hex64(Mix(seed_ ^ 0xAB1ULL, static_cast<std::uint64_t>(t.aanbieder))))
             .Text(DateText(t.start)).Text(EndText(e)).Text(res).Int(work ? std::max(t.trede, 5) : t.trede)
             .Row();
       }
@@ -2469,11 +2462,10 @@ absl::Status Build(sqlite3* db, const GeneratorOptions& options, std::int64_t pe
   Population pop;
   PopulationBuilder(pop_rng, geo, pop).Build(f);
   // Pseudonyms in person order (tests recompute them from BsnSource).
-  const std::string key = SyntheticKeyFromSeed(seed);
+  ENCLAVE_ASSIGN_OR_RETURN(std::unique_ptr<crypto::Pseudonymiser> pseudonymiser,
+                           crypto::Pseudonymiser::FromKey(SyntheticKeyFromSeed(seed)));
   BsnSource bsns(seed);
-  for (Person& p : pop.persons) {
-    ENCLAVE_ASSIGN_OR_RETURN(p.rin, PseudonymHex(key, bsns.Next()));
-  }
+  for (Person& p : pop.persons) p.rin = pseudonymiser->Pseudonym(bsns.Next());
   Simulator sim(sim_rng, pop, geo, biz);
   sim.Run();
   ENCLAVE_RETURN_IF_ERROR(Exec(db, "BEGIN", "begin transaction"));

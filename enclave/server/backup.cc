@@ -24,7 +24,7 @@
 #include "client/verifier/verifier.h"
 #include "enclave/adapters/sqlite/audit_log_store.h"
 #include "enclave/audit/checkpoint.h"
-#include "enclave/audit/encoding.h"
+#include "enclave/base/hex.h"
 #include "enclave/base/log.h"
 #include "enclave/base/status_macros.h"
 #include "enclave/crypto/secret_file.h"
@@ -225,8 +225,7 @@ absl::StatusOr<BackupFile> HashFile(const std::string& path, const std::string& 
   }
   ::close(fd);
   const crypto::Sha256Digest d = hasher.Finish();
-  file.sha256_hex =
-      audit::HexEncode(std::string_view(reinterpret_cast<const char*>(d.data()), d.size()));
+  file.sha256_hex = base::Hex(d);
   return file;
 }
 
@@ -247,9 +246,7 @@ bool Exists(const fs::path& p) {
   return fs::exists(fs::symlink_status(p, ec));
 }
 
-std::string Hex(const verifier::Hash& h) {
-  return audit::HexEncode(std::string_view(reinterpret_cast<const char*>(h.data()), h.size()));
-}
+std::string Hex(const verifier::Hash& h) { return base::Hex(h); }
 
 // --- The log database -----------------------------------------------------------------------------
 

@@ -35,7 +35,7 @@
 #include "enclave/delivery/csv_reader.h"
 #include "enclave/server/lock_file.h"
 #include "enclave/steward/description_file.h"
-#include "enclave/steward/pseudonymiser.h"
+#include "enclave/crypto/pseudonymiser.h"
 #include "enclave/steward/sql_embed.h"
 
 namespace enclave::steward {
@@ -47,6 +47,7 @@ constexpr char kLogDatabase[] = "audit_log.db";
 constexpr char kLogCheckpoint[] = "checkpoint";
 constexpr char kLogSigningKey[] = "log_signing.key";
 
+using crypto::Pseudonymiser;
 using delivery::ColumnType;
 using delivery::CsvProblem;
 using delivery::CsvReader;
