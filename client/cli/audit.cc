@@ -17,6 +17,7 @@
 
 #include "client/cli/output.h"
 #include "client/verifier/verifier.h"
+#include "enclave/base/file.h"
 #include "enclave/base/hex.h"
 #include "enclave/base/json.h"
 #include "enclave/client/cell_rules.h"
@@ -394,24 +395,14 @@ absl::StatusOr<std::string> DownloadBundle(AuditClient& client, std::uint64_t fr
                                       pattern + "': " + std::strerror(errno));
   }
   const std::string temp(name.data());
-  const mode_t mask = ::umask(0);
-  ::umask(mask);
-  absl::Status s = ::fchmod(fd, static_cast<mode_t>(0666) & ~mask) == 0
+  absl::Status s = ::fchmod(fd, base::DefaultFileMode()) == 0
                        ? absl::OkStatus()
                        : absl::UnavailableError(std::string(what) + ": cannot set the mode of '" +
                                                 temp + "'");
   if (s.ok()) {
     s = client.ExportBundle(from_size, [&](std::string_view chunk) -> absl::Status {
-      std::size_t written = 0;
-      while (written < chunk.size()) {
-        const ssize_t n = ::write(fd, chunk.data() + written, chunk.size() - written);
-        if (n < 0) {
-          if (errno == EINTR) continue;
-          return absl::UnavailableError(std::string(what) + ": cannot write '" + temp +
-                                        "': " + std::strerror(errno));
-        }
-        written += static_cast<std::size_t>(n);
-      }
+      absl::Status w = base::WriteAll(fd, chunk, "'" + temp + "'");
+      if (!w.ok()) return absl::UnavailableError(std::string(what) + ": " + std::string(w.message()));
       return absl::OkStatus();
     });
   }
@@ -916,8 +907,9 @@ absl::StatusOr<std::string> ExportLog(AuditClient& client, const std::string& pa
   options.trusted = *stored;
   absl::StatusOr<verifier::BundleReport> report = VerifyDownloaded(client, *temp, options);
   absl::Status s = report.status();
-  if (s.ok() && ::rename(temp->c_str(), path.c_str()) != 0) {
-    s = absl::UnavailableError("--output: cannot replace '" + path + "': " + std::strerror(errno));
+  if (s.ok()) {
+    s = base::ReplaceFile(*temp, path);
+    if (!s.ok()) s = absl::UnavailableError("--output: " + std::string(s.message()));
   }
   if (!s.ok()) {
     ::unlink(temp->c_str());

@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "enclave/base/file.h"
 #include "enclave/crypto/pseudonymiser.h"
 #include "enclave/datagen/pseudonym.h"
 
@@ -53,20 +54,9 @@ void AppendField(std::string* out, const char* text, int bytes) {
 }
 
 absl::Status WriteFile(const std::string& path, const std::string& text, mode_t mode) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
-  if (fd < 0) return absl::UnavailableError("cannot write " + path);
-  std::size_t done = 0;
-  while (done < text.size()) {
-    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      ::close(fd);
-      return absl::UnavailableError("cannot write " + path);
-    }
-    done += static_cast<std::size_t>(n);
+  if (!base::WriteFileAtomically(path, text, mode).ok()) {
+    return absl::UnavailableError("cannot write " + path);
   }
-  ::fchmod(fd, mode);
-  if (::close(fd) != 0) return absl::UnavailableError("cannot write " + path);
   return absl::OkStatus();
 }
 

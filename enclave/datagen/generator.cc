@@ -20,6 +20,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "enclave/base/file.h"
 #include "enclave/base/hex.h"
 #include "enclave/base/log.h"
 #include "enclave/base/status_macros.h"
@@ -2440,10 +2441,9 @@ absl::StatusOr<std::string> TruthText(sqlite3* db) {
 }
 
 absl::Status WriteTextFile(const std::string& path, const std::string& text) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  f << text;
-  f.close();
-  if (!f) return absl::UnavailableError("cannot write the truth file");
+  if (!base::WriteFileAtomically(path, text, base::DefaultFileMode()).ok()) {
+    return absl::UnavailableError("cannot write the truth file");
+  }
   return absl::OkStatus();
 }
 
@@ -2527,7 +2527,7 @@ absl::Status Generate(const GeneratorOptions& options) {
     status = absl::InternalError("closing the database failed");
   }
   if (status.ok() && options.fail_before_rename_for_test) status = absl::InternalError("injected failure before rename");
-  if (status.ok() && std::rename(tmp.c_str(), options.out_path.c_str()) != 0) {
+  if (status.ok() && !base::ReplaceFile(tmp, options.out_path).ok()) {
     status = absl::UnavailableError("cannot rename the database into place");
   }
   if (status.ok() && !options.truth_out.empty()) status = WriteTextFile(options.truth_out, truth);

@@ -25,6 +25,7 @@
 #include "absl/strings/str_cat.h"
 #include "enclave/adapters/sqlite/durable_database.h"
 #include "enclave/audit/bundle.h"
+#include "enclave/base/file.h"
 #include "enclave/base/log.h"
 #include "enclave/base/status_macros.h"
 #include "enclave/crypto/ed25519.h"
@@ -163,42 +164,17 @@ std::int64_t SystemNowMs() {
 // --- Files --------------------------------------------------------------------------------------
 
 absl::Status FsyncDir(const std::string& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return absl::UnavailableError(absl::StrCat("audit log: cannot open ", dir));
-  const int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) return absl::UnavailableError(absl::StrCat("audit log: cannot fsync ", dir));
+  const absl::Status s = base::FsyncDirectory(dir);
+  if (!s.ok()) return absl::UnavailableError(absl::StrCat("audit log: ", s.message()));
   return absl::OkStatus();
 }
 
-absl::Status WriteAll(int fd, std::string_view data) {
-  while (!data.empty()) {
-    const ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return absl::UnavailableError("write failed");
-    }
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return absl::OkStatus();
-}
-
-// Temporary file, fsync, rename over `path`, fsync the directory.
 absl::Status WriteFileAtomically(const std::string& path, std::string_view content, mode_t mode) {
-  const std::string tmp = absl::StrCat(path, ".tmp");
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
-  if (fd < 0) return absl::UnavailableError(absl::StrCat("audit log: cannot create ", tmp));
-  // A leftover temporary file keeps its old mode through O_TRUNC: set it.
-  absl::Status s = ::fchmod(fd, mode) == 0 ? WriteAll(fd, content)
-                                           : absl::UnavailableError("chmod failed");
-  if (s.ok() && ::fsync(fd) != 0) s = absl::UnavailableError("fsync failed");
-  ::close(fd);
-  if (s.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) s = absl::UnavailableError("rename failed");
+  const absl::Status s = base::WriteFileAtomically(path, content, mode);
   if (!s.ok()) {
-    ::unlink(tmp.c_str());
     return absl::UnavailableError(absl::StrCat("audit log: cannot write ", path, ": ", s.message()));
   }
-  return FsyncDir(std::filesystem::path(path).parent_path().string());
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::optional<std::string>> ReadFileIfExists(const std::string& path,
@@ -249,7 +225,7 @@ absl::StatusOr<audit::NoteSigner> LoadOrCreateSigner(const std::string& path,
     if (fd < 0) {
       return absl::UnavailableError(absl::StrCat("audit log: cannot create the signing key ", tmp));
     }
-    absl::Status s = ::fchmod(fd, 0600) == 0 ? WriteAll(fd, pem)
+    absl::Status s = ::fchmod(fd, 0600) == 0 ? base::WriteAll(fd, pem, tmp)
                                               : absl::UnavailableError("chmod failed");
     if (s.ok() && ::fsync(fd) != 0) s = absl::UnavailableError("fsync failed");
     ::close(fd);
