@@ -158,6 +158,10 @@ int Run(const std::vector<std::string>& args, Connections& keep) {
     std::cout << cli::VersionText();
     return 0;
   }
+  if (parsed->command == Command::kCompletion) {
+    std::cout << cli::BashCompletion();
+    return 0;
+  }
   if (parsed->command == Command::kHelp) {
     absl::StatusOr<std::string> text = cli::HelpText(parsed->help_topic);
     if (!text.ok()) return UsageError(absl::InvalidArgumentError(text.status().message()));
@@ -279,6 +283,7 @@ int Run(const std::vector<std::string>& args, Connections& keep) {
       text = client::FormatBudget(*ledgers, lang);
       break;
     }
+    case Command::kCompletion:
     case Command::kHelp:
     case Command::kVersion:
     case Command::kAudit:
