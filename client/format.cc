@@ -716,4 +716,77 @@ std::string FormatBudget(const std::vector<BudgetLedger>& ledgers, Language lang
   return out;
 }
 
+std::string FormatTemplateListJson(const std::vector<TemplateSummary>& templates) {
+  std::string out = "{\"templates\":[";
+  for (std::size_t i = 0; i < templates.size(); ++i) {
+    const TemplateSummary& t = templates[i];
+    if (i > 0) out += ",";
+    out += "{\"id\":" + JsonString(t.id) + ",\"version\":" + std::to_string(t.version) +
+           ",\"theme\":" + JsonString(t.theme) + ",\"title\":" + JsonText(t.title) + "}";
+  }
+  return out + "]}\n";
+}
+
+std::string FormatTemplateInfoJson(const TemplateInfo& info) {
+  const TemplateSummary& t = info.summary;
+  std::string out = "{\"id\":" + JsonString(t.id) + ",\"version\":" + std::to_string(t.version) +
+                    ",\"theme\":" + JsonString(t.theme) + ",\"title\":" + JsonText(t.title) +
+                    ",\"description\":" + JsonText(info.description) +
+                    ",\"unit\":" + JsonString(info.unit) +
+                    ",\"min_units\":" + std::to_string(info.min_units) +
+                    ",\"rule_set\":" + JsonString(info.rule_set) + ",\"parameters\":[";
+  for (std::size_t i = 0; i < info.parameters.size(); ++i) {
+    const ParameterInfo& p = info.parameters[i];
+    if (i > 0) out += ",";
+    out += "{\"name\":" + JsonString(p.name) + ",\"type\":" + JsonString(p.type) +
+           ",\"description\":" + JsonText(p.description) + ",\"min\":" + std::to_string(p.min) +
+           ",\"max\":" + std::to_string(p.max) + ",\"allowed_values\":[";
+    for (std::size_t j = 0; j < p.allowed_values.size(); ++j) {
+      if (j > 0) out += ",";
+      out += "{\"code\":" + JsonString(p.allowed_values[j].code) +
+             ",\"label\":" + JsonText(p.allowed_values[j].label) + "}";
+    }
+    out += "],\"default\":" +
+           (p.default_value.empty() ? std::string("null") : JsonString(p.default_value)) + "}";
+  }
+  out += "],\"statistics\":[";
+  for (std::size_t i = 0; i < info.statistics.size(); ++i) {
+    const StatisticInfo& st = info.statistics[i];
+    if (i > 0) out += ",";
+    out += "{\"name\":" + JsonString(st.name) + ",\"label\":" + JsonText(st.label) +
+           ",\"kind\":" + JsonString(st.kind) + ",\"precision\":" + std::to_string(st.precision) +
+           "}";
+  }
+  out += "],\"dp\":";
+  if (!info.dp.has_value()) return out + "null}\n";
+  const DpInfo& dp = *info.dp;
+  out += "{\"mechanism\":" + JsonString(dp.mechanism) +
+         ",\"charge_micro\":" + std::to_string(dp.charge_micro) +
+         ",\"epsilon_micro\":" + std::to_string(dp.epsilon_micro) +
+         ",\"rho_micro\":" + std::to_string(dp.rho_micro) +
+         ",\"max_cells_per_unit\":" + std::to_string(dp.max_cells_per_unit) +
+         ",\"cells_public\":" + (dp.cells_public ? "true" : "false") +
+         ",\"display_threshold\":" + std::to_string(dp.display_threshold) +
+         ",\"selection_epsilon_micro\":" + std::to_string(dp.selection_epsilon_micro) +
+         ",\"selection_threshold\":" + std::to_string(dp.selection_threshold) +
+         ",\"delta_exponent\":" + std::to_string(dp.delta_exponent) + ",\"ledgers\":[";
+  for (std::size_t i = 0; i < dp.ledgers.size(); ++i) {
+    out += (i > 0 ? "," : "") + JsonString(dp.ledgers[i]);
+  }
+  return out + "]}}\n";
+}
+
+std::string FormatBudgetJson(const std::vector<BudgetLedger>& ledgers) {
+  std::string out = "{\"ledgers\":[";
+  for (std::size_t i = 0; i < ledgers.size(); ++i) {
+    const BudgetLedger& l = ledgers[i];
+    if (i > 0) out += ",";
+    out += "{\"ledger\":" + JsonString(l.ledger) + ",\"cap_micro\":" + std::to_string(l.cap_micro) +
+           ",\"spent_micro\":" + std::to_string(l.spent_micro) +
+           ",\"reserved_micro\":" + std::to_string(l.reserved_micro) +
+           ",\"remaining_micro\":" + std::to_string(l.remaining_micro) + "}";
+  }
+  return out + "]}\n";
+}
+
 }  // namespace enclave::client

@@ -269,19 +269,21 @@ Exit codes:
   8  the audit log failed verification (DATA_LOSS)
 )";
 
-constexpr std::string_view kTemplatesHelp = R"(Usage: enclavectl [global flags] templates
+constexpr std::string_view kTemplatesHelp = R"(Usage: enclavectl [global flags] templates [--format table|json]
 
 Lists the templates your role may run: id, version, theme and title.
+--format json prints them as one JSON object, titles in both languages.
 See 'enclavectl --help' for the global flags.
 )";
 
-constexpr std::string_view kBudgetHelp = R"(Usage: enclavectl [global flags] budget
+constexpr std::string_view kBudgetHelp = R"(Usage: enclavectl [global flags] budget [--format table|json]
 
 Researchers: shows each privacy-budget ledger of your agreements (agreement,
 project, current data version) with its cap, what was spent, what running
 queries hold (reserved) and what remains, in epsilon. A differentially private
 template runs only if its charge fits in every ledger; an identical repeat of a
 released query is served free. Other roles are refused (exit code 3).
+--format json prints the ledgers in micro-epsilon as integers.
 See 'enclavectl --help' for the global flags.
 )";
 
@@ -325,10 +327,11 @@ internet and writes nothing to disk. Ctrl-C (SIGINT) or SIGTERM stops it
 See 'enclavectl --help' for the global flags.
 )";
 
-constexpr std::string_view kDescribeHelp = R"(Usage: enclavectl [global flags] describe TEMPLATE
+constexpr std::string_view kDescribeHelp = R"(Usage: enclavectl [global flags] describe TEMPLATE [--format table|json]
 
 Shows one template: its parameters (type, range or allowed values, default),
 its statistics, the unit counted and the disclosure rule set that applies.
+--format json prints every field, labels in both languages.
 See 'enclavectl --help' for the global flags.
 )";
 
@@ -709,8 +712,16 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args) {
     if (parsed.output_file.has_value()) {
       return absl::InvalidArgumentError("--output applies only to 'run'");
     }
-    if (parsed.flags.format.has_value()) {
-      return absl::InvalidArgumentError("--format applies only to 'run'");
+    const bool prints_data = parsed.command == Command::kTemplates ||
+                             parsed.command == Command::kDescribe ||
+                             parsed.command == Command::kBudget;
+    if (parsed.flags.format.has_value() && !prints_data) {
+      return absl::InvalidArgumentError(
+          "--format applies only to 'run', 'templates', 'describe', 'budget' and 'audit log'");
+    }
+    if (prints_data && parsed.flags.format == "csv") {
+      return absl::InvalidArgumentError("--format: '" + positional[0] +
+                                        "' prints table or json, not csv");
     }
   }
   return parsed;

@@ -245,13 +245,16 @@ int Run(const std::vector<std::string>& args, Connections& keep) {
     case Command::kTemplates: {
       auto templates = retrying([&] { return enclave.ListTemplates(); });
       if (!templates.ok()) return Fail(templates.status());
-      text = client::FormatTemplateList(*templates, lang);
+      text = settings->format == cli::OutputFormat::kJson
+                 ? client::FormatTemplateListJson(*templates)
+                 : client::FormatTemplateList(*templates, lang);
       break;
     }
     case Command::kDescribe: {
       auto info = retrying([&] { return enclave.DescribeTemplate(parsed->template_id); });
       if (!info.ok()) return Fail(info.status());
-      text = client::FormatTemplateInfo(*info, lang);
+      text = settings->format == cli::OutputFormat::kJson ? client::FormatTemplateInfoJson(*info)
+                                                          : client::FormatTemplateInfo(*info, lang);
       break;
     }
     case Command::kRun: {
@@ -280,7 +283,8 @@ int Run(const std::vector<std::string>& args, Connections& keep) {
     case Command::kBudget: {
       auto ledgers = retrying([&] { return enclave.GetBudget(); });
       if (!ledgers.ok()) return Fail(ledgers.status());
-      text = client::FormatBudget(*ledgers, lang);
+      text = settings->format == cli::OutputFormat::kJson ? client::FormatBudgetJson(*ledgers)
+                                                          : client::FormatBudget(*ledgers, lang);
       break;
     }
     case Command::kCompletion:

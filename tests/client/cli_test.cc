@@ -185,6 +185,21 @@ TEST_SUITE("the command table") {
     CHECK_FALSE(HelpText("frob").ok());
   }
 
+  TEST_CASE("--format json on every command that prints data; csv only where there is a table") {
+    for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+             {"templates", "--format", "json"},
+             {"describe", "t1", "--format", "json"},
+             {"budget", "--format", "json"},
+             {"run", "t1", "--format", "json"},
+             {"audit", "log", "--format", "json"}}) {
+      CAPTURE(args[0]);
+      CHECK(ParseArgs(args).ok());
+    }
+    CHECK_FALSE(ParseArgs({"templates", "--format", "csv"}).ok());
+    CHECK_FALSE(ParseArgs({"health", "--format", "json"}).ok());  // prints no data
+    CHECK_FALSE(ParseArgs({"serve", "--format", "json"}).ok());
+  }
+
   TEST_CASE("'template' after global flags is refused with where it belongs") {
     const auto parsed = ParseArgs({"--target", "x:1", "template", "sign"});
     REQUIRE_FALSE(parsed.ok());
