@@ -716,77 +716,100 @@ std::string FormatBudget(const std::vector<BudgetLedger>& ledgers, Language lang
   return out;
 }
 
-std::string FormatTemplateListJson(const std::vector<TemplateSummary>& templates) {
+namespace {
+
+// JSON strings with or without the web API's extra escaping of < > &.
+struct JsonStrings {
+  bool escape_markup;
+  std::string String(std::string_view s) const {
+    return base::JsonString(s, {.escape_markup = escape_markup});
+  }
+  std::string Text(const client::Text& text) const {
+    return "{\"nl\":" + String(text.nl) + ",\"en\":" + String(text.en) + "}";
+  }
+};
+
+}  // namespace
+
+std::string FormatTemplateListJson(const std::vector<TemplateSummary>& templates,
+                                   bool escape_markup) {
+  const JsonStrings json{escape_markup};
   std::string out = "{\"templates\":[";
   for (std::size_t i = 0; i < templates.size(); ++i) {
-    const TemplateSummary& t = templates[i];
+    const auto& t = templates[i];
     if (i > 0) out += ",";
-    out += "{\"id\":" + JsonString(t.id) + ",\"version\":" + std::to_string(t.version) +
-           ",\"theme\":" + JsonString(t.theme) + ",\"title\":" + JsonText(t.title) + "}";
+    out += "{\"id\":" + json.String(t.id) + ",\"version\":" + std::to_string(t.version) +
+           ",\"theme\":" + json.String(t.theme) + ",\"title\":" + json.Text(t.title) + "}";
   }
-  return out + "]}\n";
+  return out + "]}";
 }
 
-std::string FormatTemplateInfoJson(const TemplateInfo& info) {
-  const TemplateSummary& t = info.summary;
-  std::string out = "{\"id\":" + JsonString(t.id) + ",\"version\":" + std::to_string(t.version) +
-                    ",\"theme\":" + JsonString(t.theme) + ",\"title\":" + JsonText(t.title) +
-                    ",\"description\":" + JsonText(info.description) +
-                    ",\"unit\":" + JsonString(info.unit) +
-                    ",\"min_units\":" + std::to_string(info.min_units) +
-                    ",\"rule_set\":" + JsonString(info.rule_set) + ",\"parameters\":[";
+std::string FormatTemplateInfoJson(const TemplateInfo& info, bool escape_markup) {
+  const JsonStrings json{escape_markup};
+  std::string out = "{\"id\":" + json.String(info.summary.id) +
+                    ",\"version\":" + std::to_string(info.summary.version) +
+                    ",\"theme\":" + json.String(info.summary.theme) +
+                    ",\"title\":" + json.Text(info.summary.title) +
+                    ",\"description\":" + json.Text(info.description) + ",\"parameters\":[";
   for (std::size_t i = 0; i < info.parameters.size(); ++i) {
-    const ParameterInfo& p = info.parameters[i];
+    const auto& p = info.parameters[i];
     if (i > 0) out += ",";
-    out += "{\"name\":" + JsonString(p.name) + ",\"type\":" + JsonString(p.type) +
-           ",\"description\":" + JsonText(p.description) + ",\"min\":" + std::to_string(p.min) +
+    out += "{\"name\":" + json.String(p.name) + ",\"type\":" + json.String(p.type) +
+           ",\"description\":" + json.Text(p.description) + ",\"min\":" + std::to_string(p.min) +
            ",\"max\":" + std::to_string(p.max) + ",\"allowed_values\":[";
-    for (std::size_t j = 0; j < p.allowed_values.size(); ++j) {
-      if (j > 0) out += ",";
-      out += "{\"code\":" + JsonString(p.allowed_values[j].code) +
-             ",\"label\":" + JsonText(p.allowed_values[j].label) + "}";
+    for (std::size_t v = 0; v < p.allowed_values.size(); ++v) {
+      if (v > 0) out += ",";
+      out += "{\"code\":" + json.String(p.allowed_values[v].code) +
+             ",\"label\":" + json.Text(p.allowed_values[v].label) + "}";
     }
-    out += "],\"default\":" +
-           (p.default_value.empty() ? std::string("null") : JsonString(p.default_value)) + "}";
+    out += "],\"default\":" + json.String(p.default_value) + "}";
   }
   out += "],\"statistics\":[";
   for (std::size_t i = 0; i < info.statistics.size(); ++i) {
-    const StatisticInfo& st = info.statistics[i];
+    const auto& s = info.statistics[i];
     if (i > 0) out += ",";
-    out += "{\"name\":" + JsonString(st.name) + ",\"label\":" + JsonText(st.label) +
-           ",\"kind\":" + JsonString(st.kind) + ",\"precision\":" + std::to_string(st.precision) +
+    out += "{\"name\":" + json.String(s.name) + ",\"label\":" + json.Text(s.label) +
+           ",\"kind\":" + json.String(s.kind) + ",\"precision\":" + std::to_string(s.precision) +
            "}";
   }
-  out += "],\"dp\":";
-  if (!info.dp.has_value()) return out + "null}\n";
-  const DpInfo& dp = *info.dp;
-  out += "{\"mechanism\":" + JsonString(dp.mechanism) +
-         ",\"charge_micro\":" + std::to_string(dp.charge_micro) +
-         ",\"epsilon_micro\":" + std::to_string(dp.epsilon_micro) +
-         ",\"rho_micro\":" + std::to_string(dp.rho_micro) +
-         ",\"max_cells_per_unit\":" + std::to_string(dp.max_cells_per_unit) +
-         ",\"cells_public\":" + (dp.cells_public ? "true" : "false") +
-         ",\"display_threshold\":" + std::to_string(dp.display_threshold) +
-         ",\"selection_epsilon_micro\":" + std::to_string(dp.selection_epsilon_micro) +
-         ",\"selection_threshold\":" + std::to_string(dp.selection_threshold) +
-         ",\"delta_exponent\":" + std::to_string(dp.delta_exponent) + ",\"ledgers\":[";
-  for (std::size_t i = 0; i < dp.ledgers.size(); ++i) {
-    out += (i > 0 ? "," : "") + JsonString(dp.ledgers[i]);
+  out += "],\"unit\":" + json.String(info.unit) + ",\"rule_set\":" + json.String(info.rule_set) +
+         ",\"min_units\":" + std::to_string(info.min_units) + ",\"dp\":";
+  if (!info.dp.has_value()) {
+    out += "null";
+  } else {
+    const DpInfo& dp = *info.dp;
+    out += "{\"mechanism\":" + json.String(dp.mechanism) +
+           ",\"charge_micro\":" + std::to_string(dp.charge_micro) +
+           ",\"epsilon_micro\":" + std::to_string(dp.epsilon_micro) +
+           ",\"rho_micro\":" + std::to_string(dp.rho_micro) +
+           ",\"max_cells_per_unit\":" + std::to_string(dp.max_cells_per_unit) +
+           ",\"cells_public\":" + (dp.cells_public ? "true" : "false") +
+           ",\"display_threshold\":" + std::to_string(dp.display_threshold) +
+           ",\"selection_epsilon_micro\":" + std::to_string(dp.selection_epsilon_micro) +
+           ",\"selection_threshold\":" + std::to_string(dp.selection_threshold) +
+           ",\"delta_exponent\":" + std::to_string(dp.delta_exponent) + ",\"ledgers\":[";
+    for (std::size_t i = 0; i < dp.ledgers.size(); ++i) {
+      if (i > 0) out += ",";
+      out += json.String(dp.ledgers[i]);
+    }
+    out += "]}";
   }
-  return out + "]}}\n";
+  return out + "}";
 }
 
-std::string FormatBudgetJson(const std::vector<BudgetLedger>& ledgers) {
+std::string FormatBudgetJson(const std::vector<BudgetLedger>& ledgers, bool escape_markup) {
+  const JsonStrings json{escape_markup};
   std::string out = "{\"ledgers\":[";
   for (std::size_t i = 0; i < ledgers.size(); ++i) {
-    const BudgetLedger& l = ledgers[i];
+    const auto& l = ledgers[i];
     if (i > 0) out += ",";
-    out += "{\"ledger\":" + JsonString(l.ledger) + ",\"cap_micro\":" + std::to_string(l.cap_micro) +
+    out += "{\"ledger\":" + json.String(l.ledger) +
+           ",\"cap_micro\":" + std::to_string(l.cap_micro) +
            ",\"spent_micro\":" + std::to_string(l.spent_micro) +
            ",\"reserved_micro\":" + std::to_string(l.reserved_micro) +
            ",\"remaining_micro\":" + std::to_string(l.remaining_micro) + "}";
   }
-  return out + "]}\n";
+  return out + "]}";
 }
 
 }  // namespace enclave::client

@@ -246,15 +246,16 @@ int Run(const std::vector<std::string>& args, Connections& keep) {
       auto templates = retrying([&] { return enclave.ListTemplates(); });
       if (!templates.ok()) return Fail(templates.status());
       text = settings->format == cli::OutputFormat::kJson
-                 ? client::FormatTemplateListJson(*templates)
+                 ? client::FormatTemplateListJson(*templates) + "\n"
                  : client::FormatTemplateList(*templates, lang);
       break;
     }
     case Command::kDescribe: {
       auto info = retrying([&] { return enclave.DescribeTemplate(parsed->template_id); });
       if (!info.ok()) return Fail(info.status());
-      text = settings->format == cli::OutputFormat::kJson ? client::FormatTemplateInfoJson(*info)
-                                                          : client::FormatTemplateInfo(*info, lang);
+      text = settings->format == cli::OutputFormat::kJson
+                 ? client::FormatTemplateInfoJson(*info) + "\n"
+                 : client::FormatTemplateInfo(*info, lang);
       break;
     }
     case Command::kRun: {
@@ -283,8 +284,9 @@ int Run(const std::vector<std::string>& args, Connections& keep) {
     case Command::kBudget: {
       auto ledgers = retrying([&] { return enclave.GetBudget(); });
       if (!ledgers.ok()) return Fail(ledgers.status());
-      text = settings->format == cli::OutputFormat::kJson ? client::FormatBudgetJson(*ledgers)
-                                                          : client::FormatBudget(*ledgers, lang);
+      text = settings->format == cli::OutputFormat::kJson
+                 ? client::FormatBudgetJson(*ledgers) + "\n"
+                 : client::FormatBudget(*ledgers, lang);
       break;
     }
     case Command::kCompletion:

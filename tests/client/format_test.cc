@@ -476,6 +476,9 @@ TEST_SUITE("FormatTemplates") {
     const std::string described = FormatTemplateInfoJson(info);
     CHECK(JsonChecker(described).Valid());
     CHECK(described.find(R"("dp":null)") != std::string::npos);
+    CHECK(described.find("<b>") != std::string::npos);  // plain JSON for the CLI
+    CHECK(FormatTemplateInfoJson(info, /*escape_markup=*/true).find("\\u003cb\\u003e") !=
+          std::string::npos);  // the web API's bodies
     CHECK(described.find(R"("parameters":[{"name":)") != std::string::npos);
     info.dp = DpInfo{};
     info.dp->ledgers = {"agreement", "project"};
