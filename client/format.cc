@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "enclave/base/json.h"
+
 namespace enclave::client {
 namespace {
 
@@ -235,46 +237,7 @@ void AppendCsvRow(const std::vector<std::string>& fields, std::string& out) {
 
 // ---- JSON ----------------------------------------------------------------------------------
 
-std::string JsonString(std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = "\"";
-  for (const char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      default:
-        if (u < 0x20) {
-          out += "\\u00";
-          out.push_back(kHex[u >> 4]);
-          out.push_back(kHex[u & 0x0f]);
-        } else {
-          out.push_back(c);  // UTF-8 passes through unchanged
-        }
-    }
-  }
-  out.push_back('"');
-  return out;
-}
+using base::JsonString;
 
 std::string JsonText(const Text& text) {
   return "{\"nl\":" + JsonString(text.nl) + ",\"en\":" + JsonString(text.en) + "}";
@@ -752,6 +715,102 @@ std::string FormatBudget(const std::vector<BudgetLedger>& ledgers, Language lang
             "Amounts in epsilon (ε). A differentially private query runs only if its charge fits "
             "in every ledger.\n");
   return out;
+}
+
+namespace {
+
+// JSON strings with or without the web API's extra escaping of < > &.
+struct JsonStrings {
+  bool escape_markup;
+  std::string String(std::string_view s) const {
+    return base::JsonString(s, {.escape_markup = escape_markup});
+  }
+  std::string Text(const client::Text& text) const {
+    return "{\"nl\":" + String(text.nl) + ",\"en\":" + String(text.en) + "}";
+  }
+};
+
+}  // namespace
+
+std::string FormatTemplateListJson(const std::vector<TemplateSummary>& templates,
+                                   bool escape_markup) {
+  const JsonStrings json{escape_markup};
+  std::string out = "{\"templates\":[";
+  for (std::size_t i = 0; i < templates.size(); ++i) {
+    const auto& t = templates[i];
+    if (i > 0) out += ",";
+    out += "{\"id\":" + json.String(t.id) + ",\"version\":" + std::to_string(t.version) +
+           ",\"theme\":" + json.String(t.theme) + ",\"title\":" + json.Text(t.title) + "}";
+  }
+  return out + "]}";
+}
+
+std::string FormatTemplateInfoJson(const TemplateInfo& info, bool escape_markup) {
+  const JsonStrings json{escape_markup};
+  std::string out = "{\"id\":" + json.String(info.summary.id) +
+                    ",\"version\":" + std::to_string(info.summary.version) +
+                    ",\"theme\":" + json.String(info.summary.theme) +
+                    ",\"title\":" + json.Text(info.summary.title) +
+                    ",\"description\":" + json.Text(info.description) + ",\"parameters\":[";
+  for (std::size_t i = 0; i < info.parameters.size(); ++i) {
+    const auto& p = info.parameters[i];
+    if (i > 0) out += ",";
+    out += "{\"name\":" + json.String(p.name) + ",\"type\":" + json.String(p.type) +
+           ",\"description\":" + json.Text(p.description) + ",\"min\":" + std::to_string(p.min) +
+           ",\"max\":" + std::to_string(p.max) + ",\"allowed_values\":[";
+    for (std::size_t v = 0; v < p.allowed_values.size(); ++v) {
+      if (v > 0) out += ",";
+      out += "{\"code\":" + json.String(p.allowed_values[v].code) +
+             ",\"label\":" + json.Text(p.allowed_values[v].label) + "}";
+    }
+    out += "],\"default\":" + json.String(p.default_value) + "}";
+  }
+  out += "],\"statistics\":[";
+  for (std::size_t i = 0; i < info.statistics.size(); ++i) {
+    const auto& s = info.statistics[i];
+    if (i > 0) out += ",";
+    out += "{\"name\":" + json.String(s.name) + ",\"label\":" + json.Text(s.label) +
+           ",\"kind\":" + json.String(s.kind) + ",\"precision\":" + std::to_string(s.precision) +
+           "}";
+  }
+  out += "],\"unit\":" + json.String(info.unit) + ",\"rule_set\":" + json.String(info.rule_set) +
+         ",\"min_units\":" + std::to_string(info.min_units) + ",\"dp\":";
+  if (!info.dp.has_value()) {
+    out += "null";
+  } else {
+    const DpInfo& dp = *info.dp;
+    out += "{\"mechanism\":" + json.String(dp.mechanism) +
+           ",\"charge_micro\":" + std::to_string(dp.charge_micro) +
+           ",\"epsilon_micro\":" + std::to_string(dp.epsilon_micro) +
+           ",\"rho_micro\":" + std::to_string(dp.rho_micro) +
+           ",\"max_cells_per_unit\":" + std::to_string(dp.max_cells_per_unit) +
+           ",\"cells_public\":" + (dp.cells_public ? "true" : "false") +
+           ",\"display_threshold\":" + std::to_string(dp.display_threshold) +
+           ",\"selection_epsilon_micro\":" + std::to_string(dp.selection_epsilon_micro) +
+           ",\"selection_threshold\":" + std::to_string(dp.selection_threshold) +
+           ",\"delta_exponent\":" + std::to_string(dp.delta_exponent) + ",\"ledgers\":[";
+    for (std::size_t i = 0; i < dp.ledgers.size(); ++i) {
+      if (i > 0) out += ",";
+      out += json.String(dp.ledgers[i]);
+    }
+    out += "]}";
+  }
+  return out + "}";
+}
+
+std::string FormatBudgetJson(const std::vector<BudgetLedger>& ledgers, bool escape_markup) {
+  const JsonStrings json{escape_markup};
+  std::string out = "{\"ledgers\":[";
+  for (std::size_t i = 0; i < ledgers.size(); ++i) {
+    const auto& l = ledgers[i];
+    if (i > 0) out += ",";
+    out += "{\"ledger\":" + json.String(l.ledger) +
+           ",\"cap_micro\":" + std::to_string(l.cap_micro) +
+           ",\"spent_micro\":" + std::to_string(l.spent_micro) +
+           ",\"reserved_micro\":" + std::to_string(l.reserved_micro) +
+           ",\"remaining_micro\":" + std::to_string(l.remaining_micro) + "}";
+  }
+  return out + "]}";
 }
 
 }  // namespace enclave::client

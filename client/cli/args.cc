@@ -1,8 +1,12 @@
 // enclavectl's command-line parser, settings merge, help texts and exit codes.
 #include "client/cli/args.h"
 
+#include "client/cli/template_cmd.h"
+
 #include <charconv>
 #include <cmath>
+#include <algorithm>
+#include <optional>
 #include <set>
 
 #ifndef ENCLAVE_VERSION
@@ -117,19 +121,6 @@ absl::Status AddParam(ParsedArgs& parsed, std::string_view flag, std::string_vie
   return absl::OkStatus();
 }
 
-absl::StatusOr<Command> CommandNamed(std::string_view name) {
-  if (name == "templates") return Command::kTemplates;
-  if (name == "describe") return Command::kDescribe;
-  if (name == "run") return Command::kRun;
-  if (name == "audit") return Command::kAudit;
-  if (name == "budget") return Command::kBudget;
-  if (name == "health") return Command::kHealth;
-  if (name == "serve") return Command::kServe;
-  if (name == "help") return Command::kHelp;
-  return absl::InvalidArgumentError("unknown command '" + std::string(name) +
-                                    "' (allowed: templates, describe, run, audit, budget, health, "
-                                    "serve, help)");
-}
 
 absl::StatusOr<AuditAction> AuditActionNamed(std::string_view name) {
   if (name == "checkpoint") return AuditAction::kCheckpoint;
@@ -223,16 +214,10 @@ Usage:
   enclavectl --version
 
 Commands:
-  templates   list the templates your role may run
-  describe    show a template's parameters, allowed values and statistics
-  run         run a template and print the released table
-  audit       the tamper-evident query log (privacy officers): see 'enclavectl help audit'
-  budget      your privacy budgets (researchers): cap, spent, reserved, remaining
-  health      whether the enclave serves (operators): SERVING, exit 0; else exit 5
-  serve       the web page on this machine (127.0.0.1 only): see 'enclavectl help serve'
-  template    four-eyes template approval, offline: see 'enclavectl help template'
-  help        show help for a command
+)";
 
+// After the command list (kCommands) of the general help.
+constexpr std::string_view kGeneralHelpFlags = R"(
 Global flags (also allowed after the command):
   --target HOST:PORT    address of the enclave
   --ca FILE             PEM of the CA that issued the enclave's certificate
@@ -284,19 +269,21 @@ Exit codes:
   8  the audit log failed verification (DATA_LOSS)
 )";
 
-constexpr std::string_view kTemplatesHelp = R"(Usage: enclavectl [global flags] templates
+constexpr std::string_view kTemplatesHelp = R"(Usage: enclavectl [global flags] templates [--format table|json]
 
 Lists the templates your role may run: id, version, theme and title.
+--format json prints them as one JSON object, titles in both languages.
 See 'enclavectl --help' for the global flags.
 )";
 
-constexpr std::string_view kBudgetHelp = R"(Usage: enclavectl [global flags] budget
+constexpr std::string_view kBudgetHelp = R"(Usage: enclavectl [global flags] budget [--format table|json]
 
 Researchers: shows each privacy-budget ledger of your agreements (agreement,
 project, current data version) with its cap, what was spent, what running
 queries hold (reserved) and what remains, in epsilon. A differentially private
 template runs only if its charge fits in every ledger; an identical repeat of a
 released query is served free. Other roles are refused (exit code 3).
+--format json prints the ledgers in micro-epsilon as integers.
 See 'enclavectl --help' for the global flags.
 )";
 
@@ -340,10 +327,11 @@ internet and writes nothing to disk. Ctrl-C (SIGINT) or SIGTERM stops it
 See 'enclavectl --help' for the global flags.
 )";
 
-constexpr std::string_view kDescribeHelp = R"(Usage: enclavectl [global flags] describe TEMPLATE
+constexpr std::string_view kDescribeHelp = R"(Usage: enclavectl [global flags] describe TEMPLATE [--format table|json]
 
 Shows one template: its parameters (type, range or allowed values, default),
 its statistics, the unit counted and the disclosure rule set that applies.
+--format json prints every field, labels in both languages.
 See 'enclavectl --help' for the global flags.
 )";
 
@@ -422,10 +410,94 @@ show must extend it.
 Exit codes: as 'enclavectl --help'; 8 when the log fails verification.
 )";
 
+constexpr std::string_view kCompletionHelp = R"(Usage: enclavectl completion bash
+
+Prints a bash completion script for enclavectl's commands, audit actions and flags. Load it in
+the current shell with
+
+  source <(enclavectl completion bash)
+
+or save it as ~/.local/share/bash-completion/completions/enclavectl.
+)";
+
 constexpr std::string_view kHelpHelp = R"(Usage: enclavectl help [COMMAND]
 
 Shows the general help, or the help for one command (templates, describe, run, audit).
 )";
+
+// The one list of enclavectl's commands: parsing (CommandNamed), the general help's command
+// list, 'enclavectl help COMMAND', the error for an unknown command and the bash completion.
+struct CommandSpec {
+  std::string_view name;
+  std::optional<Command> command;  // nullopt: handled before parsing (template: offline)
+  std::string_view summary;        // one line in the general help
+  std::string_view help;           // 'enclavectl help NAME'; "" when main.cc prints it
+};
+
+constexpr CommandSpec kCommands[] = {
+    {"templates", Command::kTemplates, "list the templates your role may run", kTemplatesHelp},
+    {"describe", Command::kDescribe,
+     "show a template's parameters, allowed values and statistics", kDescribeHelp},
+    {"run", Command::kRun, "run a template and print the released table", kRunHelp},
+    {"audit", Command::kAudit,
+     "the tamper-evident query log (privacy officers): see 'enclavectl help audit'", kAuditHelp},
+    {"budget", Command::kBudget,
+     "your privacy budgets (researchers): cap, spent, reserved, remaining", kBudgetHelp},
+    {"health", Command::kHealth,
+     "whether the enclave serves (operators): SERVING, exit 0; else exit 5", kHealthHelp},
+    {"serve", Command::kServe,
+     "the web page on this machine (127.0.0.1 only): see 'enclavectl help serve'", kServeHelp},
+    {"template", std::nullopt,
+     "four-eyes template approval, offline: see 'enclavectl help template'", ""},
+    {"completion", Command::kCompletion,
+     "a bash completion script: source <(enclavectl completion bash)", kCompletionHelp},
+    {"help", Command::kHelp, "show help for a command", kHelpHelp},
+};
+
+// The actions of 'audit' (AuditActionNamed), for the completion.
+constexpr std::string_view kAuditActionNames = "checkpoint log verify export verify-bundle receipt";
+
+std::string CommandNames() {
+  std::string out;
+  for (const CommandSpec& c : kCommands) {
+    if (!out.empty()) out += ", ";
+    out += c.name;
+  }
+  return out;
+}
+
+const CommandSpec* FindCommand(std::string_view name) {
+  for (const CommandSpec& c : kCommands) {
+    if (c.name == name) return &c;
+  }
+  return nullptr;
+}
+
+absl::StatusOr<Command> CommandNamed(std::string_view name) {
+  const CommandSpec* spec = FindCommand(name);
+  if (spec == nullptr) {
+    return absl::InvalidArgumentError("unknown command '" + std::string(name) +
+                                      "' (allowed: " + CommandNames() + ")");
+  }
+  if (!spec->command.has_value()) {
+    return absl::InvalidArgumentError(
+        "'" + std::string(name) +
+        "' takes no global flags and comes first: enclavectl template sign|check ... (see "
+        "'enclavectl help template')");
+  }
+  return *spec->command;
+}
+
+std::string GeneralHelp() {
+  std::string out(kGeneralHelp);
+  for (const CommandSpec& c : kCommands) {
+    std::string name(c.name);
+    name.resize(std::max<std::size_t>(name.size() + 1, 12), ' ');
+    out += "  " + name + std::string(c.summary) + "\n";
+  }
+  out += kGeneralHelpFlags;
+  return out;
+}
 
 }  // namespace
 
@@ -533,7 +605,7 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args) {
     } else if (positional.size() > 2) {
       return absl::InvalidArgumentError("'help' takes at most one command");
     }
-    if (!parsed.help_topic.empty() && !CommandNamed(parsed.help_topic).ok()) {
+    if (!parsed.help_topic.empty() && FindCommand(parsed.help_topic) == nullptr) {
       return absl::InvalidArgumentError("no help for unknown command '" + parsed.help_topic + "'");
     }
     return parsed;
@@ -617,6 +689,11 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args) {
       }
       parsed.template_id = positional[1];
       break;
+    case Command::kCompletion:
+      if (positional.size() != 2 || positional[1] != "bash") {
+        return absl::InvalidArgumentError("'completion' takes one shell (allowed: bash)");
+      }
+      break;
     case Command::kHelp:
     case Command::kVersion:
       break;
@@ -635,8 +712,16 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args) {
     if (parsed.output_file.has_value()) {
       return absl::InvalidArgumentError("--output applies only to 'run'");
     }
-    if (parsed.flags.format.has_value()) {
-      return absl::InvalidArgumentError("--format applies only to 'run'");
+    const bool prints_data = parsed.command == Command::kTemplates ||
+                             parsed.command == Command::kDescribe ||
+                             parsed.command == Command::kBudget;
+    if (parsed.flags.format.has_value() && !prints_data) {
+      return absl::InvalidArgumentError(
+          "--format applies only to 'run', 'templates', 'describe', 'budget' and 'audit log'");
+    }
+    if (prints_data && parsed.flags.format == "csv") {
+      return absl::InvalidArgumentError("--format: '" + positional[0] +
+                                        "' prints table or json, not csv");
     }
   }
   return parsed;
@@ -750,15 +835,10 @@ std::string ShortUsage() {
 }
 
 absl::StatusOr<std::string> HelpText(std::string_view topic) {
-  if (topic.empty()) return std::string(kGeneralHelp);
-  if (topic == "templates") return std::string(kTemplatesHelp);
-  if (topic == "describe") return std::string(kDescribeHelp);
-  if (topic == "run") return std::string(kRunHelp);
-  if (topic == "audit") return std::string(kAuditHelp);
-  if (topic == "budget") return std::string(kBudgetHelp);
-  if (topic == "health") return std::string(kHealthHelp);
-  if (topic == "serve") return std::string(kServeHelp);
-  if (topic == "help") return std::string(kHelpHelp);
+  if (topic.empty()) return GeneralHelp();
+  const CommandSpec* spec = FindCommand(topic);
+  if (spec != nullptr && !spec->help.empty()) return std::string(spec->help);
+  if (spec != nullptr) return TemplateHelpText();  // the offline 'template' command
   return absl::NotFoundError("no help for unknown command '" + std::string(topic) + "'");
 }
 
@@ -814,5 +894,46 @@ absl::StatusOr<std::int64_t> ParseAuditTime(std::string_view what, std::string_v
 }
 
 std::string VersionText() { return std::string("enclavectl ") + ENCLAVE_VERSION + "\n"; }
+
+std::string BashCompletion() {
+  std::string commands;
+  for (const CommandSpec& c : kCommands) commands += std::string(commands.empty() ? "" : " ") + std::string(c.name);
+  // The flags are those the help texts document: every "--name" at the start of a help line.
+  std::set<std::string> flags;
+  std::string texts(kGeneralHelpFlags);
+  for (const CommandSpec& c : kCommands) texts += c.help;
+  std::size_t at = 0;
+  while ((at = texts.find("\n  ", at)) != std::string::npos) {
+    at += 3;
+    std::size_t begin = texts.find_first_not_of(' ', at);
+    if (texts.compare(begin, 4, "-h, ") == 0) begin += 4;
+    if (texts.compare(begin, 2, "--") != 0) continue;
+    const std::size_t end = texts.find_first_of(" =\n", begin);
+    flags.insert(texts.substr(begin, end - begin));
+  }
+  std::string flag_words;
+  for (const std::string& f : flags) flag_words += (flag_words.empty() ? "" : " ") + f;
+  return "# bash completion for enclavectl (generated by 'enclavectl completion bash')\n"
+         "_enclavectl() {\n"
+         "  local cur=\"${COMP_WORDS[COMP_CWORD]}\" word command=\"\"\n"
+         "  for word in \"${COMP_WORDS[@]:1:COMP_CWORD-1}\"; do\n"
+         "    case \"$word\" in -*) ;; *) command=\"$word\"; break ;; esac\n"
+         "  done\n"
+         "  if [[ \"$cur\" == -* ]]; then\n"
+         "    COMPREPLY=($(compgen -W \"" + flag_words + "\" -- \"$cur\"))\n"
+         "  elif [[ -z \"$command\" ]]; then\n"
+         "    COMPREPLY=($(compgen -W \"" + commands + "\" -- \"$cur\"))\n"
+         "  elif [[ \"$command\" == audit || \"$command\" == help && $COMP_CWORD -ge 2 ]]; then\n"
+         "    if [[ \"$command\" == audit ]]; then\n"
+         "      COMPREPLY=($(compgen -W \"" + std::string(kAuditActionNames) + "\" -- \"$cur\"))\n"
+         "    else\n"
+         "      COMPREPLY=($(compgen -W \"" + commands + "\" -- \"$cur\"))\n"
+         "    fi\n"
+         "  elif [[ \"$command\" == completion ]]; then\n"
+         "    COMPREPLY=($(compgen -W \"bash\" -- \"$cur\"))\n"
+         "  fi\n"
+         "}\n"
+         "complete -o default -F _enclavectl enclavectl\n";
+}
 
 }  // namespace enclave::client::cli

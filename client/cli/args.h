@@ -19,7 +19,7 @@
 namespace enclave::client::cli {
 
 enum class Command {
-  kHelp, kVersion, kTemplates, kDescribe, kRun, kAudit, kBudget, kHealth, kServe
+  kHelp, kVersion, kTemplates, kDescribe, kRun, kAudit, kBudget, kHealth, kServe, kCompletion
 };
 // enclavectl audit <action>
 enum class AuditAction { kCheckpoint, kLog, kVerify, kExport, kVerifyBundle, kReceipt };
@@ -99,6 +99,9 @@ std::string ShortUsage();
 // The --help text: general when `topic` is empty, else for one subcommand.
 // kNotFound for an unknown topic.
 [[nodiscard]] absl::StatusOr<std::string> HelpText(std::string_view topic);
+// 'enclavectl completion bash': a bash completion script for the commands, audit actions and
+// flags, generated from the same command list as the parser and the help.
+std::string BashCompletion();
 std::string VersionText();
 
 }  // namespace enclave::client::cli

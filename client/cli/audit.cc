@@ -17,6 +17,9 @@
 
 #include "client/cli/output.h"
 #include "client/verifier/verifier.h"
+#include "enclave/base/file.h"
+#include "enclave/base/hex.h"
+#include "enclave/base/json.h"
 #include "enclave/client/cell_rules.h"
 
 namespace enclave::client::cli {
@@ -38,21 +41,7 @@ absl::StatusOr<std::string> ReadWholeFile(const std::string& path, std::string_v
   return s.str();
 }
 
-std::string Hex(std::string_view bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (char ch : bytes) {
-    const auto c = static_cast<unsigned char>(ch);
-    out.push_back(kDigits[c >> 4]);
-    out.push_back(kDigits[c & 0xF]);
-  }
-  return out;
-}
-
-std::string Hex(const verifier::Hash& h) {
-  return Hex(std::string_view(reinterpret_cast<const char*>(h.data()), h.size()));
-}
+using base::Hex;
 
 // The first line of a note (its origin), unverified: used only to pick the origin when none is
 // pinned, and the note is then verified against it.
@@ -95,35 +84,8 @@ std::string TimeText(std::int64_t ms) {
   return buffer;
 }
 
-std::string JsonString(std::string_view s) {
-  std::string out = "\"";
-  for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20 || c == 0x7F) {
-          char buffer[8];
-          std::snprintf(buffer, sizeof buffer, "\\u%04x", c);
-          out += buffer;
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
-    }
-  }
-  return out + "\"";
-}
+// Also DEL escaped: the JSON lines are read on terminals.
+std::string JsonString(std::string_view s) { return base::JsonString(s, {.escape_del = true}); }
 
 // One table cell: tabs and newlines (the only control characters a leaf may hold) as spaces.
 std::string Cell(std::string_view s) {
@@ -433,24 +395,14 @@ absl::StatusOr<std::string> DownloadBundle(AuditClient& client, std::uint64_t fr
                                       pattern + "': " + std::strerror(errno));
   }
   const std::string temp(name.data());
-  const mode_t mask = ::umask(0);
-  ::umask(mask);
-  absl::Status s = ::fchmod(fd, static_cast<mode_t>(0666) & ~mask) == 0
+  absl::Status s = ::fchmod(fd, base::DefaultFileMode()) == 0
                        ? absl::OkStatus()
                        : absl::UnavailableError(std::string(what) + ": cannot set the mode of '" +
                                                 temp + "'");
   if (s.ok()) {
     s = client.ExportBundle(from_size, [&](std::string_view chunk) -> absl::Status {
-      std::size_t written = 0;
-      while (written < chunk.size()) {
-        const ssize_t n = ::write(fd, chunk.data() + written, chunk.size() - written);
-        if (n < 0) {
-          if (errno == EINTR) continue;
-          return absl::UnavailableError(std::string(what) + ": cannot write '" + temp +
-                                        "': " + std::strerror(errno));
-        }
-        written += static_cast<std::size_t>(n);
-      }
+      absl::Status w = base::WriteAll(fd, chunk, "'" + temp + "'");
+      if (!w.ok()) return absl::UnavailableError(std::string(what) + ": " + std::string(w.message()));
       return absl::OkStatus();
     });
   }
@@ -955,8 +907,9 @@ absl::StatusOr<std::string> ExportLog(AuditClient& client, const std::string& pa
   options.trusted = *stored;
   absl::StatusOr<verifier::BundleReport> report = VerifyDownloaded(client, *temp, options);
   absl::Status s = report.status();
-  if (s.ok() && ::rename(temp->c_str(), path.c_str()) != 0) {
-    s = absl::UnavailableError("--output: cannot replace '" + path + "': " + std::strerror(errno));
+  if (s.ok()) {
+    s = base::ReplaceFile(*temp, path);
+    if (!s.ok()) s = absl::UnavailableError("--output: " + std::string(s.message()));
   }
   if (!s.ok()) {
     ::unlink(temp->c_str());

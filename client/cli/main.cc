@@ -158,6 +158,10 @@ int Run(const std::vector<std::string>& args, Connections& keep) {
     std::cout << cli::VersionText();
     return 0;
   }
+  if (parsed->command == Command::kCompletion) {
+    std::cout << cli::BashCompletion();
+    return 0;
+  }
   if (parsed->command == Command::kHelp) {
     absl::StatusOr<std::string> text = cli::HelpText(parsed->help_topic);
     if (!text.ok()) return UsageError(absl::InvalidArgumentError(text.status().message()));
@@ -241,13 +245,17 @@ int Run(const std::vector<std::string>& args, Connections& keep) {
     case Command::kTemplates: {
       auto templates = retrying([&] { return enclave.ListTemplates(); });
       if (!templates.ok()) return Fail(templates.status());
-      text = client::FormatTemplateList(*templates, lang);
+      text = settings->format == cli::OutputFormat::kJson
+                 ? client::FormatTemplateListJson(*templates) + "\n"
+                 : client::FormatTemplateList(*templates, lang);
       break;
     }
     case Command::kDescribe: {
       auto info = retrying([&] { return enclave.DescribeTemplate(parsed->template_id); });
       if (!info.ok()) return Fail(info.status());
-      text = client::FormatTemplateInfo(*info, lang);
+      text = settings->format == cli::OutputFormat::kJson
+                 ? client::FormatTemplateInfoJson(*info) + "\n"
+                 : client::FormatTemplateInfo(*info, lang);
       break;
     }
     case Command::kRun: {
@@ -276,9 +284,12 @@ int Run(const std::vector<std::string>& args, Connections& keep) {
     case Command::kBudget: {
       auto ledgers = retrying([&] { return enclave.GetBudget(); });
       if (!ledgers.ok()) return Fail(ledgers.status());
-      text = client::FormatBudget(*ledgers, lang);
+      text = settings->format == cli::OutputFormat::kJson
+                 ? client::FormatBudgetJson(*ledgers) + "\n"
+                 : client::FormatBudget(*ledgers, lang);
       break;
     }
+    case Command::kCompletion:
     case Command::kHelp:
     case Command::kVersion:
     case Command::kAudit:

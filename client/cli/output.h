@@ -8,9 +8,10 @@
 
 namespace enclave::client::cli {
 
-// Writes `contents` to a temporary file next to `path`, flushes it to disk and renames it over
-// `path`. On failure `path` is untouched and the temporary file removed. The file gets mode
-// 0666 minus the umask. kInvalidArgument naming the path and the system error otherwise.
+// base::WriteFileAtomically (enclave/base/file.h): a temporary file next to `path`, flushed to
+// disk, renamed over `path`, the directory flushed. On failure `path` is untouched and the
+// temporary file removed. The file gets mode 0666 minus the umask. kInvalidArgument
+// "--output: ..." naming the path and the system error otherwise.
 [[nodiscard]] absl::Status WriteFileAtomically(const std::string& path, std::string_view contents);
 
 }  // namespace enclave::client::cli

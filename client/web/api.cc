@@ -18,6 +18,7 @@
 #include "client/web/assets.h"
 #include "client/web/identity.h"
 #include "client/verifier/verifier.h"
+#include "enclave/base/json.h"
 
 namespace enclave::web {
 namespace {
@@ -39,51 +40,10 @@ constexpr std::string_view kUnauthorizedText =
 
 // ---- JSON --------------------------------------------------------------------------------------
 
+// Also < > & escaped: harmless in JSON, but never markup if a body is ever shown as HTML.
 std::string JsonString(std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = "\"";
-  for (const char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (u < 0x20) {
-          out += "\\u00";
-          out.push_back(kHex[u >> 4]);
-          out.push_back(kHex[u & 0x0f]);
-        } else if (c == '<' || c == '>' || c == '&') {
-          // Harmless in JSON, but never markup if a body is ever shown as HTML.
-          out += "\\u00";
-          out.push_back(kHex[u >> 4]);
-          out.push_back(kHex[u & 0x0f]);
-        } else {
-          out.push_back(c);
-        }
-    }
-  }
-  out.push_back('"');
-  return out;
+  return base::JsonString(s, {.escape_markup = true});
 }
-
-std::string JsonText(const client::Text& text) {
-  return "{\"nl\":" + JsonString(text.nl) + ",\"en\":" + JsonString(text.en) + "}";
-}
-
-std::string JsonBool(bool b) { return b ? "true" : "false"; }
 
 std::string JsonSuggestions(const std::vector<client::Suggestion>& suggestions) {
   std::string out = "[";
@@ -225,80 +185,15 @@ Response StatusError(const Request& request, const absl::Status& status) {
 // ---- The API's JSON ----------------------------------------------------------------------------
 
 std::string TemplatesJson(const std::vector<client::TemplateSummary>& templates) {
-  std::string out = "{\"templates\":[";
-  for (std::size_t i = 0; i < templates.size(); ++i) {
-    const auto& t = templates[i];
-    if (i > 0) out += ",";
-    out += "{\"id\":" + JsonString(t.id) + ",\"version\":" + std::to_string(t.version) +
-           ",\"theme\":" + JsonString(t.theme) + ",\"title\":" + JsonText(t.title) + "}";
-  }
-  return out + "]}";
+  return client::FormatTemplateListJson(templates, /*escape_markup=*/true);
 }
 
 std::string TemplateInfoJson(const client::TemplateInfo& info) {
-  std::string out = "{\"id\":" + JsonString(info.summary.id) +
-                    ",\"version\":" + std::to_string(info.summary.version) +
-                    ",\"theme\":" + JsonString(info.summary.theme) +
-                    ",\"title\":" + JsonText(info.summary.title) +
-                    ",\"description\":" + JsonText(info.description) + ",\"parameters\":[";
-  for (std::size_t i = 0; i < info.parameters.size(); ++i) {
-    const auto& p = info.parameters[i];
-    if (i > 0) out += ",";
-    out += "{\"name\":" + JsonString(p.name) + ",\"type\":" + JsonString(p.type) +
-           ",\"description\":" + JsonText(p.description) + ",\"min\":" + std::to_string(p.min) +
-           ",\"max\":" + std::to_string(p.max) + ",\"allowed_values\":[";
-    for (std::size_t v = 0; v < p.allowed_values.size(); ++v) {
-      if (v > 0) out += ",";
-      out += "{\"code\":" + JsonString(p.allowed_values[v].code) +
-             ",\"label\":" + JsonText(p.allowed_values[v].label) + "}";
-    }
-    out += "],\"default\":" + JsonString(p.default_value) + "}";
-  }
-  out += "],\"statistics\":[";
-  for (std::size_t i = 0; i < info.statistics.size(); ++i) {
-    const auto& s = info.statistics[i];
-    if (i > 0) out += ",";
-    out += "{\"name\":" + JsonString(s.name) + ",\"label\":" + JsonText(s.label) +
-           ",\"kind\":" + JsonString(s.kind) + ",\"precision\":" + std::to_string(s.precision) +
-           "}";
-  }
-  out += "],\"unit\":" + JsonString(info.unit) + ",\"rule_set\":" + JsonString(info.rule_set) +
-         ",\"min_units\":" + std::to_string(info.min_units) + ",\"dp\":";
-  if (!info.dp.has_value()) {
-    out += "null";
-  } else {
-    const client::DpInfo& dp = *info.dp;
-    out += "{\"mechanism\":" + JsonString(dp.mechanism) +
-           ",\"charge_micro\":" + std::to_string(dp.charge_micro) +
-           ",\"epsilon_micro\":" + std::to_string(dp.epsilon_micro) +
-           ",\"rho_micro\":" + std::to_string(dp.rho_micro) +
-           ",\"max_cells_per_unit\":" + std::to_string(dp.max_cells_per_unit) +
-           ",\"cells_public\":" + JsonBool(dp.cells_public) +
-           ",\"display_threshold\":" + std::to_string(dp.display_threshold) +
-           ",\"selection_epsilon_micro\":" + std::to_string(dp.selection_epsilon_micro) +
-           ",\"selection_threshold\":" + std::to_string(dp.selection_threshold) +
-           ",\"delta_exponent\":" + std::to_string(dp.delta_exponent) + ",\"ledgers\":[";
-    for (std::size_t i = 0; i < dp.ledgers.size(); ++i) {
-      if (i > 0) out += ",";
-      out += JsonString(dp.ledgers[i]);
-    }
-    out += "]}";
-  }
-  return out + "}";
+  return client::FormatTemplateInfoJson(info, /*escape_markup=*/true);
 }
 
 std::string BudgetJson(const std::vector<client::BudgetLedger>& ledgers) {
-  std::string out = "{\"ledgers\":[";
-  for (std::size_t i = 0; i < ledgers.size(); ++i) {
-    const auto& l = ledgers[i];
-    if (i > 0) out += ",";
-    out += "{\"ledger\":" + JsonString(l.ledger) +
-           ",\"cap_micro\":" + std::to_string(l.cap_micro) +
-           ",\"spent_micro\":" + std::to_string(l.spent_micro) +
-           ",\"reserved_micro\":" + std::to_string(l.reserved_micro) +
-           ",\"remaining_micro\":" + std::to_string(l.remaining_micro) + "}";
-  }
-  return out + "]}";
+  return client::FormatBudgetJson(ledgers, /*escape_markup=*/true);
 }
 
 // POST /api/run's body: {"template":"…","parameters":{"name":"value",…}}. Values may also be

@@ -14,6 +14,8 @@
 #include <memory>
 #include <sstream>
 
+#include "enclave/base/hex.h"
+
 namespace enclave::web {
 
 absl::StatusOr<std::string> NewSessionToken() {
@@ -27,14 +29,7 @@ absl::StatusOr<std::string> NewSessionToken() {
     }
     filled += static_cast<std::size_t>(n);
   }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string token;
-  token.reserve(64);
-  for (const unsigned char b : bytes) {
-    token.push_back(kHex[b >> 4]);
-    token.push_back(kHex[b & 0x0f]);
-  }
-  return token;
+  return base::Hex(bytes);
 }
 
 bool ConstantTimeEquals(std::string_view a, std::string_view b) {

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "enclave/audit/encoding.h"
+#include "enclave/base/hex.h"
 #include "enclave/base/status_macros.h"
 #include "enclave/crypto/sha256_hasher.h"
 
@@ -38,11 +39,11 @@ bool IsCleanUtf8(std::string_view s, bool allow_newline) {
 std::string KeyIdHex(std::uint32_t id) {
   std::string raw(4, '\0');
   for (int i = 0; i < 4; ++i) raw[static_cast<std::size_t>(i)] = static_cast<char>((id >> (24 - 8 * i)) & 0xFF);
-  return HexEncode(raw);
+  return base::Hex(raw);
 }
 
 absl::StatusOr<std::uint32_t> ParseKeyIdHex(std::string_view hex) {
-  std::optional<std::string> raw = HexDecodeStrict(hex);
+  std::optional<std::string> raw = base::HexDecodeStrict(hex);
   if (hex.size() != 8 || !raw) {
     return absl::InvalidArgumentError("note key: the key id must be 8 lower-case hex digits");
   }

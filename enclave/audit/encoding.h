@@ -20,8 +20,4 @@ std::size_t Utf8SequenceLength(std::string_view s, std::size_t i);
 // The code point of the valid sequence of length `len` at s[i].
 char32_t Utf8Decode(std::string_view s, std::size_t i, std::size_t len);
 
-std::string HexEncode(std::string_view bytes);
-// nullopt unless `text` is an even number of lower-case hex digits.
-std::optional<std::string> HexDecodeStrict(std::string_view text);
-
 }  // namespace enclave::audit

@@ -11,6 +11,7 @@
 #include "absl/hash/hash.h"
 #include "absl/strings/string_view.h"
 #include "enclave/base/check.h"
+#include "enclave/base/hex.h"
 
 namespace enclave::core {
 namespace {
@@ -75,10 +76,7 @@ std::unique_ptr<UnitIndex> UnitIndex::FromUniverse(std::string unit_type,
   }
   impl->cached = std::make_unique<std::atomic<std::uint64_t>[]>(impl->ranks.size());
   for (std::size_t i = 0; i < impl->ranks.size(); ++i) impl->cached[i].store(0);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  for (int shift = 60; shift >= 0; shift -= 4) hex.push_back(kHex[(h >> shift) & 0xf]);
-  impl->basis = "universe/" + std::to_string(impl->ranks.size()) + "/" + hex;
+  impl->basis = "universe/" + std::to_string(impl->ranks.size()) + "/" + base::Hex64(h);
   return std::unique_ptr<UnitIndex>(new UnitIndex(std::move(impl)));
 }
 

@@ -6,6 +6,7 @@
 #include <openssl/params.h>
 
 #include "enclave/base/check.h"
+#include "enclave/base/hex.h"
 
 namespace enclave::crypto {
 namespace {
@@ -62,27 +63,52 @@ std::array<std::uint8_t, 32> HmacSha256(std::span<const std::uint8_t> key, std::
   return Final(ctx.get());
 }
 
-struct RecordKeyer::Impl {
-  CtxPtr keyed;  // never updated; duplicated per call
-
-  std::array<std::uint8_t, 32> Mac(std::string_view a, std::string_view b) const {
-    CtxPtr ctx(EVP_MAC_CTX_dup(keyed.get()));
-    ENCLAVE_CHECK(ctx != nullptr);
-    Update(ctx.get(), a);
-    Update(ctx.get(), b);
-    return Final(ctx.get());
-  }
+struct KeyedHmacSha256::Impl {
+  CtxPtr keyed;  // holds the key; never updated, duplicated by Mac
+  // Re-initialised for every MacReusing with EVP_MAC_init(ctx, NULL, 0, NULL), which keeps the
+  // key (the HMAC pads are computed once).
+  CtxPtr work;
 };
 
-RecordKeyer::RecordKeyer(const Secret& key) : impl_(std::make_unique<Impl>()) {
-  impl_->keyed.reset(NewKeyedContext(key.bytes()));
-  static constexpr char kHex[] = "0123456789abcdef";
-  const std::array<std::uint8_t, 32> id = impl_->Mac("enclave record-key id/1", "");
-  key_id_ = "rk-";
-  for (int i = 0; i < 8; ++i) {
-    key_id_.push_back(kHex[id[static_cast<std::size_t>(i)] >> 4]);
-    key_id_.push_back(kHex[id[static_cast<std::size_t>(i)] & 0x0f]);
-  }
+KeyedHmacSha256::KeyedHmacSha256(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+KeyedHmacSha256::KeyedHmacSha256(std::span<const std::uint8_t> key)
+    : impl_(std::make_unique<Impl>()) {
+  ENCLAVE_CHECK(!key.empty());
+  impl_->keyed.reset(NewKeyedContext(key));
+  impl_->work.reset(EVP_MAC_CTX_dup(impl_->keyed.get()));
+  ENCLAVE_CHECK(impl_->work != nullptr);
+}
+
+KeyedHmacSha256::~KeyedHmacSha256() = default;
+
+std::unique_ptr<KeyedHmacSha256> KeyedHmacSha256::Clone() const {
+  auto impl = std::make_unique<Impl>();
+  impl->keyed.reset(EVP_MAC_CTX_dup(impl_->keyed.get()));
+  ENCLAVE_CHECK(impl->keyed != nullptr);
+  impl->work.reset(EVP_MAC_CTX_dup(impl_->keyed.get()));
+  ENCLAVE_CHECK(impl->work != nullptr);
+  return std::unique_ptr<KeyedHmacSha256>(new KeyedHmacSha256(std::move(impl)));
+}
+
+std::array<std::uint8_t, 32> KeyedHmacSha256::Mac(std::string_view a, std::string_view b) const {
+  CtxPtr ctx(EVP_MAC_CTX_dup(impl_->keyed.get()));
+  ENCLAVE_CHECK(ctx != nullptr);
+  Update(ctx.get(), a);
+  Update(ctx.get(), b);
+  return Final(ctx.get());
+}
+
+std::array<std::uint8_t, 32> KeyedHmacSha256::MacReusing(std::string_view data) {
+  EVP_MAC_CTX* ctx = impl_->work.get();
+  ENCLAVE_CHECK(EVP_MAC_init(ctx, nullptr, 0, nullptr) == 1);
+  Update(ctx, data);
+  return Final(ctx);
+}
+
+RecordKeyer::RecordKeyer(const Secret& key) : mac_(key.bytes()) {
+  const std::array<std::uint8_t, 32> id = mac_.Mac("enclave record-key id/1");
+  key_id_ = "rk-" + base::Hex(std::span(id).first(8));
 }
 
 RecordKeyer::~RecordKeyer() = default;
@@ -92,7 +118,7 @@ std::uint32_t RecordKeyer::RecordKey(std::string_view unit_type, std::string_vie
   // unit_type || 0x00 in one buffer (unit types are short program constants).
   std::string prefix(unit_type);
   prefix.push_back('\0');
-  return First32(impl_->Mac(prefix, pseudonym));
+  return First32(mac_.Mac(prefix, pseudonym));
 }
 
 std::uint32_t RecordKeyer::MagnitudeKey(std::string_view variable, std::uint32_t j,
@@ -108,7 +134,7 @@ std::uint32_t RecordKeyer::MagnitudeKey(std::string_view variable, std::uint32_t
       msg.push_back(static_cast<char>((v >> shift) & 0xffU));
     }
   }
-  return First32(impl_->Mac(msg, ""));
+  return First32(mac_.Mac(msg));
 }
 
 }  // namespace enclave::crypto

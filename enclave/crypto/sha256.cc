@@ -5,6 +5,7 @@
 #include <array>
 
 #include "enclave/base/check.h"
+#include "enclave/base/hex.h"
 
 namespace enclave::crypto {
 
@@ -13,14 +14,7 @@ std::string Sha256Hex(std::string_view data) {
   unsigned int len = 0;
   ENCLAVE_CHECK(EVP_Digest(data.data(), data.size(), digest.data(), &len, EVP_sha256(), nullptr) == 1);
   ENCLAVE_CHECK(len == 32);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(64);
-  for (unsigned int i = 0; i < len; ++i) {
-    out.push_back(kHex[digest[i] >> 4]);
-    out.push_back(kHex[digest[i] & 0x0f]);
-  }
-  return out;
+  return base::Hex(std::span<const std::uint8_t>(digest.data(), len));
 }
 
 }  // namespace enclave::crypto

@@ -14,6 +14,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "enclave/base/file.h"
+#include "enclave/crypto/pseudonymiser.h"
 #include "enclave/datagen/pseudonym.h"
 
 namespace enclave::datagen {
@@ -52,20 +54,9 @@ void AppendField(std::string* out, const char* text, int bytes) {
 }
 
 absl::Status WriteFile(const std::string& path, const std::string& text, mode_t mode) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
-  if (fd < 0) return absl::UnavailableError("cannot write " + path);
-  std::size_t done = 0;
-  while (done < text.size()) {
-    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      ::close(fd);
-      return absl::UnavailableError("cannot write " + path);
-    }
-    done += static_cast<std::size_t>(n);
+  if (!base::WriteFileAtomically(path, text, mode).ok()) {
+    return absl::UnavailableError("cannot write " + path);
   }
-  ::fchmod(fd, mode);
-  if (::close(fd) != 0) return absl::UnavailableError("cannot write " + path);
   return absl::OkStatus();
 }
 
@@ -110,13 +101,15 @@ absl::Status WriteDeliveries(const std::string& database_path, std::uint64_t see
     while (sqlite3_step(rins->get()) == SQLITE_ROW) {
       wanted.emplace(reinterpret_cast<const char*>(sqlite3_column_text(rins->get(), 0)), "");
     }
-    const std::string key = SyntheticKeyFromSeed(seed);
+    absl::StatusOr<std::unique_ptr<crypto::Pseudonymiser>> pseudonymiser =
+        crypto::Pseudonymiser::FromKey(SyntheticKeyFromSeed(seed));
+    if (!pseudonymiser.ok()) return pseudonymiser.status();
     BsnSource source(seed);
+    std::string rin;
     for (std::size_t i = 0; bsn_of.size() < wanted.size() && i < 2 * persons + 1000; ++i) {
       std::string bsn = source.Next();
-      absl::StatusOr<std::string> rin = PseudonymHex(key, bsn);
-      if (!rin.ok()) return rin.status();
-      if (wanted.count(*rin) != 0) bsn_of.emplace(*rin, std::move(bsn));
+      (*pseudonymiser)->Pseudonym(bsn, &rin);
+      if (wanted.count(rin) != 0) bsn_of.emplace(rin, std::move(bsn));
     }
     if (bsn_of.size() != wanted.size()) {
       return absl::InternalError("the database's persons do not match this seed's BSNs");

@@ -341,4 +341,32 @@ absl::string_view Validator::StoreKey(const std::string& key) {
   return absl::string_view(at, key.size());
 }
 
+ValidationReport ValidateCsv(
+    const DeliveryDescription& description, std::string_view csv,
+    const std::function<void(std::uint64_t records, std::size_t bytes)>& progress) {
+  Validator validator(description);
+  validator.ReserveKeys(static_cast<std::size_t>(std::count(csv.begin(), csv.end(), '\n')) + 1);
+  CsvReader reader(csv);
+  CsvRecord record;
+  CsvProblem problem;
+  ParsedRow row;
+  bool header = true;
+  std::uint64_t n = 0;
+  for (;;) {
+    const CsvReader::Result r = reader.Next(&record, &problem);
+    if (r == CsvReader::Result::kEnd) break;
+    if (r == CsvReader::Result::kError) {
+      validator.CsvError(problem);
+    } else if (header) {
+      validator.Header(record);
+    } else {
+      validator.Row(record, &row);
+    }
+    header = false;
+    if ((++n & 0x3FFF) == 0 && progress) progress(n, reader.offset());
+  }
+  validator.Finish();
+  return validator.report();
+}
+
 }  // namespace enclave::delivery

@@ -13,6 +13,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -120,6 +121,13 @@ class Validator {
   std::string key_buffer_;
   ValidationReport report_;
 };
+
+// Validates a whole CSV delivery against `description` (REQUIRES: CheckDescription ok): reads
+// every record, the first as the header, and returns the report. `progress`, when set, is called
+// every 16,384 records with (records so far, bytes read), for a long file's progress line.
+ValidationReport ValidateCsv(
+    const DeliveryDescription& description, std::string_view csv,
+    const std::function<void(std::uint64_t records, std::size_t bytes)>& progress = {});
 
 // YYYYMMDD of a real calendar date with year 1850..2099.
 bool IsValidDate(std::string_view s);

@@ -16,6 +16,7 @@
 #include <mutex>
 
 #include "absl/status/status.h"
+#include "enclave/base/hex.h"
 #include "enclave/base/log.h"
 
 namespace enclave::rpc {
@@ -83,11 +84,7 @@ absl::StatusOr<policy::CallerIdentity> CertificateFacts(std::string_view pem) {
                                 EVP_sha256(), nullptr);
   OPENSSL_free(der);
   if (hashed != 1) return absl::InternalError("cannot hash the client certificate");
-  static constexpr char kHex[] = "0123456789abcdef";
-  for (unsigned int i = 0; i < digest_len; ++i) {
-    id.cert_sha256.push_back(kHex[digest[i] >> 4]);
-    id.cert_sha256.push_back(kHex[digest[i] & 0x0f]);
-  }
+  id.cert_sha256 = base::Hex(std::span<const std::uint8_t>(digest, digest_len));
 
   const ASN1_INTEGER* serial = X509_get0_serialNumber(cert.get());
   std::unique_ptr<BIGNUM, decltype(&BN_free)> bn(ASN1_INTEGER_to_BN(serial, nullptr), &BN_free);

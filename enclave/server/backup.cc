@@ -24,7 +24,8 @@
 #include "client/verifier/verifier.h"
 #include "enclave/adapters/sqlite/audit_log_store.h"
 #include "enclave/audit/checkpoint.h"
-#include "enclave/audit/encoding.h"
+#include "enclave/base/file.h"
+#include "enclave/base/hex.h"
 #include "enclave/base/log.h"
 #include "enclave/base/status_macros.h"
 #include "enclave/crypto/secret_file.h"
@@ -159,15 +160,9 @@ absl::Status FsyncPath(const std::string& path, bool directory) {
 absl::Status WriteFile(const std::string& path, std::string_view content, mode_t mode) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
   if (fd < 0) return absl::UnavailableError(absl::StrCat("backup: cannot create ", path));
-  std::string_view rest = content;
-  while (!rest.empty()) {
-    const ssize_t n = ::write(fd, rest.data(), rest.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      ::close(fd);
-      return absl::UnavailableError(absl::StrCat("backup: cannot write ", path));
-    }
-    rest.remove_prefix(static_cast<std::size_t>(n));
+  if (!base::WriteAll(fd, content, path).ok()) {
+    ::close(fd);
+    return absl::UnavailableError(absl::StrCat("backup: cannot write ", path));
   }
   const int rc = ::fsync(fd);
   ::close(fd);
@@ -225,9 +220,14 @@ absl::StatusOr<BackupFile> HashFile(const std::string& path, const std::string& 
   }
   ::close(fd);
   const crypto::Sha256Digest d = hasher.Finish();
-  file.sha256_hex =
-      audit::HexEncode(std::string_view(reinterpret_cast<const char*>(d.data()), d.size()));
+  file.sha256_hex = base::Hex(d);
   return file;
+}
+
+// A failed step of a restore, worded as one.
+absl::Status Restored(const absl::Status& s) {
+  if (s.ok()) return s;
+  return absl::UnavailableError(absl::StrCat("restore: ", s.message()));
 }
 
 // Copies a file to `to` (created exclusively, `mode`), fsynced.
@@ -247,9 +247,7 @@ bool Exists(const fs::path& p) {
   return fs::exists(fs::symlink_status(p, ec));
 }
 
-std::string Hex(const verifier::Hash& h) {
-  return audit::HexEncode(std::string_view(reinterpret_cast<const char*>(h.data()), h.size()));
-}
+std::string Hex(const verifier::Hash& h) { return base::Hex(h); }
 
 // --- The log database -----------------------------------------------------------------------------
 
@@ -845,24 +843,14 @@ absl::StatusOr<VerifiedBackup> RestoreState(const RestoreOptions& options) {
     const fs::path tmp = state / absl::StrCat(name, ".restore-tmp");
     fs::remove(tmp, ec);
     ENCLAVE_RETURN_IF_ERROR(CopyFile((from / name).string(), tmp.string(), 0600));
-    fs::rename(tmp, state / name, ec);
-    if (ec) {
-      return absl::UnavailableError(
-          absl::StrCat("restore: cannot rename ", tmp.string(), ": ", ec.message()));
-    }
+    ENCLAVE_RETURN_IF_ERROR(Restored(base::ReplaceFile(tmp.string(), (state / name).string())));
   }
-  ENCLAVE_RETURN_IF_ERROR(FsyncPath(state.string(), true));
   if (copy_microdata) {
     const fs::path target(options.database_path);
     const fs::path tmp = fs::path(absl::StrCat(target.string(), ".restore-tmp"));
     fs::remove(tmp, ec);
     ENCLAVE_RETURN_IF_ERROR(CopyFile((from / kMicrodataDb).string(), tmp.string(), 0600));
-    fs::rename(tmp, target, ec);
-    if (ec) {
-      return absl::UnavailableError(
-          absl::StrCat("restore: cannot rename ", tmp.string(), ": ", ec.message()));
-    }
-    ENCLAVE_RETURN_IF_ERROR(FsyncPath(target.parent_path().string(), true));
+    ENCLAVE_RETURN_IF_ERROR(Restored(base::ReplaceFile(tmp.string(), target.string())));
   }
   base::LogInfo("state_restored", {{"entries", base::RowCount{static_cast<std::int64_t>(
                                                   backup.log_entries)}}});

@@ -33,6 +33,7 @@
 #include "enclave/adapters/sqlite/release_history_store.h"
 #include "enclave/adapters/sqlite/budget_ledger_store.h"
 #include "enclave/crypto/private_random.h"
+#include "enclave/base/file.h"
 #include "enclave/base/log.h"
 #include "enclave/base/status_macros.h"
 #include "enclave/core/health.h"
@@ -182,21 +183,11 @@ absl::Status EnsureStateDir(const std::string& dir) {
   return crypto::CheckPrivateDirStat("state_dir", dir, st);
 }
 
-// Write to a temporary file beside it, then rename: readers never see a partial port.
+// Written atomically: readers never see a partial port.
 absl::Status WritePortFile(const std::string& path, int port) {
-  const std::string tmp = absl::StrCat(path, ".tmp.", ::getpid());
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << port << '\n';
-    out.flush();
-    if (!out) return absl::UnavailableError(absl::StrCat("port_file: cannot write ", tmp));
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::filesystem::remove(tmp, ec);
-    return absl::UnavailableError(absl::StrCat("port_file: cannot rename to ", path));
-  }
+  const absl::Status s =
+      base::WriteFileAtomically(path, absl::StrCat(port, "\n"), base::DefaultFileMode());
+  if (!s.ok()) return absl::UnavailableError(absl::StrCat("port_file: ", s.message()));
   return absl::OkStatus();
 }
 

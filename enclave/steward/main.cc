@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "enclave/steward/pseudonymiser.h"
+#include "enclave/crypto/pseudonymiser.h"
 #include "enclave/steward/steward.h"
 
 namespace {
@@ -212,7 +212,7 @@ int main(int argc, char** argv) {
   }
   if (command == "keygen") {
     if (options.key_path.empty()) return Usage("keygen needs --key");
-    if (absl::Status s = st::CreateKeyFile(options.key_path); !s.ok()) return Fail(s);
+    if (absl::Status s = enclave::crypto::CreateKeyFile(options.key_path); !s.ok()) return Fail(s);
     std::printf(human ? "created a pseudonymisation key (mode 0600); keep a sealed copy\n"
                       : "result=created\n");
     return kExitOk;

@@ -35,7 +35,7 @@
 #include "enclave/delivery/csv_reader.h"
 #include "enclave/server/lock_file.h"
 #include "enclave/steward/description_file.h"
-#include "enclave/steward/pseudonymiser.h"
+#include "enclave/crypto/pseudonymiser.h"
 #include "enclave/steward/sql_embed.h"
 
 namespace enclave::steward {
@@ -47,6 +47,7 @@ constexpr char kLogDatabase[] = "audit_log.db";
 constexpr char kLogCheckpoint[] = "checkpoint";
 constexpr char kLogSigningKey[] = "log_signing.key";
 
+using crypto::Pseudonymiser;
 using delivery::ColumnType;
 using delivery::CsvProblem;
 using delivery::CsvReader;
@@ -840,29 +841,10 @@ std::size_t LineCount(std::string_view text) {
 
 // The validation of a delivery without a database (the `validate` command).
 void ValidateDelivery(Prepared* p, PassProgress* progress) {
-  Validator validator(p->description);
-  validator.ReserveKeys(LineCount(p->csv));
-  CsvReader reader(p->csv);
-  CsvRecord record;
-  CsvProblem problem;
-  ParsedRow row;
-  bool header = true;
-  std::uint64_t n = 0;
-  for (;;) {
-    const CsvReader::Result r = reader.Next(&record, &problem);
-    if (r == CsvReader::Result::kEnd) break;
-    if (r == CsvReader::Result::kError) {
-      validator.CsvError(problem);
-    } else if (header) {
-      validator.Header(record);
-    } else {
-      validator.Row(record, &row);
-    }
-    header = false;
-    if ((++n & 0x3FFF) == 0) progress->Tick(p->description.dataset, n, reader.offset(), false);
-  }
-  validator.Finish();
-  p->outcome.report = validator.report();
+  p->outcome.report = delivery::ValidateCsv(
+      p->description, p->csv, [&](std::uint64_t records, std::size_t bytes) {
+        progress->Tick(p->description.dataset, records, bytes, false);
+      });
   progress->Tick(p->description.dataset, p->outcome.report.records, p->csv.size(), true);
 }
 

@@ -15,7 +15,7 @@
 // The steward holds the server's lock (state_dir/enclaved.lock) for every change: loads happen
 // with enclaved stopped. It writes only to an existing query log: a state directory without
 // one (a mistyped --state-dir) is refused before anything is created there. No BSN is stored, logged or printed: BSNs are canonicalised, 11-checked
-// and replaced by HMAC-SHA256 pseudonyms (pseudonymiser.h) before anything is written.
+// and replaced by HMAC-SHA256 pseudonyms (crypto/pseudonymiser.h) before anything is written.
 //
 //   StewardOptions o{.database_path = "...", .state_dir = "...", .key_path = "..."};
 //   ENCLAVE_ASSIGN_OR_RETURN(LoadOutcome out, LoadDeliveries(o, {{"desc.textproto", "x.csv"}}));

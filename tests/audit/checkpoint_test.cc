@@ -7,12 +7,13 @@
 #include <string>
 
 #include "enclave/audit/encoding.h"
+#include "enclave/base/hex.h"
 #include "enclave/crypto/ed25519.h"
 
 namespace enclave::audit {
 namespace {
 
-std::string Unhex(std::string_view hex) { return *HexDecodeStrict(hex); }
+std::string Unhex(std::string_view hex) { return *base::HexDecodeStrict(hex); }
 
 // golang.org/x/mod/sumdb/note, note.go package documentation and note_test.go.
 constexpr std::string_view kGoSignerKey =
@@ -54,8 +55,8 @@ TEST_CASE("Ed25519 RFC 8032 §7.1 tests 1-3: keys and signatures byte for byte")
   for (const Vector& v : vectors) {
     absl::StatusOr<crypto::Ed25519PrivateKey> key = crypto::Ed25519PrivateKey::FromSeed(Unhex(v.seed));
     REQUIRE(key.ok());
-    CHECK(HexEncode(key->public_key()) == v.pub);
-    CHECK(HexEncode(*key->Sign(Unhex(v.msg))) == v.sig);
+    CHECK(base::Hex(key->public_key()) == v.pub);
+    CHECK(base::Hex(*key->Sign(Unhex(v.msg))) == v.sig);
     CHECK(crypto::Ed25519Verify(Unhex(v.pub), Unhex(v.msg), Unhex(v.sig)).ok());
     std::string bad = Unhex(v.sig);
     bad[10] = static_cast<char>(bad[10] ^ 1);

@@ -39,7 +39,7 @@
 #include <vector>
 
 #include "enclave/delivery/bsn.h"
-#include "enclave/steward/pseudonymiser.h"
+#include "enclave/crypto/pseudonymiser.h"
 #include "enclave/steward/steward.h"
 #include "tests/bench/bench_stats.h"
 
@@ -159,7 +159,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "delivery: %zu rows, %.1f MB\n", rows, static_cast<double>(csv.size()) / 1e6);
   }
   const std::string key = (work / "key").string();
-  if (!enclave::steward::CreateKeyFile(key).ok()) return 1;
+  if (!enclave::crypto::CreateKeyFile(key).ok()) return 1;
   const bool have_shell = std::system("command -v sqlite3 > /dev/null 2>&1") == 0;
 
   std::vector<double> candidate, validate_only, capi, shell;

@@ -162,6 +162,66 @@ TEST_SUITE("ParseArgs") {
   }
 }
 
+TEST_SUITE("the command table") {
+  TEST_CASE("an unknown command names every command, budget and template included") {
+    const auto parsed = ParseArgs({"frob"});
+    REQUIRE_FALSE(parsed.ok());
+    for (const char* name : {"templates", "describe", "run", "audit", "budget", "health", "serve",
+                             "template", "completion", "help"}) {
+      CHECK_MESSAGE(Contains(parsed.status().message(), name), name);
+    }
+    CHECK(ParseArgs({"budget"}).ok());  // negative control: a known command parses
+  }
+
+  TEST_CASE("every command in the list has help, and the general help lists it") {
+    const absl::StatusOr<std::string> general = HelpText("");
+    REQUIRE(general.ok());
+    for (const char* name : {"templates", "describe", "run", "audit", "budget", "health", "serve",
+                             "template", "completion", "help"}) {
+      CAPTURE(name);
+      CHECK(Contains(*general, std::string("\n  ") + name + " "));
+      CHECK(HelpText(name).ok());
+    }
+    CHECK_FALSE(HelpText("frob").ok());
+  }
+
+  TEST_CASE("--format json on every command that prints data; csv only where there is a table") {
+    for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+             {"templates", "--format", "json"},
+             {"describe", "t1", "--format", "json"},
+             {"budget", "--format", "json"},
+             {"run", "t1", "--format", "json"},
+             {"audit", "log", "--format", "json"}}) {
+      CAPTURE(args[0]);
+      CHECK(ParseArgs(args).ok());
+    }
+    CHECK_FALSE(ParseArgs({"templates", "--format", "csv"}).ok());
+    CHECK_FALSE(ParseArgs({"health", "--format", "json"}).ok());  // prints no data
+    CHECK_FALSE(ParseArgs({"serve", "--format", "json"}).ok());
+  }
+
+  TEST_CASE("'template' after global flags is refused with where it belongs") {
+    const auto parsed = ParseArgs({"--target", "x:1", "template", "sign"});
+    REQUIRE_FALSE(parsed.ok());
+    CHECK(Contains(parsed.status().message(), "enclavectl template sign|check"));
+  }
+
+  TEST_CASE("'completion bash' prints a script with the commands, audit actions and flags") {
+    const auto parsed = ParseArgs({"completion", "bash"});
+    REQUIRE(parsed.ok());
+    CHECK(parsed->command == Command::kCompletion);
+    CHECK_FALSE(ParseArgs({"completion", "zsh"}).ok());
+    CHECK_FALSE(ParseArgs({"completion"}).ok());
+    const std::string script = BashCompletion();
+    CHECK(Contains(script, "complete -o default -F _enclavectl enclavectl"));
+    CHECK(Contains(script, "templates describe run audit budget health serve template completion help"));
+    CHECK(Contains(script, "verify-bundle"));
+    for (const char* flag : {"--target", "--format", "--param", "--output", "--port"}) {
+      CHECK_MESSAGE(Contains(script, flag), flag);
+    }
+  }
+}
+
 TEST_SUITE("ExitCodeFor") {
   TEST_CASE("status codes map to the documented exit codes") {
     CHECK(ExitCodeFor(absl::OkStatus()) == 0);

@@ -465,6 +465,33 @@ TEST_SUITE("FormatTemplates") {
     CHECK(FormatTemplateInfo(info, Language::kNl).find("Eenheid: vessel") != std::string::npos);
   }
 
+  TEST_CASE("--format json: templates, a description and budgets as valid JSON with every field") {
+    const std::string list = FormatTemplateListJson({Info().summary, Info().summary});
+    CHECK(JsonChecker(list).Valid());
+    CHECK(list.find(R"("id":"zzp_aantal_per_wijk","version":3,"theme":"zzp")") != std::string::npos);
+    CHECK(list.find(R"("en":"Self-employed by district")") != std::string::npos);
+    CHECK(JsonChecker(FormatTemplateListJson({})).Valid());
+    TemplateInfo info = Info();
+    info.summary.title.nl = "<b>\"quoted\"\n";
+    const std::string described = FormatTemplateInfoJson(info);
+    CHECK(JsonChecker(described).Valid());
+    CHECK(described.find(R"("dp":null)") != std::string::npos);
+    CHECK(described.find("<b>") != std::string::npos);  // plain JSON for the CLI
+    CHECK(FormatTemplateInfoJson(info, /*escape_markup=*/true).find("\\u003cb\\u003e") !=
+          std::string::npos);  // the web API's bodies
+    CHECK(described.find(R"("parameters":[{"name":)") != std::string::npos);
+    info.dp = DpInfo{};
+    info.dp->ledgers = {"agreement", "project"};
+    const std::string dp = FormatTemplateInfoJson(info);
+    CHECK(JsonChecker(dp).Valid());
+    CHECK(dp.find(R"("ledgers":["agreement","project"])") != std::string::npos);
+    const std::string budget =
+        FormatBudgetJson({BudgetLedger{"agreement:OVK-2026-002", 4000000, 250000, 0, 3750000}});
+    CHECK(JsonChecker(budget).Valid());
+    CHECK(budget.find(R"("cap_micro":4000000,"spent_micro":250000,"reserved_micro":0,"remaining_micro":3750000)") !=
+          std::string::npos);
+  }
+
   TEST_CASE("the budget table is worded in the user's language with a decimal comma in Dutch") {
     const std::vector<BudgetLedger> ledgers = {
         BudgetLedger{"agreement:OVK-2026-002", 4000000, 250000, 0, 3750000}};

@@ -1,4 +1,6 @@
 #include "enclave/crypto/hmac.h"
+#include "enclave/base/hex.h"
+#include "enclave/crypto/pseudonymiser.h"
 
 #include <doctest/doctest.h>
 
@@ -12,15 +14,7 @@
 namespace enclave::crypto {
 namespace {
 
-std::string Hex(std::span<const std::uint8_t> bytes) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (std::uint8_t b : bytes) {
-    out.push_back(kHex[b >> 4]);
-    out.push_back(kHex[b & 0x0f]);
-  }
-  return out;
-}
+using base::Hex;
 
 std::vector<std::uint8_t> Bytes(std::string_view s) { return {s.begin(), s.end()}; }
 
@@ -42,6 +36,36 @@ TEST_CASE("HMAC-SHA256 matches RFC 4231 test cases 1, 2 and 6") {
   std::vector<std::uint8_t> key6(131, 0xaa);
   CHECK(Hex(HmacSha256(key6, "Test Using Larger Than Block-Size Key - Hash Key First")) ==
         "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+}
+
+TEST_CASE("HMAC-SHA256 matches all 7 RFC 4231 test cases (first 128 bits)") {
+  struct Case {
+    std::string key, data, mac;
+  };
+  const std::string aa131(131, '\xaa');
+  std::string key4;
+  for (int i = 1; i <= 25; ++i) key4.push_back(static_cast<char>(i));
+  const std::vector<Case> cases = {
+      {std::string(20, '\x0b'), "Hi There", "b0344c61d8db38535ca8afceaf0bf12b"},
+      {"Jefe", "what do ya want for nothing?", "5bdcc146bf60754e6a042426089575c7"},
+      {std::string(20, '\xaa'), std::string(50, '\xdd'), "773ea91e36800e46854db8ebd09181a7"},
+      {key4, std::string(50, '\xcd'), "82558a389a443c0ea4cc819899f2083a"},
+      {std::string(20, '\x0c'), "Test With Truncation", "a3b6167473100ee06e0c796c2955552b"},
+      {aa131, "Test Using Larger Than Block-Size Key - Hash Key First",
+       "60e431591ee0b67f0d8a26aacbf5b77f"},
+      {aa131,
+       "This is a test using a larger than block-size key and a larger than block-size data. "
+       "The key needs to be hashed before being used by the HMAC algorithm.",
+       "9b09ffa71b942fcb27635fbcd5b0e944"},
+  };
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    CAPTURE(i + 1);
+    // The pseudonymiser of the steward and the generator, and the one-shot MAC, agree.
+    auto p = Pseudonymiser::FromKey(cases[i].key);
+    REQUIRE(p.ok());
+    CHECK((*p)->Pseudonym(cases[i].data) == cases[i].mac);
+    CHECK(Hex(HmacSha256(Bytes(cases[i].key), cases[i].data)).substr(0, 32) == cases[i].mac);
+  }
 }
 
 TEST_CASE("a record key is the first 32 bits of HMAC(K, unit type || 0x00 || pseudonym)") {

@@ -157,26 +157,7 @@ DeliveryDescription Description() {
 }
 
 ValidationReport Validate(const DeliveryDescription& d, std::string_view csv) {
-  Validator v(d);
-  CsvReader reader(csv);
-  CsvRecord record;
-  CsvProblem problem;
-  ParsedRow row;
-  bool header = true;
-  for (;;) {
-    const CsvReader::Result r = reader.Next(&record, &problem);
-    if (r == CsvReader::Result::kEnd) break;
-    if (r == CsvReader::Result::kError) {
-      v.CsvError(problem);
-    } else if (header) {
-      v.Header(record);
-    } else {
-      v.Row(record, &row);
-    }
-    header = false;
-  }
-  v.Finish();
-  return v.report();
+  return ValidateCsv(d, csv);
 }
 
 constexpr char kHeader[] = "bsn,uitkering_id,statistiekcode,aanvang,trede,reden\n";

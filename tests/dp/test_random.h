@@ -1,5 +1,5 @@
-// Deterministic dp::RandomSource for tests only (disclosure-control.md §7.4, §7.8): xoshiro256**
-// seeded through SplitMix64, so golden outputs and statistical tests are reproducible. It exists
+// Deterministic dp::RandomSource for tests only (disclosure-control.md §7.4, §7.8): the synthetic
+// data generator's xoshiro256** seeded through SplitMix64 (datagen::Rng), so golden outputs and statistical tests are reproducible. It exists
 // only in the test tree, and only a target that defines ENCLAVE_DETERMINISTIC_RNG_FOR_TEST can
 // include it: a production build that tried to would not compile.
 //
@@ -18,26 +18,19 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "enclave/datagen/rng.h"
 #include "enclave/dp/random.h"
 
 namespace enclave::testing {
 
 class TestRandom final : public dp::RandomSource {
  public:
-  explicit TestRandom(std::uint64_t seed) {
-    for (std::uint64_t& word : s_) {
-      seed += 0x9e3779b97f4a7c15ULL;
-      std::uint64_t z = seed;
-      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-      z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-      word = z ^ (z >> 31);
-    }
-  }
+  explicit TestRandom(std::uint64_t seed) : rng_(seed) {}
 
   absl::Status Fill(std::span<std::uint8_t> out) override {
     std::size_t i = 0;
     while (i < out.size()) {
-      std::uint64_t v = Next();
+      std::uint64_t v = rng_.Next();
       for (int b = 0; b < 8 && i < out.size(); ++b, ++i) {
         out[i] = static_cast<std::uint8_t>(v >> 56);
         v <<= 8;
@@ -50,19 +43,7 @@ class TestRandom final : public dp::RandomSource {
   std::uint64_t bytes_drawn() const { return bytes_; }
 
  private:
-  static std::uint64_t Rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-  std::uint64_t Next() {
-    const std::uint64_t result = Rotl(s_[1] * 5, 7) * 9;
-    const std::uint64_t t = s_[1] << 17;
-    s_[2] ^= s_[0];
-    s_[3] ^= s_[1];
-    s_[1] ^= s_[2];
-    s_[0] ^= s_[3];
-    s_[2] ^= t;
-    s_[3] = Rotl(s_[3], 45);
-    return result;
-  }
-  std::uint64_t s_[4] = {};
+  datagen::Rng rng_;  // the generator's xoshiro256** (enclave/datagen/rng.h)
   std::uint64_t bytes_ = 0;
 };
 

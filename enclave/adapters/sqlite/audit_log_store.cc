@@ -1,3 +1,5 @@
+// The audit log store's writer: open and check, append with group commit, signed checkpoints.
+// The reader (tree hashes, proofs, checkpoints, export, request search) is audit_log_reader.cc.
 #include "enclave/adapters/sqlite/audit_log_store.h"
 
 #include <fcntl.h>
@@ -23,8 +25,10 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "enclave/adapters/sqlite/audit_log_store_impl.h"
 #include "enclave/adapters/sqlite/durable_database.h"
 #include "enclave/audit/bundle.h"
+#include "enclave/base/file.h"
 #include "enclave/base/log.h"
 #include "enclave/base/status_macros.h"
 #include "enclave/crypto/ed25519.h"
@@ -33,8 +37,8 @@
 namespace enclave::adapters::sqlite {
 namespace {
 
+using namespace audit_log_internal;  // NOLINT: the store's shared helpers
 using audit::EntryType;
-using audit::Hash;
 
 constexpr int kBusyTimeoutMs = 5000;
 constexpr char kDbName[] = "audit_log.db";
@@ -97,27 +101,8 @@ CREATE TRIGGER IF NOT EXISTS state_only_grows BEFORE UPDATE ON state WHEN NEW.si
 BEGIN SELECT RAISE(ABORT, 'the tree never shrinks'); END;
 )sql";
 
-absl::Status Unavailable(absl::string_view what, int rc) {
-  return absl::UnavailableError(
-      absl::StrCat("audit log: ", what, " (", sqlite3_errstr(rc), ")"));
-}
-
 absl::Status Refuse(absl::string_view what) {
   return absl::FailedPreconditionError(absl::StrCat("audit log: ", what, "; refusing to start"));
-}
-
-std::string ColumnBlob(sqlite3_stmt* stmt, int col) {
-  const void* data = sqlite3_column_blob(stmt, col);
-  const int bytes = sqlite3_column_bytes(stmt, col);
-  if (data == nullptr || bytes <= 0) return std::string();
-  return std::string(static_cast<const char*>(data), static_cast<std::size_t>(bytes));
-}
-
-std::optional<Hash> ToHash(std::string_view bytes) {
-  if (bytes.size() != 32) return std::nullopt;
-  Hash h{};
-  std::memcpy(h.data(), bytes.data(), h.size());
-  return h;
 }
 
 std::string HashBytes(std::span<const Hash> hashes) {
@@ -127,78 +112,26 @@ std::string HashBytes(std::span<const Hash> hashes) {
   return out;
 }
 
-// RAII prepared statement.
-class Stmt {
- public:
-  Stmt() = default;
-  ~Stmt() { sqlite3_finalize(stmt_); }
-  Stmt(const Stmt&) = delete;
-  Stmt& operator=(const Stmt&) = delete;
-  int Prepare(sqlite3* db, const char* sql) {
-    sqlite3_finalize(stmt_);
-    stmt_ = nullptr;
-    return sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
-  }
-  sqlite3_stmt* get() const { return stmt_; }
-
- private:
-  sqlite3_stmt* stmt_ = nullptr;
-};
-
 int BindBlob(sqlite3_stmt* stmt, int i, std::string_view bytes) {
   return sqlite3_bind_blob(stmt, i, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
 }
 int BindHash(sqlite3_stmt* stmt, int i, const Hash& h) {
   return sqlite3_bind_blob(stmt, i, h.data(), static_cast<int>(h.size()), SQLITE_TRANSIENT);
 }
-std::int64_t ToI64(std::uint64_t v) { return static_cast<std::int64_t>(v); }
-std::uint64_t ToU64(std::int64_t v) { return static_cast<std::uint64_t>(v); }
-
-std::int64_t SystemNowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 // --- Files --------------------------------------------------------------------------------------
 
 absl::Status FsyncDir(const std::string& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return absl::UnavailableError(absl::StrCat("audit log: cannot open ", dir));
-  const int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) return absl::UnavailableError(absl::StrCat("audit log: cannot fsync ", dir));
+  const absl::Status s = base::FsyncDirectory(dir);
+  if (!s.ok()) return absl::UnavailableError(absl::StrCat("audit log: ", s.message()));
   return absl::OkStatus();
 }
 
-absl::Status WriteAll(int fd, std::string_view data) {
-  while (!data.empty()) {
-    const ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return absl::UnavailableError("write failed");
-    }
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return absl::OkStatus();
-}
-
-// Temporary file, fsync, rename over `path`, fsync the directory.
 absl::Status WriteFileAtomically(const std::string& path, std::string_view content, mode_t mode) {
-  const std::string tmp = absl::StrCat(path, ".tmp");
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
-  if (fd < 0) return absl::UnavailableError(absl::StrCat("audit log: cannot create ", tmp));
-  // A leftover temporary file keeps its old mode through O_TRUNC: set it.
-  absl::Status s = ::fchmod(fd, mode) == 0 ? WriteAll(fd, content)
-                                           : absl::UnavailableError("chmod failed");
-  if (s.ok() && ::fsync(fd) != 0) s = absl::UnavailableError("fsync failed");
-  ::close(fd);
-  if (s.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) s = absl::UnavailableError("rename failed");
+  const absl::Status s = base::WriteFileAtomically(path, content, mode);
   if (!s.ok()) {
-    ::unlink(tmp.c_str());
     return absl::UnavailableError(absl::StrCat("audit log: cannot write ", path, ": ", s.message()));
   }
-  return FsyncDir(std::filesystem::path(path).parent_path().string());
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::optional<std::string>> ReadFileIfExists(const std::string& path,
@@ -249,7 +182,7 @@ absl::StatusOr<audit::NoteSigner> LoadOrCreateSigner(const std::string& path,
     if (fd < 0) {
       return absl::UnavailableError(absl::StrCat("audit log: cannot create the signing key ", tmp));
     }
-    absl::Status s = ::fchmod(fd, 0600) == 0 ? WriteAll(fd, pem)
+    absl::Status s = ::fchmod(fd, 0600) == 0 ? base::WriteAll(fd, pem, tmp)
                                               : absl::UnavailableError("chmod failed");
     if (s.ok() && ::fsync(fd) != 0) s = absl::UnavailableError("fsync failed");
     ::close(fd);
@@ -389,70 +322,6 @@ absl::StatusOr<audit::LogLeaf> LeafFromEntry(const core::QueryLogEntry& entry) {
 }
 
 // --- The store ------------------------------------------------------------------------------------
-
-struct AuditLogStore::Impl {
-  struct Pending {
-    bool sign = false;  // a checkpoint request instead of a leaf
-    bool ping = false;  // a round trip through the writer only (Ping)
-    audit::LogLeaf leaf;
-    bool done = false;
-    absl::Status status;
-    std::uint64_t sequence = 0;
-  };
-
-  AuditLogOptions options;
-  std::string db_path, checkpoint_path;
-  std::string durability;  // as read back at Open
-  std::optional<audit::NoteSigner> signer;
-  sqlite3* db = nullptr;       // the writer's connection (the writer thread only, after Open)
-  sqlite3* read_db = nullptr;  // readers, under read_mu
-  Stmt insert_leaf, insert_node, update_state, upsert_head;  // the writer's, prepared once
-  mutable std::mutex read_mu;
-  Stmt read_leaf_hash, read_node;  // on read_db, under read_mu, prepared on first use
-
-  // Queue and lifecycle, under mu.
-  std::mutex mu;
-  std::condition_variable queue_cv;
-  std::condition_variable done_cv;
-  std::deque<Pending*> queue;
-  bool closed = false;  // no new appends
-  bool stop = false;    // writer exits once the queue is empty
-  std::thread writer;
-
-  // Writer-owned tree state.
-  audit::CompactRange range;
-  std::int64_t last_time_ms = 0;
-  std::map<std::string, std::uint64_t> open_requests;  // request id -> accepted sequence
-  bool failed = false;
-  // Size of the latest checkpoint in the checkpoint history and the file (they lag the signed
-  // head by up to checkpoint_every_entries / checkpoint_interval).
-  std::optional<std::uint64_t> stored_size;
-  std::size_t last_batch = 0;
-  std::chrono::steady_clock::time_point last_sign_time = std::chrono::steady_clock::now();
-
-  // Published state, under state_mu.
-  mutable std::mutex state_mu;
-  std::atomic<std::uint64_t> size{0};
-  Hash root{};
-  std::string checkpoint_note;
-  audit::Checkpoint checkpoint;
-
-  ~Impl() {
-    if (read_db != nullptr) sqlite3_close_v2(read_db);
-    if (db != nullptr) sqlite3_close_v2(db);
-  }
-
-  int Exec(const char* sql) const { return sqlite3_exec(db, sql, nullptr, nullptr, nullptr); }
-  std::int64_t NowMs() const { return options.clock_ms ? options.clock_ms() : SystemNowMs(); }
-
-  absl::Status OpenDatabase();
-  absl::Status CheckAndLoad();
-  absl::Status CommitBatch(std::vector<Pending*>& batch);
-  absl::Status SignAndStore();
-  absl::Status StoreHead(const audit::Checkpoint& cp, const std::string& note);
-  void WriterLoop();
-  absl::Status Submit(Pending& p);
-};
 
 absl::Status AuditLogStore::Impl::OpenDatabase() {
   // Created 0600 if missing, refused if wider (durable_database.h); -wal and -shm follow its mode.
@@ -1041,200 +910,6 @@ absl::Status AuditLogStore::Close() {
 }
 
 std::uint64_t AuditLogStore::Size() const { return impl_->size.load(); }
-
-audit::Hash AuditLogStore::Root() const {
-  std::lock_guard<std::mutex> lock(impl_->state_mu);
-  return impl_->root;
-}
-
-absl::StatusOr<audit::Hash> AuditLogStore::PerfectSubtreeHash(int level, std::uint64_t index) const {
-  if (level < 0 || level > 63 || index >= (std::uint64_t{1} << (63 - level)) ||
-      ((index + 1) << level) > Size()) {
-    return absl::InvalidArgumentError("audit log: no such subtree in the tree");
-  }
-  std::lock_guard<std::mutex> lock(impl_->read_mu);
-  // Prepared once (a page of audit log entries with proofs reads thousands of nodes).
-  Stmt& prepared = level == 0 ? impl_->read_leaf_hash : impl_->read_node;
-  if (prepared.get() == nullptr) {
-    const int rc = level == 0 ? prepared.Prepare(impl_->read_db,
-                                                 "SELECT hash FROM leaves WHERE seq = ?1")
-                              : prepared.Prepare(impl_->read_db,
-                                                 "SELECT hash FROM nodes WHERE idx = ?1 AND level = ?2");
-    if (rc != SQLITE_OK) return Unavailable("cannot read the tree", rc);
-  }
-  sqlite3_stmt* stmt = prepared.get();
-  sqlite3_reset(stmt);
-  sqlite3_bind_int64(stmt, 1, ToI64(index));
-  if (level > 0) sqlite3_bind_int(stmt, 2, level);
-  const int rc = sqlite3_step(stmt);
-  if (rc != SQLITE_ROW) {
-    sqlite3_reset(stmt);
-    if (rc == SQLITE_DONE) {
-      return absl::DataLossError(absl::StrCat("audit log: tree node (", level, ", ", index, ") is missing"));
-    }
-    return Unavailable("cannot read the tree", rc);
-  }
-  const std::optional<Hash> h = ToHash(ColumnBlob(stmt, 0));
-  sqlite3_reset(stmt);  // ends the read transaction
-  if (!h) return absl::DataLossError(absl::StrCat("audit log: tree node (", level, ", ", index, ") is malformed"));
-  return *h;
-}
-
-absl::StatusOr<std::vector<audit::Hash>> AuditLogStore::InclusionProof(std::uint64_t index,
-                                                                      std::uint64_t size) const {
-  return audit::InclusionProof(*this, index, size);
-}
-
-absl::StatusOr<std::vector<audit::Hash>> AuditLogStore::ConsistencyProof(std::uint64_t size1,
-                                                                        std::uint64_t size2) const {
-  return audit::ConsistencyProof(*this, size1, size2);
-}
-
-absl::StatusOr<std::vector<std::string>> AuditLogStore::ReadLeaves(std::uint64_t begin,
-                                                                   std::uint64_t end) const {
-  if (begin > end || end > Size()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "audit log: leaf range [", begin, ", ", end, ") is outside [0, ", Size(), ")"));
-  }
-  std::vector<std::string> out;
-  out.reserve(static_cast<std::size_t>(end - begin));
-  std::lock_guard<std::mutex> lock(impl_->read_mu);
-  Stmt stmt;
-  int rc = stmt.Prepare(impl_->read_db,
-                        "SELECT seq, bytes FROM leaves WHERE seq >= ?1 AND seq < ?2 ORDER BY seq");
-  if (rc != SQLITE_OK) return Unavailable("cannot read the leaves", rc);
-  sqlite3_bind_int64(stmt.get(), 1, ToI64(begin));
-  sqlite3_bind_int64(stmt.get(), 2, ToI64(end));
-  while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
-    if (ToU64(sqlite3_column_int64(stmt.get(), 0)) != begin + out.size()) {
-      return absl::DataLossError(absl::StrCat("audit log: leaf ", begin + out.size(), " is missing"));
-    }
-    out.push_back(ColumnBlob(stmt.get(), 1));
-  }
-  if (rc != SQLITE_DONE) return Unavailable("cannot read the leaves", rc);
-  if (out.size() != end - begin) {
-    return absl::DataLossError(absl::StrCat("audit log: leaf ", begin + out.size(), " is missing"));
-  }
-  return out;
-}
-
-absl::StatusOr<std::vector<audit::Hash>> AuditLogStore::CompactRangeAt(std::uint64_t size) const {
-  if (size > Size()) return absl::InvalidArgumentError("audit log: size is beyond the tree");
-  std::vector<Hash> out;
-  std::uint64_t start = 0;
-  for (int level = 63; level >= 0; --level) {
-    const std::uint64_t width = std::uint64_t{1} << level;
-    if ((size & width) == 0) continue;
-    ENCLAVE_ASSIGN_OR_RETURN(Hash h, PerfectSubtreeHash(level, start >> level));
-    out.push_back(h);
-    start += width;
-  }
-  return out;
-}
-
-std::string AuditLogStore::LatestCheckpointNote() const {
-  std::lock_guard<std::mutex> lock(impl_->state_mu);
-  return impl_->checkpoint_note;
-}
-
-audit::Checkpoint AuditLogStore::LatestCheckpoint() const {
-  std::lock_guard<std::mutex> lock(impl_->state_mu);
-  return impl_->checkpoint;
-}
-
-std::pair<audit::Checkpoint, std::string> AuditLogStore::LatestSignedCheckpoint() const {
-  std::lock_guard<std::mutex> lock(impl_->state_mu);
-  return {impl_->checkpoint, impl_->checkpoint_note};
-}
-
-absl::StatusOr<std::string> AuditLogStore::ExportBundle(std::uint64_t first_index) const {
-  std::string note;
-  audit::Checkpoint cp;
-  {
-    std::lock_guard<std::mutex> lock(impl_->state_mu);
-    note = impl_->checkpoint_note;
-    cp = impl_->checkpoint;
-  }
-  if (note.empty()) return absl::FailedPreconditionError("audit log: no checkpoint signed yet");
-  if (first_index > cp.size) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "audit log: first index ", first_index, " is beyond the checkpoint size ", cp.size));
-  }
-  ENCLAVE_ASSIGN_OR_RETURN(std::vector<Hash> prefix, CompactRangeAt(first_index));
-  ENCLAVE_ASSIGN_OR_RETURN(std::vector<std::string> leaves, ReadLeaves(first_index, cp.size));
-  return audit::EncodeBundle(note, first_index, prefix, leaves);
-}
-
-std::string AuditLogStore::VerifierKey() const { return impl_->signer->VerifierKey(); }
-
-std::string AuditLogStore::DurabilityForTest() const { return impl_->durability; }
-
-absl::StatusOr<std::vector<std::uint64_t>> AuditLogStore::FindRequest(
-    const std::string& request_id) const {
-  std::vector<std::uint64_t> out;
-  if (request_id.empty()) return out;
-  const std::uint64_t size = Size();
-  std::lock_guard<std::mutex> lock(impl_->read_mu);
-  Stmt stmt;
-  int rc = stmt.Prepare(impl_->read_db,
-                        "SELECT seq FROM leaves WHERE request_id = ?1 AND request_id != '' "
-                        "AND seq < ?2 ORDER BY seq");
-  if (rc != SQLITE_OK) return Unavailable("cannot read the leaves", rc);
-  sqlite3_bind_text(stmt.get(), 1, request_id.data(), static_cast<int>(request_id.size()),
-                    SQLITE_TRANSIENT);
-  sqlite3_bind_int64(stmt.get(), 2, ToI64(size));
-  while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
-    out.push_back(ToU64(sqlite3_column_int64(stmt.get(), 0)));
-  }
-  if (rc != SQLITE_DONE) return Unavailable("cannot read the leaves", rc);
-  return out;
-}
-
-namespace {
-
-class StoreReader final : public core::AuditReader {
- public:
-  explicit StoreReader(std::shared_ptr<const AuditLogStore> store) : store_(std::move(store)) {}
-
-  absl::StatusOr<core::SignedCheckpoint> LatestCheckpoint() override {
-    core::SignedCheckpoint out;
-    auto [cp, note] = store_->LatestSignedCheckpoint();
-    if (note.empty()) return absl::NotFoundError("audit log: no checkpoint signed yet");
-    out.note = std::move(note);
-    out.origin = cp.origin;
-    out.size = cp.size;
-    out.root = cp.root;
-    return out;
-  }
-  absl::StatusOr<std::uint64_t> Size() override { return store_->Size(); }
-  absl::StatusOr<std::vector<std::string>> ReadLeaves(std::uint64_t begin,
-                                                      std::uint64_t end) override {
-    return store_->ReadLeaves(begin, end);
-  }
-  absl::StatusOr<std::vector<core::AuditHash>> InclusionProof(std::uint64_t index,
-                                                              std::uint64_t tree_size) override {
-    return store_->InclusionProof(index, tree_size);
-  }
-  absl::StatusOr<std::vector<core::AuditHash>> ConsistencyProof(std::uint64_t old_size,
-                                                                std::uint64_t new_size) override {
-    return store_->ConsistencyProof(old_size, new_size);
-  }
-  absl::StatusOr<std::vector<core::AuditHash>> CompactRange(std::uint64_t size) override {
-    return store_->CompactRangeAt(size);
-  }
-  absl::StatusOr<std::vector<std::uint64_t>> FindRequest(const std::string& request_id) override {
-    return store_->FindRequest(request_id);
-  }
-
- private:
-  std::shared_ptr<const AuditLogStore> store_;
-};
-
-}  // namespace
-
-std::shared_ptr<core::AuditReader> MakeAuditReader(std::shared_ptr<const AuditLogStore> store) {
-  return std::make_shared<StoreReader>(std::move(store));
-}
 
 absl::StatusOr<audit::NoteSigner> LoadLogSigner(const AuditLogOptions& options) {
   const std::string path =

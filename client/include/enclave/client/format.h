@@ -30,4 +30,16 @@ std::string FormatTemplateInfo(const TemplateInfo& info, Language lang);
 // (micro-ε printed with six decimals, exact; a decimal comma in Dutch).
 std::string FormatBudget(const std::vector<BudgetLedger>& ledgers, Language lang);
 
+// The same as JSON: one object each, the shapes of the web API (docs/web-api.md) and of
+// `enclavectl templates|describe|budget --format json`. Every field of the structs in client.h,
+// labels in both languages ({"nl":...,"en":...}), amounts in micro-ε as integers, a missing DP
+// section as null. escape_markup also escapes < > & (the web API's bodies):
+//   {"templates":[{"id":"bijstand_stand","version":2,"theme":"bijstand","title":{...}}]}
+//   {"id":...,"parameters":[...],"statistics":[...],"unit":...,"dp":null}
+//   {"ledgers":[{"ledger":"agreement:A1","cap_micro":4000000,"spent_micro":250000,...}]}
+std::string FormatTemplateListJson(const std::vector<TemplateSummary>& templates,
+                                   bool escape_markup = false);
+std::string FormatTemplateInfoJson(const TemplateInfo& info, bool escape_markup = false);
+std::string FormatBudgetJson(const std::vector<BudgetLedger>& ledgers, bool escape_markup = false);
+
 }  // namespace enclave::client

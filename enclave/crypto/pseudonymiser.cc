@@ -1,11 +1,8 @@
-// HMAC-SHA256 pseudonyms with a pre-keyed EVP_MAC context, and the key file.
-#include "enclave/steward/pseudonymiser.h"
+// Pseudonyms on the one KeyedHmacSha256, and the key file.
+#include "enclave/crypto/pseudonymiser.h"
 
 #include <fcntl.h>
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/params.h>
 #include <openssl/rand.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,73 +11,28 @@
 #include <cerrno>
 #include <cstring>
 
-#include "enclave/base/check.h"
+#include "enclave/base/hex.h"
 
-namespace enclave::steward {
+namespace enclave::crypto {
 
-struct Pseudonymiser::Impl {
-  EVP_MAC* mac = nullptr;
-  EVP_MAC_CTX* keyed = nullptr;  // holds the key; never updated
-  // Re-initialised for every pseudonym with EVP_MAC_init(ctx, NULL, 0, NULL), which keeps the
-  // key (the HMAC pads are computed once): half the cost of duplicating `keyed` per call.
-  EVP_MAC_CTX* work = nullptr;
-  ~Impl() {
-    EVP_MAC_CTX_free(work);
-    EVP_MAC_CTX_free(keyed);
-    EVP_MAC_free(mac);
-  }
-};
-
-Pseudonymiser::Pseudonymiser(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Pseudonymiser::Pseudonymiser(std::unique_ptr<KeyedHmacSha256> mac) : mac_(std::move(mac)) {}
 Pseudonymiser::~Pseudonymiser() = default;
 
 absl::StatusOr<std::unique_ptr<Pseudonymiser>> Pseudonymiser::FromKey(std::string_view key) {
   if (key.empty()) return absl::InvalidArgumentError("pseudonymisation key is empty");
-  auto impl = std::make_unique<Impl>();
-  impl->mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
-  if (impl->mac == nullptr) return absl::InternalError("HMAC unavailable");
-  impl->keyed = EVP_MAC_CTX_new(impl->mac);
-  if (impl->keyed == nullptr) return absl::InternalError("HMAC context allocation failed");
-  char digest_name[] = "SHA256";
-  OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest_name, 0),
-      OSSL_PARAM_construct_end()};
-  if (EVP_MAC_init(impl->keyed, reinterpret_cast<const unsigned char*>(key.data()), key.size(),
-                   params) != 1) {
-    return absl::InternalError("HMAC key setup failed");
-  }
-  impl->work = EVP_MAC_CTX_dup(impl->keyed);
-  if (impl->work == nullptr) return absl::InternalError("HMAC context allocation failed");
-  return std::unique_ptr<Pseudonymiser>(new Pseudonymiser(std::move(impl)));
+  return std::unique_ptr<Pseudonymiser>(new Pseudonymiser(std::make_unique<KeyedHmacSha256>(
+      std::span(reinterpret_cast<const std::uint8_t*>(key.data()), key.size()))));
 }
 
 void Pseudonymiser::Pseudonym(std::string_view bsn, std::string* out) const {
-  EVP_MAC_CTX* ctx = impl_->work;
-  std::array<unsigned char, EVP_MAX_MD_SIZE> mac{};
-  std::size_t len = 0;
-  const bool ok =
-      EVP_MAC_init(ctx, nullptr, 0, nullptr) == 1 &&
-      EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(bsn.data()), bsn.size()) == 1 &&
-      EVP_MAC_final(ctx, mac.data(), &len, mac.size()) == 1 && len == 32;
-  ENCLAVE_CHECK(ok);
-  static constexpr char kHex[] = "0123456789abcdef";
+  std::array<std::uint8_t, 32> mac = mac_->MacReusing(bsn);
   out->resize(32);
-  for (std::size_t i = 0; i < 16; ++i) {
-    (*out)[2 * i] = kHex[mac[i] >> 4];
-    (*out)[2 * i + 1] = kHex[mac[i] & 0x0f];
-  }
+  base::HexInto(std::span(mac).first(16), out->data());
   OPENSSL_cleanse(mac.data(), mac.size());
 }
 
 std::unique_ptr<Pseudonymiser> Pseudonymiser::Clone() const {
-  auto impl = std::make_unique<Impl>();
-  ENCLAVE_CHECK(EVP_MAC_up_ref(impl_->mac) == 1);
-  impl->mac = impl_->mac;
-  impl->keyed = EVP_MAC_CTX_dup(impl_->keyed);
-  ENCLAVE_CHECK(impl->keyed != nullptr);
-  impl->work = EVP_MAC_CTX_dup(impl_->keyed);
-  ENCLAVE_CHECK(impl->work != nullptr);
-  return std::unique_ptr<Pseudonymiser>(new Pseudonymiser(std::move(impl)));
+  return std::unique_ptr<Pseudonymiser>(new Pseudonymiser(mac_->Clone()));
 }
 
 std::string Pseudonymiser::Pseudonym(std::string_view bsn) const {
@@ -163,4 +115,4 @@ absl::Status CreateKeyFile(const std::string& path) {
   return absl::OkStatus();
 }
 
-}  // namespace enclave::steward
+}  // namespace enclave::crypto

@@ -1,8 +1,10 @@
-// Keyed pseudonyms of canonical BSNs (docs/security.md §5, docs/domain.md §3.1, §4).
+// Keyed pseudonyms of canonical BSNs (docs/security.md §5, docs/domain.md §3.1, §4): the one
+// pseudonymiser, used by the steward (real deliveries) and the generator (synthetic data), so
+// that both compute the same pseudonym for the same BSN and key and records link.
 //
 //   rinpersoon = first 128 bits of HMAC-SHA256(K, canonical BSN), as 32 lower-case hex
 //
-// computed with OpenSSL EVP_MAC "HMAC". K is the pseudonymisation key: a file of exactly 32
+// computed with KeyedHmacSha256 (hmac.h). K is the pseudonymisation key: a file of exactly 32
 // bytes, mode 0600 or stricter, owned by the user running the steward (in production delivered
 // as an encrypted systemd credential, security.md §3.3). The same BSN in any delivery gets the
 // same pseudonym under one key, so deliveries link; under another key the pseudonyms are
@@ -14,8 +16,9 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "enclave/crypto/hmac.h"
 
-namespace enclave::steward {
+namespace enclave::crypto {
 
 class Pseudonymiser {
  public:
@@ -24,9 +27,10 @@ class Pseudonymiser {
   // Loads the key file. kFailedPrecondition when it is not a regular file (symlinks refused),
   // is readable or writable by group or others, is owned by another user, or is not exactly
   // 32 bytes; kNotFound when it does not exist; kUnavailable when it cannot be read;
-  // kInternal when OpenSSL cannot provide HMAC-SHA256. Messages name the path, never content.
+  // Messages name the path, never content.
   static absl::StatusOr<std::unique_ptr<Pseudonymiser>> FromKeyFile(const std::string& path);
-  // From key bytes (tests, benchmarks). REQUIRES: key non-empty.
+  // From key bytes (the generator's synthetic key, tests, benchmarks). kInvalidArgument when
+  // the key is empty. Aborts (fail closed) if OpenSSL cannot provide HMAC-SHA256.
   static absl::StatusOr<std::unique_ptr<Pseudonymiser>> FromKey(std::string_view key);
 
   ~Pseudonymiser();
@@ -43,9 +47,8 @@ class Pseudonymiser {
   std::string Pseudonym(std::string_view canonical_bsn) const;
 
  private:
-  struct Impl;
-  explicit Pseudonymiser(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
+  explicit Pseudonymiser(std::unique_ptr<KeyedHmacSha256> mac);
+  std::unique_ptr<KeyedHmacSha256> mac_;
 };
 
 // Creates a new key file at `path`: 32 random bytes (RAND_priv_bytes), mode 0600, O_EXCL.
@@ -53,4 +56,4 @@ class Pseudonymiser {
 // kUnavailable on I/O errors; kInternal if the random source fails.
 absl::Status CreateKeyFile(const std::string& path);
 
-}  // namespace enclave::steward
+}  // namespace enclave::crypto
