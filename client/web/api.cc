@@ -260,7 +260,7 @@ std::string TemplateInfoJson(const client::TemplateInfo& info) {
     if (i > 0) out += ",";
     out += "{\"name\":" + JsonString(s.name) + ",\"label\":" + JsonText(s.label) +
            ",\"kind\":" + JsonString(s.kind) + ",\"precision\":" + std::to_string(s.precision) +
-           "}";
+           (s.per != 0 ? ",\"per\":" + std::to_string(s.per) : std::string()) + "}";
   }
   out += "],\"unit\":" + JsonString(info.unit) + ",\"rule_set\":" + JsonString(info.rule_set) +
          ",\"min_units\":" + std::to_string(info.min_units) + ",\"dp\":";

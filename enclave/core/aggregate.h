@@ -68,7 +68,8 @@ class TableBuilder {
   //   MEAN      MeanOrMedian (only the mean is released here); mean = perturbed sum / released
   //             count (DerivedMean);
   //   QUANTILE  QuantileDecision; rounded to the precision, not perturbed;
-  //   SHARE     ShareDecision; 100 * released numerator / released denominator;
+  //   SHARE     ShareDecision; 100 (or the statistic's per, 1000) * released numerator /
+  //             released denominator;
   //   RATIO     RatioDecision; 100 * perturbed numerator / perturbed denominator.
   // Secondary suppression (ProtectTable with the LP audit) runs per additive table: the unit
   // counts of one flag combination (COUNT, SHARE numerators) and the sums of one flag (SUM, MEAN);

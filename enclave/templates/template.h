@@ -87,6 +87,9 @@ struct Statistic {
   // kRelativeRisk only (at least one): dimensions of the template set to their total in the
   // reference cell.
   std::vector<std::string> reference_dimensions;
+  // kShare only: released per this many units of the denominator, 100 (a percentage) or 1000 (a
+  // rate per 1,000). Decided and protected exactly as the percentage (disclosure-control.md §3.6).
+  std::int64_t per = 100;
 };
 
 // A sensitive category (disclosure-control.md §3.4): either a code of a dimension (`dimension` and

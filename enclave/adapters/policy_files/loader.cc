@@ -598,6 +598,7 @@ bool ConvertTemplate(const Parsed<v1p::TemplateFile>& f, const CodeLists& lists,
     stat.denominator_flag = s.denominator_flag();
     stat.quantile_permille = s.quantile_permille();
     stat.precision = s.precision() == 0 ? 1 : s.precision();  // proto3: unset reads 0
+    stat.per = s.per() == 0 ? 100 : s.per();
     stat.reference_dimensions.assign(s.reference_dimension().begin(), s.reference_dimension().end());
     t->statistics.push_back(std::move(stat));
   }
