@@ -93,6 +93,7 @@ StatisticInfo FromProto(const v1::StatisticDescription& s) {
   out.label = FromProto(s.label());
   out.kind = s.kind();
   out.precision = s.precision();
+  out.per = s.per();
   return out;
 }
 

@@ -116,6 +116,13 @@ std::string KindText(const std::string& kind, Language lang) {
   return it == kKinds.end() ? kind : std::string(Tr(lang, it->second.first, it->second.second));
 }
 
+// The unit of a share per 1,000 ("per 1 000" in Dutch: the client's grouping, '.' being the
+// confidential mark); empty for a percentage and every other kind.
+std::string PerText(const StatisticInfo& stat, Language lang) {
+  if (stat.kind != "share" || stat.per <= 100) return "";
+  return "per " + GroupedNumber(stat.per, lang);
+}
+
 std::string ParameterTypeText(const std::string& type, Language lang) {
   if (type == "integer") return std::string(Tr(lang, "geheel getal", "integer"));
   if (type == "breakdown") return std::string(Tr(lang, "uitsplitsing", "breakdown"));
@@ -447,6 +454,13 @@ std::string FormatTable(const QueryResult& result, Language lang) {
   out += "\n";
   out += Tr(lang, ". = vertrouwelijk (niet gepubliceerd)", ". = confidential (not published)");
   out += "\n";
+  for (const StatisticInfo& s : result.statistics) {
+    const std::string per = PerText(s, lang);
+    if (per.empty()) continue;
+    out += Printable(std::string(Tr(lang, "Noot: ", "Note: ")) + StatisticLabel(s, lang) + ": " +
+                     per + std::string(Tr(lang, ", geen percentage", ", not a percentage"))) +
+           "\n";
+  }
   for (const Text& note : result.notes) {
     // The server's own note on '.' says what the legend above already says: print it once.
     if (std::string_view(Pick(note, lang)).starts_with("'.' = ")) continue;
@@ -524,7 +538,8 @@ std::string FormatJson(const QueryResult& result) {
     const StatisticInfo& s = result.statistics[i];
     out += i > 0 ? ",\n    " : "\n    ";
     out += "{\"name\":" + JsonString(s.name) + ",\"label\":" + JsonText(s.label) +
-           ",\"kind\":" + JsonString(s.kind) + ",\"precision\":" + std::to_string(s.precision) + "}";
+           ",\"kind\":" + JsonString(s.kind) + ",\"precision\":" + std::to_string(s.precision) +
+           (s.per != 0 ? ",\"per\":" + std::to_string(s.per) : std::string()) + "}";
   }
   out += result.statistics.empty() ? "],\n" : "\n  ],\n";
   if (result.budget_charge.has_value()) {
@@ -667,6 +682,7 @@ std::string FormatTemplateInfo(const TemplateInfo& info, Language lang) {
     std::string line = "  " + PadRight(Printable(s.name), width) + "  " +
                        Printable(StatisticLabel(s, lang)) + " (" +
                        Printable(KindText(s.kind, lang));
+    if (const std::string per = PerText(s, lang); !per.empty()) line += " " + per;
     if (s.precision > 1) {
       line += std::string(Tr(lang, ", afgerond op ", ", rounded to ")) +
               GroupedNumber(s.precision, lang);
@@ -771,7 +787,7 @@ std::string FormatTemplateInfoJson(const TemplateInfo& info, bool escape_markup)
     if (i > 0) out += ",";
     out += "{\"name\":" + json.String(s.name) + ",\"label\":" + json.Text(s.label) +
            ",\"kind\":" + json.String(s.kind) + ",\"precision\":" + std::to_string(s.precision) +
-           "}";
+           (s.per != 0 ? ",\"per\":" + std::to_string(s.per) : std::string()) + "}";
   }
   out += "],\"unit\":" + json.String(info.unit) + ",\"rule_set\":" + json.String(info.rule_set) +
          ",\"min_units\":" + std::to_string(info.min_units) + ",\"dp\":";

@@ -74,7 +74,8 @@ class TableBuilder {
   //   MEAN      MeanOrMedian (only the mean is released here); mean = perturbed sum / released
   //             count (DerivedMean);
   //   QUANTILE  QuantileDecision; rounded to the precision, not perturbed;
-  //   SHARE     ShareDecision; 100 * released numerator / released denominator;
+  //   SHARE     ShareDecision; 100 (or the statistic's per, 1000) * released numerator /
+  //             released denominator;
   //   RATIO     RatioDecision; 100 * perturbed numerator / perturbed denominator.
   //   SHARE_DIFFERENCE  from its two shares' released counts (disclosure/comparison.h); after
   //             secondary suppression a comparison (shares, differences, arm-size COUNTs) is

@@ -173,9 +173,12 @@ absl::Status TableBuilder::Impl::PerturbAndAssemble(Pipeline& p) {
             value = disclosure::RoundToPrecision(quantile[i], plan.magnitude_precision);
             break;
           case StatisticKind::kShare: {
+            // Per 100 or per 1,000 of the released (perturbed) counts, never of true counts.
             const std::int64_t num = released_count(a.units_a, a.key_a);
             const std::int64_t den = released_count(a.units_b, a.key_b);
-            if (den > 0) value = RoundRational(static_cast<Int128>(num) * 100, den, plan.precision);
+            if (den > 0) {
+              value = RoundRational(static_cast<Int128>(num) * plan.per, den, plan.precision);
+            }
             break;
           }
           case StatisticKind::kShareDifference: {

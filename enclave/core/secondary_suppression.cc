@@ -46,7 +46,17 @@ absl::Status TableBuilder::Impl::SecondarySuppression(Pipeline& p) {
       for (std::size_t s : members) {
         const std::size_t i = cell * stat_count + s;
         if (primary[i]) {
-          primaries.push_back({cell, requirement[i]});
+          // Statistics of one table with the same requirement (a share and its rate per 1,000, a
+          // relative risk) make the cell a primary once.
+          const disclosure::ProtectionRequirement& r = requirement[i];
+          bool repeat = false;
+          for (auto c = primaries.rbegin(); c != primaries.rend() && c->cell == cell; ++c) {
+            const disclosure::ProtectionRequirement& q = c->requirement;
+            repeat = repeat || (q.has_lower == r.has_lower && q.lower == r.lower &&
+                                q.has_upper == r.has_upper && q.upper == r.upper &&
+                                q.require_both == r.require_both);
+          }
+          if (!repeat) primaries.push_back({cell, r});
           any_primary = true;
           cell_primary = true;
         }

@@ -135,6 +135,7 @@ void TableBuilder::Impl::Init(const templates::BoundQuery& q) {
     plan.kind = s.kind;
     plan.permille = s.quantile_permille;
     plan.precision = s.precision > 1 ? s.precision : 1;
+    plan.per = s.per;
     if (!flag_mask(s.flag, &plan.flag_mask) || !flag_mask(s.denominator_flag, &plan.den_mask)) {
       init_error = absl::InternalError("template " + tmpl->id + ": statistic " + s.name +
                                        " names a flag that is not a flag column");

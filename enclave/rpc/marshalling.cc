@@ -49,6 +49,7 @@ void SetStatistic(const templates::Statistic& stat, enclave::v1::StatisticDescri
   SetText(stat.label, out->mutable_label());
   out->set_kind(KindName(stat.kind));
   out->set_precision(stat.precision);
+  if (stat.kind == templates::StatisticKind::kShare) out->set_per(stat.per);
 }
 
 std::string ParamValueText(const templates::ParamValue& value) {

@@ -107,6 +107,9 @@ struct Statistic {
   std::string minuend = {};             // kShareDifference only: a SHARE statistic's name
   std::string subtrahend = {};          // kShareDifference only: another SHARE statistic's name
   DifferenceBound bound = DifferenceBound::kEstimate;  // kShareDifference only
+  // kShare only: released per this many units of the denominator, 100 (a percentage) or 1000 (a
+  // rate per 1,000). Decided and protected exactly as the percentage (disclosure-control.md §3.6).
+  std::int64_t per = 100;
 };
 
 // A sensitive category (disclosure-control.md §3.4): either a code of a dimension (`dimension` and

@@ -425,6 +425,11 @@ void CheckStatistics(const Template& t, Problems& p) {
     }
     if (s.precision < 1) p.Add(f + ".precision", "must be at least 1");
     CheckDifference(t, s, f, p);
+    if (s.per != 100 && s.per != 1000) {
+      p.Add(f + ".per", "must be 100 (a percentage) or 1000 (per 1,000)");
+    } else if (s.per != 100 && s.kind != StatisticKind::kShare) {
+      p.Add(f + ".per", "applies to SHARE statistics only");
+    }
   }
 }
 

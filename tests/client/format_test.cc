@@ -227,6 +227,29 @@ TEST_SUITE("FormatTable") {
     CHECK(table.find("Totals are computed from the microdata.") != std::string::npos);
   }
 
+  TEST_CASE("a rate per 1,000 is labelled with its unit under the table, a percentage is not") {
+    QueryResult r = OneDimensional();
+    StatisticInfo pct{"pct", Text{"Aandeel in %", "Share, %"}, "share", 1, 100};
+    StatisticInfo rate{"per_1000", Text{"Bijstand per 1 000 inwoners", "Assistance per 1,000 residents"},
+                       "share", 1, 1000};
+    r.statistics = {pct, rate};
+    r.cells = {Cell{{0}, 0, 5}, Cell{{0}, 1, 52}, Cell{{3}, 0, 3}, Cell{{3}, 1, 1234}};
+    const std::string nl = FormatTable(r, Language::kNl);
+    const std::string en = FormatTable(r, Language::kEn);
+    CHECK(nl.find("Noot: Bijstand per 1 000 inwoners: per 1 000, geen percentage") !=
+          std::string::npos);
+    CHECK(en.find("Note: Assistance per 1,000 residents: per 1,000, not a percentage") !=
+          std::string::npos);
+    // Dutch groups with a space, never '.', the confidential mark.
+    CHECK(nl.find("per 1.000") == std::string::npos);
+    CHECK(LineContaining(nl, "Totaal").find("1 234") != std::string::npos);
+    CHECK(LineContaining(en, "Total").find("1,234") != std::string::npos);
+    // The percentage gets no such note; nor does a share from a server that does not send `per`.
+    CHECK(en.find("Share, %: per") == std::string::npos);
+    r.statistics[1].per = 0;
+    CHECK(FormatTable(r, Language::kEn).find("not a percentage") == std::string::npos);
+  }
+
   TEST_CASE("numbers use the language's thousands separator") {
     const QueryResult r = OneDimensional();
     const std::string en = FormatTable(r, Language::kEn);
@@ -372,6 +395,15 @@ TEST_SUITE("FormatJson") {
     CHECK(released == 3);
   }
 
+  TEST_CASE("a share carries its per in JSON, other kinds do not") {
+    QueryResult r = OneDimensional();
+    r.statistics.push_back(StatisticInfo{"per_1000", Text{"Per 1 000", "Per 1,000"}, "share", 1, 1000});
+    const std::string json = FormatJson(r);
+    CHECK(JsonChecker(json).Valid());
+    CHECK(json.find("\"kind\":\"share\",\"precision\":1,\"per\":1000}") != std::string::npos);
+    CHECK(json.find("\"kind\":\"count\",\"precision\":5}") != std::string::npos);
+  }
+
   TEST_CASE("the output is valid JSON with metadata, dimensions, statistics and cells") {
     const std::string json = FormatJson(OneDimensional());
     CHECK(JsonChecker(json).Valid());
@@ -445,6 +477,19 @@ TEST_SUITE("FormatTemplates") {
     CHECK(LineContaining(nl, "ALL").find("Gemeente") != std::string::npos);
     CHECK(nl.find("Eenheid: persoon") != std::string::npos);
     CHECK(LineContaining(nl, "persons").find("(aantal, afgerond op 5)") != std::string::npos);
+  }
+
+  TEST_CASE("a description names a rate per 1,000 in either language") {
+    TemplateInfo info = Info();
+    info.statistics.push_back(StatisticInfo{"per_1000", Text{"Bijstand per 1 000", "Assistance per 1,000"},
+                                            "share", 1, 1000});
+    info.statistics.push_back(StatisticInfo{"pct", Text{"Bijstand in %", "Assistance, %"}, "share", 1, 100});
+    const std::string nl = FormatTemplateInfo(info, Language::kNl);
+    const std::string en = FormatTemplateInfo(info, Language::kEn);
+    CHECK(LineContaining(nl, "per_1000").find("(aandeel per 1 000)") != std::string::npos);
+    CHECK(LineContaining(en, "per_1000").find("(share per 1,000)") != std::string::npos);
+    CHECK(LineContaining(nl, "  pct ").find("(aandeel)") != std::string::npos);
+    CHECK(LineContaining(en, "  pct ").find("(share)") != std::string::npos);
   }
 
   TEST_CASE("in Dutch, a description has no English word of the client's own vocabulary") {

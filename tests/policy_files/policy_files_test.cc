@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <regex>
 #include <string>
 
@@ -290,6 +291,24 @@ TEST_SUITE("LoadPolicies") {
     CHECK(error.find("unknown code list 'afkomst'") != std::string::npos);
     CHECK(error.find("principals.textproto") != std::string::npos);
     CHECK(std::count(error.begin(), error.end(), '\n') >= 2);
+  }
+
+  TEST_CASE("a share may be per 1,000: T3 ships one, per on a count is refused") {
+    auto loaded = LoadPolicies(kShipped.string(), nullptr);
+    REQUIRE_MESSAGE(loaded.ok(), loaded.status().message());
+    const templates::Template* t3 = loaded->catalog->Find("bijstand_stand");
+    REQUIRE(t3 != nullptr);
+    std::map<std::string, std::int64_t> per;
+    for (const templates::Statistic& s : t3->statistics) per[s.name] = s.per;
+    CHECK(per["pct_bijstand"] == 100);  // unset: a percentage
+    CHECK(per["per_1000_bijstand"] == 1000);
+    CHECK(per["n_bijstand"] == 100);
+
+    PolicyCopy copy;
+    copy.Edit(kT1, "kind: COUNT", "kind: COUNT per: 1000");
+    const std::string error = LoadError(copy);
+    CHECK(error.find("per") != std::string::npos);
+    CHECK(error.find("applies to SHARE statistics only") != std::string::npos);
   }
 
   TEST_CASE("a statistic kind left unspecified is refused") {

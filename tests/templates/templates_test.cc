@@ -311,6 +311,21 @@ TEST_SUITE("Validate") {
     CHECK(HasProblem(problems, "statistic[0].denominator_flag", "RATIO needs a denominator flag"));
   }
 
+  TEST_CASE("per is 100 or 1000, and only on a share") {
+    Template t = MakeTemplate();
+    t.statistics = {{"p", StatisticKind::kShare, {"P", "P"}, "is_zzp", "", 0, 1, {}}};
+    t.statistics[0].per = 1000;
+    auto problems = Validate(t);
+    CHECK_MESSAGE(problems.empty(), Dump(problems));
+    for (std::int64_t bad : {0, 10, 999, 10000}) {
+      t.statistics[0].per = bad;
+      CHECK(HasProblem(Validate(t), "statistic[0].per", "must be 100 (a percentage) or 1000"));
+    }
+    t.statistics = {{"n", StatisticKind::kCount, {"N", "N"}, "is_zzp", "", 0, 1, {}}};
+    t.statistics[0].per = 1000;
+    CHECK(HasProblem(Validate(t), "statistic[0].per", "applies to SHARE statistics only"));
+  }
+
   TEST_CASE("statistics may use only declared flags") {
     Template t = MakeTemplate();
     t.statistics[0].flag = "is_rich";

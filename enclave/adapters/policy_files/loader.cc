@@ -607,6 +607,7 @@ bool ConvertTemplate(const Parsed<v1p::TemplateFile>& f, const CodeLists& lists,
     stat.bound = s.bound() == v1p::StatisticSpec::LOWER_95   ? templates::DifferenceBound::kLower95
                  : s.bound() == v1p::StatisticSpec::UPPER_95 ? templates::DifferenceBound::kUpper95
                                                              : templates::DifferenceBound::kEstimate;
+    stat.per = s.per() == 0 ? 100 : s.per();
     stat.reference_dimensions.assign(s.reference_dimension().begin(), s.reference_dimension().end());
     t->statistics.push_back(std::move(stat));
   }

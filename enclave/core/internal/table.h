@@ -52,8 +52,8 @@
 //   MEAN      that sum / those units.
 //   QUANTILE  nearest rank over those units' measures: the k-th smallest with
 //             k = ceil(n * permille / 1000) (at least 1).
-//   SHARE     100 * (units with the flag among the denominator units) / (units with the
-//             denominator flag, or all units).
+//   SHARE     per * (units with the flag among the denominator units) / (units with the
+//             denominator flag, or all units); per = 100 (a percentage) or 1000 (per 1,000).
 //   RATIO     100 * sum(measure | flag) / sum(measure | denominator flag).
 //   RELATIVE_RISK  counted as SHARE; released as 100 * (the cell's share) / (the share of the
 //             same cell with the reference dimensions at their total), from perturbed counts.
@@ -236,6 +236,7 @@ struct StatPlan {
   std::uint64_t den_mask = 0;   // 0: all units
   std::uint32_t permille = 0;
   std::int64_t precision = 1;
+  std::int64_t per = 100;  // SHARE: 100 (a percentage) or 1000 (per 1,000)
   int quantile_slot = -1;
   std::int64_t magnitude_precision = 1;  // set in Finish from the template and the rule set
   // SHARE_DIFFERENCE: the indices of the minuend and subtrahend SHARE statistics, and the bound.

@@ -59,6 +59,9 @@ struct StatisticInfo {
   Text label;
   std::string kind;
   std::int64_t precision = 1;
+  // "share": the value is per this many units of its denominator, 100 (a percentage) or 1000
+  // (per 1,000); 0 for every other kind (and from a server that predates it: a percentage).
+  std::int64_t per = 0;
 };
 
 // A differentially private template's promise and cost (docs/differential-privacy.md).

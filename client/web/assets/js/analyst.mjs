@@ -295,6 +295,7 @@ function resultSection() {
   }
   for (const s of stats) {
     if (s.precision > 1) notes.append(h('li', {}, t('result.rounded', { stat: pick(s.label) || s.name, p: formatNumber(s.precision) })));
+    if (s.kind === 'share' && s.per > 100) notes.append(h('li', { class: 'per' }, t('result.per', { stat: pick(s.label) || s.name, per: formatNumber(s.per) })));
   }
   if (result.budget_charge) {
     notes.append(h('li', { class: 'charge' }, result.budget_charge.repeat ? t('result.charge.repeat')
