@@ -165,7 +165,7 @@ TEST_CASE("guard: 0 < |P delta Q| < T is refused; 0 and >= T are allowed") {
 // Entity populations (T10's enterprises, disclosure-control.md §6.1): refused when the units
 // differ and fewer than T entities do, whatever the number of units (a vestiging is two units, an
 // enterprise may have many vestigingen). Negative control: the same unit sets as unit populations.
-TEST_CASE("guard: entity populations count entities; other units of the same entities are refused") {
+TEST_CASE("guard: entity populations count entities, and other units of the same entities are refused") {
   const GuardKey kE{"dv1", "enterprise"};
   // Units 2e, 2e+1 (a vestiging's two periods) belong to entity e.
   auto units_of = [](std::uint32_t from, std::uint32_t to) {
