@@ -68,7 +68,7 @@ TEST_CASE("Ed25519 RFC 8032 §7.1 tests 1-3: keys and signatures byte for byte")
         absl::StatusCode::kInvalidArgument);
 }
 
-TEST_CASE("Ed25519 keys round-trip through PEM; errors name no key material") {
+TEST_CASE("Ed25519 keys round-trip through PEM, errors name no key material") {
   crypto::Ed25519PrivateKey key = *crypto::Ed25519PrivateKey::Generate();
   const std::string pem = *key.ToPem();
   CHECK(pem.find("-----BEGIN PRIVATE KEY-----") == 0);

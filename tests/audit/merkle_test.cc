@@ -173,7 +173,7 @@ TEST_CASE("exhaustive: every inclusion and consistency proof of every tree up to
   CHECK(false_accepts == 0);
 }
 
-TEST_CASE("roots equal a naive recursive MTH for random sizes; compact ranges restore") {
+TEST_CASE("roots equal a naive recursive MTH for random sizes, compact ranges restore") {
   std::vector<Hash> leaves;
   for (std::uint64_t i = 0; i < 5000; ++i) leaves.push_back(SyntheticLeafHash(i));
   MemoryTree tree;

@@ -8,7 +8,7 @@
 namespace enclave::base {
 namespace {
 
-TEST_CASE("quotes, backslashes and control characters are escaped; UTF-8 passes through") {
+TEST_CASE("quotes, backslashes and control characters are escaped, UTF-8 passes through") {
   CHECK(JsonString("Say \"hi\" \\ back\nnext\ttab\x01 caf\xc3\xa9") ==
         "\"Say \\\"hi\\\" \\\\ back\\nnext\\ttab\\u0001 caf\xc3\xa9\"");
   CHECK(JsonString("\r\b\f\x1f") == "\"\\r\\b\\f\\u001f\"");

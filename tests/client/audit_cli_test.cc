@@ -333,7 +333,7 @@ TEST_SUITE("enclavectl audit: arguments") {
 }
 
 TEST_SUITE("enclavectl audit verify-bundle (offline)") {
-  TEST_CASE("a bundle from enclave/audit verifies; one flipped byte is caught at its leaf") {
+  TEST_CASE("a bundle from enclave/audit verifies, one flipped byte is caught at its leaf") {
     FakeAuditLog log;
     AddQueries(log, 10);
     log.SignCheckpoint();
@@ -412,7 +412,7 @@ TEST_SUITE("enclavectl audit verify-bundle (offline)") {
 }
 
 TEST_SUITE("enclavectl audit verify") {
-  TEST_CASE("first run stores the checkpoint; later runs prove consistency and check new entries") {
+  TEST_CASE("first run stores the checkpoint, later runs prove consistency and check new entries") {
     auto log = std::make_shared<FakeAuditLog>();
     AddQueries(*log, 5);
     log->SignCheckpoint();
@@ -604,7 +604,7 @@ TEST_SUITE("enclavectl audit receipt") {
     CHECK(Contains(*listed, kAnalyst));
   }
 
-  TEST_CASE("an officer's receipt of any request verifies; no key, no verification") {
+  TEST_CASE("an officer's receipt of any request verifies, no key, no verification") {
     auto log = Log();
     InProcessAuditClient officer(ServiceOver(log), kOfficer);
     AuditTrust trust;
@@ -1021,7 +1021,7 @@ TEST_SUITE("enclavectl serve: the officer's entries (AuditEntriesJson)") {
     CHECK_FALSE(Contains(*out, "\"cells\":["));
   }
 
-  TEST_CASE("verification failure: ok false and no entries; a refused call is an error") {
+  TEST_CASE("verification failure: ok false and no entries, a refused call is an error") {
     auto log = std::make_shared<FakeAuditLog>();
     AddRelease(*log, "q-1", "geo=wijk&year=2023", kRules9);
     AddRelease(*log, "q-2", "geo=wijk&year=2024", kRules9);

@@ -198,7 +198,7 @@ TEST_SUITE("client: cell rules") {
     CHECK(ExplainRule("released", "", "none", &withheld, &known).en == "released");
   }
 
-  TEST_CASE("canonical parameters split into pairs; pieces without '=' are skipped") {
+  TEST_CASE("canonical parameters split into pairs, pieces without '=' are skipped") {
     using Pairs = std::vector<std::pair<std::string, std::string>>;
     CHECK(SplitCanonicalParams("geo=wijk&year=2023") == Pairs{{"geo", "wijk"}, {"year", "2023"}});
     CHECK(SplitCanonicalParams("") == Pairs{});

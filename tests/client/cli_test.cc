@@ -185,7 +185,7 @@ TEST_SUITE("the command table") {
     CHECK_FALSE(HelpText("frob").ok());
   }
 
-  TEST_CASE("--format json on every command that prints data; csv only where there is a table") {
+  TEST_CASE("--format json on every command that prints data, csv only where there is a table") {
     for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
              {"templates", "--format", "json"},
              {"describe", "t1", "--format", "json"},

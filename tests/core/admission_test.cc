@@ -68,7 +68,7 @@ struct Caller {
 }  // namespace
 
 TEST_SUITE("AdmissionQueue") {
-  TEST_CASE("below the limit a slot is given at once; a released slot is reused") {
+  TEST_CASE("below the limit a slot is given at once, a released slot is reused") {
     AdmissionQueue queue(Options(2, 4, milliseconds(1000)));
     auto a = queue.Acquire({});
     auto b = queue.Acquire({});

@@ -562,7 +562,7 @@ TEST_CASE("three branches of one company are one holding: 40% + 30% + 20% is dom
   CHECK(HeldRule(plain, "", 0, 0) == "released");
 }
 
-TEST_CASE("a holding of exactly 50% passes (1,50); one unit more is dominance") {
+TEST_CASE("a holding of exactly 50% passes (1,50), one unit more is dominance") {
   auto rows = [](std::int64_t second_branch) {
     std::vector<HeldRow> r = {{"b0", "W1", "M", 30, "C1"}, {"b1", "W1", "M", second_branch, "C1"}};
     const std::int64_t rest[] = {7, 7, 6, 6, 6, 6, 6, 6};  // 50, eight own holdings
@@ -643,7 +643,7 @@ TEST_CASE("a zero in a sensitive category is protected, not only withheld") {
   CHECK((!Cell(sensitive, 1, 0).value.has_value() || !Cell(sensitive, 1, 2).value.has_value()));
 }
 
-TEST_CASE("a declared structural zero is released as 0; a non-empty one is an ordinary cell") {
+TEST_CASE("a declared structural zero is released as 0, a non-empty one is an ordinary cell") {
   templates::Template t = kCountOnly;
   t.disclosure.structural_zeros.push_back({{{"wijk", "W2"}, {"sex", "V"}}});
   std::vector<FakeRow> rows;
@@ -725,7 +725,7 @@ void AddLeefvorm(std::vector<FakeRow>& rows, const std::string& prefix, int coun
   }
 }
 
-TEST_CASE("a breakdown by an attribute of the flag is not group disclosure; its none code is 0") {
+TEST_CASE("a breakdown by an attribute of the flag is not group disclosure, its none code is 0") {
   std::vector<FakeRow> rows;
   AddLeefvorm(rows, "a", 15, "W1", "alleen");
   AddLeefvorm(rows, "p", 12, "W1", "paar");

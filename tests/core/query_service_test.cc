@@ -1051,7 +1051,7 @@ TEST_CASE("DP templates: analysts never, and nothing without a releaser") {
 
 // --- What a DP release charged, and alternatives to unusable tables (issue 10 §2 and §4) -------
 
-TEST_CASE("a DP release reports what it charged and what is left; a repeat charged nothing") {
+TEST_CASE("a DP release reports what it charged and what is left, a repeat charged nothing") {
   DpEnv dp;
   auto first = dp.Run(kResearcher, "2022");
   REQUIRE(first.ok());
@@ -1161,7 +1161,7 @@ TEST_CASE("a table whose inner cells are all withheld carries alternatives from 
   CHECK(released->suggestions.empty());
 }
 
-TEST_CASE("a refusal by the differencing guard carries alternatives; other refusals none") {
+TEST_CASE("a refusal by the differencing guard carries alternatives, other refusals none") {
   auto env = HintEnv(40);
   REQUIRE(env->Run(kAnalyst, "hint_template", kHintRequest).ok());
   // Two more persons: every population differs from the released one by 2 < T.

@@ -45,7 +45,7 @@ TEST_CASE("the difference and its interval agree with the textbook formula, roun
   CHECK(d->upper == 31);  // 30.19, rounded up
 }
 
-TEST_CASE("the same counts always give the same numbers; precision rounds to its multiples") {
+TEST_CASE("the same counts always give the same numbers, precision rounds to its multiples") {
   const auto a = ShareDifferenceInterval({40, 120}, {30, 240}, 5);
   const auto b = ShareDifferenceInterval({40, 120}, {30, 240}, 5);
   REQUIRE(a.has_value());

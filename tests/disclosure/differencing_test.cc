@@ -126,7 +126,7 @@ absl::Status Release(DifferencingGuard& guard, const GuardKey& key, std::vector<
   return guard.CheckAndRecord(key, g, GuardLimits{t, 0}, added);
 }
 
-TEST_CASE("guard: 0 < |P delta Q| < T is refused; 0 and >= T are allowed") {
+TEST_CASE("guard: 0 < |P delta Q| < T is refused, 0 and >= T are allowed") {
   const Population q = Range(1000, 1057);  // 57 bijstand recipients aged >= 18
   auto fresh = [&] {
     auto guard = std::make_unique<DifferencingGuard>();
@@ -152,8 +152,16 @@ TEST_CASE("guard: 0 < |P delta Q| < T is refused; 0 and >= T are allowed") {
   // Exactly T = 10 apart: allowed. Far apart: allowed.
   CHECK(Release(*fresh(), kA, {Without(q, 10)}).ok());
   CHECK(Release(*fresh(), kA, {Range(1, 40)}).ok());
-  // The threshold follows the rule set.
-  CHECK_FALSE(Release(*fresh(), kA, {Without(q, 10)}, 11).ok());
+  // The threshold follows the rule set: two populations are compared with the smaller of their
+  // thresholds (differencing.h), so 10 apart is refused when both were released under T = 11 and
+  // allowed when the kept one was released under T = 10.
+  {
+    DifferencingGuard strict;
+    REQUIRE(Release(strict, kA, {q}, 11).ok());
+    CHECK_FALSE(Release(strict, kA, {Without(q, 10)}, 11).ok());
+    CHECK(Release(strict, kA, {Without(q, 11)}, 11).ok());
+  }
+  CHECK(Release(*fresh(), kA, {Without(q, 10)}, 11).ok());
   // A threshold outside 1..kMaxMinUnits fails closed.
   CHECK(Release(*fresh(), kA, {Range(1, 40)}, 0).code() == absl::StatusCode::kInternal);
   CHECK(Release(*fresh(), kA, {Range(1, 40)}, 1001).code() == absl::StatusCode::kInternal);
@@ -296,7 +304,7 @@ TEST_CASE("guard: finds every near-duplicate among many populations (against bru
   }
 }
 
-TEST_CASE("guard: a refused release records nothing; an allowed one records its new populations") {
+TEST_CASE("guard: a refused release records nothing, an allowed one records its new populations") {
   DifferencingGuard guard;
   const Population q = Range(0, 100);
   GuardRecord added;

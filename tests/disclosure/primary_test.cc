@@ -74,7 +74,7 @@ TEST_SUITE("Dominance") {
     CHECK(DominanceNk(rules, Top2(100001, 50001, 49000, 12)).rule == "dominance-nk");
   }
 
-  TEST_CASE("Handbook 2: (1,50) and p% pass; ACRO's (2,90) with >= would fail") {
+  TEST_CASE("Handbook 2: (1,50) and p% pass, ACRO's (2,90) with >= would fail") {
     const RuleSetParams rules = CbsDefaultRuleSet();
     const MagnitudeFacts f = Top2(110000, 52000, 50000, 12);
     CHECK(Released(DominanceNk(rules, f)));
@@ -315,7 +315,7 @@ TEST_SUITE("ThresholdAndShare") {
 }
 
 TEST_SUITE("MagnitudeDecision") {
-  TEST_CASE("a sum needs the threshold, dominance and p%; the first failure decides") {
+  TEST_CASE("a sum needs the threshold, dominance and p%, the first failure decides") {
     const RuleSetParams rules = CbsDefaultRuleSet();
     std::vector<std::int64_t> even(12, 100);
     CHECK(Released(MagnitudeDecision(rules, Cell(even))));

@@ -107,7 +107,7 @@ TEST_SUITE("ValidateRuleSet") {
     }
   }
 
-  TEST_CASE("a rule set needs a dominance rule, an id and a version; n appears once") {
+  TEST_CASE("a rule set needs a dominance rule, an id and a version, n appears once") {
     RuleSetParams r = CbsBusinessRuleSet();
     r.dominance.clear();
     CHECK(HasProblem(r, "dominance"));

@@ -381,7 +381,7 @@ TEST_CASE("T4: inflow and outflow follow plain SQL, and outflow is about a quart
 // the address spells (Residents, not the derived layer), within the rounding; the wijk table is
 // consistent with them. Calibration (domain.md §2, §3.4): about 48% men, 0-14 about 16%, 65+
 // about 23% of the population.
-TEST_CASE("T12: residents per buurt follow plain SQL; sex and age shares as domain.md") {
+TEST_CASE("T12: residents per buurt follow plain SQL, sex and age shares as domain.md") {
   World& w = TheWorld();
   auto client = w.Client("analyst1");
   auto truth = Residents(w.db, "20240101");
@@ -473,7 +473,7 @@ TEST_CASE("T12: residents per buurt follow plain SQL; sex and age shares as doma
 // level: 1.87 in the lv demo data (seed 42, 2023); in this smaller world (20,000 persons, ~250
 // children with a parent on bijstand a year) the yearly values scatter, so the check pools the
 // years 2019-2024 (truth > 1.5) and asks each year's released index to exceed 100.
-TEST_CASE("T8: youth care by family context follows plain SQL; a parent on bijstand raises the risk above 1.5") {
+TEST_CASE("T8: youth care by family context follows plain SQL, a parent on bijstand raises the risk above 1.5") {
   World& w = TheWorld();
   auto client = w.Client("researcher1");
   const std::vector<std::string> contexts = {"ouder_in_bijstand", "eenoudergezin",

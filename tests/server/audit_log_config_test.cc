@@ -90,7 +90,7 @@ TEST_SUITE("audit_log config") {
     CHECK(config->log_signing_key_file.empty());
   }
 
-  TEST_CASE("set values are read; a relative key path is resolved against the file") {
+  TEST_CASE("set values are read, a relative key path is resolved against the file") {
     TempDir dir;
     auto config = LoadConfigFile(dir.Write("etc/c.textproto",
                                            "audit_log {\n"
@@ -148,7 +148,7 @@ TEST_SUITE("audit_log config") {
 }
 
 TEST_SUITE("handshake failures") {
-  TEST_CASE("gRPC's handshake messages are classified by reason; other messages are not") {
+  TEST_CASE("gRPC's handshake messages are classified by reason, other messages are not") {
     CHECK(HandshakeFailureReason(kRogueMessage) == "certificate-not-trusted");
     CHECK(HandshakeFailureReason(kNoCertMessage) == "no-client-certificate");
     CHECK(HandshakeFailureReason("Handshake failed with fatal error SSL_ERROR_SSL: "

@@ -55,7 +55,7 @@ TEST_SUITE("LoadConfigFile") {
     CHECK(config->database_path.empty());
   }
 
-  TEST_CASE("the admission queue's length and wait are set in limits; 0 turns the queue off") {
+  TEST_CASE("the admission queue's length and wait are set in limits, 0 turns the queue off") {
     TempDir dir;
     auto config = LoadConfigFile(dir.Write(
         "q.textproto", "limits { max_queued_queries: 0 max_queue_wait_ms: 2500 }\n"));

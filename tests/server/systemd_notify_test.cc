@@ -46,7 +46,7 @@ int CountWithin(NotifySocket& sock, const std::string& text, std::chrono::millis
   }
 }
 
-TEST_CASE("READY=1 names the port and the main pid; STOPPING=1 at a stop") {
+TEST_CASE("READY=1 names the port and the main pid, STOPPING=1 at a stop") {
   TempDir dir;
   NotifySocket sock(dir.File("notify.sock"));
   REQUIRE(sock.ok());

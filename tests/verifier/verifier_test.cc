@@ -28,7 +28,7 @@ using enclave::testing::KatRoots;
 
 constexpr const char* kOrigin = "enclave.lv.example/log";
 
-TEST_CASE("known roots, inclusion and consistency proofs; every corruption probe rejected") {
+TEST_CASE("known roots, inclusion and consistency proofs, every corruption probe rejected") {
   CHECK(EmptyRoot() == KatEmptyRoot());
   CHECK(TreeBuilder().Root() == KatEmptyRoot());
   TreeBuilder b;
@@ -224,7 +224,7 @@ TEST_CASE("leaf decoding agrees with the writer's encoding, field by field and u
   CHECK(disagreements == 0);
 }
 
-TEST_CASE("checkpoint notes: the writer's signature verifies; tampering and wrong keys fail") {
+TEST_CASE("checkpoint notes: the writer's signature verifies, tampering and wrong keys fail") {
   Log log;
   log.leaves = MakeLog(3);
   const audit::Checkpoint cp = log.CheckpointAt(log.leaves.size());
